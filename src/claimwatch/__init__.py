@@ -1,0 +1,11 @@
+"""claimwatch: find posts repeating claims fact-checkers rated false or misleading, with evidence.
+
+The library API lives in :mod:`claimwatch.api`; the CLI (``claimwatch``) is a thin layer on it.
+"""
+
+from claimwatch.analysis.report import Report, Selection
+from claimwatch.api import Workspace, open
+from claimwatch.records import MatchStatus, PostKind, Verdict
+
+__all__ = ["MatchStatus", "PostKind", "Report", "Selection", "Verdict", "Workspace", "open"]
+__version__ = "0.1.0"

@@ -91,7 +91,9 @@ def not_utf8_reason(raw: bytes) -> str:
     return "not valid UTF-8"
 
 
-def iter_csv_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, str] | None, Rejected | None]]:
+def iter_csv_rows(
+    path: Path, fmt: str, delimiter: str = ","
+) -> Iterator[tuple[int, dict[str, str] | None, Rejected | None]]:
     """Yield ``(line_no, row, rejection)`` for a CSV file with a header row.
 
     Rows are decoded one physical record at a time so a non-UTF-8 row is quarantined on
@@ -117,7 +119,7 @@ def iter_csv_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, str] | 
         if not decoded.strip():
             continue
         try:
-            fields = next(csv.reader(io.StringIO(decoded)))
+            fields = next(csv.reader(io.StringIO(decoded), delimiter=delimiter))
         except (csv.Error, StopIteration) as exc:
             yield start_no, None, rejected(path, f"line {start_no}", fmt, f"unreadable CSV: {exc}", decoded)
             continue
@@ -139,17 +141,54 @@ def _open_quotes(chunk: bytes) -> bool:
     return chunk.count(b'"') % 2 == 1
 
 
-def csv_header(path: Path) -> list[str]:
+def csv_header(path: Path, delimiter: str = ",") -> list[str]:
     """The header row of a CSV file (empty list when there is none or it is not UTF-8)."""
     for _, text, _ in iter_lines(path):
         if text is None:
             return []
         if text.strip():
-            return [h.strip() for h in next(csv.reader([text]))]
+            return [h.strip() for h in next(csv.reader([text], delimiter=delimiter))]
     return []
 
 
+def iter_json_objects(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None, Rejected | None]]:
+    """Yield ``(line_no, object, rejection)`` for a JSON-lines file; blank lines are skipped.
+
+    Like :func:`iter_csv_rows`, a line that is not UTF-8, not JSON or not a JSON object
+    costs that line only.
+    """
+    for no, text, raw in iter_lines(path):
+        location = f"line {no}"
+        if text is None:
+            yield no, None, rejected(path, location, fmt, not_utf8_reason(raw), raw.decode("utf-8", "replace"))
+            continue
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield no, None, rejected(path, location, fmt, f"not valid JSON: {exc.msg} (column {exc.colno})", text)
+            continue
+        if not isinstance(obj, dict):
+            yield no, None, rejected(path, location, fmt, f"JSON {json_type(obj)} where an object was expected", text)
+            continue
+        yield no, obj, None
+
+
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for messages."""
+    return _JSON_TYPES.get(type(value), "object")
+
+
 _ABBREVIATED = re.compile(r"^\s*[\d.,]+\s*[kKmMbB]\s*$")
+# Compiled once: these run for every metric, time and id of every record.
+_INTEGER = re.compile(r"[+-]?\d+")
+_WHOLE_DECIMAL = re.compile(r"[+-]?\d+\.0+")
+_EPOCH_SECONDS = re.compile(r"\d{9,11}(\.\d+)?")
+_FLOAT_ID = re.compile(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+|\d+\.\d+")
 
 
 def to_count(value: Any, name: str) -> tuple[int | None, FieldWarning | None]:
@@ -173,9 +212,9 @@ def to_count(value: Any, name: str) -> tuple[int | None, FieldWarning | None]:
         n = int(value)
     elif isinstance(value, str):
         s = value.strip()
-        if re.fullmatch(r"[+-]?\d+", s):
+        if _INTEGER.fullmatch(s):
             n = int(s)
-        elif re.fullmatch(r"[+-]?\d+\.0+", s):
+        elif _WHOLE_DECIMAL.fullmatch(s):
             n = int(float(s))
         elif _ABBREVIATED.match(s):
             return None, FieldWarning(name, value, "abbreviated number (e.g. '1.2M') is not exact; stored as unknown")
@@ -204,7 +243,7 @@ def parse_time(value: Any) -> datetime | None:
         dt = datetime.fromtimestamp(float(value), tz=UTC)
     elif isinstance(value, str):
         s = value.strip()
-        if re.fullmatch(r"\d{9,11}(\.\d+)?", s):
+        if _EPOCH_SECONDS.fullmatch(s):
             dt = datetime.fromtimestamp(float(s), tz=UTC)
         else:
             if s.endswith("Z") or s.endswith("z"):
@@ -243,6 +282,6 @@ def str_id(value: Any, name: str = "id") -> str:
     s = str(value).strip()
     if not s:
         raise ValueError(f"{name} is empty")
-    if re.fullmatch(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+", s) or re.fullmatch(r"\d+\.\d+", s):
+    if _FLOAT_ID.fullmatch(s):
         raise ValueError(f"{name} {s!r} looks like a float or scientific notation; refusing to round it")
     return s

@@ -1,0 +1,205 @@
+"""Report v1: the study headline and one row per post, computed from the store.
+
+Every figure is traceable: a row names the post id and URL, the snapshot (views and the
+time they were observed) and the fact-check URL behind it. Machine proposals and
+analyst decisions stay apart: each row says whether its match was confirmed by a person
+or only proposed, and the headline counts both separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from claimwatch.records import DEBUNKED_VERDICTS, MatchStatus, PostKind
+from claimwatch.store import repo
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which posts a report covers. ``until`` is exclusive; dates are UTC."""
+
+    handles: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    keywords: tuple[str, ...] = ()
+    #: False = analyst-confirmed matches only; True = confirmed and machine-proposed.
+    include_proposed: bool = True
+    #: The CCDH method counts originals and quotes; reposts carry no views of their own.
+    include_reposts: bool = False
+    platform: str | None = None
+
+    def statuses(self) -> list[str]:
+        st = [MatchStatus.CONFIRMED.value]
+        if self.include_proposed:
+            st.append(MatchStatus.PROPOSED.value)
+        return st
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "accounts": list(self.handles) or "all",
+            "from": self.since.isoformat() if self.since else None,
+            "to_exclusive": self.until.isoformat() if self.until else None,
+            "keywords": list(self.keywords),
+            "match_statuses": self.statuses(),
+            "kinds": [k.value for k in PostKind if self.include_reposts or k != PostKind.REPOST],
+            "platform": self.platform or "all",
+        }
+
+
+@dataclass
+class FactCheckRef:
+    factcheck_id: int
+    review_url: str
+    publisher: str | None
+    rating_text: str | None
+    verdict: str | None
+    claim_text: str
+    review_date: str | None
+    match_id: int
+    match_status: str
+    match_score: float
+    match_method: str
+    decided_by: str | None
+
+
+@dataclass
+class ReportRow:
+    post_id: str
+    platform: str
+    url: str | None
+    created_at: str | None
+    kind: str
+    referenced_id: str | None
+    handle: str | None
+    lang: str | None
+    text: str
+    views: int | None
+    views_observed_at: str | None
+    snapshots: int
+    engagement: dict[str, int | None]
+    #: the match shown for this post: a debunking one first, then confirmed before proposed, then score
+    fact_check: FactCheckRef | None
+    debunked: bool
+    other_matches: list[FactCheckRef] = field(default_factory=list)
+
+
+@dataclass
+class Headline:
+    posts: int
+    views: int
+    posts_views_unknown: int
+    debunked_posts: int
+    debunked_views: int
+    debunked_views_unknown: int
+    debunked_confirmed: int
+    debunked_proposed_only: int
+    observed_from: str | None
+    observed_to: str | None
+
+    def sentence(self) -> str:
+        when = ""
+        if self.observed_to:
+            when = (f" (views as last observed {self.observed_to[:10]})" if self.observed_from == self.observed_to
+                    else f" (views as last observed between {self.observed_from[:10]} and {self.observed_to[:10]})")
+        unknown = f"; views unknown for {self.debunked_views_unknown}" if self.debunked_views_unknown else ""
+        return (f"{self.debunked_posts} posts repeat claims rated false or misleading, viewed "
+                f"{self.debunked_views:,} times{when}{unknown}. "
+                f"{self.debunked_confirmed} confirmed by an analyst, {self.debunked_proposed_only} machine-proposed only. "
+                f"Selection: {self.posts} posts, {self.views:,} views.")
+
+
+@dataclass
+class Report:
+    selection: dict[str, Any]
+    generated_at: str
+    headline: Headline
+    rows: list[ReportRow]
+    matching: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def table(self) -> list[dict[str, Any]]:
+        """Flat rows (one per post) for pandas / CSV: ``pd.DataFrame(report.table())``."""
+        out = []
+        for row in self.rows:
+            fc = row.fact_check
+            out.append({
+                "post_id": row.post_id, "url": row.url, "created_at": row.created_at, "kind": row.kind,
+                "handle": row.handle, "lang": row.lang, "text": row.text, "views": row.views,
+                "views_observed_at": row.views_observed_at, "debunked": row.debunked,
+                "factcheck_publisher": fc.publisher if fc else None, "factcheck_url": fc.review_url if fc else None,
+                "factcheck_rating": fc.rating_text if fc else None, "factcheck_verdict": fc.verdict if fc else None,
+                "match_status": fc.match_status if fc else None, "match_score": fc.match_score if fc else None,
+            })
+        return out
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def _ref(m: dict[str, Any]) -> FactCheckRef:
+    return FactCheckRef(
+        factcheck_id=m["factcheck_id"], review_url=m["review_url"], publisher=m["publisher_name"],
+        rating_text=m["rating_text"], verdict=m["verdict"], claim_text=m["claim_text"],
+        review_date=_iso(m["review_date"])[:10] if m["review_date"] else None, match_id=m["match_id"],
+        match_status=m["status"], match_score=round(float(m["score"]), 4), match_method=m["method"],
+        decided_by=m["decided_by"])
+
+
+def _preference(m: dict[str, Any]) -> tuple[bool, bool, float]:
+    return (m["verdict"] in DEBUNKED_VERDICTS, m["status"] == MatchStatus.CONFIRMED, float(m["score"]))
+
+
+def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, Any] | None = None) -> Report:
+    with engine.connect() as conn:
+        posts = repo.select_posts(conn, handles=selection.handles, since=selection.since, until=selection.until,
+                                  keywords=selection.keywords, include_reposts=selection.include_reposts,
+                                  platform=selection.platform)
+        ids = [p["id"] for p in posts]
+        snaps = repo.latest_snapshots(conn, ids)
+        n_snaps = repo.snapshot_counts(conn, ids)
+        matches = repo.matches_for_posts(conn, ids, selection.statuses())
+
+    rows: list[ReportRow] = []
+    for p in posts:
+        snap = snaps.get(p["id"])
+        ms = sorted(matches.get(p["id"], []), key=_preference, reverse=True)
+        # A repost carries no views of its own, whatever a source put in its counters.
+        views = snap["views"] if snap and p["kind"] != PostKind.REPOST else None
+        rows.append(ReportRow(
+            post_id=p["platform_id"], platform=p["platform"], url=p["url"], created_at=_iso(p["created_at"]),
+            kind=p["kind"], referenced_id=p["referenced_id"], handle=p["handle"], lang=p["lang"], text=p["text"],
+            views=views, views_observed_at=_iso(snap["observed_at"]) if snap and views is not None else None,
+            snapshots=n_snaps.get(p["id"], 0),
+            engagement={k: (snap[k] if snap else None) for k in ("reposts", "quotes", "replies", "likes", "bookmarks")},
+            fact_check=_ref(ms[0]) if ms else None,
+            debunked=bool(ms) and ms[0]["verdict"] in DEBUNKED_VERDICTS,
+            other_matches=[_ref(m) for m in ms[1:]],
+        ))
+    return Report(selection=selection.describe(), generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                  headline=_headline(rows), rows=rows, matching=matching or {})
+
+
+def _headline(rows: list[ReportRow]) -> Headline:
+    debunked = [r for r in rows if r.debunked]
+    observed = sorted(r.views_observed_at for r in rows if r.views_observed_at)
+    return Headline(
+        posts=len(rows),
+        views=sum(r.views for r in rows if r.views is not None),
+        posts_views_unknown=sum(r.views is None for r in rows),
+        debunked_posts=len(debunked),
+        debunked_views=sum(r.views for r in debunked if r.views is not None),
+        debunked_views_unknown=sum(r.views is None for r in debunked),
+        debunked_confirmed=sum(r.fact_check is not None and r.fact_check.match_status == MatchStatus.CONFIRMED
+                               for r in debunked),
+        debunked_proposed_only=sum(r.fact_check is not None and r.fact_check.match_status == MatchStatus.PROPOSED
+                                   for r in debunked),
+        observed_from=observed[0] if observed else None,
+        observed_to=observed[-1] if observed else None,
+    )

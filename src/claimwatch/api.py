@@ -1,0 +1,128 @@
+"""The library API: every CLI command is one call here, usable from a notebook.
+
+    >>> import claimwatch
+    >>> ws = claimwatch.open("study.db")
+    >>> ws.ingest_posts(["archive.jsonl"]).summary()
+    >>> ws.ingest_factchecks(["claimreview.json"])
+    >>> ws.build_index(); ws.match()
+    >>> report = ws.report(claimwatch.Selection(handles=("example_account",)))
+    >>> import pandas as pd; pd.DataFrame(report.table())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from claimwatch import ingest
+from claimwatch.analysis.report import Report, Selection, build_report
+from claimwatch.claims.encoder import Encoder
+from claimwatch.claims.index import ClaimIndex, IndexStats, index_text
+from claimwatch.claims.match import METHOD, MatchReport, match_posts
+from claimwatch.config import Settings, load_settings
+from claimwatch.records import MatchStatus
+from claimwatch.store import db, repo
+from claimwatch.verdicts import VerdictTable
+
+
+class Workspace:
+    """One store (SQLite file or server URL) and its search index."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: sa.Engine = db.create_engine(settings.db)
+        db.migrate(self.engine)
+        self.index_dir = Path(settings.index_dir) if settings.index_dir else db.index_dir_for(settings.db)
+        self._encoder: Encoder | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = Encoder(self.settings.model or None)
+        return self._encoder
+
+    def verdict_table(self) -> VerdictTable:
+        return VerdictTable.load([Path(p) for p in self.settings.verdict_files])
+
+    # ------------------------------------------------------------------ ingest
+
+    def ingest_posts(self, paths: Sequence[str | Path], *, fmt: str = "auto", observed_at: datetime | None = None,
+                     column_map: dict[str, str] | None = None, platform: str = "x",
+                     progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:
+        return ingest.ingest_posts(self.engine, [Path(p) for p in paths], fmt=fmt, observed_at=observed_at,
+                                   column_map=column_map, platform=platform, progress=progress)
+
+    def ingest_factchecks(self, paths: Sequence[str | Path], *, fmt: str = "auto",
+                          column_map: dict[str, str] | None = None,
+                          progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:
+        return ingest.ingest_factchecks(self.engine, [Path(p) for p in paths], fmt=fmt, column_map=column_map,
+                                        verdicts=self.verdict_table(), progress=progress)
+
+    def renormalise_verdicts(self) -> dict[str, int]:
+        """Re-apply the (possibly extended) verdict table to every stored fact-check."""
+        table = self.verdict_table()
+        changed = 0
+        with self.engine.begin() as conn:
+            rows = repo.factchecks_for_verdicts(conn)
+            for row in rows:
+                verdict, method = table.normalise(row.rating_text, row.rating_value, row.best_rating, row.worst_rating)
+                value = verdict.value if verdict else None
+                if (value, method) != (row.verdict, row.verdict_method):
+                    repo.set_verdict(conn, row.id, value, method)
+                    changed += 1
+        return {"factchecks": len(rows), "changed": changed}
+
+    # ------------------------------------------------------------------ index and match
+
+    def _sync_index(self, show_progress: bool = False) -> tuple[ClaimIndex, IndexStats]:
+        """Bring the persisted index up to date with the store (incrementally) and return it."""
+        with self.engine.connect() as conn:
+            docs = [(row.id, index_text(row.claim_text, row.title)) for row in repo.factcheck_docs(conn)]
+        return ClaimIndex.build(self.index_dir, docs, self.encoder, show_progress=show_progress)
+
+    def build_index(self, show_progress: bool = False) -> IndexStats:
+        return self._sync_index(show_progress)[1]
+
+    def load_index(self) -> ClaimIndex:
+        """The index, updated first when fact-checks changed or the files are corrupt or for another model."""
+        return self._sync_index()[0]
+
+    def match(self, *, rematch: bool = False, threshold: float | None = None, top_k: int | None = None,
+              progress: Callable[[int, int], None] | None = None) -> MatchReport:
+        index = self.load_index()
+        return match_posts(self.engine, index, self.encoder,
+                           threshold=self.settings.threshold if threshold is None else threshold,
+                           top_k=top_k or self.settings.top_k, alpha=self.settings.alpha, rematch=rematch,
+                           progress=progress)
+
+    def decide(self, match_id: int, status: MatchStatus, who: str, note: str | None = None) -> bool:
+        with self.engine.begin() as conn:
+            return repo.decide_match(conn, match_id, status, who, note)
+
+    # ------------------------------------------------------------------ reports and inspection
+
+    def matching_settings(self) -> dict[str, Any]:
+        return {"method": METHOD, "model": self.encoder.name, "threshold": self.settings.threshold,
+                "top_k": self.settings.top_k, "alpha": self.settings.alpha}
+
+    def report(self, selection: Selection | None = None) -> Report:
+        return build_report(self.engine, selection or Selection(), self.matching_settings())
+
+    def stats(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            return repo.stats(conn)
+
+    def quarantine(self, *, action: str | None = None, path: str | None = None, limit: int = 50,
+                   offset: int = 0) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return repo.list_quarantine(conn, action=action, path=path, limit=limit, offset=offset)
+
+
+def open(db_path: str | Path | None = None, **overrides: Any) -> Workspace:  # noqa: A001 - reads like claimwatch.open()
+    """Open (creating and migrating if needed) a store; settings from config/env, then ``overrides``."""
+    settings = load_settings().with_overrides(db=str(db_path) if db_path else None, **overrides)
+    return Workspace(settings)

@@ -1,0 +1,1 @@
+"""Claim matching: text cleaning, the sentence encoder, the persisted hybrid index, matching."""

@@ -1,0 +1,371 @@
+"""The ``claimwatch`` command: parses arguments, calls :mod:`claimwatch.api`, prints with Rich."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from claimwatch import api
+from claimwatch.analysis.report import Report, Selection
+from claimwatch.ingest import IngestReport
+from claimwatch.records import MatchStatus
+from claimwatch.reports import write_all
+
+app = typer.Typer(help="Find posts repeating fact-checked claims, measure their reach, report with evidence.",
+                  no_args_is_help=True, add_completion=False)
+ingest_app = typer.Typer(help="Read post archives or fact-check feeds into the store.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Inspect records that could not be used.", no_args_is_help=True)
+review_app = typer.Typer(help="Record analyst decisions on proposed matches.", no_args_is_help=True)
+verdicts_app = typer.Typer(help="Rating → verdict normalisation.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(review_app, name="review")
+app.add_typer(verdicts_app, name="verdicts")
+
+console = Console()
+err = Console(stderr=True)
+
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store: a SQLite file (default ./claimwatch.db) or a "
+                                              "SQLAlchemy URL such as postgresql+psycopg://user@host/db.",
+                                              envvar="CLAIMWATCH_DB", show_default=False)]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Sentence-transformers model path or cached name "
+                                                 "(default: bundled all-MiniLM-L6-v2).", envvar="CLAIMWATCH_MODEL")]
+MapOpt = Annotated[Optional[list[str]], typer.Option("--map", help="Column mapping FIELD=COLUMN (repeatable), "
+                                                     "e.g. --map views=impressions.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+
+
+def _open(db: str | None, **overrides: Any) -> api.Workspace:
+    try:
+        return api.open(db, **overrides)
+    except ValueError as exc:  # bad settings file or environment
+        _fail(str(exc))
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _parse_map(pairs: list[str] | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        field, sep, column = pair.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            _fail(f"--map {pair!r}: expected FIELD=COLUMN")
+        out[field.strip()] = column.strip()
+    return out
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        _fail(f"{option} {value!r} is not an ISO date or time (e.g. 2024-08-01 or 2024-08-01T12:00:00Z)")
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+
+
+# ---------------------------------------------------------------------------- init / stats
+
+@app.command()
+def init(db: DbOpt = None) -> None:
+    """Create the store (or migrate it to the current schema)."""
+    ws = _open(db)
+    console.print(f"store ready: {ws.engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+def stats(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Counts of everything in the store, and rating texts no verdict rule covers."""
+    data = _open(db).stats()
+    if as_json:
+        print(json.dumps(data))
+        return
+    t = Table(show_header=False, box=None)
+    for key in ("posts", "context_posts", "authors", "media", "snapshots", "factchecks", "posts_matched",
+                "posts_skipped", "quarantined", "field_warnings"):
+        t.add_row(key, f"{data[key]:,}")
+    t.add_row("posts by kind", ", ".join(f"{k} {v:,}" for k, v in sorted(data["posts_by_kind"].items())))
+    t.add_row("fact-checks by verdict", ", ".join(f"{k} {v:,}" for k, v in sorted(data["factchecks_by_verdict"].items())))
+    t.add_row("matches", ", ".join(f"{k} {v:,}" for k, v in data["matches"].items()))
+    console.print(t)
+    if data["unmapped_ratings"]:
+        console.print("\n[bold]Rating texts without a verdict[/] (add them to a verdict table, see "
+                      "`claimwatch verdicts apply --help`):")
+        for row in data["unmapped_ratings"]:
+            console.print(f"  {row['count']:>6,}  {row['rating']!r}", highlight=False)
+
+
+# ---------------------------------------------------------------------------- ingest
+
+def _print_ingest(report: IngestReport, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict()))
+    else:
+        for f in report.files:
+            if f.error:
+                err.print(f"[red]✗[/] {f.path}: {f.error}", highlight=False)
+                continue
+            line = f"[green]✓[/] {f.path} [{f.format}]: read {f.read:,}, quarantined {f.rejected:,}"
+            if f.warnings:
+                line += f", {f.warnings:,} fields stored as unknown"
+            console.print(line, highlight=False)
+            if f.source_observed_at:
+                console.print(f"    snapshots observed at {', '.join(f.source_observed_at)} (from the source)",
+                              highlight=False)
+            elif f.observed_at:
+                hint = "; pass --observed-at to set it" if f.observed_at_source == "file modification time" else ""
+                console.print(f"    snapshots observed at {f.observed_at} ({f.observed_at_source}{hint})",
+                              highlight=False)
+        console.print(report.summary(), highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _run_ingest(kind: str, files: list[Path], call: Any) -> IngestReport:
+    with _progress() as prog:
+        task = prog.add_task(f"ingest {kind}", total=None)
+
+        def progress(path: Path, done: int) -> None:
+            prog.update(task, description=f"{path.name}: {done:,} records", advance=0)
+
+        return call(progress)
+
+
+@ingest_app.command("posts")
+def ingest_posts(
+    files: Annotated[list[Path], typer.Argument(help="Post archives (X API v2 pages, twarc2 JSONL, twarc-csv, CSV, JSONL).")],
+    db: DbOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto|x-v2|twarc2|twarc-csv|csv|jsonl")] = "auto",
+    observed_at: Annotated[Optional[str], typer.Option(help="When the metrics were observed, if the source does not "
+                                                       "say (default: the file's modification time).")] = None,
+    column_map: MapOpt = None,
+    platform: Annotated[str, typer.Option(help="Platform for generic CSV/JSONL rows without one.")] = "x",
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest post archives; bad records go to the quarantine, valid ones always land."""
+    ws = _open(db)
+    when = _parse_time(observed_at, "--observed-at")
+    try:
+        report = _run_ingest("posts", files, lambda cb: ws.ingest_posts(
+            files, fmt=fmt, observed_at=when, column_map=_parse_map(column_map), platform=platform, progress=cb))
+    except ValueError as exc:
+        _fail(str(exc))
+    _print_ingest(report, as_json)
+
+
+@ingest_app.command("factchecks")
+def ingest_factchecks(
+    files: Annotated[list[Path], typer.Argument(help="ClaimReview JSON-LD / HTML, Fact Check Tools pages, Data "
+                                                "Commons feed, or CSV.")],
+    db: DbOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto|claimreview|factcheck-tools|datacommons|csv")] = "auto",
+    column_map: MapOpt = None,
+    verdicts: Annotated[Optional[list[Path]], typer.Option("--verdicts", help="Extra verdict table(s) (TSV).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest fact-checks and normalise their ratings into verdicts."""
+    ws = _open(db, verdict_files=tuple(str(v) for v in verdicts) if verdicts else None)
+    try:
+        report = _run_ingest("factchecks", files, lambda cb: ws.ingest_factchecks(
+            files, fmt=fmt, column_map=_parse_map(column_map), progress=cb))
+    except ValueError as exc:
+        _fail(str(exc))
+    _print_ingest(report, as_json)
+
+
+# ---------------------------------------------------------------------------- index / match
+
+@app.command()
+def index(db: DbOpt = None, model: ModelOpt = None) -> None:
+    """Build or update the search index over all fact-checks (only new or edited ones are encoded)."""
+    ws = _open(db, model=model)
+    with _progress() as prog:
+        prog.add_task("encoding fact-checks", total=None)
+        st = ws.build_index(show_progress=err.is_terminal)
+    why = f" ({st.rebuilt_reason})" if st.rebuilt_reason else ""
+    console.print(f"index {st.version} at {ws.index_dir}: {st.total:,} fact-checks, {st.encoded:,} encoded, "
+                  f"{st.reused:,} reused, {st.removed:,} removed{why}", highlight=False)
+
+
+@app.command()
+def match(
+    db: DbOpt = None,
+    model: ModelOpt = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Propose candidates whose fused score is at least this.")] = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", help="Candidates stored per post.")] = None,
+    rematch: Annotated[bool, typer.Option(help="Match every post again, not only new ones.")] = False,
+) -> None:
+    """Propose fact-checks for posts not yet matched against the current index."""
+    ws = _open(db, model=model, threshold=threshold, top_k=top_k)
+    with _progress() as prog:
+        task = prog.add_task("matching posts", total=None)
+        rep = ws.match(rematch=rematch, progress=lambda done, total: prog.update(task, completed=done, total=total))
+    console.print(rep.summary(), highlight=False)
+
+
+# ---------------------------------------------------------------------------- report
+
+def print_report(report: Report, limit: int) -> None:
+    console.print(f"\n[bold]{report.headline.sentence()}[/]\n", highlight=False)
+    t = Table(title=f"posts ({len(report.rows):,}; showing debunked first, up to {limit})", show_lines=False)
+    for col in ("post", "date", "kind", "account", "text", "views", "fact-check", "rating", "verdict", "status", "score"):
+        t.add_column(col, overflow="fold", justify="right" if col in ("views", "score") else "left")
+    ordered = sorted(report.rows, key=lambda r: (not r.debunked, -(r.views or 0)))
+    for row in ordered[:limit]:
+        fc = row.fact_check
+        t.add_row(row.post_id, (row.created_at or "")[:10], row.kind, row.handle or "",
+                  row.text[:80] + ("…" if len(row.text) > 80 else ""),
+                  "unknown" if row.views is None else f"{row.views:,}",
+                  (fc.publisher or "") if fc else "", (fc.rating_text or "") if fc else "",
+                  (fc.verdict or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "")
+    console.print(t)
+
+
+@app.command()
+def report(
+    db: DbOpt = None,
+    account: Annotated[Optional[list[str]], typer.Option("--account", "-a", help="Author handle (repeatable).")] = None,
+    since: Annotated[Optional[str], typer.Option(help="First day (UTC, inclusive), e.g. 2024-01-01.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Last moment (UTC, exclusive), e.g. 2024-08-01.")] = None,
+    keyword: Annotated[Optional[list[str]], typer.Option("--keyword", "-k", help="Only posts containing it (repeatable: any).")] = None,
+    confirmed_only: Annotated[bool, typer.Option(help="Count analyst-confirmed matches only (default: confirmed and proposed).")] = False,
+    include_reposts: Annotated[bool, typer.Option(help="List reposts too (they never add views).")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="Directory for report.md/.csv/.json/.html.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to print.")] = 25,
+    as_json: JsonOpt = False,
+) -> None:
+    """Headline and per-post table for a selection; with --out, write Markdown, CSV, JSON and HTML."""
+    ws = _open(db)
+    sel = Selection(handles=tuple(account or ()), since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
+                    keywords=tuple(keyword or ()), include_proposed=not confirmed_only, include_reposts=include_reposts)
+    rep = ws.report(sel)
+    if as_json:
+        print(json.dumps(rep.to_dict()))
+    else:
+        print_report(rep, limit)
+    if out:
+        paths = write_all(rep, out)
+        err.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
+
+
+# ---------------------------------------------------------------------------- quarantine / review / verdicts
+
+@quarantine_app.command("list")
+def quarantine_list(
+    db: DbOpt = None,
+    limit: Annotated[int, typer.Option(help="Entries to show.")] = 50,
+    offset: Annotated[int, typer.Option(help="Entries to skip.")] = 0,
+    action: Annotated[Optional[str], typer.Option(help="rejected | field_dropped | conflict")] = None,
+    file: Annotated[Optional[str], typer.Option(help="Only entries whose file path contains this.")] = None,
+    raw: Annotated[bool, typer.Option(help="Show the raw record text too.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List quarantined records with file, location and reason."""
+    rows = _open(db).quarantine(action=action, path=file, limit=limit, offset=offset)
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    if not rows:
+        console.print("the quarantine is empty" if not (offset or action or file) else "no entries")
+        return
+    t = Table(show_lines=raw)
+    for col in ("id", "action", "file", "where", "reason") + (("raw",) if raw else ()):
+        t.add_column(col, overflow="fold")
+    for row in rows:
+        cells = [str(row["id"]), row["action"], row["source_path"], row["location"], row["reason"]]
+        if raw:
+            cells.append(row["raw"][:2000])
+        t.add_row(*cells)
+    console.print(t)
+
+
+def _decide(match_id: int, status: MatchStatus, by: str, note: str | None, db: str | None) -> None:
+    if not by.strip():
+        _fail("--by must name the analyst")
+    if not _open(db).decide(match_id, status, by.strip(), note):
+        _fail(f"no match with id {match_id}")
+    console.print(f"match {match_id}: {status.value} by {by}")
+
+
+ByOpt = Annotated[str, typer.Option("--by", help="Who decided (recorded with the time).")]
+NoteOpt = Annotated[Optional[str], typer.Option(help="Why (kept with the decision).")]
+
+
+@review_app.command("confirm")
+def review_confirm(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = None) -> None:
+    """Confirm a match (the post does repeat the fact-checked claim)."""
+    _decide(match_id, MatchStatus.CONFIRMED, by, note, db)
+
+
+@review_app.command("reject")
+def review_reject(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = None) -> None:
+    """Reject a match (it does not); re-matching never brings it back as a proposal."""
+    _decide(match_id, MatchStatus.REJECTED, by, note, db)
+
+
+@verdicts_app.command("apply")
+def verdicts_apply(
+    db: DbOpt = None,
+    verdicts: Annotated[Optional[list[Path]], typer.Option("--verdicts", help="Extra verdict table(s) (TSV: "
+                                                           "rating, verdict, lang, note).")] = None,
+) -> None:
+    """Re-normalise every stored rating with the shipped table plus your own."""
+    ws = _open(db, verdict_files=tuple(str(v) for v in verdicts) if verdicts else None)
+    try:
+        res = ws.renormalise_verdicts()
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(f"{res['changed']:,} of {res['factchecks']:,} fact-checks changed verdict")
+
+
+@verdicts_app.command("show")
+def verdicts_show(rating: Annotated[str, typer.Argument(help="A rating text, e.g. 'Pants on Fire'.")],
+                  verdicts: Annotated[Optional[list[Path]], typer.Option("--verdicts")] = None) -> None:
+    """Show how a rating text is normalised."""
+    from claimwatch.verdicts import VerdictTable
+
+    try:
+        verdict, method = VerdictTable.load(list(verdicts or [])).normalise(rating)
+    except ValueError as exc:
+        _fail(str(exc))
+    console.print(f"{rating!r} → {verdict.value if verdict else 'unknown'} ({method})", highlight=False)
+
+
+# ---------------------------------------------------------------------------- demo
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where the report files go.")] = Path("claimwatch-demo"),
+    db: DbOpt = None,
+) -> None:
+    """Run the whole pipeline on the bundled synthetic demo data and write the report."""
+    from claimwatch.demo import run_demo
+
+    rep, paths, log = run_demo(out, db)
+    for line in log:
+        console.print(line, highlight=False)
+    print_report(rep, limit=30)
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:  # e.g. `claimwatch stats | head`
+        sys.exit(0)

@@ -1,0 +1,97 @@
+"""Render a :class:`~claimwatch.analysis.report.Report` to files.
+
+Post and fact-check text is hostile input: HTML output is autoescaped by Jinja2,
+Markdown cells escape HTML and table syntax, and CSV cells that a spreadsheet would
+run as a formula are prefixed with an apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from claimwatch.analysis.report import Report
+
+_env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
+                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+_env.filters["thousands"] = lambda n: "unknown" if n is None else f"{n:,}"
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links leave a report; a ``javascript:`` URL from a source never does."""
+    return url if url and url.lower().startswith(("http://", "https://")) else None
+
+
+_env.filters["safe_url"] = safe_url
+
+FORMATS = ("md", "csv", "json", "html")
+
+
+def _md_cell(value: object, limit: int | None = None) -> str:
+    text = "" if value is None else str(value)
+    if limit and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _csv_cell(value: object) -> object:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_markdown(report: Report) -> str:
+    h = report.headline
+    lines = [
+        "# claimwatch report", "",
+        f"**{_md_cell(h.sentence())}**", "",
+        f"Generated {report.generated_at}. Selection: `{_md_cell(json.dumps(report.selection))}`.", "",
+        f"Matching: `{_md_cell(json.dumps(report.matching))}`.", "",
+        "| # | post | date | kind | account | text | views | observed | fact-check | rating | verdict | status | score |",
+        "|---|---|---|---|---|---|---:|---|---|---|---|---|---:|",
+    ]
+    for i, row in enumerate(report.rows, start=1):
+        fc = row.fact_check
+        post_url, fc_url = safe_url(row.url), safe_url(fc.review_url) if fc else None
+        post = f"[{_md_cell(row.post_id)}](<{post_url}>)" if post_url else _md_cell(row.post_id)
+        fc_cell = (f"[{_md_cell(fc.publisher or 'fact-check')}](<{fc_url}>)" if fc_url
+                   else _md_cell(fc.review_url) if fc else "")
+        lines.append("| " + " | ".join([
+            str(i), post, _md_cell((row.created_at or "")[:10]), row.kind, _md_cell(row.handle),
+            _md_cell(row.text, 160), "unknown" if row.views is None else f"{row.views:,}",
+            _md_cell((row.views_observed_at or "")[:10]), fc_cell, _md_cell(fc.rating_text if fc else ""),
+            _md_cell(fc.verdict if fc else ""), _md_cell(fc.match_status if fc else ""),
+            f"{fc.match_score:.3f}" if fc else "",
+        ]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(report: Report, path: Path) -> None:
+    rows = report.table()
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        fields = list(rows[0]) if rows else ["post_id"]
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+
+
+def to_html(report: Report) -> str:
+    return _env.get_template("report.html.j2").render(r=report, h=report.headline,
+                                                      selection_json=json.dumps(report.selection, indent=1),
+                                                      matching_json=json.dumps(report.matching, indent=1))
+
+
+def write_all(report: Report, out_dir: Path, stem: str = "report") -> dict[str, Path]:
+    """Write every format into ``out_dir``; returns format → path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in FORMATS}
+    paths["md"].write_text(to_markdown(report), encoding="utf-8")
+    write_csv(report, paths["csv"])
+    paths["json"].write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    paths["html"].write_text(to_html(report), encoding="utf-8")
+    return paths

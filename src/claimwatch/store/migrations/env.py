@@ -1,0 +1,19 @@
+"""Alembic environment: runs on the connection claimwatch hands over (see store.db)."""
+
+from alembic import context
+
+from claimwatch.store.schema import Base
+
+target_metadata = Base.metadata
+connection = context.config.attributes.get("connection")
+if connection is None:  # pragma: no cover - only when someone runs the alembic CLI directly
+    raise RuntimeError("run migrations through claimwatch.store.db.migrate()")
+
+context.configure(
+    connection=connection,
+    target_metadata=target_metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

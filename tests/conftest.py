@@ -1,0 +1,84 @@
+"""Shared fixtures: fresh stores, small hand-made inputs, and one encoder per test session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import claimwatch
+from claimwatch.claims.encoder import Encoder
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The real bundled MiniLM, loaded once (a few seconds)."""
+    enc = Encoder()
+    enc.encode(["warm up"])
+    return enc
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("CLAIMWATCH_DB", "CLAIMWATCH_MODEL", "CLAIMWATCH_THRESHOLD", "CLAIMWATCH_CONFIG", "CLAIMWATCH_VERDICTS",
+                "CLAIMWATCH_TOP_K", "CLAIMWATCH_ALPHA", "CLAIMWATCH_INDEX_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture()
+def ws(tmp_path: Path) -> claimwatch.Workspace:
+    return claimwatch.open(tmp_path / "t.db")
+
+
+@pytest.fixture()
+def mws(ws: claimwatch.Workspace, encoder: Encoder) -> claimwatch.Workspace:
+    """A workspace sharing the session's loaded encoder (the same bundled model the default resolves to)."""
+    ws._encoder = encoder
+    return ws
+
+
+def page(posts: list[dict], users: list[dict] | None = None, retrieved_at: str | None = "2024-08-01T12:00:00+00:00",
+         tweets: list[dict] | None = None) -> dict:
+    """An X API v2 page (twarc2 line when ``retrieved_at`` is set)."""
+    users = users or [{"id": "111", "username": "demo_account", "name": "Demo (synthetic)"}]
+    p = {"data": posts, "includes": {"users": users, **({"tweets": tweets} if tweets else {})},
+         "meta": {"result_count": len(posts)}}
+    if retrieved_at:
+        p["__twarc"] = {"url": "https://api.example.org", "version": "2.14.1", "retrieved_at": retrieved_at}
+    return p
+
+
+def post(pid: str, text: str, views: int | None = 1000, *, author: str = "111", created: str = "2024-07-01T10:00:00.000Z",
+         ref: tuple[str, str] | None = None, **extra: object) -> dict:
+    metrics = {"retweet_count": 1, "reply_count": 2, "like_count": 3, "quote_count": 4, "bookmark_count": 5}
+    if views is not None:
+        metrics["impression_count"] = views
+    d = {"id": pid, "text": text, "author_id": author, "created_at": created, "lang": "en", "public_metrics": metrics}
+    if ref:
+        d["referenced_tweets"] = [{"type": ref[0], "id": ref[1]}]
+    d.update(extra)
+    return d
+
+
+@pytest.fixture()
+def write_jsonl(tmp_path: Path) -> Callable[[str, list], Path]:
+    def _write(name: str, lines: list) -> Path:
+        path = tmp_path / name
+        path.write_text("".join((ln if isinstance(ln, str) else json.dumps(ln)) + "\n" for ln in lines), encoding="utf-8")
+        return path
+    return _write
+
+
+def claimreview(url: str, claim: str, rating: str | None = "False", publisher: str = "Example Check (synthetic)",
+                **extra: object) -> dict:
+    d: dict = {"@context": "https://schema.org", "@type": "ClaimReview", "url": url, "claimReviewed": claim,
+               "datePublished": "2024-07-29", "author": {"@type": "Organization", "name": publisher}}
+    if rating is not None:
+        d["reviewRating"] = {"@type": "Rating", "alternateName": rating}
+    d.update(extra)
+    return d
