@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -15,6 +17,7 @@ from rich.table import Table
 
 from claimwatch import api
 from claimwatch.analysis.report import Report, Selection
+from claimwatch.claims.encoder import ModelNotFound
 from claimwatch.ingest import IngestReport
 from claimwatch.records import MatchStatus
 from claimwatch.reports import write_all
@@ -30,7 +33,8 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(review_app, name="review")
 app.add_typer(verdicts_app, name="verdicts")
 
-console = Console()
+# Piped output (files, CI logs) is not squeezed into 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store: a SQLite file (default ./claimwatch.db) or a "
@@ -46,13 +50,22 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object ins
 def _open(db: str | None, **overrides: Any) -> api.Workspace:
     try:
         return api.open(db, **overrides)
-    except ValueError as exc:  # bad settings file or environment
+    except ValueError as exc:  # a bad settings file or environment variable
         _fail(str(exc))
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Errors caused by the user's input or settings end as one clear line, not a traceback."""
+    try:
+        yield
+    except (ValueError, ModelNotFound) as exc:
+        _fail(str(exc))
 
 
 def _parse_map(pairs: list[str] | None) -> dict[str, str]:
@@ -161,11 +174,9 @@ def ingest_posts(
     """Ingest post archives; bad records go to the quarantine, valid ones always land."""
     ws = _open(db)
     when = _parse_time(observed_at, "--observed-at")
-    try:
+    with _user_errors():
         report = _run_ingest("posts", files, lambda cb: ws.ingest_posts(
             files, fmt=fmt, observed_at=when, column_map=_parse_map(column_map), platform=platform, progress=cb))
-    except ValueError as exc:
-        _fail(str(exc))
     _print_ingest(report, as_json)
 
 
@@ -181,11 +192,9 @@ def ingest_factchecks(
 ) -> None:
     """Ingest fact-checks and normalise their ratings into verdicts."""
     ws = _open(db, verdict_files=tuple(str(v) for v in verdicts) if verdicts else None)
-    try:
+    with _user_errors():
         report = _run_ingest("factchecks", files, lambda cb: ws.ingest_factchecks(
             files, fmt=fmt, column_map=_parse_map(column_map), progress=cb))
-    except ValueError as exc:
-        _fail(str(exc))
     _print_ingest(report, as_json)
 
 
@@ -195,7 +204,7 @@ def ingest_factchecks(
 def index(db: DbOpt = None, model: ModelOpt = None) -> None:
     """Build or update the search index over all fact-checks (only new or edited ones are encoded)."""
     ws = _open(db, model=model)
-    with _progress() as prog:
+    with _user_errors(), _progress() as prog:
         prog.add_task("encoding fact-checks", total=None)
         st = ws.build_index(show_progress=err.is_terminal)
     why = f" ({st.rebuilt_reason})" if st.rebuilt_reason else ""
@@ -213,7 +222,7 @@ def match(
 ) -> None:
     """Propose fact-checks for posts not yet matched against the current index."""
     ws = _open(db, model=model, threshold=threshold, top_k=top_k)
-    with _progress() as prog:
+    with _user_errors(), _progress() as prog:
         task = prog.add_task("matching posts", total=None)
         rep = ws.match(rematch=rematch, progress=lambda done, total: prog.update(task, completed=done, total=total))
     console.print(rep.summary(), highlight=False)
@@ -327,10 +336,8 @@ def verdicts_apply(
 ) -> None:
     """Re-normalise every stored rating with the shipped table plus your own."""
     ws = _open(db, verdict_files=tuple(str(v) for v in verdicts) if verdicts else None)
-    try:
+    with _user_errors():
         res = ws.renormalise_verdicts()
-    except ValueError as exc:
-        _fail(str(exc))
     console.print(f"{res['changed']:,} of {res['factchecks']:,} fact-checks changed verdict")
 
 
@@ -340,10 +347,8 @@ def verdicts_show(rating: Annotated[str, typer.Argument(help="A rating text, e.g
     """Show how a rating text is normalised."""
     from claimwatch.verdicts import VerdictTable
 
-    try:
+    with _user_errors():
         verdict, method = VerdictTable.load(list(verdicts or [])).normalise(rating)
-    except ValueError as exc:
-        _fail(str(exc))
     console.print(f"{rating!r} → {verdict.value if verdict else 'unknown'} ({method})", highlight=False)
 
 
