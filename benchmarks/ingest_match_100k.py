@@ -52,7 +52,9 @@ def synthetic_archive(path: Path, n_posts: int, tweets: list[str], seed: int = 7
                                        "like_count": rng.randint(0, 5000), "quote_count": rng.randint(0, 50),
                                        "bookmark_count": rng.randint(0, 50), "impression_count": rng.randint(10, 10**6)},
                 })
-            page = {"data": data, "includes": {"users": users[:]}, "meta": {"result_count": len(data)},
+            page_users = {d["author_id"] for d in data}
+            page = {"data": data, "includes": {"users": [u for u in users if u["id"] in page_users]},
+                    "meta": {"result_count": len(data)},
                     "__twarc": {"url": "synthetic", "version": "bench", "retrieved_at": "2024-08-01T12:00:00+00:00"}}
             fh.write(json.dumps(page) + "\n")
 

@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 import claimwatch
 from claimwatch.claims.encoder import Encoder
+from claimwatch.records import Parsed, ReadResult, Rejected
+from claimwatch.sources.base import ReadContext
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: The research datasets beside the checkout (tests using them skip when absent).
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+Reader = Callable[[Path, ReadContext], Iterator[ReadResult]]
+
+
+def run_reader(reader: Reader, path: Path, observed_at: datetime, **ctx_args: object
+               ) -> tuple[list[Parsed], list[Rejected]]:
+    """All results of one reader on one file, split into parsed records and rejections."""
+    parsed: list[Parsed] = []
+    rejected: list[Rejected] = []
+    for result in reader(path, ReadContext(observed_at=observed_at, **ctx_args)):
+        (rejected if isinstance(result, Rejected) else parsed).append(result)
+    return parsed, rejected
+
+
+def write_file(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import claimreview, page, post
 from typer.testing import CliRunner
 
 from claimwatch.cli import app
-from conftest import FIXTURES, claimreview, page, post
 
 runner = CliRunner()
 

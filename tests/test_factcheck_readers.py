@@ -1,50 +1,36 @@
 """Fact-check readers and format detection on small fixtures (tests/fixtures/factchecks).
 
-The fixtures follow /work/shared/formats; politifact_claimreviews.csv is ten rows copied
+The fixtures follow ../shared/formats; politifact_claimreviews.csv is ten rows copied
 from the derived PolitiFact dataset (one per rating, plus a claim spanning two lines).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
 import pytest
+from conftest import DATASETS, Reader, run_reader, write_file
 
-from claimwatch.records import FactCheck, FieldWarning, Parsed, ReadResult, Rejected
+from claimwatch.records import FactCheck, FieldWarning, Parsed, Rejected
 from claimwatch.sources import claimreview, datacommons, factcheck_csv, factcheck_tools
 from claimwatch.sources.base import FormatError, ReadContext
 from claimwatch.sources.factchecks import FACTCHECK_FORMATS, detect_factcheck_format
 
 FIXTURES = Path(__file__).parent / "fixtures" / "factchecks"
-POLITIFACT = Path("/work/shared/datasets/politifact-claimreview-derived-from-checkthat2b/politifact_claimreviews.csv")
+POLITIFACT = DATASETS / "politifact-claimreview-derived-from-checkthat2b" / "politifact_claimreviews.csv"
 NO_RATING = "no rating: verdict unknown"
 
-Reader = Callable[[Path, ReadContext], Iterator[ReadResult]]
-
-
 def run(reader: Reader, path: Path, **ctx_args) -> tuple[list[Parsed], list[Rejected]]:
-    parsed: list[Parsed] = []
-    rejected: list[Rejected] = []
-    for result in reader(path, ReadContext(observed_at=datetime(2024, 9, 1, tzinfo=UTC), **ctx_args)):
-        (rejected if isinstance(result, Rejected) else parsed).append(result)
-    return parsed, rejected
+    return run_reader(reader, path, datetime(2024, 9, 1, tzinfo=UTC), **ctx_args)
 
 
 def records(parsed: list[Parsed]) -> list[FactCheck]:
     return [p.record for p in parsed]
 
 
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
 
 
 # --- ClaimReview JSON-LD ---------------------------------------------------------------
@@ -127,7 +113,7 @@ def test_html_page_finds_claimreview_nested_in_news_article() -> None:
 
 
 def test_html_page_without_claimreview_is_a_format_error(tmp_path: Path) -> None:
-    page = write(tmp_path, "article.html", '<html><script type="application/ld+json">{"@type": "NewsArticle"}</script></html>')
+    page = write_file(tmp_path, "article.html", '<html><script type="application/ld+json">{"@type": "NewsArticle"}</script></html>')
     with pytest.raises(FormatError, match="no ClaimReview"):
         run(claimreview.read, page)
 
@@ -147,20 +133,20 @@ def test_jsonl_bad_line_is_rejected_and_the_others_land() -> None:
 def test_jsonl_with_a_broken_first_line_is_still_jsonl(tmp_path: Path) -> None:
     good = json.dumps({"@type": "ClaimReview", "url": "https://x.example/2", "claimReviewed": "two",
                        "reviewRating": {"alternateName": "False"}})
-    path = write(tmp_path, "cut.jsonl", '{"@type": "ClaimReview", "url": "https://x.exa\n' + good + "\n")
+    path = write_file(tmp_path, "cut.jsonl", '{"@type": "ClaimReview", "url": "https://x.exa\n' + good + "\n")
     parsed, rejected = run(claimreview.read, path)
     assert [fc.source.location for fc in records(parsed)] == ["line 2"]
     assert rejected[0].source.location == "line 1" and rejected[0].reason.startswith("invalid JSON")
 
 
 def test_malformed_json_names_the_position(tmp_path: Path) -> None:
-    path = write(tmp_path, "broken.json", '{\n  "@type": "ClaimReview",\n  "url": "https://x.example/"\n  "claimReviewed": "c"\n}\n')
+    path = write_file(tmp_path, "broken.json", '{\n  "@type": "ClaimReview",\n  "url": "https://x.example/"\n  "claimReviewed": "c"\n}\n')
     with pytest.raises(FormatError, match=r"not valid JSON: .* line 4 column 3"):
         run(claimreview.read, path)
 
 
 def test_json_without_claimreview_is_a_format_error(tmp_path: Path) -> None:
-    path = write(tmp_path, "other.json", json.dumps({"@type": "NewsArticle", "headline": "x"}))
+    path = write_file(tmp_path, "other.json", json.dumps({"@type": "NewsArticle", "headline": "x"}))
     with pytest.raises(FormatError, match="ClaimReview"):
         run(claimreview.read, path)
 
@@ -300,7 +286,7 @@ def test_csv_map_to_a_missing_column_is_refused() -> None:
 
 
 def test_jiang_shaped_csv_has_no_claim_column(tmp_path: Path) -> None:
-    path = write(tmp_path, "factchecks.csv",
+    path = write_file(tmp_path, "factchecks.csv",
                  "factcheck,href,ruling,ruling_date,site,checkedby\n"
                  "https://www.snopes.com/x/,https://www.facebook.com/p/1,FALSE,2016-03-25T11:45:52-08:00,facebook,snopes\n")
     assert detect_factcheck_format(path) == "csv"
@@ -314,7 +300,7 @@ def test_jiang_shaped_csv_has_no_claim_column(tmp_path: Path) -> None:
 
 
 def test_non_utf8_files(tmp_path: Path) -> None:
-    latin1_json = write(tmp_path, "latin1.json", json.dumps({"@type": "ClaimReview", "url": "u", "claimReviewed": "é"},
+    latin1_json = write_file(tmp_path, "latin1.json", json.dumps({"@type": "ClaimReview", "url": "u", "claimReviewed": "é"},
                                                             ensure_ascii=False).encode("latin-1"))
     with pytest.raises(FormatError, match="not UTF-8"):
         detect_factcheck_format(latin1_json)
@@ -324,12 +310,12 @@ def test_non_utf8_files(tmp_path: Path) -> None:
     good = json.dumps({"@type": "ClaimReview", "url": "https://x.example/1", "claimReviewed": "one",
                        "reviewRating": {"alternateName": "False"}})
     bad = json.dumps({"@type": "ClaimReview", "url": "https://x.example/2", "claimReviewed": "Fálso"}, ensure_ascii=False)
-    mixed_jsonl = write(tmp_path, "mixed.jsonl", good.encode() + b"\n" + bad.encode("latin-1") + b"\n")
+    mixed_jsonl = write_file(tmp_path, "mixed.jsonl", good.encode() + b"\n" + bad.encode("latin-1") + b"\n")
     parsed, rejected = run(claimreview.read, mixed_jsonl)
     assert [fc.review_url for fc in records(parsed)] == ["https://x.example/1"]
     assert rejected[0].source.location == "line 2" and "UTF-8" in rejected[0].reason
 
-    csv_path = write(tmp_path, "rows.csv", "review_url,claim_text,rating\nhttps://x.example/1,one,False\n".encode()
+    csv_path = write_file(tmp_path, "rows.csv", "review_url,claim_text,rating\nhttps://x.example/1,one,False\n".encode()
                      + "https://x.example/2,Fálso,False\n".encode("latin-1"))
     parsed, rejected = run(factcheck_csv.read, csv_path)
     assert len(parsed) == 1 and rejected[0].source.location == "line 3" and "UTF-8" in rejected[0].reason
@@ -337,7 +323,7 @@ def test_non_utf8_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", sorted(FACTCHECK_FORMATS))
 def test_empty_file(tmp_path: Path, name: str) -> None:
-    path = write(tmp_path, "empty.json", "  \n")
+    path = write_file(tmp_path, "empty.json", "  \n")
     with pytest.raises(FormatError, match="empty file"):
         detect_factcheck_format(path)
     with pytest.raises(FormatError, match="empty file"):
@@ -375,9 +361,9 @@ def test_detect_fixture_formats(name: str, expected: str) -> None:
 ])
 def test_posts_file_is_sent_to_ingest_posts(tmp_path: Path, name: str, content: str) -> None:
     with pytest.raises(FormatError, match="looks like social-media posts .*claimwatch ingest posts"):
-        detect_factcheck_format(write(tmp_path, name, content))
+        detect_factcheck_format(write_file(tmp_path, name, content))
 
 
 def test_unrelated_json_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="JSON without ClaimReview"):
-        detect_factcheck_format(write(tmp_path, "x.json", '{"hello": "world"}'))
+        detect_factcheck_format(write_file(tmp_path, "x.json", '{"hello": "world"}'))

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from conftest import claimreview, page, post
 
 import claimwatch
 from claimwatch.store import schema as s
-from conftest import claimreview, page, post
 
 
 def _count(ws: claimwatch.Workspace, table: type[s.Base]) -> int:

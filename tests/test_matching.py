@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from conftest import claimreview, page, post
 
 import claimwatch
 from claimwatch.claims.encoder import Encoder, ModelNotFound
@@ -15,7 +16,6 @@ from claimwatch.claims.index import ClaimIndex
 from claimwatch.claims.text import clean_query
 from claimwatch.records import MatchStatus
 from claimwatch.store import schema as s
-from conftest import claimreview, page, post
 
 FACTCHECKS = [
     claimreview("https://example.org/fc/noncitizens", "Large numbers of non-citizens are registering to vote in swing states.",

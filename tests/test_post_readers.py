@@ -1,15 +1,15 @@
-"""Post readers on small fixtures derived from /work/shared/formats (see tests/fixtures/posts)."""
+"""Post readers on small fixtures derived from ../shared/formats (see tests/fixtures/posts)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import Reader, run_reader, write_file
 
-from claimwatch.records import Parsed, Post, PostKind, ReadResult, Rejected
+from claimwatch.records import Parsed, Post, PostKind, Rejected
 from claimwatch.sources import generic, twarc, x_v2
 from claimwatch.sources.base import FormatError, ReadContext
 from claimwatch.sources.posts import POST_FORMATS, detect_post_format
@@ -23,28 +23,14 @@ REPOST = "1816000000000000002"
 QUOTED_ORIGINAL = "1815999999999999999"
 REPOSTED_ORIGINAL = "1815888888888888888"
 
-Reader = Callable[[Path, ReadContext], Iterator[ReadResult]]
-
-
 def run(reader: Reader, path: Path, **ctx_args) -> tuple[list[Parsed], list[Rejected]]:
-    parsed: list[Parsed] = []
-    rejected: list[Rejected] = []
-    for result in reader(path, ReadContext(observed_at=CTX_OBSERVED, **ctx_args)):
-        (rejected if isinstance(result, Rejected) else parsed).append(result)
-    return parsed, rejected
+    return run_reader(reader, path, CTX_OBSERVED, **ctx_args)
 
 
 def posts_by_id(parsed: list[Parsed]) -> dict[str, Post]:
     return {p.record.platform_id: p.record for p in parsed}
 
 
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return path
 
 
 # --- X API v2 -------------------------------------------------------------------------
@@ -158,7 +144,7 @@ def test_x_v2_page_without_data(page, reasons):
 ])
 def test_x_v2_not_a_page_is_a_format_error(tmp_path, content, message):
     with pytest.raises(FormatError, match=message.replace("[", r"\[").replace("(", r"\(")):
-        list(x_v2.read(write(tmp_path, "page.json", content), ReadContext(observed_at=CTX_OBSERVED)))
+        list(x_v2.read(write_file(tmp_path, "page.json", content), ReadContext(observed_at=CTX_OBSERVED)))
 
 
 # --- twarc2 JSONL ---------------------------------------------------------------------
@@ -248,7 +234,7 @@ def test_twarc_csv_bad_rows():
 
 def test_twarc_csv_without_id_column_is_a_format_error(tmp_path):
     with pytest.raises(FormatError, match="not a twarc-csv file: no 'id' column"):
-        list(twarc.read_csv(write(tmp_path, "t.csv", "tweet,text\n1,a\n"), ReadContext(observed_at=CTX_OBSERVED)))
+        list(twarc.read_csv(write_file(tmp_path, "t.csv", "tweet,text\n1,a\n"), ReadContext(observed_at=CTX_OBSERVED)))
 
 
 # --- generic CSV / JSONL --------------------------------------------------------------
@@ -296,7 +282,7 @@ def test_generic_csv_bad_values_and_rows():
 
 
 def test_generic_csv_column_map_beats_aliases(tmp_path):
-    path = write(tmp_path, "p.csv", "id,Status,Who,Seen,Shown\n7,1816000000000000071,someone,2024-08-05T00:00:00Z,55\n")
+    path = write_file(tmp_path, "p.csv", "id,Status,Who,Seen,Shown\n7,1816000000000000071,someone,2024-08-05T00:00:00Z,55\n")
     parsed, rejected = run(generic.read_csv, path, platform="bluesky",
                            column_map={"id": "status", "author_handle": "Who", "observed_at": "Seen", "views": "Shown"})
     assert rejected == []
@@ -309,7 +295,7 @@ def test_generic_csv_column_map_beats_aliases(tmp_path):
 
 
 def test_generic_tsv(tmp_path):
-    path = write(tmp_path, "p.tsv", "post_id\ttext\tlikes\n1816000000000000081\thello, world\t4\n")
+    path = write_file(tmp_path, "p.tsv", "post_id\ttext\tlikes\n1816000000000000081\thello, world\t4\n")
     (post,) = (p.record for p in run(generic.read_csv, path)[0])
     assert (post.platform_id, post.text, post.metrics.likes) == ("1816000000000000081", "hello, world", 4)
 
@@ -323,7 +309,7 @@ def test_generic_tsv(tmp_path):
 def test_generic_csv_format_errors(tmp_path, content, column_map, message):
     ctx = ReadContext(observed_at=CTX_OBSERVED, column_map=column_map)
     with pytest.raises(FormatError, match=message):
-        list(generic.read_csv(write(tmp_path, "p.csv", content), ctx))
+        list(generic.read_csv(write_file(tmp_path, "p.csv", content), ctx))
 
 
 def test_generic_jsonl_dotted_paths_and_bad_lines():
@@ -369,8 +355,8 @@ def test_detect_fixture_formats(name, fmt):
 
 def test_detect_one_line_page_is_x_v2_and_many_are_twarc2(tmp_path):
     page = json.dumps({"data": [{"id": "1", "text": "a"}], "meta": {"result_count": 1}})
-    assert detect_post_format(write(tmp_path, "one.json", page + "\n")) == "x-v2"
-    assert detect_post_format(write(tmp_path, "two.jsonl", page + "\n" + page + "\n")) == "twarc2"
+    assert detect_post_format(write_file(tmp_path, "one.json", page + "\n")) == "x-v2"
+    assert detect_post_format(write_file(tmp_path, "two.jsonl", page + "\n" + page + "\n")) == "twarc2"
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -381,7 +367,7 @@ def test_detect_one_line_page_is_x_v2_and_many_are_twarc2(tmp_path):
 ])
 def test_detect_format_errors(tmp_path, content, message):
     with pytest.raises(FormatError, match=message):
-        detect_post_format(write(tmp_path, "input.txt", content))
+        detect_post_format(write_file(tmp_path, "input.txt", content))
 
 
 @pytest.mark.parametrize("content", [
@@ -392,4 +378,4 @@ def test_detect_format_errors(tmp_path, content, message):
 ])
 def test_detect_factchecks_points_to_factcheck_ingest(tmp_path, content):
     with pytest.raises(FormatError, match="looks like fact-checks.*claimwatch ingest factchecks"):
-        detect_post_format(write(tmp_path, "input.json", content))
+        detect_post_format(write_file(tmp_path, "input.json", content))

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import claimreview, page, post
 
 import claimwatch
 from claimwatch import Selection
 from claimwatch.records import MatchStatus
 from claimwatch.reports.render import to_html, to_markdown, write_all
 from claimwatch.store import schema as s
-from conftest import claimreview, page, post
 
 USERS = [{"id": "111", "username": "demo_account", "name": "Demo (synthetic)"},
          {"id": "222", "username": "other_account", "name": "Other (synthetic)"}]

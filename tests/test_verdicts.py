@@ -1,5 +1,5 @@
 """Rating → verdict normalisation: the shipped table, lookup rules, numeric fallback,
-user tables, and coverage on real rating texts (skipped when /work/shared is absent)."""
+user tables, and coverage on real rating texts (skipped when ../shared is absent)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from conftest import DATASETS
 
 from claimwatch.records import Verdict
 from claimwatch.verdicts import VerdictTable, normalise_key
 
-DATASETS = Path("/work/shared/datasets")
 POLITIFACT = DATASETS / "politifact-claimreview-derived-from-checkthat2b" / "politifact_claimreviews.csv"
 JIANG = DATASETS / "jiang2018-factchecks-linked-social-posts" / "factchecks.csv"
 FIXTURE_POLITIFACT = Path(__file__).parent / "fixtures" / "factchecks" / "politifact_claimreviews.csv"

@@ -39,6 +39,10 @@ class Workspace:
         self.index_dir = Path(settings.index_dir) if settings.index_dir else db.index_dir_for(settings.db)
         self._encoder: Encoder | None = None
 
+    def reset(self) -> None:
+        """Drop and recreate every table: the demo's fresh start on a server database."""
+        db.reset(self.engine)
+
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:

@@ -20,7 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
-from claimwatch.sources import FACTCHECK_FORMATS, POST_FORMATS, detect_factcheck_format, detect_post_format
+from claimwatch.sources import (
+    FACTCHECK_FORMATS,
+    POST_FORMATS,
+    detect_factcheck_format,
+    detect_post_format,
+)
 from claimwatch.sources.base import FormatError, ReadContext, clip_raw
 from claimwatch.store import repo
 from claimwatch.verdicts import VerdictTable

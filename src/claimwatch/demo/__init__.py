@@ -55,12 +55,15 @@ def check_ground_truth(report: Report) -> GroundTruthCheck:
 def run_demo(out: Path, db: str | None = None) -> tuple[Report, dict[str, Path], list[str]]:
     """Ingest, index, match and report into ``out``; starts from a fresh store each time."""
     out.mkdir(parents=True, exist_ok=True)
-    db_path = Path(db) if db else out / "demo.db"
-    if "://" not in str(db_path):
+    target = db or str(out / "demo.db")
+    if "://" in target:  # a server database: start from empty tables
+        ws = api.open(target)
+        ws.reset()
+    else:
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-        shutil.rmtree(db_path.with_suffix(".index"), ignore_errors=True)
-    ws = api.open(db_path)
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        ws = api.open(target)
+    shutil.rmtree(ws.index_dir, ignore_errors=True)
     log = []
     rep = ws.ingest_posts([DATA_DIR / f for f in POST_FILES], observed_at=CSV_OBSERVED_AT)
     log.append(f"posts: {rep.summary()}")

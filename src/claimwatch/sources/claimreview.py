@@ -23,8 +23,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from claimwatch.records import FactCheck, FieldWarning, Parsed, ReadResult, Rejected, SourceRef
-from claimwatch.sources.base import FormatError, ReadContext, iter_lines, not_utf8_reason, parse_time, read_text, rejected
+from claimwatch.records import (
+    FactCheck,
+    FieldWarning,
+    Parsed,
+    ReadResult,
+    Rejected,
+    SourceRef,
+)
+from claimwatch.sources.base import (
+    FormatError,
+    ReadContext,
+    iter_lines,
+    not_utf8_reason,
+    parse_time,
+    read_text,
+    rejected,
+)
 
 FORMAT = "claimreview"
 

@@ -13,7 +13,12 @@ from typing import Any
 
 from claimwatch.records import ReadResult, SourceRef
 from claimwatch.sources.base import ReadContext, rejected
-from claimwatch.sources.claimreview import find_claimreviews, from_claimreview, join_location, read_json_documents
+from claimwatch.sources.claimreview import (
+    find_claimreviews,
+    from_claimreview,
+    join_location,
+    read_json_documents,
+)
 
 FORMAT = "datacommons"
 

@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from claimwatch.records import FactCheck, ReadResult, SourceRef
-from claimwatch.sources.base import FormatError, ReadContext, csv_header, iter_csv_rows, rejected
+from claimwatch.sources.base import (
+    FormatError,
+    ReadContext,
+    csv_header,
+    iter_csv_rows,
+    rejected,
+)
 from claimwatch.sources.claimreview import FieldCollector, clean_text, site_host
 
 FORMAT = "csv"

@@ -13,7 +13,13 @@ from typing import Any
 
 from claimwatch.records import FactCheck, ReadResult, SourceRef
 from claimwatch.sources.base import ReadContext, rejected
-from claimwatch.sources.claimreview import FieldCollector, clean_text, join_location, read_json_documents, site_host
+from claimwatch.sources.claimreview import (
+    FieldCollector,
+    clean_text,
+    join_location,
+    read_json_documents,
+    site_host,
+)
 
 FORMAT = "factcheck-tools"
 

@@ -12,7 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from claimwatch.records import FieldWarning, MediaRef, Parsed, PostKind, ReadResult, SourceRef
+from claimwatch.records import (
+    FieldWarning,
+    MediaRef,
+    Parsed,
+    PostKind,
+    ReadResult,
+    SourceRef,
+)
 from claimwatch.sources import x_v2
 from claimwatch.sources.base import (
     FormatError,

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from claimwatch.records import FieldWarning, MediaRef, PostKind, ReadResult, SourceRef
-from claimwatch.sources.base import FormatError, ReadContext, json_type, read_text, rejected, to_count
+from claimwatch.sources.base import (
+    FormatError,
+    ReadContext,
+    json_type,
+    read_text,
+    rejected,
+    to_count,
+)
 from claimwatch.sources.generic import build_post
 
 FORMAT = "x-v2"

@@ -75,3 +75,13 @@ def migrate(engine: sa.Engine) -> None:
         head = ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
         if current != head:
             command.upgrade(_alembic_config(conn), "head")
+
+
+def reset(engine: sa.Engine) -> None:
+    """Drop all claimwatch tables and migrate again from nothing."""
+    from claimwatch.store.schema import Base
+
+    with engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        sa.Table("alembic_version", sa.MetaData()).drop(conn, checkfirst=True)
+    migrate(engine)

@@ -1,0 +1,50 @@
+"""The same schema and pipeline on PostgreSQL (set CLAIMWATCH_TEST_PG_URL; .ci/postgres.sh makes one)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import claimwatch
+from claimwatch.demo import run_demo
+from claimwatch.store import schema as s
+
+PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
+pytestmark = pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")
+
+
+@pytest.fixture()
+def pg_url() -> str:
+    assert PG_URL
+    claimwatch.open(PG_URL).reset()
+    return PG_URL
+
+
+def test_demo_on_postgres_gives_the_sqlite_figures(pg_url: str, tmp_path: Path, encoder, monkeypatch) -> None:
+    monkeypatch.setenv("CLAIMWATCH_INDEX_DIR", str(tmp_path / "pg.index"))
+    report, paths, _ = run_demo(tmp_path / "out", pg_url)
+    h = report.headline
+    assert (h.debunked_posts, h.debunked_views, h.posts, h.views) == (56, 247_040_009, 179, 273_497_432)
+    assert json.loads(paths["json"].read_text())["headline"]["observed_to"] == "2024-11-01T12:00:00+00:00"
+    ws = claimwatch.open(pg_url)
+    with ws.engine.connect() as conn:
+        assert conn.dialect.name == "postgresql"
+        ids = conn.execute(sa.select(s.Post.platform_id).where(s.Post.platform_id.like("19000000000000%"))).scalars().all()
+    assert ids and all(len(i) == 19 for i in ids)
+
+
+def test_reingest_on_postgres_changes_nothing(pg_url: str, write_jsonl) -> None:
+    from conftest import page, post
+
+    ws = claimwatch.open(pg_url)
+    f = write_jsonl("a.jsonl", [page([post("1816000000000000001", "a post about ballots"), "{broken"])])
+    first = ws.ingest_posts([f])
+    again = ws.ingest_posts([f])
+    assert (first.inserted, first.quarantined) == (1, 1)
+    assert (again.inserted, again.updated, again.snapshots_added) == (0, 0, 0)
+    st = ws.stats()
+    assert (st["posts"], st["snapshots"], st["quarantined"]) == (1, 1, 1)
