@@ -84,7 +84,7 @@ def test_factchecks_verdicts_match_review_report(db: str, tmp_path: Path, write_
     code, out, _ = run("index", "--db", db)
     assert code == 0 and "2 fact-checks, 2 encoded" in out
     code, out, _ = run("match", "--db", db)
-    assert code == 0 and "matched 1 posts (1 proposals" in out
+    assert code == 0 and "matched 1 posts with hybrid-rerank-lgbm-v1 (1 proposals)" in out
     code, out, _ = run("report", "--db", db, "--json")
     rep = json.loads(out)
     assert rep["headline"]["debunked_posts"] == 1

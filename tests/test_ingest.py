@@ -26,10 +26,26 @@ def _count(ws: claimwatch.Workspace, table: type[s.Base]) -> int:
 def test_store_is_sqlite_wal_with_migrations(ws: claimwatch.Workspace) -> None:
     with ws.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
         tables = set(sa.inspect(conn).get_table_names())
     assert {"posts", "authors", "media", "metric_snapshots", "factchecks", "matches", "ingest_runs",
             "quarantine", "match_state"} <= tables
+
+
+def test_an_older_store_is_migrated_in_place(tmp_path: Path, write_jsonl) -> None:
+    from alembic import command
+
+    from claimwatch.store import db
+
+    engine = db.create_engine(tmp_path / "old.db")
+    with engine.begin() as conn:
+        command.upgrade(db._alembic_config(conn), "0001")
+        assert "confidence" not in {c["name"] for c in sa.inspect(conn).get_columns("matches")}
+    engine.dispose()
+    ws = claimwatch.open(tmp_path / "old.db")
+    with ws.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert "confidence" in {c["name"] for c in sa.inspect(conn).get_columns("matches")}
 
 
 def test_reingest_changes_nothing_and_keeps_raw(ws: claimwatch.Workspace, write_jsonl) -> None:

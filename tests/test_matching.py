@@ -69,7 +69,7 @@ def test_match_proposes_paraphrases_and_skips_textless_posts(loaded: claimwatch.
         ev = conn.scalar(sa.select(s.Match.evidence).join(s.Post, s.Post.id == s.Match.post_id)
                          .where(s.Post.platform_id == "2", s.Match.rank == 1))
         skipped = conn.execute(sa.select(s.MatchState.skip_reason).where(s.MatchState.skip_reason.is_not(None))).scalars().all()
-    assert "machin" in ev["shared_terms"] and 0 < ev["cosine"] <= 1
+    assert "machin" in ev["shared_terms"] and 0 < ev["features"]["cos"] <= 1
     assert sorted(skipped) == ["no text (media-only post)", "only links, handles or hashtags"]
     # Matching again does nothing new: every post was matched against this index version.
     assert loaded.match().posts_considered == 0

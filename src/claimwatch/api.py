@@ -21,8 +21,11 @@ import sqlalchemy as sa
 from claimwatch import ingest
 from claimwatch.analysis.report import Report, Selection, build_report
 from claimwatch.claims.encoder import Encoder
-from claimwatch.claims.index import ClaimIndex, IndexStats, index_text
-from claimwatch.claims.match import METHOD, MatchReport, match_posts
+from claimwatch.claims.docs import ClaimDoc
+from claimwatch.claims.index import ClaimIndex, IndexStats
+from claimwatch.claims.match import MatchReport, match_posts
+from claimwatch.claims.rerank import RetrievalModel, load_model
+from claimwatch.claims.retrieval import Retriever
 from claimwatch.config import Settings, load_settings
 from claimwatch.records import MatchStatus
 from claimwatch.store import db, repo
@@ -38,6 +41,7 @@ class Workspace:
         db.migrate(self.engine)
         self.index_dir = Path(settings.index_dir) if settings.index_dir else db.index_dir_for(settings.db)
         self._encoder: Encoder | None = None
+        self._model: RetrievalModel | None | bool = False  # False = not looked up yet
 
     def reset(self) -> None:
         """Drop and recreate every table: the demo's fresh start on a server database."""
@@ -82,11 +86,16 @@ class Workspace:
 
     # ------------------------------------------------------------------ index and match
 
+    def claim_docs(self, by_url: bool = False) -> list[ClaimDoc]:
+        """The store's fact-checks as retrieval documents, identified by fact-check id (or review URL)."""
+        with self.engine.connect() as conn:
+            return [ClaimDoc(id=row.review_url if by_url else str(row.id), claim=row.claim_text,
+                             title=row.title or "", date=row.review_date or row.claim_date, speaker=row.claimant)
+                    for row in repo.factcheck_docs(conn)]
+
     def _sync_index(self, show_progress: bool = False) -> tuple[ClaimIndex, IndexStats]:
         """Bring the persisted index up to date with the store (incrementally) and return it."""
-        with self.engine.connect() as conn:
-            docs = [(row.id, index_text(row.claim_text, row.title)) for row in repo.factcheck_docs(conn)]
-        return ClaimIndex.build(self.index_dir, docs, self.encoder, show_progress=show_progress)
+        return ClaimIndex.build(self.index_dir, self.claim_docs(), self.encoder, show_progress=show_progress)
 
     def build_index(self, show_progress: bool = False) -> IndexStats:
         return self._sync_index(show_progress)[1]
@@ -95,13 +104,21 @@ class Workspace:
         """The index, updated first when fact-checks changed or the files are corrupt or for another model."""
         return self._sync_index()[0]
 
-    def match(self, *, rematch: bool = False, threshold: float | None = None, top_k: int | None = None,
-              progress: Callable[[int, int], None] | None = None) -> MatchReport:
-        index = self.load_index()
-        return match_posts(self.engine, index, self.encoder,
+    def retrieval_model(self) -> RetrievalModel | None:
+        """The configured (or shipped) re-ranker, if it was trained with the encoder in use."""
+        if self._model is False:
+            self._model = load_model(self.settings.retrieval_model, self.encoder.name)
+        return self._model
+
+    def retriever(self) -> Retriever:
+        return Retriever(self.load_index(), self.encoder, self.retrieval_model(), alpha=self.settings.alpha)
+
+    def match(self, *, rematch: bool = False, threshold: float | None = None, min_confidence: float | None = None,
+              top_k: int | None = None, progress: Callable[[int, int], None] | None = None) -> MatchReport:
+        return match_posts(self.engine, self.retriever(), top_k=top_k or self.settings.top_k,
                            threshold=self.settings.threshold if threshold is None else threshold,
-                           top_k=top_k or self.settings.top_k, alpha=self.settings.alpha, rematch=rematch,
-                           progress=progress)
+                           min_confidence=self.settings.min_confidence if min_confidence is None else min_confidence,
+                           rematch=rematch, progress=progress)
 
     def decide(self, match_id: int, status: MatchStatus, who: str, note: str | None = None) -> bool:
         with self.engine.begin() as conn:
@@ -110,8 +127,15 @@ class Workspace:
     # ------------------------------------------------------------------ reports and inspection
 
     def matching_settings(self) -> dict[str, Any]:
-        return {"method": METHOD, "model": self.encoder.name, "threshold": self.settings.threshold,
-                "top_k": self.settings.top_k, "alpha": self.settings.alpha}
+        model = self.retrieval_model()
+        out: dict[str, Any] = {"method": model.method if model else "hybrid-bm25-dense-v1",
+                               "encoder": self.encoder.name, "top_k": self.settings.top_k}
+        if model and model.calibration:
+            out["min_confidence"] = self.settings.min_confidence
+            out["trained"] = {k: model.meta.get(k) for k in ("command", "seed", "trained_on", "calibrated_on")}
+        else:
+            out.update(threshold=self.settings.threshold, alpha=self.settings.alpha)
+        return out
 
     def report(self, selection: Selection | None = None) -> Report:
         return build_report(self.engine, selection or Selection(), self.matching_settings())

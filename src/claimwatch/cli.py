@@ -25,6 +25,9 @@ from rich.table import Table
 from claimwatch import api
 from claimwatch.analysis.report import Report, Selection
 from claimwatch.claims.encoder import ModelNotFound
+from claimwatch.claims.rerank import ModelError
+from claimwatch.config import load_settings
+from claimwatch.evaluation.checkthat import DataError
 from claimwatch.ingest import IngestReport
 from claimwatch.records import MatchStatus
 from claimwatch.reports import write_all
@@ -39,10 +42,14 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(review_app, name="review")
 app.add_typer(verdicts_app, name="verdicts")
+eval_app = typer.Typer(help="Measure matching quality on labelled data.", no_args_is_help=True)
+train_app = typer.Typer(help="Rebuild trained models from public data (fixed seeds).", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
 
 # Piped output (files, CI logs) is not squeezed into 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store: a SQLite file (default ./claimwatch.db) or a "
                                               "SQLAlchemy URL such as postgresql+psycopg://user@host/db.",
@@ -71,7 +78,7 @@ def _user_errors() -> Iterator[None]:
     """Errors caused by the user's input or settings end as one clear line, not a traceback."""
     try:
         yield
-    except (ValueError, ModelNotFound) as exc:
+    except (ValueError, ModelNotFound, ModelError, FileNotFoundError) as exc:
         _fail(str(exc))
 
 
@@ -223,12 +230,15 @@ def index(db: DbOpt = None, model: ModelOpt = None) -> None:
 def match(
     db: DbOpt = None,
     model: ModelOpt = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Propose candidates whose fused score is at least this.")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Without a trained model: propose candidates whose fused "
+                                                       "score is at least this.")] = None,
+    min_confidence: Annotated[Optional[float], typer.Option(help="With a trained model: propose the top candidate "
+                                                            "when P(correct) is at least this, e.g. 0.9.")] = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", help="Candidates stored per post.")] = None,
     rematch: Annotated[bool, typer.Option(help="Match every post again, not only new ones.")] = False,
 ) -> None:
     """Propose fact-checks for posts not yet matched against the current index."""
-    ws = _open(db, model=model, threshold=threshold, top_k=top_k)
+    ws = _open(db, model=model, threshold=threshold, top_k=top_k, min_confidence=min_confidence)
     with _user_errors(), _progress() as prog:
         task = prog.add_task("matching posts", total=None)
         rep = ws.match(rematch=rematch, progress=lambda done, total: prog.update(task, completed=done, total=total))
@@ -240,8 +250,9 @@ def match(
 def print_report(report: Report, limit: int) -> None:
     console.print(f"\n[bold]{report.headline.sentence()}[/]\n", highlight=False)
     t = Table(title=f"posts ({len(report.rows):,}; showing debunked first, up to {limit})", show_lines=False)
-    for col in ("post", "date", "kind", "account", "text", "views", "fact-check", "rating", "verdict", "status", "score"):
-        t.add_column(col, overflow="fold", justify="right" if col in ("views", "score") else "left")
+    for col in ("post", "date", "kind", "account", "text", "views", "fact-check", "rating", "verdict", "status",
+                "score", "conf."):
+        t.add_column(col, overflow="fold", justify="right" if col in ("views", "score", "conf.") else "left")
     ordered = sorted(report.rows, key=lambda r: (not r.debunked, -(r.views or 0)))
     for row in ordered[:limit]:
         fc = row.fact_check
@@ -249,7 +260,8 @@ def print_report(report: Report, limit: int) -> None:
                   row.text[:80] + ("…" if len(row.text) > 80 else ""),
                   "unknown" if row.views is None else f"{row.views:,}",
                   (fc.publisher or "") if fc else "", (fc.rating_text or "") if fc else "",
-                  (fc.verdict or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "")
+                  (fc.verdict or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "",
+                  f"{fc.match_confidence:.0%}" if fc and fc.match_confidence is not None else "")
     console.print(t)
 
 
@@ -357,6 +369,121 @@ def verdicts_show(rating: Annotated[str, typer.Argument(help="A rating text, e.g
     with _user_errors():
         verdict, method = VerdictTable.load(list(verdicts or [])).normalise(rating)
     console.print(f"{rating!r} → {verdict.value if verdict else 'unknown'} ({method})", highlight=False)
+
+
+# ---------------------------------------------------------------------------- eval / train
+
+RetrievalModelOpt = Annotated[Optional[str], typer.Option(
+    "--retrieval-model", help="Trained re-ranker directory, or 'none' for plain BM25 + dense fusion "
+                              "(default: the shipped model).", envvar="CLAIMWATCH_RETRIEVAL_MODEL")]
+
+
+def _print_eval(res: dict[str, Any]) -> None:
+    t = Table(title=f"retrieval ({res['method']}, {res['n_queries']} queries)", show_header=False)
+    for key in ("map@1", "map@3", "map@5", "p@1", "recall@5", "recall@20", "mrr"):
+        t.add_row(key.upper(), f"{res[key]:.4f}")
+    console.print(t)
+    if "top1_at_confidence" in res:
+        pr = Table(title="top-1 proposals at confidence ≥ t")
+        for col in ("t", "proposed", "precision", "recall"):
+            pr.add_column(col, justify="right")
+        for p in res["top1_at_confidence"]:
+            pr.add_row(f"{p['threshold']:.1f}", str(p["proposed"]),
+                       "-" if p["precision"] is None else f"{p['precision']:.3f}", f"{p['recall']:.3f}")
+        console.print(pr)
+        for key, title in (("reliability", "queries"), ("reliability_with_no_claim_posts", "queries + no-claim posts")):
+            if key not in res:
+                continue
+            ece = res["ece" if key == "reliability" else "ece_with_no_claim_posts"]
+            rel = Table(title=f"reliability on {title} (ECE {ece:.3f})")
+            for col in ("confidence", "n", "mean confidence", "accuracy"):
+                rel.add_column(col, justify="right")
+            for b in res[key]:
+                if b["n"]:
+                    rel.add_row(f"{b['low']:.1f}–{b['high']:.1f}", str(b["n"]), f"{b['mean_confidence']:.3f}",
+                                f"{b['accuracy']:.3f}")
+            console.print(rel)
+    if "false_proposal_rate" in res:
+        rates = ", ".join(f"{rate:.1%} at confidence ≥ {t}" for t, rate in res["false_proposal_rate"].items())
+        console.print(f"false proposals on {res['no_claim_posts']} posts without a fact-check: {rates}",
+                      highlight=False)
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    vclaims: Annotated[str, typer.Option(help="Verified claims: CheckThat! JSONL/TSV (2A or 2B), or a claimwatch "
+                                         "store (.db file or database URL) to evaluate your own fact-checks.")],
+    queries: Annotated[Path, typer.Option(help="Queries TSV (id<TAB>text).")],
+    qrels: Annotated[Path, typer.Option(help="TREC qrels (qid 0 claim_id 1); for a store, claim ids are "
+                                        "fact-check ids or review URLs.")],
+    model: ModelOpt = None,
+    retrieval_model: RetrievalModelOpt = None,
+    negatives: Annotated[Optional[Path], typer.Option(help="Check-worthiness TSV; its label-0 posts measure the "
+                                                      "false proposal rate on posts without a fact-check.")] = None,
+    context: Annotated[int, typer.Option(help="Neighbouring debate sentences to add as context.")] = 0,
+    depth: Annotated[int, typer.Option(help="Claims ranked per query.")] = 20,
+    run_out: Annotated[Optional[Path], typer.Option("--run-out", help="Write a TREC run file.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """MAP@1/3/5, P@1, Recall@5/@20, MRR; with a calibrated model also precision/recall at confidence
+    0.5/0.7/0.9 and a reliability table."""
+    from claimwatch.claims.encoder import Encoder
+    from claimwatch.claims.rerank import load_model
+    from claimwatch.evaluation import checkthat
+    from claimwatch.evaluation.retrieval import evaluate_files
+    from claimwatch.training.retrieval import no_claim_posts
+
+    settings = load_settings().with_overrides(model=model, retrieval_model=retrieval_model)
+    with _user_errors():
+        try:
+            encoder = Encoder(settings.model or None)
+            rmodel = load_model(settings.retrieval_model, encoder.name)
+            if vclaims.endswith(".db") or "://" in vclaims:
+                claims = api.open(vclaims).claim_docs(by_url=_qrels_use_urls(qrels))
+            else:
+                claims = checkthat.load_vclaims(Path(vclaims))
+            neg = no_claim_posts(negatives) if negatives else []
+            res, run = evaluate_files(claims, queries, qrels, encoder, rmodel, negatives=neg, context_window=context,
+                                      alpha=settings.alpha, depth=depth, show_progress=err.is_terminal)
+        except DataError as exc:
+            _fail(str(exc))
+    for w in run.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if run_out:
+        run_out.write_text("\n".join(run.trec_lines()) + "\n")
+    if as_json:
+        print(json.dumps(res))
+    else:
+        _print_eval(res)
+
+
+def _qrels_use_urls(qrels: Path) -> bool:
+    from claimwatch.evaluation.checkthat import load_qrels
+
+    with _user_errors():
+        try:
+            docs = {d for ds in load_qrels(qrels).values() for d in ds}
+        except DataError as exc:
+            _fail(str(exc))
+    return any("://" in d for d in docs)
+
+
+@train_app.command("retrieval")
+def train_retrieval(
+    datasets: Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! data in the layout of "
+                                           "../shared/datasets.")],
+    out: Annotated[Path, typer.Option(help="Where the model goes; point --retrieval-model or "
+                                      "CLAIMWATCH_RETRIEVAL_MODEL at it.")],
+    model: ModelOpt = None,
+) -> None:
+    """Train the re-ranker on CheckThat! 2A+2B train and calibrate it on their dev sets (seeded)."""
+    from claimwatch.claims.encoder import Encoder
+    from claimwatch.training.retrieval import train
+
+    with _user_errors():
+        meta = train(datasets, out, Encoder(model), log=lambda m: err.print(m, highlight=False))
+    console.print(f"model written to {out} ({meta['n_train_queries']} training queries, encoder {meta['encoder']})",
+                  highlight=False)
 
 
 # ---------------------------------------------------------------------------- demo

@@ -18,6 +18,8 @@ DEFAULT_THRESHOLD = 0.62
 DEFAULT_TOP_K = 5
 #: Weight of dense cosine vs. relative BM25 in the fused score (tuned on 2A dev).
 DEFAULT_ALPHA = 0.8
+#: With a trained model: propose the top candidate when P(correct) is at least this.
+DEFAULT_MIN_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class Settings:
     threshold: float = DEFAULT_THRESHOLD
     top_k: int = DEFAULT_TOP_K
     alpha: float = DEFAULT_ALPHA
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    #: trained re-ranker directory; empty = the shipped one (when it fits the encoder); "none" = v1 fusion
+    retrieval_model: str = ""
     #: extra verdict tables (TSV rating<TAB>verdict[<TAB>lang<TAB>note]) overriding the shipped one
     verdict_files: tuple[str, ...] = field(default_factory=tuple)
     #: where the search index lives; empty = next to the SQLite file
@@ -43,13 +48,15 @@ _ENV = {
     "threshold": "CLAIMWATCH_THRESHOLD",
     "top_k": "CLAIMWATCH_TOP_K",
     "alpha": "CLAIMWATCH_ALPHA",
+    "min_confidence": "CLAIMWATCH_MIN_CONFIDENCE",
+    "retrieval_model": "CLAIMWATCH_RETRIEVAL_MODEL",
     "verdict_files": "CLAIMWATCH_VERDICTS",
     "index_dir": "CLAIMWATCH_INDEX_DIR",
 }
 
 
 def _coerce(name: str, value: Any) -> Any:
-    if name in ("threshold", "alpha"):
+    if name in ("threshold", "alpha", "min_confidence"):
         return float(value)
     if name == "top_k":
         return int(value)
@@ -80,6 +87,6 @@ def load_settings(env: dict[str, str] | None = None, cwd: Path | None = None) ->
             except ValueError as exc:
                 raise ValueError(f"environment variable {var}={env[var]!r}: {exc}") from None
     s = Settings(**values)
-    if not 0.0 <= s.threshold <= 1.0 or not 0.0 <= s.alpha <= 1.0 or s.top_k < 1:
-        raise ValueError("threshold and alpha must be in [0, 1] and top_k ≥ 1")
+    if not all(0.0 <= v <= 1.0 for v in (s.threshold, s.alpha, s.min_confidence)) or s.top_k < 1:
+        raise ValueError("threshold, alpha and min_confidence must be in [0, 1] and top_k ≥ 1")
     return s

@@ -62,6 +62,8 @@ class FactCheckRef:
     match_id: int
     match_status: str
     match_score: float
+    #: calibrated P(correct) when a trained model proposed it; None for v1 proposals
+    match_confidence: float | None
     match_method: str
     decided_by: str | None
 
@@ -135,6 +137,7 @@ class Report:
                 "factcheck_publisher": fc.publisher if fc else None, "factcheck_url": fc.review_url if fc else None,
                 "factcheck_rating": fc.rating_text if fc else None, "factcheck_verdict": fc.verdict if fc else None,
                 "match_status": fc.match_status if fc else None, "match_score": fc.match_score if fc else None,
+                "match_confidence": fc.match_confidence if fc else None,
             })
         return out
 
@@ -148,7 +151,8 @@ def _ref(m: dict[str, Any]) -> FactCheckRef:
         factcheck_id=m["factcheck_id"], review_url=m["review_url"], publisher=m["publisher_name"],
         rating_text=m["rating_text"], verdict=m["verdict"], claim_text=m["claim_text"],
         review_date=_iso(m["review_date"])[:10] if m["review_date"] else None, match_id=m["match_id"],
-        match_status=m["status"], match_score=round(float(m["score"]), 4), match_method=m["method"],
+        match_status=m["status"], match_score=round(float(m["score"]), 4),
+        match_confidence=None if m["confidence"] is None else round(float(m["confidence"]), 4), match_method=m["method"],
         decided_by=m["decided_by"])
 
 

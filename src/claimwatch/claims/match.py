@@ -1,11 +1,13 @@
-"""Matching v1: rank fact-checks for each post with fused BM25 + dense scores.
+"""Match the store's posts against its fact-checks and record candidates and proposals.
 
-fused = alpha · cosine + (1 − alpha) · bm25 / max_bm25(query)
+Ranking is :class:`~claimwatch.claims.retrieval.Retriever`. What becomes a *proposal*:
 
-The cosine carries the absolute meaning (how close the claim is); the BM25 term,
-relative to the best lexical hit for that query, breaks ties toward claims that share
-the post's rare words (names, numbers). Ranking and the proposal threshold use the same
-fused score, so "proposed" means "ranked high enough *and* close enough".
+- with a trained model (the default install ships one): the top candidate, when its
+  calibrated confidence is at least ``min_confidence`` (so ``--min-confidence 0.9`` means
+  "propose only where about nine in ten proposals are right", as measured on dev data);
+- without one (v1): every candidate whose fused score is at least ``threshold``.
+
+The other top-k candidates are stored as evidence for reviewers.
 """
 
 from __future__ import annotations
@@ -13,52 +15,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import sqlalchemy as sa
 
-from claimwatch.claims.encoder import Encoder
-from claimwatch.claims.index import ClaimIndex, tokenize
+from claimwatch.claims.docs import Query
+from claimwatch.claims.index import tokenize
+from claimwatch.claims.retrieval import Hit, Retriever
 from claimwatch.claims.text import clean_query, skip_reason
 from claimwatch.store import repo
 
-METHOD = "hybrid-bm25-dense-v1"
 BATCH = 256
-
-
-@dataclass
-class Ranked:
-    """One candidate for one query; ``row`` indexes the ClaimIndex arrays."""
-
-    row: int
-    factcheck_id: int
-    score: float
-    cosine: float
-    bm25: float
-
-
-def rank(index: ClaimIndex, encoder: Encoder, queries: list[str], top_k: int, alpha: float,
-         query_embeddings: np.ndarray | None = None) -> list[list[Ranked]]:
-    """Top-k fact-checks per query (queries already cleaned)."""
-    if len(index) == 0 or not queries:
-        return [[] for _ in queries]
-    q = encoder.encode(queries) if query_embeddings is None else query_embeddings
-    cos_all = q @ index.embeddings.T
-    k = min(top_k, len(index))
-    out = []
-    for qi, tokens in enumerate(tokenize(queries)):
-        cos = cos_all[qi]
-        bm = index.bm25_scores(tokens)
-        top_bm = float(bm.max()) if bm.size else 0.0
-        fused = alpha * cos + (1 - alpha) * (bm / top_bm if top_bm > 0 else 0.0)
-        best = np.argpartition(-fused, k - 1)[:k]
-        best = best[np.argsort(-fused[best], kind="stable")]
-        out.append([Ranked(int(r), int(index.ids[r]), float(fused[r]), float(cos[r]), float(bm[r])) for r in best])
-    return out
 
 
 @dataclass
 class MatchReport:
     index_version: str
+    method: str
     posts_considered: int = 0
     posts_matched: int = 0
     proposals: int = 0
@@ -66,54 +37,57 @@ class MatchReport:
 
     def summary(self) -> str:
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) or "none"
-        return (f"matched {self.posts_matched} posts ({self.proposals} proposals at or above the threshold); "
+        return (f"matched {self.posts_matched} posts with {self.method} ({self.proposals} proposals); "
                 f"skipped: {skipped}")
 
 
-def match_posts(engine: sa.Engine, index: ClaimIndex, encoder: Encoder, *, threshold: float, top_k: int,
-                alpha: float, rematch: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> MatchReport:
+def _proposed(hit: Hit, rank: int, retriever: Retriever, threshold: float, min_confidence: float) -> bool:
+    if retriever.model is not None and retriever.model.calibration is not None:
+        return rank == 1 and hit.confidence is not None and hit.confidence >= min_confidence
+    return hit.score >= threshold
+
+
+def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshold: float, min_confidence: float,
+                rematch: bool = False, progress: Callable[[int, int], None] | None = None) -> MatchReport:
     """Match every collected post not yet matched against this index version.
 
     Posts with no matchable text (media-only, only links or handles) are recorded as
     skipped with the reason, not treated as errors.
     """
-    report = MatchReport(index.version)
+    index = retriever.index
+    report = MatchReport(index.version, retriever.method)
     with engine.connect() as conn:
         todo = repo.posts_to_match(conn, index.version, rematch)
     report.posts_considered = len(todo)
     for start in range(0, len(todo), BATCH):
         chunk = todo[start : start + BATCH]
         cleaned = [clean_query(row.text) for row in chunk]
-        reasons = [skip_reason(row.text, c) for row, c in zip(chunk, cleaned)]
+        reasons = [skip_reason(row.text, c) for row, c in zip(chunk, cleaned, strict=True)]
         usable = [i for i, why in enumerate(reasons) if why is None]
-        ranked = rank(index, encoder, [cleaned[i] for i in usable], top_k, alpha)
-        ranked_by_pos = dict(zip(usable, ranked))
-        fc_texts: dict[int, str] = {}
-        with engine.connect() as conn:
-            fc_texts = repo.factcheck_texts(conn, [c.factcheck_id for cands in ranked for c in cands])
+        hits = retriever.search([Query(str(chunk[i].id), cleaned[i], chunk[i].created_at) for i in usable], top_k)
+        hits_by_pos = dict(zip(usable, hits, strict=True))
         with engine.begin() as conn:
             for pos, row in enumerate(chunk):
-                if pos not in ranked_by_pos:
-                    reason = reasons[pos]
-                    report.skipped[reason] = report.skipped.get(reason, 0) + 1
-                    repo.set_match_state(conn, row.id, index.version, reason)
+                if pos not in hits_by_pos:
+                    report.skipped[reasons[pos]] = report.skipped.get(reasons[pos], 0) + 1
+                    repo.set_match_state(conn, row.id, index.version, reasons[pos])
                     continue
                 cands = [
-                    repo.CandidateRow(c.factcheck_id, rank_no, round(c.score, 6),
-                                      _evidence(cleaned[pos], fc_texts.get(c.factcheck_id, ""), c))
-                    for rank_no, c in enumerate(ranked_by_pos[pos], start=1)
+                    repo.CandidateRow(int(h.doc_id), rank, round(h.score, 6),
+                                      _evidence(cleaned[pos], index.docs[h.row].claim, h),
+                                      None if h.confidence is None else round(h.confidence, 4),
+                                      _proposed(h, rank, retriever, threshold, min_confidence))
+                    for rank, h in enumerate(hits_by_pos[pos], start=1)
                 ]
-                report.proposals += repo.write_matches(conn, row.id, cands, threshold, METHOD, index.version)
+                report.proposals += repo.write_matches(conn, row.id, cands, retriever.method, index.version)
                 report.posts_matched += 1
         if progress:
             progress(min(start + BATCH, len(todo)), len(todo))
     return report
 
 
-def _evidence(query: str, claim: str, c: Ranked) -> dict[str, object]:
-    """What an analyst needs to judge the proposal: the scores and the shared words."""
-    q_tokens, c_tokens = tokenize([query, claim]) if claim else (tokenize([query])[0], [])
-    shared = sorted(set(q_tokens) & set(c_tokens))
-    return {"cosine": round(c.cosine, 4), "bm25": round(c.bm25, 4), "shared_terms": shared[:20],
-            "query": query[:500]}
+def _evidence(query: str, claim: str, hit: Hit) -> dict[str, object]:
+    """What an analyst needs to judge the proposal: the scores, the features and the shared words."""
+    q_tokens, c_tokens = tokenize([query, claim])
+    return {"shared_terms": sorted(set(q_tokens) & set(c_tokens))[:20], "query": query[:500],
+            "features": hit.features}

@@ -44,6 +44,13 @@ def _csv_cell(value: object) -> object:
     return value
 
 
+def _confidence(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+_env.filters["confidence"] = _confidence
+
+
 def to_markdown(report: Report) -> str:
     h = report.headline
     lines = [
@@ -51,8 +58,9 @@ def to_markdown(report: Report) -> str:
         f"**{_md_cell(h.sentence())}**", "",
         f"Generated {report.generated_at}. Selection: `{_md_cell(json.dumps(report.selection))}`.", "",
         f"Matching: `{_md_cell(json.dumps(report.matching))}`.", "",
-        "| # | post | date | kind | account | text | views | observed | fact-check | rating | verdict | status | score |",
-        "|---|---|---|---|---|---|---:|---|---|---|---|---|---:|",
+        "| # | post | date | kind | account | text | views | observed | fact-check | rating | verdict | status | score "
+        "| confidence |",
+        "|---|---|---|---|---|---|---:|---|---|---|---|---|---:|---:|",
     ]
     for i, row in enumerate(report.rows, start=1):
         fc = row.fact_check
@@ -65,7 +73,7 @@ def to_markdown(report: Report) -> str:
             _md_cell(row.text, 160), "unknown" if row.views is None else f"{row.views:,}",
             _md_cell((row.views_observed_at or "")[:10]), fc_cell, _md_cell(fc.rating_text if fc else ""),
             _md_cell(fc.verdict if fc else ""), _md_cell(fc.match_status if fc else ""),
-            f"{fc.match_score:.3f}" if fc else "",
+            f"{fc.match_score:.3f}" if fc else "", _confidence(fc.match_confidence if fc else None),
         ]) + " |")
     return "\n".join(lines) + "\n"
 

@@ -372,8 +372,9 @@ def stats(conn: sa.Connection) -> dict[str, Any]:
 # --------------------------------------------------------------------------- matching
 
 def factcheck_docs(conn: sa.Connection) -> list[Any]:
-    """(id, claim_text, title) of every fact-check, in id order: the index's input."""
-    return list(conn.execute(sa.select(s.FactCheck.id, s.FactCheck.claim_text, s.FactCheck.title)
+    """What the index needs of every fact-check, in id order."""
+    return list(conn.execute(sa.select(s.FactCheck.id, s.FactCheck.review_url, s.FactCheck.claim_text, s.FactCheck.title,
+                                       s.FactCheck.review_date, s.FactCheck.claim_date, s.FactCheck.claimant)
                              .order_by(s.FactCheck.id)))
 
 
@@ -387,7 +388,7 @@ def factcheck_texts(conn: sa.Connection, ids: Sequence[int]) -> dict[int, str]:
 
 def posts_to_match(conn: sa.Connection, index_version: str, rematch: bool) -> list[Any]:
     """Collected posts not yet matched against this index version (all of them with ``rematch``)."""
-    q = (sa.select(s.Post.id, s.Post.text).where(s.Post.collected.is_(True))
+    q = (sa.select(s.Post.id, s.Post.text, s.Post.created_at).where(s.Post.collected.is_(True))
          .outerjoin(s.MatchState, s.MatchState.post_id == s.Post.id).order_by(s.Post.id))
     if not rematch:
         q = q.where(sa.or_(s.MatchState.post_id.is_(None), s.MatchState.index_version != index_version))
@@ -400,9 +401,12 @@ class CandidateRow:
     rank: int
     score: float
     evidence: dict[str, Any]
+    #: calibrated P(correct), for the top candidate when a trained model is in use
+    confidence: float | None = None
+    proposed: bool = False
 
 
-def write_matches(conn: sa.Connection, post_id: int, candidates: Sequence[CandidateRow], threshold: float,
+def write_matches(conn: sa.Connection, post_id: int, candidates: Sequence[CandidateRow],
                   method: str, index_version: str) -> int:
     """Replace a post's machine candidates; analyst decisions are kept as they are.
 
@@ -416,14 +420,16 @@ def write_matches(conn: sa.Connection, post_id: int, candidates: Sequence[Candid
     now = s.utcnow()
     rows, proposed = [], 0
     for c in candidates:
-        status = r.MatchStatus.PROPOSED if c.score >= threshold else r.MatchStatus.CANDIDATE
+        status = r.MatchStatus.PROPOSED if c.proposed else r.MatchStatus.CANDIDATE
         if c.factcheck_id in decided:
             conn.execute(sa.update(s.Match).where(s.Match.post_id == post_id, s.Match.factcheck_id == c.factcheck_id)
-                         .values(rank=c.rank, score=c.score, evidence=c.evidence, method=method, updated_at=now))
+                         .values(rank=c.rank, score=c.score, confidence=c.confidence, evidence=c.evidence,
+                                 method=method, updated_at=now))
             continue
         proposed += status == r.MatchStatus.PROPOSED
-        rows.append(dict(post_id=post_id, factcheck_id=c.factcheck_id, rank=c.rank, score=c.score, method=method,
-                         evidence=c.evidence, status=status.value, created_at=now, updated_at=now))
+        rows.append(dict(post_id=post_id, factcheck_id=c.factcheck_id, rank=c.rank, score=c.score,
+                         confidence=c.confidence, method=method, evidence=c.evidence, status=status.value,
+                         created_at=now, updated_at=now))
     if rows:
         conn.execute(sa.insert(s.Match), rows)
     set_match_state(conn, post_id, index_version, None)
@@ -502,7 +508,8 @@ def matches_for_posts(conn: sa.Connection, post_ids: Sequence[int], statuses: Se
     """Matches in the given statuses with their fact-checks, best score first."""
     out: dict[int, list[dict[str, Any]]] = {}
     for chunk in _chunks(list(post_ids)):
-        q = (sa.select(s.Match.id.label("match_id"), s.Match.post_id, s.Match.score, s.Match.rank, s.Match.status,
+        q = (sa.select(s.Match.id.label("match_id"), s.Match.post_id, s.Match.score, s.Match.confidence,
+                       s.Match.rank, s.Match.status,
                        s.Match.method, s.Match.evidence, s.Match.decided_by, s.Match.decided_at,
                        s.FactCheck.id.label("factcheck_id"), s.FactCheck.review_url, s.FactCheck.claim_text,
                        s.FactCheck.publisher_name, s.FactCheck.publisher_site, s.FactCheck.rating_text,

@@ -173,6 +173,8 @@ class Match(Base):
     factcheck_id: Mapped[int] = mapped_column(sa.ForeignKey("factchecks.id", ondelete="CASCADE"), index=True)
     rank: Mapped[int]
     score: Mapped[float]
+    #: calibrated probability that the match is right (top candidate, trained model only)
+    confidence: Mapped[float | None]
     method: Mapped[str] = mapped_column(sa.String(64))
     evidence: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     status: Mapped[str] = mapped_column(sa.String(16), default="candidate")

@@ -1,0 +1,103 @@
+"""Features of one (query, candidate claim) pair for the learned re-ranker.
+
+Cheap by design (no cross-encoder): what the strongest CheckThat! systems combined —
+dense and lexical similarity per field, rank positions, shared numbers and names, and
+how far apart the query's date and the claim's date are. All are computed for the
+candidates of one query at once. Missing values are NaN (the tree model handles them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from claimwatch.claims.docs import ClaimDoc, Query
+from claimwatch.claims.index import FIELDS
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "cos", "cos_gap", "cos_rank", "cos_ctx",
+    *(f"bm25_{f}_rel" for f in FIELDS), "bm25_all_raw", "bm25_rank",
+    "fused_v1", "jaccard", "num_shared", "num_doc_only", "num_query_only",
+    "names_shared", "names_doc_only", "days_apart", "claim_after_query",
+    "query_len", "doc_len",
+)
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]{2,}")
+_COMMON_CAPS = frozenset("The This That These Those There Their They What When Where Which While With Will "
+                         "Would Could Should Does Did Have Has Had From Your Just Breaking Video Photo".split())
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+def names(text: str) -> set[str]:
+    return {w.casefold() for w in _NAME.findall(text) if w not in _COMMON_CAPS}
+
+
+@dataclass
+class QueryScores:
+    """Whole-collection scores of one query, computed once and shared by all its candidates."""
+
+    cos: np.ndarray
+    cos_ctx: np.ndarray | None
+    bm25: dict[str, np.ndarray]
+    tokens: list[str]
+    fused: np.ndarray
+
+
+def candidate_features(query: Query, qs: QueryScores, rows: np.ndarray, docs: list[ClaimDoc],
+                       doc_dates: np.ndarray, doc_tokens: Callable[[int], set[str]]) -> np.ndarray:
+    """Feature matrix (len(rows) × len(FEATURE_NAMES)) for one query's candidate rows."""
+    n = len(rows)
+    out = np.full((n, len(FEATURE_NAMES)), np.nan, dtype=np.float32)
+    col = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    cos = qs.cos[rows]
+    out[:, col["cos"]] = cos
+    out[:, col["cos_gap"]] = cos - cos.max()
+    out[:, col["cos_rank"]] = _ranks(cos)
+    if qs.cos_ctx is not None:
+        out[:, col["cos_ctx"]] = qs.cos_ctx[rows]
+    for f in FIELDS:
+        scores = qs.bm25.get(f)
+        if scores is not None:
+            top = float(scores.max())
+            out[:, col[f"bm25_{f}_rel"]] = scores[rows] / top if top > 0 else 0.0
+    all_scores = qs.bm25.get("all")
+    if all_scores is not None:
+        out[:, col["bm25_all_raw"]] = all_scores[rows]
+        out[:, col["bm25_rank"]] = _ranks(all_scores[rows])
+    out[:, col["fused_v1"]] = qs.fused[rows]
+    q_tokens = set(qs.tokens)
+    q_numbers, q_names = numbers(query.text), names(query.text)
+    for i, row in enumerate(rows):
+        doc = docs[row]
+        d_tokens = doc_tokens(row)
+        union = len(q_tokens | d_tokens)
+        out[i, col["jaccard"]] = len(q_tokens & d_tokens) / union if union else 0.0
+        text = f"{doc.claim} {doc.title}"
+        d_numbers, d_names = numbers(text), names(text)
+        out[i, col["num_shared"]] = len(q_numbers & d_numbers)
+        out[i, col["num_doc_only"]] = len(d_numbers - q_numbers)
+        out[i, col["num_query_only"]] = len(q_numbers - d_numbers)
+        out[i, col["names_shared"]] = len(q_names & d_names)
+        out[i, col["names_doc_only"]] = len(d_names - q_names)
+        out[i, col["doc_len"]] = len(d_tokens)
+    if query.date is not None:
+        delta = doc_dates[rows] - query.date.timestamp() / 86400
+        out[:, col["days_apart"]] = np.log1p(np.abs(delta))
+        out[:, col["claim_after_query"]] = np.where(np.isnan(delta), np.nan, (delta > 0).astype(np.float32))
+    out[:, col["query_len"]] = len(qs.tokens)
+    return out
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """1 for the largest value, 2 for the next, …"""
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float32)
+    ranks[order] = np.arange(1, len(values) + 1)
+    return ranks

@@ -1,0 +1,190 @@
+"""The trained re-ranker and its confidence calibration, stored as small plain files.
+
+A model directory holds ``ranker.txt`` (a LightGBM LambdaMART model, text format),
+``confidence.txt`` + ``calibration.json`` (monotone boosted model + isotonic map from
+top-1 evidence to P(correct)) and
+``meta.json`` (feature names, the encoder the features were computed with, the data and
+command that trained it, checksums). Loading checks all of it: a model trained on other
+features or with another encoder is refused with a clear message, not used silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from claimwatch.claims.features import FEATURE_NAMES
+
+METHOD = "hybrid-rerank-lgbm-v1"
+#: The model shipped with the package (rebuilt by `claimwatch train retrieval`, see its meta.json).
+SHIPPED = Path(__file__).resolve().parents[1] / "data" / "retrieval"
+
+
+class ModelError(RuntimeError):
+    pass
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+#: Top-1 evidence the confidence model looks at: the re-ranker's score and lead, plus the
+#: absolute similarity features that separate "the same claim" from "a related one".
+CONFIDENCE_INPUTS = ("score", "lead", "cos", "bm25_all_rel", "bm25_claim_rel", "jaccard", "names_shared",
+                     "names_doc_only", "num_shared", "num_doc_only")
+
+
+def confidence_inputs(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """The CONFIDENCE_INPUTS vector for one query's candidates (their scores and feature rows)."""
+    order = np.argsort(-scores)
+    top = order[0]
+    lead = float(scores[top] - scores[order[1]]) if len(scores) > 1 else 0.0
+    col = {n: i for i, n in enumerate(FEATURE_NAMES)}
+    values = [float(scores[top]), lead] + [float(features[top, col[n]]) for n in CONFIDENCE_INPUTS[2:]]
+    return np.nan_to_num(np.array(values, dtype=np.float64), nan=0.0)
+
+
+#: +1: more of it can only raise confidence; -1: can only lower it. Monotone constraints keep the
+#: model sane on inputs unlike its training data (a tiny collection, off-topic chatter).
+CONFIDENCE_MONOTONE = (1, 1, 1, 1, 1, 1, 1, -1, 1, -1)
+
+
+@dataclass
+class Calibration:
+    """P(top-1 correct): a small monotone gradient-boosted model over CONFIDENCE_INPUTS, then an
+    isotonic map fitted on its out-of-fold predictions so probabilities mean what they say."""
+
+    booster: Any
+    iso_x: list[float]
+    iso_y: list[float]
+
+    def __call__(self, inputs: np.ndarray) -> float:
+        raw = float(self.booster.predict(inputs.reshape(1, -1), num_threads=1)[0])
+        return float(np.interp(raw, self.iso_x, self.iso_y))
+
+
+class RetrievalModel:
+    def __init__(self, booster: Any, calibration: Calibration | None, meta: dict[str, Any]) -> None:
+        self.booster = booster
+        self.calibration = calibration
+        self.meta = meta
+
+    @property
+    def method(self) -> str:
+        return METHOD
+
+    @property
+    def encoder_name(self) -> str:
+        return str(self.meta.get("encoder", ""))
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(features, num_threads=1), dtype=np.float64)
+
+    def confidence(self, scores: np.ndarray, features: np.ndarray) -> float | None:
+        """Calibrated P(the top-scored candidate is right), or None without a calibration."""
+        if self.calibration is None or len(scores) == 0:
+            return None
+        return self.calibration(confidence_inputs(scores, features))
+
+    # ------------------------------------------------------------------ files
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / "ranker.txt"))
+        files = ["ranker.txt"]
+        if self.calibration:
+            self.calibration.booster.save_model(str(directory / "confidence.txt"))
+            (directory / "calibration.json").write_text(json.dumps({"iso_x": self.calibration.iso_x,
+                                                                    "iso_y": self.calibration.iso_y}))
+            files += ["confidence.txt", "calibration.json"]
+        meta = dict(self.meta, features=list(FEATURE_NAMES), method=METHOD,
+                    checksums={f: _sha(directory / f) for f in files})
+        (directory / "meta.json").write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, directory: Path) -> RetrievalModel:
+        import lightgbm
+
+        meta_path = directory / "meta.json"
+        if not meta_path.is_file():
+            raise ModelError(f"no retrieval model at {directory} (meta.json missing)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{meta_path}: unreadable ({exc})") from None
+        if tuple(meta.get("features", ())) != FEATURE_NAMES:
+            raise ModelError(f"retrieval model at {directory} was trained on other features; retrain it with "
+                             "`claimwatch train retrieval`")
+        for name, digest in meta.get("checksums", {}).items():
+            if not (directory / name).is_file() or _sha(directory / name) != digest:
+                raise ModelError(f"retrieval model file {directory / name} is missing or does not match its checksum")
+        booster = lightgbm.Booster(model_file=str(directory / "ranker.txt"))
+        calibration = None
+        if (directory / "calibration.json").is_file():
+            iso = json.loads((directory / "calibration.json").read_text())
+            calibration = Calibration(lightgbm.Booster(model_file=str(directory / "confidence.txt")),
+                                      iso["iso_x"], iso["iso_y"])
+        return cls(booster, calibration, meta)
+
+
+def train_ranker(features: list[np.ndarray], labels: list[np.ndarray], seed: int = 13) -> Any:
+    """LambdaMART over groups (one per query); deterministic for a fixed seed."""
+    import lightgbm
+
+    X = np.vstack(features)
+    y = np.concatenate(labels)
+    params = {
+        "objective": "lambdarank", "metric": "map", "eval_at": [5], "learning_rate": 0.05, "num_leaves": 15,
+        "min_data_in_leaf": 20, "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
+        "lambdarank_truncation_level": 20, "seed": seed, "deterministic": True, "force_row_wise": True,
+        "num_threads": 1, "verbose": -1,
+    }
+    data = lightgbm.Dataset(X, y, group=[len(g) for g in labels], feature_name=list(FEATURE_NAMES))
+    return lightgbm.train(params, data, num_boost_round=300)
+
+
+_CONFIDENCE_PARAMS = {
+    "objective": "binary", "learning_rate": 0.05, "num_leaves": 7, "min_data_in_leaf": 30,
+    "monotone_constraints": list(CONFIDENCE_MONOTONE), "monotone_constraints_method": "advanced",
+    "deterministic": True, "force_row_wise": True, "num_threads": 1, "verbose": -1,
+}
+_CONFIDENCE_ROUNDS = 150
+
+
+def fit_calibration(inputs: np.ndarray, correct: np.ndarray, seed: int = 13) -> Calibration:
+    """Monotone boosted model on the inputs; isotonic on its 5-fold out-of-fold predictions."""
+    import lightgbm
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    y = correct.astype(float)
+    params = dict(_CONFIDENCE_PARAMS, seed=seed)
+    oof = np.zeros(len(y))
+    for train_idx, test_idx in StratifiedKFold(5, shuffle=True, random_state=seed).split(inputs, y):
+        fold = lightgbm.train(params, lightgbm.Dataset(inputs[train_idx], y[train_idx]), _CONFIDENCE_ROUNDS)
+        oof[test_idx] = fold.predict(inputs[test_idx], num_threads=1)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, y)
+    booster = lightgbm.train(params, lightgbm.Dataset(inputs, y), _CONFIDENCE_ROUNDS)
+    return Calibration(booster, [float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_])
+
+
+def load_model(setting: str, encoder_name: str) -> RetrievalModel | None:
+    """Resolve the ``retrieval_model`` setting: "" = the shipped model if it was trained with this
+    encoder (else none), "none" = no model (v1 fusion), anything else = a directory that must load."""
+    if setting.strip().lower() == "none":
+        return None
+    if not setting:
+        if not (SHIPPED / "meta.json").is_file():
+            return None
+        model = RetrievalModel.load(SHIPPED)
+        return model if model.encoder_name == encoder_name else None
+    model = RetrievalModel.load(Path(setting).expanduser())
+    if model.encoder_name != encoder_name:
+        raise ModelError(f"retrieval model {setting} was trained with encoder {model.encoder_name!r}, "
+                         f"not {encoder_name!r}; retrain it or configure that encoder")
+    return model

@@ -1,0 +1,132 @@
+"""Retrieval: candidates from the hybrid index, features, learned re-ranking, calibrated confidence.
+
+Stage 1 scores every claim with the v1 fusion (α·cosine + (1−α)·relative BM25) and keeps
+the top ``n_candidates`` plus the best BM25 hits. Stage 2 (when a trained
+:class:`~claimwatch.claims.rerank.RetrievalModel` is available) re-orders them with a
+LambdaMART model over :mod:`~claimwatch.claims.features` and turns the top score into a
+calibrated probability that the top claim is right. Without a model the v1 fused score
+is the score and there is no calibrated confidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from claimwatch.claims.docs import Query
+from claimwatch.claims.encoder import Encoder
+from claimwatch.claims.features import FEATURE_NAMES, QueryScores, candidate_features
+from claimwatch.claims.index import FIELDS, ClaimIndex, tokenize
+from claimwatch.claims.rerank import RetrievalModel
+
+N_CANDIDATES = 30
+#: Nearest documents by embedding, and best BM25 hits, that form the candidate pool.
+N_DENSE = 100
+N_LEXICAL = 20
+
+
+@dataclass
+class Hit:
+    row: int
+    doc_id: str
+    score: float
+    #: calibrated probability that this hit is a correct match (top hit only; None without a model)
+    confidence: float | None
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Candidates:
+    """One query's candidate rows and their feature matrix."""
+
+    rows: np.ndarray
+    features: np.ndarray
+
+
+class Retriever:
+    def __init__(self, index: ClaimIndex, encoder: Encoder, model: RetrievalModel | None = None, *,
+                 alpha: float = 0.8, n_candidates: int = N_CANDIDATES) -> None:
+        self.index = index
+        self.encoder = encoder
+        self.model = model
+        self.alpha = alpha
+        self.n_candidates = n_candidates
+        self._doc_tokens: dict[int, set[str]] = {}
+
+    @property
+    def method(self) -> str:
+        return self.model.method if self.model else "hybrid-bm25-dense-v1"
+
+    def _tokens_of(self, row: int) -> set[str]:
+        got = self._doc_tokens.get(row)
+        if got is None:
+            doc = self.index.docs[row]
+            got = self._doc_tokens[row] = set(tokenize([f"{doc.claim} {doc.title}"])[0])
+        return got
+
+    def candidates(self, queries: list[Query], query_embeddings: np.ndarray | None = None) -> list[Candidates]:
+        """Stage 1 for a batch of queries: candidate rows with their features.
+
+        The pool is the nearest documents by embedding (exact, or approximate on large
+        indexes) plus the best BM25 hits; the v1 fused score picks ``n_candidates`` from it.
+        """
+        if not queries or len(self.index) == 0:
+            return [Candidates(np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURE_NAMES)), np.float32))
+                    for _ in queries]
+        q_emb = self.encoder.encode([q.text for q in queries]) if query_embeddings is None else query_embeddings
+        dense_rows = self.index.dense_search(q_emb, N_DENSE)
+        with_ctx = [i for i, q in enumerate(queries) if q.context]
+        ctx_emb = {}
+        if with_ctx:
+            ctx_emb = dict(zip(with_ctx, self.encoder.encode([f"{queries[i].context} {queries[i].text}"
+                                                              for i in with_ctx]), strict=True))
+        out = []
+        for qi, (q, tokens) in enumerate(zip(queries, tokenize([q.text for q in queries]), strict=True)):
+            bm25 = {f: self.index.bm25_scores(tokens, f) for f in FIELDS if f in self.index.bm25}
+            all_scores = bm25.get("all", np.zeros(len(self.index), np.float32))
+            top = float(all_scores.max()) if all_scores.size else 0.0
+            pool = dense_rows[qi][dense_rows[qi] >= 0]
+            if top > 0:
+                pool = np.concatenate([pool, _top(all_scores, N_LEXICAL)])
+            pool = np.unique(pool)
+            cos = np.full(len(self.index), np.nan, dtype=np.float32)
+            cos[pool] = self.index.cosines(q_emb[qi], pool)
+            fused = np.full(len(self.index), -np.inf, dtype=np.float32)
+            fused[pool] = self.alpha * cos[pool] + (1 - self.alpha) * (all_scores[pool] / top if top > 0 else 0.0)
+            cos_ctx = None
+            if qi in ctx_emb:
+                cos_ctx = np.full(len(self.index), np.nan, dtype=np.float32)
+                cos_ctx[pool] = self.index.cosines(ctx_emb[qi], pool)
+            rows = pool[np.argsort(-fused[pool], kind="stable")[: self.n_candidates]]
+            qs = QueryScores(cos=cos, cos_ctx=cos_ctx, bm25=bm25, tokens=tokens, fused=fused)
+            out.append(Candidates(rows, candidate_features(q, qs, rows, self.index.docs, self.index.dates,
+                                                           self._tokens_of)))
+        return out
+
+    def search(self, queries: list[Query], top_k: int, query_embeddings: np.ndarray | None = None) -> list[list[Hit]]:
+        """Top-k hits per query, best first."""
+        results = []
+        fused_col = FEATURE_NAMES.index("fused_v1")
+        for cand in self.candidates(queries, query_embeddings):
+            if len(cand.rows) == 0:
+                results.append([])
+                continue
+            scores = self.model.score(cand.features) if self.model else cand.features[:, fused_col]
+            order = np.argsort(-scores, kind="stable")[:top_k]
+            confidence = self.model.confidence(scores, cand.features) if self.model else None
+            hits = []
+            for rank, j in enumerate(order):
+                row = int(cand.rows[j])
+                hits.append(Hit(row, self.index.docs[row].id, float(scores[j]),
+                                confidence if rank == 0 else None,
+                                {name: round(float(v), 4) for name, v in zip(FEATURE_NAMES, cand.features[j], strict=True)
+                                 if not np.isnan(v)}))
+            results.append(hits)
+        return results
+
+
+def _top(values: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, len(values))
+    part = np.argpartition(-values, k - 1)[:k]
+    return part[np.argsort(-values[part], kind="stable")]

@@ -1,0 +1,166 @@
+"""``claimwatch train retrieval``: rebuild the re-ranker and its calibration from public data.
+
+The recipe, with fixed seeds, on the CLEF CheckThat! layout under ``datasets``:
+
+1. Candidates and features (see claims.features) for the **train** queries of task 2A
+   (tweets → Snopes, CT2022) and task 2B (debates → PolitiFact, CT2021/22; claims with their
+   article text, sentences with two neighbouring transcript sentences as context).
+2. A LambdaMART re-ranker trained on both (claims.rerank.train_ranker).
+3. Confidence calibration on the **dev** queries of both tasks plus posts that make no claim —
+   CT2022 1A check-worthiness *train* tweets labelled 0 against the Snopes claims, and a seeded
+   sample of CT2024 task 1 *train* sentences labelled "No" against the PolitiFact claims — so
+   that posts matching nothing get low confidence.
+
+Dev-test and test splits are never read here. The same data and seed give the same model.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from claimwatch.claims.docs import Query
+from claimwatch.claims.encoder import Encoder
+from claimwatch.claims.index import ClaimIndex
+from claimwatch.claims.rerank import RetrievalModel, confidence_inputs, fit_calibration, train_ranker
+from claimwatch.claims.retrieval import Retriever
+from claimwatch.evaluation import checkthat
+from claimwatch.evaluation.retrieval import cached_index, clean_queries
+
+SEED = 13
+#: Debate sentences get this many neighbouring sentences as context.
+DEBATE_CONTEXT = 2
+#: Non-claim debate sentences sampled as calibration negatives (the set has ~17,000).
+DEBATE_NEGATIVES = 1500
+
+
+@dataclass(frozen=True)
+class TaskFiles:
+    name: str
+    vclaims: Path
+    queries: Path
+    train_qrels: Path
+    dev_qrels: Path
+    context_window: int = 0
+
+
+def checkthat_tasks(datasets: Path) -> list[TaskFiles]:
+    a = datasets / "clef2022-checkthat-task2a-tweets-snopes"
+    b = datasets / "clef2021-2022-checkthat-task2b-debates-politifact"
+    return [
+        TaskFiles("2A", a / "vclaims.jsonl", a / "train" / "CT2022-Task2A-EN-Train-Dev_Queries.tsv",
+                  a / "train" / "CT2022-Task2A-EN-Train_QRELs.tsv", a / "dev" / "CT2022-Task2A-EN-Dev_QRELs.tsv"),
+        TaskFiles("2B", b / "vclaims_with_article_text.jsonl.gz", b / "train" / "CT2022-Task2B-EN-Train-Dev_Queries.tsv",
+                  b / "train" / "CT2022-Task2B-EN-Train_QRELs.tsv", b / "dev" / "CT2022-Task2B-EN-Dev_QRELs.tsv",
+                  DEBATE_CONTEXT),
+    ]
+
+
+def no_claim_posts(path: Path, limit: int | None = None) -> list[Query]:
+    """Posts or sentences a check-worthiness set labels as making no claim worth checking: they
+    should match nothing. Reads the CheckThat! tweet TSVs (class_label / check_worthiness 0) and
+    the sentence TSVs (class_label "No"); ``limit`` takes a seeded sample."""
+    out = []
+    with open(path, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+            label = (row.get("class_label") or row.get("check_worthiness") or "").strip().lower()
+            text = (row.get("tweet_text") or row.get("Text") or "").strip()
+            if label in ("0", "no") and text:
+                out.append(Query(f"nc-{row.get('tweet_id') or row.get('Sentence_id')}", text))
+    if limit and len(out) > limit:
+        rng = np.random.default_rng(SEED)
+        out = [out[i] for i in sorted(rng.choice(len(out), size=limit, replace=False))]
+    return out
+
+
+def _labelled(retriever: Retriever, queries: list[Query], qrels: dict[str, set[str]]
+              ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    feats, labels = [], []
+    for q, cand in zip(queries, retriever.candidates(clean_queries(queries)), strict=True):
+        ids = [retriever.index.docs[r].id for r in cand.rows]
+        feats.append(cand.features)
+        labels.append(np.array([1 if i in qrels[q.id] else 0 for i in ids], dtype=np.int32))
+    return feats, labels
+
+
+def _top1(retriever: Retriever, queries: list[Query], qrels: dict[str, set[str]] | None
+          ) -> tuple[list[np.ndarray], list[bool]]:
+    """Confidence inputs of each query's top hit, and whether that hit is right (never, without qrels)."""
+    assert retriever.model is not None
+    inputs, correct = [], []
+    for q, cand in zip(queries, retriever.candidates(clean_queries(queries)), strict=True):
+        if len(cand.rows) == 0:
+            continue
+        scores = retriever.model.score(cand.features)
+        best = retriever.index.docs[int(cand.rows[int(np.argmax(scores))])].id
+        inputs.append(confidence_inputs(scores, cand.features))
+        correct.append(bool(qrels) and best in qrels.get(q.id, set()))
+    return inputs, correct
+
+
+def _file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def train(datasets: Path, out: Path, encoder: Encoder, *, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train and calibrate; writes the model to ``out`` and returns its metadata."""
+    tasks = checkthat_tasks(datasets)
+    negatives_file = (datasets / "clef2022-checkthat-task1a-checkworthiness-tweets-en"
+                      / "CT22_english_1A_checkworthy_train.tsv")
+    debate_negatives_file = (datasets / "clef2024-checkthat-task1-checkworthiness-en"
+                             / "CT24_checkworthy_english_train.fixed.tsv")
+    for f in [p for t in tasks for p in (t.vclaims, t.queries, t.train_qrels, t.dev_qrels)] + [
+            negatives_file, debate_negatives_file]:
+        if not f.is_file():
+            raise FileNotFoundError(f"{f} not found: `train retrieval` needs the CLEF CheckThat! data "
+                                    "(https://gitlab.com/checkthat_lab) in the layout of ../shared/datasets")
+    indexes: dict[str, ClaimIndex] = {}
+    dev_sets: dict[str, tuple[list[Query], dict[str, set[str]]]] = {}
+    feats: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    for t in tasks:
+        log(f"{t.name}: indexing {t.vclaims.name}")
+        indexes[t.name] = cached_index(checkthat.load_vclaims(t.vclaims), encoder)
+        queries = {q.id: q for q in checkthat.load_queries(t.queries, t.context_window)}
+        train_qrels = checkthat.load_qrels(t.train_qrels)
+        dev_qrels = checkthat.load_qrels(t.dev_qrels)
+        train_q = [queries[q] for q in sorted(train_qrels) if q in queries]
+        dev_sets[t.name] = ([queries[q] for q in sorted(dev_qrels) if q in queries], dev_qrels)
+        f, lab = _labelled(Retriever(indexes[t.name], encoder), train_q, train_qrels)
+        feats += f
+        labels += lab
+        log(f"{t.name}: {len(train_q)} train queries, gold among candidates for "
+            f"{sum(int(x.any()) for x in lab)}")
+    booster = train_ranker(feats, labels, seed=SEED)
+    model = RetrievalModel(booster, None, {})
+    inputs: list[np.ndarray] = []
+    correct: list[bool] = []
+    for name, (dev_q, dev_qrels) in dev_sets.items():
+        x, c = _top1(Retriever(indexes[name], encoder, model), dev_q, dev_qrels)
+        inputs += x
+        correct += c
+        log(f"{name}: dev top-1 accuracy {np.mean(c):.3f} ({len(c)} queries)")
+    for name, file, limit in (("2A", negatives_file, None), ("2B", debate_negatives_file, DEBATE_NEGATIVES)):
+        negatives = no_claim_posts(file, limit)
+        x, c = _top1(Retriever(indexes[name], encoder, model), negatives, None)
+        inputs += x
+        correct += c
+        log(f"calibration: {len(negatives)} no-claim posts from {file.name} against the {name} claims")
+    model.calibration = fit_calibration(np.vstack(inputs), np.array(correct), seed=SEED)
+    model.meta = {
+        "encoder": encoder.name, "seed": SEED, "command": "claimwatch train retrieval " + " ".join(sys.argv[3:]),
+        "trained_on": {t.name: {"vclaims": _file_sha(t.vclaims), "queries": _file_sha(t.queries),
+                                "train_qrels": _file_sha(t.train_qrels)} for t in tasks},
+        "calibrated_on": {**{t.name: _file_sha(t.dev_qrels) for t in tasks}, "no_claim_tweets": _file_sha(negatives_file),
+                      "no_claim_sentences": _file_sha(debate_negatives_file)},
+        "n_train_queries": len(feats),
+    }
+    model.save(out)
+    return model.meta
