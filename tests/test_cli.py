@@ -101,3 +101,12 @@ def test_factchecks_verdicts_match_review_report(db: str, tmp_path: Path, write_
 def test_bad_model_path_is_reported(db: str) -> None:
     code, _, err = run("index", "--db", db, "--model", "./does/not/exist")
     assert code == 2 and "does not exist" in err
+
+
+def test_markup_in_posts_and_paths_is_printed_verbatim(db: str, tmp_path: Path, write_jsonl) -> None:
+    """Rich console markup in data ("[bold]", "[/x]") must neither style nor crash the output."""
+    f = write_jsonl("[odd] name.jsonl", [page([post("1", "[/broken] [bold]not bold[/bold] post text here")])])
+    code, out, _ = run("ingest", "posts", str(f), "--db", db)
+    assert code == 0 and "[odd] name.jsonl" in out
+    code, out, _ = run("report", "--db", db, "--limit", "5")
+    assert code == 0 and "[/broken] [bold]not bold" in out

@@ -50,7 +50,7 @@ class Workspace:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = Encoder(self.settings.model or None)
+            self._encoder = Encoder(self.settings.model or None, backend=self.settings.encoder_backend)
         return self._encoder
 
     def verdict_table(self) -> VerdictTable:

@@ -20,7 +20,9 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from claimwatch import api
 from claimwatch.analysis.report import Report, Selection
@@ -69,7 +71,7 @@ def _open(db: str | None, **overrides: Any) -> api.Workspace:
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -135,7 +137,7 @@ def stats(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         console.print("\n[bold]Rating texts without a verdict[/] (add them to a verdict table, see "
                       "`claimwatch verdicts apply --help`):")
         for row in data["unmapped_ratings"]:
-            console.print(f"  {row['count']:>6,}  {row['rating']!r}", highlight=False)
+            console.print(f"  {row['count']:>6,}  {row['rating']!r}", highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- ingest
@@ -146,20 +148,20 @@ def _print_ingest(report: IngestReport, as_json: bool) -> None:
     else:
         for f in report.files:
             if f.error:
-                err.print(f"[red]✗[/] {f.path}: {f.error}", highlight=False)
+                err.print(f"[red]✗[/] {escape(f.path)}: {escape(f.error)}", highlight=False)
                 continue
-            line = f"[green]✓[/] {f.path} [{f.format}]: read {f.read:,}, quarantined {f.rejected:,}"
+            line = f"[green]✓[/] {escape(f.path)} \\[{f.format}]: read {f.read:,}, quarantined {f.rejected:,}"
             if f.warnings:
                 line += f", {f.warnings:,} fields stored as unknown"
             console.print(line, highlight=False)
             if f.source_observed_at:
                 console.print(f"    snapshots observed at {', '.join(f.source_observed_at)} (from the source)",
-                              highlight=False)
+                              highlight=False, markup=False)
             elif f.observed_at:
                 hint = "; pass --observed-at to set it" if f.observed_at_source == "file modification time" else ""
                 console.print(f"    snapshots observed at {f.observed_at} ({f.observed_at_source}{hint})",
-                              highlight=False)
-        console.print(report.summary(), highlight=False)
+                              highlight=False, markup=False)
+        console.print(report.summary(), highlight=False, markup=False)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -223,7 +225,7 @@ def index(db: DbOpt = None, model: ModelOpt = None) -> None:
         st = ws.build_index(show_progress=err.is_terminal)
     why = f" ({st.rebuilt_reason})" if st.rebuilt_reason else ""
     console.print(f"index {st.version} at {ws.index_dir}: {st.total:,} fact-checks, {st.encoded:,} encoded, "
-                  f"{st.reused:,} reused, {st.removed:,} removed{why}", highlight=False)
+                  f"{st.reused:,} reused, {st.removed:,} removed{why}", highlight=False, markup=False)
 
 
 @app.command()
@@ -242,13 +244,13 @@ def match(
     with _user_errors(), _progress() as prog:
         task = prog.add_task("matching posts", total=None)
         rep = ws.match(rematch=rematch, progress=lambda done, total: prog.update(task, completed=done, total=total))
-    console.print(rep.summary(), highlight=False)
+    console.print(rep.summary(), highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- report
 
 def print_report(report: Report, limit: int) -> None:
-    console.print(f"\n[bold]{report.headline.sentence()}[/]\n", highlight=False)
+    console.print(Text(f"\n{report.headline.sentence()}\n", style="bold"), highlight=False)
     t = Table(title=f"posts ({len(report.rows):,}; showing debunked first, up to {limit})", show_lines=False)
     for col in ("post", "date", "kind", "account", "text", "views", "fact-check", "rating", "verdict", "status",
                 "score", "conf."):
@@ -256,12 +258,12 @@ def print_report(report: Report, limit: int) -> None:
     ordered = sorted(report.rows, key=lambda r: (not r.debunked, -(r.views or 0)))
     for row in ordered[:limit]:
         fc = row.fact_check
-        t.add_row(row.post_id, (row.created_at or "")[:10], row.kind, row.handle or "",
+        t.add_row(*(Text(c) for c in (row.post_id, (row.created_at or "")[:10], row.kind, row.handle or "",
                   row.text[:80] + ("…" if len(row.text) > 80 else ""),
                   "unknown" if row.views is None else f"{row.views:,}",
                   (fc.publisher or "") if fc else "", (fc.rating_text or "") if fc else "",
                   (fc.verdict or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "",
-                  f"{fc.match_confidence:.0%}" if fc and fc.match_confidence is not None else "")
+                  f"{fc.match_confidence:.0%}" if fc and fc.match_confidence is not None else "")))
     console.print(t)
 
 
@@ -289,7 +291,7 @@ def report(
         print_report(rep, limit)
     if out:
         paths = write_all(rep, out)
-        err.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
+        err.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- quarantine / review / verdicts
@@ -319,7 +321,7 @@ def quarantine_list(
         cells = [str(row["id"]), row["action"], row["source_path"], row["location"], row["reason"]]
         if raw:
             cells.append(row["raw"][:2000])
-        t.add_row(*cells)
+        t.add_row(*(Text(c) for c in cells))
     console.print(t)
 
 
@@ -368,7 +370,7 @@ def verdicts_show(rating: Annotated[str, typer.Argument(help="A rating text, e.g
 
     with _user_errors():
         verdict, method = VerdictTable.load(list(verdicts or [])).normalise(rating)
-    console.print(f"{rating!r} → {verdict.value if verdict else 'unknown'} ({method})", highlight=False)
+    console.print(f"{rating!r} → {verdict.value if verdict else 'unknown'} ({method})", highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- eval / train
@@ -406,7 +408,7 @@ def _print_eval(res: dict[str, Any]) -> None:
     if "false_proposal_rate" in res:
         rates = ", ".join(f"{rate:.1%} at confidence ≥ {t}" for t, rate in res["false_proposal_rate"].items())
         console.print(f"false proposals on {res['no_claim_posts']} posts without a fact-check: {rates}",
-                      highlight=False)
+                      highlight=False, markup=False)
 
 
 @eval_app.command("retrieval")
@@ -436,7 +438,7 @@ def eval_retrieval(
     settings = load_settings().with_overrides(model=model, retrieval_model=retrieval_model)
     with _user_errors():
         try:
-            encoder = Encoder(settings.model or None)
+            encoder = Encoder(settings.model or None, backend=settings.encoder_backend)
             rmodel = load_model(settings.retrieval_model, encoder.name)
             if vclaims.endswith(".db") or "://" in vclaims:
                 claims = api.open(vclaims).claim_docs(by_url=_qrels_use_urls(qrels))
@@ -448,7 +450,7 @@ def eval_retrieval(
         except DataError as exc:
             _fail(str(exc))
     for w in run.warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     if run_out:
         run_out.write_text("\n".join(run.trec_lines()) + "\n")
     if as_json:
@@ -481,9 +483,10 @@ def train_retrieval(
     from claimwatch.training.retrieval import train
 
     with _user_errors():
-        meta = train(datasets, out, Encoder(model), log=lambda m: err.print(m, highlight=False))
+        meta = train(datasets, out, Encoder(model, backend=load_settings().encoder_backend),
+                     log=lambda m: err.print(m, highlight=False, markup=False))
     console.print(f"model written to {out} ({meta['n_train_queries']} training queries, encoder {meta['encoder']})",
-                  highlight=False)
+                  highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- demo
@@ -498,9 +501,9 @@ def demo(
 
     rep, paths, log = run_demo(out, db)
     for line in log:
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
     print_report(rep, limit=30)
-    console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False, markup=False)
 
 
 def main() -> None:

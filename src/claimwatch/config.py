@@ -27,6 +27,8 @@ class Settings:
     db: str = "claimwatch.db"
     #: sentence-transformers model: a local path or a name; empty = the bundled all-MiniLM-L6-v2
     model: str = ""
+    #: torch (float32) | onnx (float32) | onnx-int8 (default: 2x faster, same MAP@5; see README)
+    encoder_backend: str = "onnx-int8"
     threshold: float = DEFAULT_THRESHOLD
     top_k: int = DEFAULT_TOP_K
     alpha: float = DEFAULT_ALPHA
@@ -45,6 +47,7 @@ class Settings:
 _ENV = {
     "db": "CLAIMWATCH_DB",
     "model": "CLAIMWATCH_MODEL",
+    "encoder_backend": "CLAIMWATCH_ENCODER_BACKEND",
     "threshold": "CLAIMWATCH_THRESHOLD",
     "top_k": "CLAIMWATCH_TOP_K",
     "alpha": "CLAIMWATCH_ALPHA",

@@ -50,8 +50,22 @@ class QueryScores:
     fused: np.ndarray
 
 
-def candidate_features(query: Query, qs: QueryScores, rows: np.ndarray, docs: list[ClaimDoc],
-                       doc_dates: np.ndarray, doc_tokens: Callable[[int], set[str]]) -> np.ndarray:
+@dataclass(frozen=True)
+class DocTerms:
+    """What the pairwise features need of a document, computed once per document."""
+
+    tokens: frozenset[str]
+    numbers: frozenset[str]
+    names: frozenset[str]
+
+
+def doc_terms(doc: ClaimDoc, tokens: list[str]) -> DocTerms:
+    text = f"{doc.claim} {doc.title}"
+    return DocTerms(frozenset(tokens), frozenset(numbers(text)), frozenset(names(text)))
+
+
+def candidate_features(query: Query, qs: QueryScores, rows: np.ndarray, doc_dates: np.ndarray,
+                       terms_of: Callable[[int], DocTerms]) -> np.ndarray:
     """Feature matrix (len(rows) × len(FEATURE_NAMES)) for one query's candidate rows."""
     n = len(rows)
     out = np.full((n, len(FEATURE_NAMES)), np.nan, dtype=np.float32)
@@ -75,18 +89,15 @@ def candidate_features(query: Query, qs: QueryScores, rows: np.ndarray, docs: li
     q_tokens = set(qs.tokens)
     q_numbers, q_names = numbers(query.text), names(query.text)
     for i, row in enumerate(rows):
-        doc = docs[row]
-        d_tokens = doc_tokens(row)
-        union = len(q_tokens | d_tokens)
-        out[i, col["jaccard"]] = len(q_tokens & d_tokens) / union if union else 0.0
-        text = f"{doc.claim} {doc.title}"
-        d_numbers, d_names = numbers(text), names(text)
-        out[i, col["num_shared"]] = len(q_numbers & d_numbers)
-        out[i, col["num_doc_only"]] = len(d_numbers - q_numbers)
-        out[i, col["num_query_only"]] = len(q_numbers - d_numbers)
-        out[i, col["names_shared"]] = len(q_names & d_names)
-        out[i, col["names_doc_only"]] = len(d_names - q_names)
-        out[i, col["doc_len"]] = len(d_tokens)
+        t = terms_of(int(row))
+        union = len(q_tokens | t.tokens)
+        out[i, col["jaccard"]] = len(q_tokens & t.tokens) / union if union else 0.0
+        out[i, col["num_shared"]] = len(q_numbers & t.numbers)
+        out[i, col["num_doc_only"]] = len(t.numbers - q_numbers)
+        out[i, col["num_query_only"]] = len(q_numbers - t.numbers)
+        out[i, col["names_shared"]] = len(q_names & t.names)
+        out[i, col["names_doc_only"]] = len(t.names - q_names)
+        out[i, col["doc_len"]] = len(t.tokens)
     if query.date is not None:
         delta = doc_dates[rows] - query.date.timestamp() / 86400
         out[:, col["days_apart"]] = np.log1p(np.abs(delta))

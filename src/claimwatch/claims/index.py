@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -25,6 +26,7 @@ from typing import Any
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 
 from claimwatch.claims.docs import ClaimDoc
 from claimwatch.claims.encoder import Encoder
@@ -44,9 +46,17 @@ class IndexCorrupt(RuntimeError):
     pass
 
 
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_STOPWORDS = frozenset(STOPWORDS_EN)
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
-    """Stemmed, stop-worded tokens; the one tokenizer for indexing, querying and evidence."""
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
+    """Stemmed, stop-worded tokens; the one tokenizer for indexing, querying and evidence.
+
+    The same rules as ``bm25s.tokenize(stopwords="en", stemmer=…)``, without its per-call
+    overhead (it runs for every query and every candidate)."""
+    stem = _STEMMER.stemWords
+    return [stem([w for w in _TOKEN.findall(t.lower()) if w not in _STOPWORDS]) for t in texts]
 
 
 def _field_text(doc: ClaimDoc, name: str) -> str:

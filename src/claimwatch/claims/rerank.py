@@ -63,9 +63,10 @@ class Calibration:
     iso_x: list[float]
     iso_y: list[float]
 
-    def __call__(self, inputs: np.ndarray) -> float:
-        raw = float(self.booster.predict(inputs.reshape(1, -1), num_threads=1)[0])
-        return float(np.interp(raw, self.iso_x, self.iso_y))
+    def batch(self, inputs: np.ndarray) -> np.ndarray:
+        """Probabilities for a matrix of CONFIDENCE_INPUTS rows."""
+        raw = self.booster.predict(inputs, num_threads=1)
+        return np.interp(raw, self.iso_x, self.iso_y)
 
 
 class RetrievalModel:
@@ -85,11 +86,18 @@ class RetrievalModel:
     def score(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(features, num_threads=1), dtype=np.float64)
 
-    def confidence(self, scores: np.ndarray, features: np.ndarray) -> float | None:
-        """Calibrated P(the top-scored candidate is right), or None without a calibration."""
-        if self.calibration is None or len(scores) == 0:
-            return None
-        return self.calibration(confidence_inputs(scores, features))
+    def confidences(self, scores: list[np.ndarray], features: list[np.ndarray]) -> list[float | None]:
+        """Calibrated P(the top-scored candidate is right) per query; None without a calibration
+        or without candidates."""
+        if self.calibration is None:
+            return [None] * len(scores)
+        present = [i for i, sc in enumerate(scores) if len(sc)]
+        out: list[float | None] = [None] * len(scores)
+        if present:
+            probs = self.calibration.batch(np.vstack([confidence_inputs(scores[i], features[i]) for i in present]))
+            for i, p in zip(present, probs, strict=True):
+                out[i] = float(p)
+        return out
 
     # ------------------------------------------------------------------ files
 

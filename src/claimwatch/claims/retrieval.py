@@ -16,7 +16,7 @@ import numpy as np
 
 from claimwatch.claims.docs import Query
 from claimwatch.claims.encoder import Encoder
-from claimwatch.claims.features import FEATURE_NAMES, QueryScores, candidate_features
+from claimwatch.claims.features import FEATURE_NAMES, DocTerms, QueryScores, candidate_features, doc_terms
 from claimwatch.claims.index import FIELDS, ClaimIndex, tokenize
 from claimwatch.claims.rerank import RetrievalModel
 
@@ -52,18 +52,29 @@ class Retriever:
         self.model = model
         self.alpha = alpha
         self.n_candidates = n_candidates
-        self._doc_tokens: dict[int, set[str]] = {}
+        self._doc_terms: dict[int, DocTerms] = {}
 
     @property
     def method(self) -> str:
         return self.model.method if self.model else "hybrid-bm25-dense-v1"
 
-    def _tokens_of(self, row: int) -> set[str]:
-        got = self._doc_tokens.get(row)
+    def _terms_of(self, row: int) -> DocTerms:
+        got = self._doc_terms.get(row)
         if got is None:
             doc = self.index.docs[row]
-            got = self._doc_tokens[row] = set(tokenize([f"{doc.claim} {doc.title}"])[0])
+            got = self._doc_terms[row] = doc_terms(doc, tokenize([f"{doc.claim} {doc.title}"])[0])
         return got
+
+    def _score_batch(self, cands: list[Candidates]) -> list[np.ndarray]:
+        """Re-ranker scores for a whole batch in one model call (per-call overhead dominates)."""
+        fused_col = FEATURE_NAMES.index("fused_v1")
+        if self.model is None:
+            return [c.features[:, fused_col].astype(np.float64) for c in cands]
+        sizes = [len(c.rows) for c in cands]
+        if not sum(sizes):
+            return [np.zeros(0) for _ in cands]
+        flat = self.model.score(np.vstack([c.features for c in cands if len(c.rows)]))
+        return np.split(flat, np.cumsum(sizes)[:-1])
 
     def candidates(self, queries: list[Query], query_embeddings: np.ndarray | None = None) -> list[Candidates]:
         """Stage 1 for a batch of queries: candidate rows with their features.
@@ -100,26 +111,22 @@ class Retriever:
                 cos_ctx[pool] = self.index.cosines(ctx_emb[qi], pool)
             rows = pool[np.argsort(-fused[pool], kind="stable")[: self.n_candidates]]
             qs = QueryScores(cos=cos, cos_ctx=cos_ctx, bm25=bm25, tokens=tokens, fused=fused)
-            out.append(Candidates(rows, candidate_features(q, qs, rows, self.index.docs, self.index.dates,
-                                                           self._tokens_of)))
+            out.append(Candidates(rows, candidate_features(q, qs, rows, self.index.dates, self._terms_of)))
         return out
 
     def search(self, queries: list[Query], top_k: int, query_embeddings: np.ndarray | None = None) -> list[list[Hit]]:
         """Top-k hits per query, best first."""
+        cands = self.candidates(queries, query_embeddings)
+        scores = self._score_batch(cands)
+        confidences = (self.model.confidences(scores, [c.features for c in cands]) if self.model
+                       else [None] * len(cands))
         results = []
-        fused_col = FEATURE_NAMES.index("fused_v1")
-        for cand in self.candidates(queries, query_embeddings):
-            if len(cand.rows) == 0:
-                results.append([])
-                continue
-            scores = self.model.score(cand.features) if self.model else cand.features[:, fused_col]
-            order = np.argsort(-scores, kind="stable")[:top_k]
-            confidence = self.model.confidence(scores, cand.features) if self.model else None
+        for cand, sc, conf in zip(cands, scores, confidences, strict=True):
+            order = np.argsort(-sc, kind="stable")[:top_k]
             hits = []
             for rank, j in enumerate(order):
                 row = int(cand.rows[j])
-                hits.append(Hit(row, self.index.docs[row].id, float(scores[j]),
-                                confidence if rank == 0 else None,
+                hits.append(Hit(row, self.index.docs[row].id, float(sc[j]), conf if rank == 0 else None,
                                 {name: round(float(v), 4) for name, v in zip(FEATURE_NAMES, cand.features[j], strict=True)
                                  if not np.isnan(v)}))
             results.append(hits)

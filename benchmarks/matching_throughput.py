@@ -1,0 +1,127 @@
+"""Throughput and peak memory of matching, against 14k real and 1M synthetic fact-checks.
+
+    python benchmarks/matching_throughput.py --claims 14k  [--posts 5000] [--backend onnx-int8]
+    python benchmarks/matching_throughput.py --claims 1m   [--posts 5000]
+
+Each run is a separate process so peak memory (ru_maxrss) belongs to that setting alone.
+
+* ``14k``: the 14,231 CLEF CheckThat! 2022 2A Snopes claims (real), indexed with the encoder.
+* ``1m``: those claims plus 985,769 synthetic ones (word-shuffled recombinations of real claims,
+  seeded). Encoding a million texts with MiniLM on 2 CPU cores takes hours, so the synthetic
+  claims' embeddings are the embedding of the real claim they were derived from plus Gaussian
+  noise (σ = 0.05, renormalised): right for measuring speed and memory, meaningless for accuracy.
+
+Posts: CheckThat! 2A train/dev tweets and synthetic chatter, 1:4, seeded. Reported: posts/s for
+(a) the plain pipeline (sentence-transformers + BM25 fusion, v1) and (b) the full pipeline
+(candidates, features, LambdaMART, calibrated confidence), both end to end from raw post text
+to ranked candidates with confidence, in the same process. Needs the CheckThat! data under
+``--datasets`` (https://gitlab.com/checkthat_lab/clef2022-checkthat-lab).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from claimwatch.claims.docs import ClaimDoc, Query
+from claimwatch.claims.encoder import Encoder
+from claimwatch.claims.index import ClaimIndex
+from claimwatch.claims.rerank import load_model
+from claimwatch.claims.retrieval import Retriever
+from claimwatch.claims.text import clean_query
+from claimwatch.evaluation import checkthat
+from claimwatch.evaluation.retrieval import cached_index
+
+CHATTER = ("game tonight coffee weather rain sunny weekend team great season music concert recipe pizza traffic "
+           "city park dog cat movie trailer amazing birthday friends family school library market garden").split()
+
+
+def posts(tweets: list[str], n: int, seed: int = 3) -> list[Query]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        text = tweets[rng.randrange(len(tweets))] if i % 5 == 0 else " ".join(
+            rng.choice(CHATTER) for _ in range(rng.randint(6, 30)))
+        out.append(Query(str(i), clean_query(text)))
+    return out
+
+
+def synthetic_million(real: list[ClaimDoc], real_emb: np.ndarray, total: int, seed: int = 11
+                      ) -> tuple[list[ClaimDoc], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n_extra = total - len(real)
+    src = rng.integers(0, len(real), n_extra)
+    docs = list(real)
+    for k, i in enumerate(src):
+        words = real[i].claim.split()
+        rng.shuffle(words)
+        docs.append(ClaimDoc(id=f"syn-{k}", claim=" ".join(words), title=real[i].title))
+    emb = np.empty((total, real_emb.shape[1]), dtype=np.float32)
+    emb[: len(real)] = real_emb
+    for start in range(0, n_extra, 100_000):
+        part = src[start : start + 100_000]
+        block = real_emb[part] + rng.normal(0, 0.05, (len(part), real_emb.shape[1])).astype(np.float32)
+        emb[len(real) + start : len(real) + start + len(part)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return docs, emb
+
+
+class _Precomputed:
+    """Stands in for the encoder while the 1M index is built from precomputed embeddings."""
+
+    def __init__(self, name: str, emb: np.ndarray) -> None:
+        self.name, self._emb, self.dim = name, emb, emb.shape[1]
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        assert len(texts) == len(self._emb)
+        return self._emb
+
+
+def timed(retriever: Retriever, queries: list[Query], batch: int = 256) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(queries), batch):
+        retriever.search(queries[i : i + batch], top_k=5)
+    return len(queries) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--claims", choices=("14k", "1m"), required=True)
+    ap.add_argument("--posts", type=int, default=5000)
+    ap.add_argument("--backend", default=None, help="encoder backend (default: the encoder's default)")
+    ap.add_argument("--datasets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    args = ap.parse_args()
+    d = args.datasets / "clef2022-checkthat-task2a-tweets-snopes"
+    if not (d / "vclaims.jsonl").is_file():
+        raise SystemExit(f"CheckThat! 2022 2A not found under {d}; see the docstring")
+    encoder = Encoder(backend=args.backend) if args.backend else Encoder()
+    real = checkthat.load_vclaims(d / "vclaims.jsonl")
+    t0 = time.perf_counter()
+    index = cached_index(real, encoder)
+    if args.claims == "1m":
+        docs, emb = synthetic_million(real, index.embeddings.astype(np.float32), 1_000_000)
+        with tempfile.TemporaryDirectory() as tmp:
+            index, _ = ClaimIndex.build(Path(tmp) / "idx", docs, _Precomputed(encoder.name, emb), persist=False)  # type: ignore[arg-type]
+    build_s = time.perf_counter() - t0
+    tweets = [q.text for q in checkthat.load_queries(d / "train" / "CT2022-Task2A-EN-Train-Dev_Queries.tsv")]
+    queries = posts(tweets, args.posts)
+    model = load_model("", encoder.name)
+    plain = timed(Retriever(index, encoder, None), queries)
+    full = timed(Retriever(index, encoder, model), queries)
+    print(json.dumps({
+        "claims": len(index), "posts": len(queries), "encoder": encoder.name, "ann": index.ann is not None,
+        "index_ready_s": round(build_s, 1), "plain_v1_posts_per_s": round(plain), "full_posts_per_s": round(full),
+        "full_vs_plain": round(full / plain, 2), "model": model.method if model else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
