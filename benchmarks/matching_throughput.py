@@ -95,6 +95,14 @@ def timed(retriever: Retriever, queries: list[Query], batch: int = 256) -> float
 
 
 def _peak_mb() -> int:
+    """Peak resident memory of this process. VmHWM, because ru_maxrss survives exec() on Linux and
+    would report the building parent's peak in the serving child."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
