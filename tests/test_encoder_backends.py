@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from claimwatch.checksums import file_sha256
 from claimwatch.claims import encoder as encoder_mod
 from claimwatch.claims.encoder import (
     BACKENDS,
@@ -160,7 +161,7 @@ def test_corrupted_cache_is_rebuilt(int8_encoder: Encoder, tmp_path: Path, monke
                                     capsys: pytest.CaptureFixture[str]) -> None:
     d = _copy_export(int8_encoder, tmp_path)
     model = d / "model.onnx"
-    good_sha = encoder_mod._file_sha(model)
+    good_sha = file_sha256(model)
     data = bytearray(model.read_bytes())
     data[len(data) // 2 : len(data) // 2 + 64] = b"\0" * 64  # same size, wrong bytes
     model.write_bytes(bytes(data))
@@ -173,5 +174,5 @@ def test_corrupted_cache_is_rebuilt(int8_encoder: Encoder, tmp_path: Path, monke
     assert "re-exporting" in err and "checksum" in err and str(d) in err
     assert enc.cache_path == d
     encoder_mod._check_export(d, encoder_mod._fingerprint(enc.source))
-    assert encoder_mod._file_sha(model) == good_sha  # the export is deterministic: the same file again
+    assert file_sha256(model) == good_sha  # the export is deterministic: the same file again
     assert np.array_equal(emb, int8_encoder.encode(SENTENCES))

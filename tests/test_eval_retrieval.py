@@ -7,13 +7,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from claimwatch.claims.rerank import ModelError, RetrievalModel, load_model, train_ranker
-from claimwatch.evaluation import checkthat
-from claimwatch.evaluation.checkthat import DataError
-from claimwatch.evaluation.metrics import average_precision, reliability_table, retrieval_metrics
 from conftest import claimreview, page, post
 from test_cli import run
+
+from claimwatch.claims.rerank import (
+    ModelError,
+    RetrievalModel,
+    load_model,
+    train_ranker,
+)
+from claimwatch.evaluation import checkthat
+from claimwatch.evaluation.checkthat import DataError
+from claimwatch.evaluation.metrics import (
+    average_precision,
+    reliability_table,
+    retrieval_metrics,
+)
 
 CLAIMS = [
     ("vclaim-1", "Voting machines switched millions of votes from one candidate to another.", "Did machines flip votes?"),

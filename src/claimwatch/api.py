@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from claimwatch import ingest
 from claimwatch.analysis.report import Report, Selection, build_report
-from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.docs import ClaimDoc
+from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex, IndexStats
 from claimwatch.claims.match import MatchReport, match_posts
 from claimwatch.claims.rerank import RetrievalModel, load_model

@@ -50,6 +50,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from claimwatch.checksums import file_sha256
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -277,14 +279,6 @@ def export_dir(root: Path, source: str, name: str, backend: str) -> Path:
     return root / "encoders" / f"{slug or 'model'}-{hashlib.sha256(source.encode()).hexdigest()[:8]}-{backend}"
 
 
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _fingerprint(source: str) -> str:
     """Identifies the model's files (so an upgraded or edited model re-exports)."""
     h = hashlib.sha256(f"recipe {EXPORT_RECIPE};{source};".encode())
@@ -320,7 +314,7 @@ def _check_export(directory: Path, fingerprint: str) -> None:
             raise ExportCorrupt(f"manifest lacks {rel}")
     for rel, want in files.items():
         path = directory / rel
-        if not path.is_file() or path.stat().st_size != want["size"] or _file_sha(path) != want["sha256"]:
+        if not path.is_file() or path.stat().st_size != want["size"] or file_sha256(path) != want["sha256"]:
             raise ExportCorrupt(f"{rel} is missing or does not match its checksum")
 
 
@@ -385,7 +379,7 @@ def _export(source: str, backend: str, target: Path, fingerprint: str) -> None:
         if not cos >= _CHECK_MIN_COSINE:
             raise RuntimeError(f"the {backend} export of {source} disagrees with torch (cosine {cos:.3f}); "
                                "use the torch backend")
-        files = {p.name: {"size": p.stat().st_size, "sha256": _file_sha(p)} for p in sorted(tmp.iterdir())}
+        files = {p.name: {"size": p.stat().st_size, "sha256": file_sha256(p)} for p in sorted(tmp.iterdir())}
         import onnxruntime as ort
 
         manifest = {"fingerprint": fingerprint, "source": source, "backend": backend, "recipe": EXPORT_RECIPE,

@@ -28,6 +28,7 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
+from claimwatch.checksums import file_sha256, first_mismatch
 from claimwatch.claims.docs import ClaimDoc
 from claimwatch.claims.encoder import Encoder
 
@@ -67,14 +68,6 @@ def _field_text(doc: ClaimDoc, name: str) -> str:
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _doc_hash(doc: ClaimDoc) -> str:
@@ -126,10 +119,9 @@ class ClaimIndex:
             meta = json.loads(meta_path.read_text())
             if meta.get("format_version") != FORMAT_VERSION:
                 raise IndexCorrupt(f"index format {meta.get('format_version')} is not {FORMAT_VERSION}")
-            for name, digest in meta["checksums"].items():
-                path = directory / name
-                if not path.is_file() or _file_sha(path) != digest:
-                    raise IndexCorrupt(f"index file {path} is missing or does not match its checksum")
+            bad = first_mismatch(directory, meta["checksums"])
+            if bad is not None:
+                raise IndexCorrupt(f"index file {bad} is missing or does not match its checksum")
             emb = np.load(directory / "embeddings.npy", allow_pickle=False)
             with open(directory / "docs.jsonl", encoding="utf-8") as fh:
                 docs = [_doc_from_json(json.loads(line)) for line in fh]
@@ -172,7 +164,7 @@ class ClaimIndex:
             "format_version": FORMAT_VERSION, "model": self.model, "version": self.version, "count": len(self.docs),
             "dim": int(self.embeddings.shape[1]), "built_at": datetime.now(UTC).isoformat(),
             "bm25_fields": sorted(self.bm25), "hashes": self.hashes,
-            "checksums": {name: _file_sha(tmp / name) for name in files},
+            "checksums": {name: file_sha256(tmp / name) for name in files},
         }
         (tmp / "meta.json").write_text(json.dumps(meta))
         old = self.directory.with_name(self.directory.name + ".old")

@@ -10,7 +10,6 @@ features or with another encoder is refused with a clear message, not used silen
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from claimwatch.checksums import file_sha256, first_mismatch
 from claimwatch.claims.features import FEATURE_NAMES
 
 METHOD = "hybrid-rerank-lgbm-v1"
@@ -27,10 +27,6 @@ SHIPPED = Path(__file__).resolve().parents[1] / "data" / "retrieval"
 
 class ModelError(RuntimeError):
     pass
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 #: Top-1 evidence the confidence model looks at: the re-ranker's score and lead, plus the
@@ -111,7 +107,7 @@ class RetrievalModel:
                                                                     "iso_y": self.calibration.iso_y}))
             files += ["confidence.txt", "calibration.json"]
         meta = dict(self.meta, features=list(FEATURE_NAMES), method=METHOD,
-                    checksums={f: _sha(directory / f) for f in files})
+                    checksums={f: file_sha256(directory / f) for f in files})
         (directory / "meta.json").write_text(json.dumps(meta, indent=1))
 
     @classmethod
@@ -128,9 +124,9 @@ class RetrievalModel:
         if tuple(meta.get("features", ())) != FEATURE_NAMES:
             raise ModelError(f"retrieval model at {directory} was trained on other features; retrain it with "
                              "`claimwatch train retrieval`")
-        for name, digest in meta.get("checksums", {}).items():
-            if not (directory / name).is_file() or _sha(directory / name) != digest:
-                raise ModelError(f"retrieval model file {directory / name} is missing or does not match its checksum")
+        bad = first_mismatch(directory, meta.get("checksums", {}))
+        if bad is not None:
+            raise ModelError(f"retrieval model file {bad} is missing or does not match its checksum")
         booster = lightgbm.Booster(model_file=str(directory / "ranker.txt"))
         calibration = None
         if (directory / "calibration.json").is_file():

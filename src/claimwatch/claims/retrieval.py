@@ -16,7 +16,13 @@ import numpy as np
 
 from claimwatch.claims.docs import Query
 from claimwatch.claims.encoder import Encoder
-from claimwatch.claims.features import FEATURE_NAMES, DocTerms, QueryScores, candidate_features, doc_terms
+from claimwatch.claims.features import (
+    FEATURE_NAMES,
+    DocTerms,
+    QueryScores,
+    candidate_features,
+    doc_terms,
+)
 from claimwatch.claims.index import FIELDS, ClaimIndex, tokenize
 from claimwatch.claims.rerank import RetrievalModel
 

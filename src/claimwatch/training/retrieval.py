@@ -17,7 +17,6 @@ Dev-test and test splits are never read here. The same data and seed give the sa
 from __future__ import annotations
 
 import csv
-import hashlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,10 +25,16 @@ from typing import Any
 
 import numpy as np
 
+from claimwatch.checksums import file_sha256
 from claimwatch.claims.docs import Query
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex
-from claimwatch.claims.rerank import RetrievalModel, confidence_inputs, fit_calibration, train_ranker
+from claimwatch.claims.rerank import (
+    RetrievalModel,
+    confidence_inputs,
+    fit_calibration,
+    train_ranker,
+)
 from claimwatch.claims.retrieval import Retriever
 from claimwatch.evaluation import checkthat
 from claimwatch.evaluation.retrieval import cached_index, clean_queries
@@ -106,7 +111,7 @@ def _top1(retriever: Retriever, queries: list[Query], qrels: dict[str, set[str]]
 
 
 def _file_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return file_sha256(path)[:16]
 
 
 def train(datasets: Path, out: Path, encoder: Encoder, *, log: Callable[[str], None] = print) -> dict[str, Any]:
