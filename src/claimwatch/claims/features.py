@@ -41,7 +41,8 @@ def names(text: str) -> set[str]:
 
 @dataclass
 class QueryScores:
-    """Whole-collection scores of one query, computed once and shared by all its candidates."""
+    """Scores of one query, shared by all its candidates. ``cos``, ``cos_ctx`` and ``fused`` are
+    collection-sized but only valid at candidate-pool rows; ``bm25`` covers the whole collection."""
 
     cos: np.ndarray
     cos_ctx: np.ndarray | None

@@ -99,24 +99,24 @@ class Retriever:
             ctx_emb = dict(zip(with_ctx, self.encoder.encode([f"{queries[i].context} {queries[i].text}"
                                                               for i in with_ctx]), strict=True))
         out = []
+        # Collection-sized work buffers, shared by the batch: only pool positions are written and read.
+        n = len(self.index)
+        cos, fused, cos_ctx = (np.empty(n, dtype=np.float32) for _ in range(3))
         for qi, (q, tokens) in enumerate(zip(queries, tokenize([q.text for q in queries]), strict=True)):
             bm25 = {f: self.index.bm25_scores(tokens, f) for f in FIELDS if f in self.index.bm25}
-            all_scores = bm25.get("all", np.zeros(len(self.index), np.float32))
+            all_scores = bm25.get("all", np.zeros(n, np.float32))
             top = float(all_scores.max()) if all_scores.size else 0.0
             pool = dense_rows[qi][dense_rows[qi] >= 0]
             if top > 0:
-                pool = np.concatenate([pool, _top(all_scores, N_LEXICAL)])
+                pool = np.concatenate([pool, _top_nonzero(all_scores, N_LEXICAL)])
             pool = np.unique(pool)
-            cos = np.full(len(self.index), np.nan, dtype=np.float32)
             cos[pool] = self.index.cosines(q_emb[qi], pool)
-            fused = np.full(len(self.index), -np.inf, dtype=np.float32)
             fused[pool] = self.alpha * cos[pool] + (1 - self.alpha) * (all_scores[pool] / top if top > 0 else 0.0)
-            cos_ctx = None
             if qi in ctx_emb:
-                cos_ctx = np.full(len(self.index), np.nan, dtype=np.float32)
                 cos_ctx[pool] = self.index.cosines(ctx_emb[qi], pool)
             rows = pool[np.argsort(-fused[pool], kind="stable")[: self.n_candidates]]
-            qs = QueryScores(cos=cos, cos_ctx=cos_ctx, bm25=bm25, tokens=tokens, fused=fused)
+            qs = QueryScores(cos=cos, cos_ctx=cos_ctx if qi in ctx_emb else None, bm25=bm25, tokens=tokens,
+                             fused=fused)
             out.append(Candidates(rows, candidate_features(q, qs, rows, self.index.dates, self._terms_of)))
         return out
 
@@ -139,7 +139,9 @@ class Retriever:
         return results
 
 
-def _top(values: np.ndarray, k: int) -> np.ndarray:
-    k = min(k, len(values))
-    part = np.argpartition(-values, k - 1)[:k]
-    return part[np.argsort(-values[part], kind="stable")]
+def _top_nonzero(values: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the k largest positive values, best first (BM25 is zero for most documents)."""
+    nz = np.flatnonzero(values > 0)
+    if len(nz) > k:
+        nz = nz[np.argpartition(-values[nz], k - 1)[:k]]
+    return nz[np.argsort(-values[nz], kind="stable")]
