@@ -114,6 +114,13 @@ def list_quarantine(conn: sa.Connection, *, action: str | None = None, path: str
 
 # --------------------------------------------------------------------------- authors and posts
 
+def _provenance(raw: dict[str, Any], source: r.SourceRef | None, digest: str, run_id: int | None) -> dict[str, Any]:
+    """The SourcedRecord columns of a post or fact-check row."""
+    return dict(raw=raw, source_format=source.format if source else None,
+                source_path=source.path if source else None,
+                source_location=source.location if source else None, content_hash=digest, ingest_run_id=run_id)
+
+
 def _author_key(a: r.Author) -> tuple[str, str]:
     # Generic CSVs may name only a handle; key such authors by it so they still group.
     return a.platform, a.platform_id or f"handle:{(a.handle or '').lower()}"
@@ -196,11 +203,8 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
             platform=p.platform, platform_id=p.platform_id,
             author_id=author_ids.get(_author_key(p.author)) if p.author else None,
             created_at=p.created_at, text=p.text, lang=p.lang, url=p.url, kind=p.kind.value,
-            referenced_id=p.referenced_id, collected=p.collected, raw=p.raw,
-            source_format=p.source.format if p.source else None,
-            source_path=p.source.path if p.source else None,
-            source_location=p.source.location if p.source else None,
-            content_hash=digest, ingest_run_id=run_id,
+            referenced_id=p.referenced_id, collected=p.collected,
+            **_provenance(p.raw, p.source, digest, run_id),
         )
         old = existing.get(key)
         if old is None:
@@ -304,11 +308,8 @@ def upsert_factchecks(conn: sa.Connection, fcs: Sequence[tuple[r.FactCheck, str]
             appearances=fc.appearances, publisher_name=fc.publisher_name, publisher_site=fc.publisher_site,
             title=fc.title, review_date=fc.review_date, rating_text=fc.rating_text, rating_value=fc.rating_value,
             best_rating=fc.best_rating, worst_rating=fc.worst_rating, language=fc.language,
-            verdict=fc.verdict.value if fc.verdict else None, verdict_method=method, raw=fc.raw,
-            source_format=fc.source.format if fc.source else None,
-            source_path=fc.source.path if fc.source else None,
-            source_location=fc.source.location if fc.source else None,
-            content_hash=digest, ingest_run_id=run_id,
+            verdict=fc.verdict.value if fc.verdict else None, verdict_method=method,
+            **_provenance(fc.raw, fc.source, digest, run_id),
         )
         old = existing.get((url, ck))
         if old is None:

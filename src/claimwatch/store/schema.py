@@ -41,6 +41,20 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+class SourcedRecord:
+    """Columns every ingested record has: the untouched source record and where it came from."""
+
+    raw: Mapped[dict] = mapped_column(sa.JSON)
+    source_format: Mapped[str | None] = mapped_column(sa.String(32))
+    source_path: Mapped[str | None] = mapped_column(sa.Text)
+    source_location: Mapped[str | None] = mapped_column(sa.String(64))
+    #: sha256 of the derived fields + raw; an unchanged re-ingest is detected by it.
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    ingest_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingest_runs.id"))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class IngestRun(Base):
     """One ``ingest`` invocation. ``status`` stays 'running' if the process was killed."""
 
@@ -68,7 +82,7 @@ class Author(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Post(Base):
+class Post(SourcedRecord, Base):
     __tablename__ = "posts"
     __table_args__ = (
         sa.UniqueConstraint("platform", "platform_id", name="uq_post_platform_id"),
@@ -85,15 +99,6 @@ class Post(Base):
     kind: Mapped[str] = mapped_column(sa.String(16), default="original")
     referenced_id: Mapped[str | None] = mapped_column(sa.String(64))
     collected: Mapped[bool] = mapped_column(default=True)
-    raw: Mapped[dict] = mapped_column(sa.JSON)
-    source_format: Mapped[str | None] = mapped_column(sa.String(32))
-    source_path: Mapped[str | None] = mapped_column(sa.Text)
-    source_location: Mapped[str | None] = mapped_column(sa.String(64))
-    #: sha256 of the derived fields + raw; an unchanged re-ingest is detected by it.
-    content_hash: Mapped[str] = mapped_column(sa.String(64))
-    ingest_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingest_runs.id"))
-    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Media(Base):
@@ -127,7 +132,7 @@ class MetricSnapshot(Base):
     ingest_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingest_runs.id"))
 
 
-class FactCheck(Base):
+class FactCheck(SourcedRecord, Base):
     """Keyed by review URL plus a hash of the claim text (one review may cover several claims)."""
 
     __tablename__ = "factchecks"
@@ -150,14 +155,6 @@ class FactCheck(Base):
     language: Mapped[str | None] = mapped_column(sa.String(16))
     verdict: Mapped[str | None] = mapped_column(sa.String(16), index=True)
     verdict_method: Mapped[str] = mapped_column(sa.String(16), default="unmapped")
-    raw: Mapped[dict] = mapped_column(sa.JSON)
-    source_format: Mapped[str | None] = mapped_column(sa.String(32))
-    source_path: Mapped[str | None] = mapped_column(sa.Text)
-    source_location: Mapped[str | None] = mapped_column(sa.String(64))
-    content_hash: Mapped[str] = mapped_column(sa.String(64))
-    ingest_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingest_runs.id"))
-    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Match(Base):
