@@ -88,9 +88,10 @@ class _Precomputed:
 
 
 def timed(retriever: Retriever, queries: list[Query], batch: int = 256) -> float:
+    """Posts/s through :meth:`Retriever.search_batches`, the path ``claimwatch match`` takes."""
     start = time.perf_counter()
-    for i in range(0, len(queries), batch):
-        retriever.search(queries[i : i + batch], top_k=5)
+    for _ in retriever.search_batches((queries[i : i + batch] for i in range(0, len(queries), batch)), top_k=5):
+        pass
     return len(queries) / (time.perf_counter() - start)
 
 

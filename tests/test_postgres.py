@@ -28,7 +28,7 @@ def test_demo_on_postgres_gives_the_sqlite_figures(pg_url: str, tmp_path: Path, 
     monkeypatch.setenv("CLAIMWATCH_INDEX_DIR", str(tmp_path / "pg.index"))
     report, paths, _ = run_demo(tmp_path / "out", pg_url)
     h = report.headline
-    assert (h.debunked_posts, h.debunked_views, h.posts, h.views) == (44, 211_753_770, 179, 273_497_432)
+    assert (h.debunked_posts, h.debunked_views, h.posts, h.views) == (45, 206_797_778, 179, 273_497_432)
     assert json.loads(paths["json"].read_text())["headline"]["observed_to"] == "2024-11-01T12:00:00+00:00"
     ws = claimwatch.open(pg_url)
     with ws.engine.connect() as conn:

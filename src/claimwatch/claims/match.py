@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -59,31 +60,46 @@ def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshol
     with engine.connect() as conn:
         todo = repo.posts_to_match(conn, index.version, rematch)
     report.posts_considered = len(todo)
-    for start in range(0, len(todo), BATCH):
-        chunk = todo[start : start + BATCH]
-        cleaned = [clean_query(row.text) for row in chunk]
-        reasons = [skip_reason(row.text, c) for row, c in zip(chunk, cleaned, strict=True)]
-        usable = [i for i, why in enumerate(reasons) if why is None]
-        hits = retriever.search([Query(str(chunk[i].id), cleaned[i], chunk[i].created_at) for i in usable], top_k)
-        hits_by_pos = dict(zip(usable, hits, strict=True))
+    chunks = [todo[start : start + BATCH] for start in range(0, len(todo), BATCH)]
+    prepared = [_prepare(chunk) for chunk in chunks]
+    searched = retriever.search_batches(([q for q in p.queries if q is not None] for p in prepared), top_k)
+    done = 0
+    for chunk, prep, (_, hits) in zip(chunks, prepared, searched, strict=True):
+        hits_iter = iter(hits)
         with engine.begin() as conn:
-            for pos, row in enumerate(chunk):
-                if pos not in hits_by_pos:
-                    report.skipped[reasons[pos]] = report.skipped.get(reasons[pos], 0) + 1
-                    repo.set_match_state(conn, row.id, index.version, reasons[pos])
+            for row, query, why in zip(chunk, prep.queries, prep.reasons, strict=True):
+                if query is None:
+                    report.skipped[why] = report.skipped.get(why, 0) + 1
+                    repo.set_match_state(conn, row.id, index.version, why)
                     continue
                 cands = [
                     repo.CandidateRow(int(h.doc_id), rank, round(h.score, 6),
-                                      _evidence(cleaned[pos], index.docs[h.row].claim, h),
+                                      _evidence(query.text, index.docs[h.row].claim, h),
                                       None if h.confidence is None else round(h.confidence, 4),
                                       _proposed(h, rank, retriever, threshold, min_confidence))
-                    for rank, h in enumerate(hits_by_pos[pos], start=1)
+                    for rank, h in enumerate(next(hits_iter), start=1)
                 ]
                 report.proposals += repo.write_matches(conn, row.id, cands, retriever.method, index.version)
                 report.posts_matched += 1
+        done += len(chunk)
         if progress:
-            progress(min(start + BATCH, len(todo)), len(todo))
+            progress(done, len(todo))
     return report
+
+
+@dataclass
+class _Prepared:
+    """A chunk of posts as queries; ``None`` (with the reason) where a post has nothing to match."""
+
+    queries: list[Query | None]
+    reasons: list[str | None]
+
+
+def _prepare(chunk: list[Any]) -> _Prepared:
+    cleaned = [clean_query(row.text) for row in chunk]
+    reasons = [skip_reason(row.text, c) for row, c in zip(chunk, cleaned, strict=True)]
+    return _Prepared([None if why else Query(str(row.id), text, row.created_at)
+                      for row, text, why in zip(chunk, cleaned, reasons, strict=True)], reasons)
 
 
 def _evidence(query: str, claim: str, hit: Hit) -> dict[str, object]:

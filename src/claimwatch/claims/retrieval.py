@@ -10,7 +10,9 @@ is the score and there is no calibrated confidence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -39,7 +41,24 @@ class Hit:
     score: float
     #: calibrated probability that this hit is a correct match (top hit only; None without a model)
     confidence: float | None
-    features: dict[str, float] = field(default_factory=dict)
+    #: the re-ranker's inputs for this pair, in FEATURE_NAMES order (NaN = not applicable)
+    feature_values: np.ndarray
+
+    @property
+    def features(self) -> dict[str, float]:
+        """Named, rounded feature values for evidence; built on demand (most hits are never shown)."""
+        return {name: round(float(v), 4) for name, v in zip(FEATURE_NAMES, self.feature_values, strict=True)
+                if not np.isnan(v)}
+
+
+@dataclass
+class Embedded:
+    """A batch's query embeddings, computed once and shared by every consumer of the batch
+    (candidate search, check-worthiness, topics): posts are never encoded twice."""
+
+    embeddings: np.ndarray
+    #: query position → embedding of "context + text" (debate sentences with their surroundings)
+    context: dict[int, np.ndarray]
 
 
 @dataclass
@@ -82,7 +101,13 @@ class Retriever:
         flat = self.model.score(np.vstack([c.features for c in cands if len(c.rows)]))
         return np.split(flat, np.cumsum(sizes)[:-1])
 
-    def candidates(self, queries: list[Query], query_embeddings: np.ndarray | None = None) -> list[Candidates]:
+    def embed(self, queries: list[Query]) -> Embedded:
+        """One encoder pass for a batch: the texts, plus "context + text" where a query has context."""
+        with_ctx = [i for i, q in enumerate(queries) if q.context]
+        ctx = self.encoder.encode([f"{queries[i].context} {queries[i].text}" for i in with_ctx]) if with_ctx else []
+        return Embedded(self.encoder.encode([q.text for q in queries]), dict(zip(with_ctx, ctx, strict=True)))
+
+    def candidates(self, queries: list[Query], embedded: Embedded | None = None) -> list[Candidates]:
         """Stage 1 for a batch of queries: candidate rows with their features.
 
         The pool is the nearest documents by embedding (exact, or approximate on large
@@ -91,13 +116,9 @@ class Retriever:
         if not queries or len(self.index) == 0:
             return [Candidates(np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURE_NAMES)), np.float32))
                     for _ in queries]
-        q_emb = self.encoder.encode([q.text for q in queries]) if query_embeddings is None else query_embeddings
+        embedded = embedded or self.embed(queries)
+        q_emb, ctx_emb = embedded.embeddings, embedded.context
         dense_rows = self.index.dense_search(q_emb, N_DENSE)
-        with_ctx = [i for i, q in enumerate(queries) if q.context]
-        ctx_emb = {}
-        if with_ctx:
-            ctx_emb = dict(zip(with_ctx, self.encoder.encode([f"{queries[i].context} {queries[i].text}"
-                                                              for i in with_ctx]), strict=True))
         out = []
         # Collection-sized work buffers, shared by the batch: only pool positions are written and read.
         n = len(self.index)
@@ -120,9 +141,9 @@ class Retriever:
             out.append(Candidates(rows, candidate_features(q, qs, rows, self.index.dates, self._terms_of)))
         return out
 
-    def search(self, queries: list[Query], top_k: int, query_embeddings: np.ndarray | None = None) -> list[list[Hit]]:
+    def search(self, queries: list[Query], top_k: int, embedded: Embedded | None = None) -> list[list[Hit]]:
         """Top-k hits per query, best first."""
-        cands = self.candidates(queries, query_embeddings)
+        cands = self.candidates(queries, embedded)
         scores = self._score_batch(cands)
         confidences = (self.model.confidences(scores, [c.features for c in cands]) if self.model
                        else [None] * len(cands))
@@ -133,10 +154,28 @@ class Retriever:
             for rank, j in enumerate(order):
                 row = int(cand.rows[j])
                 hits.append(Hit(row, self.index.docs[row].id, float(sc[j]), conf if rank == 0 else None,
-                                {name: round(float(v), 4) for name, v in zip(FEATURE_NAMES, cand.features[j], strict=True)
-                                 if not np.isnan(v)}))
+                                cand.features[j]))
             results.append(hits)
         return results
+
+    def search_batches(self, batches: Iterable[list[Query]], top_k: int
+                       ) -> Iterator[tuple[Embedded, list[list[Hit]]]]:
+        """:meth:`search` over a stream of batches, encoding the next batch while ranking this one.
+
+        Encoding (ONNX Runtime, outside the GIL) and ranking (mostly Python) then share the
+        CPU cores instead of taking turns. Yields each batch's embeddings with its hits, in
+        batch order.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimwatch-encode") as pool:
+            it = iter(batches)
+            current = next(it, None)
+            pending = pool.submit(self.embed, current) if current is not None else None
+            while current is not None and pending is not None:
+                upcoming = next(it, None)
+                embedded = pending.result()
+                pending = pool.submit(self.embed, upcoming) if upcoming is not None else None
+                yield embedded, self.search(current, top_k, embedded)
+                current = upcoming
 
 
 def _top_nonzero(values: np.ndarray, k: int) -> np.ndarray:
