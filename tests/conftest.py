@@ -51,7 +51,8 @@ def encoder() -> Encoder:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var in ("CLAIMWATCH_DB", "CLAIMWATCH_MODEL", "CLAIMWATCH_THRESHOLD", "CLAIMWATCH_CONFIG", "CLAIMWATCH_VERDICTS",
-                "CLAIMWATCH_TOP_K", "CLAIMWATCH_ALPHA", "CLAIMWATCH_INDEX_DIR"):
+                "CLAIMWATCH_TOP_K", "CLAIMWATCH_ALPHA", "CLAIMWATCH_INDEX_DIR", "CLAIMWATCH_TOPICS",
+                "CLAIMWATCH_CHECKWORTHINESS_MODEL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
 

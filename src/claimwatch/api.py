@@ -20,12 +20,16 @@ import sqlalchemy as sa
 
 from claimwatch import ingest
 from claimwatch.analysis.report import Report, Selection, build_report
+from claimwatch.analysis.study import StudyResult, run_study
+from claimwatch.analysis.study_file import Study, load_study
 from claimwatch.claims.docs import ClaimDoc
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex, IndexStats
-from claimwatch.claims.match import MatchReport, match_posts
+from claimwatch.claims.analyse import Analyser, Scorer
+from claimwatch.claims.match import MatchReport, match_posts, score_topics
 from claimwatch.claims.rerank import RetrievalModel, load_model
 from claimwatch.claims.retrieval import Retriever
+from claimwatch.claims.topics import TopicSet
 from claimwatch.config import Settings, load_settings
 from claimwatch.records import MatchStatus
 from claimwatch.store import db, repo
@@ -70,6 +74,18 @@ class Workspace:
         return ingest.ingest_factchecks(self.engine, [Path(p) for p in paths], fmt=fmt, column_map=column_map,
                                         verdicts=self.verdict_table(), progress=progress)
 
+    def ingest_notes(self, paths: Sequence[str | Path], snapshot_date: datetime | None = None, *, fmt: str = "auto",
+                     progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:
+        """Community Notes notes / noteStatusHistory / ratings TSVs; per-post facts are in
+        :mod:`claimwatch.analysis.notes`. Give all files of one download the same ``snapshot_date``."""
+        return ingest.ingest_notes(self.engine, [Path(p) for p in paths], fmt=fmt, snapshot_date=snapshot_date,
+                                   progress=progress)
+
+    def ingest_labels(self, paths: Sequence[str | Path], *,
+                      progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:
+        """X label stream events; histories per post are in :mod:`claimwatch.analysis.labels`."""
+        return ingest.ingest_labels(self.engine, [Path(p) for p in paths], progress=progress)
+
     def renormalise_verdicts(self) -> dict[str, int]:
         """Re-apply the (possibly extended) verdict table to every stored fact-check."""
         table = self.verdict_table()
@@ -113,12 +129,34 @@ class Workspace:
     def retriever(self) -> Retriever:
         return Retriever(self.load_index(), self.encoder, self.retrieval_model(), alpha=self.settings.alpha)
 
+    def checkworthiness_model(self) -> Scorer | None:
+        return None
+
+    def topic_set(self, topics: str | Path | TopicSet | None = None) -> TopicSet | None:
+        """``topics`` (a file or a loaded set), else the configured topic file, else None."""
+        if isinstance(topics, TopicSet):
+            return topics
+        path = topics or self.settings.topics
+        return TopicSet.load(path) if path else None
+
+    def analyser(self, topics: str | Path | TopicSet | None = None) -> Analyser:
+        """Language, check-worthiness and topics, computed alongside matching."""
+        return Analyser(self.encoder, self.checkworthiness_model(), self.topic_set(topics))
+
     def match(self, *, rematch: bool = False, threshold: float | None = None, min_confidence: float | None = None,
-              top_k: int | None = None, progress: Callable[[int, int], None] | None = None) -> MatchReport:
+              top_k: int | None = None, topics: str | Path | TopicSet | None = None,
+              progress: Callable[[int, int], None] | None = None) -> MatchReport:
+        analyser = self.analyser(topics)  # a bad topic file fails here, before any work
         return match_posts(self.engine, self.retriever(), top_k=top_k or self.settings.top_k,
                            threshold=self.settings.threshold if threshold is None else threshold,
                            min_confidence=self.settings.min_confidence if min_confidence is None else min_confidence,
-                           rematch=rematch, progress=progress)
+                           rematch=rematch, analyser=analyser, progress=progress)
+
+    def score_topics(self, topics: str | Path | TopicSet, progress: Callable[[int, int], None] | None = None) -> int:
+        """Score every post against new topic definitions without re-matching; returns posts scored."""
+        topic_set = self.topic_set(topics)
+        assert topic_set is not None
+        return score_topics(self.engine, Analyser(self.encoder, None, topic_set), progress)
 
     def decide(self, match_id: int, status: MatchStatus, who: str, note: str | None = None) -> bool:
         with self.engine.begin() as conn:
@@ -136,6 +174,10 @@ class Workspace:
         else:
             out.update(threshold=self.settings.threshold, alpha=self.settings.alpha)
         return out
+
+    def run_study(self, study: str | Path | Study) -> StudyResult:
+        """Compute a study (a YAML file or a parsed :class:`Study`) from the store."""
+        return run_study(self.engine, study if isinstance(study, Study) else load_study(study), self.encoder)
 
     def report(self, selection: Selection | None = None) -> Report:
         return build_report(self.engine, selection or Selection(), self.matching_settings())

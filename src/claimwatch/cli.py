@@ -33,10 +33,12 @@ from claimwatch.evaluation.checkthat import DataError
 from claimwatch.ingest import IngestReport
 from claimwatch.records import MatchStatus
 from claimwatch.reports import write_all
+from claimwatch.reports.study import write_study
 
 app = typer.Typer(help="Find posts repeating fact-checked claims, measure their reach, report with evidence.",
                   no_args_is_help=True, add_completion=False)
-ingest_app = typer.Typer(help="Read post archives or fact-check feeds into the store.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Read post archives, fact-check feeds, Community Notes downloads or label events into "
+                              "the store.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Inspect records that could not be used.", no_args_is_help=True)
 review_app = typer.Typer(help="Record analyst decisions on proposed matches.", no_args_is_help=True)
 verdicts_app = typer.Typer(help="Rating → verdict normalisation.", no_args_is_help=True)
@@ -132,6 +134,10 @@ def stats(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     t.add_row("posts by kind", ", ".join(f"{k} {v:,}" for k, v in sorted(data["posts_by_kind"].items())))
     t.add_row("fact-checks by verdict", ", ".join(f"{k} {v:,}" for k, v in sorted(data["factchecks_by_verdict"].items())))
     t.add_row("matches", ", ".join(f"{k} {v:,}" for k, v in data["matches"].items()))
+    t.add_row("community notes", f"{data['notes']:,} ({data['notes_on_stored_posts']:,} on stored posts), "
+              f"{data['note_status_rows']:,} status rows in {data['note_status_snapshots']:,} snapshots, "
+              f"{data['notes_with_rating_counts']:,} with rating counts")
+    t.add_row("label events", f"{data['label_events']:,} on {data['labelled_posts']:,} posts")
     console.print(t)
     if data["unmapped_ratings"]:
         console.print("\n[bold]Rating texts without a verdict[/] (add them to a verdict table, see "
@@ -158,8 +164,10 @@ def _print_ingest(report: IngestReport, as_json: bool) -> None:
                 console.print(f"    snapshots observed at {', '.join(f.source_observed_at)} (from the source)",
                               highlight=False, markup=False)
             elif f.observed_at:
-                hint = "; pass --observed-at to set it" if f.observed_at_source == "file modification time" else ""
-                console.print(f"    snapshots observed at {f.observed_at} ({f.observed_at_source}{hint})",
+                option = "--snapshot-date" if report.kind == "notes" else "--observed-at"
+                what = "snapshot of" if report.kind == "notes" else "snapshots observed at"
+                hint = "" if f.observed_at_source == option else f"; pass {option} to set it"
+                console.print(f"    {what} {f.observed_at} ({f.observed_at_source}{hint})",
                               highlight=False, markup=False)
         console.print(report.summary(), highlight=False, markup=False)
     if not report.ok:
@@ -214,6 +222,38 @@ def ingest_factchecks(
     _print_ingest(report, as_json)
 
 
+@ingest_app.command("notes")
+def ingest_notes(
+    files: Annotated[list[Path], typer.Argument(help="Community Notes TSV downloads: notes, noteStatusHistory and "
+                                                "(optional) ratings files, told apart by their header.")],
+    db: DbOpt = None,
+    snapshot_date: Annotated[Optional[str], typer.Option(help="When the download was taken, e.g. 2024-08-10; give "
+                                                         "all files of one download the same date (default: each "
+                                                         "file's latest timestamp).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto|cn-notes|cn-status|cn-ratings")] = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest Community Notes downloads; each status-history file is kept as a snapshot of its own."""
+    ws = _open(db)
+    when = _parse_time(snapshot_date, "--snapshot-date")
+    with _user_errors():
+        report = _run_ingest("notes", files, lambda cb: ws.ingest_notes(files, when, fmt=fmt, progress=cb))
+    _print_ingest(report, as_json)
+
+
+@ingest_app.command("labels")
+def ingest_labels(
+    files: Annotated[list[Path], typer.Argument(help="X label stream events (JSON lines from /2/tweets/label/stream).")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest platform label events; every apply/remove is kept, also for posts not in the store yet."""
+    ws = _open(db)
+    with _user_errors():
+        report = _run_ingest("labels", files, lambda cb: ws.ingest_labels(files, progress=cb))
+    _print_ingest(report, as_json)
+
+
 # ---------------------------------------------------------------------------- index / match
 
 @app.command()
@@ -238,13 +278,37 @@ def match(
                                                             "when P(correct) is at least this, e.g. 0.9.")] = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", help="Candidates stored per post.")] = None,
     rematch: Annotated[bool, typer.Option(help="Match every post again, not only new ones.")] = False,
+    topics: Annotated[Optional[Path], typer.Option(help="Topic definitions (YAML) to score posts against; "
+                                                   "see README \"Topics\".", envvar="CLAIMWATCH_TOPICS")] = None,
 ) -> None:
-    """Propose fact-checks for posts not yet matched against the current index."""
+    """Propose fact-checks for posts not yet matched against the current index; store each post's
+    language, check-worthiness, claim sentence and topics."""
     ws = _open(db, model=model, threshold=threshold, top_k=top_k, min_confidence=min_confidence)
     with _user_errors(), _progress() as prog:
         task = prog.add_task("matching posts", total=None)
-        rep = ws.match(rematch=rematch, progress=lambda done, total: prog.update(task, completed=done, total=total))
+        rep = ws.match(rematch=rematch, topics=topics,
+                       progress=lambda done, total: prog.update(task, completed=done, total=total))
     console.print(rep.summary(), highlight=False, markup=False)
+
+
+topics_app = typer.Typer(help="Score posts against topic definitions.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+
+
+@topics_app.command("score")
+def topics_score(
+    file: Annotated[Path, typer.Argument(help="Topic definitions (YAML).")],
+    db: DbOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Re-score every post against new or edited topic definitions, without re-matching."""
+    ws = _open(db, model=model)
+    with _user_errors(), _progress() as prog:
+        task = prog.add_task("scoring topics", total=None)
+        n = ws.score_topics(file, progress=lambda done, total: prog.update(task, completed=done, total=total))
+    counts = ws.stats()["posts_by_topic"]
+    console.print(f"scored {n:,} posts; in topic: " + (", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"),
+                  highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- report
@@ -276,6 +340,8 @@ def report(
     keyword: Annotated[Optional[list[str]], typer.Option("--keyword", "-k", help="Only posts containing it (repeatable: any).")] = None,
     confirmed_only: Annotated[bool, typer.Option(help="Count analyst-confirmed matches only (default: confirmed and proposed).")] = False,
     include_reposts: Annotated[bool, typer.Option(help="List reposts too (they never add views).")] = False,
+    topic: Annotated[Optional[list[str]], typer.Option("--topic", "-t", help="Only posts in this topic (repeatable: any).")] = None,
+    lang: Annotated[Optional[list[str]], typer.Option("--lang", help="Only posts in this language, e.g. en (repeatable).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Directory for report.md/.csv/.json/.html.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to print.")] = 25,
     as_json: JsonOpt = False,
@@ -283,7 +349,8 @@ def report(
     """Headline and per-post table for a selection; with --out, write Markdown, CSV, JSON and HTML."""
     ws = _open(db)
     sel = Selection(handles=tuple(account or ()), since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
-                    keywords=tuple(keyword or ()), include_proposed=not confirmed_only, include_reposts=include_reposts)
+                    keywords=tuple(keyword or ()), include_proposed=not confirmed_only, include_reposts=include_reposts,
+                    topics=tuple(topic or ()), langs=tuple(lang or ()))
     rep = ws.report(sel)
     if as_json:
         print(json.dumps(rep.to_dict()))
@@ -291,6 +358,35 @@ def report(
         print_report(rep, limit)
     if out:
         paths = write_all(rep, out)
+        err.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False, markup=False)
+
+
+# ---------------------------------------------------------------------------- studies
+
+study_app = typer.Typer(help="Reproducible studies: reach, notes, labels and narratives from a study file.",
+                        no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("run")
+def study_run(
+    file: Annotated[Path, typer.Argument(help="Study definition (YAML); see README \"Studies\".")],
+    db: DbOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="Directory for the study report files.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute a study from the store: the same file and store always give the same figures."""
+    ws = _open(db)
+    with _user_errors():
+        result = ws.run_study(file)
+    if as_json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        console.print(Text(result.study["title"], style="bold"), highlight=False)
+        for line in result.headline():
+            console.print(line, highlight=False, markup=False)
+    if out:
+        paths = write_study(result, out)
         err.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False, markup=False)
 
 

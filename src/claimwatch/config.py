@@ -39,6 +39,10 @@ class Settings:
     verdict_files: tuple[str, ...] = field(default_factory=tuple)
     #: where the search index lives; empty = next to the SQLite file
     index_dir: str = ""
+    #: topic definitions (YAML) scored by ``match``; empty = no topics
+    topics: str = ""
+    #: check-worthiness model directory; empty = the shipped one; "none" = do not score
+    checkworthiness_model: str = ""
 
     def with_overrides(self, **kw: Any) -> Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
@@ -55,6 +59,8 @@ _ENV = {
     "retrieval_model": "CLAIMWATCH_RETRIEVAL_MODEL",
     "verdict_files": "CLAIMWATCH_VERDICTS",
     "index_dir": "CLAIMWATCH_INDEX_DIR",
+    "topics": "CLAIMWATCH_TOPICS",
+    "checkworthiness_model": "CLAIMWATCH_CHECKWORTHINESS_MODEL",
 }
 
 

@@ -27,13 +27,39 @@ from claimwatch.sources import (
     detect_post_format,
 )
 from claimwatch.sources.base import FormatError, ReadContext, clip_raw
+from claimwatch.sources.notes import NOTE_FORMATS, detect_notes_format, latest_timestamp
+from claimwatch.sources.x_labels import LABEL_FORMATS, detect_label_format
 from claimwatch.store import repo
 from claimwatch.verdicts import VerdictTable
 
 DEFAULT_BATCH = 1000
+#: Community Notes downloads have millions of small rows: bigger batches, fewer commits.
+NOTES_BATCH = 10_000
 
 #: Called after each committed batch with (file, records read so far in that file).
 ProgressFn = Callable[[Path, int], None]
+
+
+@dataclass(frozen=True)
+class FileTime:
+    """How the time a file stands for is chosen: the option the user gave, else a fallback
+    taken from the file (posts: when metrics were observed; Community Notes: the snapshot)."""
+
+    option: str
+    given: datetime | None
+    fallback_name: str
+    fallback: Callable[[Path, str], datetime | None]
+
+    def resolve(self, path: Path, fmt: str) -> tuple[datetime, str]:
+        if self.given is not None:
+            return self.given, self.option
+        when = self.fallback(path, fmt)
+        if when is None:
+            raise FormatError(f"no {self.fallback_name} to date the file by; pass {self.option}")
+        return when, self.fallback_name
+
+    def run_option(self) -> dict[str, str | None]:
+        return {self.option.lstrip("-").replace("-", "_"): self.given.isoformat() if self.given else None}
 
 
 @dataclass
@@ -96,9 +122,11 @@ def ingest_posts(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto", obs
     def write(conn: sa.Connection, batch: list[r.Post], run_id: int) -> repo.BatchCounts:
         return repo.upsert_posts(conn, batch, run_id)
 
+    mtime = FileTime("--observed-at", observed_at, "file modification time",
+                     lambda path, _fmt: datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).replace(microsecond=0))
     return _ingest(engine, "posts", paths, fmt, POST_FORMATS, detect_post_format, write,
-                   ReadContext(observed_at=observed_at or _EPOCH, platform=platform, column_map=column_map or {}),
-                   explicit_observed_at=observed_at is not None, batch_size=batch_size, progress=progress)
+                   ReadContext(observed_at=_EPOCH, platform=platform, column_map=column_map or {}),
+                   file_time=mtime, batch_size=batch_size, progress=progress)
 
 
 def ingest_factchecks(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto",
@@ -114,8 +142,38 @@ def ingest_factchecks(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto"
         return repo.upsert_factchecks(conn, pairs, run_id)
 
     return _ingest(engine, "factchecks", paths, fmt, FACTCHECK_FORMATS, detect_factcheck_format, write,
-                   ReadContext(observed_at=_EPOCH, column_map=column_map or {}), explicit_observed_at=False,
+                   ReadContext(observed_at=_EPOCH, column_map=column_map or {}), file_time=None,
                    batch_size=batch_size, progress=progress)
+
+
+#: Store writer per Community Notes record type (one file holds one type).
+_NOTE_WRITERS: dict[type, Callable[[sa.Connection, list[Any], int], repo.BatchCounts]] = {
+    r.Note: repo.upsert_notes, r.NoteStatus: repo.add_note_statuses, r.NoteRatings: repo.set_note_ratings}
+
+
+def ingest_notes(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto", snapshot_date: datetime | None = None,
+                 batch_size: int = NOTES_BATCH, progress: ProgressFn | None = None) -> IngestReport:
+    """Community Notes notes / noteStatusHistory / ratings TSVs (told apart by header).
+
+    Each file stands for one snapshot (download): ``snapshot_date``, else the latest
+    timestamp in the file (a first pass over it; the report says which).
+    """
+    if snapshot_date is not None and snapshot_date.tzinfo is None:
+        raise ValueError(f"snapshot date {snapshot_date.isoformat()} has no time zone; give it in UTC")
+
+    def write(conn: sa.Connection, batch: list[Any], run_id: int) -> repo.BatchCounts:
+        return _NOTE_WRITERS[type(batch[0])](conn, batch, run_id)
+
+    latest = FileTime("--snapshot-date", snapshot_date, "latest timestamp in the file", latest_timestamp)
+    return _ingest(engine, "notes", paths, fmt, NOTE_FORMATS, detect_notes_format, write,
+                   ReadContext(observed_at=_EPOCH), file_time=latest, batch_size=batch_size, progress=progress)
+
+
+def ingest_labels(engine: sa.Engine, paths: list[Path], *, batch_size: int = DEFAULT_BATCH,
+                  progress: ProgressFn | None = None) -> IngestReport:
+    """X label stream events (JSON lines); every event is kept, for posts stored or not."""
+    return _ingest(engine, "labels", paths, "auto", LABEL_FORMATS, detect_label_format, repo.add_label_events,
+                   ReadContext(observed_at=_EPOCH), file_time=None, batch_size=batch_size, progress=progress)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -124,21 +182,21 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _ingest(engine: sa.Engine, kind: str, paths: list[Path], fmt: str,
             formats: dict[str, Callable[[Path, ReadContext], Iterator[r.ReadResult]]],
             detect: Callable[[Path], str], write: Callable[[sa.Connection, list[Any], int], repo.BatchCounts],
-            ctx: ReadContext, *, explicit_observed_at: bool, batch_size: int,
+            ctx: ReadContext, *, file_time: FileTime | None, batch_size: int,
             progress: ProgressFn | None) -> IngestReport:
     if fmt != "auto" and fmt not in formats:
         raise ValueError(f"unknown {kind} format {fmt!r}; choose auto or one of {', '.join(formats)}")
     with engine.begin() as conn:
         _close_dead_runs(conn)
         run_id = repo.start_run(conn, kind, [str(p) for p in paths],
-                                {"format": fmt, "observed_at": ctx.observed_at.isoformat() if explicit_observed_at else None,
+                                {"format": fmt, **(file_time.run_option() if file_time else {}),
                                  "column_map": ctx.column_map, "pid": os.getpid(), "host": socket.gethostname()})
     report = IngestReport(run_id=run_id, kind=kind)
     status = "failed"
     try:
         for path in paths:
             report.files.append(_ingest_file(engine, kind, Path(path), fmt, formats, detect, write, ctx,
-                                             explicit_observed_at, batch_size, progress, report))
+                                             file_time, batch_size, progress, report))
         status = "completed"
     finally:
         with engine.begin() as conn:
@@ -148,24 +206,19 @@ def _ingest(engine: sa.Engine, kind: str, paths: list[Path], fmt: str,
 
 def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: dict[str, Any],
                  detect: Callable[[Path], str], write: Callable[[sa.Connection, list[Any], int], repo.BatchCounts],
-                 base_ctx: ReadContext, explicit_observed_at: bool, batch_size: int,
+                 base_ctx: ReadContext, file_time: FileTime | None, batch_size: int,
                  progress: ProgressFn | None, report: IngestReport) -> FileReport:
     fr = FileReport(path=str(path))
+    ctx = ReadContext(observed_at=base_ctx.observed_at, platform=base_ctx.platform, column_map=base_ctx.column_map)
     try:
         if not path.is_file():
             raise FormatError("no such file" if not path.exists() else "not a regular file")
         fr.format = detect(path) if fmt == "auto" else fmt
+        if file_time is not None:
+            ctx.observed_at, fr.observed_at_source = file_time.resolve(path, fr.format)
+            fr.observed_at = ctx.observed_at.isoformat()
     except (FormatError, OSError) as exc:
         return _file_failed(engine, kind, path, fr, report, str(exc))
-
-    ctx = ReadContext(observed_at=base_ctx.observed_at, platform=base_ctx.platform, column_map=base_ctx.column_map)
-    if kind == "posts":
-        if explicit_observed_at:
-            fr.observed_at_source = "--observed-at"
-        else:
-            ctx.observed_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).replace(microsecond=0)
-            fr.observed_at_source = "file modification time"
-        fr.observed_at = ctx.observed_at.isoformat()
 
     batch: list[Any] = []
     quarantine: list[tuple[r.Rejected, str]] = []
@@ -174,9 +227,13 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
 
     def flush() -> None:
         with engine.begin() as conn:
-            counts = write(conn, batch, report.run_id)
+            counts = write(conn, batch, report.run_id) if batch else repo.BatchCounts()
             quarantine.extend((c, "conflict") for c in counts.conflicts)
+            quarantine.extend((d, "rejected") for d in counts.duplicates)
             repo.add_quarantine(conn, report.run_id, kind, quarantine)
+        fr.read -= len(counts.duplicates)
+        fr.rejected += len(counts.duplicates)
+        report.quarantined += len(counts.duplicates)
         report.inserted += counts.inserted
         report.updated += counts.updated
         report.unchanged += counts.unchanged
@@ -235,8 +292,14 @@ def _file_failed(engine: sa.Engine, kind: str, path: Path, fr: FileReport, repor
     return fr
 
 
-def _duplicate_in_file(rec: r.Post | r.FactCheck, seen: dict[tuple[str, str], tuple[str, str]]) -> r.Rejected | None:
-    """The second copy of a record within one file is quarantined, naming the first."""
+def _duplicate_in_file(rec: Any, seen: dict[tuple[str, str], tuple[str, str]]) -> r.Rejected | None:
+    """The second copy of a post or fact-check within one file is quarantined, naming the first.
+
+    Notes and label events are checked by the store instead (see ``repo._upsert_keyed``):
+    a notes download has millions of rows, too many keys to hold here.
+    """
+    if not isinstance(rec, (r.Post, r.FactCheck)):
+        return None
     if isinstance(rec, r.Post):
         if not rec.collected:  # context posts repeat across pages by design
             return None
@@ -253,8 +316,13 @@ def _duplicate_in_file(rec: r.Post | r.FactCheck, seen: dict[tuple[str, str], tu
                       clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)))
 
 
-def _warning_entry(rec: r.Post | r.FactCheck, w: r.FieldWarning) -> r.Rejected:
-    ident = f"post {rec.platform_id}" if isinstance(rec, r.Post) else f"fact-check {rec.review_url}"
+def _warning_entry(rec: Any, w: r.FieldWarning) -> r.Rejected:
+    if isinstance(rec, r.Post):
+        ident = f"post {rec.platform_id}"
+    elif isinstance(rec, r.FactCheck):
+        ident = f"fact-check {rec.review_url}"
+    else:
+        ident = f"note {rec.note_id}"
     assert rec.source is not None
     return r.Rejected(rec.source, f"{ident}: field {w.field} = {w.value!r}: {w.reason}",
                       clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)))

@@ -138,6 +138,85 @@ class FactCheck:
 
 
 @dataclass(slots=True)
+class Note:
+    """One Community Note as the notes download states it.
+
+    Linked to its post by the tweet id *string*, never by a store key, so a note lands
+    before (or without) the post and joins when the post arrives. ``snapshot_at`` is the
+    download the row came from (see :class:`NoteStatus`).
+    """
+
+    note_id: str
+    tweet_id: str
+    classification: str | None
+    created_at: datetime | None
+    author_id: str | None
+    snapshot_at: datetime
+    raw: dict[str, Any] = field(default_factory=dict)
+    source: SourceRef | None = None
+
+
+@dataclass(slots=True)
+class NoteStatus:
+    """A note's status as one noteStatusHistory download (``snapshot_at``) states it.
+
+    Downloads are kept side by side, one row per (note, snapshot), so "as of" questions
+    read the latest snapshot not after a date. ``None`` means the file left it empty.
+    """
+
+    note_id: str
+    snapshot_at: datetime
+    created_at: datetime | None = None
+    current_status: str | None = None
+    current_status_at: datetime | None = None
+    first_non_nmr_status: str | None = None
+    first_non_nmr_at: datetime | None = None
+    latest_non_nmr_status: str | None = None
+    latest_non_nmr_at: datetime | None = None
+    locked_status: str | None = None
+    locked_at: datetime | None = None
+    decided_by: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    source: SourceRef | None = None
+
+
+@dataclass(slots=True)
+class NoteRatings:
+    """Per-note rating counts of one ratings file (the ratings themselves are not kept)."""
+
+    note_id: str
+    snapshot_at: datetime
+    #: the file's name: a download's ratings come in several files, each counted once
+    file_name: str
+    ratings: int = 0
+    helpful: int = 0
+    somewhat_helpful: int = 0
+    not_helpful: int = 0
+    source: SourceRef | None = None
+
+
+@dataclass(slots=True)
+class LabelEvent:
+    """One platform label being applied to or removed from a post (every event is kept).
+
+    ``label`` is the kind of event (``notice`` or ``unviewable``); ``event_type`` the
+    notice's type (e.g. "misleading"), empty for kinds that have none.
+    """
+
+    platform: str
+    platform_id: str
+    label: str
+    event_type: str
+    action: str
+    event_at: datetime
+    label_title: str | None = None
+    details: str | None = None
+    details_url: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    source: SourceRef | None = None
+
+
+@dataclass(slots=True)
 class FieldWarning:
     """A field that could not be used and was stored as unknown; the record itself landed."""
 
@@ -159,7 +238,7 @@ class Rejected:
 class Parsed:
     """A record read from a source, with warnings about fields set to unknown."""
 
-    record: Post | FactCheck
+    record: Post | FactCheck | Note | NoteStatus | NoteRatings | LabelEvent
     warnings: list[FieldWarning] = field(default_factory=list)
 
 

@@ -31,6 +31,10 @@ class Selection:
     #: The CCDH method counts originals and quotes; reposts carry no views of their own.
     include_reposts: bool = False
     platform: str | None = None
+    #: posts assigned to any of these topics (scored by ``match --topics``)
+    topics: tuple[str, ...] = ()
+    #: posts in these languages (detected; the platform's tag where none was detected)
+    langs: tuple[str, ...] = ()
 
     def statuses(self) -> list[str]:
         st = [MatchStatus.CONFIRMED.value]
@@ -47,6 +51,8 @@ class Selection:
             "match_statuses": self.statuses(),
             "kinds": [k.value for k in PostKind if self.include_reposts or k != PostKind.REPOST],
             "platform": self.platform or "all",
+            "topics": list(self.topics) or "all",
+            "languages": list(self.langs) or "all",
         }
 
 
@@ -87,6 +93,12 @@ class ReportRow:
     fact_check: FactCheckRef | None
     debunked: bool
     other_matches: list[FactCheckRef] = field(default_factory=list)
+    #: the language the platform tagged (``lang`` is the detected one where detection ran)
+    platform_lang: str | None = None
+    #: the best sentence's check-worthiness, and that sentence (None before ``match`` analysed the post)
+    checkworthiness: float | None = None
+    claim_sentence: str | None = None
+    topics: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -115,12 +127,25 @@ class Headline:
 
 
 @dataclass
+class LanguageCount:
+    lang: str
+    posts: int
+    debunked_posts: int
+    debunked_views: int
+
+
+@dataclass
 class Report:
     selection: dict[str, Any]
     generated_at: str
     headline: Headline
     rows: list[ReportRow]
     matching: dict[str, Any]
+    #: posts per language (detected), so non-English posts are counted apart, never silently mixed in
+    languages: list[LanguageCount] = field(default_factory=list)
+    #: tomorrow's fact-check queue: check-worthy posts that match no fact-check, by score × views
+    unchecked: list[ReportRow] = field(default_factory=list)
+    unchecked_rule: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +163,8 @@ class Report:
                 "factcheck_rating": fc.rating_text if fc else None, "factcheck_verdict": fc.verdict if fc else None,
                 "match_status": fc.match_status if fc else None, "match_score": fc.match_score if fc else None,
                 "match_confidence": fc.match_confidence if fc else None,
+                "checkworthiness": row.checkworthiness, "claim_sentence": row.claim_sentence,
+                "topics": ";".join(row.topics),
             })
         return out
 
@@ -160,20 +187,28 @@ def _preference(m: dict[str, Any]) -> tuple[bool, bool, float]:
     return (m["verdict"] in DEBUNKED_VERDICTS, m["status"] == MatchStatus.CONFIRMED, float(m["score"]))
 
 
+#: Posts from this check-worthiness on, with no fact-check match, go to the "not yet checked" list.
+UNCHECKED_MIN_SCORE = 0.5
+UNCHECKED_LIMIT = 50
+
+
 def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, Any] | None = None) -> Report:
     with engine.connect() as conn:
         posts = repo.select_posts(conn, handles=selection.handles, since=selection.since, until=selection.until,
                                   keywords=selection.keywords, include_reposts=selection.include_reposts,
-                                  platform=selection.platform)
+                                  platform=selection.platform, topics=selection.topics, langs=selection.langs)
         ids = [p["id"] for p in posts]
         snaps = repo.latest_snapshots(conn, ids)
         n_snaps = repo.snapshot_counts(conn, ids)
         matches = repo.matches_for_posts(conn, ids, selection.statuses())
+        analysis = repo.analysis_for_posts(conn, ids)
+        topics = repo.topics_for_posts(conn, ids)
 
     rows: list[ReportRow] = []
     for p in posts:
         snap = snaps.get(p["id"])
         ms = sorted(matches.get(p["id"], []), key=_preference, reverse=True)
+        a = analysis.get(p["id"], {})
         # A repost carries no views of its own, whatever a source put in its counters.
         views = snap["views"] if snap and p["kind"] != PostKind.REPOST else None
         rows.append(ReportRow(
@@ -185,9 +220,34 @@ def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, An
             fact_check=_ref(ms[0]) if ms else None,
             debunked=bool(ms) and ms[0]["verdict"] in DEBUNKED_VERDICTS,
             other_matches=[_ref(m) for m in ms[1:]],
+            platform_lang=p["platform_lang"], checkworthiness=a.get("checkworthiness"),
+            claim_sentence=a.get("claim_sentence"),
+            topics=[t["topic"] for t in topics.get(p["id"], []) if t["assigned"]],
         ))
     return Report(selection=selection.describe(), generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                  headline=_headline(rows), rows=rows, matching=matching or {})
+                  headline=_headline(rows), rows=rows, matching=matching or {}, languages=_languages(rows),
+                  unchecked=_unchecked(rows),
+                  unchecked_rule=(f"check-worthiness ≥ {UNCHECKED_MIN_SCORE}, no proposed or confirmed fact-check; "
+                                  f"ranked by check-worthiness × views (unknown views rank last); top {UNCHECKED_LIMIT}"))
+
+
+def _languages(rows: list[ReportRow]) -> list[LanguageCount]:
+    by: dict[str, LanguageCount] = {}
+    for r in rows:
+        c = by.setdefault(r.lang or "und", LanguageCount(r.lang or "und", 0, 0, 0))
+        c.posts += 1
+        if r.debunked:
+            c.debunked_posts += 1
+            c.debunked_views += r.views or 0
+    return sorted(by.values(), key=lambda c: (-c.posts, c.lang))
+
+
+def _unchecked(rows: list[ReportRow]) -> list[ReportRow]:
+    todo = [r for r in rows if r.fact_check is None and r.checkworthiness is not None
+            and r.checkworthiness >= UNCHECKED_MIN_SCORE]
+    todo.sort(key=lambda r: (r.views is None, -(r.checkworthiness or 0) * (r.views or 0), -(r.checkworthiness or 0),
+                             r.post_id))
+    return todo[:UNCHECKED_LIMIT]
 
 
 def _headline(rows: list[ReportRow]) -> Headline:

@@ -14,15 +14,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
+from claimwatch.claims.analyse import Analyser, Analysis, PostText, prepare
 from claimwatch.claims.docs import Query
 from claimwatch.claims.index import tokenize
-from claimwatch.claims.retrieval import Hit, Retriever
+from claimwatch.claims.language import Detected
+from claimwatch.claims.retrieval import Embedded, Hit, Retriever
 from claimwatch.claims.text import clean_query, skip_reason
+from claimwatch.claims.topics import TopicScore
+from claimwatch.overlap import overlapped
 from claimwatch.store import repo
+from claimwatch.store.schema import utcnow
 
 BATCH = 256
 
@@ -49,11 +56,14 @@ def _proposed(hit: Hit, rank: int, retriever: Retriever, threshold: float, min_c
 
 
 def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshold: float, min_confidence: float,
-                rematch: bool = False, progress: Callable[[int, int], None] | None = None) -> MatchReport:
+                rematch: bool = False, analyser: Analyser | None = None,
+                progress: Callable[[int, int], None] | None = None) -> MatchReport:
     """Match every collected post not yet matched against this index version.
 
     Posts with no matchable text (media-only, only links or handles) are recorded as
-    skipped with the reason, not treated as errors.
+    skipped with the reason, not treated as errors. With an ``analyser``, each post's
+    language, check-worthiness, claim sentence and topics are stored from the same
+    encoder pass, and a long post's claim sentence is matched as a second query.
     """
     index = retriever.index
     report = MatchReport(index.version, retriever.method)
@@ -61,26 +71,29 @@ def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshol
         todo = repo.posts_to_match(conn, index.version, rematch)
     report.posts_considered = len(todo)
     chunks = [todo[start : start + BATCH] for start in range(0, len(todo), BATCH)]
-    prepared = [_prepare(chunk) for chunk in chunks]
-    searched = retriever.search_batches(([q for q in p.queries if q is not None] for p in prepared), top_k)
     done = 0
-    for chunk, prep, (_, hits) in zip(chunks, prepared, searched, strict=True):
-        hits_iter = iter(hits)
+    for chunk, batch in overlapped(chunks, lambda c: _embed(c, retriever, analyser)):
+        analyses = analyser.analyse(batch.posts, batch.post_embeddings(), batch.sentence_embeddings, batch.langs) \
+            if analyser else None
+        hits = _search(retriever, batch, analyses, top_k)
         with engine.begin() as conn:
-            for row, query, why in zip(chunk, prep.queries, prep.reasons, strict=True):
-                if query is None:
+            for pos, (row, why) in enumerate(zip(chunk, batch.reasons, strict=True)):
+                if why is not None:
                     report.skipped[why] = report.skipped.get(why, 0) + 1
                     repo.set_match_state(conn, row.id, index.version, why)
                     continue
+                query, post_hits = hits[pos]
                 cands = [
                     repo.CandidateRow(int(h.doc_id), rank, round(h.score, 6),
-                                      _evidence(query.text, index.docs[h.row].claim, h),
+                                      _evidence(query, index.docs[h.row].claim, h),
                                       None if h.confidence is None else round(h.confidence, 4),
                                       _proposed(h, rank, retriever, threshold, min_confidence))
-                    for rank, h in enumerate(next(hits_iter), start=1)
+                    for rank, h in enumerate(post_hits, start=1)
                 ]
                 report.proposals += repo.write_matches(conn, row.id, cands, retriever.method, index.version)
                 report.posts_matched += 1
+            if analyser and analyses is not None:
+                _store_analysis(conn, chunk, analyses, analyser)
         done += len(chunk)
         if progress:
             progress(done, len(todo))
@@ -88,18 +101,114 @@ def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshol
 
 
 @dataclass
-class _Prepared:
-    """A chunk of posts as queries; ``None`` (with the reason) where a post has nothing to match."""
+class _Batch:
+    """A chunk of posts after the background stage: queries, embeddings, sentences, languages."""
 
     queries: list[Query | None]
     reasons: list[str | None]
+    embedded: Embedded
+    posts: list[PostText]
+    sentence_embeddings: np.ndarray
+    langs: list[Detected]
+
+    def positions(self) -> list[int]:
+        return [i for i, q in enumerate(self.queries) if q is not None]
+
+    def post_embeddings(self) -> dict[int, np.ndarray]:
+        return dict(zip(self.positions(), self.embedded.embeddings, strict=True))
 
 
-def _prepare(chunk: list[Any]) -> _Prepared:
+def _embed(chunk: list[Any], retriever: Retriever, analyser: Analyser | None) -> _Batch:
+    """Everything about a chunk that needs no store and releases the GIL: runs a chunk ahead."""
     cleaned = [clean_query(row.text) for row in chunk]
     reasons = [skip_reason(row.text, c) for row, c in zip(chunk, cleaned, strict=True)]
-    return _Prepared([None if why else Query(str(row.id), text, row.created_at)
-                      for row, text, why in zip(chunk, cleaned, reasons, strict=True)], reasons)
+    queries = [None if why else Query(str(row.id), text, row.created_at)
+               for row, text, why in zip(chunk, cleaned, reasons, strict=True)]
+    embedded = retriever.embed([q for q in queries if q is not None])
+    posts = [prepare(row.text or "", None if q is None else q.text) for row, q in zip(chunk, queries, strict=True)]
+    if analyser is None:
+        return _Batch(queries, reasons, embedded, posts, np.zeros((0, 0), np.float32), [])
+    return _Batch(queries, reasons, embedded, posts, analyser.embed_sentences(posts), analyser.languages(posts))
+
+
+def _search(retriever: Retriever, batch: _Batch, analyses: list[Analysis] | None, top_k: int
+            ) -> dict[int, tuple[str, list[Hit]]]:
+    """Hits per post position, with the query text that produced them.
+
+    A claim sentence is searched as well; the post keeps whichever query's top hit is surer
+    (the calibrated confidence, else the score).
+    """
+    positions = batch.positions()
+    queries = [batch.queries[i] for i in positions]
+    extra = [(i, a.claim_query) for i, a in enumerate(analyses or []) if a.claim_query and batch.queries[i]]
+    embedded = batch.embedded
+    if extra:
+        posts_emb = batch.post_embeddings()
+        sent_emb = [_sentence_embedding(batch, i, q) for i, q in extra]
+        queries = queries + [Query(str(batch.queries[i].id), q, batch.queries[i].date) for i, q in extra]  # type: ignore[union-attr]
+        embedded = Embedded(np.vstack([np.stack([posts_emb[i] for i in positions]), np.stack(sent_emb)]),
+                            embedded.context)
+    found = retriever.search(queries, top_k, embedded) if queries else []
+    out = {i: (q.text, hits) for i, q, hits in zip(positions, queries, found, strict=False)}
+    for (i, text), hits in zip(extra, found[len(positions):], strict=True):
+        if hits and (not out[i][1] or _sureness(hits[0]) > _sureness(out[i][1][0])):
+            out[i] = (text, hits)
+    return out
+
+
+def _sentence_embedding(batch: _Batch, pos: int, query: str) -> np.ndarray:
+    offset = sum(len(p.sentence_queries) for p in batch.posts[:pos])
+    return batch.sentence_embeddings[offset + batch.posts[pos].sentence_queries.index(query)]
+
+
+def _sureness(hit: Hit) -> float:
+    return hit.confidence if hit.confidence is not None else hit.score
+
+
+def _store_analysis(conn: sa.Connection, chunk: list[Any], analyses: list[Analysis], analyser: Analyser) -> None:
+    models = analyser.models()
+    now = utcnow()
+    rows, topic_rows = [], []
+    for row, a in zip(chunk, analyses, strict=True):
+        rows.append(dict(post_id=row.id, lang=a.lang.lang, lang_confidence=a.lang.confidence,
+                         checkworthiness=a.checkworthiness, claim_sentence=a.claim.text if a.claim else None,
+                         claim_start=a.claim.start if a.claim else None, claim_end=a.claim.end if a.claim else None,
+                         sentence_scores=a.sentence_scores, models=models, analysed_at=now))
+        topic_rows += _topic_rows(row.id, a.topics, models["topics"], now)
+    repo.write_analysis(conn, rows)
+    if analyser.topics is not None:
+        repo.write_topics(conn, [row.id for row in chunk], topic_rows)
+
+
+def _topic_rows(post_id: int, scores: list[TopicScore], version: str, now: datetime) -> list[dict[str, Any]]:
+    return [dict(post_id=post_id, topic=t.topic, similarity=t.similarity, keywords=t.keywords, assigned=t.assigned,
+                 topics_version=version, scored_at=now) for t in scores]
+
+
+def score_topics(engine: sa.Engine, analyser: Analyser, progress: Callable[[int, int], None] | None = None) -> int:
+    """Re-score every collected post against ``analyser.topics`` (new or edited definitions).
+
+    Encodes the posts' query texts again: matching keeps no post embeddings in the store
+    (384 floats a post would outweigh the post itself)."""
+    if analyser.topics is None:
+        raise ValueError("no topics to score")
+    with engine.connect() as conn:
+        todo = repo.posts_text(conn)
+    models = analyser.models()
+    for start in range(0, len(todo), BATCH):
+        chunk = todo[start : start + BATCH]
+        queries = [clean_query(row.text) for row in chunk]
+        usable = [i for i, (row, q) in enumerate(zip(chunk, queries, strict=True)) if skip_reason(row.text, q) is None]
+        emb = analyser.encoder.encode([queries[i] for i in usable])
+        scores = analyser.topic_scores([prepare(row.text or "", None) for row in chunk], dict(zip(usable, emb, strict=True)))
+        now = utcnow()
+        rows = [r for row, per_post in zip(chunk, scores, strict=True)
+                for r in _topic_rows(row.id, per_post, models["topics"], now)]
+        with engine.begin() as conn:
+            repo.write_topics(conn, [row.id for row in chunk], rows)
+        if progress:
+            progress(min(start + BATCH, len(todo)), len(todo))
+    return len(todo)
 
 
 def _evidence(query: str, claim: str, hit: Hit) -> dict[str, object]:

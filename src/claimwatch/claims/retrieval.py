@@ -11,7 +11,6 @@ is the score and there is no calibrated confidence.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +26,7 @@ from claimwatch.claims.features import (
 )
 from claimwatch.claims.index import FIELDS, ClaimIndex, tokenize
 from claimwatch.claims.rerank import RetrievalModel
+from claimwatch.overlap import overlapped
 
 N_CANDIDATES = 30
 #: Nearest documents by embedding, and best BM25 hits, that form the candidate pool.
@@ -162,20 +162,10 @@ class Retriever:
                        ) -> Iterator[tuple[Embedded, list[list[Hit]]]]:
         """:meth:`search` over a stream of batches, encoding the next batch while ranking this one.
 
-        Encoding (ONNX Runtime, outside the GIL) and ranking (mostly Python) then share the
-        CPU cores instead of taking turns. Yields each batch's embeddings with its hits, in
-        batch order.
+        Yields each batch's embeddings with its hits, in batch order.
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claimwatch-encode") as pool:
-            it = iter(batches)
-            current = next(it, None)
-            pending = pool.submit(self.embed, current) if current is not None else None
-            while current is not None and pending is not None:
-                upcoming = next(it, None)
-                embedded = pending.result()
-                pending = pool.submit(self.embed, upcoming) if upcoming is not None else None
-                yield embedded, self.search(current, top_k, embedded)
-                current = upcoming
+        for batch, embedded in overlapped(batches, self.embed):
+            yield embedded, self.search(batch, top_k, embedded)
 
 
 def _top_nonzero(values: np.ndarray, k: int) -> np.ndarray:

@@ -15,6 +15,8 @@ from claimwatch.reports import write_all
 DATA_DIR = Path(__file__).resolve().parent / "data"
 POST_FILES = ("posts_2024-08-01.jsonl", "posts_2024-11-01.jsonl", "posts_extra.csv")
 FACTCHECK_FILES = ("factchecks.jsonld", "factchecks_tools.json")
+#: Example topics (a "2024 US election" topic and an immigration one), scored while matching.
+TOPICS_FILE = "topics.yaml"
 #: The generic CSV carries no observation time; fix it so the demo is the same everywhere.
 CSV_OBSERVED_AT = datetime(2024, 8, 1, 12, 0, tzinfo=UTC)
 
@@ -71,7 +73,7 @@ def run_demo(out: Path, db: str | None = None) -> tuple[Report, dict[str, Path],
     log.append(f"fact-checks: {rep.summary()}")
     st = ws.build_index()
     log.append(f"index: {st.total} fact-checks encoded with {ws.encoder.name}")
-    log.append(ws.match().summary())
+    log.append(ws.match(topics=DATA_DIR / TOPICS_FILE).summary())
     report = ws.report(Selection())
     log.append(check_ground_truth(report).summary())
     paths = write_all(report, out)

@@ -75,6 +75,17 @@ def to_markdown(report: Report) -> str:
             _md_cell(fc.verdict if fc else ""), _md_cell(fc.match_status if fc else ""),
             f"{fc.match_score:.3f}" if fc else "", _confidence(fc.match_confidence if fc else None),
         ]) + " |")
+    lines += ["", "## Posts by language", "", "| language | posts | debunked posts | their views |", "|---|---:|---:|---:|"]
+    lines += [f"| {_md_cell(c.lang)} | {c.posts:,} | {c.debunked_posts:,} | {c.debunked_views:,} |"
+              for c in report.languages]
+    lines += ["", "## Check-worthy claims with no fact-check yet", "", f"_{_md_cell(report.unchecked_rule)}_", "",
+              "| # | post | date | account | claim sentence | check-worthiness | views |", "|---|---|---|---|---|---:|---:|"]
+    for i, row in enumerate(report.unchecked, start=1):
+        post_url = safe_url(row.url)
+        post = f"[{_md_cell(row.post_id)}](<{post_url}>)" if post_url else _md_cell(row.post_id)
+        lines.append(f"| {i} | {post} | {_md_cell((row.created_at or '')[:10])} | {_md_cell(row.handle)} | "
+                     f"{_md_cell(row.claim_sentence or row.text, 200)} | {row.checkworthiness:.2f} | "
+                     f"{'unknown' if row.views is None else f'{row.views:,}'} |")
     return "\n".join(lines) + "\n"
 
 

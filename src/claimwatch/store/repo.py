@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +47,8 @@ class BatchCounts:
     unchanged: int = 0
     snapshots_added: int = 0
     conflicts: list[r.Rejected] = field(default_factory=list)
+    #: records the store recognised as a second copy of a row the same file already wrote
+    duplicates: list[r.Rejected] = field(default_factory=list)
 
     def add(self, other: BatchCounts) -> None:
         self.inserted += other.inserted
@@ -365,6 +367,14 @@ def stats(conn: sa.Connection) -> dict[str, Any]:
         "quarantined": count(s.Quarantine, s.Quarantine.action == "rejected"),
         "field_warnings": count(s.Quarantine, s.Quarantine.action != "rejected"),
         "unmapped_ratings": unmapped,
+        "posts_analysed": count(s.PostAnalysis),
+        "posts_by_language": {row[0]: row[1] for row in conn.execute(
+            sa.select(s.PostAnalysis.lang, sa.func.count()).group_by(s.PostAnalysis.lang)
+            .order_by(sa.func.count().desc(), s.PostAnalysis.lang))},
+        "posts_by_topic": {row[0]: row[1] for row in conn.execute(
+            sa.select(s.PostTopic.topic, sa.func.count()).where(s.PostTopic.assigned.is_(True))
+            .group_by(s.PostTopic.topic).order_by(s.PostTopic.topic))},
+        **notes_and_labels_stats(conn),
         "ingest_runs": {row[0]: row[1] for row in conn.execute(
             sa.select(s.IngestRun.status, sa.func.count()).group_by(s.IngestRun.status))},
     }
@@ -453,19 +463,78 @@ def decide_match(conn: sa.Connection, match_id: int, status: r.MatchStatus, who:
     return res.rowcount > 0
 
 
+# --------------------------------------------------------------------------- text analysis and topics
+
+def write_analysis(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Replace the stored analysis (language, check-worthiness, claim sentence) of these posts."""
+    for chunk in _chunks([row["post_id"] for row in rows]):
+        conn.execute(sa.delete(s.PostAnalysis).where(s.PostAnalysis.post_id.in_(chunk)))
+    if rows:
+        conn.execute(sa.insert(s.PostAnalysis), list(rows))
+
+
+def write_topics(conn: sa.Connection, post_ids: Sequence[int], rows: Sequence[dict[str, Any]]) -> None:
+    """Replace the topic scores of these posts (all topics: a changed topic file drops old topics)."""
+    for chunk in _chunks(list(post_ids)):
+        conn.execute(sa.delete(s.PostTopic).where(s.PostTopic.post_id.in_(chunk)))
+    if rows:
+        conn.execute(sa.insert(s.PostTopic), list(rows))
+
+
+def posts_text(conn: sa.Connection, post_ids: Sequence[int] | None = None) -> list[Any]:
+    """(id, text) of collected posts, all of them or the given ones, in id order."""
+    q = sa.select(s.Post.id, s.Post.text).where(s.Post.collected.is_(True)).order_by(s.Post.id)
+    if post_ids is None:
+        return list(conn.execute(q))
+    return [row for chunk in _chunks(sorted(set(post_ids))) for row in conn.execute(q.where(s.Post.id.in_(chunk)))]
+
+
+def analysis_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(list(post_ids)):
+        q = sa.select(*s.PostAnalysis.__table__.c).where(s.PostAnalysis.post_id.in_(chunk))
+        out.update({row.post_id: dict(row._mapping) for row in conn.execute(q)})
+    return out
+
+
+def topics_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    for chunk in _chunks(list(post_ids)):
+        q = (sa.select(*s.PostTopic.__table__.c).where(s.PostTopic.post_id.in_(chunk))
+             .order_by(s.PostTopic.post_id, s.PostTopic.topic))
+        for row in conn.execute(q):
+            out.setdefault(row.post_id, []).append(dict(row._mapping))
+    return out
+
+
+def stored_topics(conn: sa.Connection) -> list[str]:
+    return [row[0] for row in conn.execute(sa.select(s.PostTopic.topic).distinct().order_by(s.PostTopic.topic))]
+
+
 # --------------------------------------------------------------------------- report queries
 
 def select_posts(conn: sa.Connection, *, handles: Sequence[str] = (), since: datetime | None = None,
                  until: datetime | None = None, keywords: Sequence[str] = (), include_reposts: bool = False,
-                 platform: str | None = None) -> list[dict[str, Any]]:
+                 platform: str | None = None, topics: Sequence[str] = (), langs: Sequence[str] = ()
+                 ) -> list[dict[str, Any]]:
     """Collected posts in a selection, with author handle, oldest first.
 
     ``until`` is exclusive. Keywords match case-insensitively anywhere in the text (any of them).
+    ``topics``: posts assigned to any of these topics. ``langs``: posts whose detected language
+    (else the platform's tag) is one of these. ``lang`` in the result is that language.
     """
-    q = (sa.select(s.Post.id, s.Post.platform, s.Post.platform_id, s.Post.created_at, s.Post.text, s.Post.lang,
+    lang = sa.func.coalesce(s.PostAnalysis.lang, s.Post.lang)
+    q = (sa.select(s.Post.id, s.Post.platform, s.Post.platform_id, s.Post.created_at, s.Post.text,
+                   lang.label("lang"), s.Post.lang.label("platform_lang"),
                    s.Post.url, s.Post.kind, s.Post.referenced_id, s.Author.handle, s.Author.name.label("author_name"))
          .outerjoin(s.Author, s.Author.id == s.Post.author_id)
+         .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
          .where(s.Post.collected.is_(True)).order_by(s.Post.created_at, s.Post.id))
+    if topics:
+        q = q.where(sa.exists().where(s.PostTopic.post_id == s.Post.id, s.PostTopic.topic.in_(list(topics)),
+                                      s.PostTopic.assigned.is_(True)))
+    if langs:
+        q = q.where(lang.in_(list(langs)))
     if handles:
         q = q.where(sa.func.lower(s.Author.handle).in_([h.lstrip("@").lower() for h in handles]))
     if since:
@@ -521,3 +590,325 @@ def matches_for_posts(conn: sa.Connection, post_ids: Sequence[int], statuses: Se
         for row in conn.execute(q):
             out.setdefault(row.post_id, []).append(dict(row._mapping))
     return out
+
+
+def snapshots_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """Every metric snapshot of these posts, oldest first (growth over time)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for chunk in _chunks(list(post_ids)):
+        q = (sa.select(*s.MetricSnapshot.__table__.c).where(s.MetricSnapshot.post_id.in_(chunk))
+             .order_by(s.MetricSnapshot.post_id, s.MetricSnapshot.observed_at))
+        for row in conn.execute(q):
+            out.setdefault(row.post_id, []).append(dict(row._mapping))
+    return out
+
+
+def media_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    for chunk in _chunks(list(post_ids)):
+        q = (sa.select(s.Media.post_id, s.Media.media_key, s.Media.type, s.Media.url, s.Media.view_count,
+                       s.Media.duration_ms).where(s.Media.post_id.in_(chunk)).order_by(s.Media.post_id, s.Media.media_key))
+        for row in conn.execute(q):
+            out.setdefault(row.post_id, []).append(dict(row._mapping))
+    return out
+
+
+def authors_of(conn: sa.Connection, handles: Sequence[str]) -> list[dict[str, Any]]:
+    """Accounts by handle (case-insensitive), for a study's account block."""
+    q = (sa.select(s.Author.platform, s.Author.platform_id, s.Author.handle, s.Author.name, s.Author.followers,
+                   s.Author.updated_at)
+         .where(sa.func.lower(s.Author.handle).in_([h.lower() for h in handles])).order_by(s.Author.handle))
+    return [dict(row._mapping) for row in conn.execute(q)]
+
+
+def ingest_runs(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Finished ingest runs with their files: where a study's data came from, and when."""
+    q = (sa.select(s.IngestRun.id, s.IngestRun.kind, s.IngestRun.started_at, s.IngestRun.finished_at,
+                   s.IngestRun.status, s.IngestRun.files, s.IngestRun.counts)
+         .where(s.IngestRun.status != "running").order_by(s.IngestRun.id))
+    return [dict(row._mapping) for row in conn.execute(q)]
+
+
+# --------------------------------------------------------------------------- community notes and labels
+#
+# Notes, status rows and label events are keyed by their own ids, never by a post's store
+# key, so they land before (or without) their post and join when it arrives. A second copy
+# of a key within one file is told from a re-ingest without holding the file's keys in
+# memory: the stored row says which file, line and version of the file (snapshot, or
+# run for label streams) wrote it.
+
+@dataclass
+class _Keyed:
+    """A row to upsert: its key, its column values (with provenance) and the record behind it."""
+
+    key: tuple[Any, ...]
+    values: dict[str, Any]
+    source: r.SourceRef
+    raw: Any
+
+
+#: Computes the update for a stored row whose key comes again from another file (None: leave it).
+_Resolve = Callable[[Any, dict[str, Any]], "dict[str, Any] | None"]
+
+
+def _upsert_keyed(conn: sa.Connection, table: sa.Table, key_cols: tuple[str, ...], items: Sequence[_Keyed],
+                  what: Callable[[tuple[Any, ...]], str], resolve: _Resolve | None, version: str,
+                  extra_cols: tuple[str, ...] = ()) -> BatchCounts:
+    """Insert new keys; report in-file duplicates; ``resolve`` stored rows seen again.
+
+    A stored row from the same path and ``version`` (the column telling one version of a
+    file from another, e.g. its snapshot) but another line is an earlier copy in the same
+    file: the record is a duplicate, on the first run and on every re-run alike. Another
+    file of the same version with other content is a conflict: the first is kept and the
+    disagreement reported. Across versions ``resolve`` decides; without it rows are
+    observations that never change, and other content is a conflict as well.
+    """
+    counts = BatchCounts()
+    batch: dict[tuple[Any, ...], _Keyed] = {}
+    for item in items:
+        first = batch.get(item.key)
+        if first is None:
+            batch[item.key] = item
+        else:
+            counts.duplicates.append(_duplicate(item, first.source.location,
+                                                first.values["content_hash"] == item.values["content_hash"]))
+    cols = [table.c[k] for k in dict.fromkeys((*key_cols, "content_hash", version, "source_path", "source_location",
+                                               *extra_cols))]
+    existing: dict[tuple[Any, ...], Any] = {}
+    for chunk in _chunks(sorted({k[0] for k in batch})):
+        for row in conn.execute(sa.select(*cols).where(table.c[key_cols[0]].in_(chunk))):
+            existing[tuple(row[: len(key_cols)])] = row
+    inserts, updates = [], []
+    for key, item in batch.items():
+        old = existing.get(key)
+        if old is None:
+            inserts.append(item.values)
+            counts.inserted += 1
+            continue
+        same = old.content_hash == item.values["content_hash"]
+        if (old.source_path == item.source.path and old.source_location != item.source.location
+                and getattr(old, version) == item.values[version]):
+            counts.duplicates.append(_duplicate(item, old.source_location, same))
+            continue
+        same_version = getattr(old, version) == item.values[version]
+        change = resolve(old, item.values) if resolve and not same_version else None
+        if change:
+            updates.append((key, change))
+        if change and "content_hash" in change:
+            counts.updated += 1
+        elif same or (resolve and not same_version):
+            counts.unchanged += 1
+        else:
+            counts.conflicts.append(r.Rejected(
+                item.source, f"conflicting {what(key)}: the copy from {old.source_path} {old.source_location} "
+                             f"was kept, this one differs", _raw_text(item.raw)))
+    if inserts:
+        conn.execute(sa.insert(table), inserts)
+    # One executemany per set of changed columns (a new download may widen millions of spans).
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for key, change in updates:
+        by_columns.setdefault(tuple(sorted(change)), []).append(
+            {**change, **{f"key_{k}": v for k, v in zip(key_cols, key)}})
+    for params in by_columns.values():
+        conn.execute(sa.update(table).where(*(table.c[k] == sa.bindparam(f"key_{k}") for k in key_cols)), params)
+    return counts
+
+
+def _duplicate(item: _Keyed, first_location: str | None, same: bool) -> r.Rejected:
+    how = "identical" if same else "different content; the first was kept"
+    return r.Rejected(item.source, f"duplicate of the record at {first_location} ({how})", _raw_text(item.raw))
+
+
+def _raw_text(raw: Any) -> str:
+    return json.dumps(raw, ensure_ascii=False, default=str)
+
+
+def _keyed(key: tuple[Any, ...], values: dict[str, Any], raw: Any, source: r.SourceRef | None,
+           run_id: int | None, digest: str, now: datetime) -> _Keyed:
+    assert source is not None
+    return _Keyed(key, {**values, **_provenance(raw, source, digest, run_id), "first_seen_at": now, "updated_at": now},
+                  source, raw)
+
+
+def _row_digest(raw: dict[str, str]) -> str:
+    """Content hash of a TSV row ({column: text}); cheaper than JSON for millions of rows."""
+    return hashlib.sha256("\x1f".join(f"{k}\x1e{v}" for k, v in raw.items()).encode()).hexdigest()
+
+
+def upsert_notes(conn: sa.Connection, notes: Sequence[r.Note], run_id: int | None) -> BatchCounts:
+    """Notes keyed by note id. The content of the latest download wins; each download a note
+    is in widens its ``first/last_snapshot_at`` span (how deletions are told later)."""
+    now = s.utcnow()
+    items = [_keyed((n.note_id,), dict(note_id=n.note_id, tweet_id=n.tweet_id, classification=n.classification,
+                                       created_at=n.created_at, author_id=n.author_id,
+                                       first_snapshot_at=n.snapshot_at, last_snapshot_at=n.snapshot_at),
+                    n.raw, n.source, run_id, _row_digest(n.raw), now) for n in notes]
+
+    def resolve(old: Any, values: dict[str, Any]) -> dict[str, Any] | None:
+        snap = values["last_snapshot_at"]
+        span = dict(first_snapshot_at=min(old.first_snapshot_at, snap), last_snapshot_at=max(old.last_snapshot_at, snap))
+        if old.content_hash != values["content_hash"] and snap > old.last_snapshot_at:
+            return {**{k: v for k, v in values.items() if k != "first_seen_at"}, **span}
+        if (span["first_snapshot_at"], span["last_snapshot_at"]) != (old.first_snapshot_at, old.last_snapshot_at):
+            return span
+        return None
+
+    return _upsert_keyed(conn, s.Note.__table__, ("note_id",), items, lambda k: f"note {k[0]}", resolve,
+                         version="last_snapshot_at", extra_cols=("first_snapshot_at",))
+
+
+_STATUS_FIELDS = ("created_at", "current_status", "current_status_at", "first_non_nmr_status", "first_non_nmr_at",
+                  "latest_non_nmr_status", "latest_non_nmr_at", "locked_status", "locked_at", "decided_by")
+
+
+def add_note_statuses(conn: sa.Connection, rows: Sequence[r.NoteStatus], run_id: int | None) -> BatchCounts:
+    """Status rows keyed by (note, snapshot); never updated (see :func:`_upsert_keyed`)."""
+    now = s.utcnow()
+    items = [_keyed((st.note_id, st.snapshot_at),
+                    dict(note_id=st.note_id, snapshot_at=st.snapshot_at, **{f: getattr(st, f) for f in _STATUS_FIELDS}),
+                    st.raw, st.source, run_id, _row_digest(st.raw), now) for st in rows]
+    return _upsert_keyed(conn, s.NoteStatus.__table__, ("note_id", "snapshot_at"), items,
+                         lambda k: f"status of note {k[0]} in the snapshot of {k[1].isoformat()}", None,
+                         version="snapshot_at")
+
+
+def add_label_events(conn: sa.Connection, events: Sequence[r.LabelEvent], run_id: int | None) -> BatchCounts:
+    """Label events keyed by (post, label, type, apply/remove, time); never updated."""
+    key_cols = ("platform_id", "platform", "label", "event_type", "action", "event_at")
+    now = s.utcnow()
+    items = []
+    for e in events:
+        values = dict(platform=e.platform, platform_id=e.platform_id, label=e.label, event_type=e.event_type,
+                      action=e.action, event_at=e.event_at, label_title=e.label_title, details=e.details,
+                      details_url=e.details_url)
+        items.append(_keyed(tuple(values[k] for k in key_cols), values, e.raw, e.source, run_id,
+                            _digest([values, e.raw]), now))
+    return _upsert_keyed(conn, s.LabelEvent.__table__, key_cols, items,
+                         lambda k: f"{k[4]} of the {k[2]} label {k[3]!r} on post {k[0]} at {k[5].isoformat()}", None,
+                         version="ingest_run_id")
+
+
+_RATING_COUNTS = ("ratings", "helpful", "somewhat_helpful", "not_helpful")
+
+
+def set_note_ratings(conn: sa.Connection, rows: Sequence[r.NoteRatings], run_id: int | None) -> BatchCounts:
+    """Per-note counts of one ratings file, keyed by (note, snapshot, file name): a re-read
+    of the same file replaces its counts instead of adding them again."""
+    counts = BatchCounts()
+    t = s.NoteRatings.__table__
+    existing: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    for chunk in _chunks(sorted({x.note_id for x in rows})):
+        for row in conn.execute(sa.select(t.c.note_id, t.c.snapshot_at, t.c.file_name, *(t.c[k] for k in _RATING_COUNTS))
+                                .where(t.c.note_id.in_(chunk))):
+            existing[tuple(row[:3])] = tuple(row[3:])
+    inserts = []
+    for x in rows:
+        key, numbers = (x.note_id, x.snapshot_at, x.file_name), tuple(getattr(x, k) for k in _RATING_COUNTS)
+        old = existing.get(key)
+        if old is None:
+            inserts.append(dict(note_id=x.note_id, snapshot_at=x.snapshot_at, file_name=x.file_name,
+                                ingest_run_id=run_id, **dict(zip(_RATING_COUNTS, numbers))))
+            counts.inserted += 1
+        elif old == numbers:
+            counts.unchanged += 1
+        else:
+            conn.execute(sa.update(t).where(t.c.note_id == key[0], t.c.snapshot_at == key[1], t.c.file_name == key[2])
+                         .values(ingest_run_id=run_id, **dict(zip(_RATING_COUNTS, numbers))))
+            counts.updated += 1
+    if inserts:
+        conn.execute(sa.insert(t), inserts)
+    return counts
+
+
+def notes_on_posts(conn: sa.Connection, tweet_ids: Sequence[str]) -> list[Any]:
+    """Every stored note written on these posts, by tweet id then creation time."""
+    out: list[Any] = []
+    for chunk in _chunks(sorted(set(tweet_ids))):
+        out.extend(conn.execute(
+            sa.select(s.Note.note_id, s.Note.tweet_id, s.Note.classification, s.Note.created_at,
+                      s.Note.first_snapshot_at, s.Note.last_snapshot_at)
+            .where(s.Note.tweet_id.in_(chunk)).order_by(s.Note.tweet_id, s.Note.created_at, s.Note.note_id)))
+    return out
+
+
+def note_statuses(conn: sa.Connection, note_ids: Sequence[str], as_of: datetime | None = None) -> list[Any]:
+    """Status rows of these notes from snapshots not after ``as_of``, oldest snapshot first."""
+    out: list[Any] = []
+    for chunk in _chunks(sorted(set(note_ids))):
+        q = (sa.select(s.NoteStatus.note_id, s.NoteStatus.snapshot_at, *(getattr(s.NoteStatus, f) for f in _STATUS_FIELDS))
+             .where(s.NoteStatus.note_id.in_(chunk)).order_by(s.NoteStatus.note_id, s.NoteStatus.snapshot_at))
+        if as_of is not None:
+            q = q.where(s.NoteStatus.snapshot_at <= as_of)
+        out.extend(conn.execute(q))
+    return out
+
+
+def note_rating_counts(conn: sa.Connection, note_ids: Sequence[str], as_of: datetime | None = None
+                       ) -> dict[str, dict[str, int]]:
+    """Per note, its rating counts in the latest ratings snapshot not after ``as_of`` (summed over that
+    snapshot's files)."""
+    t = s.NoteRatings.__table__
+    latest: dict[str, tuple[datetime, dict[str, int]]] = {}
+    for chunk in _chunks(sorted(set(note_ids))):
+        q = (sa.select(t.c.note_id, t.c.snapshot_at, *(sa.func.sum(t.c[k]).label(k) for k in _RATING_COUNTS))
+             .where(t.c.note_id.in_(chunk)).group_by(t.c.note_id, t.c.snapshot_at)
+             .order_by(t.c.note_id, t.c.snapshot_at))
+        if as_of is not None:
+            q = q.where(t.c.snapshot_at <= as_of)
+        for row in conn.execute(q):
+            latest[row.note_id] = (row.snapshot_at, {k: int(getattr(row, k)) for k in _RATING_COUNTS})
+    return {note_id: numbers for note_id, (_, numbers) in latest.items()}
+
+
+def dated_files(conn: sa.Connection, kind: str, fmt: str, dated_by: str) -> set[datetime]:
+    """Dates of the files of one format that completed runs read in full, dated by ``dated_by``
+    (e.g. "--snapshot-date"); the runs' own reports are the record of what was read."""
+    out: set[datetime] = set()
+    for counts in conn.scalars(sa.select(s.IngestRun.counts).where(s.IngestRun.kind == kind,
+                                                                   s.IngestRun.status == "completed")):
+        for f in (counts or {}).get("files", []):
+            if (f.get("format") == fmt and not f.get("error") and f.get("observed_at")
+                    and f.get("observed_at_source") == dated_by):
+                out.add(datetime.fromisoformat(f["observed_at"]))
+    return out
+
+
+def label_events_on_posts(conn: sa.Connection, platform: str, platform_ids: Sequence[str],
+                          until: datetime | None = None) -> list[Any]:
+    """Label events on these posts (not after ``until``), per post in time order."""
+    out: list[Any] = []
+    for chunk in _chunks(sorted(set(platform_ids))):
+        q = (sa.select(s.LabelEvent.platform_id, s.LabelEvent.label, s.LabelEvent.event_type, s.LabelEvent.action,
+                       s.LabelEvent.event_at, s.LabelEvent.label_title, s.LabelEvent.details, s.LabelEvent.details_url)
+             .where(s.LabelEvent.platform == platform, s.LabelEvent.platform_id.in_(chunk))
+             .order_by(s.LabelEvent.platform_id, s.LabelEvent.event_at, s.LabelEvent.id))
+        if until is not None:
+            q = q.where(s.LabelEvent.event_at <= until)
+        out.extend(conn.execute(q))
+    return out
+
+
+def platform_ids_of(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """Store post id -> (platform, platform id)."""
+    out: dict[int, tuple[str, str]] = {}
+    for chunk in _chunks(sorted(set(post_ids))):
+        out.update({row.id: (row.platform, row.platform_id) for row in conn.execute(
+            sa.select(s.Post.id, s.Post.platform, s.Post.platform_id).where(s.Post.id.in_(chunk)))})
+    return out
+
+
+def notes_and_labels_stats(conn: sa.Connection) -> dict[str, int]:
+    """Counts for ``claimwatch stats``."""
+    def count(q: sa.Select[Any]) -> int:
+        return conn.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
+
+    return {
+        "notes": count(sa.select(s.Note.note_id)),
+        "notes_on_stored_posts": count(sa.select(s.Note.note_id).join(
+            s.Post, sa.and_(s.Post.platform == "x", s.Post.platform_id == s.Note.tweet_id))),
+        "note_status_rows": count(sa.select(s.NoteStatus.note_id)),
+        "note_status_snapshots": count(sa.select(s.NoteStatus.snapshot_at).distinct()),
+        "notes_with_rating_counts": count(sa.select(s.NoteRatings.note_id).distinct()),
+        "label_events": count(sa.select(s.LabelEvent.id)),
+        "labelled_posts": count(sa.select(s.LabelEvent.platform, s.LabelEvent.platform_id).distinct()),
+    }

@@ -60,7 +60,7 @@ class IngestRun(Base):
 
     __tablename__ = "ingest_runs"
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(16))  # posts | factchecks
+    kind: Mapped[str] = mapped_column(sa.String(16))  # posts | factchecks | notes | labels
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(sa.String(16), default="running")
@@ -182,6 +182,42 @@ class Match(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PostAnalysis(Base):
+    """What the text models say about a post: detected language, check-worthiness and the
+    sentence that holds the claim (offsets into ``posts.text``). Written by ``match``;
+    ``models`` names the models, so a report can say which produced a score."""
+
+    __tablename__ = "post_analysis"
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    #: ISO 639-1 code detected from the text, or 'und'; the platform's own tag stays in posts.lang
+    lang: Mapped[str] = mapped_column(sa.String(16), index=True)
+    lang_confidence: Mapped[float | None]
+    #: the best sentence's check-worthiness in [0, 1]; None when the text has nothing to score
+    checkworthiness: Mapped[float | None] = mapped_column(index=True)
+    claim_sentence: Mapped[str | None] = mapped_column(sa.Text)
+    claim_start: Mapped[int | None]
+    claim_end: Mapped[int | None]
+    #: [[start, end, score], ...] for each scored sentence (at most 64)
+    sentence_scores: Mapped[list] = mapped_column(sa.JSON, default=list)
+    models: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    analysed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PostTopic(Base):
+    """A post's score for one topic: the similarity and keywords behind it, and the verdict."""
+
+    __tablename__ = "post_topics"
+    __table_args__ = (sa.Index("ix_post_topics_topic", "topic", "assigned"),)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    similarity: Mapped[float | None]
+    keywords: Mapped[list] = mapped_column(sa.JSON, default=list)
+    assigned: Mapped[bool]
+    #: hash of the topic definitions and encoder that produced the row
+    topics_version: Mapped[str] = mapped_column(sa.String(16))
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class MatchState(Base):
     """Which index version a post was last matched against, or why it was skipped."""
 
@@ -190,6 +226,79 @@ class MatchState(Base):
     index_version: Mapped[str] = mapped_column(sa.String(64))
     matched_at: Mapped[datetime] = mapped_column(default=utcnow)
     skip_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Note(SourcedRecord, Base):
+    """A Community Note, keyed by note id and linked to its post by the tweet id *string*
+    (no foreign key: notes for posts not in the store are kept and join when the post lands).
+
+    ``first_snapshot_at`` / ``last_snapshot_at`` span the notes downloads it was in. The
+    download has no deletion marker; a note missing from a later download was deleted.
+    """
+
+    __tablename__ = "cn_notes"
+    note_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    tweet_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    classification: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime | None]
+    author_id: Mapped[str | None] = mapped_column(sa.String(128))
+    first_snapshot_at: Mapped[datetime]
+    last_snapshot_at: Mapped[datetime]
+
+
+class NoteStatus(SourcedRecord, Base):
+    """A note's status as one noteStatusHistory download states it; never updated, so
+    "as of" questions read the latest snapshot not after a date."""
+
+    __tablename__ = "cn_note_status"
+    note_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    snapshot_at: Mapped[datetime] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime | None]
+    current_status: Mapped[str | None] = mapped_column(sa.String(64))
+    current_status_at: Mapped[datetime | None]
+    first_non_nmr_status: Mapped[str | None] = mapped_column(sa.String(64))
+    first_non_nmr_at: Mapped[datetime | None]
+    latest_non_nmr_status: Mapped[str | None] = mapped_column(sa.String(64))
+    latest_non_nmr_at: Mapped[datetime | None]
+    locked_status: Mapped[str | None] = mapped_column(sa.String(64))
+    locked_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(sa.String(128))
+
+
+class NoteRatings(Base):
+    """Rating counts of one note in one ratings file of a download (the ratings are not kept)."""
+
+    __tablename__ = "cn_rating_counts"
+    note_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    snapshot_at: Mapped[datetime] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    ratings: Mapped[int] = mapped_column(sa.BigInteger)
+    helpful: Mapped[int] = mapped_column(sa.BigInteger)
+    somewhat_helpful: Mapped[int] = mapped_column(sa.BigInteger)
+    not_helpful: Mapped[int] = mapped_column(sa.BigInteger)
+    ingest_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingest_runs.id"))
+
+
+class LabelEvent(SourcedRecord, Base):
+    """A platform label applied to or removed from a post: every event is a row (history,
+    not state), linked to the post by (platform, platform id) like notes."""
+
+    __tablename__ = "label_events"
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "platform_id", "label", "event_type", "action", "event_at",
+                            name="uq_label_event"),
+        sa.Index("ix_label_events_post", "platform", "platform_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(sa.String(32))
+    platform_id: Mapped[str] = mapped_column(sa.String(64))
+    label: Mapped[str] = mapped_column(sa.String(16))
+    event_type: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(16))
+    event_at: Mapped[datetime]
+    label_title: Mapped[str | None] = mapped_column(sa.Text)
+    details: Mapped[str | None] = mapped_column(sa.Text)
+    details_url: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class Quarantine(Base):

@@ -1,0 +1,142 @@
+"""Per-post text analysis that rides on matching's encoder pass: language, check-worthiness,
+the claim sentence, and topic scores.
+
+A post's text is embedded once, for matching; check-worthiness and topics read that same
+embedding. Only posts of several sentences cost extra encoding — their sentences, so the
+claim sentence can be found (and matched on its own: a long post's average embedding
+blurs the one sentence that repeats a debunked claim).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from claimwatch.claims.encoder import Encoder
+from claimwatch.claims.language import DETECTOR, Detected, detect_languages
+from claimwatch.claims.sentences import Span, split_sentences
+from claimwatch.claims.text import MIN_WORDS, clean_query, word_count
+from claimwatch.claims.topics import TopicScore, TopicSet
+
+#: A claim sentence becomes an extra matching query from this check-worthiness on.
+CLAIM_QUERY_MIN_SCORE = 0.5
+
+
+class Scorer(Protocol):
+    """A check-worthiness model: scores in [0, 1] from texts and their embeddings."""
+
+    def describe(self) -> str: ...
+
+    def score(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray: ...
+
+
+@dataclass
+class PostText:
+    """One post's text prepared for analysis: its query text and its sentences."""
+
+    text: str
+    query: str | None
+    #: sentences with matchable text (offsets into ``text``); empty when the post is one sentence
+    sentences: list[Span] = field(default_factory=list)
+    sentence_queries: list[str] = field(default_factory=list)
+
+
+def prepare(text: str, query: str | None) -> PostText:
+    """Split ``text`` into sentences when it has more than one worth scoring."""
+    post = PostText(text, query)
+    if query is None:
+        return post
+    spans = [sp for sp in split_sentences(text) if word_count(clean_query(sp.text)) >= MIN_WORDS]
+    if len(spans) > 1:
+        post.sentences = spans
+        post.sentence_queries = [clean_query(sp.text) for sp in spans]
+    return post
+
+
+@dataclass
+class Analysis:
+    lang: Detected
+    checkworthiness: float | None
+    claim: Span | None
+    #: the claim sentence's query text when it should be matched on its own
+    claim_query: str | None
+    sentence_scores: list[list[float]]
+    topics: list[TopicScore]
+
+
+class Analyser:
+    def __init__(self, encoder: Encoder, checkworthiness: Scorer | None = None, topics: TopicSet | None = None
+                 ) -> None:
+        self.encoder = encoder
+        self.checkworthiness = checkworthiness
+        self.topics = topics
+
+    def models(self) -> dict[str, Any]:
+        """What produced the stored values (kept with every analysis row)."""
+        return {"language": DETECTOR,
+                "checkworthiness": self.checkworthiness.describe() if self.checkworthiness else None,
+                "encoder": self.encoder.name,
+                "topics": self.topics.version(self.encoder.name) if self.topics else None}
+
+    def embed_sentences(self, posts: list[PostText]) -> np.ndarray:
+        """Embeddings of every sentence of multi-sentence posts, in post order (background stage)."""
+        return self.encoder.encode([q for p in posts for q in p.sentence_queries])
+
+    def languages(self, posts: list[PostText]) -> list[Detected]:
+        return detect_languages([p.text for p in posts])
+
+    def analyse(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray], sentence_embeddings: np.ndarray,
+                langs: list[Detected]) -> list[Analysis]:
+        """``post_embeddings``: position → embedding of the post's query text (posts with a query)."""
+        cw_whole, cw_sent = self._checkworthiness(posts, post_embeddings, sentence_embeddings)
+        topic_scores = self.topic_scores(posts, post_embeddings)
+        out = []
+        offset = 0
+        for i, post in enumerate(posts):
+            n = len(post.sentences)
+            scores = cw_sent[offset : offset + n]
+            offset += n
+            claim = claim_query = None
+            sentence_scores: list[list[float]] = []
+            cw: float | None = cw_whole.get(i)
+            if n and len(scores):
+                best = int(np.argmax(scores))
+                claim, cw = post.sentences[best], float(scores[best])
+                sentence_scores = [[sp.start, sp.end, round(float(sc), 4)]
+                                   for sp, sc in zip(post.sentences, scores, strict=True)]
+                if cw >= CLAIM_QUERY_MIN_SCORE:
+                    claim_query = post.sentence_queries[best]
+            elif cw is not None:
+                claim = Span(0, len(post.text), post.text)
+            out.append(Analysis(langs[i], None if cw is None else round(cw, 4), claim, claim_query, sentence_scores,
+                                topic_scores[i]))
+        return out
+
+    def _checkworthiness(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray],
+                         sentence_embeddings: np.ndarray) -> tuple[dict[int, float], np.ndarray]:
+        """Scores of single-sentence posts (by position) and of all sentences (flat, in order)."""
+        if self.checkworthiness is None:
+            return {}, np.zeros(len(sentence_embeddings))
+        whole = [i for i, p in enumerate(posts) if p.query is not None and not p.sentences]
+        texts = [posts[i].query or "" for i in whole] + [q for p in posts for q in p.sentence_queries]
+        if not texts:
+            return {}, np.zeros(0)
+        parts = [np.stack([post_embeddings[i] for i in whole])] if whole else []
+        if len(sentence_embeddings):
+            parts.append(sentence_embeddings)
+        scores = self.checkworthiness.score(texts, np.vstack(parts))
+        return dict(zip(whole, (float(x) for x in scores[: len(whole)]), strict=True)), scores[len(whole):]
+
+    def topic_scores(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray]) -> list[list[TopicScore]]:
+        if self.topics is None:
+            return [[] for _ in posts]
+        dim = self.encoder.dim
+        emb = np.stack([post_embeddings.get(i, np.zeros(dim, np.float32)) for i in range(len(posts))]) \
+            if posts else np.zeros((0, dim), np.float32)
+        scored = self.topics.score([p.text for p in posts], emb, self.encoder)
+        # Posts without matchable text have no embedding: their topics rest on keywords alone.
+        return [row if i in post_embeddings else
+                [TopicScore(t.topic, None, t.keywords, bool(t.keywords)) for t in row]
+                for i, row in enumerate(scored)]
