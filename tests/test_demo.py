@@ -24,6 +24,15 @@ def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
     assert "matched 193 posts with hybrid-rerank-lgbm-v1 (57 proposals)" in res.stdout
     assert "against the demo's ground truth: 51 right, 0 with the wrong fact-check, 0 false proposals, 13 missed" in res.stdout
     assert sorted(p.name for p in out.glob("report.*")) == ["report.csv", "report.html", "report.json", "report.md"]
+    # The example study: machine proposals ≥ 50 %, views as of the first collection, notes and labels joined.
+    assert ("14 posts by @demo_ballot_truths repeat claims that fact-checkers rated false or misleading; viewed "
+            "134,159,795 times (views unknown for 1). 0 confirmed by an analyst, 14 machine-proposed only.") in res.stdout
+    assert ("1 of them showed a Community Note; the 13 without one had 129,952,439 views. 4 had notes proposed, "
+            "3 of those showed none.") in res.stdout
+    assert "1 carried a platform label at 2024-08-01." in res.stdout
+    assert "Priced as ads at $1.39 CPM: $203,865 for the on-topic posts, $186,482 for the debunked-claim posts." \
+        in res.stdout
+    assert (out / "study" / "study.json").is_file()
     data = json.loads((out / "report.json").read_text())
     h = data["headline"]
     assert (h["debunked_posts"], h["debunked_views"], h["debunked_confirmed"], h["debunked_proposed_only"]) == \

@@ -194,6 +194,12 @@ def test_study_with_machine_proposals_counts_them_apart(store: claimwatch.Worksp
     assert (s["posts"], s["posts_analyst_confirmed"], s["posts_machine_proposed_only"]) == (96, 87, 9)
 
 
+def test_unquoted_yaml_verdicts_are_words_not_booleans(tmp_path: Path) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text("title: t\nwindow: {from: 2024-01-01, to: 2024-01-31}\ninclude: {verdicts: [false, misleading]}\n")
+    assert load_study(path).verdicts == ("false", "misleading")
+
+
 @pytest.mark.parametrize(("patch", "message"), [
     ({"colour": "red"}, "unknown key 'colour'"),
     ({"window": {"from": "2024-08-01", "to": "2024-07-01"}}, "window is empty"),

@@ -361,7 +361,8 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
         f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r['views'] is None for r in rows)}.",
         (f"Matches: {confirmed} fact-check links confirmed by an analyst, {proposed} machine-proposed "
          f"(shown separately in every table)."),
-        "Narratives: " + (", ".join(f"{n} assigned by {rule}" for rule, n in sorted(rules.items())) or "none") + ".",
+        "Narratives: " + (", ".join(f"{n} unassigned" if rule == nar.UNASSIGNED else f"{n} assigned by {rule}"
+                                    for rule, n in sorted(rules.items())) or "no posts") + ".",
         ("Community Notes: status snapshots used " + (", ".join(d[:10] for d in note_snaps) or "none") + "."),
         f"Platform labels: a post counts as labelled if a label was on it at {_iso(labels_at)}.",
     ]
@@ -372,9 +373,10 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
 
 
 def _topic_rule(study: Study) -> str:
+    if study.topic is None:
+        return "no topic filter: every post in the window"
     if isinstance(study.topic, str):
         return f"stored topic scores for {study.topic!r}"
-    assert study.topic is not None
     t = study.topic.topics[0]
     parts = []
     if t.keywords:

@@ -158,6 +158,9 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _choices(value: Any, allowed: list[str], where: str, what: str) -> tuple[str, ...]:
+    # YAML reads an unquoted `false` (the verdict) as a boolean: take it back as the word.
+    if isinstance(value, list):
+        value = [str(v).lower() if isinstance(v, bool) else v for v in value]
     chosen = _strings(value, where)
     bad = sorted(set(chosen) - set(allowed))
     if bad or not chosen:
@@ -178,16 +181,17 @@ def _date(value: Any, where: str) -> date:
 
 def _moment(value: Any, where: str) -> datetime:
     """A date means the end of that day (UTC): "as of 2024-08-01" includes what was seen on it."""
+    end_of_day = time(23, 59, 59, tzinfo=UTC)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime.combine(value, time.max, UTC)
+        return datetime.combine(value, end_of_day)
     try:
         dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise StudyError(f"{where}: {value!r} is not a date or time") from None
     if len(str(value)) <= 10:
-        return datetime.combine(dt.date(), time.max, UTC)
+        return datetime.combine(dt.date(), end_of_day)
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 

@@ -11,12 +11,19 @@ from pathlib import Path
 from claimwatch import api
 from claimwatch.analysis.report import Report, Selection
 from claimwatch.reports import write_all
+from claimwatch.reports.study import write_study
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 POST_FILES = ("posts_2024-08-01.jsonl", "posts_2024-11-01.jsonl", "posts_extra.csv")
 FACTCHECK_FILES = ("factchecks.jsonld", "factchecks_tools.json")
 #: Example topics (a "2024 US election" topic and an immigration one), scored while matching.
 TOPICS_FILE = "topics.yaml"
+#: A synthetic Community Notes download (notes + status history) dated like a real one, and label events.
+NOTES_FILES = ("communitynotes_notes-00000.tsv", "communitynotes_noteStatusHistory-00000.tsv")
+NOTES_SNAPSHOT = datetime(2024, 7, 31, tzinfo=UTC)
+LABELS_FILE = "label_events.jsonl"
+#: The example study: one account, the election topic, four narratives, CCDH's $1.39 CPM.
+STUDY_FILE = "study.yaml"
 #: The generic CSV carries no observation time; fix it so the demo is the same everywhere.
 CSV_OBSERVED_AT = datetime(2024, 8, 1, 12, 0, tzinfo=UTC)
 
@@ -73,8 +80,15 @@ def run_demo(out: Path, db: str | None = None) -> tuple[Report, dict[str, Path],
     log.append(f"fact-checks: {rep.summary()}")
     st = ws.build_index()
     log.append(f"index: {st.total} fact-checks encoded with {ws.encoder.name}")
+    rep = ws.ingest_notes([DATA_DIR / f for f in NOTES_FILES], snapshot_date=NOTES_SNAPSHOT)
+    log.append(f"community notes: {rep.summary()}")
+    rep = ws.ingest_labels([DATA_DIR / LABELS_FILE])
+    log.append(f"label events: {rep.summary()}")
     log.append(ws.match(topics=DATA_DIR / TOPICS_FILE).summary())
     report = ws.report(Selection())
     log.append(check_ground_truth(report).summary())
     paths = write_all(report, out)
+    study = ws.run_study(DATA_DIR / STUDY_FILE)
+    log += [f"study: {study.study['title']}", *study.headline()]
+    paths.update({f"study-{fmt}": path for fmt, path in write_study(study, out / "study").items()})
     return report, paths, log
