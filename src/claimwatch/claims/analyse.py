@@ -80,9 +80,9 @@ class Analyser:
                 "encoder": self.encoder.name,
                 "topics": self.topics.version(self.encoder.name) if self.topics else None}
 
-    def embed_sentences(self, posts: list[PostText]) -> np.ndarray:
+    def embed_sentences(self, posts: list[PostText], encoder: Encoder | None = None) -> np.ndarray:
         """Embeddings of every sentence of multi-sentence posts, in post order (background stage)."""
-        return self.encoder.encode([q for p in posts for q in p.sentence_queries])
+        return (encoder or self.encoder).encode([q for p in posts for q in p.sentence_queries])
 
     def languages(self, posts: list[PostText]) -> list[Detected]:
         return detect_languages([p.text for p in posts])

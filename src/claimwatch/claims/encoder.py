@@ -146,6 +146,17 @@ class Encoder:
         self._cache_root = cache_dir()
         self._model: Any = None
 
+    def with_threads(self, threads: int) -> Encoder:
+        """The same model and backend run with ``threads`` intra-op threads (a separate session)."""
+        other = Encoder(None, self.batch_size, self.backend, max_seq_length=self.max_seq_length, threads=threads)
+        other.source, other.base_name, other.name = self.source, self.base_name, self.name
+        return other
+
+    def stream_workers(self) -> int:
+        """How many single-threaded copies of this encoder a stream of batches should run side by
+        side: one per core for ONNX (thread-safe sessions), one for torch (its own thread pool)."""
+        return 1 if self.backend == "torch" else max(1, min(self.threads, _cpu_count()))
+
     @property
     def model(self) -> Any:
         """The loaded backend: a SentenceTransformer (torch) or an :class:`OnnxSentenceEncoder`."""

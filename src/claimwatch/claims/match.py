@@ -22,8 +22,10 @@ import sqlalchemy as sa
 
 from claimwatch.claims.analyse import Analyser, Analysis, PostText, prepare
 from claimwatch.claims.docs import Query
+from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import tokenize
 from claimwatch.claims.language import Detected
+from claimwatch.claims.retrieval import STREAM_BATCH as BATCH
 from claimwatch.claims.retrieval import Embedded, Hit, Retriever
 from claimwatch.claims.text import clean_query, skip_reason
 from claimwatch.claims.topics import TopicScore
@@ -31,7 +33,6 @@ from claimwatch.overlap import overlapped
 from claimwatch.store import repo
 from claimwatch.store.schema import utcnow
 
-BATCH = 256
 
 
 @dataclass
@@ -72,7 +73,8 @@ def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshol
     report.posts_considered = len(todo)
     chunks = [todo[start : start + BATCH] for start in range(0, len(todo), BATCH)]
     done = 0
-    for chunk, batch in overlapped(chunks, lambda c: _embed(c, retriever, analyser)):
+    encoder, workers = retriever.stream_encoder()
+    for chunk, batch in overlapped(chunks, lambda c: _embed(c, retriever, encoder, analyser), workers):
         analyses = analyser.analyse(batch.posts, batch.post_embeddings(), batch.sentence_embeddings, batch.langs) \
             if analyser else None
         hits = _search(retriever, batch, analyses, top_k)
@@ -118,17 +120,17 @@ class _Batch:
         return dict(zip(self.positions(), self.embedded.embeddings, strict=True))
 
 
-def _embed(chunk: list[Any], retriever: Retriever, analyser: Analyser | None) -> _Batch:
+def _embed(chunk: list[Any], retriever: Retriever, encoder: Encoder, analyser: Analyser | None) -> _Batch:
     """Everything about a chunk that needs no store and releases the GIL: runs a chunk ahead."""
     cleaned = [clean_query(row.text) for row in chunk]
     reasons = [skip_reason(row.text, c) for row, c in zip(chunk, cleaned, strict=True)]
     queries = [None if why else Query(str(row.id), text, row.created_at)
                for row, text, why in zip(chunk, cleaned, reasons, strict=True)]
-    embedded = retriever.embed([q for q in queries if q is not None])
+    embedded = retriever.embed([q for q in queries if q is not None], encoder)
     posts = [prepare(row.text or "", None if q is None else q.text) for row, q in zip(chunk, queries, strict=True)]
     if analyser is None:
         return _Batch(queries, reasons, embedded, posts, np.zeros((0, 0), np.float32), [])
-    return _Batch(queries, reasons, embedded, posts, analyser.embed_sentences(posts), analyser.languages(posts))
+    return _Batch(queries, reasons, embedded, posts, analyser.embed_sentences(posts, encoder), analyser.languages(posts))
 
 
 def _search(retriever: Retriever, batch: _Batch, analyses: list[Analysis] | None, top_k: int

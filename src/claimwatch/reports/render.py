@@ -15,9 +15,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from claimwatch.analysis.report import Report
 
-_env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
-                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
-_env.filters["thousands"] = lambda n: "unknown" if n is None else f"{n:,}"
+#: Shared by every HTML report (the v1 report and the study report): autoescaping on, one set of filters.
+env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
+                  autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+env.filters["thousands"] = lambda n: "unknown" if n is None else f"{n:,}"
 
 
 def safe_url(url: str | None) -> str | None:
@@ -25,20 +26,34 @@ def safe_url(url: str | None) -> str | None:
     return url if url and url.lower().startswith(("http://", "https://")) else None
 
 
-_env.filters["safe_url"] = safe_url
+env.filters["safe_url"] = safe_url
 
 FORMATS = ("md", "csv", "json", "html")
 
 
-def _md_cell(value: object, limit: int | None = None) -> str:
-    text = "" if value is None else str(value)
-    if limit and len(text) > limit:
-        text = text[: limit - 1] + "…"
+def clip(text: str, limit: int | None) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with an ellipsis."""
+    return text[: limit - 1] + "…" if limit and len(text) > limit else text
+
+
+def md_cell(value: object, limit: int | None = None) -> str:
+    text = clip("" if value is None else str(value), limit)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
-def _csv_cell(value: object) -> object:
+def md_link(text: object, url: str | None) -> str:
+    """A Markdown link to an http(s) URL, else the escaped text alone. The URL sits in ``<…>`` and
+    the characters that would end it or the table cell are percent-encoded (same URL, no breakout)."""
+    url = safe_url(url)
+    if not url:
+        return md_cell(text)
+    for ch, code in (("<", "%3C"), (">", "%3E"), ("|", "%7C"), (" ", "%20"), ("\n", "%0A"), ("\r", "%0D")):
+        url = url.replace(ch, code)
+    return f"[{md_cell(text)}](<{url}>)"
+
+
+def csv_cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
@@ -48,43 +63,41 @@ def _confidence(value: float | None) -> str:
     return "" if value is None else f"{value:.0%}"
 
 
-_env.filters["confidence"] = _confidence
+env.filters["confidence"] = _confidence
 
 
 def to_markdown(report: Report) -> str:
     h = report.headline
     lines = [
         "# claimwatch report", "",
-        f"**{_md_cell(h.sentence())}**", "",
-        f"Generated {report.generated_at}. Selection: `{_md_cell(json.dumps(report.selection))}`.", "",
-        f"Matching: `{_md_cell(json.dumps(report.matching))}`.", "",
+        f"**{md_cell(h.sentence())}**", "",
+        f"Generated {report.generated_at}. Selection: `{md_cell(json.dumps(report.selection))}`.", "",
+        f"Matching: `{md_cell(json.dumps(report.matching))}`.", "",
         "| # | post | date | kind | account | text | views | observed | fact-check | rating | verdict | status | score "
         "| confidence |",
         "|---|---|---|---|---|---|---:|---|---|---|---|---|---:|---:|",
     ]
     for i, row in enumerate(report.rows, start=1):
         fc = row.fact_check
-        post_url, fc_url = safe_url(row.url), safe_url(fc.review_url) if fc else None
-        post = f"[{_md_cell(row.post_id)}](<{post_url}>)" if post_url else _md_cell(row.post_id)
-        fc_cell = (f"[{_md_cell(fc.publisher or 'fact-check')}](<{fc_url}>)" if fc_url
-                   else _md_cell(fc.review_url) if fc else "")
+        post = md_link(row.post_id, row.url)
+        fc_cell = (md_link(fc.publisher or "fact-check", fc.review_url) if safe_url(fc.review_url)
+                   else md_cell(fc.review_url)) if fc else ""
         lines.append("| " + " | ".join([
-            str(i), post, _md_cell((row.created_at or "")[:10]), row.kind, _md_cell(row.handle),
-            _md_cell(row.text, 160), "unknown" if row.views is None else f"{row.views:,}",
-            _md_cell((row.views_observed_at or "")[:10]), fc_cell, _md_cell(fc.rating_text if fc else ""),
-            _md_cell(fc.verdict if fc else ""), _md_cell(fc.match_status if fc else ""),
+            str(i), post, md_cell((row.created_at or "")[:10]), row.kind, md_cell(row.handle),
+            md_cell(row.text, 160), "unknown" if row.views is None else f"{row.views:,}",
+            md_cell((row.views_observed_at or "")[:10]), fc_cell, md_cell(fc.rating_text if fc else ""),
+            md_cell(fc.verdict if fc else ""), md_cell(fc.match_status if fc else ""),
             f"{fc.match_score:.3f}" if fc else "", _confidence(fc.match_confidence if fc else None),
         ]) + " |")
     lines += ["", "## Posts by language", "", "| language | posts | debunked posts | their views |", "|---|---:|---:|---:|"]
-    lines += [f"| {_md_cell(c.lang)} | {c.posts:,} | {c.debunked_posts:,} | {c.debunked_views:,} |"
+    lines += [f"| {md_cell(c.lang)} | {c.posts:,} | {c.debunked_posts:,} | {c.debunked_views:,} |"
               for c in report.languages]
-    lines += ["", "## Check-worthy claims with no fact-check yet", "", f"_{_md_cell(report.unchecked_rule)}_", "",
+    lines += ["", "## Check-worthy claims with no fact-check yet", "", f"_{md_cell(report.unchecked_rule)}_", "",
               "| # | post | date | account | claim sentence | check-worthiness | views |", "|---|---|---|---|---|---:|---:|"]
     for i, row in enumerate(report.unchecked, start=1):
-        post_url = safe_url(row.url)
-        post = f"[{_md_cell(row.post_id)}](<{post_url}>)" if post_url else _md_cell(row.post_id)
-        lines.append(f"| {i} | {post} | {_md_cell((row.created_at or '')[:10])} | {_md_cell(row.handle)} | "
-                     f"{_md_cell(row.claim_sentence or row.text, 200)} | {row.checkworthiness:.2f} | "
+        lines.append(f"| {i} | {md_link(row.post_id, row.url)} | {md_cell((row.created_at or '')[:10])} | "
+                     f"{md_cell(row.handle)} | "
+                     f"{md_cell(row.claim_sentence or row.text, 200)} | {row.checkworthiness:.2f} | "
                      f"{'unknown' if row.views is None else f'{row.views:,}'} |")
     return "\n".join(lines) + "\n"
 
@@ -96,11 +109,11 @@ def write_csv(report: Report, path: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
 
 
 def to_html(report: Report) -> str:
-    return _env.get_template("report.html.j2").render(r=report, h=report.headline,
+    return env.get_template("report.html.j2").render(r=report, h=report.headline,
                                                       selection_json=json.dumps(report.selection, indent=1),
                                                       matching_json=json.dumps(report.matching, indent=1))
 

@@ -1,16 +1,125 @@
-"""Write a :class:`~claimwatch.analysis.study.StudyResult` to files."""
+"""Write a :class:`~claimwatch.analysis.study.StudyResult` in every format: ``study.json`` (the
+target shape plus what the charts and methods need), ``study.html`` (one self-contained file),
+``study.md``, ``study.csv`` (one row per post), ``study.pdf`` and ``charts/*.png``.
+
+Post and fact-check text is hostile input; the escaping is the v1 report's, shared from
+:mod:`claimwatch.reports.render`: Jinja2 autoescaping and the same CSP for HTML, only http(s)
+links, Markdown cells escaped, CSV formula cells neutralised.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
+from typing import Any
 
 from claimwatch.analysis.study import StudyResult
+from claimwatch.reports.charts import Chart, study_charts
+from claimwatch.reports.render import csv_cell, env, md_cell, md_link
+from claimwatch.reports.study_pdf import write_pdf
+from claimwatch.reports.study_view import Group, groups
+
+FORMATS = ("json", "html", "md", "csv", "pdf")
+CHART_DIR = "charts"
 
 
 def write_study(result: StudyResult, out_dir: Path, stem: str = "study") -> dict[str, Path]:
-    """Write every format into ``out_dir``; returns format → path."""
+    """Write every format into ``out_dir``; returns format → path (``charts`` → the PNG directory)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / f"{stem}.json"}
+    charts, view = study_charts(result), groups(result)
+    chart_dir = out_dir / CHART_DIR
+    chart_dir.mkdir(exist_ok=True)
+    for chart in charts:
+        (chart_dir / f"{chart.name}.png").write_bytes(chart.png)
+    paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in FORMATS}
     paths["json"].write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-    return paths
+    paths["html"].write_text(to_html(result, charts, view), encoding="utf-8")
+    paths["md"].write_text(to_markdown(result, charts, view), encoding="utf-8")
+    write_csv(result, paths["csv"])
+    write_pdf(result, charts, view, paths["pdf"])
+    return {**paths, "charts": chart_dir}
+
+
+def to_html(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> str:
+    return env.get_template("study.html.j2").render(s=result, headline=result.headline(), charts=charts, groups=view)
+
+
+# --------------------------------------------------------------------------- Markdown
+
+def _views(n: int | None) -> str:
+    return "unknown" if n is None else f"{n:,}"
+
+
+def _md_groups(heading: str, rows: list[Group]) -> list[str]:
+    out = [f"| {heading} | posts | views | views unknown | fact-checks |", "|---|---:|---:|---:|---|"]
+    out += [f"| {md_cell(g.label)} | {g.posts:,} | {g.views:,} | {g.views_unknown:,} | "
+            + ", ".join(md_link(publisher or url, url) for url, publisher in g.factchecks) + " |" for g in rows]
+    return out + [""]
+
+
+def _md_factchecks(row: dict[str, Any]) -> str:
+    return "; ".join(f"{md_link(fc['publisher'] or fc['url'], fc['url'])}: {md_cell(fc['rating_text'])} "
+                     f"({md_cell(fc['match_method'])})" for fc in row["fact_checks"])
+
+
+def _md_notes(row: dict[str, Any]) -> str:
+    cn = row["community_notes"]
+    return f"{cn['proposed']} proposed, " + ("shown" if cn["shown_now"] else "none shown")
+
+
+def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> str:
+    st = result.study
+    lines = [f"# {md_cell(st['title'])}", "", f"Generated {result.generated_at}.", ""]
+    lines += [("- " if line.startswith("  ") else "") + md_cell(line.strip()) for line in result.headline()] + [""]
+    lines += [f"![{md_cell(c.title)}]({CHART_DIR}/{c.name}.png)" for c in charts] + [""]
+    lines += ["## By narrative", "", *_md_groups("narrative", view["narrative"]),
+              "## By account", "", *_md_groups("account", view["account"]),
+              "## By week", "", *_md_groups("week starting", view["week"])]
+    lines += ["## Posts", "", ("| # | post | date | type | account | narrative | views | observed | fact-checks "
+                               "| Community Notes | label | text |"), "|---:|---|---|---|---|---|---:|---|---|---|---|---|"]
+    lines += ["| " + " | ".join([
+        str(i), md_link(r["post_id"], r["url"]), md_cell((r["created_at"] or "")[:10]), md_cell(r["post_type"]),
+        md_cell(r["account"]), md_cell(r["claim_category"]), _views(r["views"]),
+        md_cell((r["views_observed_at"] or "")[:10]), _md_factchecks(r), _md_notes(r),
+        "yes" if r["platform_label"]["present"] else "no", md_cell(r["text"], 160)]) + " |"
+        for i, r in enumerate(result.posts, start=1)]
+    lines += ["", "## Proposed new narratives", ""]
+    lines += [f"- {md_cell(p['name'])} ({p['posts']} posts: {md_cell(', '.join(p['post_ids']))})"
+              for p in result.proposed_narratives] or ["none"]
+    lines += ["", "## Methods", ""] + [f"- {md_cell(m)}" for m in result.methods]
+    lines += ["", f"- Inclusion rule: {md_cell(st['inclusion_rule'])}", f"- Views metric: {md_cell(st['views_metric'])}",
+              f"- Community Notes rule: {md_cell(st['community_note_rule'])}",
+              f"- Ad-equivalent CPM (USD): {md_cell(st['ad_equivalent_cpm_usd'])}"]
+    lines += ["", "## Sources", "", "| ingest run | kind | status | retrieved | files |", "|---:|---|---|---|---|"]
+    lines += [f"| {s['ingest_run']} | {md_cell(s['kind'])} | {md_cell(s['status'])} | {md_cell(s['retrieved'])} | "
+              f"{md_cell(', '.join(s['files']))} |" for s in result.sources]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- CSV
+
+CSV_FIELDS = ("post_id", "url", "created_at", "post_type", "account", "narrative", "narrative_rule", "views",
+              "views_observed_at", "factcheck_urls", "ratings", "match_methods", "notes_proposed", "note_shown_now",
+              "note_ever_shown", "label_present", "lang", "text")
+
+
+def _csv_row(r: dict[str, Any]) -> dict[str, Any]:
+    """One flat row per post; several fact-checks are joined with "; " in the same order in each column."""
+    fcs, cn = r["fact_checks"], r["community_notes"]
+    return {"post_id": r["post_id"], "url": r["url"], "created_at": r["created_at"], "post_type": r["post_type"],
+            "account": r["account"], "narrative": r["claim_category"], "narrative_rule": r["category_rule"],
+            "views": r["views"], "views_observed_at": r["views_observed_at"],
+            "factcheck_urls": "; ".join(fc["url"] for fc in fcs),
+            "ratings": "; ".join(fc["rating_text"] or fc["rating_class"] or "" for fc in fcs),
+            "match_methods": "; ".join(fc["match_method"] for fc in fcs),
+            "notes_proposed": cn["proposed"], "note_shown_now": cn["shown_now"], "note_ever_shown": cn["ever_shown"],
+            "label_present": r["platform_label"]["present"], "lang": r["lang"], "text": r["text"]}
+
+
+def write_csv(result: StudyResult, path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for r in result.posts:
+            writer.writerow({k: csv_cell(v) for k, v in _csv_row(r).items()})

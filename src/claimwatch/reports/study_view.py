@@ -1,0 +1,80 @@
+"""What the study renderers (HTML, Markdown, PDF, charts) show beyond the
+:class:`~claimwatch.analysis.study.StudyResult` itself: which posts stand behind each row of the
+narrative, account and week tables, and which posts are the top ones. Computed once here so
+every format links the same figure to the same posts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from claimwatch.analysis.reach import week_of
+from claimwatch.analysis.study import StudyResult
+
+#: How many posts the "top posts" chart and the PDF's top-post table show.
+TOP_POSTS = 10
+
+Row = dict[str, Any]
+
+
+@dataclass
+class Group:
+    """One row of a by-narrative / by-account / by-week table and the posts behind it."""
+
+    kind: str
+    label: str
+    posts: int
+    views: int
+    views_unknown: int
+    #: HTML id of the list of this row's posts (index-based: labels are free text)
+    anchor: str
+    post_ids: list[str] = field(default_factory=list)
+    #: (review URL, publisher) of every fact-check behind the row, in first-seen order
+    factchecks: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def week_key(row: Row) -> str | None:
+    """The ISO Monday of the post's week, as the study's ``by_week`` keys it."""
+    return week_of(datetime.fromisoformat(row["created_at"])).isoformat() if row["created_at"] else None
+
+
+def _groups(kind: str, totals: list[Row], key_name: str, rows: list[Row], key_of: Callable[[Row], str | None]
+            ) -> list[Group]:
+    members: dict[str, list[Row]] = {}
+    for r in rows:
+        key = key_of(r)
+        if key is not None:
+            members.setdefault(key, []).append(r)
+    out = []
+    for i, t in enumerate(totals, start=1):
+        posts = members.get(t[key_name], [])
+        fcs = {fc["url"]: fc["publisher"] for r in posts for fc in r["fact_checks"]}
+        out.append(Group(kind, t[key_name], t["posts"], t["views"], t["views_unknown"], f"group-{kind}-{i}",
+                         [r["post_id"] for r in posts], list(fcs.items())))
+    return out
+
+
+def groups(result: StudyResult) -> dict[str, list[Group]]:
+    """narrative / account / week → its table rows, each with the posts and fact-checks behind it."""
+    return {
+        "narrative": _groups("narrative", result.summary["by_category"], "claim_category", result.posts,
+                             lambda r: r["claim_category"] or "unknown"),
+        "account": _groups("account", result.by_account, "account", result.posts, lambda r: r["account"] or "unknown"),
+        "week": _groups("week", result.by_week, "week", result.posts, week_key),
+    }
+
+
+def top_posts(result: StudyResult, n: int = TOP_POSTS) -> list[Row]:
+    """The ``n`` most viewed posts with known views (the study sorts posts by views already)."""
+    return [r for r in result.posts if r["views"] is not None][:n]
+
+
+def human(n: float) -> str:
+    """A view count as people say it in a chart: 532 M, 1.3 bn."""
+    for size, unit in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+        if abs(n) >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{n:g}"
