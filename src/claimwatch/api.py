@@ -19,12 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import ingest
-from claimwatch.analysis.report import Report, Selection, build_report
+from claimwatch.analysis.report import UNCHECKED_MIN_SCORE, Report, Selection, build_report
 from claimwatch.analysis.study import StudyResult, run_study
 from claimwatch.analysis.study_file import Study, load_study
 from claimwatch.claims.docs import ClaimDoc
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex, IndexStats
+from claimwatch.claims import checkworthiness as cw
 from claimwatch.claims.analyse import Analyser, Scorer
 from claimwatch.claims.match import MatchReport, match_posts, score_topics
 from claimwatch.claims.rerank import RetrievalModel, load_model
@@ -46,6 +47,7 @@ class Workspace:
         self.index_dir = Path(settings.index_dir) if settings.index_dir else db.index_dir_for(settings.db)
         self._encoder: Encoder | None = None
         self._model: RetrievalModel | None | bool = False  # False = not looked up yet
+        self._cw_model: cw.CheckworthinessModel | None | bool = False
 
     def reset(self) -> None:
         """Drop and recreate every table: the demo's fresh start on a server database."""
@@ -130,7 +132,21 @@ class Workspace:
         return Retriever(self.load_index(), self.encoder, self.retrieval_model(), alpha=self.settings.alpha)
 
     def checkworthiness_model(self) -> Scorer | None:
-        return None
+        """The configured (or shipped) check-worthiness model, if it fits the encoder in use.
+
+        "none" turns scoring off; the shipped model is skipped (None) under another encoder,
+        a configured one that does not fit is an error."""
+        if self._cw_model is False:
+            setting = self.settings.checkworthiness_model
+            model = None
+            if setting.strip().lower() != "none":
+                model = cw.load_model(setting)
+                if model.encoder_name != self.encoder.name:
+                    if setting:
+                        model.check_encoder(self.encoder)  # raises with the reason
+                    model = None
+            self._cw_model = model
+        return self._cw_model
 
     def topic_set(self, topics: str | Path | TopicSet | None = None) -> TopicSet | None:
         """``topics`` (a file or a loaded set), else the configured topic file, else None."""
@@ -180,7 +196,9 @@ class Workspace:
         return run_study(self.engine, study if isinstance(study, Study) else load_study(study), self.encoder)
 
     def report(self, selection: Selection | None = None) -> Report:
-        return build_report(self.engine, selection or Selection(), self.matching_settings())
+        cw_model = self.checkworthiness_model()
+        return build_report(self.engine, selection or Selection(), self.matching_settings(),
+                            cw_model.threshold() if cw_model else UNCHECKED_MIN_SCORE)
 
     def stats(self) -> dict[str, Any]:
         with self.engine.connect() as conn:

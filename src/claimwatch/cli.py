@@ -585,6 +585,60 @@ def train_retrieval(
                   highlight=False, markup=False)
 
 
+@eval_app.command("checkworthiness")
+def eval_checkworthiness(
+    data: Annotated[Path, typer.Option(help="A labelled CheckThat! check-worthiness TSV: debate sentences "
+                                       "(Sentence_id, Text, class_label Yes/No) or tweets (tweet_id, tweet_text, "
+                                       "class_label / check_worthiness 1/0).")],
+    model_dir: Annotated[Optional[Path], typer.Option("--model", help="Check-worthiness model directory "
+                                                      "(default: the shipped one).")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="Score with the 'post' or 'sentence' head (default: post for "
+                                                "tweet files, sentence for sentence files).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Decision threshold (default: the "
+                                                       "model's for that kind).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """F1, precision and recall of the check-worthy class, accuracy and MAP of the ranking by score."""
+    from claimwatch.claims.checkworthiness import load_model
+    from claimwatch.claims.encoder import Encoder
+    from claimwatch.evaluation.checkworthiness import evaluate, load_labelled
+
+    settings = load_settings()
+    with _user_errors():  # DataError (a malformed file, with its line) is a ValueError
+        cw_model = load_model(str(model_dir) if model_dir else "")
+        items = load_labelled(data)
+        res = evaluate(cw_model, items, Encoder(settings.model or None, backend=settings.encoder_backend),
+                       kind=kind, threshold=threshold)
+    if as_json:
+        print(json.dumps(res))
+        return
+    console.print(f"model: {res['model']}\n{res['kind']} head, {res['n']} texts ({res['positives']} check-worthy), "
+                  f"threshold {res['threshold']:.2f}:", highlight=False, markup=False)
+    t = Table(show_header=False)
+    for key in ("f1", "precision", "recall", "accuracy", "map"):
+        t.add_row(key.upper() if key == "map" else key, f"{res[key]:.4f}")
+    console.print(t)
+
+
+@train_app.command("checkworthiness")
+def train_checkworthiness(
+    datasets: Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! check-worthiness data in the layout "
+                                           "of ../shared/datasets.")],
+    out: Annotated[Path, typer.Option(help="Where the model goes; point `eval checkworthiness --model` at it.")],
+    model: ModelOpt = None,
+) -> None:
+    """Train the sentence head on CheckThat! 2024 task 1 train and the post head on 2021/2022 1A train
+    tweets; thresholds from cross-validation and dev (seeded)."""
+    from claimwatch.claims.encoder import Encoder
+    from claimwatch.training.checkworthiness import train
+
+    with _user_errors():
+        meta = train(datasets, out, Encoder(model, backend=load_settings().encoder_backend),
+                     log=lambda m: err.print(m, highlight=False, markup=False))
+    heads = ", ".join(f"{k} ({h['n_train']} texts, threshold {h['threshold']:.2f})" for k, h in meta["heads"].items())
+    console.print(f"model written to {out}: {heads}; encoder {meta['encoder']}", highlight=False, markup=False)
+
+
 # ---------------------------------------------------------------------------- demo
 
 @app.command()

@@ -187,12 +187,15 @@ def _preference(m: dict[str, Any]) -> tuple[bool, bool, float]:
     return (m["verdict"] in DEBUNKED_VERDICTS, m["status"] == MatchStatus.CONFIRMED, float(m["score"]))
 
 
-#: Posts from this check-worthiness on, with no fact-check match, go to the "not yet checked" list.
+#: Without a model threshold: posts from this check-worthiness on, with no fact-check match, go to
+#: the "not yet checked" list.
 UNCHECKED_MIN_SCORE = 0.5
 UNCHECKED_LIMIT = 50
 
 
-def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, Any] | None = None) -> Report:
+def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, Any] | None = None,
+                 checkworthy_from: float = UNCHECKED_MIN_SCORE) -> Report:
+    """``checkworthy_from``: the check-worthiness model's own yes/no threshold, when known."""
     with engine.connect() as conn:
         posts = repo.select_posts(conn, handles=selection.handles, since=selection.since, until=selection.until,
                                   keywords=selection.keywords, include_reposts=selection.include_reposts,
@@ -226,8 +229,9 @@ def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, An
         ))
     return Report(selection=selection.describe(), generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
                   headline=_headline(rows), rows=rows, matching=matching or {}, languages=_languages(rows),
-                  unchecked=_unchecked(rows),
-                  unchecked_rule=(f"check-worthiness ≥ {UNCHECKED_MIN_SCORE}, no proposed or confirmed fact-check; "
+                  unchecked=_unchecked(rows, checkworthy_from),
+                  unchecked_rule=(f"check-worthiness ≥ {checkworthy_from:.2f} (the model's threshold), "
+                                  "no proposed or confirmed fact-check; "
                                   f"ranked by check-worthiness × views (unknown views rank last); top {UNCHECKED_LIMIT}"))
 
 
@@ -242,9 +246,9 @@ def _languages(rows: list[ReportRow]) -> list[LanguageCount]:
     return sorted(by.values(), key=lambda c: (-c.posts, c.lang))
 
 
-def _unchecked(rows: list[ReportRow]) -> list[ReportRow]:
+def _unchecked(rows: list[ReportRow], checkworthy_from: float) -> list[ReportRow]:
     todo = [r for r in rows if r.fact_check is None and r.checkworthiness is not None
-            and r.checkworthiness >= UNCHECKED_MIN_SCORE]
+            and r.checkworthiness >= checkworthy_from]
     todo.sort(key=lambda r: (r.views is None, -(r.checkworthiness or 0) * (r.views or 0), -(r.checkworthiness or 0),
                              r.post_id))
     return todo[:UNCHECKED_LIMIT]

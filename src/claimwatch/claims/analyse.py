@@ -20,8 +20,6 @@ from claimwatch.claims.sentences import Span, split_sentences
 from claimwatch.claims.text import MIN_WORDS, clean_query, word_count
 from claimwatch.claims.topics import TopicScore, TopicSet
 
-#: A claim sentence becomes an extra matching query from this check-worthiness on.
-CLAIM_QUERY_MIN_SCORE = 0.5
 
 
 class Scorer(Protocol):
@@ -29,7 +27,9 @@ class Scorer(Protocol):
 
     def describe(self) -> str: ...
 
-    def score(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray: ...
+    def threshold(self, kind: str = "post") -> float: ...
+
+    def score(self, texts: list[str], embeddings: np.ndarray | None = None, *, kind: str = "post") -> np.ndarray: ...
 
 
 @dataclass
@@ -90,7 +90,7 @@ class Analyser:
     def analyse(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray], sentence_embeddings: np.ndarray,
                 langs: list[Detected]) -> list[Analysis]:
         """``post_embeddings``: position → embedding of the post's query text (posts with a query)."""
-        cw_whole, cw_sent = self._checkworthiness(posts, post_embeddings, sentence_embeddings)
+        cw_post, cw_sent = self._checkworthiness(posts, post_embeddings, sentence_embeddings)
         topic_scores = self.topic_scores(posts, post_embeddings)
         out = []
         offset = 0
@@ -98,36 +98,42 @@ class Analyser:
             n = len(post.sentences)
             scores = cw_sent[offset : offset + n]
             offset += n
-            claim = claim_query = None
+            cw = cw_post.get(i)
+            claim = Span(0, len(post.text), post.text) if cw is not None else None
+            claim_query = None
             sentence_scores: list[list[float]] = []
-            cw: float | None = cw_whole.get(i)
-            if n and len(scores):
+            if n and len(scores) and self.checkworthiness is not None:
                 best = int(np.argmax(scores))
-                claim, cw = post.sentences[best], float(scores[best])
+                claim = post.sentences[best]
                 sentence_scores = [[sp.start, sp.end, round(float(sc), 4)]
                                    for sp, sc in zip(post.sentences, scores, strict=True)]
-                if cw >= CLAIM_QUERY_MIN_SCORE:
-                    claim_query = post.sentence_queries[best]
-            elif cw is not None:
-                claim = Span(0, len(post.text), post.text)
+                if scores[best] >= self.checkworthiness.threshold("sentence"):
+                    claim_query = post.sentence_queries[best]  # a sentence that states a claim: match it too
             out.append(Analysis(langs[i], None if cw is None else round(cw, 4), claim, claim_query, sentence_scores,
                                 topic_scores[i]))
         return out
 
     def _checkworthiness(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray],
                          sentence_embeddings: np.ndarray) -> tuple[dict[int, float], np.ndarray]:
-        """Scores of single-sentence posts (by position) and of all sentences (flat, in order)."""
+        """Post scores (by position) and sentence scores (flat, in order).
+
+        The model reads the raw text (links, hashtags and handles are among its features) with the
+        embedding of the cleaned text. A post's score comes from the ``post`` head (trained on
+        CheckThat! tweets: is this post worth a fact-checker's time); the claim sentence of a long
+        post is the one the ``sentence`` head (ClaimBuster debates: does it state a checkable
+        fact) rates highest — finding *which* sentence holds the claim is that head's task."""
         if self.checkworthiness is None:
             return {}, np.zeros(len(sentence_embeddings))
-        whole = [i for i, p in enumerate(posts) if p.query is not None and not p.sentences]
-        texts = [posts[i].query or "" for i in whole] + [q for p in posts for q in p.sentence_queries]
-        if not texts:
-            return {}, np.zeros(0)
-        parts = [np.stack([post_embeddings[i] for i in whole])] if whole else []
-        if len(sentence_embeddings):
-            parts.append(sentence_embeddings)
-        scores = self.checkworthiness.score(texts, np.vstack(parts))
-        return dict(zip(whole, (float(x) for x in scores[: len(whole)]), strict=True)), scores[len(whole):]
+        with_query = [i for i, p in enumerate(posts) if p.query is not None]
+        post_scores: dict[int, float] = {}
+        if with_query:
+            scores = self.checkworthiness.score([posts[i].text for i in with_query],
+                                                np.stack([post_embeddings[i] for i in with_query]), kind="post")
+            post_scores = dict(zip(with_query, (float(x) for x in scores), strict=True))
+        sentences = [sp.text for p in posts for sp in p.sentences]
+        sent_scores = (self.checkworthiness.score(sentences, sentence_embeddings, kind="sentence") if sentences
+                       else np.zeros(0))
+        return post_scores, sent_scores
 
     def topic_scores(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray]) -> list[list[TopicScore]]:
         if self.topics is None:

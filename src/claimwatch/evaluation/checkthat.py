@@ -38,7 +38,7 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8-sig", newline="")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
         with _open_text(path) as fh:
             for no, line in enumerate(fh, start=1):
@@ -65,7 +65,7 @@ def load_vclaims(path: Path) -> list[ClaimDoc]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    first = next((line for _, line in _lines(path) if line.strip()), "")
+    first = next((line for _, line in numbered_lines(path) if line.strip()), "")
     docs = _vclaims_jsonl(path) if first.lstrip().startswith("{") else _vclaims_tsv(path)
     seen: dict[str, ClaimDoc] = {}
     for doc in docs:
@@ -80,7 +80,7 @@ def load_vclaims(path: Path) -> list[ClaimDoc]:
 
 
 def _vclaims_jsonl(path: Path) -> Iterator[ClaimDoc]:
-    for no, line in _lines(path):
+    for no, line in numbered_lines(path):
         if not line.strip():
             continue
         try:
@@ -99,7 +99,7 @@ def _vclaims_jsonl(path: Path) -> Iterator[ClaimDoc]:
 
 def _vclaims_tsv(path: Path) -> Iterator[ClaimDoc]:
     header: list[str] | None = None
-    for no, line in _lines(path):
+    for no, line in numbered_lines(path):
         if not line.strip():
             continue
         fields = next(csv.reader([line], delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -144,7 +144,7 @@ def load_queries(path: Path, context_window: int = 0) -> list[Query]:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     by_id: dict[str, Query] = {}
-    for no, line in _lines(path):
+    for no, line in numbered_lines(path):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -197,7 +197,7 @@ def load_qrels(path: Path) -> dict[str, set[str]]:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     qrels: dict[str, set[str]] = {}
-    for no, line in _lines(path):
+    for no, line in numbered_lines(path):
         if not line.strip():
             continue
         fields = line.split()

@@ -87,3 +87,15 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
     table = reliability_table(confidences, correct, bins)
     n = sum(b.n for b in table)
     return float(sum(b.n * abs(b.mean_confidence - b.accuracy) for b in table if b.n) / n) if n else 0.0
+
+
+def binary_metrics(labels: Sequence[bool], predicted: Sequence[bool]) -> dict[str, float]:
+    """F1, precision and recall of the positive class, and accuracy (0 where undefined: nothing predicted
+    or nothing to find)."""
+    y, p = np.asarray(labels, dtype=bool), np.asarray(predicted, dtype=bool)
+    tp = int((y & p).sum())
+    precision = tp / int(p.sum()) if p.any() else 0.0
+    recall = tp / int(y.sum()) if y.any() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"f1": f1, "precision": precision, "recall": recall,
+            "accuracy": float((y == p).mean()) if len(y) else 0.0}
