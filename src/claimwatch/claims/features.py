@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from claimwatch.claims.docs import ClaimDoc, Query
-from claimwatch.claims.index import FIELDS
+from claimwatch.claims.index import FIELDS, FieldScores, PoolScores
 
 FEATURE_NAMES: tuple[str, ...] = (
     "cos", "cos_gap", "cos_rank", "cos_ctx",
@@ -46,7 +46,7 @@ class QueryScores:
 
     cos: np.ndarray
     cos_ctx: np.ndarray | None
-    bm25: dict[str, np.ndarray]
+    bm25: dict[str, FieldScores | PoolScores]
     tokens: list[str]
     fused: np.ndarray
 
@@ -80,12 +80,12 @@ def candidate_features(query: Query, qs: QueryScores, rows: np.ndarray, doc_date
     for f in FIELDS:
         scores = qs.bm25.get(f)
         if scores is not None:
-            top = float(scores.max())
-            out[:, col[f"bm25_{f}_rel"]] = scores[rows] / top if top > 0 else 0.0
+            out[:, col[f"bm25_{f}_rel"]] = scores.at(rows) / scores.max if scores.max > 0 else 0.0
     all_scores = qs.bm25.get("all")
     if all_scores is not None:
-        out[:, col["bm25_all_raw"]] = all_scores[rows]
-        out[:, col["bm25_rank"]] = _ranks(all_scores[rows])
+        at_rows = all_scores.at(rows)
+        out[:, col["bm25_all_raw"]] = at_rows
+        out[:, col["bm25_rank"]] = _ranks(at_rows)
     out[:, col["fused_v1"]] = qs.fused[rows]
     q_tokens = set(qs.tokens)
     q_numbers, q_names = numbers(query.text), names(query.text)

@@ -100,6 +100,8 @@ class ClaimIndex:
         self.bm25 = bm25
         self.ann = ann
         self.dates = np.array([d.date.timestamp() / 86400 if d.date else np.nan for d in docs], dtype=np.float64)
+        #: per-field BM25 work buffers, reused by every query (see :meth:`bm25_scores`)
+        self._buffers: dict[str, np.ndarray] = {}
         h = hashlib.sha256(model.encode())
         for d, th in zip(docs, hashes, strict=True):
             h.update(f"{d.id}:{th};".encode())
@@ -241,15 +243,104 @@ class ClaimIndex:
     def cosines(self, query_embedding: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return (self.embeddings[rows].astype(np.float32) @ query_embedding).astype(np.float32)
 
-    def bm25_scores(self, query_tokens: list[str], field: str = "all") -> np.ndarray:
-        """BM25 of one tokenised query against every document for one field (zeros if absent)."""
+    def bm25_scores(self, query_tokens: list[str], field: str = "all") -> FieldScores:
+        """BM25 of one tokenised query against every document for one field.
+
+        The same float32 sums as ``bm25s.BM25.get_scores`` (one ``np.add.at`` per query term, in
+        query order), but into a collection-sized buffer kept per field and zeroed again by
+        :meth:`FieldScores.release`: nothing collection-sized is allocated or scanned per query,
+        which at a million fact-checks was most of the ranking time. Call ``release()`` before
+        scoring the next query in the same field."""
         retriever = self.bm25.get(field)
-        if retriever is None or not query_tokens:
-            return np.zeros(len(self.docs), dtype=np.float32)
-        known = [t for t in query_tokens if t in retriever.vocab_dict]
-        if not known:
-            return np.zeros(len(self.docs), dtype=np.float32)
-        return np.asarray(retriever.get_scores(known), dtype=np.float32)
+        buffer = self._buffers.get(field)
+        if buffer is None:
+            buffer = self._buffers[field] = np.zeros(len(self.docs), dtype=np.float32)
+        if retriever is None:
+            return FieldScores(buffer, np.zeros(0, dtype=np.int64), 0)
+        mat, vocab = retriever.scores, retriever.vocab_dict
+        data, indices, indptr = mat["data"], mat["indices"], mat["indptr"]
+        slices = [(indptr[tid], indptr[tid + 1]) for tid in (vocab.get(t) for t in query_tokens) if tid is not None]
+        for lo, hi in slices:
+            np.add.at(buffer, indices[lo:hi], data[lo:hi])
+        touched = np.concatenate([indices[lo:hi] for lo, hi in slices]) if slices else np.zeros(0, dtype=np.int64)
+        return FieldScores(buffer, touched, len(slices))
+
+    def bm25_at(self, query_tokens: list[str], field: str, rows: np.ndarray) -> PoolScores:
+        """Exact BM25 of one field for ``rows`` (sorted) only: a binary search per query term in
+        its posting list (sorted by row), so the cost follows the pool, not the postings."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        retriever = self.bm25.get(field)
+        if retriever is not None and len(rows):
+            mat, vocab = retriever.scores, retriever.vocab_dict
+            data, indices, indptr = mat["data"], mat["indices"], mat["indptr"]
+            for tid in (vocab.get(t) for t in query_tokens):
+                if tid is None:
+                    continue
+                lo, hi = indptr[tid], indptr[tid + 1]
+                pos = np.searchsorted(indices[lo:hi], rows)
+                hit = pos < hi - lo
+                hit[hit] = indices[lo + pos[hit]] == rows[hit]
+                out[hit] += data[lo + pos[hit]]
+        return PoolScores(rows, out)
+
+
+class PoolScores:
+    """BM25 of one field for a query's candidate pool only (``rows`` sorted), normalised by the
+    pool's best instead of the collection's: the pool holds the best "all"-field BM25 hits, so
+    the field's collection-wide best is almost always in it."""
+
+    def __init__(self, rows: np.ndarray, values: np.ndarray) -> None:
+        self._rows = rows
+        self._values = values
+        self.max = float(values.max()) if len(values) else 0.0
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        return self._values[np.searchsorted(self._rows, rows)]
+
+    def release(self) -> None:
+        pass
+
+
+class FieldScores:
+    """One query's BM25 scores for one field: a shared buffer plus the rows that may be non-zero.
+
+    When the query's postings touch a large part of the collection, whole-buffer passes (fill,
+    max, a scan for non-zeros) beat gathering and scattering at random positions."""
+
+    #: touched entries per collection row above which whole-buffer passes are used
+    DENSE_SHARE = 1 / 16
+
+    def __init__(self, buffer: np.ndarray, touched: np.ndarray, terms: int) -> None:
+        self._buffer = buffer
+        self._touched = touched  # with repeats: a row appears once per query term it contains
+        self._terms = terms
+        self._dense = len(touched) > len(buffer) * self.DENSE_SHARE
+        if not len(touched):
+            self.max = 0.0
+        else:
+            self.max = float(buffer.max() if self._dense else buffer[touched].max())
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        return self._buffer[rows]
+
+    def top(self, k: int) -> np.ndarray:
+        """Rows of the k largest positive scores, best first (ties in row order)."""
+        if not len(self._touched):
+            return np.zeros(0, dtype=np.int64)
+        values = self._buffer[self._touched]
+        m = min(len(values), k * max(self._terms, 1))  # enough slots for k distinct rows
+        part = np.argpartition(-values, m - 1)[:m] if m < len(values) else np.arange(len(values))
+        candidates = np.unique(self._touched[part])
+        candidates = candidates[self._buffer[candidates] > 0]
+        if len(candidates) > k:
+            candidates = np.sort(candidates[np.argpartition(-self._buffer[candidates], k - 1)[:k]])
+        return candidates[np.argsort(-self._buffer[candidates], kind="stable")].astype(np.int64)
+
+    def release(self) -> None:
+        if self._dense:
+            self._buffer.fill(0.0)
+        else:
+            self._buffer[self._touched] = 0.0
 
 
 def _doc_to_json(d: ClaimDoc) -> dict[str, object]:
