@@ -27,6 +27,7 @@ from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex, IndexStats
 from claimwatch.claims import checkworthiness as cw
 from claimwatch.claims.analyse import Analyser, Scorer
+from claimwatch.claims.language import DETECTOR
 from claimwatch.claims.match import MatchReport, match_posts, score_topics
 from claimwatch.claims.rerank import RetrievalModel, load_model
 from claimwatch.claims.retrieval import Retriever
@@ -189,6 +190,9 @@ class Workspace:
             out["trained"] = {k: model.meta.get(k) for k in ("command", "seed", "trained_on", "calibrated_on")}
         else:
             out.update(threshold=self.settings.threshold, alpha=self.settings.alpha)
+        cw_model = self.checkworthiness_model()
+        out["checkworthiness_model"] = cw_model.describe() if cw_model else "none"
+        out["language_detector"] = DETECTOR
         return out
 
     def run_study(self, study: str | Path | Study) -> StudyResult:

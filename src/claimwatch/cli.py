@@ -289,6 +289,8 @@ def match(
         rep = ws.match(rematch=rematch, topics=topics,
                        progress=lambda done, total: prog.update(task, completed=done, total=total))
     console.print(rep.summary(), highlight=False, markup=False)
+    cw_model = ws.checkworthiness_model()
+    console.print(f"check-worthiness: {cw_model.describe() if cw_model else 'off'}", highlight=False, markup=False)
 
 
 topics_app = typer.Typer(help="Score posts against topic definitions.", no_args_is_help=True)

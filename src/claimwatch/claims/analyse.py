@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from claimwatch.claims.encoder import Encoder
-from claimwatch.claims.language import DETECTOR, Detected, detect_languages
+from claimwatch.claims.language import DETECTOR, UNDETERMINED, Detected, detect_languages
 from claimwatch.claims.sentences import Span, split_sentences
 from claimwatch.claims.text import MIN_WORDS, clean_query, word_count
 from claimwatch.claims.topics import TopicScore, TopicSet
@@ -26,6 +26,9 @@ class Scorer(Protocol):
     """A check-worthiness model: scores in [0, 1] from texts and their embeddings."""
 
     def describe(self) -> str: ...
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...
 
     def threshold(self, kind: str = "post") -> float: ...
 
@@ -98,11 +101,11 @@ class Analyser:
             n = len(post.sentences)
             scores = cw_sent[offset : offset + n]
             offset += n
-            cw = cw_post.get(i)
+            cw = cw_post.get(i) if self._model_reads(langs[i]) else None
             claim = Span(0, len(post.text), post.text) if cw is not None else None
             claim_query = None
             sentence_scores: list[list[float]] = []
-            if n and len(scores) and self.checkworthiness is not None:
+            if n and len(scores) and cw is not None and self.checkworthiness is not None:
                 best = int(np.argmax(scores))
                 claim = post.sentences[best]
                 sentence_scores = [[sp.start, sp.end, round(float(sc), 4)]
@@ -112,6 +115,14 @@ class Analyser:
             out.append(Analysis(langs[i], None if cw is None else round(cw, 4), claim, claim_query, sentence_scores,
                                 topic_scores[i]))
         return out
+
+    def _model_reads(self, lang: Detected) -> bool:
+        """Language picks the model: a check-worthiness model scores only the languages it was
+        trained on (undetermined short texts included); other posts get no score rather than
+        an English model's guess, and reports count them apart by language."""
+        if self.checkworthiness is None:
+            return False
+        return lang.lang == UNDETERMINED or lang.lang in self.checkworthiness.languages
 
     def _checkworthiness(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray],
                          sentence_embeddings: np.ndarray) -> tuple[dict[int, float], np.ndarray]:

@@ -271,6 +271,11 @@ class CheckworthinessModel:
         """The encoder whose embeddings the dense part was trained on; others do not fit."""
         return str(self.meta.get("encoder", ""))
 
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Languages of the training data (ISO 639-1); the CheckThat! sets used here are English."""
+        return tuple(self.meta.get("languages") or ("en",))
+
     def threshold(self, kind: str = "post") -> float:
         return self._head(kind).threshold
 
