@@ -141,18 +141,18 @@ def _search(retriever: Retriever, batch: _Batch, analyses: list[Analysis] | None
     (the calibrated confidence, else the score).
     """
     positions = batch.positions()
-    queries = [batch.queries[i] for i in positions]
-    extra = [(i, a.claim_query) for i, a in enumerate(analyses or []) if a.claim_query and batch.queries[i]]
+    queries = [q for q in batch.queries if q is not None]
+    extra = [(i, q, a.claim_query) for i, (q, a) in enumerate(zip(batch.queries, analyses or [], strict=False))
+             if q is not None and a.claim_query]
     embedded = batch.embedded
     if extra:
-        posts_emb = batch.post_embeddings()
-        sent_emb = [_sentence_embedding(batch, i, q) for i, q in extra]
-        queries = queries + [Query(str(batch.queries[i].id), q, batch.queries[i].date) for i, q in extra]  # type: ignore[union-attr]
-        embedded = Embedded(np.vstack([np.stack([posts_emb[i] for i in positions]), np.stack(sent_emb)]),
-                            embedded.context)
+        queries = queries + [Query(q.id, text, q.date) for _, q, text in extra]
+        embedded = Embedded(np.vstack([embedded.embeddings, np.stack([_sentence_embedding(batch, i, text)
+                                                                      for i, _, text in extra])]), embedded.context)
     found = retriever.search(queries, top_k, embedded) if queries else []
-    out = {i: (q.text, hits) for i, q, hits in zip(positions, queries, found, strict=False)}
-    for (i, text), hits in zip(extra, found[len(positions):], strict=True):
+    out = {i: (q.text, hits) for i, q, hits in zip(positions, queries[: len(positions)], found[: len(positions)],
+                                                     strict=True)}
+    for (i, _, text), hits in zip(extra, found[len(positions):], strict=True):
         if hits and (not out[i][1] or _sureness(hits[0]) > _sureness(out[i][1][0])):
             out[i] = (text, hits)
     return out
