@@ -123,26 +123,37 @@ def propose(ws: claimwatch.Workspace, pairs: list[tuple[str, str]], confidence: 
 def _notes_files(tmp_path: Path, plan: list[tuple[str, int, str | None]]) -> None:
     """Notes on 40 of the 87 posts, none shown: too few ratings, rated not helpful, or helpful but
     saying the post is NOT misleading (X does not display those)."""
-    fixtures = Path(__file__).resolve().parent / "fixtures" / "notes"
-    note_header = (fixtures / "notes.tsv").read_text().splitlines()[0].split("\t")
-    status_header = (fixtures / "noteStatusHistory.tsv").read_text().splitlines()[0].split("\t")
-    notes, statuses = [], []
+    notes = []
     for k in range(40):
-        note_id = f"18600000000000{k:05d}"
         helpful_not_misleading = k % 10 == 0
         status = "CURRENTLY_RATED_HELPFUL" if helpful_not_misleading else (
             "NEEDS_MORE_RATINGS" if k % 2 else "CURRENTLY_RATED_NOT_HELPFUL")
-        notes.append({"noteId": note_id, "noteAuthorParticipantId": "AUTHOR", "createdAtMillis": "1725000000000",
-                      "tweetId": pid(k), "classification": "NOT_MISLEADING" if helpful_not_misleading
-                      else "MISINFORMED_OR_POTENTIALLY_MISLEADING", "summary": "SYNTHETIC note", "isMediaNote": "0"})
-        statuses.append({"noteId": note_id, "noteAuthorParticipantId": "AUTHOR", "createdAtMillis": "1725000000000",
-                         "timestampMillisOfCurrentStatus": "1730700000000", "currentStatus": status,
-                         **({} if status == "NEEDS_MORE_RATINGS" else {
-                             "timestampMillisOfFirstNonNMRStatus": "1726000000000", "firstNonNMRStatus": status,
-                             "timestampMillisOfLatestNonNMRStatus": "1726000000000", "mostRecentNonNMRStatus": status})})
-    for name, header, rows in (("notes-00000.tsv", note_header, notes),
-                               ("noteStatusHistory-00000.tsv", status_header, statuses)):
+        notes.append((f"18600000000000{k:05d}", pid(k),
+                      "NOT_MISLEADING" if helpful_not_misleading else "MISINFORMED_OR_POTENTIALLY_MISLEADING", status))
+    write_notes(tmp_path, notes)
+
+
+def write_notes(tmp_path: Path, notes: list[tuple[str, str, str, str]]) -> list[Path]:
+    """A notes and a noteStatusHistory TSV (the public files' columns) for (note id, tweet id,
+    classification, current status) rows; returns their paths."""
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "notes"
+    note_header = (fixtures / "notes.tsv").read_text().splitlines()[0].split("\t")
+    status_header = (fixtures / "noteStatusHistory.tsv").read_text().splitlines()[0].split("\t")
+    note_rows, status_rows = [], []
+    for note_id, tweet_id, classification, status in notes:
+        note_rows.append({"noteId": note_id, "noteAuthorParticipantId": "AUTHOR", "createdAtMillis": "1725000000000",
+                          "tweetId": tweet_id, "classification": classification, "summary": "SYNTHETIC note",
+                          "isMediaNote": "0"})
+        status_rows.append({"noteId": note_id, "noteAuthorParticipantId": "AUTHOR", "createdAtMillis": "1725000000000",
+                            "timestampMillisOfCurrentStatus": "1730700000000", "currentStatus": status,
+                            **({} if status == "NEEDS_MORE_RATINGS" else {
+                                "timestampMillisOfFirstNonNMRStatus": "1726000000000", "firstNonNMRStatus": status,
+                                "timestampMillisOfLatestNonNMRStatus": "1726000000000",
+                                "mostRecentNonNMRStatus": status})})
+    paths = []
+    for name, header, rows in (("notes-00000.tsv", note_header, note_rows),
+                               ("noteStatusHistory-00000.tsv", status_header, status_rows)):
         lines = ["\t".join(header)] + ["\t".join(row.get(col, "") for col in header) for row in rows]
         (tmp_path / name).write_text("\n".join(lines) + "\n")
-
-
+        paths.append(tmp_path / name)
+    return paths
