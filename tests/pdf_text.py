@@ -7,13 +7,15 @@ import re
 import zlib
 
 _OBJ = re.compile(rb"(\d+) 0 obj\s*(.*?)endobj", re.DOTALL)
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
+_STREAM = re.compile(rb"/Length (\d+).*?stream\r?\n", re.DOTALL)
 _SHOW = re.compile(rb"/(F\d+) [\d.]+ Tf|\(((?:\\.|[^\\)])*)\) Tj", re.DOTALL)
 _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 
 
 def _stream(body: bytes) -> bytes:
-    raw = _STREAM.search(body)[1]
+    # Slice by /Length: compressed bytes may end in "\r", which a "\r?\nendstream" pattern would eat.
+    m = _STREAM.search(body)
+    raw = body[m.end():m.end() + int(m[1])]
     return zlib.decompress(raw) if b"/FlateDecode" in body else raw
 
 
