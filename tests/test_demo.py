@@ -39,6 +39,13 @@ def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
         (46, 207_324_821, 0, 46)
     assert all(r["fact_check"]["match_confidence"] >= 0.5 for r in data["rows"] if r["debunked"])
     assert all(r["kind"] != "repost" for r in data["rows"]), "reposts are excluded by default"
+    # Tomorrow's fact-check queue: unmatched check-worthy posts, the widest-seen first; it holds claims
+    # the matcher left as mere candidates (Wayne County's "dead voters" paraphrase among them).
+    queue = data["unchecked"]
+    assert queue and all(r["fact_check"] is None for r in queue)
+    assert "1900000000000010237" in [r["post_id"] for r in queue]
+    reach = [max(r["checkworthiness"] or 0, r["claim_score"] or 0) * r["views"] for r in queue if r["views"] is not None]
+    assert reach == sorted(reach, reverse=True)
     kinds = {r["kind"] for r in data["rows"] if r["debunked"]}
     assert kinds == {"original", "quote", "reply"}
     # The same store and selection always give the same figures.

@@ -202,7 +202,8 @@ class Workspace:
     def report(self, selection: Selection | None = None) -> Report:
         cw_model = self.checkworthiness_model()
         return build_report(self.engine, selection or Selection(), self.matching_settings(),
-                            cw_model.threshold() if cw_model else UNCHECKED_MIN_SCORE)
+                            (cw_model.threshold("post"), cw_model.threshold("sentence")) if cw_model
+                            else (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE))
 
     def stats(self) -> dict[str, Any]:
         with self.engine.connect() as conn:

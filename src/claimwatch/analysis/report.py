@@ -98,6 +98,8 @@ class ReportRow:
     #: the best sentence's check-worthiness, and that sentence (None before ``match`` analysed the post)
     checkworthiness: float | None = None
     claim_sentence: str | None = None
+    #: the claim sentence's score from the sentence head (does it state a checkable fact)
+    claim_score: float | None = None
     topics: list[str] = field(default_factory=list)
 
 
@@ -187,15 +189,15 @@ def _preference(m: dict[str, Any]) -> tuple[bool, bool, float]:
     return (m["verdict"] in DEBUNKED_VERDICTS, m["status"] == MatchStatus.CONFIRMED, float(m["score"]))
 
 
-#: Without a model threshold: posts from this check-worthiness on, with no fact-check match, go to
+#: Without model thresholds: posts from this check-worthiness on, with no fact-check match, go to
 #: the "not yet checked" list.
 UNCHECKED_MIN_SCORE = 0.5
 UNCHECKED_LIMIT = 50
 
 
 def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, Any] | None = None,
-                 checkworthy_from: float = UNCHECKED_MIN_SCORE) -> Report:
-    """``checkworthy_from``: the check-worthiness model's own yes/no threshold, when known."""
+                 checkworthy_from: tuple[float, float] = (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE)) -> Report:
+    """``checkworthy_from``: the check-worthiness model's yes/no thresholds for (post, sentence)."""
     with engine.connect() as conn:
         posts = repo.select_posts(conn, handles=selection.handles, since=selection.since, until=selection.until,
                                   keywords=selection.keywords, include_reposts=selection.include_reposts,
@@ -225,13 +227,15 @@ def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, An
             other_matches=[_ref(m) for m in ms[1:]],
             platform_lang=p["platform_lang"], checkworthiness=a.get("checkworthiness"),
             claim_sentence=a.get("claim_sentence"),
+            claim_score=max((sc[2] for sc in a.get("sentence_scores") or []), default=None),
             topics=[t["topic"] for t in topics.get(p["id"], []) if t["assigned"]],
         ))
     return Report(selection=selection.describe(), generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
                   headline=_headline(rows), rows=rows, matching=matching or {}, languages=_languages(rows),
                   unchecked=_unchecked(rows, checkworthy_from),
-                  unchecked_rule=(f"check-worthiness ≥ {checkworthy_from:.2f} (the model's threshold), "
-                                  "no proposed or confirmed fact-check; "
+                  unchecked_rule=(f"post check-worthiness ≥ {checkworthy_from[0]:.2f} or claim sentence ≥ "
+                                  f"{checkworthy_from[1]:.2f} (the model's thresholds), no proposed or confirmed "
+                                  "fact-check; score = the higher of the two; "
                                   f"ranked by check-worthiness × views (unknown views rank last); top {UNCHECKED_LIMIT}"))
 
 
@@ -246,11 +250,15 @@ def _languages(rows: list[ReportRow]) -> list[LanguageCount]:
     return sorted(by.values(), key=lambda c: (-c.posts, c.lang))
 
 
-def _unchecked(rows: list[ReportRow], checkworthy_from: float) -> list[ReportRow]:
+def queue_score(row: ReportRow) -> float:
+    """The higher of the post's check-worthiness and its claim sentence's score."""
+    return max(row.checkworthiness or 0.0, row.claim_score or 0.0)
+
+
+def _unchecked(rows: list[ReportRow], checkworthy_from: tuple[float, float]) -> list[ReportRow]:
     todo = [r for r in rows if r.fact_check is None and r.checkworthiness is not None
-            and r.checkworthiness >= checkworthy_from]
-    todo.sort(key=lambda r: (r.views is None, -(r.checkworthiness or 0) * (r.views or 0), -(r.checkworthiness or 0),
-                             r.post_id))
+            and (r.checkworthiness >= checkworthy_from[0] or (r.claim_score or 0.0) >= checkworthy_from[1])]
+    todo.sort(key=lambda r: (r.views is None, -queue_score(r) * (r.views or 0), -queue_score(r), r.post_id))
     return todo[:UNCHECKED_LIMIT]
 
 

@@ -93,7 +93,7 @@ class Analyser:
     def analyse(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray], sentence_embeddings: np.ndarray,
                 langs: list[Detected]) -> list[Analysis]:
         """``post_embeddings``: position → embedding of the post's query text (posts with a query)."""
-        cw_post, cw_sent = self._checkworthiness(posts, post_embeddings, sentence_embeddings)
+        cw_post, cw_whole, cw_sent = self._checkworthiness(posts, post_embeddings, sentence_embeddings)
         topic_scores = self.topic_scores(posts, post_embeddings)
         out = []
         offset = 0
@@ -105,6 +105,8 @@ class Analyser:
             claim = Span(0, len(post.text), post.text) if cw is not None else None
             claim_query = None
             sentence_scores: list[list[float]] = []
+            if cw is not None and i in cw_whole:  # one sentence: the post itself
+                sentence_scores = [[0, len(post.text), round(cw_whole[i], 4)]]
             if n and len(scores) and cw is not None and self.checkworthiness is not None:
                 best = int(np.argmax(scores))
                 claim = post.sentences[best]
@@ -125,26 +127,34 @@ class Analyser:
         return lang.lang == UNDETERMINED or lang.lang in self.checkworthiness.languages
 
     def _checkworthiness(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray],
-                         sentence_embeddings: np.ndarray) -> tuple[dict[int, float], np.ndarray]:
-        """Post scores (by position) and sentence scores (flat, in order).
+                         sentence_embeddings: np.ndarray) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
+        """Post scores (by position), the sentence head's score of one-sentence posts (by
+        position) and the sentences' scores of longer posts (flat, in order).
 
         The model reads the raw text (links, hashtags and handles are among its features) with the
         embedding of the cleaned text. A post's score comes from the ``post`` head (trained on
-        CheckThat! tweets: is this post worth a fact-checker's time); the claim sentence of a long
-        post is the one the ``sentence`` head (ClaimBuster debates: does it state a checkable
-        fact) rates highest — finding *which* sentence holds the claim is that head's task."""
+        CheckThat! tweets: is this post worth a fact-checker's time); the ``sentence`` head
+        (ClaimBuster debates: does it state a checkable fact) scores its sentences — a one-sentence
+        post is its own sentence — and picks the claim sentence of a long post."""
         if self.checkworthiness is None:
-            return {}, np.zeros(len(sentence_embeddings))
+            return {}, {}, np.zeros(len(sentence_embeddings))
         with_query = [i for i, p in enumerate(posts) if p.query is not None]
+        single = [i for i in with_query if not posts[i].sentences]
         post_scores: dict[int, float] = {}
+        whole: dict[int, float] = {}
         if with_query:
-            scores = self.checkworthiness.score([posts[i].text for i in with_query],
-                                                np.stack([post_embeddings[i] for i in with_query]), kind="post")
-            post_scores = dict(zip(with_query, (float(x) for x in scores), strict=True))
+            emb = np.stack([post_embeddings[i] for i in with_query])
+            texts = [posts[i].text for i in with_query]
+            post_scores = dict(zip(with_query, map(float, self.checkworthiness.score(texts, emb, kind="post")),
+                                   strict=True))
+            rows = [k for k, i in enumerate(with_query) if i in set(single)]
+            if rows:
+                whole = dict(zip(single, map(float, self.checkworthiness.score(
+                    [texts[k] for k in rows], emb[rows], kind="sentence")), strict=True))
         sentences = [sp.text for p in posts for sp in p.sentences]
         sent_scores = (self.checkworthiness.score(sentences, sentence_embeddings, kind="sentence") if sentences
                        else np.zeros(0))
-        return post_scores, sent_scores
+        return post_scores, whole, sent_scores
 
     def topic_scores(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray]) -> list[list[TopicScore]]:
         if self.topics is None:

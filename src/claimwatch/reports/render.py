@@ -13,7 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from claimwatch.analysis.report import Report
+from claimwatch.analysis.report import Report, queue_score
 
 #: Shared by every HTML report (the v1 report and the study report): autoescaping on, one set of filters.
 env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
@@ -97,7 +97,7 @@ def to_markdown(report: Report) -> str:
     for i, row in enumerate(report.unchecked, start=1):
         lines.append(f"| {i} | {md_link(row.post_id, row.url)} | {md_cell((row.created_at or '')[:10])} | "
                      f"{md_cell(row.handle)} | "
-                     f"{md_cell(row.claim_sentence or row.text, 200)} | {row.checkworthiness:.2f} | "
+                     f"{md_cell(row.claim_sentence or row.text, 200)} | {queue_score(row):.2f} | "
                      f"{'unknown' if row.views is None else f'{row.views:,}'} |")
     return "\n".join(lines) + "\n"
 
@@ -113,7 +113,7 @@ def write_csv(report: Report, path: Path) -> None:
 
 
 def to_html(report: Report) -> str:
-    return env.get_template("report.html.j2").render(r=report, h=report.headline,
+    return env.get_template("report.html.j2").render(r=report, h=report.headline, queue_score=queue_score,
                                                       selection_json=json.dumps(report.selection, indent=1),
                                                       matching_json=json.dumps(report.matching, indent=1))
 
