@@ -587,6 +587,26 @@ def train_retrieval(
                   highlight=False, markup=False)
 
 
+@train_app.command("encoder")
+def train_encoder_cmd(
+    datasets: Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! data in the layout of "
+                                           "../shared/datasets.")],
+    out: Annotated[Path, typer.Option(help="Where the fine-tuned sentence-transformers model goes; use it with "
+                                      "--model DIR.")],
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training pairs.")] = 1,
+    model: ModelOpt = None,
+) -> None:
+    """Fine-tune the bi-encoder on CheckThat! 2A+2B train pairs with hard negatives (seeded)."""
+    from claimwatch.claims.encoder import Encoder
+    from claimwatch.training.encoder import train_encoder
+
+    with _user_errors():
+        meta = train_encoder(datasets, out, Encoder(model, backend=load_settings().encoder_backend), epochs=epochs,
+                             log=lambda m: err.print(m, highlight=False, markup=False))
+    console.print(f"encoder written to {out} ({meta['triples']} training triples, {meta['epochs']} epoch(s))",
+                  highlight=False, markup=False)
+
+
 @eval_app.command("checkworthiness")
 def eval_checkworthiness(
     data: Annotated[Path, typer.Option(help="A labelled CheckThat! check-worthiness TSV: debate sentences "
