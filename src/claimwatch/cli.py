@@ -63,6 +63,8 @@ ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Sentence-trans
 MapOpt = Annotated[Optional[list[str]], typer.Option("--map", help="Column mapping FIELD=COLUMN (repeatable), "
                                                      "e.g. --map views=impressions.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+DatasetsOpt = Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! data in the layout of "
+                                           "../shared/datasets.")]
 
 
 def _open(db: str | None, **overrides: Any) -> api.Workspace:
@@ -570,8 +572,7 @@ def _qrels_use_urls(qrels: Path) -> bool:
 
 @train_app.command("retrieval")
 def train_retrieval(
-    datasets: Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! data in the layout of "
-                                           "../shared/datasets.")],
+    datasets: DatasetsOpt,
     out: Annotated[Path, typer.Option(help="Where the model goes; point --retrieval-model or "
                                       "CLAIMWATCH_RETRIEVAL_MODEL at it.")],
     model: ModelOpt = None,
@@ -589,8 +590,7 @@ def train_retrieval(
 
 @train_app.command("encoder")
 def train_encoder_cmd(
-    datasets: Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! data in the layout of "
-                                           "../shared/datasets.")],
+    datasets: DatasetsOpt,
     out: Annotated[Path, typer.Option(help="Where the fine-tuned sentence-transformers model goes; use it with "
                                       "--model DIR.")],
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training pairs.")] = 1,
