@@ -110,6 +110,7 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
             for p in matched]
     rows.sort(key=lambda r: (r["views"] is None, -(r["views"] or 0), r["post_id"]))
     topic_posts = [p for p in posts if p["id"] in on_topic]
+    platform_ids = {p["id"]: str(p["platform_id"]) for p in matched}
     return StudyResult(
         study=_study_block(study, accounts),
         posts=rows,
@@ -121,8 +122,7 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         notes_coverage=_notes_coverage(rows),
         labels=_labels_block(rows, labels_at),
         proposed_narratives=[{"name": g.name, "posts": len(g.posts),
-                              "post_ids": sorted(str(next(p["platform_id"] for p in matched if p["id"] == k))
-                                                 for k in g.posts),
+                              "post_ids": sorted(platform_ids[k] for k in g.posts),
                               "claims": g.claims} for g in proposals],
         methods=_methods(study, rows, topic_posts, views, runs, labels_at),
         sources=[_source(run) for run in runs],

@@ -139,7 +139,6 @@ class Analyser:
         if self.checkworthiness is None:
             return {}, {}, np.zeros(len(sentence_embeddings))
         with_query = [i for i, p in enumerate(posts) if p.query is not None]
-        single = [i for i in with_query if not posts[i].sentences]
         post_scores: dict[int, float] = {}
         whole: dict[int, float] = {}
         if with_query:
@@ -147,9 +146,9 @@ class Analyser:
             texts = [posts[i].text for i in with_query]
             post_scores = dict(zip(with_query, map(float, self.checkworthiness.score(texts, emb, kind="post")),
                                    strict=True))
-            rows = [k for k, i in enumerate(with_query) if i in set(single)]
+            rows = [k for k, i in enumerate(with_query) if not posts[i].sentences]  # one-sentence posts
             if rows:
-                whole = dict(zip(single, map(float, self.checkworthiness.score(
+                whole = dict(zip((with_query[k] for k in rows), map(float, self.checkworthiness.score(
                     [texts[k] for k in rows], emb[rows], kind="sentence")), strict=True))
         sentences = [sp.text for p in posts for sp in p.sentences]
         sent_scores = (self.checkworthiness.score(sentences, sentence_embeddings, kind="sentence") if sentences

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,7 @@ class _Batch:
     posts: list[PostText]
     sentence_embeddings: np.ndarray
     langs: list[Detected]
+    _offsets: list[int] | None = field(default=None, init=False, repr=False)
 
     def positions(self) -> list[int]:
         return [i for i, q in enumerate(self.queries) if q is not None]
@@ -119,17 +121,29 @@ class _Batch:
     def post_embeddings(self) -> dict[int, np.ndarray]:
         return dict(zip(self.positions(), self.embedded.embeddings, strict=True))
 
+    def sentence_embedding(self, pos: int, query: str) -> np.ndarray:
+        """The embedding of one sentence query of the post at ``pos`` (sentences are stored flat)."""
+        if self._offsets is None:
+            self._offsets = [0, *accumulate(len(p.sentence_queries) for p in self.posts)]
+        return self.sentence_embeddings[self._offsets[pos] + self.posts[pos].sentence_queries.index(query)]
 
-def _embed(chunk: list[Any], retriever: Retriever, encoder: Encoder, analyser: Analyser | None) -> _Batch:
-    """Everything about a chunk that needs no store and releases the GIL: runs a chunk ahead."""
+
+def _queries(chunk: list[Any]) -> tuple[list[Query | None], list[str | None]]:
+    """Each stored post as a query, or None with the reason it has nothing to match."""
     cleaned = [clean_query(row.text) for row in chunk]
     reasons = [skip_reason(row.text, c) for row, c in zip(chunk, cleaned, strict=True)]
     queries = [None if why else Query(str(row.id), text, row.created_at)
                for row, text, why in zip(chunk, cleaned, reasons, strict=True)]
+    return queries, reasons
+
+
+def _embed(chunk: list[Any], retriever: Retriever, encoder: Encoder, analyser: Analyser | None) -> _Batch:
+    """Everything about a chunk that needs no store and releases the GIL: runs a chunk ahead."""
+    queries, reasons = _queries(chunk)
     embedded = retriever.embed([q for q in queries if q is not None], encoder)
+    if analyser is None:  # sentences and languages only feed the analysis
+        return _Batch(queries, reasons, embedded, [], np.zeros((0, 0), np.float32), [])
     posts = [prepare(row.text or "", None if q is None else q.text) for row, q in zip(chunk, queries, strict=True)]
-    if analyser is None:
-        return _Batch(queries, reasons, embedded, posts, np.zeros((0, 0), np.float32), [])
     return _Batch(queries, reasons, embedded, posts, analyser.embed_sentences(posts, encoder), analyser.languages(posts))
 
 
@@ -147,7 +161,7 @@ def _search(retriever: Retriever, batch: _Batch, analyses: list[Analysis] | None
     embedded = batch.embedded
     if extra:
         queries = queries + [Query(q.id, text, q.date) for _, q, text in extra]
-        embedded = Embedded(np.vstack([embedded.embeddings, np.stack([_sentence_embedding(batch, i, text)
+        embedded = Embedded(np.vstack([embedded.embeddings, np.stack([batch.sentence_embedding(i, text)
                                                                       for i, _, text in extra])]), embedded.context)
     found = retriever.search(queries, top_k, embedded) if queries else []
     out = {i: (q.text, hits) for i, q, hits in zip(positions, queries[: len(positions)], found[: len(positions)],
@@ -156,11 +170,6 @@ def _search(retriever: Retriever, batch: _Batch, analyses: list[Analysis] | None
         if hits and (not out[i][1] or _sureness(hits[0]) > _sureness(out[i][1][0])):
             out[i] = (text, hits)
     return out
-
-
-def _sentence_embedding(batch: _Batch, pos: int, query: str) -> np.ndarray:
-    offset = sum(len(p.sentence_queries) for p in batch.posts[:pos])
-    return batch.sentence_embeddings[offset + batch.posts[pos].sentence_queries.index(query)]
 
 
 def _sureness(hit: Hit) -> float:
@@ -195,13 +204,13 @@ def score_topics(engine: sa.Engine, analyser: Analyser, progress: Callable[[int,
     if analyser.topics is None:
         raise ValueError("no topics to score")
     with engine.connect() as conn:
-        todo = repo.posts_text(conn)
+        todo = repo.posts_to_match(conn, "", rematch=True)  # every collected post
     models = analyser.models()
     for start in range(0, len(todo), BATCH):
         chunk = todo[start : start + BATCH]
-        queries = [clean_query(row.text) for row in chunk]
-        usable = [i for i, (row, q) in enumerate(zip(chunk, queries, strict=True)) if skip_reason(row.text, q) is None]
-        emb = analyser.encoder.encode([queries[i] for i in usable])
+        queries, _ = _queries(chunk)
+        usable = [i for i, q in enumerate(queries) if q is not None]
+        emb = analyser.encoder.encode([q.text for q in queries if q is not None])
         scores = analyser.topic_scores([prepare(row.text or "", None) for row in chunk], dict(zip(usable, emb, strict=True)))
         now = utcnow()
         rows = [r for row, per_post in zip(chunk, scores, strict=True)

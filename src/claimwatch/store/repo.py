@@ -481,14 +481,6 @@ def write_topics(conn: sa.Connection, post_ids: Sequence[int], rows: Sequence[di
         conn.execute(sa.insert(s.PostTopic), list(rows))
 
 
-def posts_text(conn: sa.Connection, post_ids: Sequence[int] | None = None) -> list[Any]:
-    """(id, text) of collected posts, all of them or the given ones, in id order."""
-    q = sa.select(s.Post.id, s.Post.text).where(s.Post.collected.is_(True)).order_by(s.Post.id)
-    if post_ids is None:
-        return list(conn.execute(q))
-    return [row for chunk in _chunks(sorted(set(post_ids))) for row in conn.execute(q.where(s.Post.id.in_(chunk)))]
-
-
 def analysis_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     for chunk in _chunks(list(post_ids)):
