@@ -187,11 +187,13 @@ def fake_datasets(root: Path, sentence_labels: list[bool]) -> Path:
     return root
 
 
-def test_single_class_training_set_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("recipe", [[], ["--finetune"]])
+def test_single_class_training_set_is_refused(tmp_path: Path, recipe: list[str]) -> None:
     data = fake_datasets(tmp_path / "data", [False] * (len(CLAIMS) + len(CHATTER)))
-    code, _, err = run("train", "checkworthiness", "--datasets", str(data), "--out", str(tmp_path / "m"))
+    code, _, err = run("train", "checkworthiness", *recipe, "--datasets", str(data), "--out", str(tmp_path / "m"))
     assert code == 2
     assert "sentence training set: every example is labelled not check-worthy; training needs both classes" in err
+    assert not (tmp_path / "m").exists()
 
 
 def test_train_is_deterministic_and_eval_reads_its_model(tmp_path: Path, encoder) -> None:

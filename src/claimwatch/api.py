@@ -136,13 +136,13 @@ class Workspace:
         """The configured (or shipped) check-worthiness model, if it fits the encoder in use.
 
         "none" turns scoring off; the shipped model is skipped (None) under another encoder,
-        a configured one that does not fit is an error."""
+        a configured one that does not fit is an error. A model with its own encoder fits any."""
         if self._cw_model is False:
             setting = self.settings.checkworthiness_model
             model = None
             if setting.strip().lower() != "none":
                 model = cw.load_model(setting)
-                if model.encoder_name != self.encoder.name:
+                if not model.has_own_encoder and model.encoder_name != self.encoder.name:
                     if setting:
                         model.check_encoder(self.encoder)  # raises with the reason
                     model = None

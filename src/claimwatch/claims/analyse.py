@@ -4,28 +4,37 @@ the claim sentence, and topic scores.
 A post's text is embedded once, for matching; check-worthiness and topics read that same
 embedding. Only posts of several sentences cost extra encoding — their sentences, so the
 claim sentence can be found (and matched on its own: a long post's average embedding
-blurs the one sentence that repeats a debunked claim).
+blurs the one sentence that repeats a debunked claim). A check-worthiness model with its own
+fine-tuned encoder is the exception: it chose quality over speed, and its encoder reads every
+post and sentence once more.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from claimwatch.claims.encoder import Encoder
-from claimwatch.claims.language import DETECTOR, UNDETERMINED, Detected, detect_languages
+from claimwatch.claims.language import (
+    DETECTOR,
+    UNDETERMINED,
+    Detected,
+    detect_languages,
+)
 from claimwatch.claims.sentences import Span, split_sentences
 from claimwatch.claims.text import MIN_WORDS, clean_query, word_count
 from claimwatch.claims.topics import TopicScore, TopicSet
-
 
 
 class Scorer(Protocol):
     """A check-worthiness model: scores in [0, 1] from texts and their embeddings."""
 
     def describe(self) -> str: ...
+
+    def own_encoder(self) -> Encoder | None: ...
 
     @property
     def languages(self) -> tuple[str, ...]: ...
@@ -59,6 +68,18 @@ def prepare(text: str, query: str | None) -> PostText:
 
 
 @dataclass
+class Embedded:
+    """What the background stage encodes for a batch's analysis, beyond the posts' own embeddings."""
+
+    #: matching's encoder: the sentences of multi-sentence posts, flat, in post order
+    sentences: np.ndarray
+    #: the check-worthiness model's own encoder (None when it reads matching's): the posts with a
+    #: query, in order, and the sentences as above
+    own_posts: np.ndarray | None = None
+    own_sentences: np.ndarray | None = None
+
+
+@dataclass
 class Analysis:
     lang: Detected
     checkworthiness: float | None
@@ -75,6 +96,8 @@ class Analyser:
         self.encoder = encoder
         self.checkworthiness = checkworthiness
         self.topics = topics
+        self._own_by_threads: dict[int, Encoder] = {}
+        self._lock = threading.Lock()
 
     def models(self) -> dict[str, Any]:
         """What produced the stored values (kept with every analysis row)."""
@@ -83,17 +106,33 @@ class Analyser:
                 "encoder": self.encoder.name,
                 "topics": self.topics.version(self.encoder.name) if self.topics else None}
 
-    def embed_sentences(self, posts: list[PostText], encoder: Encoder | None = None) -> np.ndarray:
-        """Embeddings of every sentence of multi-sentence posts, in post order (background stage)."""
-        return (encoder or self.encoder).encode([q for p in posts for q in p.sentence_queries])
+    def embed(self, posts: list[PostText], encoder: Encoder | None = None) -> Embedded:
+        """Embeddings of every sentence of multi-sentence posts, in post order, and what the
+        check-worthiness model's own encoder needs (background stage; ``encoder`` is matching's
+        copy for this stage, single-threaded when stages run side by side)."""
+        sentences = [q for p in posts for q in p.sentence_queries]
+        out = Embedded((encoder or self.encoder).encode(sentences))
+        own = self._own_encoder(encoder)
+        if own is not None:
+            out.own_posts = own.encode([p.query for p in posts if p.query is not None])
+            out.own_sentences = own.encode(sentences)
+        return out
+
+    def _own_encoder(self, stage_encoder: Encoder | None) -> Encoder | None:
+        """The check-worthiness model's own encoder, with as many threads as the stage's encoder."""
+        own = self.checkworthiness.own_encoder() if self.checkworthiness is not None else None
+        if own is None or stage_encoder is None or stage_encoder.threads == own.threads:
+            return own
+        with self._lock:
+            return self._own_by_threads.setdefault(stage_encoder.threads, own.with_threads(stage_encoder.threads))
 
     def languages(self, posts: list[PostText]) -> list[Detected]:
         return detect_languages([p.text for p in posts])
 
-    def analyse(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray], sentence_embeddings: np.ndarray,
+    def analyse(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray], embedded: Embedded,
                 langs: list[Detected]) -> list[Analysis]:
         """``post_embeddings``: position → embedding of the post's query text (posts with a query)."""
-        cw_post, cw_whole, cw_sent = self._checkworthiness(posts, post_embeddings, sentence_embeddings)
+        cw_post, cw_whole, cw_sent = self._checkworthiness(posts, post_embeddings, embedded)
         topic_scores = self.topic_scores(posts, post_embeddings)
         out = []
         offset = 0
@@ -127,7 +166,7 @@ class Analyser:
         return lang.lang == UNDETERMINED or lang.lang in self.checkworthiness.languages
 
     def _checkworthiness(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray],
-                         sentence_embeddings: np.ndarray) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
+                         embedded: Embedded) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
         """Post scores (by position), the sentence head's score of one-sentence posts (by
         position) and the sentences' scores of longer posts (flat, in order).
 
@@ -137,12 +176,14 @@ class Analyser:
         (ClaimBuster debates: does it state a checkable fact) scores its sentences — a one-sentence
         post is its own sentence — and picks the claim sentence of a long post."""
         if self.checkworthiness is None:
-            return {}, {}, np.zeros(len(sentence_embeddings))
+            return {}, {}, np.zeros(len(embedded.sentences))
         with_query = [i for i, p in enumerate(posts) if p.query is not None]
         post_scores: dict[int, float] = {}
         whole: dict[int, float] = {}
+        own = embedded.own_posts is not None
+        sentence_embeddings = embedded.own_sentences if own else embedded.sentences
         if with_query:
-            emb = np.stack([post_embeddings[i] for i in with_query])
+            emb = embedded.own_posts if own else np.stack([post_embeddings[i] for i in with_query])
             texts = [posts[i].text for i in with_query]
             post_scores = dict(zip(with_query, map(float, self.checkworthiness.score(texts, emb, kind="post")),
                                    strict=True))

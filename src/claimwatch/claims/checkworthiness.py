@@ -25,6 +25,11 @@ anyway; split long posts into sentences to score each).
 
 Files (``meta.json`` + one ``<kind>.npz`` per head, arrays only, loaded without pickle) are
 checked against the SHA-256 sums in ``meta.json`` on load.
+
+A model may bring its own encoder (``claimwatch train checkworthiness --finetune``, see
+:mod:`claimwatch.training.checkworthiness_finetune`): a fine-tuned sentence-transformers directory
+under :data:`OWN_ENCODER_DIR`, whose embeddings its heads read instead of matching's. Such a model
+scores better but costs a second encoder pass per post; its heads have no n-gram part.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ SHIPPED = Path(__file__).resolve().parents[1] / "data" / "checkworthiness"
 #: Characters of a text the n-gram features and text features look at.
 MAX_CHARS = 2000
 _META = "meta.json"
+#: Where a model with its own (fine-tuned) encoder keeps it.
+OWN_ENCODER_DIR = "encoder"
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
@@ -237,23 +244,25 @@ def _logit(p: np.ndarray) -> np.ndarray:
 class Head:
     """Everything that scores one kind of text, and the threshold for a yes/no."""
 
-    ngram: NgramModel
+    #: None in models whose fine-tuned encoder carries the words (the meta weight is then 0)
+    ngram: NgramModel | None
     dense: DenseModel
     meta: MetaModel
     threshold: float
 
     def probabilities(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
-        inputs = self.meta.inputs(self.ngram.logits(texts), self.dense.logits(embeddings), text_features(texts))
+        ngram = self.ngram.logits(texts) if self.ngram is not None else np.zeros(len(texts))
+        inputs = self.meta.inputs(ngram, self.dense.logits(embeddings), text_features(texts))
         return self.meta.probabilities(inputs)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {**self.ngram.arrays(), **self.dense.arrays(), **self.meta.arrays(),
-                "threshold": np.array([self.threshold])}
+        ngram = self.ngram.arrays() if self.ngram is not None else {}
+        return {**ngram, **self.dense.arrays(), **self.meta.arrays(), "threshold": np.array([self.threshold])}
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> Head:
-        return cls(NgramModel.from_arrays(a), DenseModel.from_arrays(a), MetaModel.from_arrays(a),
-                   float(a["threshold"][0]))
+        ngram = NgramModel.from_arrays(a) if "ngram_coef" in a else None
+        return cls(ngram, DenseModel.from_arrays(a), MetaModel.from_arrays(a), float(a["threshold"][0]))
 
 
 # ------------------------------------------------------------------------------ the model
@@ -265,11 +274,34 @@ class CheckworthinessModel:
 
     heads: dict[str, Head]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: where the model was loaded from or saved to (its own encoder lives there)
+    directory: Path | None = None
+    _own_encoder: Encoder | None = field(default=None, init=False, repr=False)
 
     @property
     def encoder_name(self) -> str:
         """The encoder whose embeddings the dense part was trained on; others do not fit."""
-        return str(self.meta.get("encoder", ""))
+        own = self.own_encoder()
+        return own.name if own is not None else str(self.meta.get("encoder", ""))
+
+    @property
+    def has_own_encoder(self) -> bool:
+        return bool(self.meta.get("own_encoder"))
+
+    def own_encoder(self) -> Encoder | None:
+        """The model's fine-tuned encoder (run with the configured backend), or None when the
+        model reads matching's embeddings."""
+        rel = self.meta.get("own_encoder")
+        if not rel:
+            return None
+        if self._own_encoder is None:
+            from claimwatch.claims.encoder import Encoder
+            from claimwatch.config import load_settings
+
+            if self.directory is None:
+                raise ModelError("a check-worthiness model with its own encoder must be saved or loaded first")
+            self._own_encoder = Encoder(str(self.directory / rel), backend=load_settings().encoder_backend)
+        return self._own_encoder
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -283,8 +315,10 @@ class CheckworthinessModel:
         """One line for people: which model, trained on what, with which encoder."""
         m = self.meta
         data = "; ".join(f"{k}: {v}" for k, v in m.get("trained_on_summary", {}).items())
+        encoder = (f"its own fine-tuned encoder from {m.get('base_encoder', '?')}" if self.has_own_encoder
+                   else f"encoder {self.encoder_name or 'unknown'}")
         return (f"{m.get('name', METHOD)} v{m.get('version', '?')} ({', '.join(sorted(self.heads))} heads; "
-                f"trained on {data or 'unknown data'}; encoder {self.encoder_name or 'unknown'})")
+                f"trained on {data or 'unknown data'}; {encoder})")
 
     def score(self, texts: Sequence[str], embeddings: np.ndarray | None = None, *, kind: str = "post",
               encoder: Encoder | None = None) -> np.ndarray:
@@ -292,7 +326,7 @@ class CheckworthinessModel:
 
         ``embeddings`` are the rows matching already computed for these texts (the encoding of
         :func:`embedding_text`, by the encoder named :attr:`encoder_name`); without them the texts
-        are encoded here with ``encoder`` (default: the configured one)."""
+        are encoded here with ``encoder`` (default: the model's own encoder, else the configured one)."""
         head = self._head(kind)
         texts = [t or "" for t in texts]
         out = np.zeros(len(texts), dtype=np.float64)
@@ -301,7 +335,8 @@ class CheckworthinessModel:
         if embeddings is None:
             embeddings = np.zeros((len(texts), 0), dtype=np.float32)
             if usable:
-                encoded = self.check_encoder(encoder or _configured_encoder()).encode([cleaned[i] for i in usable])
+                encoded = self.check_encoder(encoder or self.own_encoder() or _configured_encoder()).encode(
+                    [cleaned[i] for i in usable])
                 embeddings = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
                 embeddings[usable] = encoded
         elif embeddings.ndim != 2 or embeddings.shape[0] != len(texts):
@@ -329,10 +364,14 @@ class CheckworthinessModel:
         for kind, head in self.heads.items():
             np.savez_compressed(directory / f"{kind}.npz", **head.arrays())
         files = sorted(f"{kind}.npz" for kind in self.heads)
+        if self.meta.get("own_encoder"):
+            own = directory / self.meta["own_encoder"]
+            files += sorted(p.relative_to(directory).as_posix() for p in own.rglob("*") if p.is_file())
         meta = dict(self.meta, method=METHOD, kinds=sorted(self.heads), text_features=list(TEXT_FEATURES),
                     checksums={f: file_sha256(directory / f) for f in files})
         (directory / _META).write_text(json.dumps(meta, indent=1) + "\n")
         self.meta = meta
+        self.directory = directory
 
     @classmethod
     def load(cls, directory: Path) -> CheckworthinessModel:
@@ -364,7 +403,9 @@ class CheckworthinessModel:
                     heads[kind] = Head.from_arrays(dict(npz))
             except (KeyError, ValueError, OSError) as exc:
                 raise ModelError(f"check-worthiness model file {path} is incomplete: {exc}") from None
-        return cls(heads, meta)
+        if meta.get("own_encoder") and not (directory / meta["own_encoder"] / "config.json").is_file():
+            raise ModelError(f"check-worthiness model at {directory} lacks its encoder ({meta['own_encoder']}/)")
+        return cls(heads, meta, directory)
 
 
 def load_model(setting: str = "") -> CheckworthinessModel:

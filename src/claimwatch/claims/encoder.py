@@ -169,6 +169,11 @@ class Encoder:
         return self._model
 
     @property
+    def fingerprint(self) -> str:
+        """Identifies the model's files (size, head and tail of large ones), for caches keyed by model."""
+        return _fingerprint(self.source)
+
+    @property
     def cache_path(self) -> Path | None:
         """Where this encoder's ONNX export lives (None for torch)."""
         if self.backend == "torch":
@@ -209,7 +214,8 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _offline() -> None:
+def offline() -> None:
+    """Never let transformers or the hub client go online: models load from local files only."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -221,7 +227,7 @@ def _load(source: str, max_seq_length: int | None = None) -> SentenceTransformer
 
 def _load_uncached(source: str, max_seq_length: int | None = None, attn_implementation: str | None = None
                    ) -> SentenceTransformer:
-    _offline()
+    offline()
     from sentence_transformers import SentenceTransformer
 
     kwargs: dict[str, Any] = {}
@@ -455,7 +461,7 @@ def _install(tmp: Path, target: Path) -> None:
 @lru_cache(maxsize=4)
 def _load_onnx(source: str, name: str, backend: str, max_seq_length: int | None, threads: int,
                root: str) -> OnnxSentenceEncoder:
-    _offline()
+    offline()
     target = export_dir(Path(root), source, name, backend)
     fingerprint = _fingerprint(source)
     problem = None

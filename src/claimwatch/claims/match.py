@@ -22,6 +22,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from claimwatch.claims.analyse import Analyser, Analysis, PostText, prepare
+from claimwatch.claims.analyse import Embedded as AnalysisEmbedded
 from claimwatch.claims.docs import Query
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import tokenize
@@ -33,7 +34,6 @@ from claimwatch.claims.topics import TopicScore
 from claimwatch.overlap import overlapped
 from claimwatch.store import repo
 from claimwatch.store.schema import utcnow
-
 
 
 @dataclass
@@ -76,7 +76,7 @@ def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshol
     done = 0
     encoder, workers = retriever.stream_encoder()
     for chunk, batch in overlapped(chunks, lambda c: _embed(c, retriever, encoder, analyser), workers):
-        analyses = analyser.analyse(batch.posts, batch.post_embeddings(), batch.sentence_embeddings, batch.langs) \
+        analyses = analyser.analyse(batch.posts, batch.post_embeddings(), batch.analysis_embeddings, batch.langs) \
             if analyser else None
         hits = _search(retriever, batch, analyses, top_k)
         with engine.begin() as conn:
@@ -111,7 +111,7 @@ class _Batch:
     reasons: list[str | None]
     embedded: Embedded
     posts: list[PostText]
-    sentence_embeddings: np.ndarray
+    analysis_embeddings: AnalysisEmbedded
     langs: list[Detected]
     _offsets: list[int] | None = field(default=None, init=False, repr=False)
 
@@ -125,7 +125,7 @@ class _Batch:
         """The embedding of one sentence query of the post at ``pos`` (sentences are stored flat)."""
         if self._offsets is None:
             self._offsets = [0, *accumulate(len(p.sentence_queries) for p in self.posts)]
-        return self.sentence_embeddings[self._offsets[pos] + self.posts[pos].sentence_queries.index(query)]
+        return self.analysis_embeddings.sentences[self._offsets[pos] + self.posts[pos].sentence_queries.index(query)]
 
 
 def _queries(chunk: list[Any]) -> tuple[list[Query | None], list[str | None]]:
@@ -142,9 +142,9 @@ def _embed(chunk: list[Any], retriever: Retriever, encoder: Encoder, analyser: A
     queries, reasons = _queries(chunk)
     embedded = retriever.embed([q for q in queries if q is not None], encoder)
     if analyser is None:  # sentences and languages only feed the analysis
-        return _Batch(queries, reasons, embedded, [], np.zeros((0, 0), np.float32), [])
+        return _Batch(queries, reasons, embedded, [], AnalysisEmbedded(np.zeros((0, 0), np.float32)), [])
     posts = [prepare(row.text or "", None if q is None else q.text) for row, q in zip(chunk, queries, strict=True)]
-    return _Batch(queries, reasons, embedded, posts, analyser.embed_sentences(posts, encoder), analyser.languages(posts))
+    return _Batch(queries, reasons, embedded, posts, analyser.embed(posts, encoder), analyser.languages(posts))
 
 
 def _search(retriever: Retriever, batch: _Batch, analyses: list[Analysis] | None, top_k: int

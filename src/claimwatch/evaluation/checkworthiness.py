@@ -145,7 +145,8 @@ def cached_embeddings(texts: Sequence[str], encoder: Encoder) -> np.ndarray:
     from claimwatch.claims.encoder import cache_dir
 
     cleaned = [embedding_text(t) for t in texts]
-    h = hashlib.sha256(encoder.name.encode())
+    # A local model directory keeps its name when retrained in place: its files count too.
+    h = hashlib.sha256(encoder.name.encode() + encoder.fingerprint.encode())
     for t in cleaned:
         h.update(t.encode() + b"\x1e")
     path = cache_dir() / "cw-emb" / f"{h.hexdigest()[:24]}.npy"
@@ -172,7 +173,8 @@ def evaluate(model: CheckworthinessModel, items: Sequence[LabelledText], encoder
     kind = kind or items[0].kind
     texts = [x.text for x in items]
     default = model.threshold(kind)  # an unknown kind fails here, before anything is encoded
-    scores = model.score(texts, cached_embeddings(texts, model.check_encoder(encoder)), kind=kind)
+    scores = model.score(texts, cached_embeddings(texts, model.own_encoder() or model.check_encoder(encoder)),
+                         kind=kind)
     out = score_metrics([x.checkworthy for x in items], scores, default if threshold is None else threshold)
     out.update(kind=kind, model=model.describe())
     return out
