@@ -94,3 +94,12 @@ def test_match_scores_posts_with_the_models_own_encoder(finetuned: Path, tmp_pat
     best = max(thread.sentence_scores, key=lambda row: row[2])
     assert thread.claim_sentence == texts["3"][best[0]:best[1]]
     assert best[2] == pytest.approx(model.score([thread.claim_sentence], kind="sentence")[0], abs=0.03)
+
+
+def test_finetuning_is_seeded(finetuned: Path, tmp_path: Path) -> None:
+    code, _, err = run("train", "checkworthiness", "--finetune", "--steps", "6", "--datasets",
+                       str(finetuned.parent / "data"), "--out", str(tmp_path / "again"))
+    assert code == 0, err
+    for name in ("sentence.npz", "post.npz", "encoder/model.safetensors"):
+        assert (tmp_path / "again" / name).read_bytes() == (finetuned / name).read_bytes(), name
+    shutil.rmtree(load_model(str(tmp_path / "again")).own_encoder().cache_path, ignore_errors=True)
