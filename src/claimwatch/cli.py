@@ -653,6 +653,8 @@ def train_checkworthiness(
                            "scoring then costs a second encoder pass). Starts from --model or the bundled one.")] = False,
     steps: Annotated[int | None, typer.Option(help="With --finetune: stop after this many batches (smoke runs).",
                                               min=1)] = None,
+    seed: Annotated[int | None, typer.Option(help="With --finetune: another random seed than the recipe's (to "
+                                                  "measure run-to-run spread).")] = None,
 ) -> None:
     """Train the sentence head on CheckThat! 2024 task 1 train and the post head on 2021/2022 1A train
     tweets (seeded): over matching's embeddings with thresholds from cross-validation and dev, or
@@ -666,7 +668,7 @@ def train_checkworthiness(
 
     with _user_errors():
         if finetune:
-            meta = train_finetuned(datasets, out, steps=steps, base=model, log=log)
+            meta = train_finetuned(datasets, out, steps=steps, base=model, seed=seed, log=log)
         else:
             meta = train(datasets, out, Encoder(model, backend=load_settings().encoder_backend), log=log)
     heads = ", ".join(f"{k} ({h['n_train']} texts, threshold {h['threshold']:.2f})" for k, h in meta["heads"].items())

@@ -62,12 +62,12 @@ SCALE = 10.0
 THRESHOLD = 0.5
 
 
-def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str | None = None,
+def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str | None = None, seed: int | None = None,
              log: Callable[[str], None] = print) -> dict[str, Any]:
     """Fine-tune the encoder and both heads; writes the model to ``out`` and returns its metadata.
 
     ``steps`` stops early (tests and smoke runs); ``base`` is the sentence-transformers directory
-    to start from (default: the bundled MiniLM)."""
+    to start from (default: the bundled MiniLM); ``seed`` (default: the recipe's) measures run-to-run spread."""
     import torch
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -77,8 +77,9 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
     offline()
     hf_logging.disable_progress_bar()
 
-    torch.manual_seed(SEED)
-    rng = np.random.default_rng(SEED)
+    seed = SEED if seed is None else seed
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     source, base_name = resolve_model(base)
     data = {kind: training_set(datasets, kind, log) for kind in BATCHES}
     texts = {k: [embedding_text(x.text) for x in d.items] for k, d in data.items()}
@@ -122,7 +123,7 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
     enc_dir = out / OWN_ENCODER_DIR
     _save_encoder(source, enc, tok, enc_dir)
     model = CheckworthinessModel({k: _head(heads[k], len(TEXT_FEATURES)) for k in BATCHES}, {
-        "name": "claimwatch check-worthiness (fine-tuned encoder)", "version": VERSION, "seed": SEED,
+        "name": "claimwatch check-worthiness (fine-tuned encoder)", "version": VERSION, "seed": seed,
         "own_encoder": OWN_ENCODER_DIR, "base_encoder": base_name, "steps": total,
         "command": "claimwatch train checkworthiness " + " ".join(sys.argv[3:]),
         "trained_on_summary": {"sentence": "CheckThat! 2024 task 1 train (ClaimBuster debates)",
