@@ -103,3 +103,22 @@ def test_finetuning_is_seeded(finetuned: Path, tmp_path: Path) -> None:
     for name in ("sentence.npz", "post.npz", "encoder/model.safetensors"):
         assert (tmp_path / "again" / name).read_bytes() == (finetuned / name).read_bytes(), name
     shutil.rmtree(load_model(str(tmp_path / "again")).own_encoder().cache_path, ignore_errors=True)
+
+
+def test_finetuning_replaces_a_model_but_never_a_folder_of_the_users(finetuned: Path, tmp_path: Path) -> None:
+    data = str(finetuned.parent / "data")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    code, _, err = run("train", "checkworthiness", "--finetune", "--steps", "1", "--datasets", data, "--out", str(mine))
+    assert code == 2 and "is not a check-worthiness model directory; refusing to replace it" in " ".join(err.split())
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+    shutil.copytree(finetuned, tmp_path / "old")
+    code, _, err = run("train", "checkworthiness", "--finetune", "--steps", "2", "--datasets", data,
+                       "--out", str(tmp_path / "old"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "old" / "meta.json").read_text())["steps"] == 2
+    assert load_model(str(tmp_path / "old")).score(["Taxes rose 4 percent."], kind="sentence")[0] > 0
+    assert not (tmp_path / ".old.partial").exists()
+    shutil.rmtree(load_model(str(tmp_path / "old")).own_encoder().cache_path, ignore_errors=True)

@@ -77,6 +77,7 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
     offline()
     hf_logging.disable_progress_bar()
 
+    _check_target(out)
     seed = SEED if seed is None else seed
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -118,10 +119,11 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
         if step % 100 == 0 or step == total:
             log(f"step {step}/{total}: {kind} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f} s)")
     enc.eval()
-    if out.exists():
-        shutil.rmtree(out)
-    enc_dir = out / OWN_ENCODER_DIR
-    _save_encoder(source, enc, tok, enc_dir)
+    # Written beside the target and moved into place whole: an interrupted run leaves the old model.
+    partial = out.parent / f".{out.name}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    _save_encoder(source, enc, tok, partial / OWN_ENCODER_DIR)
     model = CheckworthinessModel({k: _head(heads[k], len(TEXT_FEATURES)) for k in BATCHES}, {
         "name": "claimwatch check-worthiness (fine-tuned encoder)", "version": VERSION, "seed": seed,
         "own_encoder": OWN_ENCODER_DIR, "base_encoder": base_name, "steps": total,
@@ -129,7 +131,12 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
         "trained_on_summary": {"sentence": "CheckThat! 2024 task 1 train (ClaimBuster debates)",
                                "post": "CheckThat! 2021+2022 task 1A train tweets"},
     })
-    model.save(out)
+    model.save(partial)
+    _check_target(out)
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+    model.directory = out
     # Dev figures through the real scoring path (the saved encoder, ONNX as configured).
     encoder = model.own_encoder()
     described: dict[str, Any] = {}
@@ -150,6 +157,13 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
     model.meta["heads"] = described
     model.save(out)
     return model.meta
+
+
+def _check_target(out: Path) -> None:
+    """``out`` may be new, empty or a model to replace; anything else is the user's and stays."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "meta.json").is_file())):
+        raise ValueError(f"{out} exists and is not a check-worthiness model directory; refusing to replace it "
+                         "(choose a new --out)")
 
 
 def _plan(labels: dict[str, np.ndarray], rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
