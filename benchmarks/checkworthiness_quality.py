@@ -83,7 +83,7 @@ def main() -> None:
         results[name] = {k: round(v, 4) if isinstance(v, float) else v for k, v in res.items() if k != "model"}
         texts, embs = pools.setdefault(res["kind"], ([], []))
         texts += [x.text for x in items]
-        embs.append(cached_embeddings([x.text for x in items], model.own_encoder() or encoder))
+        embs.append(cached_embeddings([x.text for x in items], model.reading_encoder(encoder)))
     if model.has_own_encoder:
         speed = {kind: round(throughput_with_encoder(model, texts, kind)) for kind, (texts, _) in pools.items()}
         key = "texts_per_second_with_own_encoder_pass"

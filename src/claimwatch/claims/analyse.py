@@ -11,7 +11,6 @@ post and sentence once more.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -96,8 +95,6 @@ class Analyser:
         self.encoder = encoder
         self.checkworthiness = checkworthiness
         self.topics = topics
-        self._own_by_threads: dict[int, Encoder] = {}
-        self._lock = threading.Lock()
 
     def models(self) -> dict[str, Any]:
         """What produced the stored values (kept with every analysis row)."""
@@ -123,8 +120,7 @@ class Analyser:
         own = self.checkworthiness.own_encoder() if self.checkworthiness is not None else None
         if own is None or stage_encoder is None or stage_encoder.threads == own.threads:
             return own
-        with self._lock:
-            return self._own_by_threads.setdefault(stage_encoder.threads, own.with_threads(stage_encoder.threads))
+        return own.with_threads(stage_encoder.threads)  # a light handle: loaded sessions are shared
 
     def languages(self, posts: list[PostText]) -> list[Detected]:
         return detect_languages([p.text for p in posts])

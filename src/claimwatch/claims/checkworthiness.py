@@ -335,8 +335,8 @@ class CheckworthinessModel:
         if embeddings is None:
             embeddings = np.zeros((len(texts), 0), dtype=np.float32)
             if usable:
-                encoded = self.check_encoder(encoder or self.own_encoder() or _configured_encoder()).encode(
-                    [cleaned[i] for i in usable])
+                reader = self.check_encoder(encoder) if encoder is not None else self.reading_encoder()
+                encoded = reader.encode([cleaned[i] for i in usable])
                 embeddings = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
                 embeddings[usable] = encoded
         elif embeddings.ndim != 2 or embeddings.shape[0] != len(texts):
@@ -349,6 +349,12 @@ class CheckworthinessModel:
         if kind not in self.heads:
             raise ValueError(f"unknown kind {kind!r}: this model scores {', '.join(sorted(self.heads))}")
         return self.heads[kind]
+
+    def reading_encoder(self, matching: Encoder | None = None) -> Encoder:
+        """The encoder whose embeddings this model reads beside matching's ``matching`` (default: the
+        configured one): its own, else ``matching`` if the model was trained on its embeddings."""
+        own = self.own_encoder()
+        return own if own is not None else self.check_encoder(matching or _configured_encoder())
 
     def check_encoder(self, encoder: Encoder) -> Encoder:
         """``encoder``, if its embeddings are the ones this model was trained on; else a ModelError."""

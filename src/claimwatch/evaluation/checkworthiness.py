@@ -173,8 +173,7 @@ def evaluate(model: CheckworthinessModel, items: Sequence[LabelledText], encoder
     kind = kind or items[0].kind
     texts = [x.text for x in items]
     default = model.threshold(kind)  # an unknown kind fails here, before anything is encoded
-    scores = model.score(texts, cached_embeddings(texts, model.own_encoder() or model.check_encoder(encoder)),
-                         kind=kind)
+    scores = model.score(texts, cached_embeddings(texts, model.reading_encoder(encoder)), kind=kind)
     out = score_metrics([x.checkworthy for x in items], scores, default if threshold is None else threshold)
     out.update(kind=kind, model=model.describe())
     return out

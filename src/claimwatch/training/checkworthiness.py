@@ -84,6 +84,9 @@ FILES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 _CLAIMBUSTER = "claimbuster-arslan2020/crowdsourced.csv"
+#: What each head is trained on, for people (``describe()``).
+TRAINED_ON = {"sentence": "CheckThat! 2024 task 1 train (ClaimBuster debates)",
+              "post": "CheckThat! 2021+2022 task 1A train tweets"}
 
 
 def normalised(text: str) -> str:
@@ -137,6 +140,23 @@ def training_set(datasets: Path, kind: str, log: Callable[[str], None] = print) 
         f"{overlap} that appear in dev/dev-test files and {repeats} repeats")
     groups = _debates(datasets, items) if kind == "sentence" else None
     return TrainingSet(items, groups, overlap, repeats)
+
+
+def dev_set(datasets: Path, kind: str) -> list[LabelledText]:
+    """The head's dev texts (those of its dev files that are present)."""
+    return [x for rel in FILES[kind]["dev"] if (datasets / rel).is_file() for x in load_labelled(datasets / rel)]
+
+
+def describe_head(datasets: Path, kind: str, data: TrainingSet, threshold: float, figures: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """What a model's meta.json records of one head: its data (files, counts, removals) and figures."""
+    return {
+        "train_files": {rel: file_sha256(datasets / rel)[:16] for rel in FILES[kind]["train"]},
+        "dev_files": [rel for rel in FILES[kind]["dev"] if (datasets / rel).is_file()],
+        "n_train": len(data.items), "positives": int(data.labels.sum()),
+        "removed_dev_overlap": data.removed_overlap, "removed_repeats": data.removed_repeats,
+        "threshold": threshold, "figures": figures,
+    }
 
 
 def _other_held_out(kind: str) -> tuple[str, ...]:
@@ -276,8 +296,7 @@ def train(datasets: Path, out: Path, encoder: Encoder, *, log: Callable[[str], N
         texts = [x.text for x in data.items]
         log(f"{kind}: embedding {len(texts)} texts (cached after the first run)")
         emb = cached_embeddings(texts, encoder)
-        dev_items = [x for rel in FILES[kind]["dev"] if (datasets / rel).is_file()
-                     for x in load_labelled(datasets / rel)]
+        dev_items = dev_set(datasets, kind)
         dev = None
         if dev_items:
             dev_texts = [x.text for x in dev_items]
@@ -286,19 +305,11 @@ def train(datasets: Path, out: Path, encoder: Encoder, *, log: Callable[[str], N
         heads[kind], figures = fit_head(texts, data.labels, emb, kind, groups=data.groups, dev=dev, log=log)
         log(f"{kind}: threshold {heads[kind].threshold:.2f}; " + "; ".join(
             f"{split} F1 {f['f1']:.3f} MAP {f['map']:.3f}" for split, f in figures.items()))
-        described[kind] = {
-            "train_files": {rel: file_sha256(datasets / rel)[:16] for rel in FILES[kind]["train"]},
-            "dev_files": [rel for rel in FILES[kind]["dev"] if (datasets / rel).is_file()],
-            "n_train": len(texts), "positives": int(data.labels.sum()),
-            "removed_dev_overlap": data.removed_overlap, "removed_repeats": data.removed_repeats,
-            "threshold": heads[kind].threshold, "figures": figures,
-        }
+        described[kind] = describe_head(datasets, kind, data, heads[kind].threshold, figures)
     meta = {
         "name": "claimwatch check-worthiness", "version": VERSION, "encoder": encoder.name, "seed": SEED,
         "command": "claimwatch train checkworthiness " + " ".join(sys.argv[3:]),
-        "trained_on_summary": {"sentence": "CheckThat! 2024 task 1 train (ClaimBuster debates)",
-                               "post": "CheckThat! 2021+2022 task 1A train tweets"},
-        "heads": described,
+        "trained_on_summary": TRAINED_ON, "heads": described,
     }
     model = CheckworthinessModel(heads, meta)
     model.save(out)

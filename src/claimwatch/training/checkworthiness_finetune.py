@@ -5,7 +5,8 @@ fine-tunes a copy of that encoder end to end instead, with one linear head per k
 training sets (:func:`claimwatch.training.checkworthiness.training_set`: overlap with dev/dev-test
 removed). Measured on CheckThat! dev-test (benchmarks/RESULTS.md) it is clearly better than the
 frozen-embedding heads, at a price: posts are encoded a second time, by this encoder, whenever it
-scores them (about half of matching's speed), and the model is ~90 MB, too large to ship.
+scores them (`claimwatch match` ran about a fifth slower in our benchmark), and the model is ~90 MB,
+too large to ship.
 
 Recipe (fixed seed, 2 CPU cores: about 20 minutes):
 
@@ -33,7 +34,6 @@ from typing import Any
 
 import numpy as np
 
-from claimwatch.checksums import file_sha256
 from claimwatch.claims.checkworthiness import (
     OWN_ENCODER_DIR,
     TEXT_FEATURES,
@@ -43,11 +43,13 @@ from claimwatch.claims.checkworthiness import (
     MetaModel,
     embedding_text,
 )
-from claimwatch.evaluation.checkworthiness import load_labelled, score_metrics
+from claimwatch.evaluation.checkworthiness import score_metrics
 from claimwatch.training.checkworthiness import (
-    FILES,
     SEED,
+    TRAINED_ON,
     check_two_classes,
+    describe_head,
+    dev_set,
     training_set,
 )
 
@@ -128,8 +130,7 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
         "name": "claimwatch check-worthiness (fine-tuned encoder)", "version": VERSION, "seed": seed,
         "own_encoder": OWN_ENCODER_DIR, "base_encoder": base_name, "steps": total,
         "command": "claimwatch train checkworthiness " + " ".join(sys.argv[3:]),
-        "trained_on_summary": {"sentence": "CheckThat! 2024 task 1 train (ClaimBuster debates)",
-                               "post": "CheckThat! 2021+2022 task 1A train tweets"},
+        "trained_on_summary": TRAINED_ON,
     })
     model.save(partial)
     _check_target(out)
@@ -141,19 +142,14 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
     encoder = model.own_encoder()
     described: dict[str, Any] = {}
     for kind, d in data.items():
-        dev = [x for rel in FILES[kind]["dev"] if (datasets / rel).is_file() for x in load_labelled(datasets / rel)]
+        dev = dev_set(datasets, kind)
         figures = {}
         if dev:
             scores = model.score([x.text for x in dev], kind=kind, encoder=encoder)
             figures["dev"] = {k: round(float(v), 4) for k, v in
                               score_metrics([x.checkworthy for x in dev], scores, THRESHOLD).items()}
             log(f"{kind}: dev F1 {figures['dev']['f1']:.3f} MAP {figures['dev']['map']:.3f} at {THRESHOLD}")
-        described[kind] = {
-            "train_files": {rel: file_sha256(datasets / rel)[:16] for rel in FILES[kind]["train"]},
-            "dev_files": [rel for rel in FILES[kind]["dev"] if (datasets / rel).is_file()],
-            "n_train": len(d.items), "positives": int(d.labels.sum()), "removed_dev_overlap": d.removed_overlap,
-            "removed_repeats": d.removed_repeats, "threshold": THRESHOLD, "figures": figures,
-        }
+        described[kind] = describe_head(datasets, kind, d, THRESHOLD, figures)
     model.meta["heads"] = described
     model.save(out)
     return model.meta
