@@ -159,6 +159,8 @@ def _print_ingest(report: IngestReport, as_json: bool) -> None:
                 err.print(f"[red]✗[/] {escape(f.path)}: {escape(f.error)}", highlight=False)
                 continue
             line = f"[green]✓[/] {escape(f.path)} \\[{f.format}]: read {f.read:,}, quarantined {f.rejected:,}"
+            if f.conflicts:
+                line += f", {f.conflicts:,} conflicting observations"
             if f.warnings:
                 line += f", {f.warnings:,} fields stored as unknown"
             console.print(line, highlight=False)

@@ -26,7 +26,7 @@ from claimwatch.sources import (
     detect_factcheck_format,
     detect_post_format,
 )
-from claimwatch.sources.base import FormatError, ReadContext, clip_raw
+from claimwatch.sources.base import FormatError, ReadContext, clip_raw, head_bytes
 from claimwatch.sources.notes import NOTE_FORMATS, detect_notes_format, latest_timestamp
 from claimwatch.sources.x_labels import LABEL_FORMATS, detect_label_format
 from claimwatch.store import repo
@@ -73,6 +73,8 @@ class FileReport:
     source_observed_at: list[str] = field(default_factory=list)
     read: int = 0
     rejected: int = 0
+    #: observations that contradict a stored one (same post and time, other numbers); kept apart
+    conflicts: int = 0
     warnings: int = 0
     error: str | None = None
 
@@ -87,6 +89,7 @@ class IngestReport:
     unchanged: int = 0
     snapshots_added: int = 0
     quarantined: int = 0
+    conflicts: int = 0
     warnings: int = 0
 
     @property
@@ -102,6 +105,9 @@ class IngestReport:
         text = (f"ingested {self.inserted}, updated {self.updated}, quarantined {self.quarantined} "
                 f"(see `claimwatch quarantine list`)")
         extras = []
+        if self.conflicts:
+            extras.append(f"{self.conflicts} conflicting observations kept apart, the first kept "
+                          "(`claimwatch quarantine list --action conflict`)")
         if self.unchanged:
             extras.append(f"{self.unchanged} unchanged")
         if self.kind == "posts":
@@ -226,14 +232,12 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
     source_times: set[datetime] = set()
 
     def flush() -> None:
-        with engine.begin() as conn:
-            counts = write(conn, batch, report.run_id) if batch else repo.BatchCounts()
-            quarantine.extend((c, "conflict") for c in counts.conflicts)
-            quarantine.extend((d, "rejected") for d in counts.duplicates)
-            repo.add_quarantine(conn, report.run_id, kind, quarantine)
-        fr.read -= len(counts.duplicates)
-        fr.rejected += len(counts.duplicates)
-        report.quarantined += len(counts.duplicates)
+        counts = _write_batch(engine, kind, write, batch, quarantine, report.run_id)
+        fr.read -= len(counts.duplicates) + len(counts.refused)
+        fr.rejected += len(counts.duplicates) + len(counts.refused)
+        fr.conflicts += len(counts.conflicts)
+        report.quarantined += len(counts.duplicates) + len(counts.refused)
+        report.conflicts += len(counts.conflicts)
         report.inserted += counts.inserted
         report.updated += counts.updated
         report.unchanged += counts.unchanged
@@ -243,14 +247,18 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
         if progress:
             progress(path, fr.read)
 
+    location = "the first record"
     try:
         for item in formats[fr.format](path, ctx):
             if isinstance(item, r.Rejected):
+                location = item.source.location
                 fr.rejected += 1
                 report.quarantined += 1
                 quarantine.append((item, "rejected"))
             else:
                 rec = item.record
+                assert rec.source is not None
+                location = rec.source.location
                 dup = _duplicate_in_file(rec, seen)
                 if dup is not None:
                     fr.rejected += 1
@@ -268,23 +276,84 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
             if len(batch) >= batch_size or len(quarantine) >= batch_size:
                 flush()
     except FormatError as exc:
-        if batch:
+        if batch or quarantine:
             flush()
         return _file_failed(engine, kind, path, fr, report, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a reader bug must cost this file's rest, not the run
+        if batch or quarantine:
+            flush()
+        return _file_failed(engine, kind, path, fr, report,
+                            f"reading stopped after {location} at an unexpected error ({type(exc).__name__}: "
+                            f"{str(exc)[:200]}); the {fr.read:,} records before it were stored. This is a claimwatch "
+                            "bug: please report it with that record")
     if batch or quarantine:
         flush()
     fr.source_observed_at = sorted(t.isoformat() for t in source_times)
     return fr
 
 
+def _write_batch(engine: sa.Engine, kind: str, write: Callable[[sa.Connection, list[Any], int], repo.BatchCounts],
+                 batch: list[Any], quarantine: list[tuple[r.Rejected, str]], run_id: int) -> repo.BatchCounts:
+    """Write a batch and its quarantine entries in one transaction.
+
+    When the store refuses the batch (a value one database accepts and another does not,
+    a constraint), the records are written one by one instead, so the record at fault is
+    quarantined with the store's reason and every other record lands.
+    """
+    try:
+        with engine.begin() as conn:
+            counts = write(conn, batch, run_id) if batch else repo.BatchCounts()
+            _quarantine_counts(conn, kind, run_id, quarantine, counts)
+        return counts
+    except sa.exc.OperationalError:
+        raise  # the store itself is unusable (disk full, locked, gone): not one record's fault
+    except (sa.exc.StatementError, ValueError, OverflowError) as exc:
+        if len(batch) <= 1 and not quarantine:
+            if not batch:
+                raise
+            return _refused(engine, kind, batch[0], exc, run_id)
+    counts = repo.BatchCounts()
+    for rec in batch:
+        try:
+            with engine.begin() as conn:
+                counts.add(write(conn, [rec], run_id))
+        except sa.exc.OperationalError:
+            raise
+        except (sa.exc.StatementError, ValueError, OverflowError) as exc:
+            counts.add(_refused(engine, kind, rec, exc, run_id))
+    with engine.begin() as conn:
+        _quarantine_counts(conn, kind, run_id, quarantine, counts)
+    return counts
+
+
+def _quarantine_counts(conn: sa.Connection, kind: str, run_id: int, quarantine: list[tuple[r.Rejected, str]],
+                       counts: repo.BatchCounts) -> None:
+    entries = list(quarantine)
+    entries.extend((c, "conflict") for c in counts.conflicts)
+    entries.extend((d, "rejected") for d in counts.duplicates)
+    repo.add_quarantine(conn, run_id, kind, entries)
+
+
+def _refused(engine: sa.Engine, kind: str, rec: Any, exc: Exception, run_id: int) -> repo.BatchCounts:
+    """Quarantine one record the store would not take, with the store's own reason."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    entry = r.Rejected(rec.source, f"{_ident(rec)}: the store refused it: {reason}",
+                       clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)))
+    with engine.begin() as conn:
+        repo.add_quarantine(conn, run_id, kind, [(entry, "rejected")])
+    return repo.BatchCounts(refused=[entry])
+
+
 def _file_failed(engine: sa.Engine, kind: str, path: Path, fr: FileReport, report: IngestReport,
                  reason: str) -> FileReport:
     """A file that could not be read at all is quarantined as a whole, so it stays visible."""
     fr.error = reason
-    try:
-        head = path.read_bytes()[:2048].decode("utf-8", "replace")
-    except OSError:
-        head = ""
+    head = ""
+    if path.is_file():  # never open a FIFO or device: reading it could block forever
+        try:
+            head = head_bytes(path, 2048).decode("utf-8", "replace")
+        except (OSError, FormatError):
+            pass
     with engine.begin() as conn:
         repo.add_quarantine(conn, report.run_id, kind,
                             [(r.Rejected(r.SourceRef(str(path), "file", fr.format or "unknown"), reason, head), "rejected")])
@@ -316,15 +385,22 @@ def _duplicate_in_file(rec: Any, seen: dict[tuple[str, str], tuple[str, str]]) -
                       clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)))
 
 
-def _warning_entry(rec: Any, w: r.FieldWarning) -> r.Rejected:
+def _ident(rec: Any) -> str:
+    """How a record is named in a quarantine reason."""
     if isinstance(rec, r.Post):
-        ident = f"post {rec.platform_id}"
-    elif isinstance(rec, r.FactCheck):
-        ident = f"fact-check {rec.review_url}"
-    else:
-        ident = f"note {rec.note_id}"
+        return f"post {rec.platform_id}"
+    if isinstance(rec, r.FactCheck):
+        return f"fact-check {rec.review_url}"
+    if isinstance(rec, r.LabelEvent):
+        return f"label event on post {rec.platform_id}"
+    return f"note {rec.note_id}"
+
+
+def _warning_entry(rec: Any, w: r.FieldWarning) -> r.Rejected:
     assert rec.source is not None
-    return r.Rejected(rec.source, f"{ident}: field {w.field} = {w.value!r}: {w.reason}",
+    value = repr(w.value)
+    value = value if len(value) <= 200 else value[:200] + "…"
+    return r.Rejected(rec.source, f"{_ident(rec)}: field {w.field} = {value}: {w.reason}",
                       clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from claimwatch.records import ReadResult
 from claimwatch.sources import generic, twarc, x_v2
-from claimwatch.sources.base import FormatError, ReadContext
+from claimwatch.sources.base import FormatError, ReadContext, encoding_problem, head_bytes, open_binary
 
 POST_FORMATS: dict[str, Callable[[Path, ReadContext], Iterator[ReadResult]]] = {
     "x-v2": x_v2.read,
@@ -50,20 +50,15 @@ def detect_post_format(path: Path) -> str:
 
 
 def _head(path: Path) -> str:
-    """The start of the file as text, from its first non-blank character; the first line
-    must be UTF-8 (later bytes are only sniffed, and bad lines there are rejected by the reader)."""
-    with open(path, "rb") as fh:
-        raw = fh.read(SNIFF_BYTES)
+    """The start of the file as text, from its first non-blank character. A few lines that are
+    not UTF-8 are the reader's to reject one by one; a file that is mostly not UTF-8 is refused."""
+    raw = head_bytes(path, SNIFF_BYTES)
     raw = raw.removeprefix(b"\xef\xbb\xbf").lstrip()
     if not raw:
         raise FormatError("empty file")
-    first = raw.split(b"\n", 1)[0]
-    try:
-        first.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.end < len(first) or len(first) < len(raw):  # not just a character cut by SNIFF_BYTES
-            raise FormatError(f"not UTF-8 text (byte 0x{first[exc.start]:02x} at offset {exc.start} of the "
-                              "first line); convert the file to UTF-8") from None
+    problem = encoding_problem(raw)
+    if problem:
+        raise FormatError(problem)
     return raw.decode("utf-8", "replace")
 
 
@@ -88,7 +83,7 @@ def _detect_json(path: Path, head: str) -> str:
 
 def _first_line(path: Path) -> tuple[str, bool]:
     """The first non-blank line in full, and whether anything follows it."""
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         for raw in fh:
             if raw.strip():
                 more = bool(fh.read(SNIFF_BYTES).strip())

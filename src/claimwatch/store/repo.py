@@ -49,12 +49,17 @@ class BatchCounts:
     conflicts: list[r.Rejected] = field(default_factory=list)
     #: records the store recognised as a second copy of a row the same file already wrote
     duplicates: list[r.Rejected] = field(default_factory=list)
+    #: records the database refused (already quarantined by the caller, see ``ingest._refused``)
+    refused: list[r.Rejected] = field(default_factory=list)
 
     def add(self, other: BatchCounts) -> None:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.snapshots_added += other.snapshots_added
+        self.conflicts.extend(other.conflicts)
+        self.duplicates.extend(other.duplicates)
+        self.refused.extend(other.refused)
 
 
 # --------------------------------------------------------------------------- runs

@@ -1,0 +1,299 @@
+"""No record stops an ingest: hostile values, broken CSV quoting, compressed files, FIFOs, and
+records the store refuses. The big cases are generated, so the guarantees are checked at scale."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import lzma
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import page, post, run_reader
+
+import claimwatch
+from claimwatch import ingest
+from claimwatch.records import MetricSnapshot, Parsed, Post, ReadResult, SourceRef
+from claimwatch.sources import generic
+from claimwatch.sources.base import (
+    MAX_PLAUSIBLE_COUNT,
+    MAX_RECORD_LINES,
+    ReadContext,
+    iter_csv_rows,
+    load_json,
+    parse_time,
+    str_id,
+    to_count,
+)
+from claimwatch.store import schema as s
+
+HEADER = ["id", "author_handle", "created_at", "text", "views", "likes"]
+
+
+def _views(ws: claimwatch.Workspace) -> dict[str, int | None]:
+    with ws.engine.connect() as conn:
+        rows = conn.execute(sa.select(s.Post.platform_id, s.MetricSnapshot.views)
+                            .join(s.MetricSnapshot, s.MetricSnapshot.post_id == s.Post.id, isouter=True))
+        return {pid: views for pid, views in rows}
+
+
+def _quarantine(ws: claimwatch.Workspace) -> list[dict]:
+    return ws.quarantine(limit=100_000)
+
+
+# ---------------------------------------------------------------- counts, ids, times
+
+@pytest.mark.parametrize("text, count", [
+    ("1,234,567", 1_234_567), ("1 234 567", 1_234_567), ("1\u00a0234\u00a0567", 1_234_567),
+    ("1\u202f234", 1_234), ("1'234'567", 1_234_567), ("1.234.567", 1_234_567), ("12", 12), ("12.0", 12),
+    (" 999,000 ", 999_000),
+])
+def test_exact_counts_with_thousands_separators_are_numbers(text: str, count: int) -> None:
+    assert to_count(text, "views") == (count, None)
+
+
+@pytest.mark.parametrize("text", ["1.2K", "3M", "1.234", "1,23,4", "12,34", "1 23", "n/a", "1e30", "12 345 678 9"])
+def test_abbreviated_ambiguous_or_foreign_counts_stay_unknown_with_a_reason(text: str) -> None:
+    value, warning = to_count(text, "views")
+    assert value is None and warning is not None and warning.field == "views"
+
+
+@pytest.mark.parametrize("value", [10**19, 2**63, 1e30, "9223372036854775807", MAX_PLAUSIBLE_COUNT + 1])
+def test_implausible_counts_are_refused_never_summed(value: object) -> None:
+    count, warning = to_count(value, "views")
+    assert count is None and "implausible" in warning.reason
+
+
+@pytest.mark.parametrize("value", [{"id": 1}, [1, 2], 1.5])
+def test_objects_arrays_and_floats_are_not_ids(value: object) -> None:
+    with pytest.raises(ValueError, match="id"):
+        str_id(value)
+
+
+@pytest.mark.parametrize("value", [1e30, -1e20, 10**20, "0001-01-01T00:00:00+05:00", 10**400])
+def test_times_out_of_range_are_value_errors(value: object) -> None:
+    with pytest.raises(ValueError):
+        parse_time(value)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"a":' * 50_000, '{"views": ' + "9" * 5000 + "}"])
+def test_json_that_python_cannot_hold_is_a_plain_value_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        load_json(text)
+
+
+# ---------------------------------------------------------------- CSV records
+
+def _csv_text(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([HEADER, *rows])
+    return out.getvalue()
+
+
+def _row(i: int, text: str | None = None) -> list[str]:
+    return [str(1000 + i), "demo_account", "2024-07-01T10:00:00Z", text or f"post number {i}", str(10 * i), "1"]
+
+
+def test_a_stray_quote_costs_one_line_not_the_rest_of_the_file(tmp_path: Path) -> None:
+    lines = _csv_text([_row(i) for i in range(30_000)]).splitlines(keepends=True)
+    lines[5] = '1005,demo_account,2024-07-01T10:00:00Z,"an unclosed quote,50,1\n'
+    path = tmp_path / "stray.csv"
+    path.write_text("".join(lines))
+    results = list(iter_csv_rows(path, "csv"))
+    bad = [rej for _, row, rej in results if rej]
+    assert len(bad) == 1 and bad[0].source.location == "line 6" and "never closes" in bad[0].reason
+    assert sum(1 for _, row, _ in results if row) == 29_999
+
+
+def test_a_stray_quote_at_the_very_end_is_one_rejection(tmp_path: Path) -> None:
+    path = tmp_path / "end.csv"
+    path.write_text(_csv_text([_row(1), _row(2)]) + '1003,demo_account,2024-07-01,"open to the end,5,1\n')
+    results = list(iter_csv_rows(path, "csv"))
+    assert [row["id"] for _, row, _ in results if row] == ["1001", "1002"]
+    assert [rej.source.location for _, _, rej in results if rej] == ["line 4"]
+
+
+def test_quotes_inside_unquoted_fields_and_multiline_quoted_text_read_like_the_csv_module(tmp_path: Path) -> None:
+    rows = [_row(1, 'a 5" screen and "quoted" words'), _row(2, "two\nlines, and a comma"),
+            _row(3, 'ends with a quote "'), _row(4, '"fully quoted" start')]
+    text = _csv_text(rows).replace('"a 5"" screen and ""quoted"" words"', 'a 5" screen and "quoted" words')
+    path = tmp_path / "quotes.csv"
+    path.write_text(text)
+    got = [row for _, row, rej in iter_csv_rows(path, "csv") if row]
+    assert got == list(csv.DictReader(io.StringIO(text)))
+    assert got[1]["text"] == "two\nlines, and a comma"
+
+
+def test_a_quoted_field_longer_than_the_limit_is_judged_a_stray_quote(tmp_path: Path) -> None:
+    long_text = "\n".join(["line"] * (MAX_RECORD_LINES + 10))
+    path = tmp_path / "long.csv"
+    path.write_text(_csv_text([_row(1, long_text), _row(2)]))
+    results = list(iter_csv_rows(path, "csv"))
+    assert results[0][2] is not None and results[0][2].source.location == "line 2"
+    assert any(row and row["id"] == "1002" for _, row, _ in results)
+
+
+def test_rows_with_too_few_or_too_many_fields_are_rejected_not_padded(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text(_csv_text([_row(1)]) + "1002,demo_account,2024-07-01T10:00:00Z,cut here\n"
+                    + "continued text,50,1\n" + "1003,a,2024-07-01,t,1,2,extra\n" + ",".join(_row(4)) + "\n")
+    results = list(iter_csv_rows(path, "csv"))
+    assert [row["id"] for _, row, _ in results if row] == ["1001", "1004"]
+    reasons = {rej.source.location: rej.reason for _, _, rej in results if rej}
+    assert reasons["line 3"].startswith("4 fields but the header has 6")
+    assert reasons["line 4"].startswith("3 fields") and reasons["line 5"].startswith("7 fields")
+
+
+def test_a_bad_byte_in_the_header_or_first_row_does_not_refuse_the_file(ws: claimwatch.Workspace,
+                                                                        tmp_path: Path) -> None:
+    body = _csv_text([_row(i) for i in range(1, 11)]).encode()
+    header, rows = body.split(b"\n", 1)
+    path = tmp_path / "latin.csv"
+    path.write_bytes(header + b",caf\xe9\n" + rows.replace(b"\n", b",x\n").replace(b"post number 1,", b"caf\xe9 1,"))
+    report = ws.ingest_posts([path], observed_at=parse_time("2024-08-01T00:00:00Z"))
+    assert report.files[0].error is None
+    assert report.inserted == 9 and report.quarantined == 1
+    [entry] = _quarantine(ws)
+    assert entry["location"] == "line 2" and "not valid UTF-8" in entry["reason"]
+
+
+# ---------------------------------------------------------------- whole ingests under hostile records
+
+def _hostile_x_lines(n: int) -> Iterator[tuple[str, bool]]:
+    """twarc2 lines: (line, holds a readable post). Every 37th line is hostile in some way."""
+    hostile = [
+        "[" * 10_000 + "]" * 10_000,                        # nested too deep for the parser
+        '{"data": [{"id": "1", "text": "x", "public_metrics": {"impression_count": ' + "9" * 5000 + "}}]}",
+        "not json at all",
+        json.dumps([1, 2, 3]),
+        "\x00\x01\x02",
+    ]
+    for i in range(n):
+        if i % 37 == 5:
+            yield hostile[(i // 37) % len(hostile)], False
+        else:
+            views: object = 10**30 if i % 53 == 0 else 1e30 if i % 59 == 0 else 1000 + i
+            yield json.dumps(page([post(str(10_000 + i), f"post {i}", views)])), True
+
+
+def test_hostile_records_in_a_big_archive_never_stop_the_ingest(ws: claimwatch.Workspace, tmp_path: Path) -> None:
+    lines = list(_hostile_x_lines(3_000))
+    first = tmp_path / "big.jsonl"
+    first.write_text("\n".join(line for line, _ in lines) + "\n")
+    second = tmp_path / "after.jsonl"
+    second.write_text(json.dumps(page([post("99", "the next file is read too")])) + "\n")
+    report = ws.ingest_posts([first, second])
+    good = sum(ok for _, ok in lines)
+    assert report.files[0].error is None and report.files[1].read == 1
+    assert report.inserted == good + 1
+    assert report.quarantined == len(lines) - good
+    views = _views(ws)
+    huge = [str(10_000 + i) for i in range(3_000) if i % 37 != 5 and (i % 53 == 0 or i % 59 == 0)]
+    assert huge and all(views[pid] is None for pid in huge)
+    assert all(v is None or v < MAX_PLAUSIBLE_COUNT for v in views.values())
+    again = ws.ingest_posts([first, second])
+    assert again.inserted == 0 and again.snapshots_added == 0
+
+
+def test_a_reader_bug_costs_the_rest_of_that_file_only(ws: claimwatch.Workspace, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def buggy(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
+        yield from generic.read_jsonl(path, ctx)
+        raise KeyError("an unforeseen shape")
+
+    monkeypatch.setitem(ingest.POST_FORMATS, "jsonl", buggy)
+    a = tmp_path / "a.jsonl"
+    a.write_text(json.dumps({"id": "1", "text": "first file"}) + "\n")
+    b = tmp_path / "b.jsonl"
+    b.write_text(json.dumps({"id": "2", "text": "second file"}) + "\n")
+    report = ws.ingest_posts([a, b], fmt="jsonl", observed_at=parse_time("2024-08-01T00:00:00Z"))
+    assert report.inserted == 2
+    assert all("unexpected error (KeyError" in f.error and "line 1" in f.error for f in report.files)
+
+
+def test_a_record_the_store_refuses_is_quarantined_and_the_rest_of_its_batch_lands(
+        ws: claimwatch.Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value only the database chokes on (here a count beyond 64 bits, as a reader bug could
+    let through) costs its own record: the batch is retried record by record."""
+    when = parse_time("2024-08-01T00:00:00Z")
+
+    def reader(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
+        for i in range(5):
+            views = 2**70 if i == 2 else i
+            yield Parsed(Post("x", str(i), None, when, f"text {i}", metrics=MetricSnapshot(when, views=views),
+                              raw={"i": i}, source=SourceRef(str(path), f"line {i + 1}", "jsonl")))
+
+    monkeypatch.setitem(ingest.POST_FORMATS, "jsonl", reader)
+    path = tmp_path / "p.jsonl"
+    path.write_text("{}\n")
+    report = ws.ingest_posts([path], fmt="jsonl")
+    assert report.inserted == 4 and report.quarantined == 1 and report.files[0].read == 4
+    [entry] = _quarantine(ws)
+    assert entry["location"] == "line 3" and "post 2: the store refused it" in entry["reason"]
+    assert set(_views(ws)) == {"0", "1", "3", "4"}
+
+
+def test_the_summary_counts_conflicting_observations(ws: claimwatch.Workspace, write_jsonl) -> None:
+    first = write_jsonl("a.jsonl", [page([post("1", "same time, other numbers", 100)])])
+    ws.ingest_posts([first])
+    second = write_jsonl("b.jsonl", [page([post("1", "same time, other numbers", 999)])])
+    report = ws.ingest_posts([second])
+    assert report.conflicts == 1 and report.files[0].conflicts == 1
+    assert "1 conflicting observations kept apart" in report.summary()
+
+
+# ---------------------------------------------------------------- compressed files, FIFOs
+
+def _compress(kind: str, data: bytes, tmp_path: Path) -> Path:
+    if kind == "zip":
+        path = tmp_path / "posts.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("posts.jsonl", data)
+        return path
+    opener = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}[kind]
+    path = tmp_path / f"posts.jsonl.{kind}"
+    path.write_bytes(opener(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zip"])
+def test_compressed_archives_are_read_as_they_are(ws: claimwatch.Workspace, tmp_path: Path, kind: str) -> None:
+    data = "".join(json.dumps(page([post(str(i), f"post {i}", 10 * i)])) + "\n" for i in range(1, 4)).encode()
+    report = ws.ingest_posts([_compress(kind, data, tmp_path)])
+    assert report.files[0].format == "twarc2" and report.inserted == 3
+    assert _views(ws) == {"1": 10, "2": 20, "3": 30}
+
+
+def test_a_cut_gzip_keeps_what_was_read_and_says_why(ws: claimwatch.Workspace, tmp_path: Path) -> None:
+    data = "".join(json.dumps(page([post(str(i), f"post {i}")])) + "\n" for i in range(1, 2000)).encode()
+    path = tmp_path / "cut.jsonl.gz"
+    packed = gzip.compress(data)
+    path.write_bytes(packed[: len(packed) // 2])
+    report = ws.ingest_posts([path])
+    assert 0 < report.inserted < 1999
+    assert "damaged or cut short" in report.files[0].error
+
+
+def test_a_zip_of_several_files_is_refused_naming_them(ws: claimwatch.Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "two.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a.jsonl", "{}\n")
+        zf.writestr("b.jsonl", "{}\n")
+    report = ws.ingest_posts([path])
+    assert "a zip archive holding 2 files (a.jsonl, b.jsonl)" in report.files[0].error
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+@pytest.mark.parametrize("kind", ["posts", "factchecks", "notes", "labels"])
+def test_a_fifo_is_refused_at_once(ws: claimwatch.Workspace, tmp_path: Path, kind: str) -> None:
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    report = getattr(ws, f"ingest_{kind}")([fifo])
+    assert report.files[0].error == "not a regular file" and report.quarantined == 1
