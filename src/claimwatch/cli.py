@@ -233,13 +233,20 @@ def ingest_notes(
                                                          "all files of one download the same date (default: each "
                                                          "file's latest timestamp).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="auto|cn-notes|cn-status|cn-ratings")] = "auto",
+    column_map: Annotated[Optional[list[str]], typer.Option(
+        "--map", help="FIELD=COLUMN (repeatable) for a column under a name no download used, e.g. --map "
+        "tweet_id=postId. Fields: note_id, tweet_id, classification, created_at, author_id (notes); current_status, "
+        "current_status_at, first_non_nmr_status, first_non_nmr_at, latest_non_nmr_status, latest_non_nmr_at, "
+        "locked_status, locked_at, decided_by (status history); helpfulness_level, helpful, not_helpful "
+        "(ratings).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest Community Notes downloads; each status-history file is kept as a snapshot of its own."""
     ws = _open(db)
     when = _parse_time(snapshot_date, "--snapshot-date")
     with _user_errors():
-        report = _run_ingest("notes", files, lambda cb: ws.ingest_notes(files, when, fmt=fmt, progress=cb))
+        report = _run_ingest("notes", files, lambda cb: ws.ingest_notes(
+            files, when, fmt=fmt, column_map=_parse_map(column_map), progress=cb))
     _print_ingest(report, as_json)
 
 
