@@ -34,6 +34,7 @@ from claimwatch.ingest import IngestReport
 from claimwatch.records import MatchStatus
 from claimwatch.reports import write_all
 from claimwatch.reports.study import write_study
+from claimwatch.sources.notes import MAP_FIELDS as NOTE_MAP_FIELDS
 
 app = typer.Typer(help="Find posts repeating fact-checked claims, measure their reach, report with evidence.",
                   no_args_is_help=True, add_completion=False)
@@ -235,10 +236,8 @@ def ingest_notes(
     fmt: Annotated[str, typer.Option("--format", help="auto|cn-notes|cn-status|cn-ratings")] = "auto",
     column_map: Annotated[Optional[list[str]], typer.Option(
         "--map", help="FIELD=COLUMN (repeatable) for a column under a name no download used, e.g. --map "
-        "tweet_id=postId. Fields: note_id, tweet_id, classification, created_at, author_id (notes); current_status, "
-        "current_status_at, first_non_nmr_status, first_non_nmr_at, latest_non_nmr_status, latest_non_nmr_at, "
-        "locked_status, locked_at, decided_by (status history); helpfulness_level, helpful, not_helpful "
-        "(ratings).")] = None,
+        "tweet_id=postId. Fields: " + "; ".join(f"{fmt}: {', '.join(names)}" for fmt, names in NOTE_MAP_FIELDS.items())
+    )] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest Community Notes downloads; each status-history file is kept as a snapshot of its own."""
