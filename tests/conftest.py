@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +61,20 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture()
 def ws(tmp_path: Path) -> claimwatch.Workspace:
     return claimwatch.open(tmp_path / "t.db")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_ws(request: pytest.FixtureRequest, tmp_path: Path) -> claimwatch.Workspace:
+    """A fresh store on SQLite, and on PostgreSQL when CLAIMWATCH_TEST_PG_URL names one: the same
+    input must give the same result on both."""
+    if request.param == "sqlite":
+        return claimwatch.open(tmp_path / "t.db")
+    url = os.environ.get("CLAIMWATCH_TEST_PG_URL")
+    if not url:
+        pytest.skip("set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")
+    ws = claimwatch.open(url)
+    ws.reset()
+    return ws
 
 
 @pytest.fixture()

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from conftest import FIXTURES, page, post, run_reader
 from typer.testing import CliRunner
 
 import claimwatch
+from claimwatch import ingest
 from claimwatch.analysis.labels import label_histories, label_histories_by_id
 from claimwatch.cli import app
 from claimwatch.sources import x_labels
@@ -97,3 +102,108 @@ def test_cli_ingest_labels_and_wrong_file(tmp_path: Path) -> None:
     assert "[x-label-stream]: read 4, quarantined 5" in res.output
     assert "no X label stream event" in res.output
     assert "4 on 3 posts" in CliRunner().invoke(app, ["stats", "--db", db]).output
+
+
+# ---------------------------------------------------------------------------- no line stops an ingest (C1)
+# A generator writes many malformed events among valid ones, in random order; each line is
+# checked: valid events land, every bad line is quarantined alone with its line and reason.
+
+def _event(tweet_id: object, **changes: object) -> dict:
+    notice = {"tweet": {"id": tweet_id, "author_id": "123456789"}, "event_type": "misleading",
+              "event_at": "2024-07-28T10:15:00.000Z", "application": "apply", "label_title": "SYNTHETIC title"}
+    notice.update(changes)
+    return {"data": {"public_tweet_notice": notice}}
+
+
+def _deep(levels: int) -> object:
+    value: object = "bottom"
+    for _ in range(levels):
+        value = {"next": value}
+    return value
+
+
+LineMaker = Callable[[str], bytes]
+
+
+def _json(**changes: object) -> LineMaker:
+    return lambda tid: json.dumps(_event(tid, **changes)).encode()
+
+
+LABEL_CASES: list[tuple[bool, LineMaker]] = [
+    (True, _json()),
+    (True, lambda tid: json.dumps({"data": {"public_tweet_unviewable": {
+        "tweet": {"id": tid}, "event_at": "2024-07-29T09:00:00Z", "application": "apply"}}}).encode()),
+    (True, lambda tid: json.dumps(_event(int(tid))).encode()),  # a JSON integer id is exact
+    (True, _json(label_title="SYNTHETIC ünïcödé ✓ עברית", extra={"unknown": [1, 2, {"x": None}]})),
+    (True, _json(details=_deep(20))),  # deep, but within what an event may carry
+    *[(False, _json(event_at=v)) for v in (1e30, "1e30", -1e20, "9999-99-99", {}, [], True, None,
+                                           "9999-12-31T00:00:00Z", "1999-01-01T00:00:00Z", 10**400)],
+    (True, lambda tid: json.dumps(_event(f" {tid} ")).encode()),  # stored stripped
+    *[(False, lambda tid, v=v: json.dumps(_event(v)).encode())
+      for v in (1.816e18, {"id": "1"}, [1], True, -5, "9" * 25, "٣٤٥", "", None)],
+    (False, lambda tid: json.dumps({"data": {"public_tweet_notice": {"event_type": "misleading"}}}).encode()),
+    (False, _json(application="toggle")),
+    (False, _json(application=None)),
+    (False, _json(event_type="x" * 100)),
+    (False, _json(event_type={"type": "misleading"})),
+    (False, _json(event_type="misleading\x1b[2J")),
+    (False, _json(label_title="a NUL \u0000 inside")),
+    (False, _json(details=float("nan"))),
+    (False, _json(details=float("inf"))),
+    (False, _json(details=_deep(40))),
+    (False, lambda tid: json.dumps(_event(tid))[:-5].encode()),  # truncated
+    (False, lambda tid: json.dumps([_event(tid)]).encode()),
+    (False, lambda tid: json.dumps(_event(tid)).replace("SYNTHETIC", "SYNTHETIC \udcff").encode(
+        "utf-8", "surrogateescape")),
+    (False, lambda tid: json.dumps({"errors": [{"title": "ConnectionException", "detail": tid}]}).encode()),
+    (False, lambda tid: json.dumps({"data": "not an object"}).encode()),
+    (False, lambda tid: json.dumps({"data": {**_event(tid)["data"], "public_tweet_unviewable": {}}}).encode()),
+]
+
+
+def _write_events(path: Path, cases: list[tuple[bool, LineMaker]], seed: int, *, bom: bool,
+                  newline: bytes) -> dict[int, tuple[bool, str]]:
+    rng = random.Random(seed)
+    picks = cases * 2 + [rng.choice(cases) for _ in range(30)]
+    rng.shuffle(picks)
+    lines, expected = [], {}
+    for i, (valid, make) in enumerate(picks):
+        tid = str(1862000000000000000 + i)
+        lines.append(make(tid))
+        expected[len(lines)] = (valid, tid)
+        if rng.random() < 0.1:
+            lines.append(b"")
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + newline.join(lines) + newline)
+    return expected
+
+
+@pytest.mark.parametrize(("seed", "bom", "newline"), [(1, False, b"\n"), (2, True, b"\r\n"), (3, True, b"\n")])
+def test_generated_bad_events_cost_only_their_line(store_ws: claimwatch.Workspace, tmp_path: Path, seed: int,
+                                                   bom: bool, newline: bytes) -> None:
+    ws = store_ws
+    path = tmp_path / "label_stream.jsonl"
+    expected = _write_events(path, LABEL_CASES, seed, bom=bom, newline=newline)
+    rep = ingest.ingest_labels(ws.engine, [path], batch_size=5)
+    assert rep.files[0].error is None
+    reasons = {q["location"]: q for q in ws.quarantine(limit=10_000)}
+    with ws.engine.connect() as conn:
+        stored = set(conn.scalars(sa.select(s.LabelEvent.platform_id)))
+    for line, (valid, tid) in expected.items():
+        entry = reasons.pop(f"line {line}", None)
+        if valid:
+            assert tid in stored and entry is None, (line, entry)
+        else:
+            assert tid not in stored and entry and entry["action"] == "rejected" and entry["reason"], line
+            assert "\n" not in entry["reason"] and len(entry["reason"]) < 400
+    assert not reasons
+    assert ws.stats()["label_events"] == sum(valid for valid, _ in expected.values())
+
+
+@pytest.mark.parametrize("line", ['{"data": ' + "[" * 10_000 + "]" * 10_000 + "}",
+                                  '{"data": {"public_tweet_notice": {"n": 1' + "0" * 5000 + "}}}"])
+def test_json_the_decoder_cannot_take_is_one_rejected_line(ws: claimwatch.Workspace, tmp_path: Path,
+                                                           line: str) -> None:
+    path = tmp_path / "label_stream.jsonl"
+    path.write_text(line + "\n" + json.dumps(_event(POST_1)) + "\n", encoding="utf-8")
+    rep = ws.ingest_labels([path])
+    assert (rep.files[0].read, rep.files[0].rejected) == (1, 1)

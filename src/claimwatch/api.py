@@ -78,11 +78,13 @@ class Workspace:
                                         verdicts=self.verdict_table(), progress=progress)
 
     def ingest_notes(self, paths: Sequence[str | Path], snapshot_date: datetime | None = None, *, fmt: str = "auto",
+                     column_map: dict[str, str] | None = None,
                      progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:
         """Community Notes notes / noteStatusHistory / ratings TSVs; per-post facts are in
-        :mod:`claimwatch.analysis.notes`. Give all files of one download the same ``snapshot_date``."""
+        :mod:`claimwatch.analysis.notes`. Give all files of one download the same ``snapshot_date``.
+        ``column_map`` ({field: column}) names columns under names no download used."""
         return ingest.ingest_notes(self.engine, [Path(p) for p in paths], fmt=fmt, snapshot_date=snapshot_date,
-                                   progress=progress)
+                                   column_map=column_map, progress=progress)
 
     def ingest_labels(self, paths: Sequence[str | Path], *,
                       progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:

@@ -34,6 +34,7 @@ from claimwatch.ingest import IngestReport
 from claimwatch.records import MatchStatus
 from claimwatch.reports import write_all
 from claimwatch.reports.study import write_study
+from claimwatch.sources.notes import MAP_FIELDS as NOTE_MAP_FIELDS
 
 app = typer.Typer(help="Find posts repeating fact-checked claims, measure their reach, report with evidence.",
                   no_args_is_help=True, add_completion=False)
@@ -235,13 +236,18 @@ def ingest_notes(
                                                          "all files of one download the same date (default: each "
                                                          "file's latest timestamp).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="auto|cn-notes|cn-status|cn-ratings")] = "auto",
+    column_map: Annotated[Optional[list[str]], typer.Option(
+        "--map", help="FIELD=COLUMN (repeatable) for a column under a name no download used, e.g. --map "
+        "tweet_id=postId. Fields: " + "; ".join(f"{fmt}: {', '.join(names)}" for fmt, names in NOTE_MAP_FIELDS.items())
+    )] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest Community Notes downloads; each status-history file is kept as a snapshot of its own."""
     ws = _open(db)
     when = _parse_time(snapshot_date, "--snapshot-date")
     with _user_errors():
-        report = _run_ingest("notes", files, lambda cb: ws.ingest_notes(files, when, fmt=fmt, progress=cb))
+        report = _run_ingest("notes", files, lambda cb: ws.ingest_notes(
+            files, when, fmt=fmt, column_map=_parse_map(column_map), progress=cb))
     _print_ingest(report, as_json)
 
 

@@ -27,7 +27,7 @@ from claimwatch.sources import (
     detect_post_format,
 )
 from claimwatch.sources.base import FormatError, ReadContext, clip_raw, head_bytes
-from claimwatch.sources.notes import NOTE_FORMATS, detect_notes_format, latest_timestamp
+from claimwatch.sources.notes import NOTE_FORMATS, check_column_map, detect_notes_format, latest_timestamp
 from claimwatch.sources.x_labels import LABEL_FORMATS, detect_label_format
 from claimwatch.store import repo
 from claimwatch.verdicts import VerdictTable
@@ -158,21 +158,28 @@ _NOTE_WRITERS: dict[type, Callable[[sa.Connection, list[Any], int], repo.BatchCo
 
 
 def ingest_notes(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto", snapshot_date: datetime | None = None,
-                 batch_size: int = NOTES_BATCH, progress: ProgressFn | None = None) -> IngestReport:
+                 column_map: dict[str, str] | None = None, batch_size: int = NOTES_BATCH,
+                 progress: ProgressFn | None = None) -> IngestReport:
     """Community Notes notes / noteStatusHistory / ratings TSVs (told apart by header).
 
     Each file stands for one snapshot (download): ``snapshot_date``, else the latest
-    timestamp in the file (a first pass over it; the report says which).
+    timestamp in the file (a first pass over it; the report says which). ``column_map``
+    names the column of a field (``claimwatch.sources.notes.MAP_FIELDS``) in each file whose
+    format has that field.
     """
     if snapshot_date is not None and snapshot_date.tzinfo is None:
         raise ValueError(f"snapshot date {snapshot_date.isoformat()} has no time zone; give it in UTC")
+    column_map = column_map or {}
+    check_column_map(column_map)
 
     def write(conn: sa.Connection, batch: list[Any], run_id: int) -> repo.BatchCounts:
         return _NOTE_WRITERS[type(batch[0])](conn, batch, run_id)
 
-    latest = FileTime("--snapshot-date", snapshot_date, "latest timestamp in the file", latest_timestamp)
-    return _ingest(engine, "notes", paths, fmt, NOTE_FORMATS, detect_notes_format, write,
-                   ReadContext(observed_at=_EPOCH), file_time=latest, batch_size=batch_size, progress=progress)
+    latest = FileTime("--snapshot-date", snapshot_date, "latest timestamp in the file",
+                      lambda path, found: latest_timestamp(path, found, column_map))
+    return _ingest(engine, "notes", paths, fmt, NOTE_FORMATS, lambda path: detect_notes_format(path, column_map),
+                   write, ReadContext(observed_at=_EPOCH, column_map=column_map), file_time=latest,
+                   batch_size=batch_size, progress=progress)
 
 
 def ingest_labels(engine: sa.Engine, paths: list[Path], *, batch_size: int = DEFAULT_BATCH,
