@@ -135,7 +135,7 @@ def test_x_v2_page_without_data(page, reasons):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ('{"id": "1", "text": "a post"}', "not an X API v2 page: top-level keys are ['id', 'text']"),
+    ('{"id": "1", "colour": "red"}', "not an X API v2 page: top-level keys are 'colour', 'id', expected some of data"),
     ("[1, 2]", "top-level JSON array instead of an object"),
     ('{"errors": [{"title": "Not Found"}]}', 'an X API error response with no data: [{"title": "Not Found"}]'),
     ("not json", "not a JSON document"),

@@ -497,3 +497,28 @@ def test_one_page_document_reads_its_envelope(tmp_path):
     path = write_file(tmp_path, "page.json", json.dumps(json.loads(line), indent=2))
     parsed, _ = read(path, "x-v2")
     assert {p.record.metrics.observed_at for p in parsed} == {JAN_2023}
+
+
+def test_study_sources_show_source_times_not_the_file_time(tmp_path):
+    import claimwatch
+    from claimwatch.analysis.study import _source
+
+    ws = claimwatch.open(tmp_path / "s.db")
+    for path, expected in ((PAGES, [APRIL_2021.isoformat(), JAN_2023.isoformat()]),
+                           (FIXTURES / "twarc2_search.jsonl", None)):
+        report = ws.ingest_posts([path])
+        fr = report.files[0]
+        run = {"id": report.run_id, "kind": "posts", "status": "completed", "finished_at": None,
+               "counts": report.to_dict()}
+        observed = _source(run)["observed_at"]
+        if expected:
+            assert observed == expected  # the file's modification time dated nothing
+        else:  # one line had no envelope: its snapshot was dated by the file time, which is listed too
+            assert observed == sorted({fr.source_observed_from, fr.observed_at})
+
+
+def test_one_post_object_document(tmp_path):
+    post = json.loads((FIXTURES / "x_v2_posts.jsonl").read_text().splitlines()[0])
+    (parsed,), _ = read(write_file(tmp_path, "post.json", json.dumps(post, indent=2)), "x-v2")
+    assert (parsed.record.platform_id, parsed.record.metrics.views, parsed.record.source.location) == (
+        "1816000000000000201", 6789, "post")

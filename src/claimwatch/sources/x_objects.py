@@ -11,7 +11,7 @@ objects' field names in the X API v2 OpenAPI spec and twarc-csv's column lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,33 +28,32 @@ class XObjectKind:
     """One kind of non-post object: its name and the keys that give it away.
 
     ``with_text`` kinds carry a ``text`` of their own (a direct message), so they are
-    recognised before a ``text`` key is taken to mean a post.
+    recognised before a ``text`` key is taken to mean a post. The first marker found is named.
     """
 
     name: str
-    markers: frozenset[str]
+    markers: tuple[str, ...]
     hint: str = POSTS_HINT
     with_text: bool = False
 
 
 KINDS: tuple[XObjectKind, ...] = (
-    XObjectKind("direct-message events", frozenset({"dm_conversation_id", "event_type", "sender_id"}), with_text=True),
-    XObjectKind("label stream events", frozenset(x_labels.EVENT_KINDS), "use `claimwatch ingest labels`",
+    XObjectKind("direct-message events", ("dm_conversation_id", "event_type", "sender_id"), with_text=True),
+    XObjectKind("label stream events", tuple(x_labels.EVENT_KINDS), "use `claimwatch ingest labels`",
                 with_text=True),
-    XObjectKind("users", frozenset({"username", "screen_name"})),
-    XObjectKind("communities", frozenset({"join_policy", "access"})),
-    XObjectKind("lists", frozenset({"owner_id", "member_count", "follower_count", "private"})),
-    XObjectKind("spaces", frozenset({"state", "host_ids", "creator_id", "participant_count", "scheduled_start",
-                                     "speaker_ids"})),
-    XObjectKind("trends", frozenset({"trend_name"})),
-    XObjectKind("post counts (/2/tweets/counts)", frozenset({"tweet_count"})),
-    XObjectKind("compliance jobs", frozenset({"upload_url", "download_url", "resumable"})),
-    XObjectKind("compliance results", frozenset({"redacted_at", "action"})),
-    XObjectKind("compliance stream events", frozenset({
+    XObjectKind("users", ("username", "screen_name")),
+    XObjectKind("communities", ("join_policy", "access")),
+    XObjectKind("lists", ("owner_id", "member_count", "follower_count", "private")),
+    XObjectKind("spaces", ("state", "host_ids", "creator_id", "participant_count", "scheduled_start", "speaker_ids")),
+    XObjectKind("trends", ("trend_name",)),
+    XObjectKind("post counts (/2/tweets/counts)", ("tweet_count",)),
+    XObjectKind("compliance jobs", ("upload_url", "download_url", "resumable")),
+    XObjectKind("compliance results", ("redacted_at", "action")),
+    XObjectKind("compliance stream events", (
         "delete", "withheld", "drop", "undrop", "scrub_geo", "user_delete", "user_undelete", "user_suspend",
-        "user_unsuspend", "user_withheld", "user_protect", "user_unprotect", "user_profile_modification"})),
-    XObjectKind("usage", frozenset({"project_usage", "daily_project_usage", "cap_reset_day", "project_cap"})),
-    XObjectKind("filtered-stream rules", frozenset({"value", "tag"})),
+        "user_unsuspend", "user_withheld", "user_protect", "user_unprotect", "user_profile_modification")),
+    XObjectKind("usage", ("project_usage", "daily_project_usage", "cap_reset_day", "project_cap")),
+    XObjectKind("filtered-stream rules", ("value", "tag")),
 )
 
 
@@ -73,17 +72,17 @@ class XObject:
         return f"{noun.format(name=self.kind.name)} ({items} have {evidence}); claimwatch reads posts: {self.kind.hint}"
 
 
-def classify(keys: Iterable[str]) -> XObject | None:
+def classify(keys: Collection[str]) -> XObject | None:
     """The non-post kind of an object (or a CSV header) with these top-level keys; None for a
-    post or anything not recognised."""
-    present = set(keys)
-    has_text = bool(present & POST_TEXT_KEYS)
+    post or anything not recognised. Runs for every item read, so it only probes keys."""
+    present = keys if isinstance(keys, (dict, set, frozenset)) else set(keys)
+    has_text = any(key in present for key in POST_TEXT_KEYS)
     for kind in KINDS:
         if has_text and not kind.with_text:
             continue
-        hit = sorted(present & kind.markers)
-        if hit:
-            return XObject(kind, hit[0])
+        hit = next((marker for marker in kind.markers if marker in present), None)
+        if hit is not None:
+            return XObject(kind, hit)
     return None
 
 
@@ -91,8 +90,11 @@ def page_kind(data: Any) -> XObject | None:
     """The non-post kind of a page's ``data`` (an array, or one object for a single lookup),
     when none of its items is a post."""
     items = data if isinstance(data, list) else [data]
-    objects = [item for item in items if isinstance(item, dict)]
-    if not objects:
-        return None
-    kinds = [classify(item) for item in objects]
-    return kinds[0] if all(kinds) else None
+    first = None
+    for item in items:
+        if isinstance(item, dict):
+            kind = classify(item)
+            if kind is None:
+                return None
+            first = first or kind
+    return first

@@ -33,7 +33,7 @@ from claimwatch.sources.base import (
     rejected,
     to_count,
 )
-from claimwatch.sources.generic import build_post
+from claimwatch.sources.generic import build_post, column_list
 from claimwatch.sources.x_objects import classify, page_kind
 from claimwatch.sources.x_text import unescape_x
 
@@ -66,7 +66,6 @@ V2_POST_KEYS = ("public_metrics", "edit_history_tweet_ids", "edit_history_post_i
                 *REFERENCED_KEYS, *NOTE_KEYS)
 PAGE_NOUN = "an X API {name} page"
 
-_SHOWN_KEYS = 20
 #: Bytes read past the first line to tell one document from JSON lines.
 _PEEK_BYTES = 8192
 #: Inline referenced posts followed this deep (a quote of a quote of a quote …).
@@ -91,15 +90,18 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
         raise FormatError(f"not a JSON document: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     if not isinstance(page, dict):
         raise FormatError(f"not an X API v2 page: top-level JSON {json_type(page)} instead of an object")
+    observed_at, warning = envelope_time(page, ctx.observed_at)
+    if not any(key in page for key in PAGE_KEYS) and "id" in page and "text" in page:  # one post object
+        yield from _with_warning(read_flat_post(page, SourceRef(str(path), "post", FORMAT), ctx, observed_at), warning)
+        return
     if not any(key in page for key in PAGE_KEYS):
         if page.get("errors"):
             raise FormatError(f"an X API error response with no data: {json.dumps(page['errors'])[:300]}")
-        raise FormatError(f"not an X API v2 page: top-level keys are {sorted(page)[:_SHOWN_KEYS]}, "
-                          f"expected some of {list(PAGE_KEYS)}")
+        raise FormatError(f"not an X API v2 page: top-level keys are {column_list(sorted(page))}, "
+                          f"expected some of {', '.join(PAGE_KEYS)}")
     other = page_kind(page.get("data"))
     if other is not None:
         raise FormatError(other.message(PAGE_NOUN, "data items"))
-    observed_at, warning = envelope_time(page, ctx.observed_at)
     yield from _with_warning(read_page(page, path, "", ctx, observed_at), warning)
 
 
