@@ -32,7 +32,7 @@ def test_init_ingest_stats_and_quarantine(db: str, write_jsonl) -> None:
     code, out, _ = run("ingest", "posts", str(f), "--db", db)
     assert code == 0
     assert "ingested 2, updated 0, quarantined 1 (see `claimwatch quarantine list`)" in out
-    assert "snapshots observed at 2024-08-01T12:00:00+00:00 (from the source)" in out
+    assert "snapshots observed 2024-08-01T12:00:00+00:00 (1 time, from the source)" in out
     code, out, _ = run("stats", "--json", "--db", db)
     stats = json.loads(out)
     assert code == 0 and {"posts", "authors", "snapshots", "factchecks", "matches", "quarantined",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import page, post, run_reader
+from conftest import page, post
 
 import claimwatch
 from claimwatch import ingest

@@ -22,7 +22,7 @@ from claimwatch.records import NoteStatus
 from claimwatch.sources import cn_columns as c
 from claimwatch.sources import cn_notes, cn_ratings, cn_status
 from claimwatch.sources.base import FormatError
-from claimwatch.sources.notes import NOTE_FORMATS, detect_notes_format, sniff_notes_header
+from claimwatch.sources.notes import detect_notes_format, sniff_notes_header
 from claimwatch.store import schema as s
 
 NOTES = FIXTURES / "notes"
@@ -232,14 +232,17 @@ def test_the_header_shown_in_a_refusal_is_one_short_printable_line(tmp_path: Pat
     assert "\x1b" not in message and len(message) < 250 and message.endswith("more)")
 
 
-def test_a_zip_archive_is_refused_with_what_to_do(tmp_path: Path) -> None:
+def test_a_zipped_download_reads_like_the_plain_one(tmp_path: Path) -> None:
+    """Downloads come as zip files holding one TSV each; they are read without unpacking."""
     import zipfile
 
     archive = tmp_path / "notes-00000.zip"
-    with zipfile.ZipFile(archive, "w") as z:
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(NOTES / "notes_current.tsv", "notes-00000.tsv")
-    with pytest.raises(FormatError, match="a ZIP archive: unzip it"):
-        detect_notes_format(archive)
+    assert detect_notes_format(archive) == "cn-notes"
+    plain, _ = run_reader(cn_notes.read, NOTES / "notes_current.tsv", SNAP_1)
+    unpacked, rejected = run_reader(cn_notes.read, archive, SNAP_1)
+    assert not rejected and [p.record.raw for p in unpacked] == [p.record.raw for p in plain]
 
 
 def test_a_gzipped_download_reads_like_the_plain_one(tmp_path: Path) -> None:

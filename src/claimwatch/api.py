@@ -66,10 +66,11 @@ class Workspace:
     # ------------------------------------------------------------------ ingest
 
     def ingest_posts(self, paths: Sequence[str | Path], *, fmt: str = "auto", observed_at: datetime | None = None,
-                     column_map: dict[str, str] | None = None, platform: str = "x",
+                     column_map: dict[str, str] | None = None, platform: str = "x", account: str | None = None,
                      progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:
+        """Post archives; ``account`` names the author of posts that carry none (an account archive)."""
         return ingest.ingest_posts(self.engine, [Path(p) for p in paths], fmt=fmt, observed_at=observed_at,
-                                   column_map=column_map, platform=platform, progress=progress)
+                                   column_map=column_map, platform=platform, account=account, progress=progress)
 
     def ingest_factchecks(self, paths: Sequence[str | Path], *, fmt: str = "auto",
                           column_map: dict[str, str] | None = None,

@@ -30,7 +30,7 @@ from claimwatch.claims.encoder import ModelNotFound
 from claimwatch.claims.rerank import ModelError
 from claimwatch.config import load_settings
 from claimwatch.evaluation.checkthat import DataError
-from claimwatch.ingest import IngestReport
+from claimwatch.ingest import FileReport, IngestReport
 from claimwatch.records import MatchStatus
 from claimwatch.reports import write_all
 from claimwatch.reports.study import write_study
@@ -165,18 +165,30 @@ def _print_ingest(report: IngestReport, as_json: bool) -> None:
             if f.warnings:
                 line += f", {f.warnings:,} fields stored as unknown"
             console.print(line, highlight=False)
-            if f.source_observed_at:
-                console.print(f"    snapshots observed at {', '.join(f.source_observed_at)} (from the source)",
-                              highlight=False, markup=False)
-            elif f.observed_at:
-                option = "--snapshot-date" if report.kind == "notes" else "--observed-at"
-                what = "snapshot of" if report.kind == "notes" else "snapshots observed at"
-                hint = "" if f.observed_at_source == option else f"; pass {option} to set it"
-                console.print(f"    {what} {f.observed_at} ({f.observed_at_source}{hint})",
-                              highlight=False, markup=False)
+            _print_observed(f, report.kind)
+            for text in f.notes:
+                console.print(f"    note: {text}", highlight=False, markup=False)
         console.print(report.summary(), highlight=False, markup=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_observed(f: FileReport, kind: str) -> None:
+    """When the file's snapshots were observed: the source's own times as a range, and the
+    fallback time only for what it dated (all of it, or the snapshots the source left undated)."""
+    option = "--snapshot-date" if kind == "notes" else "--observed-at"
+    hint = "" if f.observed_at_source == option else f"; pass {option} to set it"
+    if f.source_observed_times:
+        span = f.source_observed_from if f.source_observed_times == 1 else (
+            f"{f.source_observed_from} … {f.source_observed_to}")
+        times = "1 time" if f.source_observed_times == 1 else f"{f.source_observed_times:,} times"
+        console.print(f"    snapshots observed {span} ({times}, from the source)", highlight=False, markup=False)
+        if f.fallback_snapshots:
+            console.print(f"    {f.fallback_snapshots:,} snapshots had no observation time in the source: dated "
+                          f"{f.observed_at} ({f.observed_at_source}{hint})", highlight=False, markup=False)
+    elif f.observed_at:
+        what = "snapshot of" if kind == "notes" else "snapshots observed at"
+        console.print(f"    {what} {f.observed_at} ({f.observed_at_source}{hint})", highlight=False, markup=False)
 
 
 def _run_ingest(kind: str, files: list[Path], call: Any) -> IngestReport:
@@ -191,13 +203,16 @@ def _run_ingest(kind: str, files: list[Path], call: Any) -> IngestReport:
 
 @ingest_app.command("posts")
 def ingest_posts(
-    files: Annotated[list[Path], typer.Argument(help="Post archives (X API v2 pages, twarc2 JSONL, twarc-csv, CSV, JSONL).")],
+    files: Annotated[list[Path], typer.Argument(help="Post archives (X API v2 pages or posts, twarc2 JSONL, twarc-csv, "
+                                                "a Twitter account archive's tweets.js, CSV, JSONL).")],
     db: DbOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="auto|x-v2|twarc2|twarc-csv|csv|jsonl")] = "auto",
+    fmt: Annotated[str, typer.Option("--format", help="auto|x-v2|twarc2|twarc-csv|x-archive|csv|jsonl")] = "auto",
     observed_at: Annotated[Optional[str], typer.Option(help="When the metrics were observed, if the source does not "
                                                        "say (default: the file's modification time).")] = None,
     column_map: MapOpt = None,
     platform: Annotated[str, typer.Option(help="Platform for generic CSV/JSONL rows without one.")] = "x",
+    account: Annotated[Optional[str], typer.Option(help="Handle of the one account the files belong to: the author of "
+                                                   "posts that name none (a Twitter account archive).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest post archives; bad records go to the quarantine, valid ones always land."""
@@ -205,7 +220,8 @@ def ingest_posts(
     when = _parse_time(observed_at, "--observed-at")
     with _user_errors():
         report = _run_ingest("posts", files, lambda cb: ws.ingest_posts(
-            files, fmt=fmt, observed_at=when, column_map=_parse_map(column_map), platform=platform, progress=cb))
+            files, fmt=fmt, observed_at=when, column_map=_parse_map(column_map), platform=platform, account=account,
+            progress=cb))
     _print_ingest(report, as_json)
 
 

@@ -12,7 +12,7 @@ import json
 import os
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from claimwatch.sources import (
     detect_post_format,
 )
 from claimwatch.sources.base import FormatError, ReadContext, clip_raw, head_bytes
+from claimwatch.sources.generic import PostReadContext
 from claimwatch.sources.notes import NOTE_FORMATS, check_column_map, detect_notes_format, latest_timestamp
 from claimwatch.sources.x_labels import LABEL_FORMATS, detect_label_format
 from claimwatch.store import repo
@@ -69,13 +70,19 @@ class FileReport:
     observed_at: str | None = None
     #: where the fallback observation time came from: "--observed-at" or "file modification time"
     observed_at_source: str | None = None
-    #: observation times the source itself carried (e.g. twarc2 ``__twarc.retrieved_at``)
-    source_observed_at: list[str] = field(default_factory=list)
+    #: the range and number of distinct observation times the source itself carried (e.g.
+    #: twarc2 ``__twarc.retrieved_at``), and how many snapshots had none (dated ``observed_at``)
+    source_observed_from: str | None = None
+    source_observed_to: str | None = None
+    source_observed_times: int = 0
+    fallback_snapshots: int = 0
     read: int = 0
     rejected: int = 0
     #: observations that contradict a stored one (same post and time, other numbers); kept apart
     conflicts: int = 0
     warnings: int = 0
+    #: what the reader said about the file as a whole (columns not read, no author …)
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
 
 
@@ -123,15 +130,18 @@ class IngestReport:
 
 
 def ingest_posts(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto", observed_at: datetime | None = None,
-                 column_map: dict[str, str] | None = None, platform: str = "x", batch_size: int = DEFAULT_BATCH,
-                 progress: ProgressFn | None = None) -> IngestReport:
+                 column_map: dict[str, str] | None = None, platform: str = "x", account: str | None = None,
+                 batch_size: int = DEFAULT_BATCH, progress: ProgressFn | None = None) -> IngestReport:
+    """Post archives. ``account`` is the handle of the one account the files belong to, the
+    author of posts that name none (a Twitter account archive)."""
     def write(conn: sa.Connection, batch: list[r.Post], run_id: int) -> repo.BatchCounts:
         return repo.upsert_posts(conn, batch, run_id)
 
     mtime = FileTime("--observed-at", observed_at, "file modification time",
                      lambda path, _fmt: datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).replace(microsecond=0))
     return _ingest(engine, "posts", paths, fmt, POST_FORMATS, detect_post_format, write,
-                   ReadContext(observed_at=_EPOCH, platform=platform, column_map=column_map or {}),
+                   PostReadContext(observed_at=_EPOCH, platform=platform, column_map=column_map or {},
+                                   account=(account or "").strip().lstrip("@") or None),
                    file_time=mtime, batch_size=batch_size, progress=progress)
 
 
@@ -203,7 +213,8 @@ def _ingest(engine: sa.Engine, kind: str, paths: list[Path], fmt: str,
         _close_dead_runs(conn)
         run_id = repo.start_run(conn, kind, [str(p) for p in paths],
                                 {"format": fmt, **(file_time.run_option() if file_time else {}),
-                                 "column_map": ctx.column_map, "pid": os.getpid(), "host": socket.gethostname()})
+                                 "column_map": ctx.column_map, "pid": os.getpid(), "host": socket.gethostname(),
+                                 **({"account": ctx.account} if isinstance(ctx, PostReadContext) else {})})
     report = IngestReport(run_id=run_id, kind=kind)
     status = "failed"
     try:
@@ -222,7 +233,9 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
                  base_ctx: ReadContext, file_time: FileTime | None, batch_size: int,
                  progress: ProgressFn | None, report: IngestReport) -> FileReport:
     fr = FileReport(path=str(path))
-    ctx = ReadContext(observed_at=base_ctx.observed_at, platform=base_ctx.platform, column_map=base_ctx.column_map)
+    ctx = replace(base_ctx)
+    if isinstance(ctx, PostReadContext):
+        ctx.notes = fr.notes  # the reader's notes on this file go straight to its report
     try:
         if not path.is_file():
             raise FormatError("no such file" if not path.exists() else "not a regular file")
@@ -274,8 +287,11 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
                     continue
                 fr.read += 1
                 batch.append(rec)
-                if isinstance(rec, r.Post) and rec.metrics and rec.metrics.observed_at != ctx.observed_at:
-                    source_times.add(rec.metrics.observed_at)
+                if isinstance(rec, r.Post) and rec.metrics:
+                    if rec.metrics.observed_at != ctx.observed_at:
+                        source_times.add(rec.metrics.observed_at)
+                    else:
+                        fr.fallback_snapshots += 1
                 for w in item.warnings:
                     fr.warnings += 1
                     report.warnings += 1
@@ -295,7 +311,9 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
                             "bug: please report it with that record")
     if batch or quarantine:
         flush()
-    fr.source_observed_at = sorted(t.isoformat() for t in source_times)
+    if source_times:
+        fr.source_observed_from, fr.source_observed_to = min(source_times).isoformat(), max(source_times).isoformat()
+        fr.source_observed_times = len(source_times)
     return fr
 
 

@@ -391,5 +391,13 @@ def _source(run: dict[str, Any]) -> dict[str, Any]:
     files = [f.get("path") for f in counts.get("files", []) if isinstance(f, dict)] or list(run.get("files") or [])
     return {"ingest_run": run["id"], "kind": run["kind"], "status": run["status"],
             "retrieved": _iso(run["finished_at"]), "files": files,
-            "observed_at": sorted({f.get("observed_at") for f in counts.get("files", [])
-                                   if isinstance(f, dict) and f.get("observed_at")})}
+            "observed_at": sorted({t for f in counts.get("files", []) if isinstance(f, dict) for t in _observed(f)})}
+
+
+def _observed(file_report: dict[str, Any]) -> list[str]:
+    """When a file's snapshots were observed: the range the source itself gave, and the fallback
+    time (``--observed-at`` or the file's modification time) only if it dated some of them."""
+    if file_report.get("source_observed_times"):
+        fallback = [file_report["observed_at"]] if file_report.get("fallback_snapshots") else []
+        return [file_report["source_observed_from"], file_report["source_observed_to"], *fallback]
+    return [file_report["observed_at"]] if file_report.get("observed_at") else []

@@ -8,8 +8,8 @@ the field's start (as pandas reads these files in the scorer) and a row spans li
 inside such a field. A stray opening quote costs its own row only: when the field is not
 closed before a line that is a whole row by itself, within :data:`MAX_ROW_LINES` lines or
 by the end of the file, that line is rejected and the lines after it are read again as
-rows. Bytes that are not UTF-8 cost their row only (``surrogateescape``); gzip-compressed
-files are read as they are.
+rows. Bytes that are not UTF-8 cost their row only (``surrogateescape``); compressed
+files (gzip, a zip of one TSV as the downloads come) are read as they are.
 
 Every value is checked before it becomes a record field: ids are ASCII digits (at most 19),
 times plausible epoch milliseconds (an unreadable one is unknown with a warning, never an
@@ -28,10 +28,11 @@ from ``raw``, which leaves out empty values anyway: nothing is invented either w
 from __future__ import annotations
 
 import csv
-import gzip
 import io
+import lzma
 import re
 import time
+import zipfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from claimwatch.records import FieldWarning, Parsed, ReadResult, Rejected, SourceRef
-from claimwatch.sources.base import FormatError, json_type, rejected, str_id
+from claimwatch.sources.base import FormatError, json_type, open_binary, rejected, str_id
 
 #: Epoch milliseconds; a whole-number float form ("1722049800000.0", left by pandas) is exact.
 _MILLIS = re.compile(r"-?\d+(?:\.0+)?")
@@ -266,7 +267,7 @@ class _Lines:
             return self._back.popleft()
         try:
             item = next(self._lines, None)
-        except (OSError, EOFError, zlib.error) as exc:
+        except (OSError, EOFError, zlib.error, zipfile.BadZipFile, lzma.LZMAError) as exc:
             raise FormatError(f"the file cannot be read past line {self._last}: {exc}") from None
         if item is not None:
             self._last = item[0]
@@ -331,14 +332,9 @@ def _split(text: str) -> list[str]:
 
 
 def _open_text(path: Path) -> IO[str]:
-    """The file as text, gunzipped when it is gzip; a ZIP archive is refused with what to do."""
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic.startswith(b"PK\x03\x04"):
-        raise FormatError("a ZIP archive: unzip it and give the .tsv files inside")
-    if magic.startswith(b"\x1f\x8b"):
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline="")
-    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    """The file as text, decompressed when it is gzip, bzip2, xz or a zip of one file (downloads
+    come zipped): see :func:`claimwatch.sources.base.open_binary`."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def read_header(path: Path) -> list[str]:

@@ -1,36 +1,43 @@
-"""Post formats by name, and a cheap sniffer that picks one for a file."""
+"""Post formats by name, and a cheap sniffer that picks one for a file.
+
+Detection reads the first few KB. Besides telling the post formats apart, it recognises
+files that are something else and names the command that reads them (fact-checks,
+Community Notes downloads, label events) or says what they are (X users, lists … pages).
+"""
 
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from claimwatch.records import ReadResult
-from claimwatch.sources import generic, twarc, x_v2
-from claimwatch.sources.base import FormatError, ReadContext, encoding_problem, head_bytes, open_binary
+from claimwatch.sources import factcheck_csv, generic, twarc, x_archive, x_v1, x_v2
+from claimwatch.sources.base import FormatError, ReadContext, encoding_problem, head_bytes, load_json
+from claimwatch.sources.notes import sniff_notes_header
+from claimwatch.sources.x_objects import classify, page_kind
 
 POST_FORMATS: dict[str, Callable[[Path, ReadContext], Iterator[ReadResult]]] = {
     "x-v2": x_v2.read,
     "twarc2": twarc.read_jsonl,
     "twarc-csv": twarc.read_csv,
+    "x-archive": x_archive.read,
     "csv": generic.read_csv,
     "jsonl": generic.read_jsonl,
 }
 
 #: Bytes read to sniff; a twarc2 first line may be longer and is then read in full.
 SNIFF_BYTES = 8192
-#: Columns only twarc-csv writes.
-TWARC_CSV_MARKERS = frozenset(
-    {"__twarc.retrieved_at", "referenced_tweets.retweeted.id", "public_metrics.impression_count"})
 CSV_SUFFIXES = frozenset({".csv", ".tsv"})
 
 _FACTCHECK_MARKERS = re.compile(
     r'"@type"\s*:\s*"ClaimReview"|"claimReviewed"\s*:|"claimReview"\s*:|"dataFeedElement"\s*:', re.IGNORECASE)
 _HTML = re.compile(r"<(!doctype\s+html|html)\b", re.IGNORECASE)
 _PAGE_KEY = re.compile(r'"(?:data|includes|meta)"\s*:')
+#: Fact-check CSV fields that no post file has together.
+_FACTCHECK_CSV_FIELDS = ("review_url", "claim_text", "rating_text")
 
 
 def detect_post_format(path: Path) -> str:
@@ -39,12 +46,28 @@ def detect_post_format(path: Path) -> str:
     if _HTML.match(head) or _FACTCHECK_MARKERS.search(head):
         raise FormatError("this looks like fact-checks (ClaimReview / fact-check feed or an HTML page), "
                           "not posts; use `claimwatch ingest factchecks`")
+    if x_archive.PREFIX.match(head):
+        return x_archive.FORMAT
     if head[0] in "{[":
         return _detect_json(path, head)
-    first_line = head.split("\n", 1)[0]
-    if TWARC_CSV_MARKERS.intersection(h.strip() for h in next(csv.reader([first_line]))):
+    return _detect_csv(path, head.split("\n", 1)[0])
+
+
+def _detect_csv(path: Path, first_line: str) -> str:
+    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
+    header = [h.strip() for h in next(csv.reader([first_line], delimiter=delimiter))]
+    notes_format = sniff_notes_header(header)
+    if notes_format:
+        raise FormatError(f"this is a Community Notes download ({notes_format}), not posts; "
+                          "use `claimwatch ingest notes`")
+    found = factcheck_csv.resolve_columns(header)
+    if all(f in found for f in _FACTCHECK_CSV_FIELDS):
+        raise FormatError("this looks like a fact-check CSV (columns "
+                          f"{generic.column_list([found[f] for f in _FACTCHECK_CSV_FIELDS])}), not posts; "
+                          "use `claimwatch ingest factchecks`")
+    if "id" in header and any(twarc.CSV_FAMILY.match(h) for h in header):
         return "twarc-csv"
-    if "," in first_line or "\t" in first_line or path.suffix.lower() in CSV_SUFFIXES:
+    if len(header) > 1 or path.suffix.lower() in CSV_SUFFIXES:
         return "csv"
     raise _unknown("neither JSON nor a CSV header")
 
@@ -63,32 +86,37 @@ def _head(path: Path) -> str:
 
 
 def _detect_json(path: Path, head: str) -> str:
-    """x-v2 for one page (pretty-printed or a single line), twarc2 for pages or twarc
-    posts per line, jsonl for other objects per line."""
-    first, more = _first_line(path)
+    """x-v2 for one page (pretty-printed or a single line) or v2 posts per line, twarc2 for
+    pages or twarc posts per line, jsonl for other objects per line."""
+    first, more = x_v2.first_line(path)
     try:
-        obj = json.loads(first)
+        obj = load_json(first)
     except ValueError:  # a multi-line JSON document
         if _PAGE_KEY.search(head):
             return "x-v2"
         raise _unknown("a JSON document that is not an X API v2 page") from None
     if not isinstance(obj, dict):
         raise _unknown("JSON whose first value is not an object")
-    if twarc.ENVELOPE in obj or all(key in obj for key in twarc.V1_MARKERS):
+    _refuse_other_objects(obj)
+    if x_v2.ENVELOPE in obj or all(key in obj for key in x_v1.MARKERS):
         return "twarc2"
     if any(key in obj for key in x_v2.PAGE_KEYS):
         return "twarc2" if more else "x-v2"
+    if "id" in obj and "text" in obj and any(key in obj for key in x_v2.V2_POST_KEYS):
+        return "x-v2"
     return "jsonl"
 
 
-def _first_line(path: Path) -> tuple[str, bool]:
-    """The first non-blank line in full, and whether anything follows it."""
-    with open_binary(path) as fh:
-        for raw in fh:
-            if raw.strip():
-                more = bool(fh.read(SNIFF_BYTES).strip())
-                return raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace"), more
-    return "", False
+def _refuse_other_objects(obj: dict[str, Any]) -> None:
+    """FormatError naming what the first JSON line holds when it is X objects other than posts."""
+    if any(key in obj for key in x_v2.PAGE_KEYS):
+        other = page_kind(obj.get("data"))
+        if other is not None:
+            raise FormatError(f"this is {other.message(x_v2.PAGE_NOUN, 'data items')}")
+    elif not any(key.lower() in generic.FIELD_ALIASES["text"] for key in obj):  # a generic post has text
+        other = classify(obj)
+        if other is not None:
+            raise FormatError(f"this is {other.message('X API {name}, one object per line', 'the objects')}")
 
 
 def _unknown(what: str) -> FormatError:
