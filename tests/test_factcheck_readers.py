@@ -636,3 +636,12 @@ def test_ingest_variants_normalises_sentence_ratings(ws) -> None:
     assert methods["The claim is False."] == ("false", "sentence")
     assert methods["MIXTURE"] == ("mixed", "table") and methods["OTHER"] == (None, "unmapped")
     assert ws.ingest_factchecks([FIXTURES / n for n in names]).inserted == 0, "re-running adds nothing"
+
+
+def test_a_factcheck_table_with_an_id_and_a_date_is_not_taken_for_posts(tmp_path: Path) -> None:
+    path = write_file(tmp_path, "ours.csv", "id,date,Statement checked,Verdict label,Fact-check link\n"
+                                            "fc-1,2024-07-28,SYNTHETIC claim,Falsch,https://faktencheck.example/1\n")
+    assert detect_factcheck_format(path) == "csv"
+    mapping = {"claim_text": "Statement checked", "rating_text": "Verdict label", "review_url": "Fact-check link"}
+    [p], _ = run(factcheck_csv.read, path, column_map=mapping)
+    assert (p.record.review_url, p.record.rating_text) == ("https://faktencheck.example/1", "Falsch")

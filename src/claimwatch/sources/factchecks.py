@@ -53,23 +53,27 @@ _POST_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
 #: Columns only tables of posts have: X API v2 / twarc-csv and Twitter v1.1 / archive names.
 _POST_COLUMNS = re.compile(r"^(?:author\.)?public_metrics\.|^(?:author_id|conversation_id|tweet_id|id_str|full_text|"
                            r"favorite_count|retweet_count|in_reply_to_status_id_str|(?:user\.)?screen_name)$")
-#: Post fields that, next to a post id column, show a table of posts.
-_POST_EVIDENCE = frozenset({*generic.METRIC_FIELDS, "author_id", "author_handle", "created_at"})
+#: Post author fields: with a post id and a time, they show a table of posts (as metrics do).
+_AUTHOR_FIELDS = ("author_id", "author_handle")
 
 
-def _looks_like_posts(path: Path, why: str) -> FormatError:
-    return FormatError(f"{path.name} looks like social-media posts ({why}), not fact-checks; use `claimwatch ingest posts`")
+def _looks_like_posts(path: Path, why: str, hint: str = "") -> FormatError:
+    return FormatError(f"{path.name} looks like social-media posts ({why}), not fact-checks; use `claimwatch ingest posts`"
+                       + hint)
 
 
 def _post_columns(header: list[str]) -> list[str]:
-    """The columns that make ``header`` a posts table: twarc-csv's own, or an id column with
-    metrics, an author or a time (by the generic posts reader's aliases); empty if none."""
-    dotted = [h for h in header if _POST_COLUMNS.search(h)]
-    if dotted:
-        return dotted
+    """The columns that make ``header`` a posts table: X/twarc/v1.1 names, or (by the generic
+    posts reader's aliases) a post id with metrics, or with both an author and a time; empty
+    if none. An id with a date alone is not enough: fact-check exports have those too."""
+    named = [h for h in header if _POST_COLUMNS.search(h)]
+    if named:
+        return named
     lower = {h.casefold(): h for h in header}
     found = {field: next((lower[a] for a in aliases if a in lower), None) for field, aliases in generic.FIELD_ALIASES.items()}
-    evidence = [column for field, column in found.items() if column and field in _POST_EVIDENCE]
+    metrics = [found[f] for f in generic.METRIC_FIELDS if found[f]]
+    author = next((found[f] for f in _AUTHOR_FIELDS if found[f]), None)
+    evidence = metrics or ([author, found["created_at"]] if author and found["created_at"] else [])
     return [found["id"], *evidence] if found["id"] and evidence else []
 
 
@@ -124,5 +128,7 @@ def detect_factcheck_format(path: Path) -> str:
                           "use `claimwatch ingest notes`")
     post_columns = _post_columns(header)
     if post_columns:
-        raise _looks_like_posts(path, f"columns {', '.join(post_columns[:3])} and no claim/review/rating columns")
+        raise _looks_like_posts(path, f"columns {', '.join(post_columns[:3])} and no claim/review/rating columns",
+                                " (if it does hold fact-checks, give --format csv and --map review_url=COLUMN "
+                                "--map claim_text=COLUMN)")
     return "csv"
