@@ -9,7 +9,8 @@ Class decisions (DESIGN): *misleading* includes missing context, out of context,
 half-true, partly true/false and mostly-false, because a study headline counts
 "false or misleading" and these all leave a false impression. *mixed* is kept for
 ratings that explicitly say both ("Mixture", "Discutible"). Unsupported / no evidence
-is *unproven*, not false: nothing was shown to be untrue. Ratings that do not judge
+is *unproven*, not false: nothing was shown to be untrue; so are Snopes' "Legend"
+(folklore whose truth cannot be established) and hedged verdicts ("probably false"). Ratings that do not judge
 accuracy (Flip-O-Meter, Promise-O-Meter, "Outdated") are *other*. One Pinocchio is
 *true* because the Washington Post itself likens it to Mostly True.
 
