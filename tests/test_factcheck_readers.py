@@ -1,7 +1,8 @@
 """Fact-check readers and format detection on small fixtures (tests/fixtures/factchecks).
 
-The fixtures follow ../shared/formats; politifact_claimreviews.csv is ten rows copied
-from the derived PolitiFact dataset (one per rating, plus a claim spanning two lines).
+The fixtures follow ../shared/formats and the formats' public specs (see the fixtures'
+README.md); politifact_claimreviews.csv is ten rows copied from the derived PolitiFact
+dataset (one per rating, plus a claim spanning two lines).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import DATASETS, Reader, run_reader, write_file
 
-from claimwatch.records import FactCheck, FieldWarning, Parsed, Rejected
-from claimwatch.sources import claimreview, datacommons, factcheck_csv, factcheck_tools
+from claimwatch.records import FactCheck, FieldWarning, Parsed, Rejected, Verdict
+from claimwatch.sources import claimreview, datacommons, factcheck_csv, factcheck_tools, json_limits
 from claimwatch.sources.base import FormatError, ReadContext
 from claimwatch.sources.factchecks import FACTCHECK_FORMATS, detect_factcheck_format
 
@@ -334,7 +335,7 @@ def test_empty_file(tmp_path: Path, name: str) -> None:
 
 
 def test_registry_keys() -> None:
-    assert set(FACTCHECK_FORMATS) == {"claimreview", "factcheck-tools", "datacommons", "csv"}
+    assert set(FACTCHECK_FORMATS) == {"claimreview", "factcheck-tools", "datacommons", "csv", "claimskg"}
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -348,6 +349,17 @@ def test_registry_keys() -> None:
     ("datacommons_feed.json", "datacommons"),
     ("politifact_claimreviews.csv", "csv"),
     ("custom_columns.csv", "csv"),
+    ("claimreview_variants.json", "claimreview"),
+    ("datacommons_feed_variants.json", "datacommons"),
+    ("factcheck_tools_page_list.json", "factcheck-tools"),
+    ("factcheck_tools_claims.jsonl", "factcheck-tools"),
+    ("factcheck_tools_markup_pages.json", "factcheck-tools"),
+    ("factcheck_tools_image_search.json", "factcheck-tools"),
+    ("claimskg_explorer.csv", "claimskg"),
+    ("claimskg_extractor.csv", "csv"),
+    ("factcheck_tools_flattened.csv", "csv"),
+    ("claimreview_flattened.csv", "csv"),
+    ("factchecks.tsv", "csv"),
 ])
 def test_detect_fixture_formats(name: str, expected: str) -> None:
     assert detect_factcheck_format(FIXTURES / name) == expected
@@ -367,3 +379,269 @@ def test_posts_file_is_sent_to_ingest_posts(tmp_path: Path, name: str, content: 
 def test_unrelated_json_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="JSON without ClaimReview"):
         detect_factcheck_format(write_file(tmp_path, "x.json", '{"hello": "world"}'))
+
+
+# --- real variants: ClaimReview JSON-LD ---------------------------------------------------------
+
+
+def test_claimreview_schema_variants() -> None:
+    parsed, rejected = run(claimreview.read, FIXTURES / "claimreview_variants.json")
+    by_url = {fc.review_url: p for p in parsed for fc in [p.record]}
+    old = by_url["https://factcheck.example/2017/06/01/creative-work/"].record
+    # a bare string reviewRating is the rating text; a CreativeWork's own url is where the claim appeared
+    assert (old.rating_text, old.claimant, old.appearances) == ("Mostly False", "Example Blog", ["https://blog.example/post/1"])
+    assert old.claim_date == datetime(2017, 5, 30, tzinfo=UTC)
+    listed = by_url["https://factcheck.example/2024/07/02/first-appearance/"]  # url as {"@id"}
+    assert listed.record.claim_text == "SYNTHETIC SAMPLE: a claim given as a one-element list."
+    assert (listed.record.rating_text, listed.record.rating_value) == ("Misleading", 2.0)  # name; "2" as a string
+    assert listed.record.appearances == ["https://x.com/example_account/status/1816000000000000002",
+                                         "https://video.example/watch?v=example"]
+    assert listed.record.review_date == datetime(2024, 7, 2, tzinfo=UTC) and listed.warnings == []
+    prefixed = by_url["https://factcheck.example/2024/07/03/prefixed/"].record
+    assert (prefixed.rating_text, prefixed.claimant) == ("The claim is False.", "Example Candidate")
+    off_scale = by_url["https://factcheck.example/2024/07/04/off-scale/"]
+    assert off_scale.record.rating_value is None and off_scale.record.best_rating == 5.0
+    assert off_scale.warnings[0] == FieldWarning("ratingValue", 9.0, "outside the rating scale 1..5; stored as unknown")
+    assert [(r.source.location, r.reason) for r in rejected] == [
+        ("@graph[5]", "ClaimReview claimReviewed (claim text) is a JSON object, not text"),
+        ("@graph[6]", "ClaimReview url is a JSON object, not text"),
+    ]
+
+
+def test_html_entities_are_unescaped_in_derived_text_and_kept_in_raw() -> None:
+    parsed, _ = run(claimreview.read, FIXTURES / "claimreview_variants.json")
+    [p] = [p for p in parsed if p.record.review_url.endswith("/entities/")]
+    # twice-escaped "&amp;amp;" is one "&"; "&nottingham" (no ";") is text, not the legacy entity &not
+    assert p.record.claim_text == "SYNTHETIC SAMPLE: Q&A says 'ballots' were lost – AT&T &nottingham"
+    assert p.record.title == 'SYNTHETIC SAMPLE: "Lost" ballots were found & counted'
+    assert p.record.raw["claimReviewed"] == "SYNTHETIC SAMPLE: Q&amp;A says &#39;ballots&#39; were lost &#8211; AT&T &nottingham"
+
+
+@pytest.mark.parametrize(("reader", "name"), [
+    (factcheck_csv.read_claimskg, "claimskg_explorer.csv"),
+    (factcheck_tools.read, "factcheck_tools_claims.jsonl"),
+])
+def test_entities_unescaped_in_every_reader(reader: Reader, name: str) -> None:
+    texts = [t for p in run(reader, FIXTURES / name)[0] for t in (p.record.claim_text, p.record.title) if t]
+    assert any("&" in t or "'" in t or "“" in t for t in texts)
+    assert not any(e in t for t in texts for e in ("&amp;", "&#39;", "&#8220;"))
+
+
+# --- real variants: Fact Check Tools -------------------------------------------------------------
+
+
+def test_factcheck_tools_list_of_pages_with_an_empty_last_page() -> None:
+    parsed, rejected = run(factcheck_tools.read, FIXTURES / "factcheck_tools_page_list.json")
+    assert rejected == []
+    assert [(p.record.source.location, p.record.rating_text) for p in parsed] == [
+        ("[0].claims[0].claimReview[0]", "False"),
+        ("[1].claims[0].claimReview[0]", "Totally False. The photo is from 2015."),
+    ]
+    # a review without publisher name takes its site from publisher.site
+    assert (parsed[1].record.publisher_name, parsed[1].record.publisher_site) == (None, "checker.example")
+
+
+def test_factcheck_tools_claims_one_per_line() -> None:
+    parsed, rejected = run(factcheck_tools.read, FIXTURES / "factcheck_tools_claims.jsonl")
+    assert [(p.record.source.location, p.record.language) for p in parsed] == [
+        ("line 1: claimReview[0]", "en"), ("line 1: claimReview[1]", "pt"), ("line 4: claimReview[0]", "de")]
+    assert parsed[0].record.claim_text == parsed[1].record.claim_text
+    assert [(r.source.location, r.reason) for r in rejected] == [
+        ("line 2", "claim has no claimReview entries"),
+        ("line 3", "not Fact Check Tools output (a claims:search page, claims or markup pages)"),
+    ]
+    assert "without its claimReview array" in rejected[1].raw
+
+
+def test_factcheck_tools_empty_pages(tmp_path: Path) -> None:
+    for content in ('{"nextPageToken": "CAo"}', "{}", '[{}, {"nextPageToken": "CAo"}]'):
+        assert run(factcheck_tools.read, write_file(tmp_path, "empty.json", content)) == ([], [])
+
+
+def test_factcheck_tools_markup_pages() -> None:
+    parsed, rejected = run(factcheck_tools.read, FIXTURES / "factcheck_tools_markup_pages.json")
+    first, second = (p.record for p in parsed)
+    assert first.review_url == "https://factcheck.example/2024/07/10/markup/"  # the page's url: the markup has none
+    assert second.review_url == "https://factcheck.example/2024/07/10/markup/#claim-2"
+    assert (first.publisher_name, first.claimant, first.review_date, first.claim_date) == (
+        "Example Fact Check (SYNTHETIC)", "Example Account", datetime(2024, 7, 10, tzinfo=UTC), datetime(2024, 7, 8, tzinfo=UTC))
+    assert first.appearances == ["https://x.com/example_account/status/1816000000000000003", "https://video.example/watch?v=first"]
+    assert (first.rating_text, first.rating_value, first.best_rating, first.worst_rating) == ("Pants on Fire", 1.0, 6.0, 1.0)
+    assert first.raw["claimReviewMarkups"][0]["rating"]["ratingExplanation"] == "SYNTHETIC SAMPLE explanation"
+    assert [(r.source.location, r.reason) for r in rejected] == [
+        ("claimReviewMarkupPages[1]", "markup page has no claimReviewMarkups entries")]
+
+
+def test_factcheck_tools_image_search_results() -> None:
+    [p], rejected = run(factcheck_tools.read, FIXTURES / "factcheck_tools_image_search.json")
+    assert rejected == [] and p.record.source.location == "results[0].claim.claimReview[0]"
+    assert (p.record.claimant, p.record.rating_text) == ("Viral image", "Miscaptioned")
+
+
+# --- real variants: Data Commons ------------------------------------------------------------------
+
+
+def test_datacommons_item_shapes() -> None:
+    parsed, rejected = run(datacommons.read, FIXTURES / "datacommons_feed_variants.json")
+    assert [p.record.source.location for p in parsed] == [
+        "dataFeedElement[0].item", "dataFeedElement[2]", "dataFeedElement[3].item[0]", "dataFeedElement[3].item[1]"]
+    beyond_float, far_date = parsed[2], parsed[3]
+    assert beyond_float.record.rating_value is None and beyond_float.record.raw["reviewRating"]["ratingValue"] == "1e400"
+    assert beyond_float.warnings == [FieldWarning("reviewRating.ratingValue", "1e400", "not a finite number; stored as unknown")]
+    assert far_date.warnings == [FieldWarning("datePublished", "99999-01-01", "unreadable date; stored as unknown")]
+    assert [(r.source.location, r.reason) for r in rejected] == [
+        ("dataFeedElement[1]", "feed item has no ClaimReview (no item)"),
+        ("dataFeedElement[4]", "feed item has no ClaimReview (item is null)"),
+    ]
+
+
+# --- real variants: CSV ---------------------------------------------------------------------------
+
+
+def test_claimskg_explorer_export_is_mapped_natively() -> None:
+    parsed, rejected = run(factcheck_csv.read_claimskg, FIXTURES / "claimskg_explorer.csv")
+    fcs = records(parsed)
+    first = fcs[0]
+    assert first.review_url == "https://www.factcheck.example/2020/10/14/ballots-counted-twice/"  # link
+    assert (first.claimant, first.publisher_name, first.publisher_site) == ("Example Account", "factcheck.example",
+                                                                            "factcheck.example")
+    assert first.claim_date == datetime(2020, 10, 12, tzinfo=UTC) and first.review_date is None
+    assert first.title == "SYNTHETIC SAMPLE: No, ballots were not counted twice" and first.language == "en"
+    assert first.raw["keywords"] == "elections,ballots" and first.source.format == "claimskg"
+    # truthRating on ClaimsKG's 1..3 scale; -1 (OTHER) is the "not rated" convention, not a bad value
+    assert [(fc.rating_text, fc.rating_value, fc.best_rating, fc.worst_rating) for fc in fcs[:4]] == [
+        ("FALSE", 1.0, 3.0, 1.0), ("MIXTURE", 2.0, 3.0, 1.0), ("TRUE", 3.0, 3.0, 1.0), ("OTHER", -1.0, 3.0, 1.0)]
+    assert all(p.warnings == [] for p in parsed[:4])
+    assert parsed[4].warnings == [FieldWarning("ratingValue", 7.0, "outside the rating scale 1..3; stored as unknown")]
+    assert "\n" in fcs[4].claim_text
+    [no_link] = rejected
+    assert (no_link.source.location, no_link.reason) == ("line 6", "no review_url (column 'link' is empty)")
+
+
+def test_claimskg_classes_normalise(tmp_path: Path) -> None:
+    from claimwatch.verdicts import VerdictTable
+
+    table = VerdictTable.load()
+    parsed, _ = run(factcheck_csv.read_claimskg, FIXTURES / "claimskg_explorer.csv")
+    got = [table.normalise(fc.rating_text, fc.rating_value, fc.best_rating, fc.worst_rating)[0] for fc in records(parsed)]
+    assert got == [Verdict.FALSE, Verdict.MIXED, Verdict.TRUE, None, Verdict.FALSE]
+    # the numbers alone give the same classes
+    numeric = [table.normalise(None, fc.rating_value, fc.best_rating, fc.worst_rating)[0] for fc in records(parsed)]
+    assert numeric == [Verdict.FALSE, Verdict.MIXED, Verdict.TRUE, None, None]
+
+
+def test_claimskg_map_overrides_the_family() -> None:
+    parsed, _ = run(factcheck_csv.read_claimskg, FIXTURES / "claimskg_explorer.csv", column_map={"review_url": "id"})
+    assert parsed[0].record.review_url == "https://claimskg.example/creative_work/0001"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("claimskg_extractor.csv", [("https://www.factcheck.example/2019/05/03/moon-cheese/", "Pants on Fire!", 1.0, 5.0,
+                                 "Example Fact Check", "Example Blogger", "SYNTHETIC SAMPLE: Moon is not cheese"),
+                                ("https://www.factcheck.example/2019/06/12/budget/", "Mostly False", None, None,
+                                 "Example Fact Check", "Example Senator", "SYNTHETIC SAMPLE: The budget grew 8%")]),
+    ("factcheck_tools_flattened.csv", [("https://factcheck.example/2024/07/29/voter-rolls/", "This is false.", None, None,
+                                        "Example Fact Check (SYNTHETIC)", "Social media posts", "SYNTHETIC SAMPLE: No & no again"),
+                                       ("https://checagem.example/2024/07/30/eleitores/", "Falso", None, None,
+                                        "Exemplo Checagem (SYNTHETIC)", "Social media posts", "SYNTHETIC SAMPLE: É falso")]),
+    ("claimreview_flattened.csv", [("https://factcheck.example/2024/07/29/voter-rolls/", "False", 1.0, 5.0,
+                                    "Example Fact Check (SYNTHETIC)", "Example Account", None),
+                                   ("https://factcheck.example/2024/07/30/numbers/", None, 2.0, 5.0,
+                                    "Example Fact Check (SYNTHETIC)", "Example Account", None)]),
+    ("factchecks.tsv", [("https://factcheck.example/2024/08/02/tab/", "Mostly False", None, None,
+                         "Example Fact Check (SYNTHETIC)", None, None),
+                        ("https://factcheck.example/2024/08/03/tab2/", "The claim is false", None, None,
+                         "Example Fact Check (SYNTHETIC)", None, None)]),
+])
+def test_flattened_csv_families_read_without_mapping(name: str, expected: list[tuple]) -> None:
+    parsed, rejected = run(factcheck_csv.read, FIXTURES / name)
+    assert rejected == [] and all(p.warnings == [] for p in parsed)
+    assert [(fc.review_url, fc.rating_text, fc.rating_value, fc.best_rating, fc.publisher_name, fc.claimant, fc.title)
+            for fc in records(parsed)] == expected
+
+
+def test_flattened_dates_land_in_the_right_fields() -> None:
+    fc = records(run(factcheck_csv.read, FIXTURES / "claimreview_flattened.csv")[0])[0]
+    assert (fc.review_date, fc.claim_date) == (datetime(2024, 7, 29, tzinfo=UTC), datetime(2024, 7, 27, tzinfo=UTC))
+    fc = records(run(factcheck_csv.read, FIXTURES / "factcheck_tools_flattened.csv")[0])[0]
+    assert (fc.review_date, fc.claim_date, fc.language) == (datetime(2024, 7, 29, tzinfo=UTC), datetime(2024, 7, 27, tzinfo=UTC), "en")
+
+
+TWARC_CSV = Path(__file__).parent / "fixtures" / "posts" / "twarc_csv_flattened.csv"
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    (["review_url", "claim_text", "rating"], True),
+    (["factcheck", "href", "ruling", "ruling_date", "site", "checkedby"], True),  # Jiang & Wilson: no claim, but rated
+    (["text", "claimant", "claimDate", "url", "title", "reviewDate", "textualRating"], True),  # Fact Check Tools, flattened
+    (["claimReviewed", "url", "reviewRating.alternateName"], True),
+    (["id", "text", "date", "truthRating", "ratingName", "author", "headline", "named_entities_claim",
+      "named_entities_article", "keywords", "source", "sourceURL", "link", "language"], True),  # ClaimsKG
+    (["id", "text", "url", "created_at", "likes", "verdict"], False),  # posts, even with a "verdict" column
+    (["id", "author_handle", "created_at", "text", "views", "likes"], False),
+    (["id_str", "full_text", "favorite_count", "retweet_count", "user.screen_name"], False),
+    (["url", "text", "title", "language"], False),  # nothing fact-check specific
+    (["noteId", "noteAuthorParticipantId", "createdAtMillis", "tweetId", "classification"], False),
+])
+def test_is_factcheck_header(header: list[str], expected: bool) -> None:
+    assert factcheck_csv.is_factcheck_header(header) is expected
+
+
+def test_twarc_csv_header_is_not_a_factcheck_header() -> None:
+    header = factcheck_csv.read_header(TWARC_CSV)[0]
+    assert "author.name" in header and factcheck_csv.is_factcheck_header(header) is False
+
+
+# --- files that are not fact-checks are refused whole, naming the command --------------------------
+
+
+@pytest.mark.parametrize(("name", "content", "command"), [
+    ("posts.csv", "id,author_handle,created_at,text,views,likes\n1816000000000000001,example_account,2024-07-27,t,10,1\n",
+     "claimwatch ingest posts"),
+    ("archive.csv", "id_str,full_text,favorite_count,retweet_count,created_at\n1816000000000000001,t,1,2,2024-07-27\n",
+     "claimwatch ingest posts"),
+    ("notes-00000.tsv", "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\ttweetId\tclassification\n1\tA\t1\t2\tX\n",
+     "claimwatch ingest notes"),
+    ("noteStatusHistory-00000.tsv", "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\tcurrentStatus\n1\tA\t1\tX\n",
+     "claimwatch ingest notes"),
+    ("labels.jsonl", json.dumps({"data": {"public_tweet_notice": {"tweet": {"id": "1"}, "event_type": "misleading",
+                                                                  "event_at": "2024-07-28T10:15:00Z", "application": "apply"}}}) + "\n",
+     "claimwatch ingest labels"),
+])
+def test_other_files_name_the_right_command(tmp_path: Path, name: str, content: str, command: str) -> None:
+    with pytest.raises(FormatError, match=command):
+        detect_factcheck_format(write_file(tmp_path, name, content))
+
+
+def test_posts_in_the_twarc_csv_fixture_are_refused() -> None:
+    with pytest.raises(FormatError, match="looks like social-media posts .*claimwatch ingest posts"):
+        detect_factcheck_format(TWARC_CSV)
+
+
+# --- through the ingest: verdicts of sentence ratings and the new formats ---------------------------
+
+
+def test_ingest_variants_normalises_sentence_ratings(ws) -> None:
+    from claimwatch.store import repo
+
+    names = ["factcheck_tools_claims.jsonl", "claimskg_explorer.csv", "claimreview_variants.json", "factchecks.tsv"]
+    report = ws.ingest_factchecks([FIXTURES / n for n in names])
+    assert [f.format for f in report.files] == ["factcheck-tools", "claimskg", "claimreview", "csv"]
+    assert all(f.error is None for f in report.files)
+    with ws.engine.connect() as conn:
+        rows = repo.factchecks_for_verdicts(conn)
+    methods = {row.rating_text: (row.verdict, row.verdict_method) for row in rows}
+    assert methods["User's claim is mostly false."] == ("misleading", "sentence")
+    assert methods["Não é verdade"] == ("false", "sentence")
+    assert methods["The claim is False."] == ("false", "sentence")
+    assert methods["MIXTURE"] == ("mixed", "table") and methods["OTHER"] == (None, "unmapped")
+    assert ws.ingest_factchecks([FIXTURES / n for n in names]).inserted == 0, "re-running adds nothing"
+
+
+def test_a_factcheck_table_with_an_id_and_a_date_is_not_taken_for_posts(tmp_path: Path) -> None:
+    path = write_file(tmp_path, "ours.csv", "id,date,Statement checked,Verdict label,Fact-check link\n"
+                                            "fc-1,2024-07-28,SYNTHETIC claim,Falsch,https://faktencheck.example/1\n")
+    assert detect_factcheck_format(path) == "csv"
+    mapping = {"claim_text": "Statement checked", "rating_text": "Verdict label", "review_url": "Fact-check link"}
+    [p], _ = run(factcheck_csv.read, path, column_map=mapping)
+    assert (p.record.review_url, p.record.rating_text) == ("https://faktencheck.example/1", "Falsch")

@@ -9,7 +9,8 @@ Class decisions (DESIGN): *misleading* includes missing context, out of context,
 half-true, partly true/false and mostly-false, because a study headline counts
 "false or misleading" and these all leave a false impression. *mixed* is kept for
 ratings that explicitly say both ("Mixture", "Discutible"). Unsupported / no evidence
-is *unproven*, not false: nothing was shown to be untrue. Ratings that do not judge
+is *unproven*, not false: nothing was shown to be untrue; so are Snopes' "Legend"
+(folklore whose truth cannot be established) and hedged verdicts ("probably false"). Ratings that do not judge
 accuracy (Flip-O-Meter, Promise-O-Meter, "Outdated") are *other*. One Pinocchio is
 *true* because the Washington Post itself likens it to Mostly True.
 
@@ -23,7 +24,12 @@ Lookup, in order (the first hit wins; the method says which one was used):
    separator (``. : ; , ! | ( – —`` or `` - ``) and some explanation, e.g.
    "False. The photo is from 2015" or "Misleading: the figure is old". Only the text
    before the first separator is tried, so a later word cannot override the lead;
-4. ``numeric``: when the text is missing or unknown and ``rating_value`` and ``best``
+4. ``sentence``: a sentence-style rating ("This is false", "We rate the claim Mostly
+   False", "No es cierto", "Totally False. The video ...") is read by the rule in
+   :mod:`claimwatch.verdict_sentences`: the table entry in the first sentence, after a
+   copula or a rating verb or at its start, with negations and hedges applied ("not
+   true" → false, "probably false" → unproven, "not false" → refused);
+5. ``numeric``: when the text is missing or unknown and ``rating_value`` and ``best``
    are given: ``s = (value - worst) / (best - worst)`` with ``worst`` defaulting to 1
    when ``best > 1`` and to 0 otherwise (ClaimReview's own default scale is 1..5).
    ``best == worst`` or ``s`` outside [0, 1] (e.g. the ``-1`` "not verifiable"
@@ -31,7 +37,7 @@ Lookup, in order (the first hit wins; the method says which one was used):
    ``< 0.625`` mixed, else true; on a 1..5 scale that is 1 false, 2 misleading,
    3 mixed, 4-5 true, matching the table's Mostly True -> true. A known text always
    beats the numbers: publishers' numeric scales are less consistent than their words;
-5. ``unmapped``: verdict ``None``.
+6. ``unmapped``: verdict ``None``.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from importlib import resources
 from pathlib import Path
 
 from claimwatch.records import Verdict
+from claimwatch.verdict_sentences import sentence_verdict, words
 
 _DASHES = re.compile(r"[\s\-‐‑_]+")
 _PREFIX_SEPARATOR = re.compile(r"[.:;,!|(–—]|\s-\s")
@@ -79,7 +86,7 @@ def _strip_accents(key: str) -> str:
 class VerdictTable:
     """Rating text → verdict lookups; build with :meth:`load`."""
 
-    __slots__ = ("_exact", "_folded")
+    __slots__ = ("_exact", "_folded", "_phrases", "_folded_phrases", "_longest")
 
     def __init__(self, rows: Iterable[tuple[str, Verdict]]) -> None:
         """``rows`` are ``(key, verdict)`` pairs; later rows override earlier ones."""
@@ -88,6 +95,10 @@ class VerdictTable:
         for key, verdict in rows:
             self._exact[key] = verdict
             self._folded[_strip_accents(key)] = verdict
+        # The same entries as word tuples, for finding them inside sentences.
+        self._phrases = {words(key): v for key, v in self._exact.items()}
+        self._folded_phrases = {words(key): v for key, v in self._folded.items()}
+        self._longest = max(map(len, self._phrases), default=0)
 
     @classmethod
     def load(cls, extra: list[Path] | None = None) -> VerdictTable:
@@ -104,14 +115,30 @@ class VerdictTable:
         return cls(rows)
 
     def lookup(self, rating_text: str) -> Verdict | None:
-        """Table lookup only (exact key, accent-stripped key, then the prefix rule)."""
+        """The verdict of a rating text by the table alone (no numeric fallback)."""
+        return self._lookup(rating_text)[0]
+
+    def _lookup(self, rating_text: str) -> tuple[Verdict | None, str]:
+        """Exact key, accent-stripped key, prefix rule (``table``), then the sentence rule."""
         hit = self._lookup_key(normalise_key(rating_text))
-        if hit is not None:
-            return hit
         sep = _PREFIX_SEPARATOR.search(rating_text)
-        if sep is None or sep.start() == 0:
-            return None
-        return self._lookup_key(normalise_key(rating_text[: sep.start()]))
+        if hit is None and sep is not None and sep.start() > 0:
+            hit = self._lookup_key(normalise_key(rating_text[: sep.start()]))
+        if hit is not None:
+            return hit, "table"
+        hit = sentence_verdict(rating_text, self._phrase_at)
+        return hit, "sentence" if hit is not None else "unmapped"
+
+    def _phrase_at(self, clause: tuple[str, ...], i: int) -> tuple[Verdict, int] | None:
+        """The longest entry that ``clause[i:]`` starts with, as ``(verdict, end)``."""
+        for end in range(min(len(clause), i + self._longest), i, -1):
+            part = clause[i:end]
+            hit = self._phrases.get(part)
+            if hit is None:
+                hit = self._folded_phrases.get(tuple(_strip_accents(w) for w in part))
+            if hit is not None:
+                return hit, end
+        return None
 
     def _lookup_key(self, key: str) -> Verdict | None:
         if not key:
@@ -126,11 +153,11 @@ class VerdictTable:
         best: float | None = None,
         worst: float | None = None,
     ) -> tuple[Verdict | None, str]:
-        """``(verdict, method)`` with method ``"table"``, ``"numeric"`` or ``"unmapped"``."""
+        """``(verdict, method)``; method ``"table"``, ``"sentence"``, ``"numeric"`` or ``"unmapped"``."""
         if rating_text:
-            hit = self.lookup(rating_text)
+            hit, method = self._lookup(rating_text)
             if hit is not None:
-                return hit, "table"
+                return hit, method
         numeric = numeric_verdict(rating_value, best, worst)
         if numeric is not None:
             return numeric, "numeric"
