@@ -83,10 +83,22 @@ def test_times_out_of_range_are_value_errors(value: object) -> None:
         parse_time(value)
 
 
-@pytest.mark.parametrize("text", ["[" * 100_000, '{"a":' * 50_000, '{"views": ' + "9" * 5000 + "}"])
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"a":' * 50_000, '{"a": tru}'])
 def test_json_that_python_cannot_hold_is_a_plain_value_error(text: str) -> None:
     with pytest.raises(ValueError):
         load_json(text)
+
+
+@pytest.mark.parametrize("number", ["9" * 5000, "1e400", "NaN", "-Infinity"])
+def test_numbers_no_store_can_hold_stay_text_and_become_unknown_counts(number: str) -> None:
+    value = load_json('{"views": ' + number + "}")["views"]
+    assert value == number
+    count, warning = to_count(value, "views")
+    assert count is None and warning is not None
+
+
+def test_a_lone_surrogate_escape_becomes_a_replacement_character() -> None:
+    assert load_json('{"text": "a\\ud800b \\ud83d\\ude00"}')["text"] == "a\ufffdb \U0001f600"
 
 
 # ---------------------------------------------------------------- CSV records
@@ -166,31 +178,37 @@ def test_a_bad_byte_in_the_header_or_first_row_does_not_refuse_the_file(ws: clai
 
 # ---------------------------------------------------------------- whole ingests under hostile records
 
-def _hostile_x_lines(n: int) -> Iterator[tuple[str, bool]]:
-    """twarc2 lines: (line, holds a readable post). Every 37th line is hostile in some way."""
+def _hostile_x_lines(n: int) -> Iterator[tuple[str, str, bool]]:
+    """twarc2 lines: (line, post id, whether it holds a readable post). Every 37th line is
+    hostile in some way; some readable posts carry counts no store can hold."""
     hostile = [
         "[" * 10_000 + "]" * 10_000,                        # nested too deep for the parser
-        '{"data": [{"id": "1", "text": "x", "public_metrics": {"impression_count": ' + "9" * 5000 + "}}]}",
         "not json at all",
         json.dumps([1, 2, 3]),
         "\x00\x01\x02",
+        '{"data": [{"id": {"$oid": "1"}, "text": "an object as id"}]}',
     ]
     for i in range(n):
+        pid = str(10_000 + i)
         if i % 37 == 5:
-            yield hostile[(i // 37) % len(hostile)], False
+            yield hostile[(i // 37) % len(hostile)], pid, False
+        elif i % 53 == 0:
+            yield json.dumps(page([post(pid, f"post {i}", 10**30)])), pid, True
+        elif i % 59 == 0:
+            line = json.dumps(page([post(pid, f"post {i}", 1)]))
+            yield line.replace('"impression_count": 1', '"impression_count": ' + "9" * 5000), pid, True
         else:
-            views: object = 10**30 if i % 53 == 0 else 1e30 if i % 59 == 0 else 1000 + i
-            yield json.dumps(page([post(str(10_000 + i), f"post {i}", views)])), True
+            yield json.dumps(page([post(pid, f"post {i}", 1000 + i)])), pid, True
 
 
 def test_hostile_records_in_a_big_archive_never_stop_the_ingest(ws: claimwatch.Workspace, tmp_path: Path) -> None:
     lines = list(_hostile_x_lines(3_000))
     first = tmp_path / "big.jsonl"
-    first.write_text("\n".join(line for line, _ in lines) + "\n")
+    first.write_text("\n".join(line for line, _, _ in lines) + "\n")
     second = tmp_path / "after.jsonl"
     second.write_text(json.dumps(page([post("99", "the next file is read too")])) + "\n")
     report = ws.ingest_posts([first, second])
-    good = sum(ok for _, ok in lines)
+    good = sum(ok for _, _, ok in lines)
     assert report.files[0].error is None and report.files[1].read == 1
     assert report.inserted == good + 1
     assert report.quarantined == len(lines) - good

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from claimwatch.records import FieldWarning, Rejected, SourceRef
+from claimwatch.sources import json_limits
 
 #: Raw text kept in the quarantine per record; longer records are cut (and say so).
 MAX_RAW_CHARS = 65_536
@@ -340,20 +341,20 @@ def iter_json_objects(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any
 
 
 def load_json(text: str) -> Any:
-    """``json.loads`` whose every failure is a ValueError with a reason fit for the quarantine.
+    """One JSON record, every failure a ValueError with a reason fit for the quarantine.
 
-    Besides syntax errors: nesting too deep for the parser (a hostile 10,000-level line
-    raises RecursionError) and integers longer than Python's digit limit (ValueError, not
-    JSONDecodeError). Both would otherwise stop the whole ingest at one record.
+    Parsed by :func:`json_limits.parse`: numbers no store can hold (``1e400``, ``NaN``, a
+    5,000-digit integer) stay text, so the field they are in becomes unknown with a warning;
+    an unpaired surrogate escape becomes U+FFFD. Nesting too deep for the parser (a hostile
+    10,000-level line raises RecursionError) rejects the record. Each would otherwise stop
+    the whole ingest at one record.
     """
     try:
-        return json.loads(text)
+        return json_limits.parse(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})") from None
     except RecursionError:
         raise ValueError("JSON nested too deeply to read") from None
-    except ValueError as exc:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
-        raise ValueError(f"unreadable JSON value: {exc}") from None
 
 
 _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}

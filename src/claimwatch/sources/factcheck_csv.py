@@ -105,14 +105,18 @@ def is_claimskg_header(header: list[str]) -> bool:
 def is_factcheck_header(header: list[str]) -> bool:
     """Whether a CSV header looks like a fact-check table (``ingest factchecks``, not posts).
 
-    True for a ClaimsKG export, or when at least two fields are found by columns that only
-    fact-check tables use and one of them is a review URL, claim or rating column; generic
-    names (``url``, ``text``, ``rating``, ``author.name`` ...) do not count, so a posts CSV
-    with ``id, text, url`` is not taken for fact-checks.
+    True for a ClaimsKG export; when a review URL, a claim and a rating column are all there
+    and one of them has a name only fact-check tables use (``claim, url, rating``); or when at least two fields are found
+    by columns that only fact-check tables use and one of them is a review URL, claim or
+    rating column. Generic names alone (``url``, ``text``, ``rating``, ``author.name`` ...)
+    do not count, so a posts CSV with ``id, text, url`` is not taken for fact-checks.
     """
     if is_claimskg_header(header):
         return True
-    specific = {f for f, column in resolve_columns(header).items() if _column_key(column) not in _GENERIC_KEYS}
+    found = resolve_columns(header)
+    specific = {f for f, column in found.items() if _column_key(column) not in _GENERIC_KEYS}
+    if specific & CORE_FIELDS and all(f in found for f in ("review_url", "claim_text", "rating_text")):
+        return True
     return len(specific) >= 2 and bool(specific & CORE_FIELDS)
 
 

@@ -39,9 +39,17 @@ _TOO_DEEP_JSON = json.dumps(TOO_DEEP)
 _SURROGATE_ESCAPE = re.compile(r"(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
+def parse(text: str) -> Any:
+    """``json.loads`` (control characters in strings allowed, as ``strict=False``) with the
+    number and surrogate rules above; raises ``json.JSONDecodeError`` for text that is not
+    JSON and ``RecursionError`` for nesting too deep for the parser (one record per line
+    is then rejected whole: see ``base.load_json``)."""
+    return _loads(_pair_surrogates(text))
+
+
 def loads(text: str) -> Any:
-    """``json.loads`` (control characters in strings allowed, as ``strict=False``) within the
-    limits above; raises ``json.JSONDecodeError`` for text that is not JSON."""
+    """:func:`parse`, but a document nested too deep for the parser is cut (see above) rather
+    than refused: one deep branch must not cost a whole feed of fact-checks."""
     text = _pair_surrogates(text)
     try:
         return _loads(text)

@@ -93,7 +93,7 @@ def _not_notes(path: Path, header: list[str]) -> str:
         what = f"this is a Community Notes userEnrollment file (contributors, no notes); {_READ_FILES}"
     elif c.TWEET_ID in columns and not columns.isdisjoint(c.NOTE_REQUESTS_ONLY):
         what = f"this is a Community Notes noteRequests file (requests, no notes); {_READ_FILES}"
-    elif all(f in factcheck_csv.resolve_columns(header) for f in factcheck_csv.REQUIRED_FIELDS):
+    elif factcheck_csv.is_factcheck_header(header):
         what = "this looks like fact-checks (claim and review columns); use `claimwatch ingest factchecks`"
     elif all(not lower.isdisjoint(generic.FIELD_ALIASES[f]) for f in ("id", "text")):
         what = "this looks like posts (id and text columns); use `claimwatch ingest posts`"

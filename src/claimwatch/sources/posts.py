@@ -36,8 +36,6 @@ _FACTCHECK_MARKERS = re.compile(
     r'"@type"\s*:\s*"ClaimReview"|"claimReviewed"\s*:|"claimReview"\s*:|"dataFeedElement"\s*:', re.IGNORECASE)
 _HTML = re.compile(r"<(!doctype\s+html|html)\b", re.IGNORECASE)
 _PAGE_KEY = re.compile(r'"(?:data|includes|meta)"\s*:')
-#: Fact-check CSV fields that no post file has together.
-_FACTCHECK_CSV_FIELDS = ("review_url", "claim_text", "rating_text")
 
 
 def detect_post_format(path: Path) -> str:
@@ -60,11 +58,10 @@ def _detect_csv(path: Path, first_line: str) -> str:
     if notes_format:
         raise FormatError(f"this is a Community Notes download ({notes_format}), not posts; "
                           "use `claimwatch ingest notes`")
-    found = factcheck_csv.resolve_columns(header)
-    if all(f in found for f in _FACTCHECK_CSV_FIELDS):
-        raise FormatError("this looks like a fact-check CSV (columns "
-                          f"{generic.column_list([found[f] for f in _FACTCHECK_CSV_FIELDS])}), not posts; "
-                          "use `claimwatch ingest factchecks`")
+    if factcheck_csv.is_factcheck_header(header):
+        found = factcheck_csv.resolve_columns(header)
+        raise FormatError(f"this looks like a fact-check CSV (columns {generic.column_list(list(found.values())[:4])}), "
+                          "not posts; use `claimwatch ingest factchecks`")
     if "id" in header and any(twarc.CSV_FAMILY.match(h) for h in header):
         return "twarc-csv"
     if len(header) > 1 or path.suffix.lower() in CSV_SUFFIXES:

@@ -8,14 +8,13 @@ is a record of its own: the history of a post's labels is the events, not a stat
 
 Every per-line problem rejects that line only. Before anything walks an event, an iterative
 check refuses what no store can keep or no message can show (nesting deeper than
-:data:`MAX_DEPTH`, NUL characters, NaN/Infinity); times that overflow and ids that are not
+:data:`MAX_DEPTH`, NUL characters; NaN/Infinity arrive as text, see ``json_limits``); times that overflow and ids that are not
 X ids (floats, objects, arrays) are rejections, never exceptions, and so are times before
 X existed or in the future.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -71,8 +70,6 @@ def _unstorable(obj: dict[str, Any]) -> str | None:
             stack.extend((v, depth + 1) for v in value)
         elif isinstance(value, str) and "\x00" in value:
             return "contains a NUL character"
-        elif isinstance(value, float) and not math.isfinite(value):
-            return f"contains {value!r}, which is not a JSON number"
     return None
 
 
