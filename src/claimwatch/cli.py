@@ -188,9 +188,12 @@ def _run_ingest(kind: str, files: list[Path], call: Any) -> IngestReport:
 
 @ingest_app.command("posts")
 def ingest_posts(
-    files: Annotated[list[Path], typer.Argument(help="Post archives (X API v2 pages, twarc2 JSONL, twarc-csv, CSV, JSONL).")],
+    files: Annotated[list[Path], typer.Argument(help="Post archives (X API v2 pages, twarc2 JSONL, twarc-csv, CSV, JSONL; "
+                                                "Bluesky API responses / Jetstream, Mastodon statuses / outbox, "
+                                                "Telegram Desktop export / Telethon dumps).")],
     db: DbOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="auto|x-v2|twarc2|twarc-csv|csv|jsonl")] = "auto",
+    fmt: Annotated[str, typer.Option("--format", help="auto|x-v2|twarc2|twarc-csv|csv|jsonl|bluesky|mastodon|"
+                                                      "telegram")] = "auto",
     observed_at: Annotated[Optional[str], typer.Option(help="When the metrics were observed, if the source does not "
                                                        "say (default: the file's modification time).")] = None,
     column_map: MapOpt = None,
