@@ -331,7 +331,7 @@ def print_report(report: Report, limit: int) -> None:
         fc = row.fact_check
         t.add_row(*(Text(c) for c in (row.post_id, (row.created_at or "")[:10], row.kind, row.handle or "",
                   row.text[:80] + ("…" if len(row.text) > 80 else ""),
-                  "unknown" if row.views is None else f"{row.views:,}",
+                  row.reach(),
                   (fc.publisher or "") if fc else "", (fc.rating_text or "") if fc else "",
                   (fc.verdict or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "",
                   f"{fc.match_confidence:.0%}" if fc and fc.match_confidence is not None else "")))
