@@ -54,7 +54,9 @@ def expected_repost_id(reposter: str, original: str) -> str:
 def test_post_id_is_the_at_uri_short_form_and_refuses_other_uris():
     assert bluesky.post_id(f"at://{ALICE}/app.bsky.feed.post/3kaaaoriginal1") == (ORIGINAL, ALICE, "3kaaaoriginal1")
     for bad in (f"at://{ALICE}/app.bsky.feed.like/3k", "at://alice.example.com/app.bsky.feed.post/3k",
-                f"https://bsky.app/profile/{ALICE}/post/3k", f"at://{ALICE}/app.bsky.feed.post", None, 42):
+                f"https://bsky.app/profile/{ALICE}/post/3k", f"at://{ALICE}/app.bsky.feed.post", None, 42,
+                f"at://{ALICE}/app.bsky.feed.post/{{'rkey': 1}}", "at://None/app.bsky.feed.post/3k",
+                f"at://{ALICE}/app.bsky.feed.post/3k/extra"):
         with pytest.raises(ValueError):
             bluesky.post_id(bad)
     assert len(expected_repost_id(ALICE, ORIGINAL)) <= 64 and len(ORIGINAL) <= 64  # fit the store's id column

@@ -85,6 +85,19 @@ def test_desktop_counts_are_read_when_an_export_has_them(tmp_path):
     assert (parsed[0].record.platform_id, m.views, m.reposts, m.likes) == ("channel5/1", 1000, 7, None)
 
 
+def test_desktop_authors_and_reply_peers_must_be_peer_ids(tmp_path):
+    messages = [{"id": 1, "type": "message", "date_unixtime": "1722043425", "text": "x", "from": "A", "from_id": 12345},
+                {"id": 2, "type": "message", "date_unixtime": "1722043425", "text": "y", "from": "B",
+                 "from_id": {"user": 1}, "reply_to_message_id": 1, "reply_to_peer_id": "../etc"}]
+    chat = {"name": "Group (synthetic)", "type": "private_group", "id": 7, "messages": messages}
+    parsed, _ = run_reader(telegram.read, write_file(tmp_path, "result.json", json.dumps(chat)), OBSERVED)
+    old, odd = (p.record for p in parsed)
+    assert old.author.platform_id == "12345"  # an old export's bare number, kept as written
+    assert (odd.author.platform_id, odd.author.name) == ("chat7", "Group (synthetic)")
+    assert [w.field for w in parsed[1].warnings] == ["from_id"]
+    assert odd.referenced_id == "chat7/1"  # an unusable reply peer means this chat
+
+
 # --- Desktop full export ---------------------------------------------------------------------
 
 

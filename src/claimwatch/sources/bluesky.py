@@ -19,7 +19,8 @@ Decisions (README "Bluesky"):
 - **Ids.** A post's AT URI ``at://DID/app.bsky.feed.post/RKEY`` is its one global id. It is
   stored as ``DID/post/RKEY`` (the same URI without the fixed ``at://`` and ``app.bsky.feed.``,
   so it fits the store's 64-character ids); ``at://`` + the id with ``post`` expanded gives the
-  URI back. Referenced posts (reply parent, quoted post) use the same form.
+  URI back. Referenced posts (reply parent, quoted post) use the same form. A URI whose authority
+  is a handle, not a DID, is refused: handles change, DIDs do not.
 - **Reposts.** A feed item with ``reason`` ``reasonRepost`` is a repost by ``reason.by`` of
   ``post``: the original is stored as a context post (with its own counts) and the repost as its
   own row ``REPOSTER_DID/repost/<16 hex of sha256 of the original's id>``: one row per reposter
@@ -40,9 +41,10 @@ Decisions (README "Bluesky"):
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
-from itertools import zip_longest
 from datetime import UTC, datetime, timedelta
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +87,8 @@ JETSTREAM_OLD_KINDS = {"com": "commit", "id": "identity", "acc": "account"}
 JETSTREAM_OLD_OPERATIONS = {"c": "create", "u": "update", "d": "delete"}
 #: How far a client's ``createdAt`` may run ahead of the server's clock before it is not believed.
 CLOCK_SKEW = timedelta(minutes=10)
+#: A post's AT URI with a DID authority, by the atproto DID and record-key syntax.
+_POST_URI = re.compile(r"at://(did:[a-z]+:[A-Za-z0-9._:%-]+)/" + re.escape(POST_COLLECTION) + r"/([A-Za-z0-9._:~-]{1,512})")
 
 
 def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
@@ -96,10 +100,10 @@ def post_id(uri: Any) -> tuple[str, str, str]:
     """``(store id, DID, rkey)`` of a post's AT URI; ValueError when it is not one."""
     if not isinstance(uri, str) or not uri.startswith("at://"):
         raise ValueError(f"{uri!r} is not an AT URI")
-    parts = uri.removeprefix("at://").split("/")
-    if len(parts) != 3 or not all(parts) or parts[1] != POST_COLLECTION or not parts[0].startswith("did:"):
+    m = _POST_URI.fullmatch(uri)
+    if m is None:
         raise ValueError(f"{uri!r} is not the AT URI of a post (at://DID/{POST_COLLECTION}/RKEY)")
-    did, _, rkey = parts
+    did, rkey = m.groups()
     return f"{did}/post/{rkey}", did, rkey
 
 

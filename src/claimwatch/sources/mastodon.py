@@ -65,6 +65,8 @@ NOTE_QUOTE_KEYS = ("quote", "quoteUri", "quoteUrl", "_misskey_quote")
 
 _MASTODON_STATUS_PATH = re.compile(r"/users/[^/]+/statuses/([^/]+)(?:/activity)?/?")
 _MASTODON_ACTOR_PATH = re.compile(r"/users/([^/]+)/?")
+#: A status id as servers write it (Mastodon: digits; others: letters and digits).
+_LOCAL_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
@@ -231,9 +233,10 @@ def _local_parent_id(status: dict[str, Any]) -> str | None:
     account = next((a for a in accounts if str(a.get("id")) == parent_account), None)
     acct = account.get("acct") if account else None
     host, _ = _split(account.get("url")) if account else (None, "")
-    if not isinstance(acct, str) or "@" in acct or host is None:
+    parent = status.get("in_reply_to_id")
+    if not isinstance(acct, str) or "@" in acct or host is None or not _LOCAL_ID.fullmatch(str(parent)):
         return None
-    return f"{status['in_reply_to_id']}@{host}"
+    return f"{parent}@{host}"
 
 
 def _quoted_status(quote: Any) -> dict[str, Any] | None:

@@ -35,6 +35,7 @@ Decisions (README "Telegram"):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,11 +68,17 @@ TELETHON_NOT_POSTS = {"MessageService": "service messages", "MessageEmpty": "emp
 #: Telethon peer type -> (peer kind, id key).
 TELETHON_PEERS = {"PeerUser": ("user", "user_id"), "PeerChat": ("chat", "chat_id"),
                   "PeerChannel": ("channel", "channel_id")}
+_PEER = re.compile(r"(?:user|chat|channel)\d{1,20}")
 
 
 def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
     """Messages of a Telegram Desktop export or a Telethon dump."""
     return _Reader(path, ctx).read()
+
+
+def peer_id(value: Any) -> str | None:
+    """A Desktop-style peer id (``channel123``, ``user123``, ``chat123``) as given; None if it is not one."""
+    return value if isinstance(value, str) and _PEER.fullmatch(value) else None
 
 
 def message_id(peer: str, message: Any) -> str:
@@ -150,11 +157,13 @@ class _Reader(ObjectsReader):
                                                           "without offset is read as UTC"))
         kind, referenced = _desktop_kind(message, chat)
         from_id = message.get("from_id")  # "user123" / "channel123"; a bare number in old exports
-        own_author = (isinstance(from_id, str) and bool(from_id)) or is_int(from_id)
+        author = peer_id(from_id) or (str(from_id) if is_int(from_id) else None)
+        if author is None and from_id is not None:
+            warnings.append(FieldWarning("from_id", from_id, "not a Telegram peer id; the chat is the author"))
         fields: dict[str, Any] = {
             "platform": PLATFORM, "id": key, "created_at": created, "text": _desktop_text(message),
-            "author_id": str(from_id) if own_author else chat.peer,
-            "author_name": message.get("from") if own_author else chat.name,
+            "author_id": author or chat.peer,
+            "author_name": message.get("from") if author else chat.name,
             "kind": kind, "referenced_id": referenced,
             "views": message.get("views"), "reposts": message.get("forwards"),
             "likes": _reaction_total(message.get("reactions"), warnings),
@@ -216,9 +225,8 @@ def _desktop_kind(message: dict[str, Any], chat: _Chat) -> tuple[PostKind, str |
     reply_to = message.get("reply_to_message_id")
     if reply_to is None:
         return PostKind.ORIGINAL, None
-    peer = message.get("reply_to_peer_id")
     try:
-        return PostKind.REPLY, message_id(peer if isinstance(peer, str) and peer else chat.peer, reply_to)
+        return PostKind.REPLY, message_id(peer_id(message.get("reply_to_peer_id")) or chat.peer, reply_to)
     except ValueError:
         return PostKind.REPLY, None
 
