@@ -176,9 +176,12 @@ def _is_json_lines(path: Path) -> bool:
     a whole object keeps the file in JSON-lines mode, so that line alone is rejected.
     """
     with open(path, "rb") as fh:
+        if not fh.read(_SNIFF_BYTES).removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{"):
+            return False  # an array (often one huge line) or no JSON: never read line by line
+        fh.seek(0)
         for line in fh:
             first = line.removeprefix(b"\xef\xbb\xbf").strip()
             if first:
                 more = bool(fh.read(_SNIFF_BYTES).strip())
-                return first.startswith(b"{") and first.endswith(b"}") and more
+                return first.endswith(b"}") and more
     return False
