@@ -275,6 +275,11 @@ def test_detected(name):
     assert detect_post_format(FIXTURES / name) == "bluesky"
 
 
+def test_post_text_quoting_bluesky_keys_does_not_fool_detection(tmp_path):
+    line = json.dumps({"id": "1", "text": 'a post quoting {"$type": "app.bsky.feed.post", "time_us": 5}'})
+    assert detect_post_format(write_file(tmp_path, "posts.jsonl", line + "\n" + line + "\n")) == "jsonl"
+
+
 def test_an_x_file_read_as_bluesky_is_refused_whole():
     with pytest.raises(FormatError, match="line 1: not a Bluesky feed page"):
         run_reader(bluesky.read, FIXTURES / "twarc2_search.jsonl", OBSERVED)

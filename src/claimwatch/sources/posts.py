@@ -34,9 +34,10 @@ _FACTCHECK_MARKERS = re.compile(
     r'"@type"\s*:\s*"ClaimReview"|"claimReviewed"\s*:|"claimReview"\s*:|"dataFeedElement"\s*:', re.IGNORECASE)
 _HTML = re.compile(r"<(!doctype\s+html|html)\b", re.IGNORECASE)
 _PAGE_KEY = re.compile(r'"(?:data|includes|meta)"\s*:')
-#: Keys and type names only each platform's files have, sought in the first KB of a JSON file
-#: (pretty-printed or not): record / event types for Bluesky, Status counters and the outbox
-#: for Mastodon, Telethon type tags and Desktop export keys for Telegram.
+#: Keys and type names only each platform's files have, sought in the first SNIFF_BYTES of a JSON
+#: file (pretty-printed or not): record / event types for Bluesky, Status counters and the outbox
+#: for Mastodon, Telethon type tags and Desktop export keys for Telegram. A key inside a string
+#: value is escaped (``\"time_us\"``), so post text cannot fake one.
 PLATFORM_MARKERS = {
     "bluesky": re.compile(r'"\$type"\s*:\s*"(?:app\.bsky\.|network\.bsky\.jetstream)|"time_us"\s*:'
                           r'|"collection"\s*:\s*"app\.bsky\.'),
