@@ -16,7 +16,7 @@ import pytest
 from conftest import DATASETS, Reader, run_reader, write_file
 
 from claimwatch.records import FactCheck, FieldWarning, Parsed, Rejected, Verdict
-from claimwatch.sources import claimreview, datacommons, factcheck_csv, factcheck_tools, json_limits
+from claimwatch.sources import claimreview, datacommons, factcheck_csv, factcheck_tools
 from claimwatch.sources.base import FormatError, ReadContext
 from claimwatch.sources.factchecks import FACTCHECK_FORMATS, detect_factcheck_format
 

@@ -334,7 +334,8 @@ def test_generic_jsonl_without_id_is_a_format_error():
 
 
 def test_registry_names():
-    assert set(POST_FORMATS) == {"x-v2", "twarc2", "twarc-csv", "x-archive", "csv", "jsonl"}
+    assert set(POST_FORMATS) == {"x-v2", "twarc2", "twarc-csv", "x-archive", "csv", "jsonl", "bluesky", "mastodon",
+                                 "telegram"}
 
 
 @pytest.mark.parametrize(("name", "fmt"), [
@@ -362,7 +363,7 @@ def test_detect_one_line_page_is_x_v2_and_many_are_twarc2(tmp_path):
     ("", "empty file"),
     ("\n  \n", "empty file"),
     (b"id,text\ncaf\xe9,x\n".replace(b"id", b"\xe9d"), "not UTF-8 text"),
-    ("just some words\n", "supported formats: x-v2, twarc2, twarc-csv, x-archive, csv, jsonl"),
+    ("just some words\n", "supported formats: x-v2, twarc2, twarc-csv, x-archive, csv, jsonl, bluesky, mastodon, telegram"),
 ])
 def test_detect_format_errors(tmp_path, content, message):
     with pytest.raises(FormatError, match=message):

@@ -204,9 +204,12 @@ def _run_ingest(kind: str, files: list[Path], call: Any) -> IngestReport:
 @ingest_app.command("posts")
 def ingest_posts(
     files: Annotated[list[Path], typer.Argument(help="Post archives (X API v2 pages or posts, twarc2 JSONL, twarc-csv, "
-                                                "a Twitter account archive's tweets.js, CSV, JSONL).")],
+                                                "a Twitter account archive's tweets.js, CSV, JSONL; Bluesky API "
+                                                "responses / Jetstream, Mastodon statuses / outbox, Telegram Desktop "
+                                                "export / Telethon dumps; gzip, bzip2, xz or a one-file zip as they are).")],
     db: DbOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="auto|x-v2|twarc2|twarc-csv|x-archive|csv|jsonl")] = "auto",
+    fmt: Annotated[str, typer.Option("--format", help="auto|x-v2|twarc2|twarc-csv|x-archive|csv|jsonl|bluesky|"
+                                                      "mastodon|telegram")] = "auto",
     observed_at: Annotated[Optional[str], typer.Option(help="When the metrics were observed, if the source does not "
                                                        "say (default: the file's modification time).")] = None,
     column_map: MapOpt = None,
@@ -352,7 +355,7 @@ def print_report(report: Report, limit: int) -> None:
         fc = row.fact_check
         t.add_row(*(Text(c) for c in (row.post_id, (row.created_at or "")[:10], row.kind, row.handle or "",
                   row.text[:80] + ("…" if len(row.text) > 80 else ""),
-                  "unknown" if row.views is None else f"{row.views:,}",
+                  row.reach(),
                   (fc.publisher or "") if fc else "", (fc.rating_text or "") if fc else "",
                   (fc.verdict or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "",
                   f"{fc.match_confidence:.0%}" if fc and fc.match_confidence is not None else "")))

@@ -3,14 +3,22 @@
 A view count is only ever read from a snapshot, with the time it was observed. "As of D"
 uses the latest snapshot observed not after D. A post with no such snapshot has *unknown*
 views: it is counted as unknown, never added as 0.
+
+Some platforms count no views at all (Bluesky, Mastodon; Telegram only in channels): their
+posts have engagement counts and unknown views. Reports show those counts instead, labelled
+as such (:func:`reach_as_of`, :func:`describe_reach`, :class:`EngagementTotal`), so such a post
+is neither a fake 0 nor silently left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+
+#: The engagement counters of a snapshot, in the order reports show them.
+ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "bookmarks")
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,78 @@ def views_as_of(snapshots: list[dict[str, Any]], as_of: datetime | None) -> View
         if best is None or snap["observed_at"] >= best["observed_at"]:
             best = snap
     return Views(best["views"], best["observed_at"]) if best else Views(None, None)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What is known of a post's reach as of a time: its views, and the engagement counts of the
+    same snapshot — or, when no snapshot has views, of the latest snapshot that counted any."""
+
+    views: int | None
+    #: when the figures shown were observed (the views' snapshot, else the engagement's)
+    observed_at: datetime | None
+    engagement: dict[str, int | None]
+
+
+def engagement_only(views: int | None, engagement: Mapping[str, int | None]) -> bool:
+    """Views unknown, but the source counted engagement (a platform without view counts)."""
+    return views is None and any(v is not None for v in engagement.values())
+
+
+def reach_as_of(snapshots: list[dict[str, Any]], as_of: datetime | None) -> Reach:
+    """``snapshots`` oldest first; see :class:`Reach` (None ``as_of``: the latest)."""
+    views = views_as_of(snapshots, as_of)
+    if views.value is not None:
+        used = next(s for s in reversed(snapshots) if s["observed_at"] == views.observed_at and s["views"] is not None)
+    else:
+        used = next((s for s in reversed(snapshots) if (as_of is None or s["observed_at"] <= as_of)
+                     and any(s[k] is not None for k in ENGAGEMENT)), None)
+    return Reach(views.value, used["observed_at"] if used else None,
+                 {k: used[k] if used else None for k in ENGAGEMENT})
+
+
+def describe_reach(views: int | None, engagement: Mapping[str, int | None]) -> str:
+    """A views cell: the count, else "unknown" with the engagement counts that are known."""
+    if views is not None:
+        return f"{views:,}"
+    known = [f"{name} {engagement[name]:,}" for name in ENGAGEMENT if engagement.get(name) is not None]
+    return f"unknown; {', '.join(known)}" if known else "unknown"
+
+
+@dataclass
+class EngagementTotal:
+    """Engagement summed over the posts whose views are unknown but whose source counted
+    engagement, with how many posts each sum could not include and their platforms."""
+
+    posts: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENGAGEMENT, 0))
+    unknown: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ENGAGEMENT, 0))
+    platforms: dict[str, int] = field(default_factory=dict)
+
+    def add(self, views: int | None, engagement: Mapping[str, int | None], platform: str) -> None:
+        """Count a post if its views are unknown and its engagement is not (see :class:`Reach`)."""
+        if not engagement_only(views, engagement):
+            return
+        self.posts += 1
+        self.platforms[platform] = self.platforms.get(platform, 0) + 1
+        for name in ENGAGEMENT:
+            value = engagement.get(name)
+            if value is None:
+                self.unknown[name] += 1
+            else:
+                self.counts[name] += value
+
+    def describe(self) -> str:
+        """E.g. "4 of them from sources without view counts (bluesky: 3, mastodon: 1), with likes 1,930,
+        reposts 430, replies 15, quotes 27 (1 unknown)"; "" when there are none. A count no post
+        had is left out."""
+        if not self.posts:
+            return ""
+        where = ", ".join(f"{p}: {n:,}" for p, n in sorted(self.platforms.items(), key=lambda pn: (-pn[1], pn[0])))
+        sums = ", ".join(f"{name} {self.counts[name]:,}" + (f" ({self.unknown[name]:,} unknown)"
+                                                             if self.unknown[name] else "")
+                         for name in ENGAGEMENT if self.unknown[name] < self.posts)
+        return f"{self.posts:,} of them from sources without view counts ({where}), with {sums}"
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from claimwatch.analysis.reach import EngagementTotal, describe_reach, reach_as_of
 from claimwatch.records import DEBUNKED_VERDICTS, MatchStatus, PostKind
 from claimwatch.store import repo
 
@@ -88,6 +89,8 @@ class ReportRow:
     views: int | None
     views_observed_at: str | None
     snapshots: int
+    #: likes, reposts, replies, quotes, bookmarks of the views' snapshot — or, where views are
+    #: unknown (platforms without view counts), of the latest snapshot that counted any
     engagement: dict[str, int | None]
     #: the match shown for this post: a debunking one first, then confirmed before proposed, then score
     fact_check: FactCheckRef | None
@@ -101,6 +104,12 @@ class ReportRow:
     #: the claim sentence's score from the sentence head (does it state a checkable fact)
     claim_score: float | None = None
     topics: list[str] = field(default_factory=list)
+    #: when the figures shown (views, else engagement) were observed
+    observed_at: str | None = None
+
+    def reach(self) -> str:
+        """The views cell: the count, else "unknown" with the engagement counts known."""
+        return describe_reach(self.views, self.engagement)
 
 
 @dataclass
@@ -115,6 +124,8 @@ class Headline:
     debunked_proposed_only: int
     observed_from: str | None
     observed_to: str | None
+    #: engagement of the debunked posts whose views are unknown but whose source counted engagement
+    debunked_engagement: EngagementTotal = field(default_factory=EngagementTotal)
 
     def sentence(self) -> str:
         when = ""
@@ -122,6 +133,8 @@ class Headline:
             when = (f" (views as last observed {self.observed_to[:10]})" if self.observed_from == self.observed_to
                     else f" (views as last observed between {self.observed_from[:10]} and {self.observed_to[:10]})")
         unknown = f"; views unknown for {self.debunked_views_unknown}" if self.debunked_views_unknown else ""
+        if self.debunked_engagement.posts:
+            unknown += f": {self.debunked_engagement.describe()}"
         return (f"{self.debunked_posts} posts repeat claims rated false or misleading, viewed "
                 f"{self.debunked_views:,} times{when}{unknown}. "
                 f"{self.debunked_confirmed} confirmed by an analyst, {self.debunked_proposed_only} machine-proposed only. "
@@ -160,7 +173,8 @@ class Report:
             out.append({
                 "post_id": row.post_id, "url": row.url, "created_at": row.created_at, "kind": row.kind,
                 "handle": row.handle, "lang": row.lang, "text": row.text, "views": row.views,
-                "views_observed_at": row.views_observed_at, "debunked": row.debunked,
+                "views_observed_at": row.views_observed_at, **row.engagement,
+                "observed_at": row.observed_at, "debunked": row.debunked,
                 "factcheck_publisher": fc.publisher if fc else None, "factcheck_url": fc.review_url if fc else None,
                 "factcheck_rating": fc.rating_text if fc else None, "factcheck_verdict": fc.verdict if fc else None,
                 "match_status": fc.match_status if fc else None, "match_score": fc.match_score if fc else None,
@@ -203,7 +217,9 @@ def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, An
                                   keywords=selection.keywords, include_reposts=selection.include_reposts,
                                   platform=selection.platform, topics=selection.topics, langs=selection.langs)
         ids = [p["id"] for p in posts]
-        snaps = repo.latest_snapshots(conn, ids)
+        snaps = repo.latest_snapshots(conn, ids)  # the latest with views
+        # posts with no view count anywhere (Bluesky, Mastodon, …): their engagement snapshots
+        no_views = repo.snapshots_for_posts(conn, [i for i in ids if i not in snaps])
         n_snaps = repo.snapshot_counts(conn, ids)
         matches = repo.matches_for_posts(conn, ids, selection.statuses())
         analysis = repo.analysis_for_posts(conn, ids)
@@ -214,14 +230,15 @@ def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, An
         snap = snaps.get(p["id"])
         ms = sorted(matches.get(p["id"], []), key=_preference, reverse=True)
         a = analysis.get(p["id"], {})
-        # A repost carries no views of its own, whatever a source put in its counters.
-        views = snap["views"] if snap and p["kind"] != PostKind.REPOST else None
+        # A repost carries no views or engagement of its own, whatever a source put in its counters.
+        own = [] if p["kind"] == PostKind.REPOST else [snap] if snap else no_views.get(p["id"], [])
+        reach = reach_as_of(own, None)
         rows.append(ReportRow(
             post_id=p["platform_id"], platform=p["platform"], url=p["url"], created_at=_iso(p["created_at"]),
             kind=p["kind"], referenced_id=p["referenced_id"], handle=p["handle"], lang=p["lang"], text=p["text"],
-            views=views, views_observed_at=_iso(snap["observed_at"]) if snap and views is not None else None,
-            snapshots=n_snaps.get(p["id"], 0),
-            engagement={k: (snap[k] if snap else None) for k in ("reposts", "quotes", "replies", "likes", "bookmarks")},
+            views=reach.views, views_observed_at=_iso(reach.observed_at) if reach.views is not None else None,
+            snapshots=n_snaps.get(p["id"], 0), engagement=reach.engagement,
+            observed_at=_iso(reach.observed_at),
             fact_check=_ref(ms[0]) if ms else None,
             debunked=bool(ms) and ms[0]["verdict"] in DEBUNKED_VERDICTS,
             other_matches=[_ref(m) for m in ms[1:]],
@@ -265,6 +282,9 @@ def _unchecked(rows: list[ReportRow], checkworthy_from: tuple[float, float]) -> 
 def _headline(rows: list[ReportRow]) -> Headline:
     debunked = [r for r in rows if r.debunked]
     observed = sorted(r.views_observed_at for r in rows if r.views_observed_at)
+    engagement = EngagementTotal()
+    for r in debunked:
+        engagement.add(r.views, r.engagement, r.platform)
     return Headline(
         posts=len(rows),
         views=sum(r.views for r in rows if r.views is not None),
@@ -278,4 +298,5 @@ def _headline(rows: list[ReportRow]) -> Headline:
                                    for r in debunked),
         observed_from=observed[0] if observed else None,
         observed_to=observed[-1] if observed else None,
+        debunked_engagement=engagement,
     )

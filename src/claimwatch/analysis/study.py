@@ -22,15 +22,22 @@ import sqlalchemy as sa
 from claimwatch.analysis import narratives as nar
 from claimwatch.analysis.labels import label_histories_by_id
 from claimwatch.analysis.notes import PostNotes, post_notes_by_id
-from claimwatch.analysis.reach import Total, ad_equivalent, views_as_of, views_over_time, week_of
+from claimwatch.analysis.reach import (
+    EngagementTotal,
+    Total,
+    ad_equivalent,
+    engagement_only,
+    reach_as_of,
+    views_as_of,
+    views_over_time,
+    week_of,
+)
 from claimwatch.analysis.study_file import Study
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.text import clean_query
 from claimwatch.claims.topics import TopicSet
 from claimwatch.records import MatchStatus, PostKind
 from claimwatch.store import repo
-
-ENGAGEMENT = ("reposts", "quotes", "replies", "likes", "bookmarks")
 
 
 @dataclass
@@ -57,7 +64,9 @@ class StudyResult:
         s, t, cov = self.summary, self.topic_posts, self.notes_coverage
         who = ", ".join("@" + a["handle"] for a in self.study["accounts"]) if isinstance(self.study["accounts"], list) \
             else "the selected accounts"
-        unknown = f" (views unknown for {s['posts_views_unknown']})" if s["posts_views_unknown"] else ""
+        engagement = EngagementTotal(**s["engagement_views_unknown"]).describe()
+        unknown = (f"; views unknown for {s['posts_views_unknown']}: {engagement}" if engagement else
+                   f" (views unknown for {s['posts_views_unknown']})" if s["posts_views_unknown"] else "")
         lines = [f"{s['posts']:,} posts by {who} repeat claims that fact-checkers rated false or misleading; "
                  f"viewed {s['total_views']:,} times{unknown}. {s['posts_analyst_confirmed']:,} confirmed by an analyst, "
                  f"{s['posts_machine_proposed_only']:,} machine-proposed only."]
@@ -104,7 +113,7 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
                   if assignments[p["id"]].narrative == nar.UNASSIGNED]
     proposals = nar.propose(unassigned, encoder)
 
-    rows = [_post_row(p, views[p["id"]], snaps.get(p["id"], []), qualifying[p["id"]], assignments[p["id"]],
+    rows = [_post_row(p, snaps.get(p["id"], []), qualifying[p["id"]], assignments[p["id"]],
                       notes[p["id"]], labels.get(p["id"]), labels_at, media.get(p["id"], []),
                       analysis.get(p["id"], {}), study)
             for p in matched]
@@ -186,10 +195,10 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat().replace("+00:00", "Z") if dt else None
 
 
-def _post_row(p: dict[str, Any], views: Any, snaps: list[dict[str, Any]], ms: list[dict[str, Any]],
+def _post_row(p: dict[str, Any], snaps: list[dict[str, Any]], ms: list[dict[str, Any]],
               a: nar.Assignment, notes: PostNotes, labels: Any, labels_at: datetime, media: list[dict[str, Any]],
               analysis: dict[str, Any], study: Study) -> dict[str, Any]:
-    used = next((s for s in reversed(snaps) if s["observed_at"] == views.observed_at), None)
+    reach = reach_as_of(snaps, study.views_as_of)
     periods = labels.periods if labels else []
     carried = [pd for pd in periods if pd.covers(labels_at)]
     return {
@@ -203,10 +212,11 @@ def _post_row(p: dict[str, Any], views: Any, snaps: list[dict[str, Any]], ms: li
                          "match_method": "analyst-confirmed" if m["status"] == MatchStatus.CONFIRMED else "machine-proposed",
                          "matcher": m["method"], "match_confidence": m["confidence"], "decided_by": m["decided_by"],
                          "match_id": m["match_id"]} for m in ms],
-        "views": views.value, "views_observed_at": _iso(views.observed_at),
+        "views": reach.views, "views_observed_at": _iso(reach.observed_at) if reach.views is not None else None,
         "views_history": [{"observed_at": _iso(s["observed_at"]), "views": s["views"]} for s in snaps
                           if s["views"] is not None],
-        "engagement": {k: used[k] if used else None for k in ENGAGEMENT},
+        # the views' snapshot, else (a platform without view counts) the latest one that counted any
+        "engagement": reach.engagement, "observed_at": _iso(reach.observed_at),
         "community_notes": {
             "proposed": notes.proposed, "shown_now": notes.shown_now, "ever_shown": notes.ever_shown,
             "shown_note_ids": notes.shown_note_ids, "note_ids": notes.note_ids,
@@ -239,9 +249,13 @@ def _total(rows: list[dict[str, Any]]) -> Total:
 def _summary(rows: list[dict[str, Any]], study: Study) -> dict[str, Any]:
     t = _total(rows)
     without_note = _total([r for r in rows if not r["community_notes"]["shown_now"]])
+    engagement = EngagementTotal()
+    for r in rows:
+        engagement.add(r["views"], r["engagement"], r["platform"])
     confirmed = sum(any(fc["match_method"] == "analyst-confirmed" for fc in r["fact_checks"]) for r in rows)
     return {
         "posts": t.posts, "total_views": t.views, "posts_views_unknown": t.views_unknown,
+        "engagement_views_unknown": asdict(engagement),
         "posts_analyst_confirmed": confirmed, "posts_machine_proposed_only": t.posts - confirmed,
         "posts_with_note_shown": t.posts - without_note.posts,
         "posts_without_note_shown": without_note.posts,
@@ -318,7 +332,8 @@ def _study_block(study: Study, accounts: list[dict[str, Any]]) -> dict[str, Any]
         "window": {"from": study.start.isoformat(), "to": study.end.isoformat()},
         "platforms": list(study.platforms) or "all",
         "inclusion_rule": _inclusion_rule(study),
-        "views_metric": ("views (X impression_count) from the latest snapshot observed "
+        "views_metric": ("views (X impression_count, Telegram message views; Bluesky and Mastodon count none, so "
+                         "their posts show likes, reposts, replies and quotes instead) from the latest snapshot observed "
                          + (f"not after {_iso(study.views_as_of)}" if study.views_as_of else "in the store")),
         "community_note_rule": ("post counted as noted if a note on it has currentStatus CURRENTLY_RATED_HELPFUL and "
                                 "classification MISINFORMED_OR_POTENTIALLY_MISLEADING and is not deleted, in the "
@@ -348,6 +363,7 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
     confirmed = sum(fc["match_method"] == "analyst-confirmed" for r in rows for fc in r["fact_checks"])
     proposed = sum(fc["match_method"] == "machine-proposed" for r in rows for fc in r["fact_checks"])
     rules = Counter(r["category_rule"] for r in rows)
+    no_views = sum(engagement_only(r["views"], r["engagement"]) for r in rows)
     note_snaps = sorted({r["community_notes"]["snapshot_date"] for r in rows if r["community_notes"]["snapshot_date"]})
     out = [
         f"Study file {study.source} (sha256 {study.source_sha256[:12]}…).",
@@ -358,7 +374,9 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
         (f"Views: {'as of ' + _iso(study.views_as_of) if study.views_as_of else 'latest observation'}; the snapshots "
          f"used were observed {observed[0][:10]} to {observed[-1][:10]}." if observed else
          "Views: no snapshot with views for any included post."),
-        f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r['views'] is None for r in rows)}.",
+        (f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r['views'] is None for r in rows)}"
+         + (f" ({no_views} of them from sources without view counts: their likes, reposts, replies and quotes are "
+            "shown instead)." if no_views else ".")),
         (f"Matches: {confirmed} fact-check links confirmed by an analyst, {proposed} machine-proposed "
          f"(shown separately in every table)."),
         "Narratives: " + (", ".join(f"{n} unassigned" if rule == nar.UNASSIGNED else f"{n} assigned by {rule}"

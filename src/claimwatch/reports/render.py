@@ -84,8 +84,8 @@ def to_markdown(report: Report) -> str:
                    else md_cell(fc.review_url)) if fc else ""
         lines.append("| " + " | ".join([
             str(i), post, md_cell((row.created_at or "")[:10]), row.kind, md_cell(row.handle),
-            md_cell(row.text, 160), "unknown" if row.views is None else f"{row.views:,}",
-            md_cell((row.views_observed_at or "")[:10]), fc_cell, md_cell(fc.rating_text if fc else ""),
+            md_cell(row.text, 160), row.reach(),
+            md_cell((row.observed_at or "")[:10]), fc_cell, md_cell(fc.rating_text if fc else ""),
             md_cell(fc.verdict if fc else ""), md_cell(fc.match_status if fc else ""),
             f"{fc.match_score:.3f}" if fc else "", _confidence(fc.match_confidence if fc else None),
         ]) + " |")
@@ -98,7 +98,7 @@ def to_markdown(report: Report) -> str:
         lines.append(f"| {i} | {md_link(row.post_id, row.url)} | {md_cell((row.created_at or '')[:10])} | "
                      f"{md_cell(row.handle)} | "
                      f"{md_cell(row.claim_sentence or row.text, 200)} | {queue_score(row):.2f} | "
-                     f"{'unknown' if row.views is None else f'{row.views:,}'} |")
+                     f"{row.reach()} |")
     return "\n".join(lines) + "\n"
 
 

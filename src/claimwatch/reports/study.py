@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from claimwatch.analysis.reach import ENGAGEMENT, describe_reach
 from claimwatch.analysis.study import StudyResult
 from claimwatch.reports.charts import Chart, study_charts
 from claimwatch.reports.render import csv_cell, env, md_cell, md_link
@@ -42,14 +43,11 @@ def write_study(result: StudyResult, out_dir: Path, stem: str = "study") -> dict
 
 
 def to_html(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> str:
-    return env.get_template("study.html.j2").render(s=result, headline=result.headline(), charts=charts, groups=view)
+    return env.get_template("study.html.j2").render(s=result, headline=result.headline(), charts=charts, groups=view,
+                                                    reach=describe_reach)
 
 
 # --------------------------------------------------------------------------- Markdown
-
-def _views(n: int | None) -> str:
-    return "unknown" if n is None else f"{n:,}"
-
 
 def _md_groups(heading: str, rows: list[Group]) -> list[str]:
     out = [f"| {heading} | posts | views | views unknown | fact-checks |", "|---|---:|---:|---:|---|"]
@@ -80,8 +78,8 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
                                "| Community Notes | label | text |"), "|---:|---|---|---|---|---|---:|---|---|---|---|---|"]
     lines += ["| " + " | ".join([
         str(i), md_link(r["post_id"], r["url"]), md_cell((r["created_at"] or "")[:10]), md_cell(r["post_type"]),
-        md_cell(r["account"]), md_cell(r["claim_category"]), _views(r["views"]),
-        md_cell((r["views_observed_at"] or "")[:10]), _md_factchecks(r), _md_notes(r),
+        md_cell(r["account"]), md_cell(r["claim_category"]), describe_reach(r["views"], r["engagement"]),
+        md_cell((r["observed_at"] or "")[:10]), _md_factchecks(r), _md_notes(r),
         "yes" if r["platform_label"]["present"] else "no", md_cell(r["text"], 160)]) + " |"
         for i, r in enumerate(result.posts, start=1)]
     lines += ["", "## Proposed new narratives", ""]
@@ -100,8 +98,8 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
 # --------------------------------------------------------------------------- CSV
 
 CSV_FIELDS = ("post_id", "url", "created_at", "post_type", "account", "narrative", "narrative_rule", "views",
-              "views_observed_at", "factcheck_urls", "ratings", "match_methods", "notes_proposed", "note_shown_now",
-              "note_ever_shown", "label_present", "lang", "text")
+              "views_observed_at", *ENGAGEMENT, "observed_at", "factcheck_urls", "ratings", "match_methods",
+              "notes_proposed", "note_shown_now", "note_ever_shown", "label_present", "lang", "text")
 
 
 def _csv_row(r: dict[str, Any]) -> dict[str, Any]:
@@ -109,8 +107,8 @@ def _csv_row(r: dict[str, Any]) -> dict[str, Any]:
     fcs, cn = r["fact_checks"], r["community_notes"]
     return {"post_id": r["post_id"], "url": r["url"], "created_at": r["created_at"], "post_type": r["post_type"],
             "account": r["account"], "narrative": r["claim_category"], "narrative_rule": r["category_rule"],
-            "views": r["views"], "views_observed_at": r["views_observed_at"],
-            "factcheck_urls": "; ".join(fc["url"] for fc in fcs),
+            "views": r["views"], "views_observed_at": r["views_observed_at"], **r["engagement"],
+            "observed_at": r["observed_at"], "factcheck_urls": "; ".join(fc["url"] for fc in fcs),
             "ratings": "; ".join(fc["rating_text"] or fc["rating_class"] or "" for fc in fcs),
             "match_methods": "; ".join(fc["match_method"] for fc in fcs),
             "notes_proposed": cn["proposed"], "note_shown_now": cn["shown_now"], "note_ever_shown": cn["ever_shown"],

@@ -49,6 +49,7 @@ from claimwatch.sources.base import (
     iter_lines,
     json_type,
     not_utf8_reason,
+    open_binary,
     parse_time,
     read_text,
     rejected,
@@ -357,7 +358,7 @@ def _is_jsonl(path: Path) -> bool:
     a pretty-printed document starts with a bare ``{`` or ``[`` line instead.
     """
     lines: list[bytes] = []
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         for raw in fh:
             raw = raw.removeprefix(b"\xef\xbb\xbf").strip() if not lines else raw.strip()
             if raw:
@@ -481,7 +482,7 @@ def _unwrap_script(body: str) -> str:
 
 
 def _looks_like_html(path: Path) -> bool:
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         head = fh.read(_SNIFF_BYTES)
     return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"<")
 

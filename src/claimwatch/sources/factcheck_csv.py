@@ -34,6 +34,7 @@ from claimwatch.sources.base import (
     ReadContext,
     csv_header,
     iter_csv_rows,
+    open_binary,
     rejected,
 )
 from claimwatch.sources.claimreview import FieldCollector, clean_text, read_record, site_host
@@ -219,7 +220,7 @@ def _read(path: Path, ctx: ReadContext, fmt: str) -> Iterator[ReadResult]:
     path = Path(path)
     header, sep = read_header(path)
     if not header:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             has_content = any(line.strip() for line in fh)
         raise FormatError("header row is not UTF-8 text; re-save the file as UTF-8" if has_content else "empty file")
     claimskg = fmt == CLAIMSKG_FORMAT

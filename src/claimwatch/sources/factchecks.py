@@ -15,7 +15,7 @@ from pathlib import Path
 
 from claimwatch.records import ReadResult
 from claimwatch.sources import claimreview, cn_columns, datacommons, factcheck_csv, factcheck_tools, generic, x_labels
-from claimwatch.sources.base import FormatError, ReadContext
+from claimwatch.sources.base import FormatError, ReadContext, open_binary
 
 Reader = Callable[[Path, ReadContext], Iterator[ReadResult]]
 
@@ -80,7 +80,7 @@ def _post_columns(header: list[str]) -> list[str]:
 def _head_text(path: Path) -> str:
     """The first 64 KiB as text. Only the first line must be UTF-8: a bad byte further on
     costs its own record (JSONL line, CSV row) when the file is read, not the file."""
-    with open(path, "rb") as fh:
+    with open_binary(path) as fh:
         data = fh.read(_SNIFF_BYTES)
     data = data.removeprefix(b"\xef\xbb\xbf")
     if not data.strip():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from claimwatch.records import ReadResult
-from claimwatch.sources import factcheck_csv, generic, twarc, x_archive, x_v1, x_v2
+from claimwatch.sources import bluesky, factcheck_csv, generic, mastodon, telegram, twarc, x_archive, x_v1, x_v2
 from claimwatch.sources.base import FormatError, ReadContext, encoding_problem, head_bytes, load_json
 from claimwatch.sources.notes import sniff_notes_header
 from claimwatch.sources.x_objects import classify, page_kind
@@ -26,6 +26,9 @@ POST_FORMATS: dict[str, Callable[[Path, ReadContext], Iterator[ReadResult]]] = {
     "x-archive": x_archive.read,
     "csv": generic.read_csv,
     "jsonl": generic.read_jsonl,
+    "bluesky": bluesky.read,
+    "mastodon": mastodon.read,
+    "telegram": telegram.read,
 }
 
 #: Bytes read to sniff; a twarc2 first line may be longer and is then read in full.
@@ -36,6 +39,19 @@ _FACTCHECK_MARKERS = re.compile(
     r'"@type"\s*:\s*"ClaimReview"|"claimReviewed"\s*:|"claimReview"\s*:|"dataFeedElement"\s*:', re.IGNORECASE)
 _HTML = re.compile(r"<(!doctype\s+html|html)\b", re.IGNORECASE)
 _PAGE_KEY = re.compile(r'"(?:data|includes|meta)"\s*:')
+#: Keys and type names only each platform's files have, sought in the first SNIFF_BYTES of a JSON
+#: file (pretty-printed or not): record / event types for Bluesky, Status counters and the outbox
+#: for Mastodon, Telethon type tags and Desktop export keys for Telegram. A key inside a string
+#: value is escaped (``\"time_us\"``), so post text cannot fake one.
+PLATFORM_MARKERS = {
+    "bluesky": re.compile(r'"\$type"\s*:\s*"(?:app\.bsky\.|network\.bsky\.jetstream)|"time_us"\s*:'
+                          r'|"collection"\s*:\s*"app\.bsky\.'),
+    "mastodon": re.compile(r'"(?:favourites_count|reblogs_count|spoiler_text|orderedItems)"\s*:'),
+    "telegram": re.compile(r'"_"\s*:\s*"(?:Message|MessageService|Peer(?:Channel|Chat|User))"'
+                           r'|"(?:date_unixtime|text_entities|personal_information|left_chats)"\s*:'
+                           r'|"type"\s*:\s*"(?:personal_chat|bot_chat|saved_messages|(?:private|public)_'
+                           r'(?:channel|supergroup)|private_group)"'),
+}
 
 
 def detect_post_format(path: Path) -> str:
@@ -84,21 +100,29 @@ def _head(path: Path) -> str:
 
 def _detect_json(path: Path, head: str) -> str:
     """x-v2 for one page (pretty-printed or a single line) or v2 posts per line, twarc2 for
-    pages or twarc posts per line, jsonl for other objects per line."""
+    pages or twarc posts per line, a platform's name when its markers show (any layout),
+    jsonl for other objects per line; X objects other than posts are refused by name."""
     first, more = x_v2.first_line(path)
     try:
         obj = load_json(first)
     except ValueError:  # a multi-line JSON document
+        obj = None
+    if isinstance(obj, dict) and (x_v2.ENVELOPE in obj or any(key in obj for key in x_v2.PAGE_KEYS)
+                                  or all(key in obj for key in x_v1.MARKERS)):
+        _refuse_other_objects(obj)
+        if x_v2.ENVELOPE in obj or all(key in obj for key in x_v1.MARKERS):
+            return "twarc2"
+        return "twarc2" if more else "x-v2"
+    platform = next((name for name, markers in PLATFORM_MARKERS.items() if markers.search(head)), None)
+    if platform:
+        return platform
+    if obj is None:
         if _PAGE_KEY.search(head):
             return "x-v2"
-        raise _unknown("a JSON document that is not an X API v2 page") from None
+        raise _unknown("a JSON document that is not an X API v2 page or a Bluesky, Mastodon or Telegram file")
     if not isinstance(obj, dict):
         raise _unknown("JSON whose first value is not an object")
     _refuse_other_objects(obj)
-    if x_v2.ENVELOPE in obj or all(key in obj for key in x_v1.MARKERS):
-        return "twarc2"
-    if any(key in obj for key in x_v2.PAGE_KEYS):
-        return "twarc2" if more else "x-v2"
     if "id" in obj and "text" in obj and any(key in obj for key in x_v2.V2_POST_KEYS):
         return "x-v2"
     return "jsonl"
