@@ -182,7 +182,7 @@ def test_json_values_from_lines_arrays_and_documents(tmp_path):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ('{\n "a": 1,\n', "not a JSON document: Expecting property name"),
+    ('{\n "a": 1,\n', "not valid JSON: Expecting property name"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ('"just a string"', "top-level JSON string"),
     (b'{\n "a": "caf\xe9"\n}', "not UTF-8"),

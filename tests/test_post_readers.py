@@ -138,7 +138,7 @@ def test_x_v2_page_without_data(page, reasons):
     ('{"id": "1", "colour": "red"}', "not an X API v2 page: top-level keys are 'colour', 'id', expected some of data"),
     ("[1, 2]", "top-level JSON array instead of an object"),
     ('{"errors": [{"title": "Not Found"}]}', 'an X API error response with no data: [{"title": "Not Found"}]'),
-    ("not json", "not a JSON document"),
+    ("not json", "not valid JSON"),
     ('{"data": [{"id": "1", "text": "caf\xe9"}]}'.encode("latin-1"), "not UTF-8 (byte 0xe9"),
 ])
 def test_x_v2_not_a_page_is_a_format_error(tmp_path, content, message):

@@ -171,7 +171,7 @@ def load_document(path: Path) -> Any:
     try:
         return load_json(text)
     except ValueError as exc:
-        raise FormatError(f"not a JSON document: {exc}") from None
+        raise FormatError(str(exc)) from None
 
 
 def _is_json_lines(path: Path) -> bool:

@@ -89,7 +89,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
     try:
         page = load_json(text)
     except ValueError as exc:
-        raise FormatError(f"not a JSON document: {exc}") from None
+        raise FormatError(str(exc)) from None
     if not isinstance(page, dict):
         raise FormatError(f"not an X API v2 page: top-level JSON {json_type(page)} instead of an object")
     observed_at, warning = envelope_time(page, ctx.observed_at)
