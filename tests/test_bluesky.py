@@ -291,3 +291,10 @@ def test_unknown_objects_after_the_first_are_rejected_alone(tmp_path):
     parsed, rejected = run_reader(bluesky.read, path, OBSERVED)
     assert len(parsed) == 1
     assert rejected[0].source.location == "line 2" and rejected[0].reason.startswith("not a Bluesky feed page")
+
+
+def test_records_that_are_not_posts_are_counted_in_the_ingest_summary(ws) -> None:
+    report = ws.ingest_posts([FIXTURES / "bluesky_jetstream.jsonl"], observed_at=OBSERVED)
+    [note] = [n for n in report.files[0].notes if n.startswith("skipped records that are not posts")]
+    assert "2 Jetstream identity/account events" in note and "1 Jetstream deletions" in note
+    assert report.files[0].fallback_snapshots == 0  # Jetstream carries no counts: nothing dated by the file

@@ -186,7 +186,7 @@ def _print_observed(f: FileReport, kind: str) -> None:
         if f.fallback_snapshots:
             console.print(f"    {f.fallback_snapshots:,} snapshots had no observation time in the source: dated "
                           f"{f.observed_at} ({f.observed_at_source}{hint})", highlight=False, markup=False)
-    elif f.observed_at:
+    elif f.observed_at and (kind == "notes" or f.fallback_snapshots):
         what = "snapshot of" if kind == "notes" else "snapshots observed at"
         console.print(f"    {what} {f.observed_at} ({f.observed_at_source}{hint})", highlight=False, markup=False)
 

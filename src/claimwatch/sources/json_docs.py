@@ -31,6 +31,7 @@ from claimwatch.sources.base import (
     read_text,
     rejected,
 )
+from claimwatch.sources.generic import note
 
 
 class UnknownShape(ValueError):
@@ -49,8 +50,9 @@ Results = Iterator[ReadResult | Skipped]
 ObjectReader = Callable[[dict[str, Any], str], Results]
 
 
-def read_objects(path: Path, fmt: str, read_object: ObjectReader) -> Iterator[ReadResult]:
-    """Every post of ``path``, reading each top-level object with ``read_object``."""
+def read_objects(path: Path, fmt: str, read_object: ObjectReader, ctx: ReadContext) -> Iterator[ReadResult]:
+    """Every post of ``path``, reading each top-level object with ``read_object``; what was
+    skipped as not a post is said in the file's ingest summary."""
     first, read_any = True, False
     skipped: Counter[str] = Counter()
     for location, obj, rejection in iter_values(path, fmt):
@@ -74,9 +76,11 @@ def read_objects(path: Path, fmt: str, read_object: ObjectReader) -> Iterator[Re
             else:
                 read_any = True
                 yield result
-    if skipped and not read_any:
+    if skipped:
         held = ", ".join(f"{n:,} {what}" for what, n in skipped.most_common())
-        raise FormatError(f"no posts in the file, only records that are not posts: {held}")
+        if not read_any:
+            raise FormatError(f"no posts in the file, only records that are not posts: {held}")
+        note(ctx, f"skipped records that are not posts: {held}")
 
 
 @dataclass
@@ -89,7 +93,7 @@ class ObjectsReader:
     fmt: ClassVar[str]
 
     def read(self) -> Iterator[ReadResult]:
-        return read_objects(self.path, self.fmt, self.read_object)
+        return read_objects(self.path, self.fmt, self.read_object, self.ctx)
 
     def read_object(self, obj: dict[str, Any], location: str) -> Results:
         raise NotImplementedError
