@@ -315,3 +315,16 @@ def test_a_fifo_is_refused_at_once(ws: claimwatch.Workspace, tmp_path: Path, kin
     os.mkfifo(fifo)
     report = getattr(ws, f"ingest_{kind}")([fifo])
     assert report.files[0].error == "not a regular file" and report.quarantined == 1
+
+
+def test_two_stray_quotes_cost_their_two_lines_not_the_rows_between(tmp_path: Path) -> None:
+    """The first stray quote's field closes at the second one: the record that makes does not
+    fit the header, so only the opening line is rejected and the rows between are read."""
+    lines = _csv_text([_row(i) for i in range(20)]).splitlines(keepends=True)
+    lines[3] = '1002,demo_account,2024-07-01T10:00:00Z,"stray one,20,1\n'
+    lines[15] = '1014,demo_account,2024-07-01T10:00:00Z,"stray two,140,1\n'
+    path = tmp_path / "two.csv"
+    path.write_text("".join(lines))
+    results = list(iter_csv_rows(path, "csv"))
+    assert [rej.source.location for _, _, rej in results if rej] == ["line 4", "line 16"]
+    assert len([row for _, row, _ in results if row]) == 18

@@ -192,43 +192,45 @@ MAX_RECORD_LINES = 5_000
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 
-def iter_csv_records(path: Path, delimiter: str = ",") -> Iterator[tuple[int, bytes, bool]]:
-    """Yield ``(first_line_no, record_bytes, closed)`` for each CSV record of ``path``.
+class CsvRecords:
+    """The CSV records of a file, as lists of ``(line_no, raw_line)``, with push-back.
 
     Record boundaries follow the ``csv`` module's own rules (a ``"`` opens a quoted field
     only at the start of a field; ``""`` inside one is a quote), tracked line by line in
-    linear time. A quoted field still open after :data:`MAX_RECORD_LINES` lines or
-    :data:`MAX_RECORD_BYTES` bytes, or at the end of the file, is a stray quote: that one
-    line comes back with ``closed=False`` and reading resumes on the next line, so a single
-    stray ``"`` costs one record, never the rest of the file.
+    linear time. A record whose quoted field is still open after :data:`MAX_RECORD_LINES`
+    lines or :data:`MAX_RECORD_BYTES` bytes, or at the end of the file, comes back with
+    ``closed=False``. The caller decides what a bad record costs and can :meth:`push_back`
+    the lines after its first to be read again (see :func:`iter_csv_rows`).
     """
-    sep = delimiter.encode()
-    lines = _raw_lines(path)
-    pushback: list[tuple[int, bytes]] = []
-    while True:
-        first = pushback.pop() if pushback else next(lines, None)
-        if first is None:
-            return
-        start_no, line = first
-        record = [(start_no, line)]
-        size = len(line)
-        open_quote = _still_quoted(line, False, sep)
-        while open_quote and len(record) < MAX_RECORD_LINES and size < MAX_RECORD_BYTES:
-            nxt = pushback.pop() if pushback else next(lines, None)
-            if nxt is None:
-                break
-            record.append(nxt)
-            size += len(nxt[1])
-            open_quote = _still_quoted(nxt[1], True, sep)
-        if open_quote:
-            pushback.extend(reversed(record[1:]))
-            yield start_no, line, False
-        else:
-            yield start_no, b"".join(raw for _, raw in record), True
+
+    def __init__(self, path: Path, delimiter: str = ",") -> None:
+        self._sep = delimiter.encode()
+        self._lines = _raw_lines(path)
+        self._back: list[tuple[int, bytes]] = []
+
+    def push_back(self, lines: list[tuple[int, bytes]]) -> None:
+        self._back.extend(reversed(lines))
+
+    def _next_line(self) -> tuple[int, bytes] | None:
+        return self._back.pop() if self._back else next(self._lines, None)
+
+    def __iter__(self) -> Iterator[tuple[list[tuple[int, bytes]], bool]]:
+        while (first := self._next_line()) is not None:
+            record = [first]
+            size = len(first[1])
+            open_quote = _still_quoted(first[1], False, self._sep)
+            while open_quote and len(record) < MAX_RECORD_LINES and size < MAX_RECORD_BYTES:
+                nxt = self._next_line()
+                if nxt is None:
+                    break
+                record.append(nxt)
+                size += len(nxt[1])
+                open_quote = _still_quoted(nxt[1], True, self._sep)
+            yield record, not open_quote
 
 
 def _still_quoted(line: bytes, in_quotes: bool, sep: bytes) -> bool:
-    """Whether a quoted field is still open at the end of ``line`` (see iter_csv_records)."""
+    """Whether a quoted field is still open at the end of ``line`` (see CsvRecords)."""
     if not in_quotes and b'"' not in line:
         return False
     i, n = 0, len(line)
@@ -264,31 +266,41 @@ def iter_csv_rows(
     row with more or fewer fields than the header is rejected, never shifted or padded:
     a short row is usually a line broken inside an unquoted field, and padding it would
     store a cut text with metrics read from the wrong columns.
+
+    A stray ``"`` costs one line, never the rows after it: when a record spanning several
+    lines never closes, closes but does not have the header's number of fields, or holds a
+    line that is a whole row by itself (the quote ran on until the next stray quote), its
+    first line is rejected and the lines after it are read again as records of their own.
     """
     header: list[str] | None = None
-    for start_no, chunk, closed in iter_csv_records(path, delimiter):
+    records = CsvRecords(path, delimiter)
+    for lines, closed in records:
+        start_no, first = lines[0]
         location = f"line {start_no}"
+        chunk = b"".join(raw for _, raw in lines)
         if header is None:
             fields = _csv_fields(chunk.decode("utf-8", "replace"), delimiter)
             if fields and any(f.strip() for f in fields):
                 header = [h.strip() for h in fields]
             continue
-        if not closed:
-            yield start_no, None, rejected(
-                path, location, fmt, "a quoted field opened on this line never closes (a stray '\"'?); this line "
-                "was skipped and reading went on with the next", chunk.decode("utf-8", "replace"))
-            continue
         try:
             decoded = chunk.decode("utf-8")
+            fields = _csv_fields(decoded, delimiter) if closed else []
         except UnicodeDecodeError:
             yield start_no, None, rejected(path, location, fmt, not_utf8_reason(chunk), chunk.decode("utf-8", "replace"))
             continue
-        if not decoded.strip():
-            continue
-        try:
-            fields = _csv_fields(decoded, delimiter)
         except csv.Error as exc:
             yield start_no, None, rejected(path, location, fmt, f"unreadable CSV: {exc}", decoded)
+            continue
+        if not decoded.strip():
+            continue
+        if not closed or (len(lines) > 1 and (len(fields) != len(header)
+                                              or _holds_whole_row(lines[1:-1], len(header), delimiter))):
+            records.push_back(lines[1:])
+            how = "never closes" if not closed else f"ran over {len(lines)} lines into a record that does not fit"
+            yield start_no, None, rejected(
+                path, location, fmt, f"a quoted field opened on this line {how} (a stray '\"'?); this line was "
+                "skipped and reading went on with the next", first.decode("utf-8", "replace"))
             continue
         if len(fields) != len(header):
             yield start_no, None, rejected(
@@ -297,6 +309,21 @@ def iter_csv_rows(
                 decoded)
             continue
         yield start_no, dict(zip(header, fields)), None
+
+
+def _holds_whole_row(lines: list[tuple[int, bytes]], width: int, delimiter: str) -> bool:
+    """Whether one of these lines, inside a quoted field, is a complete row by itself: then
+    the quote that opened the field was a stray one (real multi-line text does not hold
+    lines with the header's number of fields)."""
+    sep = delimiter.encode()
+    for _, raw in lines:
+        if raw.count(sep) >= width - 1 and not _still_quoted(raw, False, sep):
+            try:
+                if len(_csv_fields(raw.decode("utf-8"), delimiter)) == width:
+                    return True
+            except (UnicodeDecodeError, csv.Error):
+                continue
+    return False
 
 
 def _csv_fields(text: str, delimiter: str) -> list[str]:
@@ -309,8 +336,8 @@ def csv_header(path: Path, delimiter: str = ",") -> list[str]:
     Bytes that are not UTF-8 in the header become U+FFFD rather than refusing the file: the
     columns that matter are usually plain ASCII, and every data row is still checked.
     """
-    for _, chunk, _closed in iter_csv_records(path, delimiter):
-        fields = _csv_fields(chunk.decode("utf-8", "replace"), delimiter)
+    for lines, _closed in CsvRecords(path, delimiter):
+        fields = _csv_fields(b"".join(raw for _, raw in lines).decode("utf-8", "replace"), delimiter)
         if any(f.strip() for f in fields):
             return [h.strip() for h in fields]
     return []
