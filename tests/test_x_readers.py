@@ -522,3 +522,14 @@ def test_one_post_object_document(tmp_path):
     (parsed,), _ = read(write_file(tmp_path, "post.json", json.dumps(post, indent=2)), "x-v2")
     assert (parsed.record.platform_id, parsed.record.metrics.views, parsed.record.source.location) == (
         "1816000000000000201", 6789, "post")
+
+
+@pytest.mark.parametrize("header, what", [
+    ("participantId\tenrollmentState\tsuccessfulRatingNeededToEarnIn\ttimestampOfLastStateChange", "userEnrollment"),
+    ("tweetId\tsourceLinks\tsuggestions\tnoteRequestFeedEligibleTimestamp", "noteRequests"),
+])
+def test_community_notes_files_claimwatch_does_not_read_are_named(tmp_path: Path, header: str, what: str) -> None:
+    path = tmp_path / f"{what}-00000.tsv"
+    path.write_text(header + "\n" + "\t".join(["1"] * header.count("\t")) + "\t1\n")
+    with pytest.raises(FormatError, match=f"a Community Notes {what} file .*`claimwatch ingest notes`.*not posts"):
+        detect_post_format(path)

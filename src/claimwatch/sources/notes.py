@@ -35,7 +35,8 @@ _MARKERS = (
     (cn_status.FORMAT, frozenset(c.STATUS_ONLY)),
     (cn_notes.FORMAT, frozenset(c.NOTES_ONLY)),
 )
-_READ_FILES = "claimwatch reads the notes, noteStatusHistory and ratings files of a download"
+_READ_FILES = ("claimwatch reads the notes, noteStatusHistory and ratings files of a download "
+               "(`claimwatch ingest notes`)")
 
 
 def sniff_notes_header(header: list[str]) -> str | None:
@@ -51,6 +52,17 @@ def sniff_notes_header(header: list[str]) -> str | None:
     if c.NOTE_ID not in columns:
         return None
     return next((fmt for fmt, markers in _MARKERS if not markers.isdisjoint(columns)), None)
+
+
+def unread_notes_file(header: list[str]) -> str | None:
+    """What a Community Notes download file claimwatch does not read is, with what it reads
+    instead (userEnrollment, noteRequests); None for any other header."""
+    columns = {clean_name(h).strip('"') for h in header}
+    if not columns.isdisjoint(c.USER_ENROLLMENT_ONLY):
+        return f"a Community Notes userEnrollment file (contributors, no notes); {_READ_FILES}"
+    if c.TWEET_ID in columns and not columns.isdisjoint(c.NOTE_REQUESTS_ONLY):
+        return f"a Community Notes noteRequests file (requests, no notes); {_READ_FILES}"
+    return None
 
 
 def check_column_map(column_map: Mapping[str, str]) -> None:
@@ -87,12 +99,11 @@ def _not_notes(path: Path, header: list[str]) -> str:
         header = [clean_name(h) for h in next(csv.reader([header[0]]))]
     columns = set(header)
     lower = {h.lower() for h in header}
+    other = unread_notes_file(header)
     if c.NOTE_ID in columns:
         what = "cannot tell whether this is a notes, noteStatusHistory or ratings file; name one with --format"
-    elif not columns.isdisjoint(c.USER_ENROLLMENT_ONLY):
-        what = f"this is a Community Notes userEnrollment file (contributors, no notes); {_READ_FILES}"
-    elif c.TWEET_ID in columns and not columns.isdisjoint(c.NOTE_REQUESTS_ONLY):
-        what = f"this is a Community Notes noteRequests file (requests, no notes); {_READ_FILES}"
+    elif other:
+        what = f"this is {other}"
     elif factcheck_csv.is_factcheck_header(header):
         what = "this looks like fact-checks (claim and review columns); use `claimwatch ingest factchecks`"
     elif all(not lower.isdisjoint(generic.FIELD_ALIASES[f]) for f in ("id", "text")):

@@ -16,7 +16,7 @@ from typing import Any
 from claimwatch.records import ReadResult
 from claimwatch.sources import bluesky, factcheck_csv, generic, mastodon, telegram, twarc, x_archive, x_v1, x_v2
 from claimwatch.sources.base import FormatError, ReadContext, encoding_problem, head_bytes, load_json
-from claimwatch.sources.notes import sniff_notes_header
+from claimwatch.sources.notes import sniff_notes_header, unread_notes_file
 from claimwatch.sources.x_objects import classify, page_kind
 
 POST_FORMATS: dict[str, Callable[[Path, ReadContext], Iterator[ReadResult]]] = {
@@ -74,6 +74,9 @@ def _detect_csv(path: Path, first_line: str) -> str:
     if notes_format:
         raise FormatError(f"this is a Community Notes download ({notes_format}), not posts; "
                           "use `claimwatch ingest notes`")
+    other = unread_notes_file(header)
+    if other:
+        raise FormatError(f"this is {other}, not posts")
     if factcheck_csv.is_factcheck_header(header):
         found = factcheck_csv.resolve_columns(header)
         raise FormatError(f"this looks like a fact-check CSV (columns {generic.column_list(list(found.values())[:4])}), "
