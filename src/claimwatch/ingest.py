@@ -29,7 +29,7 @@ from claimwatch.sources import (
 from claimwatch.sources.base import FormatError, ReadContext, clip_raw
 from claimwatch.sources.notes import NOTE_FORMATS, detect_notes_format, latest_timestamp
 from claimwatch.sources.x_labels import LABEL_FORMATS, detect_label_format
-from claimwatch.store import repo
+from claimwatch.store import db, repo
 from claimwatch.verdicts import VerdictTable
 
 DEFAULT_BATCH = 1000
@@ -186,7 +186,7 @@ def _ingest(engine: sa.Engine, kind: str, paths: list[Path], fmt: str,
             progress: ProgressFn | None) -> IngestReport:
     if fmt != "auto" and fmt not in formats:
         raise ValueError(f"unknown {kind} format {fmt!r}; choose auto or one of {', '.join(formats)}")
-    with engine.begin() as conn:
+    with db.writing(engine) as conn:
         _close_dead_runs(conn)
         run_id = repo.start_run(conn, kind, [str(p) for p in paths],
                                 {"format": fmt, **(file_time.run_option() if file_time else {}),
@@ -199,7 +199,7 @@ def _ingest(engine: sa.Engine, kind: str, paths: list[Path], fmt: str,
                                              file_time, batch_size, progress, report))
         status = "completed"
     finally:
-        with engine.begin() as conn:
+        with db.writing(engine) as conn:
             repo.finish_run(conn, run_id, status, report.to_dict())
     return report
 
@@ -226,14 +226,18 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
     source_times: set[datetime] = set()
 
     def flush() -> None:
-        with engine.begin() as conn:
+        with db.writing(engine) as conn:
             counts = write(conn, batch, report.run_id) if batch else repo.BatchCounts()
+            refused = counts.duplicates + counts.rejected
             quarantine.extend((c, "conflict") for c in counts.conflicts)
-            quarantine.extend((d, "rejected") for d in counts.duplicates)
+            quarantine.extend((d, "rejected") for d in refused)
+            quarantine.extend((w, "field_dropped") for w in counts.field_warnings)
             repo.add_quarantine(conn, report.run_id, kind, quarantine)
-        fr.read -= len(counts.duplicates)
-        fr.rejected += len(counts.duplicates)
-        report.quarantined += len(counts.duplicates)
+        fr.read -= len(refused)
+        fr.rejected += len(refused)
+        report.quarantined += len(refused)
+        fr.warnings += len(counts.field_warnings)
+        report.warnings += len(counts.field_warnings)
         report.inserted += counts.inserted
         report.updated += counts.updated
         report.unchanged += counts.unchanged
@@ -285,7 +289,7 @@ def _file_failed(engine: sa.Engine, kind: str, path: Path, fr: FileReport, repor
         head = path.read_bytes()[:2048].decode("utf-8", "replace")
     except OSError:
         head = ""
-    with engine.begin() as conn:
+    with db.writing(engine) as conn:
         repo.add_quarantine(conn, report.run_id, kind,
                             [(r.Rejected(r.SourceRef(str(path), "file", fr.format or "unknown"), reason, head), "rejected")])
     report.quarantined += 1

@@ -99,6 +99,15 @@ def to_markdown(report: Report) -> str:
                      f"{md_cell(row.handle)} | "
                      f"{md_cell(row.claim_sentence or row.text, 200)} | {queue_score(row):.2f} | "
                      f"{'unknown' if row.views is None else f'{row.views:,}'} |")
+    if report.earlier_decisions:
+        lines += ["", "## Decisions made on an earlier text of the post", "",
+                  "_The post was edited after the decision, so it is not counted above; review it again._", "",
+                  "| match | post | account | fact-check | decision | by | on | status now |",
+                  "|---:|---|---|---|---|---|---|---|"]
+        lines += [f"| {d.match_id} | {md_link(d.post_id, d.url)} | {md_cell(d.handle)} | "
+                  f"{md_link(d.publisher or d.review_url, d.review_url)} | {md_cell(d.decision)} | "
+                  f"{md_cell(d.decided_by)} | {md_cell((d.decided_at or '')[:10])} | {md_cell(d.status)} |"
+                  for d in report.earlier_decisions]
     return "\n".join(lines) + "\n"
 
 
