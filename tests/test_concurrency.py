@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,11 @@ def _post_ids(ws: claimwatch.Workspace) -> set[int]:
         return set(conn.scalars(sa.select(s.Post.id)))
 
 
+def _matched(ws: claimwatch.Workspace) -> int:
+    with ws.engine.connect() as conn:
+        return conn.scalar(sa.select(sa.func.count()).select_from(s.MatchState)) or 0
+
+
 def _check_trial(ws: claimwatch.Workspace, runs: list[subprocess.CompletedProcess[str]], posts: int,
                  per_file: int, overlap: int) -> None:
     for run in runs:
@@ -109,22 +115,30 @@ def test_two_ingests_at_once_on_postgres(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_an_ingest_that_edits_posts_while_match_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL")])])
+def test_an_ingest_that_edits_posts_while_match_runs(backend: str, tmp_path: Path, monkeypatch) -> None:
     """``match`` and an ingest editing half of the posts at once: both finish, and no post keeps
     machine matches without having been matched (the edited ones are matched on the next run)."""
     from claimwatch.store import repo
 
-    a, b, _ = overlapping_archives(tmp_path, per_file=600, overlap=300)
+    a, b, _ = overlapping_archives(tmp_path, per_file=1800, overlap=0)  # matched in four chunks
     edited = tmp_path / "edited.jsonl"
     edited.write_text(b.read_text().replace("synthetic post", "edited synthetic post"), encoding="utf-8")
-    db = tmp_path / "m.db"
+    monkeypatch.setenv("CLAIMWATCH_INDEX_DIR", str(tmp_path / "index"))
+    db = str(tmp_path / "m.db") if backend == "sqlite" else PG_URL
     ws = claimwatch.open(db)
+    ws.reset()
     ws.ingest_factchecks([Path(claimwatch.__file__).parent / "demo" / "data" / "factchecks.jsonld"])
     ws.ingest_posts([a, b])
     env = {**os.environ, "PYTHONPATH": SRC}
-    match = subprocess.Popen([sys.executable, "-m", "claimwatch", "match", "--db", str(db)], stdout=subprocess.PIPE,
+    match = subprocess.Popen([sys.executable, "-m", "claimwatch", "match", "--db", db], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    ingest = subprocess.run([sys.executable, "-m", "claimwatch", "ingest", "posts", str(edited), "--db", str(db)],
+    deadline = time.monotonic() + 300
+    while not _matched(ws) and match.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)  # the ingest starts once match has written its first chunk
+    assert match.poll() is None, "match finished before the ingest could start"
+    ingest = subprocess.run([sys.executable, "-m", "claimwatch", "ingest", "posts", str(edited), "--db", db],
                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, check=False)
     _, err = match.communicate(timeout=600)
     assert match.returncode == 0 and "Traceback" not in err, err[-2000:]
@@ -132,7 +146,9 @@ def test_an_ingest_that_edits_posts_while_match_runs(tmp_path: Path) -> None:
     with ws.engine.connect() as conn:
         machine = set(conn.scalars(sa.select(s.Match.post_id).where(s.Match.decision.is_(None))))
         matched = set(conn.scalars(sa.select(s.MatchState.post_id)))
-        assert machine <= matched, "machine matches only for posts matched on their current text"
-        left = {row.id for row in repo.posts_to_match(conn, ws.load_index().version, False, 100)}
-    assert left == {row for row in _post_ids(ws)} - matched
+    assert machine <= matched, "machine matches only for posts matched on their current text"
+    version = ws.load_index().version
+    with ws.engine.connect() as conn:
+        left = {row.id for row in repo.posts_to_match(conn, version, False, 100)}
+    assert left == _post_ids(ws) - matched
     assert ws.match().posts_considered == len(left)

@@ -167,7 +167,18 @@ def test_the_same_hostile_batch_gives_the_same_store_on_postgres(tmp_path: Path)
     assert all(inserted == 0 for inserted, *_ in again.values()), "re-running adds nothing"
 
 
-def test_a_file_name_that_is_not_utf8_still_quarantines(ws: claimwatch.Workspace, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL")])])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> claimwatch.Workspace:
+    if request.param == "sqlite":
+        return claimwatch.open(tmp_path / "t.db")
+    ws = claimwatch.open(PG_URL)
+    ws.reset()
+    return ws
+
+
+def test_a_file_name_that_is_not_utf8_still_quarantines(store: claimwatch.Workspace, tmp_path: Path) -> None:
+    ws = store
     name = os.fsdecode(b"bad-\xff-name.jsonl")  # a surrogate-escaped str, as Python reads such names
     path = tmp_path / name
     path.write_text(json.dumps(page([post("1", "a post about ballots")])) + "\n{broken\n", encoding="utf-8")
@@ -175,9 +186,11 @@ def test_a_file_name_that_is_not_utf8_still_quarantines(ws: claimwatch.Workspace
     assert (rep.inserted, rep.quarantined) == (1, 1)
     [row] = ws.quarantine()
     assert row["source_path"].endswith("bad-\\udcff-name.jsonl")
+    assert ws.stats()["ingest_runs"] == {"completed": 1}, "the run's report (with the file name) is stored"
 
 
-def test_quarantine_never_fails_on_unstorable_text(ws: claimwatch.Workspace) -> None:
+def test_quarantine_never_fails_on_unstorable_text(store: claimwatch.Workspace) -> None:
+    ws = store
     src = r.SourceRef("f\x00.jsonl", "line " + "9" * 300, "f" * 60)
     with ws.engine.begin() as conn:
         assert repo.add_quarantine(conn, None, "posts", [(r.Rejected(src, "why \x00 \ud800", "raw \x00"), "rejected")]) == 1
@@ -201,3 +214,18 @@ def test_escape_text_is_visible_and_storable() -> None:
     assert sanitise.escape_text("a\x00b\udcffc") == "a\\u0000b\\udcffc"
     assert sanitise.storable(sanitise.escape_text("\x00" * 3)) and not sanitise.storable("\x00")
     assert sanitise.strip_text("a\x00b\ud800") == "ab\ufffd"
+
+
+def test_an_analyst_name_too_long_for_the_store_is_refused_before_writing(store: claimwatch.Workspace,
+                                                                           tmp_path: Path) -> None:
+    from ccdh_store import propose
+
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps(page([post("1", "a post about ballots")])) + "\n")
+    store.ingest_posts([path])
+    (tmp_path / "fc.json").write_text(json.dumps([claimreview("https://example.org/fc/1", "ballots")]))
+    store.ingest_factchecks([tmp_path / "fc.json"])
+    [match_id] = propose(store, [("1", "https://example.org/fc/1")])
+    with pytest.raises(ValueError, match="at most 128 characters"):
+        store.decide(match_id, r.MatchStatus.CONFIRMED, "a" * 200)
+    assert store.decide(match_id, r.MatchStatus.CONFIRMED, "ana")

@@ -452,7 +452,9 @@ def quarantine_list(
 def _decide(match_id: int, status: MatchStatus, by: str, note: str | None, db: str | None) -> None:
     if not by.strip():
         _fail("--by must name the analyst")
-    if not _open(db).decide(match_id, status, by.strip(), note):
+    with _user_errors():
+        found = _open(db).decide(match_id, status, by.strip(), note)
+    if not found:
         _fail(f"no match with id {match_id}")
     _say(f"match {match_id}: {status.value} by {by}")
 

@@ -330,6 +330,8 @@ def _one_line_errors(db: str | Path) -> Callable[[Any], None]:
 
     def handle(ctx: Any) -> None:
         reason = describe(ctx.original_exception, db)
+        if reason is None and ctx.is_disconnect:
+            reason = f"lost the connection to the database server ({_first_line(ctx.original_exception)})"
         if reason is not None:
             raise StoreError(f"store {name}: {reason}" if reason != BUSY else f"{BUSY} ({name})") \
                 from ctx.original_exception

@@ -553,6 +553,9 @@ def decide_match(conn: sa.Connection, match_id: int, status: r.MatchStatus, who:
     False when there is no such match."""
     if status not in (r.MatchStatus.CONFIRMED, r.MatchStatus.REJECTED, r.MatchStatus.PROPOSED):
         raise ValueError(f"an analyst can confirm, reject or reopen a match, not set it to {status}")
+    limit = sanitise.column_limit(s.Match.__table__.c.decided_by) or 0
+    if len(who) > limit or not sanitise.storable(who + (note or "")):
+        raise ValueError(f"the analyst's name must be at most {limit} characters, and name and note plain text")
     decided = status != r.MatchStatus.PROPOSED
     on_text = sa.select(s.Post.text_hash).where(s.Post.id == s.Match.post_id).scalar_subquery()
     res = conn.execute(sa.update(s.Match).where(s.Match.id == match_id).values(

@@ -89,13 +89,21 @@ class Unfit(ValueError):
     """A key that cannot be stored: the record is rejected."""
 
 
-@dataclass
 class _Check:
-    """Checks one record's fields: collects replaced values and warnings, raises :class:`Unfit`."""
+    """Checks one record's fields: collects replaced values and warnings, raises :class:`Unfit`.
+    (Runs for every row of a multi-million-row download: slotted, and ``what`` — the record named
+    in a message — is only spelled out when there is something to say.)"""
 
-    what: str
-    changes: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    __slots__ = ("_kind", "_ident", "changes", "warnings")
+
+    def __init__(self, kind: str, ident: object) -> None:
+        self._kind, self._ident = kind, ident
+        self.changes: dict[str, Any] = {}
+        self.warnings: list[str] = []
+
+    @property
+    def what(self) -> str:
+        return f"{self._kind} {_show(self._ident)}"
 
     def key(self, name: str, value: str | None, column: sa.Column[Any]) -> None:
         problem = _problem(value, column)
@@ -133,7 +141,7 @@ class _Check:
 def _problem(value: str | None, column: sa.Column[Any]) -> str | None:
     if value is None:
         return None
-    limit = column_limit(column)
+    limit = getattr(column.type, "length", None)
     if limit is not None and len(value) > limit:
         return f"is {len(value):,} characters, longer than the {limit} the store keeps"
     if not storable(value):
@@ -189,7 +197,7 @@ _METRICS = ("views", "reposts", "quotes", "replies", "likes", "bookmarks")
 
 
 def _check_post(p: r.Post) -> _Check:
-    c = _Check(f"post {_show(p.platform_id)}")
+    c = _Check("post", p.platform_id)
     c.key("platform", p.platform, P.platform)
     c.key("platform_id", p.platform_id, P.platform_id)
     c.text("text", p.text)
@@ -201,7 +209,7 @@ def _check_post(p: r.Post) -> _Check:
     if p.media:
         _check_media(p.media, c)
     if p.metrics is not None:
-        m = _Check(c.what)
+        m = _Check("post", p.platform_id)
         for name in _METRICS:
             m.count(name, getattr(p.metrics, name))
         if m.changes:
@@ -215,7 +223,7 @@ def _check_author(a: r.Author, c: _Check) -> None:
         c.warnings.append(f"field author.platform_id = {_show(a.platform_id)}: not a storable account id; "
                           "author stored as unknown")
         return
-    ac = _Check(c.what)
+    ac = _Check("author", a.platform_id)
     ac.short("handle", a.handle, A.handle)
     ac.text("name", a.name)
     ac.count("followers", a.followers)
@@ -230,7 +238,7 @@ def _check_media(media: list[r.MediaRef], c: _Check) -> None:
         if problem:
             c.warnings.append(f"field media[{i}].media_key = {_show(m.media_key)} {problem}; media item dropped")
             continue
-        mc = _Check(c.what)
+        mc = _Check("media", m.media_key)
         mc.short("type", m.type, M.type)
         mc.short("url", m.url, M.url)
         mc.short("preview_url", m.preview_url, M.preview_url)
@@ -251,7 +259,7 @@ F = s.FactCheck.__table__.c
 
 
 def _check_factcheck(fc: r.FactCheck) -> _Check:
-    c = _Check(f"fact-check {_show(fc.review_url)}")
+    c = _Check("fact-check", fc.review_url)
     c.key("review_url", fc.review_url, F.review_url)
     for name in ("claim_text", "claimant", "publisher_name", "publisher_site", "title", "rating_text"):
         c.text(name, getattr(fc, name))
@@ -272,7 +280,7 @@ _STATUS_CODES = ("current_status", "first_non_nmr_status", "latest_non_nmr_statu
 
 
 def _check_note(n: r.Note) -> _Check:
-    c = _Check(f"note {_show(n.note_id)}")
+    c = _Check("note", n.note_id)
     c.key("note_id", n.note_id, N.note_id)
     c.key("tweet_id", n.tweet_id, N.tweet_id)
     c.short("classification", n.classification, N.classification)
@@ -281,7 +289,7 @@ def _check_note(n: r.Note) -> _Check:
 
 
 def _check_status(st: r.NoteStatus) -> _Check:
-    c = _Check(f"note {_show(st.note_id)}")
+    c = _Check("note", st.note_id)
     c.key("note_id", st.note_id, NS.note_id)
     for name in _STATUS_CODES:
         c.short(name, getattr(st, name), NS[name])
@@ -290,14 +298,14 @@ def _check_status(st: r.NoteStatus) -> _Check:
 
 
 def _check_ratings(x: r.NoteRatings) -> _Check:
-    c = _Check(f"ratings of note {_show(x.note_id)}")
+    c = _Check("ratings of note", x.note_id)
     c.key("note_id", x.note_id, NR.note_id)
     c.key("file_name", x.file_name, NR.file_name)
     return c
 
 
 def _check_label(e: r.LabelEvent) -> _Check:
-    c = _Check(f"label event on post {_show(e.platform_id)}")
+    c = _Check("label event on post", e.platform_id)
     for name in ("platform", "platform_id", "label", "event_type", "action"):
         c.key(name, getattr(e, name), L[name])
     c.text("label_title", e.label_title)
