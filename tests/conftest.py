@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +61,21 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture()
 def ws(tmp_path: Path) -> claimwatch.Workspace:
     return claimwatch.open(tmp_path / "t.db")
+
+
+#: A PostgreSQL database the tests may empty (see README "Run the tests"); unset, its tests skip.
+PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")])])
+def each_store(request: pytest.FixtureRequest, tmp_path: Path) -> claimwatch.Workspace:
+    """The same test on a fresh SQLite store and on the (emptied) PostgreSQL test database."""
+    if request.param == "sqlite":
+        return claimwatch.open(tmp_path / "t.db")
+    ws = claimwatch.open(PG_URL)
+    ws.reset()
+    return ws
 
 
 @pytest.fixture()

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import page, post
+from conftest import PG_URL, page, post
 
 import claimwatch
 from claimwatch.store import schema as s
 
-PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
 SRC = str(Path(claimwatch.__file__).resolve().parents[1])
 TRIALS = 4
 AUTHORS = 40

@@ -8,7 +8,6 @@ the next ``match`` handles the post again. Runs on SQLite and (CLAIMWATCH_TEST_P
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -23,20 +22,9 @@ from claimwatch.reports.render import to_html, to_markdown
 from claimwatch.store import db, repo
 from claimwatch.store import schema as s
 
-PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
 ORIGINAL = "Voting machines secretly switched votes between the candidates in Georgia."
 EDITED = "Edited: I was wrong, the audit found the machines counted correctly."
 FC_MACHINES, FC_AUDIT = "https://example.org/fc/machines", "https://example.org/fc/audit"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[
-    pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL")])])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> claimwatch.Workspace:
-    if request.param == "sqlite":
-        return claimwatch.open(tmp_path / "t.db")
-    ws = claimwatch.open(PG_URL)
-    ws.reset()
-    return ws
 
 
 def _ingest(ws: claimwatch.Workspace, tmp_path: Path, text: str, name: str, views: int = 1000) -> None:
@@ -89,24 +77,24 @@ def _confirmed_only(ws: claimwatch.Workspace) -> claimwatch.Report:
     return ws.report(Selection(include_proposed=False))
 
 
-def test_an_edit_reopens_the_post_and_keeps_the_decision_as_history(store: claimwatch.Workspace,
+def test_an_edit_reopens_the_post_and_keeps_the_decision_as_history(each_store: claimwatch.Workspace,
                                                                      tmp_path: Path) -> None:
-    ids = _setup(store, tmp_path)
-    assert _confirmed_only(store).headline.debunked_confirmed == 1
-    _ingest(store, tmp_path, EDITED, "v2.jsonl")
+    ids = _setup(each_store, tmp_path)
+    assert _confirmed_only(each_store).headline.debunked_confirmed == 1
+    _ingest(each_store, tmp_path, EDITED, "v2.jsonl")
 
-    assert _matches(store) == {FC_MACHINES: ("outdated", "confirmed", "ana@example.org")}, \
+    assert _matches(each_store) == {FC_MACHINES: ("outdated", "confirmed", "ana@example.org")}, \
         "the machine candidate for the old text is gone; the decision stays, outdated"
-    rep = _confirmed_only(store)
+    rep = _confirmed_only(each_store)
     assert rep.headline.debunked_posts == 0 and rep.headline.debunked_confirmed == 0
     assert rep.headline.decisions_on_earlier_text == 1
     assert "1 analyst decisions were made on an earlier text" in rep.headline.sentence()
     [d] = rep.earlier_decisions
     assert (d.post_id, d.decision, d.decided_by, d.status, d.review_url, d.note) == (
         "1", "confirmed", "ana@example.org", "outdated", FC_MACHINES, "same claim")
-    assert store.report().headline.debunked_posts == 0, "not counted as proposed either"
-    assert store.stats()["matches"]["outdated"] == 1
-    with store.engine.connect() as conn:
+    assert each_store.report().headline.debunked_posts == 0, "not counted as proposed either"
+    assert each_store.stats()["matches"]["outdated"] == 1
+    with each_store.engine.connect() as conn:
         todo = {row.id for row in repo.posts_to_match(conn, "v1", rematch=False, max_chars=100)}
         assert todo == {ids["1"]}, "only the edited post is matched again"
         assert repo.analysis_for_posts(conn, [ids["1"]]) == {}, "the analysis of the old text is gone"
@@ -114,57 +102,57 @@ def test_an_edit_reopens_the_post_and_keeps_the_decision_as_history(store: claim
     assert 'id="earlier-decisions"' in to_html(rep) and "ana@example.org" in to_html(rep)
 
 
-def test_rematching_the_new_text_proposes_but_never_confirms(store: claimwatch.Workspace, tmp_path: Path) -> None:
-    ids = _setup(store, tmp_path)
-    _ingest(store, tmp_path, EDITED, "v2.jsonl")
-    with store.engine.begin() as conn:  # the matcher ranks the same fact-check for the new text
+def test_rematching_the_new_text_proposes_but_never_confirms(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
+    ids = _setup(each_store, tmp_path)
+    _ingest(each_store, tmp_path, EDITED, "v2.jsonl")
+    with each_store.engine.begin() as conn:  # the matcher ranks the same fact-check for the new text
         proposals = repo.write_matches(conn, ids["1"], [repo.CandidateRow(ids[FC_MACHINES], 1, 0.8, {}, 0.9, True)],
                                        "test", "v2")
     assert proposals == 1
-    assert _matches(store) == {FC_MACHINES: ("proposed", "confirmed", "ana@example.org")}
-    rep = store.report()
+    assert _matches(each_store) == {FC_MACHINES: ("proposed", "confirmed", "ana@example.org")}
+    rep = each_store.report()
     row = next(r for r in rep.rows if r.post_id == "1")
     assert row.fact_check.match_status == "proposed" and row.fact_check.decided_by is None
     assert row.fact_check.earlier_decision.startswith("confirmed by ana@example.org on ")
     assert (rep.headline.debunked_posts, rep.headline.debunked_confirmed, rep.headline.debunked_proposed_only) == (1, 0, 1)
-    assert _confirmed_only(store).headline.debunked_posts == 0
-    with store.engine.begin() as conn:  # matched again, the pair is no longer ranked: back to outdated
+    assert _confirmed_only(each_store).headline.debunked_posts == 0
+    with each_store.engine.begin() as conn:  # matched again, the pair is no longer ranked: back to outdated
         repo.write_matches(conn, ids["1"], [], "test", "v3")
-    assert _matches(store)[FC_MACHINES][0] == "outdated"
+    assert _matches(each_store)[FC_MACHINES][0] == "outdated"
 
 
-def test_re_review_on_the_new_text_counts_again(store: claimwatch.Workspace, tmp_path: Path) -> None:
-    ids = _setup(store, tmp_path)
-    _ingest(store, tmp_path, EDITED, "v2.jsonl")
-    assert store.decide(ids["match"], MatchStatus.REJECTED, "bo@example.org", "no longer says it")
-    rep = store.report()
+def test_re_review_on_the_new_text_counts_again(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
+    ids = _setup(each_store, tmp_path)
+    _ingest(each_store, tmp_path, EDITED, "v2.jsonl")
+    assert each_store.decide(ids["match"], MatchStatus.REJECTED, "bo@example.org", "no longer says it")
+    rep = each_store.report()
     assert rep.earlier_decisions == [] and rep.headline.decisions_on_earlier_text == 0
-    assert _matches(store) == {FC_MACHINES: ("rejected", "rejected", "bo@example.org")}
+    assert _matches(each_store) == {FC_MACHINES: ("rejected", "rejected", "bo@example.org")}
 
 
-def test_the_text_the_decision_was_made_on_restores_it(store: claimwatch.Workspace, tmp_path: Path) -> None:
-    _setup(store, tmp_path)
-    _ingest(store, tmp_path, EDITED, "v2.jsonl")
-    _ingest(store, tmp_path, ORIGINAL, "v3.jsonl", views=2000)
-    assert _matches(store) == {FC_MACHINES: ("confirmed", "confirmed", "ana@example.org")}
-    assert _confirmed_only(store).headline.debunked_confirmed == 1
+def test_the_text_the_decision_was_made_on_restores_it(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
+    _setup(each_store, tmp_path)
+    _ingest(each_store, tmp_path, EDITED, "v2.jsonl")
+    _ingest(each_store, tmp_path, ORIGINAL, "v3.jsonl", views=2000)
+    assert _matches(each_store) == {FC_MACHINES: ("confirmed", "confirmed", "ana@example.org")}
+    assert _confirmed_only(each_store).headline.debunked_confirmed == 1
 
 
-def test_a_parser_fix_that_only_decodes_entities_reopens_nothing(store: claimwatch.Workspace, tmp_path: Path) -> None:
-    _setup(store, tmp_path)
-    _ingest(store, tmp_path, ORIGINAL.replace(" the ", " the  ").replace("Georgia", "Georgia &amp; beyond"), "a.jsonl")
-    _ingest(store, tmp_path, ORIGINAL.replace("Georgia", "Georgia & beyond"), "b.jsonl")
-    assert _matches(store)[FC_MACHINES] == ("outdated", "confirmed", "ana@example.org"), "the first was an edit"
+def test_a_parser_fix_that_only_decodes_entities_reopens_nothing(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
+    _setup(each_store, tmp_path)
+    _ingest(each_store, tmp_path, ORIGINAL.replace(" the ", " the  ").replace("Georgia", "Georgia &amp; beyond"), "a.jsonl")
+    _ingest(each_store, tmp_path, ORIGINAL.replace("Georgia", "Georgia & beyond"), "b.jsonl")
+    assert _matches(each_store)[FC_MACHINES] == ("outdated", "confirmed", "ana@example.org"), "the first was an edit"
     assert repo.text_hash("a &amp; b\u00a0 c") == repo.text_hash("a & b c")
 
 
-def test_a_study_does_not_count_a_decision_on_an_earlier_text(store: claimwatch.Workspace, tmp_path: Path) -> None:
-    _setup(store, tmp_path)
+def test_a_study_does_not_count_a_decision_on_an_earlier_text(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
+    _setup(each_store, tmp_path)
     study = parse_study({"title": "t", "window": {"from": "2024-07-01", "to": "2024-07-31"},
                          "include": {"matches": "confirmed"}})
-    assert store.run_study(study).summary["posts"] == 1
-    _ingest(store, tmp_path, EDITED, "v2.jsonl")
-    result = store.run_study(study)
+    assert each_store.run_study(study).summary["posts"] == 1
+    _ingest(each_store, tmp_path, EDITED, "v2.jsonl")
+    result = each_store.run_study(study)
     assert result.summary["posts"] == 0
     assert any("1 analyst decisions were made on an earlier text" in m for m in result.methods)
 

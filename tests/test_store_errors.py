@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import page, post
+from conftest import PG_URL, page, post
 from typer.testing import CliRunner
 
 import claimwatch
@@ -20,8 +20,6 @@ from claimwatch import atomic
 from claimwatch.cli import app
 from claimwatch.store import db
 from claimwatch.store.db import StoreError
-
-PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import claimreview, page, post
+from conftest import PG_URL, claimreview, page, post
 
 import claimwatch
 from claimwatch import records as r
 from claimwatch.store import repo, sanitise
 from claimwatch.store import schema as s
 
-PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
 DEMO = Path(claimwatch.__file__).parent / "demo" / "data"
 LONG_ID = "9" * 70
 HUGE = 10**20
@@ -167,18 +166,8 @@ def test_the_same_hostile_batch_gives_the_same_store_on_postgres(tmp_path: Path)
     assert all(inserted == 0 for inserted, *_ in again.values()), "re-running adds nothing"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[
-    pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL")])])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> claimwatch.Workspace:
-    if request.param == "sqlite":
-        return claimwatch.open(tmp_path / "t.db")
-    ws = claimwatch.open(PG_URL)
-    ws.reset()
-    return ws
-
-
-def test_a_file_name_that_is_not_utf8_still_quarantines(store: claimwatch.Workspace, tmp_path: Path) -> None:
-    ws = store
+def test_a_file_name_that_is_not_utf8_still_quarantines(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
+    ws = each_store
     name = os.fsdecode(b"bad-\xff-name.jsonl")  # a surrogate-escaped str, as Python reads such names
     path = tmp_path / name
     path.write_text(json.dumps(page([post("1", "a post about ballots")])) + "\n{broken\n", encoding="utf-8")
@@ -189,8 +178,8 @@ def test_a_file_name_that_is_not_utf8_still_quarantines(store: claimwatch.Worksp
     assert ws.stats()["ingest_runs"] == {"completed": 1}, "the run's report (with the file name) is stored"
 
 
-def test_quarantine_never_fails_on_unstorable_text(store: claimwatch.Workspace) -> None:
-    ws = store
+def test_quarantine_never_fails_on_unstorable_text(each_store: claimwatch.Workspace) -> None:
+    ws = each_store
     src = r.SourceRef("f\x00.jsonl", "line " + "9" * 300, "f" * 60)
     with ws.engine.begin() as conn:
         assert repo.add_quarantine(conn, None, "posts", [(r.Rejected(src, "why \x00 \ud800", "raw \x00"), "rejected")]) == 1
@@ -216,16 +205,16 @@ def test_escape_text_is_visible_and_storable() -> None:
     assert sanitise.strip_text("a\x00b\ud800") == "ab\ufffd"
 
 
-def test_an_analyst_name_too_long_for_the_store_is_refused_before_writing(store: claimwatch.Workspace,
+def test_an_analyst_name_too_long_for_the_store_is_refused_before_writing(each_store: claimwatch.Workspace,
                                                                            tmp_path: Path) -> None:
     from ccdh_store import propose
 
     path = tmp_path / "p.jsonl"
     path.write_text(json.dumps(page([post("1", "a post about ballots")])) + "\n")
-    store.ingest_posts([path])
+    each_store.ingest_posts([path])
     (tmp_path / "fc.json").write_text(json.dumps([claimreview("https://example.org/fc/1", "ballots")]))
-    store.ingest_factchecks([tmp_path / "fc.json"])
-    [match_id] = propose(store, [("1", "https://example.org/fc/1")])
+    each_store.ingest_factchecks([tmp_path / "fc.json"])
+    [match_id] = propose(each_store, [("1", "https://example.org/fc/1")])
     with pytest.raises(ValueError, match="at most 128 characters"):
-        store.decide(match_id, r.MatchStatus.CONFIRMED, "a" * 200)
-    assert store.decide(match_id, r.MatchStatus.CONFIRMED, "ana")
+        each_store.decide(match_id, r.MatchStatus.CONFIRMED, "a" * 200)
+    assert each_store.decide(match_id, r.MatchStatus.CONFIRMED, "ana")
