@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +109,15 @@ def _user_errors() -> Iterator[None]:
         yield
     except (ValueError, ModelNotFound, ModelError, FileNotFoundError) as exc:
         _fail(str(exc))
+
+
+def _write_out(out: Path, write: Callable[[], dict[str, Path]]) -> dict[str, Path]:
+    """Report files into the folder ``out``; a file that cannot be written is one line (the files
+    written before it are complete, the previous version of that one is kept)."""
+    try:
+        return write()
+    except OSError as exc:
+        _fail(f"cannot write the report to {out} (a folder): {exc.filename or out}: {exc.strerror or exc}")
 
 
 def _parse_map(pairs: list[str] | None) -> dict[str, str]:
@@ -385,7 +394,7 @@ def report(
     else:
         print_report(rep, limit)
     if out:
-        paths = write_all(rep, out)
+        paths = _write_out(out, lambda: write_all(rep, out))
         _say("wrote " + ", ".join(str(p) for p in paths.values()), to=err)
 
 
@@ -414,7 +423,7 @@ def study_run(
         for line in result.headline():
             _say(line)
     if out:
-        paths = write_study(result, out)
+        paths = _write_out(out, lambda: write_study(result, out))
         _say("wrote " + ", ".join(str(p) for p in paths.values()), to=err)
 
 

@@ -350,7 +350,7 @@ def describe(exc: BaseException, db: str | Path) -> str | None:
         return _first_line(exc).removeprefix("connection failed: ")
     message = str(exc).lower()
     if "server" in message and ("connect" in message or "closed" in message):  # a driver without sqlstates
-        return _first_line(exc)
+        return _first_line(exc).removeprefix("connection failed: ")
     for text, reason in _SQLITE_REASONS.items():
         if text in message:
             return reason
