@@ -167,7 +167,9 @@ def stats(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         t.add_row(key, f"{data[key]:,}")
     t.add_row("posts by kind", ", ".join(f"{k} {v:,}" for k, v in sorted(data["posts_by_kind"].items())))
     t.add_row("fact-checks by verdict", ", ".join(f"{k} {v:,}" for k, v in sorted(data["factchecks_by_verdict"].items())))
-    t.add_row("matches", ", ".join(f"{k} {v:,}" for k, v in data["matches"].items()))
+    t.add_row("matches", ", ".join(f"{k} {v:,}" for k, v in data["matches"].items())
+              + (f"; {data['decisions_on_earlier_text']:,} decisions made on an earlier text (re-review)"
+                 if data["decisions_on_earlier_text"] else ""))
     t.add_row("community notes", f"{data['notes']:,} ({data['notes_on_stored_posts']:,} on stored posts), "
               f"{data['note_status_rows']:,} status rows in {data['note_status_snapshots']:,} snapshots, "
               f"{data['notes_with_rating_counts']:,} with rating counts")

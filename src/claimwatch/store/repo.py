@@ -432,6 +432,9 @@ def stats(conn: sa.Connection) -> dict[str, Any]:
         "factchecks": count(s.FactCheck),
         "factchecks_by_verdict": verdicts,
         "matches": by_status,
+        "decisions_on_earlier_text": conn.scalar(
+            sa.select(sa.func.count()).select_from(s.Match).join(s.Post, s.Post.id == s.Match.post_id)
+            .where(_on_earlier_text())) or 0,
         "posts_matched": count(s.MatchState, s.MatchState.skip_reason.is_(None)),
         "posts_skipped": count(s.MatchState, s.MatchState.skip_reason.is_not(None)),
         "quarantined": count(s.Quarantine, s.Quarantine.action == "rejected"),
@@ -706,6 +709,12 @@ def _decision_row(row: Any) -> dict[str, Any]:
     return d
 
 
+def _on_earlier_text() -> sa.ColumnElement[bool]:
+    """A match whose analyst decision was made on another text than its post's (joined) one."""
+    return sa.and_(s.Match.decision.is_not(None),
+                   sa.or_(s.Match.decided_text_hash.is_(None), s.Match.decided_text_hash != s.Post.text_hash))
+
+
 def decisions_on_earlier_text(conn: sa.Connection, post_ids: Sequence[int]) -> list[dict[str, Any]]:
     """Analyst decisions made on an earlier text of these posts (they were edited since): not
     counted anywhere, listed for re-review, oldest decision first."""
@@ -716,8 +725,7 @@ def decisions_on_earlier_text(conn: sa.Connection, post_ids: Sequence[int]) -> l
                        s.FactCheck.review_url, s.FactCheck.publisher_name, s.FactCheck.rating_text, s.FactCheck.verdict)
              .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
              .join(s.Post, s.Post.id == s.Match.post_id)
-             .where(s.Match.post_id.in_(chunk), s.Match.decision.is_not(None),
-                    sa.or_(s.Match.decided_text_hash.is_(None), s.Match.decided_text_hash != s.Post.text_hash)))
+             .where(s.Match.post_id.in_(chunk), _on_earlier_text()))
         out.extend(dict(row._mapping) for row in conn.execute(q))
     return sorted(out, key=lambda d: (d["decided_at"] is None, d["decided_at"] or 0, d["match_id"]))
 
