@@ -8,11 +8,12 @@ the next ``match`` handles the post again. Runs on SQLite and (CLAIMWATCH_TEST_P
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import claimreview, page, post
+from conftest import PG_URL, claimreview, page, post
 
 import claimwatch
 from claimwatch import Selection
@@ -158,23 +159,32 @@ def test_a_study_does_not_count_a_decision_on_an_earlier_text(each_store: claimw
     assert any("1 analyst decisions were made on an earlier text" in m for m in result.methods)
 
 
-def test_migration_takes_existing_decisions_as_made_on_the_stored_text(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL")])])
+def test_migration_takes_existing_decisions_as_made_on_the_stored_text(backend: str, tmp_path: Path) -> None:
+    """A store at 0004 with a confirmed match, upgraded: the decision counts, on the stored text."""
     from alembic import command
 
-    engine = db.create_engine(tmp_path / "old.db")
-    with engine.begin() as conn:
+    url = str(tmp_path / "old.db") if backend == "sqlite" else PG_URL
+    engine = db.create_engine(url)
+    with db.writing(engine) as conn:
+        s.Base.metadata.drop_all(conn)
+        sa.Table("alembic_version", sa.MetaData()).drop(conn, checkfirst=True)
         command.upgrade(db._alembic_config(conn), "0004")
-        conn.execute(sa.text("INSERT INTO posts (id, platform, platform_id, text, kind, collected, raw, content_hash, "
-                             "first_seen_at, updated_at) VALUES (1, 'x', '1', :t, 'original', 1, '{}', 'h', "
-                             "'2024-01-01', '2024-01-01')"), {"t": ORIGINAL})
-        conn.execute(sa.text("INSERT INTO factchecks (id, review_url, claim_key, claim_text, appearances, raw, "
-                             "content_hash, verdict, verdict_method, first_seen_at, updated_at) VALUES (1, :u, 'k', "
-                             "'c', '[]', '{}', 'h', 'false', 'table', '2024-01-01', '2024-01-01')"), {"u": FC_MACHINES})
-        conn.execute(sa.text("INSERT INTO matches (post_id, factcheck_id, rank, score, method, evidence, status, "
-                             "decided_by, created_at, updated_at) VALUES (1, 1, 1, 0.9, 'm', '{}', 'confirmed', 'ana', "
-                             "'2024-01-01', '2024-01-01')"))
+        when = datetime(2024, 1, 1, tzinfo=UTC)
+        tables = sa.MetaData()
+        tables.reflect(conn, only=["posts", "factchecks", "matches"])
+        conn.execute(tables.tables["posts"].insert().values(
+            id=1, platform="x", platform_id="1", text=ORIGINAL, kind="original", collected=True, raw={},
+            content_hash="h", first_seen_at=when, updated_at=when))
+        conn.execute(tables.tables["factchecks"].insert().values(
+            id=1, review_url=FC_MACHINES, claim_key="k", claim_text="c", appearances=[], raw={}, content_hash="h",
+            verdict="false", verdict_method="table", first_seen_at=when, updated_at=when))
+        conn.execute(tables.tables["matches"].insert().values(
+            post_id=1, factcheck_id=1, rank=1, score=0.9, method="m", evidence={}, status="confirmed",
+            decided_by="ana", created_at=when, updated_at=when))
     engine.dispose()
-    ws = claimwatch.open(tmp_path / "old.db")
+    ws = claimwatch.open(url)
     assert _matches(ws) == {FC_MACHINES: ("confirmed", "confirmed", "ana")}
     with ws.engine.connect() as conn:
         assert conn.scalar(sa.select(s.Post.text_hash)) == repo.text_hash(ORIGINAL)
