@@ -178,7 +178,9 @@ def _fit(records: Sequence[Any], check: Callable[[Any], _Check], describe: Calla
             continue
         out.records.append(replace(rec, **c.changes) if c.changes else rec)
         out.kept.append(i)
-        out.warnings += [r.Rejected(_source(rec), f"{describe(rec)}: {w}", _raw(rec)) for w in c.warnings]
+        if c.warnings:
+            raw = _raw(rec)
+            out.warnings += [r.Rejected(_source(rec), f"{describe(rec)}: {w}", raw) for w in c.warnings]
     return out
 
 
