@@ -63,16 +63,17 @@ def ws(tmp_path: Path) -> claimwatch.Workspace:
     return claimwatch.open(tmp_path / "t.db")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_ws(request: pytest.FixtureRequest, tmp_path: Path) -> claimwatch.Workspace:
-    """A fresh store on SQLite, and on PostgreSQL when CLAIMWATCH_TEST_PG_URL names one: the same
-    input must give the same result on both."""
+#: A PostgreSQL database the tests may empty (see README "Run the tests"); unset, its tests skip.
+PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")])])
+def each_store(request: pytest.FixtureRequest, tmp_path: Path) -> claimwatch.Workspace:
+    """The same test on a fresh SQLite store and on the (emptied) PostgreSQL test database."""
     if request.param == "sqlite":
         return claimwatch.open(tmp_path / "t.db")
-    url = os.environ.get("CLAIMWATCH_TEST_PG_URL")
-    if not url:
-        pytest.skip("set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")
-    ws = claimwatch.open(url)
+    ws = claimwatch.open(PG_URL)
     ws.reset()
     return ws
 

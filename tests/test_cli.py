@@ -38,7 +38,7 @@ def test_init_ingest_stats_and_quarantine(db: str, write_jsonl) -> None:
     assert code == 0 and {"posts", "authors", "snapshots", "factchecks", "matches", "quarantined",
                           "unmapped_ratings"} <= stats.keys()
     assert (stats["posts"], stats["authors"], stats["snapshots"], stats["quarantined"]) == (2, 1, 2, 1)
-    assert stats["matches"] == {"candidate": 0, "proposed": 0, "confirmed": 0, "rejected": 0}
+    assert stats["matches"] == {"candidate": 0, "proposed": 0, "confirmed": 0, "rejected": 0, "outdated": 0}
     code, out, _ = run("quarantine", "list", "--json", "--db", db)
     rows = json.loads(out)
     assert code == 0 and rows[0]["location"] == "line 2" and rows[0]["source_path"] == str(f)

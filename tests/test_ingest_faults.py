@@ -20,7 +20,7 @@ from conftest import page, post
 
 import claimwatch
 from claimwatch import ingest
-from claimwatch.records import MetricSnapshot, Parsed, Post, ReadResult, SourceRef
+from claimwatch.records import Post, ReadResult
 from claimwatch.sources import generic
 from claimwatch.sources.base import (
     MAX_PLAUSIBLE_COUNT,
@@ -32,6 +32,7 @@ from claimwatch.sources.base import (
     str_id,
     to_count,
 )
+from claimwatch.store import repo
 from claimwatch.store import schema as s
 
 HEADER = ["id", "author_handle", "created_at", "text", "views", "likes"]
@@ -237,24 +238,23 @@ def test_a_reader_bug_costs_the_rest_of_that_file_only(ws: claimwatch.Workspace,
 
 
 def test_a_record_the_store_refuses_is_quarantined_and_the_rest_of_its_batch_lands(
-        ws: claimwatch.Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A value only the database chokes on (here a count beyond 64 bits, as a reader bug could
-    let through) costs its own record: the batch is retried record by record."""
-    when = parse_time("2024-08-01T00:00:00Z")
+        ws: claimwatch.Workspace, write_jsonl, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value the database refuses that nothing foresaw (here a constraint the store raises for
+    post 2) costs its own record: the batch is retried record by record."""
+    real = repo.upsert_posts
 
-    def reader(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
-        for i in range(5):
-            views = 2**70 if i == 2 else i
-            yield Parsed(Post("x", str(i), None, when, f"text {i}", metrics=MetricSnapshot(when, views=views),
-                              raw={"i": i}, source=SourceRef(str(path), f"line {i + 1}", "jsonl")))
+    def refusing(conn: sa.Connection, posts: list[Post], run_id: int | None) -> repo.BatchCounts:
+        if any(p.platform_id == "2" for p in posts):
+            raise sa.exc.IntegrityError("INSERT INTO posts", {}, Exception("CHECK constraint failed: a test rule"))
+        return real(conn, posts, run_id)
 
-    monkeypatch.setitem(ingest.POST_FORMATS, "jsonl", reader)
-    path = tmp_path / "p.jsonl"
-    path.write_text("{}\n")
-    report = ws.ingest_posts([path], fmt="jsonl")
+    monkeypatch.setattr(repo, "upsert_posts", refusing)
+    path = write_jsonl("p.jsonl", [page([post(str(i), f"text {i}", 10 * i) for i in range(5)])])
+    report = ws.ingest_posts([path])
     assert report.inserted == 4 and report.quarantined == 1 and report.files[0].read == 4
     [entry] = _quarantine(ws)
-    assert entry["location"] == "line 3" and "post 2: the store refused it" in entry["reason"]
+    assert entry["location"] == "line 1 item 3"
+    assert "post 2: the store refused it: CHECK constraint failed: a test rule" in entry["reason"]
     assert set(_views(ws)) == {"0", "1", "3", "4"}
 
 

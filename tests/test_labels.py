@@ -178,9 +178,9 @@ def _write_events(path: Path, cases: list[tuple[bool, LineMaker]], seed: int, *,
 
 
 @pytest.mark.parametrize(("seed", "bom", "newline"), [(1, False, b"\n"), (2, True, b"\r\n"), (3, True, b"\n")])
-def test_generated_bad_events_cost_only_their_line(store_ws: claimwatch.Workspace, tmp_path: Path, seed: int,
+def test_generated_bad_events_cost_only_their_line(each_store: claimwatch.Workspace, tmp_path: Path, seed: int,
                                                    bom: bool, newline: bytes) -> None:
-    ws = store_ws
+    ws = each_store
     path = tmp_path / "label_stream.jsonl"
     expected = _write_events(path, LABEL_CASES, seed, bom=bom, newline=newline)
     rep = ingest.ingest_labels(ws.engine, [path], batch_size=5)

@@ -486,9 +486,9 @@ NOTE_CASES: list[tuple[str, RowMaker]] = [
 
 @pytest.mark.parametrize(("seed", "bom", "newline", "packed"), [
     (1, False, b"\n", False), (2, True, b"\r\n", False), (3, False, b"\n", True), (4, True, b"\n", False)])
-def test_generated_bad_note_rows_cost_only_themselves(store_ws: claimwatch.Workspace, tmp_path: Path, seed: int,
+def test_generated_bad_note_rows_cost_only_themselves(each_store: claimwatch.Workspace, tmp_path: Path, seed: int,
                                                       bom: bool, newline: bytes, packed: bool) -> None:
-    ws = store_ws
+    ws = each_store
     path = tmp_path / ("notes-00000.tsv.gz" if packed else "notes-00000.tsv")
     expected = _write_generated(path, NOTE_LAYOUT, NOTE_CASES, seed, bom=bom, newline=newline, packed=packed)
     rep = ingest.ingest_notes(ws.engine, [path], batch_size=7)  # dated by its latest timestamp: a first pass
@@ -525,8 +525,8 @@ STATUS_CASES: list[tuple[str, RowMaker]] = [
 ]
 
 
-def test_generated_bad_status_rows_cost_only_themselves(store_ws: claimwatch.Workspace, tmp_path: Path) -> None:
-    ws = store_ws
+def test_generated_bad_status_rows_cost_only_themselves(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
+    ws = each_store
     path = tmp_path / "noteStatusHistory-00000.tsv"
     expected = _write_generated(path, STATUS_LAYOUT, STATUS_CASES, seed=5)
     rep = ws.ingest_notes([path], SNAP_1)

@@ -24,6 +24,7 @@ import claimwatch
 from claimwatch.analysis.study import StudyResult
 from claimwatch.cli import app
 from claimwatch.records import MatchStatus
+from claimwatch.reports.render import md_cell
 from claimwatch.reports.study import write_study
 
 CHARTS = ("notes_coverage.png", "posts_per_week.png", "top_posts.png", "views_over_time.png")
@@ -137,13 +138,13 @@ def test_methods_and_sources_are_in_the_report(ccdh: tuple[StudyResult, dict[str
     for text in (*result.methods, result.study["inclusion_rule"], result.study["views_metric"],
                  result.study["community_note_rule"], *result.sources[0]["files"]):
         assert html.escape(text, quote=False) in page_html
-    assert "## Methods" in md and "## Sources" in md and result.study["views_metric"] in md
+    assert "## Methods" in md and "## Sources" in md and md_cell(result.study["views_metric"]) in md
 
 
 def test_markdown_and_csv_have_a_linked_row_per_post(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
     md = paths["md"].read_text()
-    assert md.startswith(f"# {result.study['title']}\n") and result.headline()[0] in md
+    assert md.startswith(f"# {md_cell(result.study['title'])}\n") and md_cell(result.headline()[0]) in md
     first = result.posts[0]
     assert f"| 1 | [{first['post_id']}](<{first['url']}>) |" in md
     assert f"[{first['fact_checks'][0]['publisher']}](<{first['fact_checks'][0]['url']}>)" in md

@@ -39,16 +39,22 @@ from claimwatch.verdicts import VerdictTable
 
 
 class Workspace:
-    """One store (SQLite file or server URL) and its search index."""
+    """One store (SQLite file or server URL) and its search index.
 
-    def __init__(self, settings: Settings) -> None:
+    ``read_only``: for commands that only read (reports, stats, studies): the store must
+    exist at the current schema and is opened read-only (see :func:`claimwatch.store.db.open_store`).
+    """
+
+    def __init__(self, settings: Settings, *, read_only: bool = False) -> None:
         self.settings = settings
-        self.engine: sa.Engine = db.create_engine(settings.db)
-        db.migrate(self.engine)
+        self.read_only = read_only
+        self.engine: sa.Engine = db.open_store(settings.db, read_only=read_only)
         self.index_dir = Path(settings.index_dir) if settings.index_dir else db.index_dir_for(settings.db)
         self._encoder: Encoder | None = None
         self._model: RetrievalModel | None | bool = False  # False = not looked up yet
         self._cw_model: cw.CheckworthinessModel | None | bool = False
+        #: what the last index update did (e.g. rebuilt a corrupt index, and why)
+        self.index_stats: IndexStats | None = None
 
     def reset(self) -> None:
         """Drop and recreate every table: the demo's fresh start on a server database."""
@@ -96,7 +102,7 @@ class Workspace:
         """Re-apply the (possibly extended) verdict table to every stored fact-check."""
         table = self.verdict_table()
         changed = 0
-        with self.engine.begin() as conn:
+        with db.writing(self.engine) as conn:
             rows = repo.factchecks_for_verdicts(conn)
             for row in rows:
                 verdict, method = table.normalise(row.rating_text, row.rating_value, row.best_rating, row.worst_rating)
@@ -117,7 +123,9 @@ class Workspace:
 
     def _sync_index(self, show_progress: bool = False) -> tuple[ClaimIndex, IndexStats]:
         """Bring the persisted index up to date with the store (incrementally) and return it."""
-        return ClaimIndex.build(self.index_dir, self.claim_docs(), self.encoder, show_progress=show_progress)
+        index, self.index_stats = ClaimIndex.build(self.index_dir, self.claim_docs(), self.encoder,
+                                                   show_progress=show_progress)
+        return index, self.index_stats
 
     def build_index(self, show_progress: bool = False) -> IndexStats:
         return self._sync_index(show_progress)[1]
@@ -179,7 +187,7 @@ class Workspace:
         return score_topics(self.engine, Analyser(self.encoder, None, topic_set), progress)
 
     def decide(self, match_id: int, status: MatchStatus, who: str, note: str | None = None) -> bool:
-        with self.engine.begin() as conn:
+        with db.writing(self.engine) as conn:
             return repo.decide_match(conn, match_id, status, who, note)
 
     # ------------------------------------------------------------------ reports and inspection
@@ -218,7 +226,11 @@ class Workspace:
             return repo.list_quarantine(conn, action=action, path=path, limit=limit, offset=offset)
 
 
-def open(db_path: str | Path | None = None, **overrides: Any) -> Workspace:  # noqa: A001 - reads like claimwatch.open()
-    """Open (creating and migrating if needed) a store; settings from config/env, then ``overrides``."""
+def open(db_path: str | Path | None = None, *, read_only: bool = False,  # noqa: A001 - reads like claimwatch.open()
+         **overrides: Any) -> Workspace:
+    """Open a store (creating and migrating it if needed; with ``read_only`` only an existing,
+    current one, read-only); settings from config/env, then ``overrides``.
+
+    Raises :class:`claimwatch.store.db.StoreError` (one line) when the store cannot be used."""
     settings = load_settings().with_overrides(db=str(db_path) if db_path else None, **overrides)
-    return Workspace(settings)
+    return Workspace(settings, read_only=read_only)

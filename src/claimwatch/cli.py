@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -24,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from claimwatch import api
+from claimwatch import api, atomic
 from claimwatch.analysis.report import Report, Selection
 from claimwatch.claims.encoder import ModelNotFound
 from claimwatch.claims.rerank import ModelError
@@ -35,9 +36,25 @@ from claimwatch.records import MatchStatus
 from claimwatch.reports import write_all
 from claimwatch.reports.study import write_study
 from claimwatch.sources.notes import MAP_FIELDS as NOTE_MAP_FIELDS
+from claimwatch.store.db import StoreError
+from claimwatch.terminal import safe
+
+
+class _Boundary(TyperGroup):
+    """Where every command's errors end: a store that cannot be opened, read or written, and an
+    output file that cannot be written, each as one line naming it and the reason (exit 2)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+
 
 app = typer.Typer(help="Find posts repeating fact-checked claims, measure their reach, report with evidence.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, cls=_Boundary)
 ingest_app = typer.Typer(help="Read post archives, fact-check feeds, Community Notes downloads or label events into "
                               "the store.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Inspect records that could not be used.", no_args_is_help=True)
@@ -68,16 +85,22 @@ DatasetsOpt = Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat!
                                            "../shared/datasets.")]
 
 
-def _open(db: str | None, **overrides: Any) -> api.Workspace:
+def _open(db: str | None, *, read_only: bool = False, **overrides: Any) -> api.Workspace:
+    """The store; ``read_only`` for commands that only read it (see ``claimwatch.store.db``)."""
     try:
-        return api.open(db, **overrides)
+        return api.open(db, read_only=read_only, **overrides)
     except ValueError as exc:  # a bad settings file or environment variable
         _fail(str(exc))
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(safe(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _say(text: object, *, to: Console | None = None) -> None:
+    """Print a line that carries data (control characters shown, never obeyed; no markup)."""
+    (to or console).print(safe(text), highlight=False, markup=False, soft_wrap=True)
 
 
 @contextmanager
@@ -87,6 +110,15 @@ def _user_errors() -> Iterator[None]:
         yield
     except (ValueError, ModelNotFound, ModelError, FileNotFoundError) as exc:
         _fail(str(exc))
+
+
+def _write_out(out: Path, write: Callable[[], dict[str, Path]]) -> dict[str, Path]:
+    """Report files into the folder ``out``; a file that cannot be written is one line (the files
+    written before it are complete, the previous version of that one is kept)."""
+    try:
+        return write()
+    except OSError as exc:
+        _fail(f"cannot write the report to {out} (a folder): {exc.filename or out}: {exc.strerror or exc}")
 
 
 def _parse_map(pairs: list[str] | None) -> dict[str, str]:
@@ -120,13 +152,13 @@ def _progress() -> Progress:
 def init(db: DbOpt = None) -> None:
     """Create the store (or migrate it to the current schema)."""
     ws = _open(db)
-    console.print(f"store ready: {ws.engine.url.render_as_string(hide_password=True)}")
+    _say(f"store ready: {ws.engine.url.render_as_string(hide_password=True)}")
 
 
 @app.command()
 def stats(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Counts of everything in the store, and rating texts no verdict rule covers."""
-    data = _open(db).stats()
+    data = _open(db, read_only=True).stats()
     if as_json:
         print(json.dumps(data))
         return
@@ -136,7 +168,9 @@ def stats(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         t.add_row(key, f"{data[key]:,}")
     t.add_row("posts by kind", ", ".join(f"{k} {v:,}" for k, v in sorted(data["posts_by_kind"].items())))
     t.add_row("fact-checks by verdict", ", ".join(f"{k} {v:,}" for k, v in sorted(data["factchecks_by_verdict"].items())))
-    t.add_row("matches", ", ".join(f"{k} {v:,}" for k, v in data["matches"].items()))
+    t.add_row("matches", ", ".join(f"{k} {v:,}" for k, v in data["matches"].items())
+              + (f"; {data['decisions_on_earlier_text']:,} decisions made on an earlier text (re-review)"
+                 if data["decisions_on_earlier_text"] else ""))
     t.add_row("community notes", f"{data['notes']:,} ({data['notes_on_stored_posts']:,} on stored posts), "
               f"{data['note_status_rows']:,} status rows in {data['note_status_snapshots']:,} snapshots, "
               f"{data['notes_with_rating_counts']:,} with rating counts")
@@ -146,7 +180,7 @@ def stats(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         console.print("\n[bold]Rating texts without a verdict[/] (add them to a verdict table, see "
                       "`claimwatch verdicts apply --help`):")
         for row in data["unmapped_ratings"]:
-            console.print(f"  {row['count']:>6,}  {row['rating']!r}", highlight=False, markup=False)
+            _say(f"  {row['count']:>6,}  {row['rating']!r}")
 
 
 # ---------------------------------------------------------------------------- ingest
@@ -157,9 +191,9 @@ def _print_ingest(report: IngestReport, as_json: bool) -> None:
     else:
         for f in report.files:
             if f.error:
-                err.print(f"[red]✗[/] {escape(f.path)}: {escape(f.error)}", highlight=False)
+                err.print(f"[red]✗[/] {escape(safe(f.path))}: {escape(safe(f.error))}", highlight=False)
                 continue
-            line = f"[green]✓[/] {escape(f.path)} \\[{f.format}]: read {f.read:,}, quarantined {f.rejected:,}"
+            line = f"[green]✓[/] {escape(safe(f.path))} \\[{f.format}]: read {f.read:,}, quarantined {f.rejected:,}"
             if f.conflicts:
                 line += f", {f.conflicts:,} conflicting observations"
             if f.warnings:
@@ -293,8 +327,8 @@ def index(db: DbOpt = None, model: ModelOpt = None) -> None:
         prog.add_task("encoding fact-checks", total=None)
         st = ws.build_index(show_progress=err.is_terminal)
     why = f" ({st.rebuilt_reason})" if st.rebuilt_reason else ""
-    console.print(f"index {st.version} at {ws.index_dir}: {st.total:,} fact-checks, {st.encoded:,} encoded, "
-                  f"{st.reused:,} reused, {st.removed:,} removed{why}", highlight=False, markup=False)
+    _say(f"index {st.version} at {ws.index_dir}: {st.total:,} fact-checks, {st.encoded:,} encoded, "
+         f"{st.reused:,} reused, {st.removed:,} removed{why}")
 
 
 @app.command()
@@ -317,6 +351,8 @@ def match(
         task = prog.add_task("matching posts", total=None)
         rep = ws.match(rematch=rematch, topics=topics,
                        progress=lambda done, total: prog.update(task, completed=done, total=total))
+    if ws.index_stats and ws.index_stats.rebuilt_reason:
+        _say(f"index: {ws.index_stats.rebuilt_reason}", to=err)
     console.print(rep.summary(), highlight=False, markup=False)
     cw_model = ws.checkworthiness_model()
     console.print(f"check-worthiness: {cw_model.describe() if cw_model else 'off'}", highlight=False, markup=False)
@@ -338,14 +374,13 @@ def topics_score(
         task = prog.add_task("scoring topics", total=None)
         n = ws.score_topics(file, progress=lambda done, total: prog.update(task, completed=done, total=total))
     counts = ws.stats()["posts_by_topic"]
-    console.print(f"scored {n:,} posts; in topic: " + (", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"),
-                  highlight=False, markup=False)
+    _say(f"scored {n:,} posts; in topic: " + (", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"))
 
 
 # ---------------------------------------------------------------------------- report
 
 def print_report(report: Report, limit: int) -> None:
-    console.print(Text(f"\n{report.headline.sentence()}\n", style="bold"), highlight=False)
+    console.print(Text(safe(f"\n{report.headline.sentence()}\n"), style="bold"), highlight=False)
     t = Table(title=f"posts ({len(report.rows):,}; showing debunked first, up to {limit})", show_lines=False)
     for col in ("post", "date", "kind", "account", "text", "views", "fact-check", "rating", "verdict", "status",
                 "score", "conf."):
@@ -353,7 +388,7 @@ def print_report(report: Report, limit: int) -> None:
     ordered = sorted(report.rows, key=lambda r: (not r.debunked, -(r.views or 0)))
     for row in ordered[:limit]:
         fc = row.fact_check
-        t.add_row(*(Text(c) for c in (row.post_id, (row.created_at or "")[:10], row.kind, row.handle or "",
+        t.add_row(*(Text(safe(c)) for c in (row.post_id, (row.created_at or "")[:10], row.kind, row.handle or "",
                   row.text[:80] + ("…" if len(row.text) > 80 else ""),
                   row.reach(),
                   (fc.publisher or "") if fc else "", (fc.rating_text or "") if fc else "",
@@ -378,7 +413,7 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Headline and per-post table for a selection; with --out, write Markdown, CSV, JSON and HTML."""
-    ws = _open(db)
+    ws = _open(db, read_only=True)
     sel = Selection(handles=tuple(account or ()), since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
                     keywords=tuple(keyword or ()), include_proposed=not confirmed_only, include_reposts=include_reposts,
                     topics=tuple(topic or ()), langs=tuple(lang or ()))
@@ -388,8 +423,8 @@ def report(
     else:
         print_report(rep, limit)
     if out:
-        paths = write_all(rep, out)
-        err.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False, markup=False)
+        paths = _write_out(out, lambda: write_all(rep, out))
+        _say("wrote " + ", ".join(str(p) for p in paths.values()), to=err)
 
 
 # ---------------------------------------------------------------------------- studies
@@ -407,18 +442,18 @@ def study_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Compute a study from the store: the same file and store always give the same figures."""
-    ws = _open(db)
+    ws = _open(db, read_only=True)
     with _user_errors():
         result = ws.run_study(file)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
-        console.print(Text(result.study["title"], style="bold"), highlight=False)
+        console.print(Text(safe(result.study["title"]), style="bold"), highlight=False)
         for line in result.headline():
-            console.print(line, highlight=False, markup=False)
+            _say(line)
     if out:
-        paths = write_study(result, out)
-        err.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False, markup=False)
+        paths = _write_out(out, lambda: write_study(result, out))
+        _say("wrote " + ", ".join(str(p) for p in paths.values()), to=err)
 
 
 # ---------------------------------------------------------------------------- quarantine / review / verdicts
@@ -434,7 +469,7 @@ def quarantine_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List quarantined records with file, location and reason."""
-    rows = _open(db).quarantine(action=action, path=file, limit=limit, offset=offset)
+    rows = _open(db, read_only=True).quarantine(action=action, path=file, limit=limit, offset=offset)
     if as_json:
         print(json.dumps(rows, default=str))
         return
@@ -448,16 +483,18 @@ def quarantine_list(
         cells = [str(row["id"]), row["action"], row["source_path"], row["location"], row["reason"]]
         if raw:
             cells.append(row["raw"][:2000])
-        t.add_row(*(Text(c) for c in cells))
+        t.add_row(*(Text(safe(c)) for c in cells))
     console.print(t)
 
 
 def _decide(match_id: int, status: MatchStatus, by: str, note: str | None, db: str | None) -> None:
     if not by.strip():
         _fail("--by must name the analyst")
-    if not _open(db).decide(match_id, status, by.strip(), note):
+    with _user_errors():
+        found = _open(db).decide(match_id, status, by.strip(), note)
+    if not found:
         _fail(f"no match with id {match_id}")
-    console.print(f"match {match_id}: {status.value} by {by}")
+    _say(f"match {match_id}: {status.value} by {by}")
 
 
 ByOpt = Annotated[str, typer.Option("--by", help="Who decided (recorded with the time).")]
@@ -568,7 +605,7 @@ def eval_retrieval(
             encoder = Encoder(settings.model or None, backend=settings.encoder_backend)
             rmodel = load_model(settings.retrieval_model, encoder.name)
             if vclaims.endswith(".db") or "://" in vclaims:
-                claims = api.open(vclaims).claim_docs(by_url=_qrels_use_urls(qrels))
+                claims = api.open(vclaims, read_only=True).claim_docs(by_url=_qrels_use_urls(qrels))
             else:
                 claims = checkthat.load_vclaims(Path(vclaims))
             neg = no_claim_posts(negatives) if negatives else []
@@ -577,9 +614,9 @@ def eval_retrieval(
         except DataError as exc:
             _fail(str(exc))
     for w in run.warnings:
-        err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(safe(w))}", highlight=False)
     if run_out:
-        run_out.write_text("\n".join(run.trec_lines()) + "\n")
+        atomic.write_text(run_out, "\n".join(run.trec_lines()) + "\n")
     if as_json:
         print(json.dumps(res))
     else:
@@ -715,9 +752,9 @@ def demo(
 
     rep, paths, log = run_demo(out, db)
     for line in log:
-        console.print(line, highlight=False, markup=False)
+        _say(line)
     print_report(rep, limit=30)
-    console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False, markup=False)
+    _say("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from claimwatch.sources.base import FormatError, ReadContext, clip_raw, head_byt
 from claimwatch.sources.generic import PostReadContext
 from claimwatch.sources.notes import NOTE_FORMATS, check_column_map, detect_notes_format, latest_timestamp
 from claimwatch.sources.x_labels import LABEL_FORMATS, detect_label_format
-from claimwatch.store import repo
+from claimwatch.store import db, repo
 from claimwatch.verdicts import VerdictTable
 
 DEFAULT_BATCH = 1000
@@ -209,7 +209,7 @@ def _ingest(engine: sa.Engine, kind: str, paths: list[Path], fmt: str,
             progress: ProgressFn | None) -> IngestReport:
     if fmt != "auto" and fmt not in formats:
         raise ValueError(f"unknown {kind} format {fmt!r}; choose auto or one of {', '.join(formats)}")
-    with engine.begin() as conn:
+    with db.writing(engine) as conn:
         _close_dead_runs(conn)
         run_id = repo.start_run(conn, kind, [str(p) for p in paths],
                                 {"format": fmt, **(file_time.run_option() if file_time else {}),
@@ -223,7 +223,7 @@ def _ingest(engine: sa.Engine, kind: str, paths: list[Path], fmt: str,
                                              file_time, batch_size, progress, report))
         status = "completed"
     finally:
-        with engine.begin() as conn:
+        with db.writing(engine) as conn:
             repo.finish_run(conn, run_id, status, report.to_dict())
     return report
 
@@ -253,11 +253,14 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
 
     def flush() -> None:
         counts = _write_batch(engine, kind, write, batch, quarantine, report.run_id)
-        fr.read -= len(counts.duplicates) + len(counts.refused)
-        fr.rejected += len(counts.duplicates) + len(counts.refused)
+        refused = len(counts.duplicates) + len(counts.rejected) + len(counts.refused)
+        fr.read -= refused
+        fr.rejected += refused
+        report.quarantined += refused
         fr.conflicts += len(counts.conflicts)
-        report.quarantined += len(counts.duplicates) + len(counts.refused)
         report.conflicts += len(counts.conflicts)
+        fr.warnings += len(counts.field_warnings)
+        report.warnings += len(counts.field_warnings)
         report.inserted += counts.inserted
         report.updated += counts.updated
         report.unchanged += counts.unchanged
@@ -326,7 +329,7 @@ def _write_batch(engine: sa.Engine, kind: str, write: Callable[[sa.Connection, l
     quarantined with the store's reason and every other record lands.
     """
     try:
-        with engine.begin() as conn:
+        with db.writing(engine) as conn:
             counts = write(conn, batch, run_id) if batch else repo.BatchCounts()
             _quarantine_counts(conn, kind, run_id, quarantine, counts)
         return counts
@@ -340,13 +343,13 @@ def _write_batch(engine: sa.Engine, kind: str, write: Callable[[sa.Connection, l
     counts = repo.BatchCounts()
     for rec in batch:
         try:
-            with engine.begin() as conn:
+            with db.writing(engine) as conn:
                 counts.add(write(conn, [rec], run_id))
         except sa.exc.OperationalError:
             raise
         except (sa.exc.StatementError, ValueError, OverflowError) as exc:
             counts.add(_refused(engine, kind, rec, exc, run_id))
-    with engine.begin() as conn:
+    with db.writing(engine) as conn:
         _quarantine_counts(conn, kind, run_id, quarantine, counts)
     return counts
 
@@ -355,7 +358,8 @@ def _quarantine_counts(conn: sa.Connection, kind: str, run_id: int, quarantine: 
                        counts: repo.BatchCounts) -> None:
     entries = list(quarantine)
     entries.extend((c, "conflict") for c in counts.conflicts)
-    entries.extend((d, "rejected") for d in counts.duplicates)
+    entries.extend((d, "rejected") for d in counts.duplicates + counts.rejected)
+    entries.extend((w, "field_dropped") for w in counts.field_warnings)
     repo.add_quarantine(conn, run_id, kind, entries)
 
 
@@ -364,7 +368,7 @@ def _refused(engine: sa.Engine, kind: str, rec: Any, exc: Exception, run_id: int
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
     entry = r.Rejected(rec.source, f"{_ident(rec)}: the store refused it: {reason}",
                        clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)))
-    with engine.begin() as conn:
+    with db.writing(engine) as conn:
         repo.add_quarantine(conn, run_id, kind, [(entry, "rejected")])
     return repo.BatchCounts(refused=[entry])
 
@@ -379,7 +383,7 @@ def _file_failed(engine: sa.Engine, kind: str, path: Path, fr: FileReport, repor
             head = head_bytes(path, 2048).decode("utf-8", "replace")
         except (OSError, FormatError):
             pass
-    with engine.begin() as conn:
+    with db.writing(engine) as conn:
         repo.add_quarantine(conn, report.run_id, kind,
                             [(r.Rejected(r.SourceRef(str(path), "file", fr.format or "unknown"), reason, head), "rejected")])
     report.quarantined += 1

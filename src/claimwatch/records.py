@@ -42,13 +42,15 @@ class MatchStatus(StrEnum):
 
     ``candidate`` rows are stored top-k evidence below the proposal threshold;
     ``proposed`` is a machine proposal; ``confirmed``/``rejected`` are analyst decisions
-    and are never overwritten by re-matching.
+    and are never overwritten by re-matching. ``outdated``: an analyst decision made on an
+    earlier text of the post (it was edited since); it counts as nothing until re-reviewed.
     """
 
     CANDIDATE = "candidate"
     PROPOSED = "proposed"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    OUTDATED = "outdated"
 
 
 @dataclass(slots=True)

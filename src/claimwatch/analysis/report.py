@@ -3,7 +3,8 @@
 Every figure is traceable: a row names the post id and URL, the snapshot (views and the
 time they were observed) and the fact-check URL behind it. Machine proposals and
 analyst decisions stay apart: each row says whether its match was confirmed by a person
-or only proposed, and the headline counts both separately.
+or only proposed, and the headline counts both separately. A decision made on an earlier
+text of a post (edited since) counts as nothing; the report lists it for re-review.
 """
 
 from __future__ import annotations
@@ -72,7 +73,29 @@ class FactCheckRef:
     #: calibrated P(correct) when a trained model proposed it; None for v1 proposals
     match_confidence: float | None
     match_method: str
+    #: the analyst who decided on the post's current text (None for a machine status)
     decided_by: str | None
+    #: an analyst decision made on an earlier text of the post, e.g. "confirmed by ana on 2024-08-02"
+    earlier_decision: str | None = None
+
+
+@dataclass
+class EarlierDecision:
+    """An analyst decision on a text the post no longer has: not counted, to be re-reviewed."""
+
+    post_id: str
+    url: str | None
+    handle: str | None
+    match_id: int
+    #: where the pair stands now: outdated, or the machine's view of the new text
+    status: str
+    decision: str
+    decided_by: str | None
+    decided_at: str | None
+    note: str | None
+    review_url: str
+    publisher: str | None
+    rating_text: str | None
 
 
 @dataclass
@@ -126,6 +149,8 @@ class Headline:
     observed_to: str | None
     #: engagement of the debunked posts whose views are unknown but whose source counted engagement
     debunked_engagement: EngagementTotal = field(default_factory=EngagementTotal)
+    #: analyst decisions made on an earlier text of a post in the selection (not counted)
+    decisions_on_earlier_text: int = 0
 
     def sentence(self) -> str:
         when = ""
@@ -138,7 +163,9 @@ class Headline:
         return (f"{self.debunked_posts} posts repeat claims rated false or misleading, viewed "
                 f"{self.debunked_views:,} times{when}{unknown}. "
                 f"{self.debunked_confirmed} confirmed by an analyst, {self.debunked_proposed_only} machine-proposed only. "
-                f"Selection: {self.posts} posts, {self.views:,} views.")
+                f"Selection: {self.posts} posts, {self.views:,} views."
+                + (f" {self.decisions_on_earlier_text} analyst decisions were made on an earlier text of their post "
+                   "and are not counted (re-review them)." if self.decisions_on_earlier_text else ""))
 
 
 @dataclass
@@ -161,6 +188,8 @@ class Report:
     #: tomorrow's fact-check queue: check-worthy posts that match no fact-check, by score × views
     unchecked: list[ReportRow] = field(default_factory=list)
     unchecked_rule: str = ""
+    #: analyst decisions made on an earlier text of a post (edited since): to re-review
+    earlier_decisions: list[EarlierDecision] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -196,7 +225,10 @@ def _ref(m: dict[str, Any]) -> FactCheckRef:
         review_date=_iso(m["review_date"])[:10] if m["review_date"] else None, match_id=m["match_id"],
         match_status=m["status"], match_score=round(float(m["score"]), 4),
         match_confidence=None if m["confidence"] is None else round(float(m["confidence"]), 4), match_method=m["method"],
-        decided_by=m["decided_by"])
+        decided_by=m["decided_by"],
+        earlier_decision=None if m["decision"] is None or m["decision_current"] else
+        f"{m['decision']} by {m['earlier_decided_by'] or 'an analyst'}"
+        f"{' on ' + _iso(m['decided_at'])[:10] if m['decided_at'] else ''}, on an earlier text of the post")
 
 
 def _preference(m: dict[str, Any]) -> tuple[bool, bool, float]:
@@ -224,6 +256,7 @@ def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, An
         matches = repo.matches_for_posts(conn, ids, selection.statuses())
         analysis = repo.analysis_for_posts(conn, ids)
         topics = repo.topics_for_posts(conn, ids)
+        earlier = repo.decisions_on_earlier_text(conn, ids)
 
     rows: list[ReportRow] = []
     for p in posts:
@@ -247,13 +280,25 @@ def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, An
             claim_score=max((sc[2] for sc in a.get("sentence_scores") or []), default=None),
             topics=[t["topic"] for t in topics.get(p["id"], []) if t["assigned"]],
         ))
+    by_id = {p["id"]: p for p in posts}
+    earlier_decisions = [_earlier(by_id[d["post_id"]], d) for d in earlier]
+    headline = _headline(rows)
+    headline.decisions_on_earlier_text = len(earlier_decisions)
     return Report(selection=selection.describe(), generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                  headline=_headline(rows), rows=rows, matching=matching or {}, languages=_languages(rows),
+                  headline=headline, rows=rows, matching=matching or {}, languages=_languages(rows),
+                  earlier_decisions=earlier_decisions,
                   unchecked=_unchecked(rows, checkworthy_from),
                   unchecked_rule=(f"post check-worthiness ≥ {checkworthy_from[0]:.2f} or claim sentence ≥ "
                                   f"{checkworthy_from[1]:.2f} (the model's thresholds), no proposed or confirmed "
                                   "fact-check; score = the higher of the two; "
                                   f"ranked by check-worthiness × views (unknown views rank last); top {UNCHECKED_LIMIT}"))
+
+
+def _earlier(p: dict[str, Any], d: dict[str, Any]) -> EarlierDecision:
+    return EarlierDecision(post_id=p["platform_id"], url=p["url"], handle=p["handle"], match_id=d["match_id"],
+                           status=d["status"], decision=d["decision"], decided_by=d["decided_by"],
+                           decided_at=_iso(d["decided_at"]), note=d["decision_note"], review_url=d["review_url"],
+                           publisher=d["publisher_name"], rating_text=d["rating_text"])
 
 
 def _languages(rows: list[ReportRow]) -> list[LanguageCount]:

@@ -95,6 +95,7 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         on_topic = _on_topic(conn, study, posts, encoder)
         statuses = [MatchStatus.CONFIRMED.value] + ([] if study.confirmed_only else [MatchStatus.PROPOSED.value])
         matches = repo.matches_for_posts(conn, [i for i in ids if i in on_topic], statuses)
+        earlier = repo.decisions_on_earlier_text(conn, [i for i in ids if i in on_topic])
         accounts = repo.authors_of(conn, study.accounts) if study.accounts else []
         runs = repo.ingest_runs(conn)
         qualifying = {pid: ms for pid, ms in ((pid, _qualifying(ms, study)) for pid, ms in matches.items()) if ms}
@@ -133,7 +134,7 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         proposed_narratives=[{"name": g.name, "posts": len(g.posts),
                               "post_ids": sorted(platform_ids[k] for k in g.posts),
                               "claims": g.claims} for g in proposals],
-        methods=_methods(study, rows, topic_posts, views, runs, labels_at),
+        methods=_methods(study, rows, topic_posts, views, runs, labels_at, len(earlier)),
         sources=[_source(run) for run in runs],
     )
 
@@ -358,7 +359,7 @@ def _inclusion_rule(study: Study) -> str:
 
 
 def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[str, Any]], views: dict[int, Any],
-             runs: list[dict[str, Any]], labels_at: datetime) -> list[str]:
+             runs: list[dict[str, Any]], labels_at: datetime, decisions_on_earlier_text: int) -> list[str]:
     observed = sorted(r["views_observed_at"] for r in rows if r["views_observed_at"])
     confirmed = sum(fc["match_method"] == "analyst-confirmed" for r in rows for fc in r["fact_checks"])
     proposed = sum(fc["match_method"] == "machine-proposed" for r in rows for fc in r["fact_checks"])
@@ -378,7 +379,9 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
          + (f" ({no_views} of them from sources without view counts: their likes, reposts, replies and quotes are "
             "shown instead)." if no_views else ".")),
         (f"Matches: {confirmed} fact-check links confirmed by an analyst, {proposed} machine-proposed "
-         f"(shown separately in every table)."),
+         f"(shown separately in every table)."
+         + (f" {decisions_on_earlier_text} analyst decisions were made on an earlier text of a post (edited since) "
+            "and are not counted." if decisions_on_earlier_text else "")),
         "Narratives: " + (", ".join(f"{n} unassigned" if rule == nar.UNASSIGNED else f"{n} assigned by {rule}"
                                     for rule, n in sorted(rules.items())) or "no posts") + ".",
         ("Community Notes: status snapshots used " + (", ".join(d[:10] for d in note_snaps) or "none") + "."),

@@ -60,6 +60,21 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return [stem([w for w in _TOKEN.findall(t.lower()) if w not in _STOPWORDS]) for t in texts]
 
 
+#: meta.json's keys and the JSON types they must have.
+_META_TYPES = {"format_version": int, "model": str, "checksums": dict, "hashes": list, "bm25_fields": list}
+
+
+def _meta(meta: object) -> dict[str, Any]:
+    """``meta.json`` checked for shape: a file that is not an object with these keys (a torn
+    write, ``null``, a list, a hand edit) makes the index corrupt, so it is rebuilt."""
+    if not isinstance(meta, dict):
+        raise IndexCorrupt(f"meta.json is not a JSON object but {type(meta).__name__}")
+    for key, kind in _META_TYPES.items():
+        if not isinstance(meta.get(key), kind):
+            raise IndexCorrupt(f"meta.json has no {kind.__name__} {key!r}")
+    return meta
+
+
 def _field_text(doc: ClaimDoc, name: str) -> str:
     if name == "all":
         return " ".join(t for t in (doc.claim, doc.title, doc.extra) if t)
@@ -118,7 +133,7 @@ class ClaimIndex:
         if not meta_path.is_file():
             raise FileNotFoundError(f"no index at {directory}; run `claimwatch index`")
         try:
-            meta = json.loads(meta_path.read_text())
+            meta = _meta(json.loads(meta_path.read_text(encoding="utf-8")))
             if meta.get("format_version") != FORMAT_VERSION:
                 raise IndexCorrupt(f"index format {meta.get('format_version')} is not {FORMAT_VERSION}")
             bad = first_mismatch(directory, meta["checksums"])
@@ -137,8 +152,8 @@ class ClaimIndex:
                 ann.nprobe = ANN_NPROBE
         except IndexCorrupt:
             raise
-        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-            raise IndexCorrupt(f"index at {directory} is unreadable: {exc}") from exc
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise IndexCorrupt(f"index at {directory} is unreadable: {type(exc).__name__}: {exc}") from exc
         if emb.shape[0] != len(docs) or len(meta["hashes"]) != len(docs):
             raise IndexCorrupt(f"index at {directory}: {len(docs)} documents but {emb.shape[0]} embeddings")
         return cls(directory, meta["model"], docs, meta["hashes"], emb, bm25, ann)

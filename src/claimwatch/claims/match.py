@@ -8,6 +8,10 @@ Ranking is :class:`~claimwatch.claims.retrieval.Retriever`. What becomes a *prop
 - without one (v1): every candidate whose fused score is at least ``threshold``.
 
 The other top-k candidates are stored as evidence for reviewers.
+
+Matching reads a post's first :data:`MAX_MATCH_CHARS` characters (the stored text stays
+whole; the evidence says when a post was longer), and writes only for posts whose text did
+not change while it worked: an edited post is matched again on the next run.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from claimwatch.claims.analyse import Analyser, Analysis, PostText, prepare
 from claimwatch.claims.analyse import Embedded as AnalysisEmbedded
 from claimwatch.claims.docs import Query
 from claimwatch.claims.encoder import Encoder
-from claimwatch.claims.index import tokenize
+from claimwatch.claims.index import ClaimIndex, tokenize
 from claimwatch.claims.language import Detected
 from claimwatch.claims.retrieval import STREAM_BATCH as BATCH
 from claimwatch.claims.retrieval import Embedded, Hit, Retriever
@@ -33,7 +37,15 @@ from claimwatch.claims.text import clean_query, skip_reason
 from claimwatch.claims.topics import TopicScore
 from claimwatch.overlap import overlapped
 from claimwatch.store import repo
+from claimwatch.store.db import retry_races, writing
 from claimwatch.store.schema import utcnow
+
+#: What matching and analysis read of a post: the encoder sees ~256 tokens anyway, sentences
+#: stop at 64; BM25, language and check-worthiness get ample margin. A 10 MB post would
+#: otherwise cost gigabytes (tokens, n-grams) for nothing.
+MAX_MATCH_CHARS = 10_000
+#: Why a post was left for the next run.
+TEXT_CHANGED = "text changed while matching (matched on the next run)"
 
 
 @dataclass
@@ -70,7 +82,7 @@ def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshol
     index = retriever.index
     report = MatchReport(index.version, retriever.method)
     with engine.connect() as conn:
-        todo = repo.posts_to_match(conn, index.version, rematch)
+        todo = repo.posts_to_match(conn, index.version, rematch, MAX_MATCH_CHARS)
     report.posts_considered = len(todo)
     chunks = [todo[start : start + BATCH] for start in range(0, len(todo), BATCH)]
     done = 0
@@ -79,28 +91,57 @@ def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshol
         analyses = analyser.analyse(batch.posts, batch.post_embeddings(), batch.analysis_embeddings, batch.langs) \
             if analyser else None
         hits = _search(retriever, batch, analyses, top_k)
-        with engine.begin() as conn:
-            for pos, (row, why) in enumerate(zip(chunk, batch.reasons, strict=True)):
-                if why is not None:
-                    report.skipped[why] = report.skipped.get(why, 0) + 1
-                    repo.set_match_state(conn, row.id, index.version, why)
-                    continue
-                query, post_hits = hits[pos]
-                cands = [
-                    repo.CandidateRow(int(h.doc_id), rank, round(h.score, 6),
-                                      _evidence(query, index.docs[h.row].claim, h),
-                                      None if h.confidence is None else round(h.confidence, 4),
-                                      _proposed(h, rank, retriever, threshold, min_confidence))
-                    for rank, h in enumerate(post_hits, start=1)
-                ]
-                report.proposals += repo.write_matches(conn, row.id, cands, retriever.method, index.version)
-                report.posts_matched += 1
-            if analyser and analyses is not None:
-                _store_analysis(conn, chunk, analyses, analyser)
+
+        def proposed(h: Hit, rank: int) -> bool:
+            return _proposed(h, rank, retriever, threshold, min_confidence)
+
+        with writing(engine) as conn:
+            written = _write_chunk(conn, chunk, batch.reasons, hits, analyses, analyser, retriever.method,
+                                   index, proposed)
+        report.proposals += written.proposals
+        report.posts_matched += written.posts_matched
+        for why, n in written.skipped.items():
+            report.skipped[why] = report.skipped.get(why, 0) + n
         done += len(chunk)
         if progress:
             progress(done, len(todo))
     return report
+
+
+@dataclass
+class _Written:
+    proposals: int = 0
+    posts_matched: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+@retry_races
+def _write_chunk(conn: sa.Connection, chunk: list[Any], reasons: list[str | None], hits: dict[int, tuple[str, list[Hit]]],
+                 analyses: list[Analysis] | None, analyser: Analyser | None, method: str, index: ClaimIndex,
+                 proposed: Callable[[Hit, int], bool]) -> _Written:
+    """Store one chunk's matches, skip reasons and analysis, for posts whose text is still the
+    one that was matched (their rows stay locked until commit, so an edit waits or is seen)."""
+    out = _Written()
+    current = repo.current_text_hashes(conn, [row.id for row in chunk])
+    unchanged = [current.get(row.id) == row.text_hash for row in chunk]
+    for pos, (row, why, same) in enumerate(zip(chunk, reasons, unchanged, strict=True)):
+        if not same or why is not None:
+            why = why if same else TEXT_CHANGED
+            out.skipped[why] = out.skipped.get(why, 0) + 1
+            if same:
+                repo.set_match_state(conn, row.id, index.version, why)
+            continue
+        query, post_hits = hits[pos]
+        cands = [repo.CandidateRow(int(h.doc_id), rank, round(h.score, 6),
+                                   _evidence(query, index.docs[h.row].claim, h, row.text_length),
+                                   None if h.confidence is None else round(h.confidence, 4), proposed(h, rank))
+                 for rank, h in enumerate(post_hits, start=1)]
+        out.proposals += repo.write_matches(conn, row.id, cands, method, index.version)
+        out.posts_matched += 1
+    if analyser and analyses is not None:
+        _store_analysis(conn, [row for row, same in zip(chunk, unchanged, strict=True) if same],
+                        [a for a, same in zip(analyses, unchanged, strict=True) if same], analyser)
+    return out
 
 
 @dataclass
@@ -204,7 +245,7 @@ def score_topics(engine: sa.Engine, analyser: Analyser, progress: Callable[[int,
     if analyser.topics is None:
         raise ValueError("no topics to score")
     with engine.connect() as conn:
-        todo = repo.posts_to_match(conn, "", rematch=True)  # every collected post
+        todo = repo.posts_to_match(conn, "", rematch=True, max_chars=MAX_MATCH_CHARS)  # every collected post
     models = analyser.models()
     for start in range(0, len(todo), BATCH):
         chunk = todo[start : start + BATCH]
@@ -215,15 +256,19 @@ def score_topics(engine: sa.Engine, analyser: Analyser, progress: Callable[[int,
         now = utcnow()
         rows = [r for row, per_post in zip(chunk, scores, strict=True)
                 for r in _topic_rows(row.id, per_post, models["topics"], now)]
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             repo.write_topics(conn, [row.id for row in chunk], rows)
         if progress:
             progress(min(start + BATCH, len(todo)), len(todo))
     return len(todo)
 
 
-def _evidence(query: str, claim: str, hit: Hit) -> dict[str, object]:
-    """What an analyst needs to judge the proposal: the scores, the features and the shared words."""
+def _evidence(query: str, claim: str, hit: Hit, post_chars: int) -> dict[str, object]:
+    """What an analyst needs to judge the proposal: the scores, the features and the shared words
+    (and, for a post longer than matching reads, how much of it was read)."""
     q_tokens, c_tokens = tokenize([query, claim])
-    return {"shared_terms": sorted(set(q_tokens) & set(c_tokens))[:20], "query": query[:500],
-            "features": hit.features}
+    out: dict[str, object] = {"shared_terms": sorted(set(q_tokens) & set(c_tokens))[:20], "query": query[:500],
+                              "features": hit.features}
+    if post_chars > MAX_MATCH_CHARS:
+        out["text_read"] = {"chars": MAX_MATCH_CHARS, "post_chars": post_chars}
+    return out

@@ -10,8 +10,11 @@ Why SVG in ``<img src="data:image/svg+xml;base64,…">`` in the HTML: vector (sh
 and allowed by the report's ``img-src data:``; an SVG shown through ``<img>`` is its own
 document, so it can run no script and its element ids (matplotlib names clip paths and glyphs)
 cannot clash with the page's or another chart's. Text from the data (narrative names, handles)
-reaches an SVG only through matplotlib's XML escaping. PNG (150 dpi) for slides and the PDF.
-Both are deterministic: fixed hash salt, no dates in the metadata.
+reaches an SVG only through matplotlib's XML escaping, and is drawn as plain text: mathtext
+is off (a handle like ``$\\cmd$`` would otherwise be parsed as TeX and stop the report), and a
+legend label that starts with ``_`` (matplotlib's "leave me out" mark) is kept visible.
+PNG (150 dpi) for slides and the PDF. Both are deterministic: fixed hash salt, no dates in
+the metadata.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from claimwatch.reports.study_view import human, top_posts
 PNG_DPI = 150
 #: the key of the summed curve in ``StudyResult.views_over_time``
 ALL = "all"
-_RC = {"svg.hashsalt": "claimwatch", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+_RC = {"svg.hashsalt": "claimwatch", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+       "text.parse_math": False}
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,12 @@ def _figure(height: float = 3.6) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
+def _legend(label: str) -> str:
+    """A legend entry from the data: one starting with "_" would be silently left out, so it
+    gets a zero-width space in front."""
+    return "\u200b" + label if label.startswith("_") else label
+
+
 def _narrative_colors(result: StudyResult) -> dict[str, str]:
     """One colour per narrative, the same in every chart (tab10, in the summary's order)."""
     names = [c["claim_category"] for c in result.summary["by_category"]]
@@ -96,7 +106,7 @@ def _views_over_time(result: StudyResult, colors: dict[str, str]) -> Chart:
         points = curves[name]
         ax.plot([datetime.fromisoformat(p["observed_at"]) for p in points], [p["views"] for p in points], marker="o",
                 color=colors.get(name), linestyle="--" if name == ALL else "-",
-                label="all debunked-claim posts" if name == ALL else name)
+                label="all debunked-claim posts" if name == ALL else _legend(name))
     if order:
         times = {p["observed_at"] for name in order for p in curves[name]}
         if len(times) == 1:  # one observation: a day either side, not matplotlib's default of years
@@ -155,7 +165,7 @@ def _top_posts(result: StudyResult, colors: dict[str, str]) -> Chart:
         _views_axis(ax, "x")
         ax.set_xlabel("views")
         shown = {r["claim_category"] for r in top}
-        handles = [Patch(color=colors.get(n, "C7"), label=n) for n in colors if n in shown]
+        handles = [Patch(color=colors.get(n, "C7"), label=_legend(n)) for n in colors if n in shown]
         ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False)
     else:
         _no_data(ax, "posts with known views")

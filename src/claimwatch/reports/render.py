@@ -1,23 +1,29 @@
 """Render a :class:`~claimwatch.analysis.report.Report` to files.
 
-Post and fact-check text is hostile input: HTML output is autoescaped by Jinja2,
-Markdown cells escape HTML and table syntax, and CSV cells that a spreadsheet would
-run as a formula are prefixed with an apostrophe.
+Post and fact-check text is hostile input: HTML output is autoescaped by Jinja2; in
+Markdown every piece of data is plain text (:func:`md_cell`: no link, image, HTML, table or
+block syntax from a post stays live); CSV cells that a spreadsheet would run as a formula
+are prefixed with an apostrophe. Every file is written whole or not at all (:mod:`claimwatch.atomic`).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
+from claimwatch import atomic
 from claimwatch.analysis.report import Report, queue_score
+from claimwatch.terminal import safe
 
 #: Shared by every HTML report (the v1 report and the study report): autoescaping on, one set of filters.
 env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
-                  autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+                  autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True,
+                  finalize=lambda value: value if isinstance(value, Markup) or not isinstance(value, str) else safe(value))
 env.filters["thousands"] = lambda n: "unknown" if n is None else f"{n:,}"
 
 
@@ -36,10 +42,23 @@ def clip(text: str, limit: int | None) -> str:
     return text[: limit - 1] + "…" if limit and len(text) > limit else text
 
 
+#: Markdown syntax characters, backslash-escaped wherever they occur in data: links and images
+#: (``[``, ``]``), emphasis and code (``*``, ``_``, `````, ``~``), headings, table cells, escapes.
+_MD_INLINE = re.compile(r"([\\`*_~\[\]#|])")
+#: What opens a block when it starts a line: a list item or setext underline, an ordered list.
+_MD_BLOCK_START = re.compile(r"^(\s*)([-+=])|^(\s*\d+)([.)])")
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
 def md_cell(value: object, limit: int | None = None) -> str:
-    text = clip("" if value is None else str(value), limit)
+    """``value`` as literal Markdown text for a table cell or a paragraph: HTML characters as
+    entities (no raw HTML, no ``<http://…>`` autolink), Markdown syntax backslash-escaped (no
+    ``[x](javascript:…)`` link, no ``![](https://remote/img)`` image), control characters shown as
+    escapes, line breaks as spaces."""
+    text = safe(_LINE_BREAK.sub(" ", clip("" if value is None else str(value), limit)))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return _MD_BLOCK_START.sub(lambda m: "".join(g for g in (m[1], m[3]) if g) + "\\" + (m[2] or m[4]),
+                               _MD_INLINE.sub(r"\\\1", text), count=1)
 
 
 def md_link(text: object, url: str | None) -> str:
@@ -71,8 +90,8 @@ def to_markdown(report: Report) -> str:
     lines = [
         "# claimwatch report", "",
         f"**{md_cell(h.sentence())}**", "",
-        f"Generated {report.generated_at}. Selection: `{md_cell(json.dumps(report.selection))}`.", "",
-        f"Matching: `{md_cell(json.dumps(report.matching))}`.", "",
+        f"Generated {report.generated_at}. Selection: {md_cell(json.dumps(report.selection))}.", "",
+        f"Matching: {md_cell(json.dumps(report.matching))}.", "",
         "| # | post | date | kind | account | text | views | observed | fact-check | rating | verdict | status | score "
         "| confidence |",
         "|---|---|---|---|---|---|---:|---|---|---|---|---|---:|---:|",
@@ -99,12 +118,21 @@ def to_markdown(report: Report) -> str:
                      f"{md_cell(row.handle)} | "
                      f"{md_cell(row.claim_sentence or row.text, 200)} | {queue_score(row):.2f} | "
                      f"{row.reach()} |")
+    if report.earlier_decisions:
+        lines += ["", "## Decisions made on an earlier text of the post", "",
+                  "_The post was edited after the decision, so it is not counted above; review it again._", "",
+                  "| match | post | account | fact-check | decision | by | on | status now |",
+                  "|---:|---|---|---|---|---|---|---|"]
+        lines += [f"| {d.match_id} | {md_link(d.post_id, d.url)} | {md_cell(d.handle)} | "
+                  f"{md_link(d.publisher or d.review_url, d.review_url)} | {md_cell(d.decision)} | "
+                  f"{md_cell(d.decided_by)} | {md_cell((d.decided_at or '')[:10])} | {md_cell(d.status)} |"
+                  for d in report.earlier_decisions]
     return "\n".join(lines) + "\n"
 
 
 def write_csv(report: Report, path: Path) -> None:
     rows = report.table()
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with atomic.replacing(path, "w", newline="", encoding="utf-8") as fh:
         fields = list(rows[0]) if rows else ["post_id"]
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
@@ -122,8 +150,8 @@ def write_all(report: Report, out_dir: Path, stem: str = "report") -> dict[str, 
     """Write every format into ``out_dir``; returns format → path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in FORMATS}
-    paths["md"].write_text(to_markdown(report), encoding="utf-8")
+    atomic.write_text(paths["md"], to_markdown(report))
     write_csv(report, paths["csv"])
-    paths["json"].write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-    paths["html"].write_text(to_html(report), encoding="utf-8")
+    atomic.write_text(paths["json"], json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    atomic.write_text(paths["html"], to_html(report))
     return paths

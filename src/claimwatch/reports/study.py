@@ -4,7 +4,8 @@ target shape plus what the charts and methods need), ``study.html`` (one self-co
 
 Post and fact-check text is hostile input; the escaping is the v1 report's, shared from
 :mod:`claimwatch.reports.render`: Jinja2 autoescaping and the same CSP for HTML, only http(s)
-links, Markdown cells escaped, CSV formula cells neutralised.
+links, Markdown cells escaped, CSV formula cells neutralised. Each file is replaced whole or
+not at all (:mod:`claimwatch.atomic`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from claimwatch import atomic
 from claimwatch.analysis.reach import ENGAGEMENT, describe_reach
 from claimwatch.analysis.study import StudyResult
 from claimwatch.reports.charts import Chart, study_charts
 from claimwatch.reports.render import csv_cell, env, md_cell, md_link
-from claimwatch.reports.study_pdf import write_pdf
+from claimwatch.reports.study_pdf import pdf_bytes
 from claimwatch.reports.study_view import Group, groups
 
 FORMATS = ("json", "html", "md", "csv", "pdf")
@@ -32,13 +34,13 @@ def write_study(result: StudyResult, out_dir: Path, stem: str = "study") -> dict
     chart_dir = out_dir / CHART_DIR
     chart_dir.mkdir(exist_ok=True)
     for chart in charts:
-        (chart_dir / f"{chart.name}.png").write_bytes(chart.png)
+        atomic.write_bytes(chart_dir / f"{chart.name}.png", chart.png)
     paths = {fmt: out_dir / f"{stem}.{fmt}" for fmt in FORMATS}
-    paths["json"].write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-    paths["html"].write_text(to_html(result, charts, view), encoding="utf-8")
-    paths["md"].write_text(to_markdown(result, charts, view), encoding="utf-8")
+    atomic.write_text(paths["json"], json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    atomic.write_text(paths["html"], to_html(result, charts, view))
+    atomic.write_text(paths["md"], to_markdown(result, charts, view))
     write_csv(result, paths["csv"])
-    write_pdf(result, charts, view, paths["pdf"])
+    atomic.write_bytes(paths["pdf"], pdf_bytes(result, charts, view))
     return {**paths, "charts": chart_dir}
 
 
@@ -116,7 +118,7 @@ def _csv_row(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_csv(result: StudyResult, path: Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with atomic.replacing(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for r in result.posts:

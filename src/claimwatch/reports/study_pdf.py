@@ -23,6 +23,7 @@ from claimwatch.analysis.study import StudyResult
 from claimwatch.reports.charts import Chart
 from claimwatch.reports.render import clip, safe_url
 from claimwatch.reports.study_view import Group, top_posts
+from claimwatch.terminal import safe
 
 FONT = "dejavu"
 _FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
@@ -42,9 +43,10 @@ def _covered() -> frozenset[int]:
 
 
 def _printable(text: object) -> str:
-    """``text`` with every character the font lacks replaced (line breaks and tabs become spaces)."""
+    """``text`` with control characters shown as escapes (see :mod:`claimwatch.terminal`) and every
+    character the font lacks replaced (line breaks and tabs become spaces)."""
     covered = _covered()
-    s = "" if text is None else str(text)
+    s = safe(text)
     return "".join(ch if ord(ch) in covered else " " if ch in "\n\r\t" else REPLACEMENT for ch in s)
 
 
@@ -56,7 +58,7 @@ class _Pdf(FPDF):
         self.cell(0, 5, f"claimwatch study report · page {self.page_no()}", align="C")
 
 
-def write_pdf(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]], path: Path) -> None:
+def pdf_bytes(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> bytes:
     pdf = _Pdf(format="A4")
     for style, name in _FONT_FILES.items():
         pdf.add_font(FONT, style, _font_path(name))
@@ -76,7 +78,7 @@ def write_pdf(result: StudyResult, charts: list[Chart], view: dict[str, list[Gro
     _table(pdf, "By week", _groups_table("week starting", view["week"]), (60, 15, 25, 15), "LRRR")
     _top_posts(pdf, result)
     _methods(pdf, result)
-    pdf.output(str(path))
+    return bytes(pdf.output())
 
 
 def _text(pdf: FPDF, text: str, size: float = 9, bold: bool = False, grey: bool = False, indent: float = 0,

@@ -4,14 +4,18 @@ Writes take a batch of records and run inside the caller's transaction, so a bat
 lands whole or not at all (an ingest killed mid-batch leaves nothing half-written).
 Upserts are idempotent: posts are keyed by (platform, platform id), fact-checks by
 (review URL, claim key), snapshots by (post, observed_at), quarantine entries by a
-fingerprint of where and why. No SQL strings: SQLAlchemy expressions only.
+fingerprint of where and why. Every batch writer first makes its records fit the store
+(:mod:`~claimwatch.store.sanitise`) and runs again when a concurrent command inserted the same
+key first (:func:`~claimwatch.store.db.retry_races`). No SQL strings: SQLAlchemy expressions only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
+from claimwatch.store import sanitise
 from claimwatch.store import schema as s
+from claimwatch.store.db import retry_races
 
 #: SQLite allows 32,766 bound parameters; stay well below it for ``IN`` lists.
 _CHUNK = 900
@@ -32,12 +38,15 @@ def _chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
 
 
 def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+    # surrogatepass: a lone surrogate (bad input) still hashes, stably, instead of raising
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False)
+                          .encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def claim_key(claim_text: str) -> str:
     """Key part for one claim of a review: case- and whitespace-insensitive text hash."""
-    return hashlib.sha256(re.sub(r"\s+", " ", claim_text).strip().casefold().encode()).hexdigest()[:32]
+    return hashlib.sha256(re.sub(r"\s+", " ", claim_text).strip().casefold().encode("utf-8", "surrogatepass")
+                          ).hexdigest()[:32]
 
 
 @dataclass
@@ -51,6 +60,16 @@ class BatchCounts:
     duplicates: list[r.Rejected] = field(default_factory=list)
     #: records the database refused (already quarantined by the caller, see ``ingest._refused``)
     refused: list[r.Rejected] = field(default_factory=list)
+    #: records with a key the store cannot hold (see :mod:`~claimwatch.store.sanitise`)
+    rejected: list[r.Rejected] = field(default_factory=list)
+    #: fields the store could not hold as they came: stored as unknown or cleaned
+    field_warnings: list[r.Rejected] = field(default_factory=list)
+
+    def take(self, fitted: sanitise.Fitted[Any]) -> list[Any]:
+        """Note what :mod:`~claimwatch.store.sanitise` refused or changed; returns what can be written."""
+        self.rejected += fitted.rejected
+        self.field_warnings += fitted.warnings
+        return fitted.records
 
     def add(self, other: BatchCounts) -> None:
         self.inserted += other.inserted
@@ -60,6 +79,8 @@ class BatchCounts:
         self.conflicts.extend(other.conflicts)
         self.duplicates.extend(other.duplicates)
         self.refused.extend(other.refused)
+        self.rejected.extend(other.rejected)
+        self.field_warnings.extend(other.field_warnings)
 
 
 # --------------------------------------------------------------------------- runs
@@ -89,17 +110,22 @@ def finish_run(conn: sa.Connection, run_id: int, status: str, counts: dict[str, 
 
 # --------------------------------------------------------------------------- quarantine
 
+@retry_races
 def add_quarantine(conn: sa.Connection, run_id: int | None, kind: str,
                    entries: Sequence[tuple[r.Rejected, str]]) -> int:
     """Store (rejection, action) pairs; returns how many were new (re-runs add none)."""
     if not entries:
         return 0
     rows = {}
+    q = s.Quarantine.__table__.c
     for rej, action in entries:
         fp = _digest([rej.source.path, rej.source.location, rej.reason, action])
+        # Escaped, never refused: the quarantine is where unstorable input goes.
         rows[fp] = dict(fingerprint=fp, ingest_run_id=run_id, kind=kind, action=action,
-                        source_path=rej.source.path, location=rej.source.location,
-                        source_format=rej.source.format, reason=rej.reason, raw=rej.raw)
+                        source_path=sanitise.escape_text(rej.source.path),
+                        location=sanitise.escape_text(rej.source.location, sanitise.column_limit(q.location)),
+                        source_format=sanitise.escape_text(rej.source.format, sanitise.column_limit(q.source_format)),
+                        reason=sanitise.escape_text(rej.reason), raw=sanitise.escape_text(rej.raw))
     existing = set()
     for chunk in _chunks(list(rows)):
         existing.update(conn.scalars(sa.select(s.Quarantine.fingerprint).where(s.Quarantine.fingerprint.in_(chunk))))
@@ -121,16 +147,30 @@ def list_quarantine(conn: sa.Connection, *, action: str | None = None, path: str
 
 # --------------------------------------------------------------------------- authors and posts
 
+_SOURCED = s.Post.__table__.c
+
+
 def _provenance(raw: dict[str, Any], source: r.SourceRef | None, digest: str, run_id: int | None) -> dict[str, Any]:
-    """The SourcedRecord columns of a post or fact-check row."""
-    return dict(raw=raw, source_format=source.format if source else None,
-                source_path=source.path if source else None,
-                source_location=source.location if source else None, content_hash=digest, ingest_run_id=run_id)
+    """The SourcedRecord columns of a row (where it came from is escaped to fit, never refused)."""
+    def fit(value: str | None, column: sa.Column[Any]) -> str | None:
+        return None if value is None else sanitise.escape_text(value, sanitise.column_limit(column))
+
+    return dict(raw=raw, source_format=fit(source and source.format, _SOURCED.source_format),
+                source_path=fit(source and source.path, _SOURCED.source_path),
+                source_location=fit(source and source.location, _SOURCED.source_location),
+                content_hash=digest, ingest_run_id=run_id)
 
 
 def _author_key(a: r.Author) -> tuple[str, str]:
-    # Generic CSVs may name only a handle; key such authors by it so they still group.
-    return a.platform, a.platform_id or f"handle:{(a.handle or '').lower()}"
+    # Generic CSVs may name only a handle; key such authors by it so they still group (a
+    # handle too long for the id column by its hash).
+    key = f"handle:{(a.handle or '').lower()}"
+    if len(key) > _AUTHOR_ID_LIMIT:
+        key = f"handle-sha256:{_digest(key)[:32]}"
+    return a.platform, a.platform_id or key
+
+
+_AUTHOR_ID_LIMIT = sanitise.column_limit(s.Author.__table__.c.platform_id) or 64
 
 
 def _upsert_authors(conn: sa.Connection, authors: dict[tuple[str, str], r.Author]) -> dict[tuple[str, str], int]:
@@ -163,6 +203,14 @@ def _upsert_authors(conn: sa.Connection, authors: dict[tuple[str, str], r.Author
     return ids
 
 
+def text_hash(text: str) -> str:
+    """What an analyst decision was made on: a post's text as a reader sees it. An edit changes
+    the hash; a re-read that only decodes HTML entities or normalises Unicode or whitespace
+    (a parser fix) does not, so it does not re-open decisions."""
+    seen = " ".join(unicodedata.normalize("NFKC", html.unescape(text)).split())
+    return hashlib.sha256(seen.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def post_content_hash(p: r.Post) -> str:
     """Hash of what a post *is* (not its metrics, which go to snapshots)."""
     return _digest([
@@ -171,6 +219,7 @@ def post_content_hash(p: r.Post) -> str:
     ])
 
 
+@retry_races
 def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | None) -> BatchCounts:
     """Insert new posts, update changed ones, add snapshots not seen before.
 
@@ -178,6 +227,7 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
     it only contributes its metric snapshot.
     """
     counts = BatchCounts()
+    posts = counts.take(sanitise.fit_posts(posts))
     if not posts:
         return counts
     authors = {_author_key(p.author): p.author for p in posts if p.author}
@@ -190,7 +240,7 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
     for platform, pids in by_platform.items():
         for chunk in _chunks(pids):
             for row in conn.execute(
-                sa.select(s.Post.id, s.Post.platform_id, s.Post.content_hash, s.Post.collected)
+                sa.select(s.Post.id, s.Post.platform_id, s.Post.content_hash, s.Post.collected, s.Post.text_hash)
                 .where(s.Post.platform == platform, s.Post.platform_id.in_(chunk))
             ):
                 existing[(platform, row.platform_id)] = row
@@ -204,13 +254,14 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
 
     now = s.utcnow()
     post_ids: dict[tuple[str, str], int] = {}
+    edited: list[int] = []
     for key, p in chosen.items():
         digest = post_content_hash(p)
         values = dict(
             platform=p.platform, platform_id=p.platform_id,
             author_id=author_ids.get(_author_key(p.author)) if p.author else None,
             created_at=p.created_at, text=p.text, lang=p.lang, url=p.url, kind=p.kind.value,
-            referenced_id=p.referenced_id, collected=p.collected,
+            referenced_id=p.referenced_id, collected=p.collected, text_hash=text_hash(p.text),
             **_provenance(p.raw, p.source, digest, run_id),
         )
         old = existing.get(key)
@@ -226,10 +277,27 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
         conn.execute(sa.update(s.Post).where(s.Post.id == post_id).values(**values, updated_at=now))
         _replace_media(conn, post_id, p.media)
         counts.updated += 1
+        if old.text_hash != values["text_hash"]:
+            edited.append(post_id)
 
+    _reopen(conn, edited)
     counts.snapshots_added, counts.conflicts = _add_snapshots(
         conn, [(post_ids[(p.platform, p.platform_id)], p) for p in posts if p.metrics is not None], run_id)
     return counts
+
+
+def _reopen(conn: sa.Connection, post_ids: Sequence[int]) -> None:
+    """Posts whose text changed are matched and analysed again: the machine's candidates,
+    proposals, analysis and topics for the old text go; analyst decisions stay, as history,
+    and count again only if the text is the one they were made on (else ``outdated``)."""
+    on_text = sa.select(s.Post.text_hash).where(s.Post.id == s.Match.post_id).scalar_subquery()
+    for chunk in _chunks(list(post_ids)):
+        conn.execute(sa.delete(s.Match).where(s.Match.post_id.in_(chunk), s.Match.decision.is_(None)))
+        conn.execute(sa.update(s.Match).where(s.Match.post_id.in_(chunk), s.Match.decision.is_not(None)).values(
+            status=sa.case((s.Match.decided_text_hash == on_text, s.Match.decision),
+                           else_=r.MatchStatus.OUTDATED.value), updated_at=s.utcnow()))
+        for table in (s.MatchState, s.PostAnalysis, s.PostTopic):
+            conn.execute(sa.delete(table).where(table.post_id.in_(chunk)))
 
 
 def _replace_media(conn: sa.Connection, post_id: int, media: list[r.MediaRef]) -> None:
@@ -295,10 +363,14 @@ def factcheck_content_hash(fc: r.FactCheck) -> str:
                     fc.language, fc.verdict, fc.raw])
 
 
+@retry_races
 def upsert_factchecks(conn: sa.Connection, fcs: Sequence[tuple[r.FactCheck, str]], run_id: int | None) -> BatchCounts:
     """Upsert (fact-check, verdict method) pairs keyed by review URL + claim key."""
     counts = BatchCounts()
-    keyed = {(fc.review_url, claim_key(fc.claim_text)): (fc, method) for fc, method in fcs}
+    fitted = sanitise.fit_factchecks([fc for fc, _ in fcs])
+    kept = counts.take(fitted)
+    keyed = {(fc.review_url, claim_key(fc.claim_text)): (fc, fcs[i][1]) for fc, i in zip(kept, fitted.kept, strict=True)}
+
     existing: dict[tuple[str, str], Any] = {}
     urls = sorted({k[0] for k in keyed})
     for chunk in _chunks(urls):
@@ -367,6 +439,9 @@ def stats(conn: sa.Connection) -> dict[str, Any]:
         "factchecks": count(s.FactCheck),
         "factchecks_by_verdict": verdicts,
         "matches": by_status,
+        "decisions_on_earlier_text": conn.scalar(
+            sa.select(sa.func.count()).select_from(s.Match).join(s.Post, s.Post.id == s.Match.post_id)
+            .where(_on_earlier_text())) or 0,
         "posts_matched": count(s.MatchState, s.MatchState.skip_reason.is_(None)),
         "posts_skipped": count(s.MatchState, s.MatchState.skip_reason.is_not(None)),
         "quarantined": count(s.Quarantine, s.Quarantine.action == "rejected"),
@@ -402,9 +477,14 @@ def factcheck_texts(conn: sa.Connection, ids: Sequence[int]) -> dict[int, str]:
     return out
 
 
-def posts_to_match(conn: sa.Connection, index_version: str, rematch: bool) -> list[Any]:
-    """Collected posts not yet matched against this index version (all of them with ``rematch``)."""
-    q = (sa.select(s.Post.id, s.Post.text, s.Post.created_at).where(s.Post.collected.is_(True))
+def posts_to_match(conn: sa.Connection, index_version: str, rematch: bool, max_chars: int) -> list[Any]:
+    """Collected posts not yet matched against this index version (all of them with ``rematch``).
+
+    ``text`` is the first ``max_chars`` characters (``text_length`` says how long the post is):
+    matching reads no more, and a 10 MB post must not cost gigabytes."""
+    q = (sa.select(s.Post.id, sa.func.substr(s.Post.text, 1, max_chars).label("text"),
+                   sa.func.length(s.Post.text).label("text_length"), s.Post.text_hash, s.Post.created_at)
+         .where(s.Post.collected.is_(True))
          .outerjoin(s.MatchState, s.MatchState.post_id == s.Post.id).order_by(s.Post.id))
     if not rematch:
         q = q.where(sa.or_(s.MatchState.post_id.is_(None), s.MatchState.index_version != index_version))
@@ -422,25 +502,45 @@ class CandidateRow:
     proposed: bool = False
 
 
+def current_text_hashes(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, str | None]:
+    """The posts' text hashes, with their rows locked until the transaction ends (PostgreSQL):
+    matching writes only for posts whose text did not change since it read them, and an ingest
+    editing one of them waits for (or is waited for by) this write."""
+    out: dict[int, str | None] = {}
+    for chunk in _chunks(sorted(set(post_ids))):
+        out.update({row.id: row.text_hash for row in conn.execute(
+            sa.select(s.Post.id, s.Post.text_hash).where(s.Post.id.in_(chunk)).order_by(s.Post.id).with_for_update())})
+    return out
+
+
 def write_matches(conn: sa.Connection, post_id: int, candidates: Sequence[CandidateRow],
                   method: str, index_version: str) -> int:
-    """Replace a post's machine candidates; analyst decisions are kept as they are.
+    """Replace a post's machine candidates; analyst decisions on its current text are kept as
+    they are. A decision on an earlier text stays as history while the machine's view of the
+    new text takes its status (``outdated`` when the machine no longer ranks the pair).
 
     Returns the number of proposals written.
     """
-    decided = {row.factcheck_id for row in conn.execute(
-        sa.select(s.Match.factcheck_id).where(s.Match.post_id == post_id,
-                                              s.Match.status.in_([r.MatchStatus.CONFIRMED, r.MatchStatus.REJECTED])))}
-    conn.execute(sa.delete(s.Match).where(s.Match.post_id == post_id,
-                                          s.Match.status.in_([r.MatchStatus.CANDIDATE, r.MatchStatus.PROPOSED])))
+    decided = {row.factcheck_id: row.current for row in conn.execute(
+        sa.select(s.Match.factcheck_id, (s.Match.decided_text_hash == s.Post.text_hash).label("current"))
+        .join(s.Post, s.Post.id == s.Match.post_id)
+        .where(s.Match.post_id == post_id, s.Match.decision.is_not(None)))}
+    conn.execute(sa.delete(s.Match).where(s.Match.post_id == post_id, s.Match.decision.is_(None)))
     now = s.utcnow()
     rows, proposed = [], 0
+    ranked = {c.factcheck_id for c in candidates}
+    outdated = [fc for fc, current in decided.items() if not current and fc not in ranked]
+    if outdated:
+        conn.execute(sa.update(s.Match).where(s.Match.post_id == post_id, s.Match.factcheck_id.in_(outdated))
+                     .values(status=r.MatchStatus.OUTDATED.value, updated_at=now))
     for c in candidates:
         status = r.MatchStatus.PROPOSED if c.proposed else r.MatchStatus.CANDIDATE
         if c.factcheck_id in decided:
+            machine = {} if decided[c.factcheck_id] else {"status": status.value}
+            proposed += machine.get("status") == r.MatchStatus.PROPOSED
             conn.execute(sa.update(s.Match).where(s.Match.post_id == post_id, s.Match.factcheck_id == c.factcheck_id)
                          .values(rank=c.rank, score=c.score, confidence=c.confidence, evidence=c.evidence,
-                                 method=method, updated_at=now))
+                                 method=method, updated_at=now, **machine))
             continue
         proposed += status == r.MatchStatus.PROPOSED
         rows.append(dict(post_id=post_id, factcheck_id=c.factcheck_id, rank=c.rank, score=c.score,
@@ -459,17 +559,25 @@ def set_match_state(conn: sa.Connection, post_id: int, index_version: str, skip_
 
 
 def decide_match(conn: sa.Connection, match_id: int, status: r.MatchStatus, who: str, note: str | None) -> bool:
-    """Record an analyst decision; returns False when there is no such match."""
+    """Record an analyst decision on the post's current text (reopening clears it); returns
+    False when there is no such match."""
     if status not in (r.MatchStatus.CONFIRMED, r.MatchStatus.REJECTED, r.MatchStatus.PROPOSED):
         raise ValueError(f"an analyst can confirm, reject or reopen a match, not set it to {status}")
+    limit = sanitise.column_limit(s.Match.__table__.c.decided_by) or 0
+    if len(who) > limit or not sanitise.storable(who + (note or "")):
+        raise ValueError(f"the analyst's name must be at most {limit} characters, and name and note plain text")
+    decided = status != r.MatchStatus.PROPOSED
+    on_text = sa.select(s.Post.text_hash).where(s.Post.id == s.Match.post_id).scalar_subquery()
     res = conn.execute(sa.update(s.Match).where(s.Match.id == match_id).values(
-        status=status.value, decided_by=who if status != r.MatchStatus.PROPOSED else None,
-        decided_at=s.utcnow() if status != r.MatchStatus.PROPOSED else None, note=note, updated_at=s.utcnow()))
+        status=status.value, decision=status.value if decided else None, decided_by=who if decided else None,
+        decided_at=s.utcnow() if decided else None, decided_text_hash=on_text if decided else None, note=note,
+        updated_at=s.utcnow()))
     return res.rowcount > 0
 
 
 # --------------------------------------------------------------------------- text analysis and topics
 
+@retry_races
 def write_analysis(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Replace the stored analysis (language, check-worthiness, claim sentence) of these posts."""
     for chunk in _chunks([row["post_id"] for row in rows]):
@@ -478,6 +586,7 @@ def write_analysis(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(sa.insert(s.PostAnalysis), list(rows))
 
 
+@retry_races
 def write_topics(conn: sa.Connection, post_ids: Sequence[int], rows: Sequence[dict[str, Any]]) -> None:
     """Replace the topic scores of these posts (all topics: a changed topic file drops old topics)."""
     for chunk in _chunks(list(post_ids)):
@@ -576,17 +685,56 @@ def matches_for_posts(conn: sa.Connection, post_ids: Sequence[int], statuses: Se
     out: dict[int, list[dict[str, Any]]] = {}
     for chunk in _chunks(list(post_ids)):
         q = (sa.select(s.Match.id.label("match_id"), s.Match.post_id, s.Match.score, s.Match.confidence,
-                       s.Match.rank, s.Match.status,
-                       s.Match.method, s.Match.evidence, s.Match.decided_by, s.Match.decided_at,
+                       s.Match.rank, s.Match.status, s.Match.method, s.Match.evidence,
+                       *_decision_columns(),
                        s.FactCheck.id.label("factcheck_id"), s.FactCheck.review_url, s.FactCheck.claim_text,
                        s.FactCheck.publisher_name, s.FactCheck.publisher_site, s.FactCheck.rating_text,
                        s.FactCheck.verdict, s.FactCheck.review_date, s.FactCheck.title, s.FactCheck.language)
              .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
+             .join(s.Post, s.Post.id == s.Match.post_id)
              .where(s.Match.post_id.in_(chunk), s.Match.status.in_(list(statuses)))
              .order_by(s.Match.post_id, s.Match.score.desc()))
         for row in conn.execute(q):
-            out.setdefault(row.post_id, []).append(dict(row._mapping))
+            out.setdefault(row.post_id, []).append(_decision_row(row))
     return out
+
+
+def _decision_columns() -> tuple[Any, ...]:
+    return (s.Match.decision, s.Match.decided_by, s.Match.decided_at, s.Match.note.label("decision_note"),
+            sa.and_(s.Match.decision.is_not(None), s.Match.decided_text_hash == s.Post.text_hash)
+            .label("decision_current"))
+
+
+def _decision_row(row: Any) -> dict[str, Any]:
+    """A match row whose ``decided_by`` is set only when the decision is on the current text; a
+    ``decision`` with ``decision_current`` False was made on an earlier text, by ``earlier_decided_by``."""
+    d = dict(row._mapping)
+    d["decision_current"] = bool(d["decision_current"])
+    d["earlier_decided_by"] = None
+    if not d["decision_current"]:
+        d["earlier_decided_by"], d["decided_by"] = d["decided_by"], None
+    return d
+
+
+def _on_earlier_text() -> sa.ColumnElement[bool]:
+    """A match whose analyst decision was made on another text than its post's (joined) one."""
+    return sa.and_(s.Match.decision.is_not(None),
+                   sa.or_(s.Match.decided_text_hash.is_(None), s.Match.decided_text_hash != s.Post.text_hash))
+
+
+def decisions_on_earlier_text(conn: sa.Connection, post_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Analyst decisions made on an earlier text of these posts (they were edited since): not
+    counted anywhere, listed for re-review, oldest decision first."""
+    out: list[dict[str, Any]] = []
+    for chunk in _chunks(sorted(set(post_ids))):
+        q = (sa.select(s.Match.id.label("match_id"), s.Match.post_id, s.Match.status, s.Match.decision,
+                       s.Match.decided_by, s.Match.decided_at, s.Match.note.label("decision_note"),
+                       s.FactCheck.review_url, s.FactCheck.publisher_name, s.FactCheck.rating_text, s.FactCheck.verdict)
+             .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
+             .join(s.Post, s.Post.id == s.Match.post_id)
+             .where(s.Match.post_id.in_(chunk), _on_earlier_text()))
+        out.extend(dict(row._mapping) for row in conn.execute(q))
+    return sorted(out, key=lambda d: (d["decided_at"] is None, d["decided_at"] or 0, d["match_id"]))
 
 
 def snapshots_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
@@ -729,17 +877,20 @@ def _keyed(key: tuple[Any, ...], values: dict[str, Any], raw: Any, source: r.Sou
 
 def _row_digest(raw: dict[str, str]) -> str:
     """Content hash of a TSV row ({column: text}); cheaper than JSON for millions of rows."""
-    return hashlib.sha256("\x1f".join(f"{k}\x1e{v}" for k, v in raw.items()).encode()).hexdigest()
+    return hashlib.sha256("\x1f".join(f"{k}\x1e{v}" for k, v in raw.items()).encode("utf-8", "surrogatepass")
+                          ).hexdigest()
 
 
+@retry_races
 def upsert_notes(conn: sa.Connection, notes: Sequence[r.Note], run_id: int | None) -> BatchCounts:
     """Notes keyed by note id. The content of the latest download wins; each download a note
     is in widens its ``first/last_snapshot_at`` span (how deletions are told later)."""
     now = s.utcnow()
+    fitted = sanitise.fit_notes(notes)
     items = [_keyed((n.note_id,), dict(note_id=n.note_id, tweet_id=n.tweet_id, classification=n.classification,
                                        created_at=n.created_at, author_id=n.author_id,
                                        first_snapshot_at=n.snapshot_at, last_snapshot_at=n.snapshot_at),
-                    n.raw, n.source, run_id, _row_digest(n.raw), now) for n in notes]
+                    n.raw, n.source, run_id, _row_digest(n.raw), now) for n in fitted.records]
 
     def resolve(old: Any, values: dict[str, Any]) -> dict[str, Any] | None:
         snap = values["last_snapshot_at"]
@@ -750,48 +901,60 @@ def upsert_notes(conn: sa.Connection, notes: Sequence[r.Note], run_id: int | Non
             return span
         return None
 
-    return _upsert_keyed(conn, s.Note.__table__, ("note_id",), items, lambda k: f"note {k[0]}", resolve,
-                         version="last_snapshot_at", extra_cols=("first_snapshot_at",))
+    counts = _upsert_keyed(conn, s.Note.__table__, ("note_id",), items, lambda k: f"note {k[0]}", resolve,
+                           version="last_snapshot_at", extra_cols=("first_snapshot_at",))
+    counts.take(fitted)
+    return counts
 
 
 _STATUS_FIELDS = ("created_at", "current_status", "current_status_at", "first_non_nmr_status", "first_non_nmr_at",
                   "latest_non_nmr_status", "latest_non_nmr_at", "locked_status", "locked_at", "decided_by")
 
 
+@retry_races
 def add_note_statuses(conn: sa.Connection, rows: Sequence[r.NoteStatus], run_id: int | None) -> BatchCounts:
     """Status rows keyed by (note, snapshot); never updated (see :func:`_upsert_keyed`)."""
     now = s.utcnow()
+    fitted = sanitise.fit_statuses(rows)
     items = [_keyed((st.note_id, st.snapshot_at),
                     dict(note_id=st.note_id, snapshot_at=st.snapshot_at, **{f: getattr(st, f) for f in _STATUS_FIELDS}),
-                    st.raw, st.source, run_id, _row_digest(st.raw), now) for st in rows]
-    return _upsert_keyed(conn, s.NoteStatus.__table__, ("note_id", "snapshot_at"), items,
-                         lambda k: f"status of note {k[0]} in the snapshot of {k[1].isoformat()}", None,
-                         version="snapshot_at")
+                    st.raw, st.source, run_id, _row_digest(st.raw), now) for st in fitted.records]
+    counts = _upsert_keyed(conn, s.NoteStatus.__table__, ("note_id", "snapshot_at"), items,
+                           lambda k: f"status of note {k[0]} in the snapshot of {k[1].isoformat()}", None,
+                           version="snapshot_at")
+    counts.take(fitted)
+    return counts
 
 
+@retry_races
 def add_label_events(conn: sa.Connection, events: Sequence[r.LabelEvent], run_id: int | None) -> BatchCounts:
     """Label events keyed by (post, label, type, apply/remove, time); never updated."""
     key_cols = ("platform_id", "platform", "label", "event_type", "action", "event_at")
     now = s.utcnow()
+    fitted = sanitise.fit_labels(events)
     items = []
-    for e in events:
+    for e in fitted.records:
         values = dict(platform=e.platform, platform_id=e.platform_id, label=e.label, event_type=e.event_type,
                       action=e.action, event_at=e.event_at, label_title=e.label_title, details=e.details,
                       details_url=e.details_url)
         items.append(_keyed(tuple(values[k] for k in key_cols), values, e.raw, e.source, run_id,
                             _digest([values, e.raw]), now))
-    return _upsert_keyed(conn, s.LabelEvent.__table__, key_cols, items,
-                         lambda k: f"{k[4]} of the {k[2]} label {k[3]!r} on post {k[0]} at {k[5].isoformat()}", None,
-                         version="ingest_run_id")
+    counts = _upsert_keyed(conn, s.LabelEvent.__table__, key_cols, items,
+                           lambda k: f"{k[4]} of the {k[2]} label {k[3]!r} on post {k[0]} at {k[5].isoformat()}",
+                           None, version="ingest_run_id")
+    counts.take(fitted)
+    return counts
 
 
 _RATING_COUNTS = ("ratings", "helpful", "somewhat_helpful", "not_helpful")
 
 
+@retry_races
 def set_note_ratings(conn: sa.Connection, rows: Sequence[r.NoteRatings], run_id: int | None) -> BatchCounts:
     """Per-note counts of one ratings file, keyed by (note, snapshot, file name): a re-read
     of the same file replaces its counts instead of adding them again."""
     counts = BatchCounts()
+    rows = counts.take(sanitise.fit_ratings(rows))
     t = s.NoteRatings.__table__
     existing: dict[tuple[Any, ...], tuple[int, ...]] = {}
     for chunk in _chunks(sorted({x.note_id for x in rows})):

@@ -99,6 +99,8 @@ class Post(SourcedRecord, Base):
     kind: Mapped[str] = mapped_column(sa.String(16), default="original")
     referenced_id: Mapped[str | None] = mapped_column(sa.String(64))
     collected: Mapped[bool] = mapped_column(default=True)
+    #: hash of the text as read (see ``repo.text_hash``): an analyst decision names the text it was made on
+    text_hash: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class Media(Base):
@@ -158,7 +160,13 @@ class FactCheck(SourcedRecord, Base):
 
 
 class Match(Base):
-    """A post × fact-check pair. Analyst decisions (confirmed/rejected) survive re-matching."""
+    """A post × fact-check pair. Analyst decisions (confirmed/rejected) survive re-matching.
+
+    ``status`` is where the pair stands for the post's current text. An analyst decision is
+    recorded as who, when, what (``decision``), why (``note``) and the hash of the post text
+    it was made on (``decided_text_hash``); when the text changes the decision stays, and the
+    status becomes ``outdated`` (or the machine's new view) until someone decides again.
+    """
 
     __tablename__ = "matches"
     __table_args__ = (
@@ -175,9 +183,11 @@ class Match(Base):
     method: Mapped[str] = mapped_column(sa.String(64))
     evidence: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     status: Mapped[str] = mapped_column(sa.String(16), default="candidate")
+    decision: Mapped[str | None] = mapped_column(sa.String(16))
     decided_by: Mapped[str | None] = mapped_column(sa.String(128))
     decided_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(sa.Text)
+    decided_text_hash: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
