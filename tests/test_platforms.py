@@ -91,8 +91,8 @@ def test_report_shows_views_where_known_and_engagement_elsewhere(store: claimwat
         6, X_VIEWS + TELEGRAM_VIEWS_COUNT, 4)
     likes = sum(c["likes"] for c in engagement_only)
     reposts = sum(c["reposts"] or 0 for c in engagement_only)
-    sentence = (f"views unknown for 4: 4 of them from sources without view counts (bluesky: 2, mastodon: 1, "
-                f"telegram: 1), with likes {likes:,}, reposts {reposts:,} (1 unknown), replies 18 (1 unknown), "
+    sentence = (f"views unknown for 4: 4 of them with engagement counts only (bluesky: 2, mastodon: 1, "
+                f"telegram: 1): likes {likes:,}, reposts {reposts:,} (1 unknown), replies 18 (1 unknown), "
                 f"quotes 27 (1 unknown), bookmarks 8 (3 unknown).")
     md = (out_dir / "report.md").read_text()
     html = (out_dir / "report.html").read_text()
@@ -123,13 +123,13 @@ def test_study_counts_unknown_views_apart_with_their_engagement(store: claimwatc
     engagement = summary["engagement_views_unknown"]
     assert engagement["posts"] == 3 and engagement["platforms"] == {"bluesky": 1, "mastodon": 1, "telegram": 1}
     assert engagement["counts"]["likes"] == 1520 + 11 + 130
-    assert ("viewed 6,000 times; views unknown for 3: 3 of them from sources without view counts (bluesky: 1, "
-            "mastodon: 1, telegram: 1), with likes 1,661" in " ".join(printed.split()))
+    assert ("viewed 6,000 times; views unknown for 3: 3 of them with engagement counts only (bluesky: 1, "
+            "mastodon: 1, telegram: 1): likes 1,661" in " ".join(printed.split()))
     rows = {r["post_id"]: r for r in result["posts"]}
     assert rows[BLUESKY]["engagement"] == BLUESKY_COUNTS and rows[BLUESKY]["views_observed_at"] is None
     md = (out_dir / "study.md").read_text()
     assert "unknown; likes 11, reposts 6, replies 5, quotes 2" in md
-    assert "3 of them from sources without view counts" in md  # the methods say it too
+    assert "3 of them with engagement counts only" in md  # the methods say it too
     with open(out_dir / "study.csv", newline="", encoding="utf-8") as fh:
         table = {r["post_id"]: r for r in csv.DictReader(fh)}
     assert (table[MASTODON]["views"], table[MASTODON]["likes"]) == ("", "11")
@@ -162,7 +162,7 @@ def test_engagement_total_counts_only_posts_without_views():
     total.add(None, dict.fromkeys(ENGAGEMENT), "x")  # nothing known at all: not counted here
     total.add(None, {"likes": 3, "reposts": None, "replies": 1, "quotes": None, "bookmarks": None}, "mastodon")
     total.add(None, {"likes": 4, "reposts": 2, "replies": None, "quotes": None, "bookmarks": None}, "bluesky")
-    assert total.describe() == ("2 of them from sources without view counts (bluesky: 1, mastodon: 1), with likes 7, "
+    assert total.describe() == ("2 of them with engagement counts only (bluesky: 1, mastodon: 1): likes 7, "
                                 "reposts 2 (1 unknown), replies 1 (1 unknown)")
     assert EngagementTotal().describe() == ""
 

@@ -31,7 +31,7 @@ def test_demo_on_postgres_gives_the_sqlite_figures(pg_url: str, tmp_path: Path, 
     assert (h.debunked_posts, h.debunked_views, h.posts, h.views) == (46, 207_324_821, 179, 273_497_432)
     # The example study (topics, notes, labels, narratives) gives the same figures as on SQLite.
     assert ("14 posts by @demo_ballot_truths repeat claims that fact-checkers rated false or misleading; viewed "
-            "134,159,795 times; views unknown for 1: 1 of them from sources without view counts (x: 1), with likes "
+            "134,159,795 times; views unknown for 1: 1 of them with engagement counts only (x: 1): likes "
             "23,439, reposts 5,022, replies 2,124, quotes 359, bookmarks 843. 0 confirmed by an analyst, 14 "
             "machine-proposed only.") in log
     assert ("1 of them showed a Community Note; the 13 without one had 129,952,439 views. 4 had notes proposed, "

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -94,6 +96,10 @@ def _open(db: str | None, *, read_only: bool = False, **overrides: Any) -> api.W
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr and exit ``code``; with ``CLAIMWATCH_DEBUG=1`` the traceback of the
+    error being handled comes first (for bug reports; users never need it)."""
+    if os.environ.get("CLAIMWATCH_DEBUG") == "1" and sys.exc_info()[0] is not None:
+        traceback.print_exc()
     err.print(f"[bold red]error:[/] {escape(safe(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 

@@ -95,6 +95,8 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     snapshots_added: int = 0
+    #: posts that arrived in a version observed before the stored one (kept in post_versions, not applied)
+    older_versions: int = 0
     quarantined: int = 0
     conflicts: int = 0
     warnings: int = 0
@@ -112,6 +114,9 @@ class IngestReport:
         text = (f"ingested {self.inserted}, updated {self.updated}, quarantined {self.quarantined} "
                 f"(see `claimwatch quarantine list`)")
         extras = []
+        if self.older_versions:
+            extras.append(f"{self.older_versions} posts came in a version older than the stored one: kept as "
+                          "history, not applied")
         if self.conflicts:
             extras.append(f"{self.conflicts} conflicting observations kept apart, the first kept "
                           "(`claimwatch quarantine list --action conflict`)")
@@ -263,6 +268,7 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
         report.warnings += len(counts.field_warnings)
         report.inserted += counts.inserted
         report.updated += counts.updated
+        report.older_versions += counts.older_versions
         report.unchanged += counts.unchanged
         report.snapshots_added += counts.snapshots_added
         batch.clear()

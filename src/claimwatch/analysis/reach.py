@@ -98,16 +98,16 @@ class EngagementTotal:
                 self.counts[name] += value
 
     def describe(self) -> str:
-        """E.g. "4 of them from sources without view counts (bluesky: 3, mastodon: 1), with likes 1,930,
-        reposts 430, replies 15, quotes 27 (1 unknown)"; "" when there are none. A count no post
-        had is left out."""
+        """E.g. "4 of them with engagement counts only (bluesky: 3, mastodon: 1): likes 1,930, reposts
+        430, replies 15, quotes 27 (1 unknown)"; "" when there are none. A count no post had is
+        left out. (Bluesky and Mastodon count no views; an X post before late 2022 has none either.)"""
         if not self.posts:
             return ""
         where = ", ".join(f"{p}: {n:,}" for p, n in sorted(self.platforms.items(), key=lambda pn: (-pn[1], pn[0])))
         sums = ", ".join(f"{name} {self.counts[name]:,}" + (f" ({self.unknown[name]:,} unknown)"
                                                              if self.unknown[name] else "")
                          for name in ENGAGEMENT if self.unknown[name] < self.posts)
-        return f"{self.posts:,} of them from sources without view counts ({where}), with {sums}"
+        return f"{self.posts:,} of them with engagement counts only ({where}): {sums}"
 
 
 @dataclass

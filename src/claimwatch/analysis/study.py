@@ -376,7 +376,7 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
          f"used were observed {observed[0][:10]} to {observed[-1][:10]}." if observed else
          "Views: no snapshot with views for any included post."),
         (f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r['views'] is None for r in rows)}"
-         + (f" ({no_views} of them from sources without view counts: their likes, reposts, replies and quotes are "
+         + (f" ({no_views} of them with engagement counts only: their likes, reposts, replies and quotes are "
             "shown instead)." if no_views else ".")),
         (f"Matches: {confirmed} fact-check links confirmed by an analyst, {proposed} machine-proposed "
          f"(shown separately in every table)."

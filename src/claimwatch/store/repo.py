@@ -58,6 +58,8 @@ class BatchCounts:
     conflicts: list[r.Rejected] = field(default_factory=list)
     #: records the store recognised as a second copy of a row the same file already wrote
     duplicates: list[r.Rejected] = field(default_factory=list)
+    #: versions of stored posts that were observed before the stored one: kept apart, not applied
+    older_versions: int = 0
     #: records the database refused (already quarantined by the caller, see ``ingest._refused``)
     refused: list[r.Rejected] = field(default_factory=list)
     #: records with a key the store cannot hold (see :mod:`~claimwatch.store.sanitise`)
@@ -76,6 +78,7 @@ class BatchCounts:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.snapshots_added += other.snapshots_added
+        self.older_versions += other.older_versions
         self.conflicts.extend(other.conflicts)
         self.duplicates.extend(other.duplicates)
         self.refused.extend(other.refused)
@@ -240,7 +243,8 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
     for platform, pids in by_platform.items():
         for chunk in _chunks(pids):
             for row in conn.execute(
-                sa.select(s.Post.id, s.Post.platform_id, s.Post.content_hash, s.Post.collected, s.Post.text_hash)
+                sa.select(s.Post.id, s.Post.platform_id, s.Post.content_hash, s.Post.collected, s.Post.text_hash,
+                          s.Post.observed_at)
                 .where(s.Post.platform == platform, s.Post.platform_id.in_(chunk))
             ):
                 existing[(platform, row.platform_id)] = row
@@ -262,6 +266,7 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
             author_id=author_ids.get(_author_key(p.author)) if p.author else None,
             created_at=p.created_at, text=p.text, lang=p.lang, url=p.url, kind=p.kind.value,
             referenced_id=p.referenced_id, collected=p.collected, text_hash=text_hash(p.text),
+            observed_at=p.metrics.observed_at if p.metrics else None,
             **_provenance(p.raw, p.source, digest, run_id),
         )
         old = existing.get(key)
@@ -274,6 +279,13 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
         if old.content_hash == digest or (old.collected and not p.collected):
             counts.unchanged += 1
             continue
+        seen, stored_seen = values["observed_at"], old.observed_at
+        if seen is not None and stored_seen is not None and seen < stored_seen:
+            counts.older_versions += _keep_version(conn, post_id, "older", values)
+            continue
+        _keep_version(conn, post_id, "replaced", _stored_content(conn, post_id))
+        if seen is None:
+            values["observed_at"] = stored_seen
         conn.execute(sa.update(s.Post).where(s.Post.id == post_id).values(**values, updated_at=now))
         _replace_media(conn, post_id, p.media)
         counts.updated += 1
@@ -284,6 +296,26 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
     counts.snapshots_added, counts.conflicts = _add_snapshots(
         conn, [(post_ids[(p.platform, p.platform_id)], p) for p in posts if p.metrics is not None], run_id)
     return counts
+
+
+_VERSION_COLUMNS = ("content_hash", "text", "observed_at", "raw", "source_format", "source_path",
+                    "source_location", "ingest_run_id")
+
+
+def _stored_content(conn: sa.Connection, post_id: int) -> dict[str, Any]:
+    row = conn.execute(sa.select(*(getattr(s.Post, c) for c in _VERSION_COLUMNS)).where(s.Post.id == post_id)).one()
+    return dict(row._mapping)
+
+
+def _keep_version(conn: sa.Connection, post_id: int, reason: str, values: dict[str, Any]) -> int:
+    """Keep a post's content that is not (or no longer) the stored one; 1 if it was new."""
+    known = conn.scalar(sa.select(s.PostVersion.id).where(s.PostVersion.post_id == post_id,
+                                                          s.PostVersion.content_hash == values["content_hash"]))
+    if known is not None:
+        return 0
+    conn.execute(sa.insert(s.PostVersion).values(post_id=post_id, reason=reason,
+                                                 **{c: values[c] for c in _VERSION_COLUMNS}))
+    return 1
 
 
 def _reopen(conn: sa.Connection, post_ids: Sequence[int]) -> None:
@@ -436,6 +468,7 @@ def stats(conn: sa.Connection) -> dict[str, Any]:
         "authors": count(s.Author),
         "media": count(s.Media),
         "snapshots": count(s.MetricSnapshot),
+        "post_versions": count(s.PostVersion),
         "factchecks": count(s.FactCheck),
         "factchecks_by_verdict": verdicts,
         "matches": by_status,

@@ -101,6 +101,31 @@ class Post(SourcedRecord, Base):
     collected: Mapped[bool] = mapped_column(default=True)
     #: hash of the text as read (see ``repo.text_hash``): an analyst decision names the text it was made on
     text_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    #: when the stored content was observed (its record's metric time); None when the source did not say.
+    #: A version observed earlier never replaces it (see ``PostVersion``)
+    observed_at: Mapped[datetime | None]
+
+
+class PostVersion(Base):
+    """A version of a post's content that is not the stored one, kept whole (the twarc lesson):
+    ``replaced`` — it was stored until a newer version came; ``older`` — it arrived after a newer
+    one was stored (another file, an older collection) and was never applied. No ingest loses
+    what it read, and none silently swaps a post for an older copy."""
+
+    __tablename__ = "post_versions"
+    __table_args__ = (sa.UniqueConstraint("post_id", "content_hash", name="uq_post_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    reason: Mapped[str] = mapped_column(sa.String(16))
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+    observed_at: Mapped[datetime | None]
+    raw: Mapped[dict] = mapped_column(sa.JSON)
+    source_format: Mapped[str | None] = mapped_column(sa.String(32))
+    source_path: Mapped[str | None] = mapped_column(sa.Text)
+    source_location: Mapped[str | None] = mapped_column(sa.String(64))
+    ingest_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ingest_runs.id"))
+    kept_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Media(Base):

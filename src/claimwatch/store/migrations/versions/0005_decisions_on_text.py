@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2027-01-10
+Create Date: 2026-11-30
 
 Existing decisions are taken as made on the text stored now (the best the store knows).
 Plain ADD COLUMN, no table rebuild: rebuilding ``posts`` on SQLite would cascade-delete
