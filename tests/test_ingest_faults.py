@@ -328,3 +328,12 @@ def test_two_stray_quotes_cost_their_two_lines_not_the_rows_between(tmp_path: Pa
     results = list(iter_csv_rows(path, "csv"))
     assert [rej.source.location for _, _, rej in results if rej] == ["line 4", "line 16"]
     assert len([row for _, row, _ in results if row]) == 18
+
+
+def test_a_stray_quote_closed_by_a_quoted_field_of_the_next_row_costs_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text('id,text,views\n1,"hello,5\n2,fine,"1,234"\n3,"multi\nline ""quoted"" text",7\n')
+    results = list(iter_csv_rows(path, "csv"))
+    assert [row for _, row, _ in results if row] == [
+        {"id": "2", "text": "fine", "views": "1,234"}, {"id": "3", "text": 'multi\nline "quoted" text', "views": "7"}]
+    assert [rej.source.location for _, _, rej in results if rej] == ["line 2"]

@@ -268,9 +268,10 @@ def iter_csv_rows(
     store a cut text with metrics read from the wrong columns.
 
     A stray ``"`` costs one line, never the rows after it: when a record spanning several
-    lines never closes, closes but does not have the header's number of fields, or holds a
-    line that is a whole row by itself (the quote ran on until the next stray quote), its
-    first line is rejected and the lines after it are read again as records of their own.
+    lines never closes, closes with a quote followed by text, does not have the header's
+    number of fields, or holds a line that is a whole row by itself (the quote ran on until the
+    next stray quote), its first line is rejected and the lines after it are read again as
+    records of their own.
     """
     header: list[str] | None = None
     records = CsvRecords(path, delimiter)
@@ -294,7 +295,7 @@ def iter_csv_rows(
             continue
         if not decoded.strip():
             continue
-        if not closed or (len(lines) > 1 and (len(fields) != len(header)
+        if not closed or (len(lines) > 1 and (len(fields) != len(header) or not _closes_cleanly(lines[-1][1], delimiter)
                                               or _holds_whole_row(lines[1:-1], len(header), delimiter))):
             records.push_back(lines[1:])
             how = "never closes" if not closed else f"ran over {len(lines)} lines into a record that does not fit"
@@ -309,6 +310,19 @@ def iter_csv_rows(
                 decoded)
             continue
         yield start_no, dict(zip(header, fields)), None
+
+
+def _closes_cleanly(line: bytes, delimiter: str) -> bool:
+    """Whether the quoted field a multi-line record's last line closes is followed by a delimiter
+    or the line's end, as every CSV writer closes one; a quote followed by text is a stray quote
+    in another row (``2,fine,"1,234"`` closing a field opened on an earlier line)."""
+    i = 0
+    while (j := line.find(b'"', i)) >= 0:
+        if line[j + 1:j + 2] == b'"':  # an escaped quote inside the field
+            i = j + 2
+            continue
+        return line[j + 1:j + 2] in (delimiter.encode(), b"", b"\r", b"\n")
+    return False
 
 
 def _holds_whole_row(lines: list[tuple[int, bytes]], width: int, delimiter: str) -> bool:
