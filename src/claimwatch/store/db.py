@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -108,10 +109,25 @@ def _sqlite_pragmas(read_only: bool) -> Callable[..., None]:
         if read_only:
             cur.execute("PRAGMA query_only=ON")
         else:
-            cur.execute("PRAGMA journal_mode=WAL")
+            _set_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
     return on_connect
+
+
+def _set_wal(cur: Any) -> None:
+    """Switch a store to WAL, waiting for a turn. Two commands opening a new store at once both
+    switch it, and SQLite answers the loser "database is locked" at once, without its busy
+    timeout; so the switch is retried (up to :data:`BUSY_TIMEOUT_S`)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(random.uniform(0.02, 0.1))
 
 
 #: Execution option marking a write transaction (see :func:`writing`).
