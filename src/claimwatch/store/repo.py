@@ -198,11 +198,12 @@ def _upsert_authors(conn: sa.Connection, authors: dict[tuple[str, str], r.Author
                         changes["raw"] = new.raw
                     conn.execute(sa.update(s.Author).where(s.Author.id == row.id).values(**changes, updated_at=s.utcnow()))
     missing = [(k, a) for k, a in authors.items() if k not in ids]
-    for key, a in missing:
-        ids[key] = conn.execute(
-            sa.insert(s.Author).values(platform=key[0], platform_id=key[1], handle=a.handle, name=a.name,
-                                       followers=a.followers, raw=a.raw)
-        ).inserted_primary_key[0]
+    if missing:
+        new_ids = conn.execute(
+            sa.insert(s.Author).returning(s.Author.id, sort_by_parameter_order=True),
+            [dict(platform=key[0], platform_id=key[1], handle=a.handle, name=a.name, followers=a.followers, raw=a.raw)
+             for key, a in missing]).scalars().all()
+        ids.update(zip((key for key, _ in missing), new_ids))
     return ids
 
 
@@ -259,6 +260,7 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
     now = s.utcnow()
     post_ids: dict[tuple[str, str], int] = {}
     edited: list[int] = []
+    new: list[tuple[tuple[str, str], dict[str, Any], list[r.MediaRef]]] = []
     for key, p in chosen.items():
         digest = post_content_hash(p)
         values = dict(
@@ -271,9 +273,7 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
         )
         old = existing.get(key)
         if old is None:
-            post_ids[key] = conn.execute(sa.insert(s.Post).values(**values)).inserted_primary_key[0]
-            _replace_media(conn, post_ids[key], p.media)
-            counts.inserted += 1
+            new.append((key, values, p.media))
             continue
         post_id = post_ids[key] = old.id
         if old.content_hash == digest or (old.collected and not p.collected):
@@ -292,6 +292,8 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
         if old.text_hash != values["text_hash"]:
             edited.append(post_id)
 
+    _insert_posts(conn, new, post_ids)
+    counts.inserted += len(new)
     _reopen(conn, edited)
     counts.snapshots_added, counts.conflicts = _add_snapshots(
         conn, [(post_ids[(p.platform, p.platform_id)], p) for p in posts if p.metrics is not None], run_id)
@@ -332,8 +334,23 @@ def _reopen(conn: sa.Connection, post_ids: Sequence[int]) -> None:
             conn.execute(sa.delete(table).where(table.post_id.in_(chunk)))
 
 
-def _replace_media(conn: sa.Connection, post_id: int, media: list[r.MediaRef]) -> None:
-    conn.execute(sa.delete(s.Media).where(s.Media.post_id == post_id))
+def _insert_posts(conn: sa.Connection, new: list[tuple[tuple[str, str], dict[str, Any], list[r.MediaRef]]],
+                  post_ids: dict[tuple[str, str], int]) -> None:
+    """Insert a batch's new posts and their media in two statements (one row per post was most
+    of an ingest's time)."""
+    if not new:
+        return
+    ids = conn.execute(sa.insert(s.Post).returning(s.Post.id, sort_by_parameter_order=True),
+                       [values for _, values, _ in new]).scalars().all()
+    media_rows = []
+    for (key, _, media), post_id in zip(new, ids, strict=True):
+        post_ids[key] = post_id
+        media_rows += _media_rows(post_id, media)
+    if media_rows:
+        conn.execute(sa.insert(s.Media), media_rows)
+
+
+def _media_rows(post_id: int, media: list[r.MediaRef]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     rows = []
     for m in media:
@@ -342,6 +359,12 @@ def _replace_media(conn: sa.Connection, post_id: int, media: list[r.MediaRef]) -
         seen.add(m.media_key)
         rows.append(dict(post_id=post_id, media_key=m.media_key, type=m.type, url=m.url, preview_url=m.preview_url,
                          duration_ms=m.duration_ms, view_count=m.view_count, raw=m.raw))
+    return rows
+
+
+def _replace_media(conn: sa.Connection, post_id: int, media: list[r.MediaRef]) -> None:
+    conn.execute(sa.delete(s.Media).where(s.Media.post_id == post_id))
+    rows = _media_rows(post_id, media)
     if rows:
         conn.execute(sa.insert(s.Media), rows)
 
