@@ -101,7 +101,7 @@ def test_report_shows_views_where_known_and_engagement_elsewhere(store: claimwat
 
     # the tables: views where known, else the engagement counts, labelled; never a 0
     bluesky_cell = "unknown; likes 1,520, reposts 340, replies 12, quotes 25, bookmarks 8"
-    assert f"| {bluesky_cell} | 2024-08-01 |" in md and f"<td class=\"num\">{bluesky_cell}</td>" in html
+    assert f"| {bluesky_cell} | 2024-08-01 |" in md and f"<td class=\"reach\">{bluesky_cell}</td>" in html
     assert "| unknown; likes 130 | 2024-08-01 |" in md
     with open(out_dir / "report.csv", newline="", encoding="utf-8") as fh:
         table = {r["post_id"]: r for r in csv.DictReader(fh)}
@@ -190,3 +190,29 @@ def test_json_values_from_lines_arrays_and_documents(tmp_path):
 def test_json_documents_that_cannot_be_read(tmp_path, content, message):
     with pytest.raises(FormatError, match=message):
         list(iter_values(write_file(tmp_path, "bad.json", content), "f"))
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_the_html_report_fits_a_1400_pixel_window_with_long_platform_ids(store: claimwatch.Workspace,
+                                                                          tmp_path: Path) -> None:
+    """Bluesky and fediverse ids are 40–70 characters: they wrap at their punctuation, never push
+    the table past the window, and numeric ids stay whole."""
+    from playwright.sync_api import sync_playwright
+
+    out_dir = tmp_path / "report"
+    cli("report", "--out", str(out_dir), "--db", str(tmp_path / "t.db"))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        try:
+            tab = browser.new_page(viewport={"width": 1400, "height": 900})
+            tab.goto((out_dir / "report.html").as_uri())
+            table, page_width = tab.evaluate("() => [document.querySelector('#posts').scrollWidth, "
+                                             "document.body.clientWidth]")
+            id_lines = tab.evaluate("""() => [...document.querySelectorAll('#posts td:nth-child(2) a')]
+                .filter(a => /^\\d+$/.test(a.textContent)).map(a => a.getClientRects().length)""")
+        finally:
+            browser.close()
+    assert table <= page_width
+    assert id_lines and set(id_lines) == {1}, "a numeric id is never broken"

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from claimwatch import atomic
 from claimwatch.analysis.report import Report, queue_score
@@ -25,6 +25,17 @@ env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True,
                   finalize=lambda value: value if isinstance(value, Markup) or not isinstance(value, str) else safe(value))
 env.filters["thousands"] = lambda n: "unknown" if n is None else f"{n:,}"
+_ID_BREAKS = re.compile(r"(?<=[/:@._-])")
+
+
+def breakable_id(value: object) -> Markup:
+    """A post id or handle, escaped, that may wrap after ``/ : @ . _ -`` (a Bluesky
+    ``did:plc:…/post/…`` or a fediverse ``host/objects/UUID`` is 30–70 characters) but never
+    inside a number or a word."""
+    return Markup("<wbr>").join(escape(safe(part)) for part in _ID_BREAKS.split("" if value is None else str(value)))
+
+
+env.filters["breakable"] = breakable_id
 
 
 def safe_url(url: str | None) -> str | None:
