@@ -187,6 +187,7 @@ def fake_datasets(root: Path, sentence_labels: list[bool]) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", [[], ["--finetune"]])
 def test_single_class_training_set_is_refused(tmp_path: Path, recipe: list[str]) -> None:
     data = fake_datasets(tmp_path / "data", [False] * (len(CLAIMS) + len(CHATTER)))
@@ -196,6 +197,7 @@ def test_single_class_training_set_is_refused(tmp_path: Path, recipe: list[str])
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow
 def test_train_is_deterministic_and_eval_reads_its_model(tmp_path: Path, encoder) -> None:
     data = fake_datasets(tmp_path / "data", [True] * len(CLAIMS) + [False] * len(CHATTER))
     code, out, err = run("train", "checkworthiness", "--datasets", str(data), "--out", str(tmp_path / "a"))

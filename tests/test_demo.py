@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from claimwatch.cli import app
 
 
+@pytest.mark.slow
 def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
     out = tmp_path / "claimwatch-demo"
     res = CliRunner().invoke(app, ["demo", "--out", str(out)])

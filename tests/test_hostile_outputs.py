@@ -127,6 +127,7 @@ def test_safe_keeps_text_and_line_breaks() -> None:
 
 # --------------------------------------------------------------------------- charts, HTML, PDF
 
+@pytest.mark.slow
 def test_study_with_a_tex_handle_and_underscore_narrative_writes_every_file(
         store: tuple[claimwatch.Workspace, Path]) -> None:
     ws, d = store
@@ -183,6 +184,7 @@ def test_hostile_html_in_chromium_fits_the_page(store: tuple[claimwatch.Workspac
     assert requests == []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs pdftoppm (poppler-utils)")
 def test_hostile_pdf_renders(store: tuple[claimwatch.Workspace, Path]) -> None:
     _, d = store

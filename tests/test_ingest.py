@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from conftest import claimreview, page, post
 
@@ -195,6 +196,7 @@ ingest.ingest_posts(ws.engine, [__import__('pathlib').Path(sys.argv[2])], batch_
 """
 
 
+@pytest.mark.slow
 def test_sigkill_midway_then_rerun_leaves_no_duplicates(tmp_path: Path, write_jsonl) -> None:
     n_pages, per_page = 300, 100
     lines = [page([post(str(10_000_000 + p * per_page + i), f"synthetic post {p} {i} with some words")

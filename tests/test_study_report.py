@@ -180,6 +180,7 @@ def test_the_same_result_gives_the_same_files(ccdh: tuple[StudyResult, dict[str,
     assert all((again["charts"] / n).read_bytes() == (paths["charts"] / n).read_bytes() for n in CHARTS)
 
 
+@pytest.mark.slow
 def test_cli_study_run_writes_the_report(tmp_path: Path) -> None:
     d = tmp_path / "store"
     d.mkdir()

@@ -288,6 +288,7 @@ def test_jiang2018_rulings_coverage(table: VerdictTable) -> None:
     assert len(mapped) == len(rulings), report  # all 11 distinct texts (FALSE, Pants on Fire!, MIXTURE, ...)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ARTICLES.exists(), reason="shared CheckThat! 2B article texts not present")
 def test_politifact_closing_sentences_agree_with_their_labels(table: VerdictTable) -> None:
     """Real sentence-style ratings: the closing "We rate ..." line of 16k PolitiFact articles.
