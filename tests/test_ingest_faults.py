@@ -337,3 +337,18 @@ def test_a_stray_quote_closed_by_a_quoted_field_of_the_next_row_costs_its_line(t
     assert [row for _, row, _ in results if row] == [
         {"id": "2", "text": "fine", "views": "1,234"}, {"id": "3", "text": 'multi\nline "quoted" text', "views": "7"}]
     assert [rej.source.location for _, _, rej in results if rej] == ["line 2"]
+
+
+def test_a_first_json_line_without_an_id_costs_that_line_only(ws: claimwatch.Workspace, write_jsonl) -> None:
+    path = write_jsonl("noid.jsonl", [{"text": "no id here"}, {"id": "2", "text": "fine"}, {"id": "3", "text": "too"}])
+    report = ws.ingest_posts([path], observed_at=parse_time("2024-08-01T00:00:00Z"))
+    assert report.files[0].error is None and report.inserted == 2
+    [entry] = _quarantine(ws)
+    assert entry["location"] == "line 1" and entry["reason"].startswith("no id key among 'text'")
+
+
+def test_a_json_lines_file_of_objects_without_ids_is_refused_whole(ws: claimwatch.Workspace, write_jsonl) -> None:
+    path = write_jsonl("users.jsonl", [{"name": f"n{i}", "text": "x"} for i in range(30)])
+    report = ws.ingest_posts([path], fmt="jsonl", observed_at=parse_time("2024-08-01T00:00:00Z"))
+    assert report.files[0].error.startswith("the first 20 objects have no id (line 20: no id key among")
+    assert report.inserted == 0 and report.quarantined == 1

@@ -29,6 +29,7 @@ from claimwatch.records import (
     Post,
     PostKind,
     ReadResult,
+    Rejected,
     SourceRef,
 )
 from claimwatch.sources.base import (
@@ -261,7 +262,8 @@ def read_jsonl(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
     explicit = {ours: (theirs,) for ours, theirs in ctx.column_map.items()}
     layouts: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
     unread: dict[str, None] = {}  # insertion-ordered set of the file's unread key paths
-    first = True
+    no_id: list[Rejected] = []  # objects without an id before the first with one
+    found_id = False
     for no, obj, rejection in iter_json_objects(path, JSONL_FORMAT):
         if rejection:
             yield rejection
@@ -277,17 +279,27 @@ def read_jsonl(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
         location = f"line {no}"
         if "id" not in paths:
             message = f"no id key among {column_list(sorted(obj))}; name it with --map id=KEY (dotted paths allowed)"
-            if first:
-                raise FormatError(f"{location}: {message}")
-            yield rejected(path, location, JSONL_FORMAT, message, obj)
+            if found_id:
+                yield rejected(path, location, JSONL_FORMAT, message, obj)
+                continue
+            # One object without an id is that object's fault; a file starting with many is the wrong file.
+            no_id.append(rejected(path, location, JSONL_FORMAT, message, obj))
+            if len(no_id) >= _ID_SNIFF_OBJECTS:
+                raise FormatError(f"the first {len(no_id)} objects have no id ({location}: {message})")
             continue
-        first = False
+        if not found_id:
+            found_id = True
+            yield from no_id
         fields = {ours: _first_set(dig(obj, p) for p in theirs) for ours, theirs in paths.items()}
         yield build_post(fields, obj, SourceRef(str(path), location, JSONL_FORMAT), ctx)
+    if no_id and not found_id:
+        raise FormatError(f"no object has an id: {no_id[0].source.location}: {no_id[0].reason}")
     for text in unread_columns_notes(list(unread), set()):
         note(ctx, text)
 
 
+#: Objects without an id at the start of a JSON-lines file after which it is refused as a whole.
+_ID_SNIFF_OBJECTS = 20
 #: Words that make an unread column look like one of our fields, and the field kind named.
 _LOOKS_LIKE: tuple[tuple[str, frozenset[str]], ...] = (
     ("metrics", frozenset({"count", "counts", "views", "view", "impressions", "impression", "likes", "favorites",
