@@ -9,7 +9,9 @@ messages), with a share ``--hostile`` of broken records (invalid JSON, nesting 1
 count of 10^30, an object as id, a stray quote in a CSV row). Each archive is then ingested by
 the real command in its own process into a fresh SQLite store, timed from process start to
 exit (storage included), and its peak memory is read from the kernel (``ru_maxrss`` of that
-process, via ``os.wait4``). Prints one JSON object; copy the table into RESULTS.md.
+process, via ``os.wait4``; Linux carries ``ru_maxrss`` across fork and exec, so it is the child's own
+only because this parent stays small: it streams the archives it writes). Prints one JSON object;
+copy the table into RESULTS.md.
 """
 
 from __future__ import annotations
