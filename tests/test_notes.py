@@ -23,6 +23,7 @@ from claimwatch.analysis.study import StudyResult
 from claimwatch.analysis.study_file import parse_study
 from claimwatch.cli import app
 from claimwatch.records import MatchStatus, NoteStatus
+from claimwatch.reports.charts import study_charts
 from claimwatch.sources import cn_columns as c
 from claimwatch.sources import cn_notes, cn_ratings, cn_status
 from claimwatch.sources.base import FormatError
@@ -779,6 +780,8 @@ def test_a_study_before_any_snapshot_says_the_status_is_unknown_never_none_shown
                         "statuses of a later snapshot.")
     rows = {r["post_id"]: r["community_notes"] for r in before.posts}
     assert [rows[p]["shown_now"] for p in pids] == [True, None, None, None, False]
+    chart = next(c for c in study_charts(before) if c.name == "notes_coverage")
+    assert "notes proposed, none shown: 0 posts" in chart.alt and "notes proposed, status unknown: 3 posts" in chart.alt
 
     after = study("2024-08-01")  # the snapshot itself: everything known
     cov = after.notes_coverage

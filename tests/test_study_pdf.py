@@ -4,6 +4,7 @@ read back with ``pdf_text`` (each drawn line), the charts through the labels the
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import date
@@ -162,3 +163,20 @@ def test_posts_per_week_on_a_date_axis(report: tuple[StudyResult, dict[str, Path
     ticks = _xticks(_chart(study_charts(result), "posts_per_week"))
     assert ticks and not any(":" in t for t in ticks)
     assert {w["week"] for w in result.by_week} == {date(2024, 7, 8).isoformat(), date(2024, 7, 22).isoformat()}
+# --------------------------------------------------------------------------- "1 post"
+
+def test_a_study_of_one_post_says_1_post_everywhere(store: tuple[claimwatch.Workspace, Path], tmp_path: Path) -> None:
+    ws, d = store
+    result = _study(d, ws, accounts=["example_account"], window={"from": "2024-07-10", "to": "2024-07-10"})
+    assert result.summary["posts"] == 1
+    headline = "\n".join(result.headline())
+    assert "1 post by @example_account" in headline and "1 posts" not in headline
+    charts = study_charts(result)
+    assert _chart(charts, "top_posts").title == "Top 1 post by views"
+    assert "1 post" in _chart(charts, "posts_per_week").alt and "1 posts" not in _chart(charts, "notes_coverage").alt
+    paths = write_study(result, tmp_path)
+    for fmt in ("md", "html"):
+        assert "1 posts" not in paths[fmt].read_text(), fmt
+    assert not any("1 posts" in line for line in pdf_text(paths["pdf"].read_bytes()))
+    svg = base64.b64decode(re.search(r'data:image/svg\+xml;base64,([^"]+)', paths["html"].read_text())[1])
+    assert b"1 posts" not in svg

@@ -44,6 +44,7 @@ from claimwatch.claims.text import clean_query
 from claimwatch.claims.topics import TopicSet
 from claimwatch.records import MatchStatus, PostKind
 from claimwatch.store import repo
+from claimwatch.wording import count, noun
 
 
 @dataclass
@@ -73,14 +74,16 @@ class StudyResult:
         engagement = EngagementTotal(**s["engagement_views_unknown"]).describe()
         unknown = (f"; views unknown for {s['posts_views_unknown']}: {engagement}" if engagement else
                    f" (views unknown for {s['posts_views_unknown']})" if s["posts_views_unknown"] else "")
-        lines = [f"{s['posts']:,} posts by {who} repeat claims that fact-checkers rated false or misleading; "
-                 f"viewed {s['total_views']:,} times{unknown}. {s['posts_analyst_confirmed']:,} confirmed by an analyst, "
+        lines = [f"{count(s['posts'], 'post')} by {who} {noun(s['posts'], 'repeats', 'repeat')} claims that "
+                 f"fact-checkers rated false or misleading; "
+                 f"viewed {count(s['total_views'], 'time')}{unknown}. {s['posts_analyst_confirmed']:,} confirmed by an analyst, "
                  f"{s['posts_machine_proposed_only']:,} machine-proposed only."]
-        lines += [f"  {c['claim_category']}: {c['posts']:,} posts, {c['views']:,} views" for c in s["by_category"]]
+        lines += [f"  {c['claim_category']}: {count(c['posts'], 'post')}, {count(c['views'], 'view')}"
+                  for c in s["by_category"]]
         lines.append(NotesCoverage(**self.notes_coverage).sentence())
         lines.append(f"{s['posts_with_label']:,} carried a platform label at {self.labels['at'][:10]}.")
         t_unknown = f" (views unknown for {t['views_unknown']})" if t["views_unknown"] else ""
-        lines.append(f"All {t['posts']:,} on-topic posts in the window: {t['views']:,} views{t_unknown}.")
+        lines.append(f"All {count(t['posts'], 'on-topic post')} in the window: {count(t['views'], 'view')}{t_unknown}.")
         cpm = self.study["ad_equivalent_cpm_usd"]
         if cpm is not None:
             lines.append(f"Priced as ads at ${cpm:.2f} CPM: ${t['ad_equivalent_usd']:,.0f} for the on-topic posts, "
@@ -347,7 +350,7 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
         f"Study file {study.source} (sha256 {study.source_sha256[:12]}…).",
         f"Window: posts created {study.start} to {study.end} inclusive (UTC).",
         "Inclusion: " + _inclusion_rule(study),
-        (f"Topic: {len(topic_posts):,} posts in the window are on the topic "
+        (f"Topic: {count(len(topic_posts), 'post in the window is', 'posts in the window are')} on the topic "
          f"({_topic_rule(study)}); views of {sum(views[p['id']].value is None for p in topic_posts):,} of them unknown."),
         (f"Views: {'as of ' + _iso(study.views_as_of) if study.views_as_of else 'latest observation'}; the snapshots "
          f"used were observed {observed[0][:10]} to {observed[-1][:10]}." if observed else
@@ -355,9 +358,10 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
         (f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r['views'] is None for r in rows)}"
          + (f" ({no_views} of them with engagement counts only: their likes, reposts, replies and quotes are "
             "shown instead)." if no_views else ".")),
-        (f"Matches: {confirmed} fact-check links confirmed by an analyst, {proposed} machine-proposed "
+        (f"Matches: {count(confirmed, 'fact-check link')} confirmed by an analyst, {proposed} machine-proposed "
          f"(shown separately in every table)."
-         + (f" {decisions_on_earlier_text} analyst decisions were made on an earlier text of a post (edited since) "
+         + (f" {count(decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} made on an "
+            "earlier text of a post (edited since) "
             "and are not counted." if decisions_on_earlier_text else "")),
         "Narratives: " + (", ".join(f"{n} unassigned" if rule == nar.UNASSIGNED else f"{n} assigned by {rule}"
                                     for rule, n in sorted(rules.items())) or "no posts") + ".",
@@ -366,7 +370,7 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
     ]
     if study.cpm_usd is not None:
         out.append(f"Ad-equivalent cost: views / 1,000 × ${study.cpm_usd:.2f} (CPM).")
-    out.append(f"Data: {len(runs)} ingest runs (see sources).")
+    out.append(f"Data: {count(len(runs), 'ingest run')} (see sources).")
     return out
 
 

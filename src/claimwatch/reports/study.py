@@ -23,6 +23,7 @@ from claimwatch.reports.charts import Chart, study_charts
 from claimwatch.reports.render import csv_cell, env, md_cell, md_link
 from claimwatch.reports.study_pdf import pdf_bytes
 from claimwatch.reports.study_view import Group, groups
+from claimwatch.wording import count
 
 FORMATS = ("json", "html", "md", "csv", "pdf")
 CHART_DIR = "charts"
@@ -85,7 +86,7 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
         "yes" if r["platform_label"]["present"] else "no", md_cell(r["text"], 160)]) + " |"
         for i, r in enumerate(result.posts, start=1)]
     lines += ["", "## Proposed new narratives", ""]
-    lines += [f"- {md_cell(p['name'])} ({p['posts']} posts: {md_cell(', '.join(p['post_ids']))})"
+    lines += [f"- {md_cell(p['name'])} ({count(p['posts'], 'post')}: {md_cell(', '.join(p['post_ids']))})"
               for p in result.proposed_narratives] or ["none"]
     lines += ["", "## Methods", ""] + [f"- {md_cell(m)}" for m in result.methods]
     lines += ["", f"- Inclusion rule: {md_cell(st['inclusion_rule'])}", f"- Views metric: {md_cell(st['views_metric'])}",
