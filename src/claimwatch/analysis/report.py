@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from claimwatch.analysis.reach import EngagementTotal, describe_reach, reach_as_of
 from claimwatch.records import DEBUNKED_VERDICTS, MatchStatus, PostKind
 from claimwatch.store import repo
+from claimwatch.wording import count
 
 
 @dataclass(frozen=True)
@@ -160,11 +161,12 @@ class Headline:
         unknown = f"; views unknown for {self.debunked_views_unknown}" if self.debunked_views_unknown else ""
         if self.debunked_engagement.posts:
             unknown += f": {self.debunked_engagement.describe()}"
-        return (f"{self.debunked_posts} posts repeat claims rated false or misleading, viewed "
-                f"{self.debunked_views:,} times{when}{unknown}. "
+        return (f"{count(self.debunked_posts, 'post repeats', 'posts repeat')} claims rated false or misleading, "
+                f"viewed {count(self.debunked_views, 'time')}{when}{unknown}. "
                 f"{self.debunked_confirmed} confirmed by an analyst, {self.debunked_proposed_only} machine-proposed only. "
-                f"Selection: {self.posts} posts, {self.views:,} views."
-                + (f" {self.decisions_on_earlier_text} analyst decisions were made on an earlier text of their post "
+                f"Selection: {count(self.posts, 'post')}, {count(self.views, 'view')}."
+                + (f" {count(self.decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} "
+                   "made on an earlier text of their post "
                    "and are not counted (re-review them)." if self.decisions_on_earlier_text else ""))
 
 

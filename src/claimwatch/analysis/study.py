@@ -21,7 +21,13 @@ import sqlalchemy as sa
 
 from claimwatch.analysis import narratives as nar
 from claimwatch.analysis.labels import label_histories_by_id
-from claimwatch.analysis.notes import PostNotes, post_notes_by_id
+from claimwatch.analysis.notes import (
+    NotesCoverage,
+    PostNotes,
+    coverage,
+    note_rule,
+    post_notes_by_id,
+)
 from claimwatch.analysis.reach import (
     EngagementTotal,
     Total,
@@ -38,6 +44,7 @@ from claimwatch.claims.text import clean_query
 from claimwatch.claims.topics import TopicSet
 from claimwatch.records import MatchStatus, PostKind
 from claimwatch.store import repo
+from claimwatch.wording import count, noun
 
 
 @dataclass
@@ -61,23 +68,22 @@ class StudyResult:
 
     def headline(self) -> list[str]:
         """The study's findings as sentences, each figure with what it leaves out."""
-        s, t, cov = self.summary, self.topic_posts, self.notes_coverage
+        s, t = self.summary, self.topic_posts
         who = ", ".join("@" + a["handle"] for a in self.study["accounts"]) if isinstance(self.study["accounts"], list) \
             else "the selected accounts"
         engagement = EngagementTotal(**s["engagement_views_unknown"]).describe()
         unknown = (f"; views unknown for {s['posts_views_unknown']}: {engagement}" if engagement else
                    f" (views unknown for {s['posts_views_unknown']})" if s["posts_views_unknown"] else "")
-        lines = [f"{s['posts']:,} posts by {who} repeat claims that fact-checkers rated false or misleading; "
-                 f"viewed {s['total_views']:,} times{unknown}. {s['posts_analyst_confirmed']:,} confirmed by an analyst, "
+        lines = [f"{count(s['posts'], 'post')} by {who} {noun(s['posts'], 'repeats', 'repeat')} claims that "
+                 f"fact-checkers rated false or misleading; "
+                 f"viewed {count(s['total_views'], 'time')}{unknown}. {s['posts_analyst_confirmed']:,} confirmed by an analyst, "
                  f"{s['posts_machine_proposed_only']:,} machine-proposed only."]
-        lines += [f"  {c['claim_category']}: {c['posts']:,} posts, {c['views']:,} views" for c in s["by_category"]]
-        lines.append(f"{s['posts_with_note_shown']:,} of them showed a Community Note; the {s['posts_without_note_shown']:,} "
-                     f"without one had {s['views_on_posts_without_note']:,} views. "
-                     f"{cov['posts_with_proposed_notes']:,} had notes proposed, "
-                     f"{cov['posts_with_proposed_notes_none_shown']:,} of those showed none.")
+        lines += [f"  {c['claim_category']}: {count(c['posts'], 'post')}, {count(c['views'], 'view')}"
+                  for c in s["by_category"]]
+        lines.append(NotesCoverage(**self.notes_coverage).sentence())
         lines.append(f"{s['posts_with_label']:,} carried a platform label at {self.labels['at'][:10]}.")
         t_unknown = f" (views unknown for {t['views_unknown']})" if t["views_unknown"] else ""
-        lines.append(f"All {t['posts']:,} on-topic posts in the window: {t['views']:,} views{t_unknown}.")
+        lines.append(f"All {count(t['posts'], 'on-topic post')} in the window: {count(t['views'], 'view')}{t_unknown}.")
         cpm = self.study["ad_equivalent_cpm_usd"]
         if cpm is not None:
             lines.append(f"Priced as ads at ${cpm:.2f} CPM: ${t['ad_equivalent_usd']:,.0f} for the on-topic posts, "
@@ -120,16 +126,17 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
             for p in matched]
     rows.sort(key=lambda r: (r["views"] is None, -(r["views"] or 0), r["post_id"]))
     topic_posts = [p for p in posts if p["id"] in on_topic]
+    cov = coverage(((notes[p["id"]], views[p["id"]].value) for p in matched), study.notes_as_of)
     platform_ids = {p["id"]: str(p["platform_id"]) for p in matched}
     return StudyResult(
         study=_study_block(study, accounts),
         posts=rows,
-        summary=_summary(rows, study),
+        summary=_summary(rows, study, cov),
         topic_posts=_topic_block(topic_posts, views, study),
         by_account=_grouped(rows, "account"),
         by_week=_by_week(rows),
         views_over_time=_views_over_time(matched, snaps, assignments, study),
-        notes_coverage=_notes_coverage(rows),
+        notes_coverage=asdict(cov),
         labels=_labels_block(rows, labels_at),
         proposed_narratives=[{"name": g.name, "posts": len(g.posts),
                               "post_ids": sorted(platform_ids[k] for k in g.posts),
@@ -218,15 +225,7 @@ def _post_row(p: dict[str, Any], snaps: list[dict[str, Any]], ms: list[dict[str,
                           if s["views"] is not None],
         # the views' snapshot, else (a platform without view counts) the latest one that counted any
         "engagement": reach.engagement, "observed_at": _iso(reach.observed_at),
-        "community_notes": {
-            "proposed": notes.proposed, "shown_now": notes.shown_now, "ever_shown": notes.ever_shown,
-            "shown_note_ids": notes.shown_note_ids, "note_ids": notes.note_ids,
-            "notes": [{"note_id": n.note_id, "classification": n.classification, "status": n.status,
-                       "status_at": _iso(n.status_at), "first_shown_at": _iso(n.first_shown_at),
-                       "deleted_by": _iso(n.deleted_by)} for n in notes.notes],
-            "snapshot_date": _iso(max((n.snapshot_at for n in notes.notes if n.snapshot_at), default=None)),
-            "as_of": _iso(study.notes_as_of),
-        },
+        "community_notes": notes.to_json(),
         "platform_label": {
             "present": bool(carried), "at": _iso(labels_at), "source": "x_label_stream",
             "event_type": carried[0].event_type if carried else None,
@@ -247,9 +246,8 @@ def _total(rows: list[dict[str, Any]]) -> Total:
     return t
 
 
-def _summary(rows: list[dict[str, Any]], study: Study) -> dict[str, Any]:
+def _summary(rows: list[dict[str, Any]], study: Study, cov: NotesCoverage) -> dict[str, Any]:
     t = _total(rows)
-    without_note = _total([r for r in rows if not r["community_notes"]["shown_now"]])
     engagement = EngagementTotal()
     for r in rows:
         engagement.add(r["views"], r["engagement"], r["platform"])
@@ -258,9 +256,9 @@ def _summary(rows: list[dict[str, Any]], study: Study) -> dict[str, Any]:
         "posts": t.posts, "total_views": t.views, "posts_views_unknown": t.views_unknown,
         "engagement_views_unknown": asdict(engagement),
         "posts_analyst_confirmed": confirmed, "posts_machine_proposed_only": t.posts - confirmed,
-        "posts_with_note_shown": t.posts - without_note.posts,
-        "posts_without_note_shown": without_note.posts,
-        "views_on_posts_without_note": without_note.views,
+        "posts_with_note_shown": cov.posts_with_note_shown, "posts_without_note_shown": cov.posts_without_note_shown,
+        "views_on_posts_without_note": cov.views_on_posts_without_note,
+        "posts_note_status_unknown": cov.posts_note_status_unknown,
         "posts_with_label": sum(r["platform_label"]["present"] for r in rows),
         "ad_equivalent_usd": ad_equivalent(t.views, study.cpm_usd),
         "by_category": _grouped(rows, "claim_category", key_name="claim_category"),
@@ -303,21 +301,6 @@ def _views_over_time(matched: list[dict[str, Any]], snaps: dict[int, list[dict[s
             for name, ids in sorted(groups.items())}
 
 
-def _notes_coverage(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    with_notes = [r for r in rows if r["community_notes"]["proposed"]]
-    not_shown = [r for r in with_notes if not r["community_notes"]["shown_now"]]
-    t = _total(not_shown)
-    return {
-        "posts": len(rows), "posts_with_proposed_notes": len(with_notes),
-        "posts_with_proposed_notes_none_shown": t.posts,
-        "share_none_shown": round(t.posts / len(with_notes), 4) if with_notes else None,
-        "views_of_those": t.views, "views_unknown_of_those": t.views_unknown,
-        "posts_note_ever_shown": sum(r["community_notes"]["ever_shown"] for r in rows),
-        "note_statuses": dict(sorted(Counter(n["status"] or "no status" for r in rows
-                                             for n in r["community_notes"]["notes"]).items())),
-    }
-
-
 def _labels_block(rows: list[dict[str, Any]], at: datetime) -> dict[str, Any]:
     return {"at": _iso(at), "posts_with_label": sum(r["platform_label"]["present"] for r in rows),
             "posts_ever_labelled": sum(bool(r["platform_label"]["history"]) for r in rows)}
@@ -336,10 +319,7 @@ def _study_block(study: Study, accounts: list[dict[str, Any]]) -> dict[str, Any]
         "views_metric": ("views (X impression_count, Telegram message views; Bluesky and Mastodon count none, so "
                          "their posts show likes, reposts, replies and quotes instead) from the latest snapshot observed "
                          + (f"not after {_iso(study.views_as_of)}" if study.views_as_of else "in the store")),
-        "community_note_rule": ("post counted as noted if a note on it has currentStatus CURRENTLY_RATED_HELPFUL and "
-                                "classification MISINFORMED_OR_POTENTIALLY_MISLEADING and is not deleted, in the "
-                                "latest noteStatusHistory snapshot "
-                                + (f"not after {_iso(study.notes_as_of)}" if study.notes_as_of else "stored")),
+        "community_note_rule": note_rule(study.notes_as_of),
         "ad_equivalent_cpm_usd": study.cpm_usd,
         "narratives": [asdict(n) for n in study.narratives],
     }
@@ -370,7 +350,7 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
         f"Study file {study.source} (sha256 {study.source_sha256[:12]}…).",
         f"Window: posts created {study.start} to {study.end} inclusive (UTC).",
         "Inclusion: " + _inclusion_rule(study),
-        (f"Topic: {len(topic_posts):,} posts in the window are on the topic "
+        (f"Topic: {count(len(topic_posts), 'post in the window is', 'posts in the window are')} on the topic "
          f"({_topic_rule(study)}); views of {sum(views[p['id']].value is None for p in topic_posts):,} of them unknown."),
         (f"Views: {'as of ' + _iso(study.views_as_of) if study.views_as_of else 'latest observation'}; the snapshots "
          f"used were observed {observed[0][:10]} to {observed[-1][:10]}." if observed else
@@ -378,9 +358,10 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
         (f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r['views'] is None for r in rows)}"
          + (f" ({no_views} of them with engagement counts only: their likes, reposts, replies and quotes are "
             "shown instead)." if no_views else ".")),
-        (f"Matches: {confirmed} fact-check links confirmed by an analyst, {proposed} machine-proposed "
+        (f"Matches: {count(confirmed, 'fact-check link')} confirmed by an analyst, {proposed} machine-proposed "
          f"(shown separately in every table)."
-         + (f" {decisions_on_earlier_text} analyst decisions were made on an earlier text of a post (edited since) "
+         + (f" {count(decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} made on an "
+            "earlier text of a post (edited since) "
             "and are not counted." if decisions_on_earlier_text else "")),
         "Narratives: " + (", ".join(f"{n} unassigned" if rule == nar.UNASSIGNED else f"{n} assigned by {rule}"
                                     for rule, n in sorted(rules.items())) or "no posts") + ".",
@@ -389,7 +370,7 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
     ]
     if study.cpm_usd is not None:
         out.append(f"Ad-equivalent cost: views / 1,000 × ${study.cpm_usd:.2f} (CPM).")
-    out.append(f"Data: {len(runs)} ingest runs (see sources).")
+    out.append(f"Data: {count(len(runs), 'ingest run')} (see sources).")
     return out
 
 

@@ -19,12 +19,14 @@ from markupsafe import Markup, escape
 from claimwatch import atomic
 from claimwatch.analysis.report import Report, queue_score
 from claimwatch.terminal import safe
+from claimwatch.wording import count
 
 #: Shared by every HTML report (the v1 report and the study report): autoescaping on, one set of filters.
 env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True,
                   finalize=lambda value: value if isinstance(value, Markup) or not isinstance(value, str) else safe(value))
 env.filters["thousands"] = lambda n: "unknown" if n is None else f"{n:,}"
+env.filters["counted"] = count  # {{ n | counted("post") }}: "1 post", "2 posts"
 _ID_BREAKS = re.compile(r"(?<=[/:@._-])")
 
 

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from claimwatch import atomic
+from claimwatch.analysis.notes import describe as describe_notes
 from claimwatch.analysis.reach import ENGAGEMENT, describe_reach
 from claimwatch.analysis.study import StudyResult
 from claimwatch.reports.charts import Chart, study_charts
 from claimwatch.reports.render import csv_cell, env, md_cell, md_link
 from claimwatch.reports.study_pdf import pdf_bytes
 from claimwatch.reports.study_view import Group, groups
+from claimwatch.wording import count
 
 FORMATS = ("json", "html", "md", "csv", "pdf")
 CHART_DIR = "charts"
@@ -46,7 +48,7 @@ def write_study(result: StudyResult, out_dir: Path, stem: str = "study") -> dict
 
 def to_html(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> str:
     return env.get_template("study.html.j2").render(s=result, headline=result.headline(), charts=charts, groups=view,
-                                                    reach=describe_reach)
+                                                    reach=describe_reach, notes=describe_notes)
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -64,8 +66,7 @@ def _md_factchecks(row: dict[str, Any]) -> str:
 
 
 def _md_notes(row: dict[str, Any]) -> str:
-    cn = row["community_notes"]
-    return f"{cn['proposed']} proposed, " + ("shown" if cn["shown_now"] else "none shown")
+    return md_cell(describe_notes(row["community_notes"]))
 
 
 def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> str:
@@ -85,7 +86,7 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
         "yes" if r["platform_label"]["present"] else "no", md_cell(r["text"], 160)]) + " |"
         for i, r in enumerate(result.posts, start=1)]
     lines += ["", "## Proposed new narratives", ""]
-    lines += [f"- {md_cell(p['name'])} ({p['posts']} posts: {md_cell(', '.join(p['post_ids']))})"
+    lines += [f"- {md_cell(p['name'])} ({count(p['posts'], 'post')}: {md_cell(', '.join(p['post_ids']))})"
               for p in result.proposed_narratives] or ["none"]
     lines += ["", "## Methods", ""] + [f"- {md_cell(m)}" for m in result.methods]
     lines += ["", f"- Inclusion rule: {md_cell(st['inclusion_rule'])}", f"- Views metric: {md_cell(st['views_metric'])}",
@@ -101,7 +102,7 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
 
 CSV_FIELDS = ("post_id", "url", "created_at", "post_type", "account", "narrative", "narrative_rule", "views",
               "views_observed_at", *ENGAGEMENT, "observed_at", "factcheck_urls", "ratings", "match_methods",
-              "notes_proposed", "note_shown_now", "note_ever_shown", "label_present", "lang", "text")
+              "notes_proposed", "note_shown_now", "note_shown_knowledge", "note_ever_shown", "label_present", "lang", "text")
 
 
 def _csv_row(r: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +114,8 @@ def _csv_row(r: dict[str, Any]) -> dict[str, Any]:
             "observed_at": r["observed_at"], "factcheck_urls": "; ".join(fc["url"] for fc in fcs),
             "ratings": "; ".join(fc["rating_text"] or fc["rating_class"] or "" for fc in fcs),
             "match_methods": "; ".join(fc["match_method"] for fc in fcs),
-            "notes_proposed": cn["proposed"], "note_shown_now": cn["shown_now"], "note_ever_shown": cn["ever_shown"],
+            "notes_proposed": cn["proposed"], "note_shown_now": cn["shown_now"],
+            "note_shown_knowledge": cn["shown_now_knowledge"], "note_ever_shown": cn["ever_shown"],
             "label_present": r["platform_label"]["present"], "lang": r["lang"], "text": r["text"]}
 
 
