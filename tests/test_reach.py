@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
+
 import claimwatch
 from claimwatch.analysis.reach import Total, ad_equivalent, views_as_of, views_over_time, week_of
 from claimwatch.analysis.study_file import parse_study
 from claimwatch.records import MatchStatus
 from claimwatch.store import repo
+from claimwatch.store import schema as s
 from conftest import claimreview, page, post
 
 
@@ -53,12 +56,12 @@ def test_study_reach_with_out_of_order_and_conflicting_snapshots(ws: claimwatch.
     fc.write_text(__import__("json").dumps([claimreview("https://example.org/fc/shred", "Ballots were shredded", "False")]))
     ws.ingest_factchecks([fc])
     with ws.engine.begin() as conn:
-        post_ids = {r.platform_id: r.id for r in conn.execute(repo.sa.select(repo.s.Post.id, repo.s.Post.platform_id))}
-        fc_id = conn.execute(repo.sa.select(repo.s.FactCheck.id)).scalar_one()
+        post_ids = {r.platform_id: r.id for r in conn.execute(sa.select(s.Post.id, s.Post.platform_id))}
+        fc_id = conn.execute(sa.select(s.FactCheck.id)).scalar_one()
         for pid in post_ids.values():
             repo.write_matches(conn, pid, [repo.CandidateRow(fc_id, 1, 0.9, {}, 0.9, True)], "test-fixture", "v")
     with ws.engine.connect() as conn:
-        match_ids = [m for (m,) in conn.execute(repo.sa.select(repo.s.Match.id))]
+        match_ids = [m for (m,) in conn.execute(sa.select(s.Match.id))]
     for m in match_ids:
         ws.decide(m, MatchStatus.CONFIRMED, "analyst@example.org")
 
