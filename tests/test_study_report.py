@@ -10,6 +10,7 @@ import html
 import json
 import re
 import struct
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -89,10 +90,10 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[StudyResult, dict
         "narratives": [{"name": HOSTILE_NARRATIVE, "keywords": ["election*", "ballot*"],
                         "factchecks": ["javascript:alert('seed')"]}]}))
     result = ws.run_study(d / "study.yaml")
-    first = next(r for r in result.posts if r["post_id"] == "1")
-    first["url"] = "javascript:alert('post')"
-    first["fact_checks"].insert(0, {**first["fact_checks"][0], "url": "javascript:alert('fc')",
-                                    "rating_text": '=HYPERLINK("http://evil.example","False")'})
+    i, first = next((i, r) for i, r in enumerate(result.posts) if r.post_id == "1")
+    evil_fc = replace(first.fact_checks[0], url="javascript:alert('fc')",
+                      rating_text='=HYPERLINK("http://evil.example","False")')
+    result.posts[i] = replace(first, url="javascript:alert('post')", fact_checks=(evil_fc, *first.fact_checks))
     return result, write_study(result, d / "out")
 
 
@@ -119,8 +120,8 @@ def test_html_has_the_figures_and_links_to_every_post_and_fact_check(ccdh: tuple
     assert {h[1:] for h in links.hrefs if h.startswith("#")} <= set(links.ids), "every anchor resolves"
     assert all(h.startswith(("#", "https://")) for h in links.hrefs)
     for r in result.posts:
-        assert f"post-{r['post_id']}" in links.ids and r["url"] in links.hrefs
-        assert all(fc["url"] in links.hrefs for fc in r["fact_checks"])
+        assert f"post-{r.post_id}" in links.ids and r.url in links.hrefs
+        assert all(fc.url in links.hrefs for fc in r.fact_checks)
     # Each narrative row links to the list of exactly its posts, and each of those to its table row.
     importing = re.search(r'<a class="group-link" href="#(group-narrative-\d+)">66 posts', page_html)[1]
     listed = re.search(rf'id="{importing}">(.*?)</div>', page_html, re.DOTALL)[1]
@@ -146,13 +147,13 @@ def test_markdown_and_csv_have_a_linked_row_per_post(ccdh: tuple[StudyResult, di
     md = paths["md"].read_text()
     assert md.startswith(f"# {md_cell(result.study['title'])}\n") and md_cell(result.headline()[0]) in md
     first = result.posts[0]
-    assert f"| 1 | [{first['post_id']}](<{first['url']}>) |" in md
-    assert f"[{first['fact_checks'][0]['publisher']}](<{first['fact_checks'][0]['url']}>)" in md
+    assert f"| 1 | [{first.post_id}](<{first.url}>) |" in md
+    assert f"[{first.fact_checks[0].publisher}](<{first.fact_checks[0].url}>)" in md
     assert "![Views over time, by narrative](charts/views_over_time.png)" in md
     with open(paths["csv"], newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 87 and sum(int(r["views"]) for r in rows) == 2_000_000_000
-    assert rows[0]["post_id"] == first["post_id"] and rows[0]["factcheck_urls"] == first["fact_checks"][0]["url"]
+    assert rows[0]["post_id"] == first.post_id and rows[0]["factcheck_urls"] == first.fact_checks[0].url
     assert {r["match_methods"] for r in rows} == {"analyst-confirmed"} and rows[0]["narrative"] == "mail ballots"
 
 

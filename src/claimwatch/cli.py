@@ -391,14 +391,13 @@ def print_report(report: Report, limit: int) -> None:
     for col in ("post", "date", "kind", "account", "text", "views", "fact-check", "rating", "verdict", "status",
                 "score", "conf."):
         t.add_column(col, overflow="fold", justify="right" if col in ("views", "score", "conf.") else "left")
-    ordered = sorted(report.rows, key=lambda r: (not r.debunked, -(r.views or 0)))
-    for row in ordered[:limit]:
+    for row in report.ordered()[:limit]:
         fc = row.fact_check
-        t.add_row(*(Text(safe(c)) for c in (row.post_id, (row.created_at or "")[:10], row.kind, row.handle or "",
-                  row.text[:80] + ("…" if len(row.text) > 80 else ""),
+        t.add_row(*(Text(safe(c)) for c in (row.post_id, row.created_at.date().isoformat() if row.created_at else "",
+                  row.post_type, row.account or "", row.text[:80] + ("…" if len(row.text) > 80 else ""),
                   row.reach(),
                   (fc.publisher or "") if fc else "", (fc.rating_text or "") if fc else "",
-                  (fc.verdict or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "",
+                  (fc.rating_class or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "",
                   f"{fc.match_confidence:.0%}" if fc and fc.match_confidence is not None else "")))
     console.print(t)
 

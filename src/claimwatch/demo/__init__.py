@@ -54,7 +54,7 @@ def check_ground_truth(report: Report) -> GroundTruthCheck:
             missed += expected is not None
         elif expected is None:
             false += 1
-        elif row.fact_check.review_url in expected:
+        elif row.fact_check.url in expected:
             right += 1
         else:
             wrong += 1

@@ -11,7 +11,6 @@ is not shaped (it needs HarfBuzz), so it shows in logical order.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import matplotlib as mpl
 from fontTools.ttLib import TTFont
 from fpdf import FPDF, FontFace
 
+from claimwatch.analysis.jsonable import rfc3339
 from claimwatch.analysis.study import StudyResult
 from claimwatch.reports.charts import Chart
 from claimwatch.reports.render import clip, safe_url
@@ -62,13 +62,13 @@ def pdf_bytes(result: StudyResult, charts: list[Chart], view: dict[str, list[Gro
     pdf = _Pdf(format="A4")
     for style, name in _FONT_FILES.items():
         pdf.add_font(FONT, style, _font_path(name))
-    pdf.set_creation_date(datetime.fromisoformat(result.generated_at))
+    pdf.set_creation_date(result.generated_at)
     pdf.set_title(_printable(result.study["title"]))
     pdf.set_margins(15, 15)
     pdf.set_auto_page_break(True, margin=16)
     pdf.add_page()
     _text(pdf, result.study["title"], size=15, bold=True)
-    _text(pdf, f"Generated {result.generated_at}.", size=8, grey=True)
+    _text(pdf, f"Generated {rfc3339(result.generated_at)}.", size=8, grey=True)
     for line in result.headline():
         _text(pdf, line.strip(), size=10.5, indent=8 if line.startswith("  ") else 0, gap=1)
     for chart in charts:
@@ -92,7 +92,7 @@ def _text(pdf: FPDF, text: str, size: float = 9, bold: bool = False, grey: bool 
 
 def _groups_table(heading: str, rows: list[Group]) -> list[list[Any]]:
     return [[heading, "posts", "views", "views unknown"]] + [
-        [g.label, f"{g.posts:,}", f"{g.views:,}", f"{g.views_unknown:,}"] for g in rows]
+        [g.label, f"{g.posts:,}", g.views_cell, f"{g.views_unknown:,}"] for g in rows]
 
 
 def _table(pdf: FPDF, title: str, rows: list[list[Any]], widths: tuple[float, ...], align: str,
@@ -115,12 +115,12 @@ def _top_posts(pdf: FPDF, result: StudyResult) -> None:
     rows: list[list[Any]] = [["#", "post", "date", "account", "narrative", "views", "fact-checks", "text"]]
     links: list[list[str | None]] = []
     for i, r in enumerate(top, start=1):
-        fcs = r["fact_checks"]
-        rows.append([i, r["post_id"], (r["created_at"] or "")[:10], r["account"] or "", r["claim_category"],
-                     f"{r['views']:,}", "; ".join(f"{fc['publisher'] or fc['url']}: {fc['rating_text'] or ''} "
-                                                  f"({fc['match_method']})" for fc in fcs),
-                     clip(r["text"] or "", 140)])
-        links.append([None, r["url"], None, None, None, None, fcs[0]["url"] if fcs else None, None])
+        fcs = r.fact_checks
+        rows.append([i, r.post_id, r.created_at.date().isoformat() if r.created_at else "", r.account or "",
+                     r.claim_category, f"{r.views:,}", "; ".join(f"{fc.publisher or fc.url}: {fc.rating_text or ''} "
+                                                               f"({fc.match_method})" for fc in fcs),
+                     clip(r.text or "", 140)])
+        links.append([None, r.url, None, None, None, None, fcs[0].url if fcs else None, None])
     _table(pdf, f"Top {len(top)} posts by views", rows, (6, 31, 15, 23, 20, 17, 35, 36), "RLLLLRLL", links)
 
 

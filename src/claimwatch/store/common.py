@@ -15,7 +15,6 @@ from claimwatch import records as r
 from claimwatch.store import sanitise
 from claimwatch.store import schema as s
 
-
 #: SQLite allows 32,766 bound parameters; stay well below it for ``IN`` lists.
 _CHUNK = 900
 

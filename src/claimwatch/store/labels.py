@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -14,6 +13,7 @@ from claimwatch.store import schema as s
 from claimwatch.store.common import BatchCounts, chunks, json_digest
 from claimwatch.store.db import retry_races
 from claimwatch.store.keyed import keyed_row, upsert_keyed
+from claimwatch.store.rows import StoredLabelEvent
 
 
 @retry_races
@@ -37,9 +37,9 @@ def add_label_events(conn: sa.Connection, events: Sequence[r.LabelEvent], run_id
 
 
 def label_events_on_posts(conn: sa.Connection, platform: str, platform_ids: Sequence[str],
-                          until: datetime | None = None) -> list[Any]:
+                          until: datetime | None = None) -> list[StoredLabelEvent]:
     """Label events on these posts (not after ``until``), per post in time order."""
-    out: list[Any] = []
+    out: list[StoredLabelEvent] = []
     for chunk in chunks(sorted(set(platform_ids))):
         q = (sa.select(s.LabelEvent.platform_id, s.LabelEvent.label, s.LabelEvent.event_type, s.LabelEvent.action,
                        s.LabelEvent.event_at, s.LabelEvent.label_title, s.LabelEvent.details, s.LabelEvent.details_url)
@@ -47,5 +47,5 @@ def label_events_on_posts(conn: sa.Connection, platform: str, platform_ids: Sequ
              .order_by(s.LabelEvent.platform_id, s.LabelEvent.event_at, s.LabelEvent.id))
         if until is not None:
             q = q.where(s.LabelEvent.event_at <= until)
-        out.extend(conn.execute(q))
+        out.extend(StoredLabelEvent(**row._mapping) for row in conn.execute(q))
     return out

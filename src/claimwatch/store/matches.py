@@ -13,6 +13,7 @@ from claimwatch import records as r
 from claimwatch.store import sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.common import chunks
+from claimwatch.store.rows import Decision, StoredFactCheck, StoredMatch
 
 
 def posts_to_match(conn: sa.Connection, index_version: str, rematch: bool, max_chars: int) -> list[Any]:
@@ -114,40 +115,14 @@ def decide_match(conn: sa.Connection, match_id: int, status: r.MatchStatus, who:
 
 
 def matches_for_posts(conn: sa.Connection, post_ids: Sequence[int], statuses: Sequence[str]
-                      ) -> dict[int, list[dict[str, Any]]]:
+                      ) -> dict[int, list[StoredMatch]]:
     """Matches in the given statuses with their fact-checks, best score first."""
-    out: dict[int, list[dict[str, Any]]] = {}
+    out: dict[int, list[StoredMatch]] = {}
     for chunk in chunks(list(post_ids)):
-        q = (sa.select(s.Match.id.label("match_id"), s.Match.post_id, s.Match.score, s.Match.confidence,
-                       s.Match.rank, s.Match.status, s.Match.method, s.Match.evidence,
-                       *_decision_columns(),
-                       s.FactCheck.id.label("factcheck_id"), s.FactCheck.review_url, s.FactCheck.claim_text,
-                       s.FactCheck.publisher_name, s.FactCheck.publisher_site, s.FactCheck.rating_text,
-                       s.FactCheck.verdict, s.FactCheck.review_date, s.FactCheck.title, s.FactCheck.language)
-             .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
-             .join(s.Post, s.Post.id == s.Match.post_id)
-             .where(s.Match.post_id.in_(chunk), s.Match.status.in_(list(statuses)))
-             .order_by(s.Match.post_id, s.Match.score.desc()))
-        for row in conn.execute(q):
-            out.setdefault(row.post_id, []).append(_decision_row(row))
+        q = _matches_query().where(s.Match.post_id.in_(chunk), s.Match.status.in_(list(statuses)))
+        for row in conn.execute(q.order_by(s.Match.post_id, s.Match.score.desc())):
+            out.setdefault(row.post_id, []).append(_match(row))
     return out
-
-
-def _decision_columns() -> tuple[Any, ...]:
-    return (s.Match.decision, s.Match.decided_by, s.Match.decided_at, s.Match.note.label("decision_note"),
-            sa.and_(s.Match.decision.is_not(None), s.Match.decided_text_hash == s.Post.text_hash)
-            .label("decision_current"))
-
-
-def _decision_row(row: Any) -> dict[str, Any]:
-    """A match row whose ``decided_by`` is set only when the decision is on the current text; a
-    ``decision`` with ``decision_current`` False was made on an earlier text, by ``earlier_decided_by``."""
-    d = dict(row._mapping)
-    d["decision_current"] = bool(d["decision_current"])
-    d["earlier_decided_by"] = None
-    if not d["decision_current"]:
-        d["earlier_decided_by"], d["decided_by"] = d["decided_by"], None
-    return d
 
 
 def on_earlier_text() -> sa.ColumnElement[bool]:
@@ -156,16 +131,34 @@ def on_earlier_text() -> sa.ColumnElement[bool]:
                    sa.or_(s.Match.decided_text_hash.is_(None), s.Match.decided_text_hash != s.Post.text_hash))
 
 
-def decisions_on_earlier_text(conn: sa.Connection, post_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """Analyst decisions made on an earlier text of these posts (they were edited since): not
-    counted anywhere, listed for re-review, oldest decision first."""
-    out: list[dict[str, Any]] = []
+def decisions_on_earlier_text(conn: sa.Connection, post_ids: Sequence[int]) -> list[StoredMatch]:
+    """Matches whose analyst decision was made on an earlier text of these posts (they were edited
+    since): not counted anywhere, listed for re-review, oldest decision first."""
+    out: list[StoredMatch] = []
     for chunk in chunks(sorted(set(post_ids))):
-        q = (sa.select(s.Match.id.label("match_id"), s.Match.post_id, s.Match.status, s.Match.decision,
-                       s.Match.decided_by, s.Match.decided_at, s.Match.note.label("decision_note"),
-                       s.FactCheck.review_url, s.FactCheck.publisher_name, s.FactCheck.rating_text, s.FactCheck.verdict)
-             .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
-             .join(s.Post, s.Post.id == s.Match.post_id)
-             .where(s.Match.post_id.in_(chunk), on_earlier_text()))
-        out.extend(dict(row._mapping) for row in conn.execute(q))
-    return sorted(out, key=lambda d: (d["decided_at"] is None, d["decided_at"] or 0, d["match_id"]))
+        out.extend(_match(row) for row in conn.execute(
+            _matches_query().where(s.Match.post_id.in_(chunk), on_earlier_text())))
+    return sorted(out, key=lambda m: (m.decision is None or m.decision.at is None,
+                                      m.decision.at if m.decision and m.decision.at else 0, m.id))
+
+
+_FACTCHECK_COLUMNS = ("review_url", "claim_text", "title", "publisher_name", "publisher_site", "rating_text", "verdict",
+                      "review_date", "language")
+
+
+def _matches_query() -> sa.Select[Any]:
+    return (sa.select(s.Match.id, s.Match.post_id, s.Match.rank, s.Match.score, s.Match.confidence, s.Match.status,
+                      s.Match.method, s.Match.evidence, s.Match.decision, s.Match.decided_by, s.Match.decided_at,
+                      s.Match.note, (s.Match.decided_text_hash == s.Post.text_hash).label("on_current_text"),
+                      s.FactCheck.id.label("factcheck_id"), *(getattr(s.FactCheck, c) for c in _FACTCHECK_COLUMNS))
+            .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
+            .join(s.Post, s.Post.id == s.Match.post_id))
+
+
+def _match(row: Any) -> StoredMatch:
+    fc = StoredFactCheck(id=row.factcheck_id, **{c: getattr(row, c) for c in _FACTCHECK_COLUMNS})
+    decision = None if row.decision is None else Decision(row.decision, row.decided_by, row.decided_at, row.note,
+                                                          bool(row.on_current_text))
+    return StoredMatch(id=row.id, post_id=row.post_id, rank=row.rank, score=float(row.score),
+                       confidence=None if row.confidence is None else float(row.confidence), status=row.status,
+                       method=row.method, evidence=row.evidence or {}, factcheck=fc, decision=decision)

@@ -15,6 +15,7 @@ from claimwatch.store import schema as s
 from claimwatch.store.common import BatchCounts, chunks
 from claimwatch.store.db import retry_races
 from claimwatch.store.keyed import keyed_row, row_digest, upsert_keyed
+from claimwatch.store.rows import StoredNote, StoredNoteStatus
 
 
 @retry_races
@@ -96,26 +97,27 @@ def set_note_ratings(conn: sa.Connection, rows: Sequence[r.NoteRatings], run_id:
     return counts
 
 
-def notes_on_posts(conn: sa.Connection, tweet_ids: Sequence[str]) -> list[Any]:
+def notes_on_posts(conn: sa.Connection, tweet_ids: Sequence[str]) -> list[StoredNote]:
     """Every stored note written on these posts, by tweet id then creation time."""
-    out: list[Any] = []
+    out: list[StoredNote] = []
     for chunk in chunks(sorted(set(tweet_ids))):
-        out.extend(conn.execute(
+        out.extend(StoredNote(**row._mapping) for row in conn.execute(
             sa.select(s.Note.note_id, s.Note.tweet_id, s.Note.classification, s.Note.created_at,
                       s.Note.first_snapshot_at, s.Note.last_snapshot_at)
             .where(s.Note.tweet_id.in_(chunk)).order_by(s.Note.tweet_id, s.Note.created_at, s.Note.note_id)))
     return out
 
 
-def note_statuses(conn: sa.Connection, note_ids: Sequence[str], as_of: datetime | None = None) -> list[Any]:
+def note_statuses(conn: sa.Connection, note_ids: Sequence[str], as_of: datetime | None = None
+                  ) -> list[StoredNoteStatus]:
     """Status rows of these notes from snapshots not after ``as_of``, oldest snapshot first."""
-    out: list[Any] = []
+    out: list[StoredNoteStatus] = []
     for chunk in chunks(sorted(set(note_ids))):
         q = (sa.select(s.NoteStatus.note_id, s.NoteStatus.snapshot_at, *(getattr(s.NoteStatus, f) for f in _STATUS_FIELDS))
              .where(s.NoteStatus.note_id.in_(chunk)).order_by(s.NoteStatus.note_id, s.NoteStatus.snapshot_at))
         if as_of is not None:
             q = q.where(s.NoteStatus.snapshot_at <= as_of)
-        out.extend(conn.execute(q))
+        out.extend(StoredNoteStatus(**row._mapping) for row in conn.execute(q))
     return out
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from claimwatch.store import schema as s
 from claimwatch.store.common import chunks
 from claimwatch.store.db import retry_races
-
+from claimwatch.store.rows import StoredAnalysis, StoredTopic
 
 # --------------------------------------------------------------------------- text analysis and topics
 
@@ -32,21 +32,21 @@ def write_topics(conn: sa.Connection, post_ids: Sequence[int], rows: Sequence[di
         conn.execute(sa.insert(s.PostTopic), list(rows))
 
 
-def analysis_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
+def analysis_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, StoredAnalysis]:
+    out: dict[int, StoredAnalysis] = {}
     for chunk in chunks(list(post_ids)):
         q = sa.select(*s.PostAnalysis.__table__.c).where(s.PostAnalysis.post_id.in_(chunk))
-        out.update({row.post_id: dict(row._mapping) for row in conn.execute(q)})
+        out.update({row.post_id: StoredAnalysis(**row._mapping) for row in conn.execute(q)})
     return out
 
 
-def topics_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
+def topics_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[StoredTopic]]:
+    out: dict[int, list[StoredTopic]] = {}
     for chunk in chunks(list(post_ids)):
         q = (sa.select(*s.PostTopic.__table__.c).where(s.PostTopic.post_id.in_(chunk))
              .order_by(s.PostTopic.post_id, s.PostTopic.topic))
         for row in conn.execute(q):
-            out.setdefault(row.post_id, []).append(dict(row._mapping))
+            out.setdefault(row.post_id, []).append(StoredTopic(**row._mapping))
     return out
 
 

@@ -18,6 +18,7 @@ from claimwatch.store import sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.common import BatchCounts, chunks, json_digest, provenance
 from claimwatch.store.db import retry_races
+from claimwatch.store.rows import Snapshot, StoredAuthor, StoredMedia, StoredPost
 
 
 def _author_key(a: r.Author) -> tuple[str, str]:
@@ -270,13 +271,14 @@ def _add_snapshots(conn: sa.Connection, items: list[tuple[int, r.Post]], run_id:
 
 def select_posts(conn: sa.Connection, *, handles: Sequence[str] = (), since: datetime | None = None,
                  until: datetime | None = None, keywords: Sequence[str] = (), include_reposts: bool = False,
-                 platform: str | None = None, topics: Sequence[str] = (), langs: Sequence[str] = ()
-                 ) -> list[dict[str, Any]]:
+                 platform: str | None = None, topics: Sequence[str] = (), langs: Sequence[str] = (),
+                 matched: Sequence[str] = ()) -> list[StoredPost]:
     """Collected posts in a selection, with author handle, oldest first.
 
     ``until`` is exclusive. Keywords match case-insensitively anywhere in the text (any of them).
     ``topics``: posts assigned to any of these topics. ``langs``: posts whose detected language
     (else the platform's tag) is one of these. ``lang`` in the result is that language.
+    ``matched``: posts with a match in any of these statuses.
     """
     lang = sa.func.coalesce(s.PostAnalysis.lang, s.Post.lang)
     q = (sa.select(s.Post.id, s.Post.platform, s.Post.platform_id, s.Post.created_at, s.Post.text,
@@ -288,6 +290,8 @@ def select_posts(conn: sa.Connection, *, handles: Sequence[str] = (), since: dat
     if topics:
         q = q.where(sa.exists().where(s.PostTopic.post_id == s.Post.id, s.PostTopic.topic.in_(list(topics)),
                                       s.PostTopic.assigned.is_(True)))
+    if matched:
+        q = q.where(sa.exists().where(s.Match.post_id == s.Post.id, s.Match.status.in_(list(matched))))
     if langs:
         q = q.where(lang.in_(list(langs)))
     if handles:
@@ -302,59 +306,37 @@ def select_posts(conn: sa.Connection, *, handles: Sequence[str] = (), since: dat
         q = q.where(s.Post.kind != r.PostKind.REPOST.value)
     if platform:
         q = q.where(s.Post.platform == platform)
-    return [dict(row._mapping) for row in conn.execute(q)]
+    return [StoredPost(**row._mapping) for row in conn.execute(q)]
 
 
-def latest_snapshots(conn: sa.Connection, post_ids: Sequence[int], as_of: datetime | None = None
-                     ) -> dict[int, dict[str, Any]]:
-    """Per post, the latest snapshot with known views (not after ``as_of`` when given)."""
-    out: dict[int, dict[str, Any]] = {}
+def snapshots_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[Snapshot]]:
+    """Every metric snapshot of these posts, oldest first (views as of a date, growth over time)."""
+    out: dict[int, list[Snapshot]] = {}
+    cols = [s.MetricSnapshot.post_id, s.MetricSnapshot.observed_at, *(getattr(s.MetricSnapshot, m) for m in _METRICS)]
     for chunk in chunks(list(post_ids)):
-        q = (sa.select(s.MetricSnapshot).where(s.MetricSnapshot.post_id.in_(chunk), s.MetricSnapshot.views.is_not(None))
-             .order_by(s.MetricSnapshot.post_id, s.MetricSnapshot.observed_at))
-        if as_of:
-            q = q.where(s.MetricSnapshot.observed_at <= as_of)
-        for row in conn.execute(q.with_only_columns(*s.MetricSnapshot.__table__.c)):
-            out[row.post_id] = dict(row._mapping)  # ordered by time: the last one wins
-    return out
-
-
-def snapshot_counts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for chunk in chunks(list(post_ids)):
-        out.update({row[0]: row[1] for row in conn.execute(
-            sa.select(s.MetricSnapshot.post_id, sa.func.count()).where(s.MetricSnapshot.post_id.in_(chunk))
-            .group_by(s.MetricSnapshot.post_id))})
-    return out
-
-
-def snapshots_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    """Every metric snapshot of these posts, oldest first (growth over time)."""
-    out: dict[int, list[dict[str, Any]]] = {}
-    for chunk in chunks(list(post_ids)):
-        q = (sa.select(*s.MetricSnapshot.__table__.c).where(s.MetricSnapshot.post_id.in_(chunk))
+        q = (sa.select(*cols).where(s.MetricSnapshot.post_id.in_(chunk))
              .order_by(s.MetricSnapshot.post_id, s.MetricSnapshot.observed_at))
         for row in conn.execute(q):
-            out.setdefault(row.post_id, []).append(dict(row._mapping))
+            out.setdefault(row.post_id, []).append(Snapshot(**row._mapping))
     return out
 
 
-def media_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
+def media_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[StoredMedia]]:
+    out: dict[int, list[StoredMedia]] = {}
     for chunk in chunks(list(post_ids)):
         q = (sa.select(s.Media.post_id, s.Media.media_key, s.Media.type, s.Media.url, s.Media.view_count,
                        s.Media.duration_ms).where(s.Media.post_id.in_(chunk)).order_by(s.Media.post_id, s.Media.media_key))
         for row in conn.execute(q):
-            out.setdefault(row.post_id, []).append(dict(row._mapping))
+            out.setdefault(row.post_id, []).append(StoredMedia(**row._mapping))
     return out
 
 
-def authors_of(conn: sa.Connection, handles: Sequence[str]) -> list[dict[str, Any]]:
+def authors_of(conn: sa.Connection, handles: Sequence[str]) -> list[StoredAuthor]:
     """Accounts by handle (case-insensitive), for a study's account block."""
     q = (sa.select(s.Author.platform, s.Author.platform_id, s.Author.handle, s.Author.name, s.Author.followers,
                    s.Author.updated_at)
          .where(sa.func.lower(s.Author.handle).in_([h.lower() for h in handles])).order_by(s.Author.handle))
-    return [dict(row._mapping) for row in conn.execute(q)]
+    return [StoredAuthor(**row._mapping) for row in conn.execute(q)]
 
 
 def platform_ids_of(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, tuple[str, str]]:

@@ -57,12 +57,10 @@ from claimwatch.store.post_analysis import (
 )
 from claimwatch.store.posts import (
     authors_of,
-    latest_snapshots,
     media_for_posts,
     platform_ids_of,
     post_content_hash,
     select_posts,
-    snapshot_counts,
     snapshots_for_posts,
     text_hash,
     upsert_posts,
@@ -83,10 +81,10 @@ __all__ = [
     "BatchCounts", "CandidateRow", "add_label_events", "add_note_statuses", "add_quarantine", "analysis_for_posts",
     "authors_of", "claim_key", "current_text_hashes", "dated_files", "decide_match", "decisions_on_earlier_text",
     "factcheck_content_hash", "factcheck_docs", "factcheck_texts", "factchecks_for_verdicts", "finish_run",
-    "ingest_runs", "label_events_on_posts", "latest_snapshots", "list_quarantine", "mark_interrupted",
+    "ingest_runs", "label_events_on_posts", "list_quarantine", "mark_interrupted",
     "matches_for_posts", "media_for_posts", "note_rating_counts", "note_statuses", "notes_and_labels_stats",
     "notes_on_posts", "platform_ids_of", "post_content_hash", "posts_to_match", "running_runs", "select_posts",
-    "set_match_state", "set_note_ratings", "set_verdict", "snapshot_counts", "snapshots_for_posts", "start_run",
+    "set_match_state", "set_note_ratings", "set_verdict", "snapshots_for_posts", "start_run",
     "stats", "stored_topics", "text_hash", "topics_for_posts", "upsert_factchecks", "upsert_notes", "upsert_posts",
     "write_analysis", "write_matches", "write_topics",
 ]

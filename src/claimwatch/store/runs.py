@@ -14,7 +14,7 @@ from claimwatch.store import sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.common import chunks, json_digest
 from claimwatch.store.db import retry_races
-
+from claimwatch.store.rows import StoredRun
 
 # --------------------------------------------------------------------------- runs
 
@@ -78,12 +78,12 @@ def list_quarantine(conn: sa.Connection, *, action: str | None = None, path: str
     return [dict(row._mapping) for row in conn.execute(q.with_only_columns(*s.Quarantine.__table__.c))]
 
 
-def ingest_runs(conn: sa.Connection) -> list[dict[str, Any]]:
+def ingest_runs(conn: sa.Connection) -> list[StoredRun]:
     """Finished ingest runs with their files: where a study's data came from, and when."""
     q = (sa.select(s.IngestRun.id, s.IngestRun.kind, s.IngestRun.started_at, s.IngestRun.finished_at,
                    s.IngestRun.status, s.IngestRun.files, s.IngestRun.counts)
          .where(s.IngestRun.status != "running").order_by(s.IngestRun.id))
-    return [dict(row._mapping) for row in conn.execute(q)]
+    return [StoredRun(**row._mapping) for row in conn.execute(q)]
 
 
 def dated_files(conn: sa.Connection, kind: str, fmt: str, dated_by: str) -> set[datetime]:

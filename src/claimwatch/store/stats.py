@@ -10,7 +10,6 @@ from claimwatch import records as r
 from claimwatch.store import schema as s
 from claimwatch.store.matches import on_earlier_text
 
-
 # --------------------------------------------------------------------------- stats
 
 def stats(conn: sa.Connection) -> dict[str, Any]:
