@@ -58,6 +58,22 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _outputs_fit_their_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every report and study JSON any test writes (``--json``, ``report.json``, ``study.json``,
+    the demo) comes from ``to_dict``: check each against its declared schema (issue 11, B3)."""
+    from claimwatch.analysis.report import Report
+    from claimwatch.analysis.study import StudyResult
+    from claimwatch.schemas import validate
+
+    for cls in (Report, StudyResult):
+        def checked(self: object, _to_dict: Callable[[object], dict] = cls.to_dict) -> dict:
+            data = _to_dict(self)
+            validate(data)
+            return data
+        monkeypatch.setattr(cls, "to_dict", checked)
+
+
 @pytest.fixture()
 def ws(tmp_path: Path) -> claimwatch.Workspace:
     return claimwatch.open(tmp_path / "t.db")

@@ -195,6 +195,55 @@ def test_cli_study_run_writes_the_report(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "charts" / "top_posts.png").is_file()
 
 
+#: The study JSON shape the project committed to (beside the checkout; skipped when absent).
+TARGET = Path(__file__).resolve().parents[2] / "shared" / "formats" / "ccdh_style_report_target.json"
+
+
+def _key_paths(value: object, prefix: str = "") -> dict[str, object]:
+    """Every key path of a JSON document (a list by its items) with its value."""
+    out: dict[str, object] = {}
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, dict):
+            for k, v in item.items():
+                out[f"{prefix}.{k}"] = v
+                out.update(_key_paths(v, f"{prefix}.{k}"))
+    return out
+
+
+@pytest.mark.skipif(not TARGET.is_file(), reason="the target shape lives beside the checkout")
+def test_study_json_holds_the_target_shape(tmp_path: Path) -> None:
+    """Every key of the target document is in a study's JSON, with a value of the same JSON type
+    or null (unknown: e.g. content credentials, which no reader fills yet)."""
+    ws = claimwatch.open(tmp_path / "t.db")
+    with_media = page([post("1", "The election ballots were shredded, see the photo", 900,
+                            attachments={"media_keys": ["3_1"]})])
+    with_media["includes"]["media"] = [{"media_key": "3_1", "type": "photo", "public_metrics": {"view_count": 40}}]
+    (tmp_path / "p.jsonl").write_text(json.dumps(with_media) + "\n")
+    ws.ingest_posts([tmp_path / "p.jsonl"])
+    (tmp_path / "fc.json").write_text(json.dumps([claimreview("https://example.org/fc/1", "Ballots were shredded.")]))
+    ws.ingest_factchecks([tmp_path / "fc.json"])
+    [match_id] = propose(ws, [("1", "https://example.org/fc/1")])
+    ws.decide(match_id, MatchStatus.CONFIRMED, "analyst@example.org")
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({"title": "SYNTHETIC", "accounts": ["demo_account"],
+                                                         "window": {"from": "2024-07-01", "to": "2024-07-31"}}))
+    ours = _key_paths(ws.run_study(tmp_path / "study.yaml").to_dict())
+    target = _key_paths({k: v for k, v in json.loads(TARGET.read_text()).items() if not k.startswith("_")})
+    assert ours[".posts.media.media_key"] == "3_1"
+
+    def fits(path: str, want: object) -> bool:
+        parent = path.rsplit(".", 1)[0]
+        if parent in ours and ours[parent] is None:  # a whole block unknown
+            return True
+        if path not in ours:
+            return False
+        got = ours[path]
+        return got is None or want is None or isinstance(got, type(want)) or (
+            isinstance(want, float) and isinstance(got, int))
+
+    assert [p for p, v in target.items() if not fits(p, v)] == []
+
+
 # --------------------------------------------------------------------------- hostile text
 
 def test_hostile_text_is_escaped_in_html_and_svg(hostile: tuple[StudyResult, dict[str, Path]]) -> None:
