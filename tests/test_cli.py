@@ -84,7 +84,7 @@ def test_factchecks_verdicts_match_review_report(db: str, tmp_path: Path, write_
     code, out, _ = run("index", "--db", db)
     assert code == 0 and "2 fact-checks, 2 encoded" in out
     code, out, _ = run("match", "--db", db)
-    assert code == 0 and "matched 1 posts with hybrid-rerank-lgbm-v1 (1 proposals)" in out
+    assert code == 0 and "matched 1 post with hybrid-rerank-lgbm-v1 (1 proposal)" in out
     code, out, _ = run("report", "--db", db, "--json")
     rep = json.loads(out)
     assert rep["headline"]["debunked_posts"] == 1
@@ -93,7 +93,7 @@ def test_factchecks_verdicts_match_review_report(db: str, tmp_path: Path, write_
     assert code == 0 and f"match {match_id}: confirmed by ana" in out
     outdir = tmp_path / "rep"
     code, out, err = run("report", "--db", db, "--confirmed-only", "-a", "demo_account", "--out", str(outdir))
-    assert code == 0 and "1 posts repeat claims rated false or misleading" in out and "1 confirmed by an analyst" in out
+    assert code == 0 and "1 post repeats claims rated false or misleading" in out and "1 confirmed by an analyst" in out
     assert sorted(p.name for p in outdir.iterdir()) == ["report.csv", "report.html", "report.json", "report.md"]
     assert run("review", "reject", "999", "--by", "ana", "--db", db)[0] == 2
 

@@ -89,7 +89,7 @@ def test_an_edit_reopens_the_post_and_keeps_the_decision_as_history(each_store: 
     rep = _confirmed_only(each_store)
     assert rep.headline.debunked_posts == 0 and rep.headline.debunked_confirmed == 0
     assert rep.headline.decisions_on_earlier_text == 1
-    assert "1 analyst decisions were made on an earlier text" in rep.headline.sentence()
+    assert "1 analyst decision was made on an earlier text" in rep.headline.sentence()
     [d] = rep.earlier_decisions
     assert (d.post_id, d.decision, d.decided_by, d.status, d.review_url, d.note) == (
         "1", "confirmed", "ana@example.org", "outdated", FC_MACHINES, "same claim")
@@ -156,7 +156,7 @@ def test_a_study_does_not_count_a_decision_on_an_earlier_text(each_store: claimw
     _ingest(each_store, tmp_path, EDITED, "v2.jsonl")
     result = each_store.run_study(study)
     assert result.summary["posts"] == 0
-    assert any("1 analyst decisions were made on an earlier text" in m for m in result.methods)
+    assert any("1 analyst decision was made on an earlier text" in m for m in result.methods)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=[

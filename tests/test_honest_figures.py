@@ -87,7 +87,7 @@ def test_report_headline_says_views_unknown_for_all_and_dates_only_its_posts(sto
     h = rep.headline
     assert (h.debunked_posts, h.debunked_views, h.debunked_views_unknown) == (1, None, 1)
     sentence = h.sentence()
-    assert sentence.startswith("1 posts repeat claims rated false or misleading; views unknown for all 1: 1 of them "
+    assert sentence.startswith("1 post repeats claims rated false or misleading; views unknown for all 1: 1 of them "
                                "with engagement counts only (x: 1): likes 3")
     assert "viewed 0" not in sentence and "as last observed" not in sentence
     assert "Selection: 2 posts, 700 views (views unknown for 1)." in sentence
@@ -111,7 +111,7 @@ def test_study_headline_and_tables_never_show_0_for_unknown_views(store, tmp_pat
     result = ws.run_study(d / "study.yaml")
     assert [r.post_id for r in result.posts] == ["1"]
     lines = result.headline()
-    assert lines[0].startswith("1 posts by @demo_account repeat claims that fact-checkers rated false or misleading; "
+    assert lines[0].startswith("1 post by @demo_account repeats claims that fact-checkers rated false or misleading; "
                                "views unknown for all 1: 1 of them with engagement counts only")
     assert "without one had views unknown for all 1." in lines[2]
     assert not any(re.search(r"(?<![\d,])0 views|viewed 0 ", line) for line in lines), lines

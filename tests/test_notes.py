@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import random
 from collections.abc import Callable
@@ -11,14 +12,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import FIXTURES, page, post, run_reader
+from ccdh_store import propose
+from conftest import FIXTURES, claimreview, page, post, run_reader
 from typer.testing import CliRunner
 
 import claimwatch
 from claimwatch import ingest
-from claimwatch.analysis.notes import post_notes, post_notes_by_id
+from claimwatch.analysis.notes import Knowledge, post_notes, post_notes_by_id
+from claimwatch.analysis.post_rows import community_notes
+from claimwatch.analysis.study import StudyResult
+from claimwatch.analysis.study_file import parse_study
 from claimwatch.cli import app
-from claimwatch.records import NoteStatus
+from claimwatch.records import MatchStatus, NoteStatus
+from claimwatch.reports.charts import study_charts
 from claimwatch.sources import cn_columns as c
 from claimwatch.sources import cn_notes, cn_ratings, cn_status
 from claimwatch.sources.base import FormatError
@@ -57,13 +63,15 @@ def note(note_id: str, tweet_id: str = POST_1, classification: str = c.MISLEADIN
 
 
 def status(note_id: str, current: str, *, first: tuple[str, datetime] | None = None,
-           latest: tuple[str, datetime] | None = None, at: datetime = JULY_20) -> dict[str, str]:
+           latest: tuple[str, datetime] | None = None, at: datetime = JULY_20,
+           locked: tuple[str, datetime] | None = None) -> dict[str, str]:
     row = {c.NOTE_ID: note_id, c.CREATED_AT_MILLIS: ms(JULY_1), c.CURRENT_STATUS: current,
            c.CURRENT_STATUS_AT: ms(at)}
-    if first:
-        row.update({c.FIRST_NON_NMR_STATUS: first[0], c.FIRST_NON_NMR_AT: ms(first[1])})
-    if latest:
-        row.update({c.LATEST_NON_NMR_STATUS: latest[0], c.LATEST_NON_NMR_AT: ms(latest[1])})
+    for (status_column, at_column), value in (((c.FIRST_NON_NMR_STATUS, c.FIRST_NON_NMR_AT), first),
+                                              ((c.LATEST_NON_NMR_STATUS, c.LATEST_NON_NMR_AT), latest),
+                                              ((c.LOCKED_STATUS, c.LOCKED_AT), locked)):
+        if value:
+            row.update({status_column: value[0], at_column: ms(value[1])})
     return row
 
 
@@ -597,16 +605,16 @@ def test_shown_now_and_ever_shown_on_hand_made_cases(ws: claimwatch.Workspace, t
     ws.ingest_notes([notes, history], SNAP_1)
     facts = post_notes(ws.engine, [POST_1, POST_2, "3", "4", "5", "6", "7"])
     got = {pid: (f.shown_now, f.ever_shown) for pid, f in facts.items()}
+    # notes 6 and 7 are in no status snapshot: whether they were shown is unknown, not "no"
     assert got == {POST_1: (True, True), POST_2: (False, True), "3": (False, False), "4": (False, False),
-                   "5": (False, False), "6": (False, False), "7": (False, False)}
+                   "5": (False, False), "6": (None, False), "7": (None, False)}
     assert facts[POST_2].notes[0].first_shown_at == utc(2024, 7, 10)
-    assert facts["7"].notes[0].status is None
+    assert (facts["7"].notes[0].status, facts["7"].shown_knowledge) == (None, Knowledge.UNKNOWN)
+    assert {facts[k].shown_knowledge for k in (POST_1, POST_2, "3", "4", "5")} == {Knowledge.KNOWN}
 
-    # as of a date: before the note was rated helpful, and before note 6 was written
+    # as of a date after the snapshot, before note 6 was written
     early = post_notes(ws.engine, [POST_1, "6"], as_of=utc(2024, 8, 5))
     assert early[POST_1].shown_now and early["6"].proposed == 0
-    before_any_snapshot = post_notes(ws.engine, [POST_1], as_of=utc(2024, 7, 25))[POST_1]
-    assert before_any_snapshot.notes[0].status is None and not before_any_snapshot.ever_shown
 
 
 def test_as_of_reads_the_latest_snapshot_not_after_it(ws: claimwatch.Workspace, tmp_path: Path) -> None:
@@ -614,7 +622,8 @@ def test_as_of_reads_the_latest_snapshot_not_after_it(ws: claimwatch.Workspace, 
     ws.ingest_notes([write_tsv(tmp_path / "n.tsv", [note("1")], NOTE_COLUMNS)], SNAP_1)
     ws.ingest_notes([write_tsv(tmp_path / "s1.tsv", [status("1", nmr)], STATUS_COLUMNS)], SNAP_1)
     ws.ingest_notes([write_tsv(tmp_path / "s2.tsv", [status("1", crh, first=(crh, utc(2024, 8, 20)),
-                                                            latest=(crh, utc(2024, 8, 20)))], STATUS_COLUMNS)], SNAP_2)
+                                                            latest=(crh, utc(2024, 8, 20)), at=utc(2024, 8, 20))],
+                               STATUS_COLUMNS)], SNAP_2)
     assert ws.stats()["note_status_rows"] == 2
     for as_of, shown, snapshot in ((utc(2024, 8, 15), False, SNAP_1), (SNAP_2, True, SNAP_2), (None, True, SNAP_2)):
         n = post_notes(ws.engine, [POST_1], as_of=as_of)[POST_1].notes[0]
@@ -648,6 +657,138 @@ def test_notes_join_posts_that_arrive_later(ws: claimwatch.Workspace, write_json
     facts = post_notes_by_id(ws.engine, list(ids.values()))
     assert facts[ids[POST_1]].shown_now and facts[ids[POST_1]].proposed == 3
     assert facts[ids["1816000000000000099"]].proposed == 0
+
+
+# ---------------------------------------------------------------------------- status as of a date: known or not
+
+CRH, NMR, CRNH = c.CURRENTLY_RATED_HELPFUL, c.NEEDS_MORE_RATINGS, c.CURRENTLY_RATED_NOT_HELPFUL
+JULY_25_END = utc(2024, 7, 25, 23, 59, 59)  # "as_of: 2024-07-25" in a study file
+
+
+def _store_notes(ws: claimwatch.Workspace, tmp_path: Path, notes: list[dict[str, str]],
+                 *snapshots: tuple[datetime, list[dict[str, str]]]) -> None:
+    ws.ingest_notes([write_tsv(tmp_path / "notes.tsv", notes, NOTE_COLUMNS)], SNAP_1)
+    for i, (when, rows) in enumerate(snapshots):
+        ws.ingest_notes([write_tsv(tmp_path / f"status-{i}.tsv", rows, STATUS_COLUMNS)], when)
+
+
+def test_before_any_snapshot_a_later_snapshots_dated_statuses_decide_or_the_status_is_unknown(
+        ws: claimwatch.Workspace, tmp_path: Path) -> None:
+    d = lambda day: utc(2024, 7, day)
+    later = [
+        status("helpful", CRH, first=(CRH, d(10)), latest=(CRH, d(10)), at=d(10)),       # helpful since the 10th
+        status("lost-later", NMR, first=(CRH, d(23)), latest=(CRH, d(23)), at=d(28)),     # helpful 23rd to 28th
+        status("rated-later", CRH, first=(CRH, d(28)), latest=(CRH, d(28)), at=d(28)),    # first rated on the 28th
+        status("never-rated", NMR, at=d(30)),
+        status("locked", CRNH, first=(CRNH, d(15)), latest=(CRNH, d(31)), at=d(31), locked=(CRNH, d(20))),
+        status("regained", CRH, first=(CRH, d(5)), latest=(CRH, d(28)), at=d(28)),        # lost and regained?
+        status("no-latest", NMR, first=(CRH, d(10)), at=d(28)),                           # a 2021-style row
+    ]
+    names = [r[c.NOTE_ID] for r in later] + ["no-row"]
+    for r in later:  # note ids are digits: the n-th case is note n on post 10n
+        r[c.NOTE_ID] = str(names.index(r[c.NOTE_ID]))
+    _store_notes(ws, tmp_path, [note(str(n), tweet_id=f"{n}0") for n in range(len(names))], (SNAP_1, later))
+
+    by_post = post_notes(ws.engine, [f"{n}0" for n in range(len(names))], as_of=JULY_25_END)
+    facts = {name: by_post[f"{n}0"] for n, name in enumerate(names)}
+    got = {name: (f.notes[0].status, f.notes[0].status_knowledge, f.shown_now) for name, f in facts.items()}
+    inferred, unknown = Knowledge.INFERRED, Knowledge.UNKNOWN
+    assert got == {"helpful": (CRH, inferred, True), "lost-later": (CRH, inferred, True),
+                   "rated-later": (NMR, inferred, False), "never-rated": (NMR, inferred, False),
+                   "locked": (CRNH, inferred, False), "regained": (None, unknown, None),
+                   "no-latest": (None, unknown, None), "no-row": (None, unknown, None)}
+    lost_later = facts["lost-later"].notes[0]
+    assert (lost_later.snapshot_at, lost_later.status_at, lost_later.first_shown_at) == (SNAP_1, d(23), d(23))
+    assert "2024-07-28" in lost_later.status_reason and "snapshot of 2024-08-01" in lost_later.status_reason
+    for i in ("regained", "no-latest"):
+        assert facts[i].notes[0].status_reason == ("no status snapshot on or before 2024-07-25; the "
+                                                   "dated statuses of later snapshots cannot decide it")
+        assert facts[i].ever_shown, "rated helpful on the 5th / 10th: shown at some point, dated"
+    assert facts["no-row"].status_reason == "no status snapshot on or before 2024-07-25"
+    assert not facts["rated-later"].ever_shown and facts["rated-later"].notes[0].first_shown_at is None
+
+
+def test_between_snapshots_the_earlier_one_says_and_later_ones_do_not_override_it(
+        ws: claimwatch.Workspace, tmp_path: Path) -> None:
+    _store_notes(ws, tmp_path, [note("1")],
+                 (SNAP_1, [status("1", NMR, at=utc(2024, 7, 2))]),
+                 (SNAP_2, [status("1", CRH, first=(CRH, utc(2024, 8, 5)), latest=(CRH, utc(2024, 8, 5)),
+                                  at=utc(2024, 8, 5))]))
+    between = post_notes(ws.engine, [POST_1], as_of=utc(2024, 8, 15))[POST_1]
+    n = between.notes[0]
+    assert (n.status, n.status_knowledge, n.status_reason, n.snapshot_at) == (NMR, Knowledge.KNOWN, None, SNAP_1)
+    assert (between.shown_now, between.shown_knowledge) == (False, Knowledge.KNOWN)
+    assert post_notes(ws.engine, [POST_1], as_of=SNAP_2)[POST_1].shown_now
+
+
+def test_later_snapshots_that_disagree_leave_the_status_unknown(ws: claimwatch.Workspace, tmp_path: Path) -> None:
+    _store_notes(ws, tmp_path, [note("1")],
+                 (SNAP_1, [status("1", CRH, first=(CRH, utc(2024, 7, 20)), latest=(CRH, utc(2024, 7, 20)))]),
+                 (SNAP_2, [status("1", NMR, at=utc(2024, 7, 15))]))  # "never rated, NMR since the 15th"
+    n = post_notes(ws.engine, [POST_1], as_of=JULY_25_END)[POST_1].notes[0]
+    assert (n.status, n.status_knowledge, n.shown_now) == (None, Knowledge.UNKNOWN, None)
+    assert n.status_reason.endswith("later snapshots' dated statuses disagree")
+
+
+def test_a_post_is_unknown_only_when_no_note_decides_it(ws: claimwatch.Workspace, tmp_path: Path) -> None:
+    _store_notes(ws, tmp_path, [
+        note("1", "100"), note("2", "100"),           # one inferred shown, one unknown: shown decides
+        note("3", "200"), note("4", "200"),           # one inferred not shown, one unknown: unknown
+        note("5", "300", c.NOT_MISLEADING),           # never displayed, whatever its status
+    ], (SNAP_1, [status("1", CRH, first=(CRH, utc(2024, 7, 10)), latest=(CRH, utc(2024, 7, 10)), at=utc(2024, 7, 10)),
+                 status("3", NMR, at=utc(2024, 7, 2))]))
+    facts = post_notes(ws.engine, ["100", "200", "300"], as_of=JULY_25_END)
+    got = {pid: (f.shown_now, f.shown_knowledge) for pid, f in facts.items()}
+    assert got == {"100": (True, Knowledge.INFERRED), "200": (None, Knowledge.UNKNOWN), "300": (False, Knowledge.KNOWN)}
+    assert facts["300"].status_reason is None, "a note never displayed needs no status"
+    block = community_notes(facts["200"])
+    assert (block.shown_now, block.shown_now_knowledge) == (None, "unknown")
+    assert [n.status_knowledge for n in block.notes] == ["inferred", "unknown"]
+    assert block.describe() == "2 proposed, status unknown: no status snapshot on or before 2024-07-25"
+    assert community_notes(facts["100"]).describe() == "2 proposed, shown (inferred from a later snapshot)"
+
+
+def test_a_study_before_any_snapshot_says_the_status_is_unknown_never_none_shown(
+        ws: claimwatch.Workspace, tmp_path: Path, write_jsonl) -> None:
+    """Issue 11 A2: "0 showed a Community Note … 4 showed none" although no status was known then."""
+    pids = [f"18160000000000000{n:02d}" for n in range(5)]
+    ws.ingest_posts([write_jsonl("p.jsonl", [page([post(p, f"ballots were shredded {n}", 1000 * (n + 1))
+                                                   for n, p in enumerate(pids)])])])
+    (tmp_path / "fc.json").write_text(json.dumps([claimreview("https://example.org/fc/1", "Ballots were shredded")]))
+    ws.ingest_factchecks([tmp_path / "fc.json"])
+    for match_id in propose(ws, [(p, "https://example.org/fc/1") for p in pids]):
+        ws.decide(match_id, MatchStatus.CONFIRMED, "analyst@example.org")
+    # notes on four of the five posts; the only status snapshot is dated 2024-08-01
+    _store_notes(ws, tmp_path, [note(str(n), pids[n]) for n in range(4)], (SNAP_1, [
+        status("0", CRH, first=(CRH, utc(2024, 7, 23)), latest=(CRH, utc(2024, 7, 23)), at=utc(2024, 7, 23)),
+        *(status(str(n), NMR, first=(CRH, utc(2024, 7, 5)), latest=(CRH, utc(2024, 7, 28)), at=utc(2024, 7, 30))
+          for n in range(1, 4))]))
+
+    def study(as_of: str) -> StudyResult:
+        return ws.run_study(parse_study({"title": "SYNTHETIC", "window": {"from": "2024-07-01", "to": "2024-07-31"},
+                                         "notes": {"as_of": as_of}}))
+
+    before = study("2024-07-25")
+    cov = before.notes_coverage
+    assert (cov["posts_with_note_shown"], cov["posts_without_note_shown"], cov["posts_note_status_unknown"]) == (1, 1, 3)
+    assert (cov["posts_with_proposed_notes_none_shown"], cov["posts_with_proposed_notes_status_unknown"]) == (0, 3)
+    assert cov["share_none_shown"] == 0.0 and cov["posts_note_status_inferred"] == 1
+    assert before.summary["posts_note_status_unknown"] == 3
+    sentence = before.headline()[2]
+    assert sentence == ("1 of them showed a Community Note; the 1 without one had 5,000 views; status unknown for 3: "
+                        "no status snapshot on or before 2024-07-25. 4 had notes proposed, 0 of those showed none "
+                        "(status unknown for 3). Whether a note was shown is inferred for 1 post from the dated "
+                        "statuses of a later snapshot.")
+    rows = {r.post_id: r.community_notes for r in before.posts}
+    assert [rows[p].shown_now for p in pids] == [True, None, None, None, False]
+    chart = next(c for c in study_charts(before) if c.name == "notes_coverage")
+    assert "notes proposed, none shown: 0 posts" in chart.alt and "notes proposed, status unknown: 3 posts" in chart.alt
+
+    after = study("2024-08-01")  # the snapshot itself: everything known
+    cov = after.notes_coverage
+    assert (cov["posts_with_note_shown"], cov["posts_without_note_shown"], cov["posts_note_status_unknown"]) == (1, 4, 0)
+    assert after.headline()[2].startswith("1 of them showed a Community Note; the 4 without one had 14,000 views. "
+                                          "4 had notes proposed, 3 of those showed none.")
 
 
 # ---------------------------------------------------------------------------- CLI and PostgreSQL

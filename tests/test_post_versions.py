@@ -27,7 +27,7 @@ def test_an_older_copy_from_another_file_does_not_replace_the_newer_one(each_sto
     ws.ingest_posts([newer])
     report = ws.ingest_posts([older])
     assert report.updated == 0 and report.older_versions == 1
-    assert "1 posts came in a version older than the stored one: kept as history, not applied" in report.summary()
+    assert "1 post came in a version older than the stored one: kept as history, not applied" in report.summary()
     assert report.snapshots_added == 1, "its metrics are still an observation of the post"
     assert _state(ws) == ("the edited text", [("older", "the first text", str(older))])
     again = ws.ingest_posts([older])

@@ -40,6 +40,7 @@ from claimwatch.reports.study import write_study
 from claimwatch.sources.notes import MAP_FIELDS as NOTE_MAP_FIELDS
 from claimwatch.store.db import StoreError
 from claimwatch.terminal import safe
+from claimwatch.wording import count
 
 
 class _Boundary(TyperGroup):
@@ -180,7 +181,7 @@ def stats(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     t.add_row("community notes", f"{data['notes']:,} ({data['notes_on_stored_posts']:,} on stored posts), "
               f"{data['note_status_rows']:,} status rows in {data['note_status_snapshots']:,} snapshots, "
               f"{data['notes_with_rating_counts']:,} with rating counts")
-    t.add_row("label events", f"{data['label_events']:,} on {data['labelled_posts']:,} posts")
+    t.add_row("label events", f"{data['label_events']:,} on {count(data['labelled_posts'], 'post')}")
     console.print(t)
     if data["unmapped_ratings"]:
         console.print("\n[bold]Rating texts without a verdict[/] (add them to a verdict table, see "
@@ -380,7 +381,7 @@ def topics_score(
         task = prog.add_task("scoring topics", total=None)
         n = ws.score_topics(file, progress=lambda done, total: prog.update(task, completed=done, total=total))
     counts = ws.stats()["posts_by_topic"]
-    _say(f"scored {n:,} posts; in topic: " + (", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"))
+    _say(f"scored {count(n, 'post')}; in topic: " + (", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"))
 
 
 # ---------------------------------------------------------------------------- report
@@ -576,7 +577,7 @@ def _print_eval(res: dict[str, Any]) -> None:
             console.print(rel)
     if "false_proposal_rate" in res:
         rates = ", ".join(f"{rate:.1%} at confidence ≥ {t}" for t, rate in res["false_proposal_rate"].items())
-        console.print(f"false proposals on {res['no_claim_posts']} posts without a fact-check: {rates}",
+        console.print(f"false proposals on {count(res['no_claim_posts'], 'post')} without a fact-check: {rates}",
                       highlight=False, markup=False)
 
 

@@ -32,6 +32,7 @@ from claimwatch.sources.notes import NOTE_FORMATS, check_column_map, detect_note
 from claimwatch.sources.x_labels import LABEL_FORMATS, detect_label_format
 from claimwatch.store import db, repo
 from claimwatch.verdicts import VerdictTable
+from claimwatch.wording import count
 
 DEFAULT_BATCH = 1000
 #: Community Notes downloads have millions of small rows: bigger batches, fewer commits.
@@ -115,7 +116,7 @@ class IngestReport:
                 f"(see `claimwatch quarantine list`)")
         extras = []
         if self.older_versions:
-            extras.append(f"{self.older_versions} posts came in a version older than the stored one: kept as "
+            extras.append(f"{count(self.older_versions, 'post')} came in a version older than the stored one: kept as "
                           "history, not applied")
         if self.conflicts:
             extras.append(f"{self.conflicts} conflicting observations kept apart, the first kept "

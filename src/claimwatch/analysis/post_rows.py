@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from claimwatch.analysis.labels import LabelHistory, LabelPeriod, label_histories_by_id
 from claimwatch.analysis.narratives import Assignment
-from claimwatch.analysis.notes import PostNotes, post_notes_by_id
+from claimwatch.analysis.notes import Knowledge, PostNotes, post_notes_by_id
 from claimwatch.analysis.reach import describe_reach, reach_as_of
 from claimwatch.records import DEBUNKED_VERDICTS, MatchStatus, PostKind
 from claimwatch.store import repo
@@ -96,9 +96,16 @@ class ViewPoint:
 class NoteRef:
     note_id: str
     classification: str | None
-    #: ``currentStatus`` in the status snapshot used; None when no snapshot by the date has the note
+    #: the status as of the date: ``currentStatus`` of the snapshot used, or inferred from a later
+    #: one; None when unknown
     status: str | None
+    #: known, inferred or unknown (:class:`~claimwatch.analysis.notes.Knowledge`)
+    status_knowledge: Knowledge
+    #: why the status is inferred or unknown (None when a snapshot states it)
+    status_reason: str | None
     status_at: datetime | None
+    #: the noteStatusHistory snapshot the status comes from
+    snapshot_at: datetime | None
     first_shown_at: datetime | None
     deleted_by: datetime | None
 
@@ -108,7 +115,13 @@ class CommunityNotes:
     """The notes on a post as of a date (see :mod:`claimwatch.analysis.notes` for the words)."""
 
     proposed: int
-    shown_now: bool
+    #: a note shown: True; none shown and every note's status known or inferred: False; else None (unknown)
+    shown_now: bool | None
+    #: whether ``shown_now`` rests on snapshots taken by the date (known), a later one's dated statuses
+    #: (inferred), or neither (unknown)
+    shown_now_knowledge: Knowledge
+    #: why ``shown_now`` is inferred or unknown (None when known)
+    status_reason: str | None
     ever_shown: bool
     shown_note_ids: tuple[str, ...]
     #: shown through a media note matching the post's image or video: not read yet, so unknown
@@ -119,14 +132,24 @@ class CommunityNotes:
     snapshot_date: datetime | None
     as_of: datetime | None
 
+    def describe(self) -> str:
+        """The notes in a table cell: "3 proposed, none shown", "2 proposed, shown (inferred from a
+        later snapshot)", "1 proposed, status unknown: …"."""
+        shown = self.shown_now
+        state = f"status unknown: {self.status_reason}" if shown is None else "shown" if shown else "none shown"
+        before = " (shown before)" if self.ever_shown and not shown else ""
+        inferred = " (inferred from a later snapshot)" if self.shown_now_knowledge is Knowledge.INFERRED else ""
+        return f"{self.proposed:,} proposed, {state}{before}{inferred}"
+
 
 def community_notes(notes: PostNotes) -> CommunityNotes:
     """A post's notes facts as a row shows them."""
     return CommunityNotes(
-        proposed=notes.proposed, shown_now=notes.shown_now, ever_shown=notes.ever_shown,
+        proposed=notes.proposed, shown_now=notes.shown_now, shown_now_knowledge=notes.shown_knowledge,
+        status_reason=notes.status_reason, ever_shown=notes.ever_shown,
         shown_note_ids=tuple(notes.shown_note_ids), shown_via_media_match=None, note_ids=tuple(notes.note_ids),
-        notes=tuple(NoteRef(n.note_id, n.classification, n.status, n.status_at, n.first_shown_at, n.deleted_by)
-                    for n in notes.notes),
+        notes=tuple(NoteRef(n.note_id, n.classification, n.status, n.status_knowledge, n.status_reason, n.status_at,
+                            n.snapshot_at, n.first_shown_at, n.deleted_by) for n in notes.notes),
         snapshot_date=max((n.snapshot_at for n in notes.notes if n.snapshot_at), default=None), as_of=notes.as_of)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from claimwatch.store.rows import Snapshot
+from claimwatch.wording import count
 
 #: The engagement counters of a snapshot, in the order reports show them.
 ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "bookmarks")
@@ -143,7 +144,7 @@ def describe_views(posts: int, views: int | None, unknown: int) -> str:
     """A sum of views in words that never passes unknown views off as 0 (see :class:`Total`)."""
     if views is None:
         return f"views unknown for all {posts:,}"
-    return f"{views:,} views" + (f" (views unknown for {unknown:,})" if unknown else "")
+    return count(views, "view") + (f" (views unknown for {unknown:,})" if unknown else "")
 
 
 def ad_equivalent(views: int | None, cpm_usd: float | None) -> float | None:

@@ -24,6 +24,7 @@ from claimwatch.records import MatchStatus, PostKind
 from claimwatch.schemas import REPORT_SCHEMA
 from claimwatch.store import repo
 from claimwatch.store.rows import StoredMatch, StoredPost
+from claimwatch.wording import count
 
 
 @dataclass(frozen=True)
@@ -113,14 +114,15 @@ class Headline:
                 first, last = self.observed_from.date(), self.observed_to.date()
                 when = (f" (views as last observed {last})" if first == last
                         else f" (views as last observed between {first} and {last})")
-            reach = (f", viewed {self.debunked_views:,} times{when}"
+            reach = (f", viewed {count(self.debunked_views, 'time')}{when}"
                      + (f"; views unknown for {self.debunked_views_unknown:,}" if self.debunked_views_unknown else ""))
         if self.debunked_engagement.posts:
             reach += f": {self.debunked_engagement.describe()}"
-        return (f"{n:,} posts repeat claims rated false or misleading{reach}. "
+        return (f"{count(n, 'post repeats', 'posts repeat')} claims rated false or misleading{reach}. "
                 f"{self.debunked_confirmed} confirmed by an analyst, {self.debunked_proposed_only} machine-proposed only. "
-                f"Selection: {self.posts:,} posts, {describe_views(self.posts, self.views, self.posts_views_unknown)}."
-                + (f" {self.decisions_on_earlier_text} analyst decisions were made on an earlier text of their post "
+                f"Selection: {count(self.posts, 'post')}, {describe_views(self.posts, self.views, self.posts_views_unknown)}."
+                + (f" {count(self.decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} "
+                   "made on an earlier text of their post "
                    "and are not counted (re-review them)." if self.decisions_on_earlier_text else ""))
 
 

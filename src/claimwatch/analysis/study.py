@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from claimwatch.analysis import narratives as nar
 from claimwatch.analysis.jsonable import jsonable, rfc3339
+from claimwatch.analysis.notes import NotesCoverage, coverage, note_rule
 from claimwatch.analysis.post_rows import ANALYST_CONFIRMED, AsOf, FactCheckRef, PostRow, factcheck_ref, post_rows
 from claimwatch.analysis.reach import (
     EngagementTotal,
@@ -48,6 +49,7 @@ from claimwatch.records import MatchStatus, PostKind
 from claimwatch.schemas import STUDY_SCHEMA
 from claimwatch.store import repo
 from claimwatch.store.rows import Snapshot, StoredAuthor, StoredMatch, StoredPost, StoredRun
+from claimwatch.wording import count, noun
 
 #: The matches that put a post before the inclusion rules (and into the excluded list if it fails them).
 _CONSIDERED = (MatchStatus.CONFIRMED.value, MatchStatus.PROPOSED.value)
@@ -102,7 +104,7 @@ class StudyResult:
 
     def headline(self) -> list[str]:
         """The study's findings as sentences, each figure with what it leaves out."""
-        s, t, cov = self.summary, self.topic_posts, self.notes_coverage
+        s, t = self.summary, self.topic_posts
         who = ", ".join("@" + a["handle"] for a in self.study["accounts"]) or "the selected accounts"
         engagement = EngagementTotal(**s["engagement_views_unknown"]).describe()
         if s["total_views"] is None:
@@ -110,30 +112,21 @@ class StudyResult:
         else:
             unknown = (f"; views unknown for {s['posts_views_unknown']}: {engagement}" if engagement else
                        f" (views unknown for {s['posts_views_unknown']})" if s["posts_views_unknown"] else "")
-            reach = f"viewed {s['total_views']:,} times{unknown}"
-        lines = [f"{s['posts']:,} posts by {who} repeat claims that fact-checkers rated false or misleading; "
-                 f"{reach}. {s['posts_analyst_confirmed']:,} confirmed by an analyst, "
-                 f"{s['posts_machine_proposed_only']:,} machine-proposed only."]
-        lines += [f"  {c['claim_category']}: {c['posts']:,} posts, {describe_views(c['posts'], c['views'], c['views_unknown'])}"
-                  for c in s["by_category"]]
-        lines.append(_notes_sentence(s, cov))
+            reach = f"viewed {count(s['total_views'], 'time')}{unknown}"
+        lines = [f"{count(s['posts'], 'post')} by {who} {noun(s['posts'], 'repeats', 'repeat')} claims that "
+                 f"fact-checkers rated false or misleading; {reach}. {s['posts_analyst_confirmed']:,} confirmed by an "
+                 f"analyst, {s['posts_machine_proposed_only']:,} machine-proposed only."]
+        lines += [f"  {c['claim_category']}: {count(c['posts'], 'post')}, "
+                  f"{describe_views(c['posts'], c['views'], c['views_unknown'])}" for c in s["by_category"]]
+        lines.append(NotesCoverage(**self.notes_coverage).sentence())
         lines.append(f"{s['posts_with_label']:,} carried a platform label at {self.labels['at'][:10]}.")
-        lines.append(f"All {t['posts']:,} on-topic posts in the window: "
+        lines.append(f"All {count(t['posts'], 'on-topic post')} in the window: "
                      f"{describe_views(t['posts'], t['views'], t['views_unknown'])}.")
         cpm = self.study["ad_equivalent_cpm_usd"]
         if cpm is not None:
             lines.append(f"Priced as ads at ${cpm:.2f} CPM: {_usd(t['ad_equivalent_usd'])} for the on-topic posts, "
                          f"{_usd(s['ad_equivalent_usd'])} for the debunked-claim posts.")
         return lines
-
-
-def _notes_sentence(s: dict[str, Any], cov: dict[str, Any]) -> str:
-    """The headline's Community Notes sentence."""
-    without = describe_views(s["posts_without_note_shown"], s["views_on_posts_without_note"],
-                             s["views_unknown_on_posts_without_note"])
-    return (f"{s['posts_with_note_shown']:,} of them showed a Community Note; the {s['posts_without_note_shown']:,} "
-            f"without one had {without}. {cov['posts_with_proposed_notes']:,} had notes proposed, "
-            f"{cov['posts_with_proposed_notes_none_shown']:,} of those showed none.")
 
 
 def _usd(amount: float | None) -> str:
@@ -169,17 +162,18 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
     proposals = nar.propose(unassigned, encoder)
     rows.sort(key=lambda r: (r.views is None, -(r.views or 0), r.post_id))
     topic_posts = [p for p in posts if p.id not in off_topic]
+    cov = coverage(((r.community_notes, r.views) for r in rows), study.notes_as_of)
     platform_ids = {p.id: p.platform_id for p in matched}
     return StudyResult(
         study=_study_block(study, accounts, rows),
         posts=rows,
-        summary=_summary(rows, study),
+        summary=_summary(rows, study, cov),
         topic_posts=_topic_block(topic_posts, views, study),
         by_account=_grouped(rows, "account", lambda r: r.account),
         by_week=_grouped(rows, "week", lambda r: week_of(r.created_at).isoformat() if r.created_at else None,
                          by_key=True),
         views_over_time=_views_over_time(matched, snaps, assignments, study),
-        notes_coverage=_notes_coverage(rows),
+        notes_coverage=asdict(cov),
         labels=_labels_block(rows, labels_at),
         proposed_narratives=[{"name": g.name, "posts": len(g.posts),
                               "post_ids": sorted(platform_ids[k] for k in g.posts),
@@ -298,9 +292,8 @@ def _total(rows: list[PostRow]) -> Total:
     return t
 
 
-def _summary(rows: list[PostRow], study: Study) -> dict[str, Any]:
+def _summary(rows: list[PostRow], study: Study, cov: NotesCoverage) -> dict[str, Any]:
     t = _total(rows)
-    without_note = _total([r for r in rows if not r.community_notes.shown_now])
     engagement = EngagementTotal()
     for r in rows:
         engagement.add(r.views, r.engagement, r.platform)
@@ -309,10 +302,10 @@ def _summary(rows: list[PostRow], study: Study) -> dict[str, Any]:
         "posts": t.posts, "total_views": t.views, "posts_views_unknown": t.views_unknown,
         "engagement_views_unknown": asdict(engagement),
         "posts_analyst_confirmed": confirmed, "posts_machine_proposed_only": t.posts - confirmed,
-        "posts_with_note_shown": t.posts - without_note.posts,
-        "posts_without_note_shown": without_note.posts,
-        "views_on_posts_without_note": without_note.views,
-        "views_unknown_on_posts_without_note": without_note.views_unknown,
+        "posts_with_note_shown": cov.posts_with_note_shown, "posts_without_note_shown": cov.posts_without_note_shown,
+        "views_on_posts_without_note": cov.views_on_posts_without_note,
+        "views_unknown_on_posts_without_note": cov.views_unknown_on_posts_without_note,
+        "posts_note_status_unknown": cov.posts_note_status_unknown,
         "posts_with_label": sum(r.platform_label.present for r in rows),
         "ad_equivalent_usd": ad_equivalent(t.views, study.cpm_usd),
         "by_category": _grouped(rows, "claim_category", lambda r: r.claim_category),
@@ -350,21 +343,6 @@ def _views_over_time(matched: list[StoredPost], snaps: dict[int, list[Snapshot]]
     return {name: [{"observed_at": rfc3339(t), "views": v, "posts_views_unknown": u}
                    for t, v, u in views_over_time((snaps.get(i, []) for i in ids), study.views_as_of)]
             for name, ids in sorted(groups.items())}
-
-
-def _notes_coverage(rows: list[PostRow]) -> dict[str, Any]:
-    with_notes = [r for r in rows if r.community_notes.proposed]
-    not_shown = [r for r in with_notes if not r.community_notes.shown_now]
-    t = _total(not_shown)
-    return {
-        "posts": len(rows), "posts_with_proposed_notes": len(with_notes),
-        "posts_with_proposed_notes_none_shown": t.posts,
-        "share_none_shown": round(t.posts / len(with_notes), 4) if with_notes else None,
-        "views_of_those": t.views, "views_unknown_of_those": t.views_unknown,
-        "posts_note_ever_shown": sum(r.community_notes.ever_shown for r in rows),
-        "note_statuses": dict(sorted(Counter(n.status or "no status" for r in rows
-                                             for n in r.community_notes.notes).items())),
-    }
 
 
 def _labels_block(rows: list[PostRow], at: datetime) -> dict[str, Any]:
@@ -409,10 +387,7 @@ def _study_block(study: Study, stored: list[StoredAuthor], rows: list[PostRow]) 
         "views_metric": ("views (X impression_count, Telegram message views; Bluesky and Mastodon count none, so "
                          "their posts show likes, reposts, replies and quotes instead) from the latest snapshot observed "
                          + (f"not after {rfc3339(study.views_as_of)}" if study.views_as_of else "in the store")),
-        "community_note_rule": ("post counted as noted if a note on it has currentStatus CURRENTLY_RATED_HELPFUL and "
-                                "classification MISINFORMED_OR_POTENTIALLY_MISLEADING and is not deleted, in the "
-                                "latest noteStatusHistory snapshot "
-                                + (f"not after {rfc3339(study.notes_as_of)}" if study.notes_as_of else "stored")),
+        "community_note_rule": note_rule(study.notes_as_of),
         "ad_equivalent_cpm_usd": study.cpm_usd,
         "narratives": [asdict(n) for n in study.narratives],
     }
@@ -445,7 +420,7 @@ def _methods(study: Study, rows: list[PostRow], topic_posts: list[StoredPost], v
         f"Study file {study.source} (sha256 {study.source_sha256[:12]}…).",
         f"Window: posts created {study.start} to {study.end} inclusive (UTC).",
         "Inclusion: " + _inclusion_rule(study),
-        (f"Topic: {len(topic_posts):,} posts in the window are on the topic "
+        (f"Topic: {count(len(topic_posts), 'post in the window is', 'posts in the window are')} on the topic "
          f"({_topic_rule(study)}); views of {sum(views[p.id].value is None for p in topic_posts):,} of them unknown."),
         (f"Views: {'as of ' + rfc3339(study.views_as_of) if study.views_as_of else 'latest observation'}; the snapshots "
          f"used were observed {observed[0].date()} to {observed[-1].date()}." if observed else
@@ -453,9 +428,10 @@ def _methods(study: Study, rows: list[PostRow], topic_posts: list[StoredPost], v
         (f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r.views is None for r in rows)}"
          + (f" ({no_views} of them with engagement counts only: their likes, reposts, replies and quotes are "
             "shown instead)." if no_views else ".")),
-        (f"Matches: {confirmed} fact-check links confirmed by an analyst, {proposed} machine-proposed "
+        (f"Matches: {count(confirmed, 'fact-check link')} confirmed by an analyst, {proposed} machine-proposed "
          f"(shown separately in every table)."
-         + (f" {decisions_on_earlier_text} analyst decisions were made on an earlier text of a post (edited since) "
+         + (f" {count(decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} made on an "
+            "earlier text of a post (edited since) "
             "and are not counted." if decisions_on_earlier_text else "")),
         ("Excluded: " + (f"{len(excluded):,} posts with an analyst-confirmed or machine-proposed fact-check match were "
                          "left out, by the first rule that did: " + ", ".join(f"{rule} {n:,}" for rule, n in
@@ -469,7 +445,7 @@ def _methods(study: Study, rows: list[PostRow], topic_posts: list[StoredPost], v
     ]
     if study.cpm_usd is not None:
         out.append(f"Ad-equivalent cost: views / 1,000 × ${study.cpm_usd:.2f} (CPM).")
-    out.append(f"Data: {len(runs)} ingest runs (see sources).")
+    out.append(f"Data: {count(len(runs), 'ingest run')} (see sources).")
     return out
 
 

@@ -39,6 +39,7 @@ from claimwatch.overlap import overlapped
 from claimwatch.store import repo
 from claimwatch.store.db import retry_races, writing
 from claimwatch.store.schema import utcnow
+from claimwatch.wording import count
 
 #: What matching and analysis read of a post: the encoder sees ~256 tokens anyway, sentences
 #: stop at 64; BM25, language and check-worthiness get ample margin. A 10 MB post would
@@ -59,7 +60,7 @@ class MatchReport:
 
     def summary(self) -> str:
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) or "none"
-        return (f"matched {self.posts_matched} posts with {self.method} ({self.proposals} proposals); "
+        return (f"matched {count(self.posts_matched, 'post')} with {self.method} ({count(self.proposals, 'proposal')}); "
                 f"skipped: {skipped}")
 
 

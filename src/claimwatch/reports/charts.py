@@ -23,6 +23,7 @@ import base64
 import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from math import ceil
 
 import matplotlib as mpl
 from matplotlib import dates as mdates
@@ -33,8 +34,11 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from claimwatch.analysis.study import StudyResult
 from claimwatch.reports.study_view import human, top_posts
+from claimwatch.wording import count, noun
 
 PNG_DPI = 150
+#: the shortest span a date axis shows: a few observations (or one) on a week of days, not on hours
+MIN_DATE_SPAN = timedelta(days=7)
 #: the key of the summed curve in ``StudyResult.views_over_time``
 ALL = "all"
 _RC = {"svg.hashsalt": "claimwatch", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
@@ -98,28 +102,45 @@ def _views_axis(ax: Axes, axis: str = "y") -> None:
     getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(lambda v, _: human(v)))
 
 
+def _date_axis(ax: Axes, first: datetime, last: datetime) -> None:
+    """Ticks on whole days (or weeks, months) from ``first`` to ``last``, never on hours: data
+    observed on one day or a few would otherwise get matplotlib's hourly ticks, as if the time of
+    day mattered. A span shorter than :data:`MIN_DATE_SPAN` is widened to it around the data."""
+    if last - first < MIN_DATE_SPAN:
+        pad = (MIN_DATE_SPAN - (last - first)) / 2
+        first, last = first - pad, last + pad
+        locator: mdates.DateLocator = mdates.DayLocator(interval=max(1, ceil((last - first).days / 8)))
+    else:
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=9)
+    ax.set_xlim(first, last)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
 def _views_over_time(result: StudyResult, colors: dict[str, str]) -> Chart:
     fig, ax = _figure()
     curves = {k: v for k, v in result.views_over_time.items() if v}
     order = [n for n in colors if n in curves] + sorted(set(curves) - set(colors))
+    times = sorted({datetime.fromisoformat(p["observed_at"]) for name in order for p in curves[name]})
     for name in order:
         points = curves[name]
-        ax.plot([datetime.fromisoformat(p["observed_at"]) for p in points], [p["views"] for p in points], marker="o",
-                color=colors.get(name), linestyle="--" if name == ALL else "-",
-                label="all debunked-claim posts" if name == ALL else _legend(name))
+        xs, ys = [datetime.fromisoformat(p["observed_at"]) for p in points], [p["views"] for p in points]
+        label = "all debunked-claim posts" if name == ALL else _legend(name)
+        if len(times) == 1:  # one observation is a point per narrative, not a curve: its value in the legend
+            label += f" ({human(ys[0])})"
+        ax.plot(xs, ys, marker="o", color=colors.get(name), linestyle="--" if name == ALL else "-", label=label)
+    if len(times) == 1:
+        ax.set_xlabel(f"one observation: {times[0]:%Y-%m-%d %H:%M} UTC")
     if order:
-        times = {p["observed_at"] for name in order for p in curves[name]}
-        if len(times) == 1:  # one observation: a day either side, not matplotlib's default of years
-            only = datetime.fromisoformat(times.pop())
-            ax.set_xlim(only - timedelta(days=1), only + timedelta(days=1))
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        _date_axis(ax, times[0], times[-1])
         ax.set_ylim(bottom=0)
         _views_axis(ax)
         ax.set_ylabel("views (summed, as observed)")
         ax.legend(loc="upper left", fontsize=8, frameon=False)
     else:
         _no_data(ax, "view snapshots")
-    alt = "; ".join(f"{'all posts' if n == ALL else n}: {human(curves[n][-1]['views'])} views by "
+    alt = "; ".join(f"{'all posts' if n == ALL else n}: {human(curves[n][-1]['views'])} "
+                    f"{noun(curves[n][-1]['views'], 'view')} by "
                     f"{curves[n][-1]['observed_at'][:10]}" for n in order) or "no view snapshots"
     return _render("views_over_time", "Views over time, by narrative", alt, fig)
 
@@ -128,30 +149,35 @@ def _posts_per_week(result: StudyResult) -> Chart:
     fig, ax = _figure(3.0)
     weeks = result.by_week
     if weeks:
-        ax.bar([date.fromisoformat(w["week"]) for w in weeks], [w["posts"] for w in weeks], width=6, align="edge",
-               color="C0")
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        starts = [datetime.combine(date.fromisoformat(w["week"]), datetime.min.time()) for w in weeks]
+        ax.bar(starts, [w["posts"] for w in weeks], width=6, align="edge", color="C0")
+        _date_axis(ax, starts[0] - timedelta(days=1), starts[-1] + timedelta(days=7))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("posts (week starting Monday)")
     else:
         _no_data(ax, "posts")
-    alt = "; ".join(f"week of {w['week']}: {w['posts']} posts" for w in weeks) or "no posts"
+    alt = "; ".join(f"week of {w['week']}: {count(w['posts'], 'post')}" for w in weeks) or "no posts"
     return _render("posts_per_week", "Debunked-claim posts per week", alt, fig)
 
 
 def _notes_coverage(result: StudyResult) -> Chart:
     cov = result.notes_coverage
     proposed, none_shown = cov["posts_with_proposed_notes"], cov["posts_with_proposed_notes_none_shown"]
+    unknown = cov["posts_with_proposed_notes_status_unknown"]
     bars = [("no note proposed", cov["posts"] - proposed, "#bbbbbb"),
             ("notes proposed, none shown", none_shown, "#b42318"),
-            ("note shown", proposed - none_shown, "#1a7f37")]
-    fig, ax = _figure(2.2)
+            ("note shown", proposed - none_shown - unknown, "#1a7f37")]
+    if unknown:  # never folded into "none shown"
+        bars.append(("notes proposed, status unknown", unknown, "#ffffff"))
+    fig, ax = _figure(2.2 + 0.3 * (len(bars) - 3))
     drawn = ax.barh([b[0] for b in bars], [b[1] for b in bars], color=[b[2] for b in bars])
+    if unknown:
+        drawn[-1].set(hatch="//", edgecolor="#666666")
     ax.bar_label(drawn, fmt="{:,.0f}", padding=3)
     ax.invert_yaxis()
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("posts")
-    alt = "; ".join(f"{label}: {n} posts" for label, n, _ in bars)
+    alt = "; ".join(f"{label}: {count(n, 'post')}" for label, n, _ in bars)
     return _render("notes_coverage", "Community Notes on the debunked-claim posts", alt, fig)
 
 
@@ -169,5 +195,5 @@ def _top_posts(result: StudyResult, colors: dict[str, str]) -> Chart:
         ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False)
     else:
         _no_data(ax, "posts with known views")
-    alt = "; ".join(f"post {r.post_id} (@{r.account}): {r.views:,} views" for r in top) or "no posts"
-    return _render("top_posts", f"Top {len(top)} posts by views", alt, fig)
+    alt = "; ".join(f"post {r.post_id} (@{r.account}): {count(r.views, 'view')}" for r in top) or "no posts"
+    return _render("top_posts", f"Top {count(len(top), 'post')} by views", alt, fig)

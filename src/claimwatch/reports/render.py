@@ -22,6 +22,7 @@ from claimwatch.analysis.jsonable import rfc3339
 from claimwatch.analysis.post_rows import FactCheckRef
 from claimwatch.analysis.report import TABLE_COLUMNS, Report, queue_score
 from claimwatch.terminal import safe
+from claimwatch.wording import count
 
 #: Shared by every HTML report (the v1 report and the study report): autoescaping on, one set of filters.
 env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
@@ -29,6 +30,7 @@ env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
                   finalize=lambda value: value if isinstance(value, Markup) or not isinstance(value, str) else safe(value))
 env.filters["thousands"] = lambda n: "unknown" if n is None else f"{n:,}"
 env.filters["rfc3339"] = rfc3339
+env.filters["counted"] = count  # {{ n | counted("post") }}: "1 post", "2 posts"
 _ID_BREAKS = re.compile(r"(?<=[/:@._-])")
 
 

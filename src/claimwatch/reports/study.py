@@ -24,6 +24,7 @@ from claimwatch.reports.charts import Chart, study_charts
 from claimwatch.reports.render import claims_cell, csv_cell, env, md_cell, md_link
 from claimwatch.reports.study_pdf import pdf_bytes
 from claimwatch.reports.study_view import Group, excluded_shown, groups
+from claimwatch.wording import count
 
 FORMATS = ("json", "html", "md", "csv", "pdf")
 CHART_DIR = "charts"
@@ -66,8 +67,7 @@ def _md_factchecks(row: PostRow | ExcludedPost) -> str:
 
 
 def _md_notes(row: PostRow) -> str:
-    cn = row.community_notes
-    return f"{cn.proposed} proposed, " + ("shown" if cn.shown_now else "none shown")
+    return md_cell(row.community_notes.describe())
 
 
 def _md_excluded(result: StudyResult) -> list[str]:
@@ -105,7 +105,7 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
               "Posts with an analyst-confirmed or machine-proposed fact-check match that the inclusion rules left "
               "out, with the first rule that did.", "", *_md_excluded(result)]
     lines += ["", "## Proposed new narratives", ""]
-    lines += [f"- {md_cell(p['name'])} ({p['posts']} posts: {md_cell(', '.join(p['post_ids']))})"
+    lines += [f"- {md_cell(p['name'])} ({count(p['posts'], 'post')}: {md_cell(', '.join(p['post_ids']))})"
               for p in result.proposed_narratives] or ["none"]
     lines += ["", "## Methods", ""] + [f"- {md_cell(m)}" for m in result.methods]
     lines += ["", f"- Inclusion rule: {md_cell(st['inclusion_rule'])}", f"- Views metric: {md_cell(st['views_metric'])}",
@@ -121,7 +121,8 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
 
 CSV_FIELDS = ("post_id", "url", "created_at", "post_type", "account", "text", "factcheck_claims", "narrative",
               "narrative_rule", "views", "views_observed_at", *ENGAGEMENT, "observed_at", "factcheck_urls", "ratings",
-              "match_methods", "notes_proposed", "note_shown_now", "note_ever_shown", "label_present", "lang")
+              "match_methods", "notes_proposed", "note_shown_now", "note_shown_knowledge", "note_ever_shown",
+              "label_present", "lang")
 
 
 def _csv_row(r: PostRow) -> dict[str, Any]:
@@ -134,7 +135,8 @@ def _csv_row(r: PostRow) -> dict[str, Any]:
             "observed_at": rfc3339(r.observed_at), "factcheck_urls": "; ".join(fc.url for fc in fcs),
             "ratings": "; ".join(fc.rating_text or fc.rating_class or "" for fc in fcs),
             "match_methods": "; ".join(fc.match_method for fc in fcs),
-            "notes_proposed": cn.proposed, "note_shown_now": cn.shown_now, "note_ever_shown": cn.ever_shown,
+            "notes_proposed": cn.proposed, "note_shown_now": cn.shown_now,
+            "note_shown_knowledge": cn.shown_now_knowledge, "note_ever_shown": cn.ever_shown,
             "label_present": r.platform_label.present, "lang": r.lang}
 
 
