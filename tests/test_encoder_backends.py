@@ -16,11 +16,11 @@ from claimwatch.checksums import file_sha256
 from claimwatch.claims import encoder as encoder_mod
 from claimwatch.claims.encoder import (
     BACKENDS,
-    CACHE_ENV,
     DEFAULT_MODEL_NAME,
     Encoder,
     ExportCorrupt,
 )
+from claimwatch.config import CACHE_ENV
 
 pytestmark = pytest.mark.slow
 

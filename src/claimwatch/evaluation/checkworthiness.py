@@ -142,7 +142,7 @@ def cached_embeddings(texts: Sequence[str], encoder: Encoder) -> np.ndarray:
     disk by content and encoder under ``<cache>/cw-emb``: evaluations and training runs over the
     same files do not re-encode tens of thousands of sentences."""
     from claimwatch.claims.checkworthiness import embedding_text
-    from claimwatch.claims.encoder import cache_dir
+    from claimwatch.config import cache_dir
 
     cleaned = [embedding_text(t) for t in texts]
     # A local model directory keeps its name when retrained in place: its files count too.

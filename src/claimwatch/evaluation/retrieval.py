@@ -1,14 +1,13 @@
 """Evaluate claim retrieval on CheckThat!-style data (or on your own store's fact-checks).
 
-The claim side is indexed once per (file content, encoder) and cached under
-``~/.cache/claimwatch/eval-index`` (``CLAIMWATCH_CACHE_DIR`` overrides), so re-running an
-evaluation or a training recipe does not re-encode 14,000 claims.
+The claim side is indexed once per (file content, encoder) and cached in ``eval-index/`` under
+:func:`claimwatch.config.cache_dir`, so re-running an evaluation or a training recipe does not
+re-encode 14,000 claims.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +21,13 @@ from claimwatch.claims.index import ClaimIndex
 from claimwatch.claims.rerank import RetrievalModel
 from claimwatch.claims.retrieval import Retriever
 from claimwatch.claims.text import clean_query
+from claimwatch.config import cache_dir
 from claimwatch.evaluation.metrics import (
     expected_calibration_error,
     precision_recall_at,
     reliability_table,
     retrieval_metrics,
 )
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("CLAIMWATCH_CACHE_DIR") or Path.home() / ".cache" / "claimwatch")
 
 
 def cached_index(docs: Sequence[ClaimDoc], encoder: Encoder, show_progress: bool = False) -> ClaimIndex:
