@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-#: The engagement counters of a snapshot, in the order reports show them.
-ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "bookmarks")
+from claimwatch.records import ENGAGEMENT_FIELDS as ENGAGEMENT
 
 
 @dataclass(frozen=True)
