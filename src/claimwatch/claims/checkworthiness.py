@@ -34,7 +34,6 @@ scores better but costs a second encoder pass per post; its heads have no n-gram
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from claimwatch.checksums import file_sha256, first_mismatch
+from claimwatch.artefacts import META, read_meta, write_meta
 from claimwatch.claims.rerank import ModelError
 from claimwatch.claims.text import clean_query
 
@@ -58,7 +57,6 @@ KINDS = ("post", "sentence")
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "checkworthiness"
 #: Characters of a text the n-gram features and text features look at.
 MAX_CHARS = 2000
-_META = "meta.json"
 #: Where a model with its own (fine-tuned) encoder keeps it.
 OWN_ENCODER_DIR = "encoder"
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -373,34 +371,22 @@ class CheckworthinessModel:
         if self.meta.get("own_encoder"):
             own = directory / self.meta["own_encoder"]
             files += sorted(p.relative_to(directory).as_posix() for p in own.rglob("*") if p.is_file())
-        meta = dict(self.meta, method=METHOD, kinds=sorted(self.heads), text_features=list(TEXT_FEATURES),
-                    checksums={f: file_sha256(directory / f) for f in files})
-        (directory / _META).write_text(json.dumps(meta, indent=1) + "\n")
-        self.meta = meta
+        self.meta = write_meta(directory, dict(self.meta, method=METHOD, kinds=sorted(self.heads),
+                                               text_features=list(TEXT_FEATURES)), files)
         self.directory = directory
 
     @classmethod
     def load(cls, directory: Path) -> CheckworthinessModel:
         directory = Path(directory)
-        meta_path = directory / _META
-        if not meta_path.is_file():
-            raise ModelError(f"no check-worthiness model at {directory} ({_META} missing); build one with "
-                             "`claimwatch train checkworthiness`")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{meta_path}: unreadable ({exc})") from None
+        meta = read_meta(directory, "check-worthiness model", ModelError,
+                         missing_hint="build one with `claimwatch train checkworthiness`")
         if meta.get("method") != METHOD or tuple(meta.get("text_features", ())) != TEXT_FEATURES:
             raise ModelError(f"check-worthiness model at {directory} was built by another version "
                              f"({meta.get('method')!r}); retrain it with `claimwatch train checkworthiness`")
         kinds = meta.get("kinds") or []
-        checksums = meta.get("checksums", {})
-        missing = [k for k in kinds if f"{k}.npz" not in checksums]
+        missing = [k for k in kinds if f"{k}.npz" not in meta["checksums"]]
         if not kinds or missing:
-            raise ModelError(f"{meta_path} lists no checksum for head(s) {missing or kinds}")
-        bad = first_mismatch(directory, checksums)
-        if bad is not None:
-            raise ModelError(f"check-worthiness model file {bad} is missing or does not match its checksum")
+            raise ModelError(f"{directory / META} lists no checksum for head(s) {missing or kinds}")
         heads = {}
         for kind in kinds:
             path = directory / f"{kind}.npz"
