@@ -31,12 +31,9 @@ from claimwatch import api, atomic
 from claimwatch.analysis.report import Report, Selection
 from claimwatch.claims.encoder import ModelNotFound
 from claimwatch.claims.rerank import ModelError
-from claimwatch.config import DEBUG_ENV, load_settings
-from claimwatch.evaluation.checkthat import DataError
+from claimwatch.config import DEBUG_ENV
 from claimwatch.ingest import FileReport, IngestReport
 from claimwatch.records import MatchStatus
-from claimwatch.reports import write_all
-from claimwatch.reports.study import write_study
 from claimwatch.sources.notes import MAP_FIELDS as NOTE_MAP_FIELDS
 from claimwatch.store.db import StoreError
 from claimwatch.terminal import safe
@@ -75,11 +72,17 @@ app.add_typer(train_app, name="train")
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store: a SQLite file (default ./claimwatch.db) or a "
-                                              "SQLAlchemy URL such as postgresql+psycopg://user@host/db.",
-                                              envvar="CLAIMWATCH_DB", show_default=False)]
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Sentence-transformers model path or cached name "
-                                                 "(default: bundled all-MiniLM-L6-v2).", envvar="CLAIMWATCH_MODEL")]
+# Options override settings; their defaults (claimwatch.toml, CLAIMWATCH_* variables) are read in
+# one place, claimwatch.config, so no option names an environment variable of its own.
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store: a SQLite file or a SQLAlchemy URL such as "
+                                              "postgresql+psycopg://user@host/db (default: the db setting, "
+                                              "CLAIMWATCH_DB, else ./claimwatch.db).", show_default=False)]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="The sentence encoder: a sentence-transformers "
+                                                 "model path or cached name (default: the model setting, "
+                                                 "CLAIMWATCH_MODEL, else the bundled all-MiniLM-L6-v2).")]
+CwModelOpt = Annotated[Optional[str], typer.Option("--cw-model", help="Check-worthiness model directory, or 'none' "
+                                                   "(default: the checkworthiness_model setting, "
+                                                   "CLAIMWATCH_CHECKWORTHINESS_MODEL, else the shipped model).")]
 MapOpt = Annotated[Optional[list[str]], typer.Option("--map", help="Column mapping FIELD=COLUMN (repeatable), "
                                                      "e.g. --map views=impressions.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
@@ -93,6 +96,19 @@ def _open(db: str | None, *, read_only: bool = False, **overrides: Any) -> api.W
         return api.open(db, read_only=read_only, **overrides)
     except ValueError as exc:  # a bad settings file or environment variable
         _fail(str(exc))
+
+
+def _tools(**overrides: Any) -> api.Tools:
+    """The configured encoder and models, for commands that need no store."""
+    try:
+        return api.tools(**overrides)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _log(message: str) -> None:
+    """Progress of a long command (training), on stderr."""
+    err.print(message, highlight=False, markup=False)
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -348,11 +364,14 @@ def match(
     top_k: Annotated[Optional[int], typer.Option("--top-k", help="Candidates stored per post.")] = None,
     rematch: Annotated[bool, typer.Option(help="Match every post again, not only new ones.")] = False,
     topics: Annotated[Optional[Path], typer.Option(help="Topic definitions (YAML) to score posts against; "
-                                                   "see README \"Topics\".", envvar="CLAIMWATCH_TOPICS")] = None,
+                                                   "see README \"Topics\" (default: the topics setting, "
+                                                   "CLAIMWATCH_TOPICS).")] = None,
+    cw_model: CwModelOpt = None,
 ) -> None:
     """Propose fact-checks for posts not yet matched against the current index; store each post's
     language, check-worthiness, claim sentence and topics."""
-    ws = _open(db, model=model, threshold=threshold, top_k=top_k, min_confidence=min_confidence)
+    ws = _open(db, model=model, threshold=threshold, top_k=top_k, min_confidence=min_confidence,
+               checkworthiness_model=cw_model)
     with _user_errors(), _progress() as prog:
         task = prog.add_task("matching posts", total=None)
         rep = ws.match(rematch=rematch, topics=topics,
@@ -429,6 +448,8 @@ def report(
     else:
         print_report(rep, limit)
     if out:
+        from claimwatch.reports import write_all  # the renderers (Jinja2) load only when a report is written
+
         paths = _write_out(out, lambda: write_all(rep, out))
         _say("wrote " + ", ".join(str(p) for p in paths.values()), to=err)
 
@@ -458,6 +479,8 @@ def study_run(
         for line in result.headline():
             _say(line)
     if out:
+        from claimwatch.reports.study import write_study  # matplotlib and fpdf2 load only when they draw
+
         paths = _write_out(out, lambda: write_study(result, out))
         _say("wrote " + ", ".join(str(p) for p in paths.values()), to=err)
 
@@ -534,20 +557,20 @@ def verdicts_apply(
 
 @verdicts_app.command("show")
 def verdicts_show(rating: Annotated[str, typer.Argument(help="A rating text, e.g. 'Pants on Fire'.")],
-                  verdicts: Annotated[Optional[list[Path]], typer.Option("--verdicts")] = None) -> None:
-    """Show how a rating text is normalised."""
-    from claimwatch.verdicts import VerdictTable
-
+                  verdicts: Annotated[Optional[list[Path]], typer.Option(
+                      "--verdicts", help="Extra verdict table(s) (default: the verdict_files setting, "
+                                         "CLAIMWATCH_VERDICTS).")] = None) -> None:
+    """Show how a rating text is normalised (with the shipped table and your configured ones)."""
     with _user_errors():
-        verdict, method = VerdictTable.load(list(verdicts or [])).normalise(rating)
+        verdict, method = _tools(verdict_files=tuple(str(v) for v in verdicts) if verdicts else None).verdict(rating)
     console.print(f"{rating!r} → {verdict.value if verdict else 'unknown'} ({method})", highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- eval / train
 
 RetrievalModelOpt = Annotated[Optional[str], typer.Option(
-    "--retrieval-model", help="Trained re-ranker directory, or 'none' for plain BM25 + dense fusion "
-                              "(default: the shipped model).", envvar="CLAIMWATCH_RETRIEVAL_MODEL")]
+    "--retrieval-model", help="Trained re-ranker directory, or 'none' for plain BM25 + dense fusion (default: the "
+                              "retrieval_model setting, CLAIMWATCH_RETRIEVAL_MODEL, else the shipped model).")]
 
 
 def _print_eval(res: dict[str, Any]) -> None:
@@ -575,10 +598,22 @@ def _print_eval(res: dict[str, Any]) -> None:
                     rel.add_row(f"{b['low']:.1f}–{b['high']:.1f}", str(b["n"]), f"{b['mean_confidence']:.3f}",
                                 f"{b['accuracy']:.3f}")
             console.print(rel)
+    if "no_claim_posts" in res:
+        _say(_false_proposals(res))
+
+
+def _false_proposals(res: dict[str, Any]) -> str:
+    """The false proposal line: at confidences where they exist, else at the score threshold."""
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    head = f"false proposals on {res['no_claim_posts']:,} posts without a fact-check: "
     if "false_proposal_rate" in res:
-        rates = ", ".join(f"{rate:.1%} at confidence ≥ {t}" for t, rate in res["false_proposal_rate"].items())
-        console.print(f"false proposals on {res['no_claim_posts']} posts without a fact-check: {rates}",
-                      highlight=False, markup=False)
+        return head + ", ".join(f"{rate(r)} at confidence ≥ {t}" for t, r in res["false_proposal_rate"].items())
+    score = "fused score" if res["method"] == "hybrid-bm25-dense-v1" else "re-ranker score"
+    (t, r), = res["false_proposal_rate_at_score"].items()
+    return head + (f"no calibrated confidence without a trained model, so none at a confidence; {rate(r)} at the "
+                   f"{score} threshold {t} (from which `claimwatch match` proposes)")
 
 
 @eval_app.command("retrieval")
@@ -599,26 +634,9 @@ def eval_retrieval(
 ) -> None:
     """MAP@1/3/5, P@1, Recall@5/@20, MRR; with a calibrated model also precision/recall at confidence
     0.5/0.7/0.9 and a reliability table."""
-    from claimwatch.claims.encoder import Encoder
-    from claimwatch.claims.rerank import load_model
-    from claimwatch.evaluation import checkthat
-    from claimwatch.evaluation.retrieval import evaluate_files
-    from claimwatch.training.retrieval import no_claim_posts
-
-    settings = load_settings().with_overrides(model=model, retrieval_model=retrieval_model)
-    with _user_errors():
-        try:
-            encoder = Encoder(settings.model or None, backend=settings.encoder_backend)
-            rmodel = load_model(settings.retrieval_model, encoder.name)
-            if vclaims.endswith(".db") or "://" in vclaims:
-                claims = api.open(vclaims, read_only=True).claim_docs(by_url=_qrels_use_urls(qrels))
-            else:
-                claims = checkthat.load_vclaims(Path(vclaims))
-            neg = no_claim_posts(negatives) if negatives else []
-            res, run = evaluate_files(claims, queries, qrels, encoder, rmodel, negatives=neg, context_window=context,
-                                      alpha=settings.alpha, depth=depth, show_progress=err.is_terminal)
-        except DataError as exc:
-            _fail(str(exc))
+    with _user_errors():  # DataError (a malformed file, with its line) is a ValueError
+        res, run = _tools(model=model, retrieval_model=retrieval_model).eval_retrieval(
+            vclaims, queries, qrels, negatives=negatives, context=context, depth=depth, show_progress=err.is_terminal)
     for w in run.warnings:
         err.print(f"[yellow]warning:[/] {escape(safe(w))}", highlight=False)
     if run_out:
@@ -629,17 +647,6 @@ def eval_retrieval(
         _print_eval(res)
 
 
-def _qrels_use_urls(qrels: Path) -> bool:
-    from claimwatch.evaluation.checkthat import load_qrels
-
-    with _user_errors():
-        try:
-            docs = {d for ds in load_qrels(qrels).values() for d in ds}
-        except DataError as exc:
-            _fail(str(exc))
-    return any("://" in d for d in docs)
-
-
 @train_app.command("retrieval")
 def train_retrieval(
     datasets: DatasetsOpt,
@@ -648,14 +655,9 @@ def train_retrieval(
     model: ModelOpt = None,
 ) -> None:
     """Train the re-ranker on CheckThat! 2A+2B train and calibrate it on their dev sets (seeded)."""
-    from claimwatch.claims.encoder import Encoder
-    from claimwatch.training.retrieval import train
-
     with _user_errors():
-        meta = train(datasets, out, Encoder(model, backend=load_settings().encoder_backend),
-                     log=lambda m: err.print(m, highlight=False, markup=False))
-    console.print(f"model written to {out} ({meta['n_train_queries']} training queries, encoder {meta['encoder']})",
-                  highlight=False, markup=False)
+        meta = _tools(model=model).train_retrieval(datasets, out, log=_log)
+    _say(f"model written to {out} ({meta['n_train_queries']} training queries, encoder {meta['encoder']})")
 
 
 @train_app.command("encoder")
@@ -667,14 +669,9 @@ def train_encoder_cmd(
     model: ModelOpt = None,
 ) -> None:
     """Fine-tune the bi-encoder on CheckThat! 2A+2B train pairs with hard negatives (seeded)."""
-    from claimwatch.claims.encoder import Encoder
-    from claimwatch.training.encoder import train_encoder
-
     with _user_errors():
-        meta = train_encoder(datasets, out, Encoder(model, backend=load_settings().encoder_backend), epochs=epochs,
-                             log=lambda m: err.print(m, highlight=False, markup=False))
-    console.print(f"encoder written to {out} ({meta['triples']} training triples, {meta['epochs']} epoch(s))",
-                  highlight=False, markup=False)
+        meta = _tools(model=model).train_encoder(datasets, out, epochs=epochs, log=_log)
+    _say(f"encoder written to {out} ({meta['triples']} training triples, {meta['epochs']} epoch(s))")
 
 
 @eval_app.command("checkworthiness")
@@ -682,8 +679,8 @@ def eval_checkworthiness(
     data: Annotated[Path, typer.Option(help="A labelled CheckThat! check-worthiness TSV: debate sentences "
                                        "(Sentence_id, Text, class_label Yes/No) or tweets (tweet_id, tweet_text, "
                                        "class_label / check_worthiness 1/0).")],
-    model_dir: Annotated[Optional[Path], typer.Option("--model", help="Check-worthiness model directory "
-                                                      "(default: the shipped one).")] = None,
+    cw_model: CwModelOpt = None,
+    model: ModelOpt = None,
     kind: Annotated[Optional[str], typer.Option(help="Score with the 'post' or 'sentence' head (default: post for "
                                                 "tweet files, sentence for sentence files).")] = None,
     threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Decision threshold (default: the "
@@ -691,21 +688,20 @@ def eval_checkworthiness(
     as_json: JsonOpt = False,
 ) -> None:
     """F1, precision and recall of the check-worthy class, accuracy and MAP of the ranking by score."""
-    from claimwatch.claims.checkworthiness import load_model
-    from claimwatch.claims.encoder import Encoder
-    from claimwatch.evaluation.checkworthiness import evaluate, load_labelled
+    from claimwatch.claims.checkworthiness import is_model_dir
 
-    settings = load_settings()
+    if model and not cw_model and is_model_dir(model):  # the spelling before --cw-model existed
+        _say(f"note: `--model {model}` names a check-worthiness model; use `--cw-model {model}` (--model is the "
+             "sentence encoder in every command; the old spelling will stop working)", to=err)
+        cw_model, model = model, None
     with _user_errors():  # DataError (a malformed file, with its line) is a ValueError
-        cw_model = load_model(str(model_dir) if model_dir else "")
-        items = load_labelled(data)
-        res = evaluate(cw_model, items, Encoder(settings.model or None, backend=settings.encoder_backend),
-                       kind=kind, threshold=threshold)
+        res = _tools(model=model, checkworthiness_model=cw_model).eval_checkworthiness(data, kind=kind,
+                                                                                      threshold=threshold)
     if as_json:
         print(json.dumps(res))
         return
-    console.print(f"model: {res['model']}\n{res['kind']} head, {res['n']} texts ({res['positives']} check-worthy), "
-                  f"threshold {res['threshold']:.2f}:", highlight=False, markup=False)
+    _say(f"model: {res['model']}\n{res['kind']} head, {res['n']} texts ({res['positives']} check-worthy), "
+         f"threshold {res['threshold']:.2f}:")
     t = Table(show_header=False)
     for key in ("f1", "precision", "recall", "accuracy", "map"):
         t.add_row(key.upper() if key == "map" else key, f"{res[key]:.4f}")
@@ -716,7 +712,8 @@ def eval_checkworthiness(
 def train_checkworthiness(
     datasets: Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! check-worthiness data in the layout "
                                            "of ../shared/datasets.")],
-    out: Annotated[Path, typer.Option(help="Where the model goes; point `eval checkworthiness --model` at it.")],
+    out: Annotated[Path, typer.Option(help="Where the model goes; point `eval checkworthiness --cw-model` or the "
+                                      "checkworthiness_model setting at it.")],
     model: ModelOpt = None,
     finetune: Annotated[bool, typer.Option(
         "--finetune", help="Fine-tune a copy of the encoder with the heads (better, ~20 min on 2 cores, 90 MB; "
@@ -729,21 +726,12 @@ def train_checkworthiness(
     """Train the sentence head on CheckThat! 2024 task 1 train and the post head on 2021/2022 1A train
     tweets (seeded): over matching's embeddings with thresholds from cross-validation and dev, or
     with --finetune on a fine-tuned encoder of its own."""
-    from claimwatch.claims.encoder import Encoder
-    from claimwatch.training.checkworthiness import train
-    from claimwatch.training.checkworthiness_finetune import finetune as train_finetuned
-
-    def log(m: str) -> None:
-        err.print(m, highlight=False, markup=False)
-
     with _user_errors():
-        if finetune:
-            meta = train_finetuned(datasets, out, steps=steps, base=model, seed=seed, log=log)
-        else:
-            meta = train(datasets, out, Encoder(model, backend=load_settings().encoder_backend), log=log)
+        meta = _tools(model=model).train_checkworthiness(datasets, out, finetune=finetune, steps=steps, seed=seed,
+                                                         log=_log)
     heads = ", ".join(f"{k} ({h['n_train']} texts, threshold {h['threshold']:.2f})" for k, h in meta["heads"].items())
     encoder = f"own encoder in {out / meta['own_encoder']}" if meta.get("own_encoder") else f"encoder {meta['encoder']}"
-    console.print(f"model written to {out}: {heads}; {encoder}", highlight=False, markup=False)
+    _say(f"model written to {out}: {heads}; {encoder}")
 
 
 # ---------------------------------------------------------------------------- demo

@@ -34,6 +34,7 @@ scores better but costs a second encoder pass per post; its heads have no n-gram
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -403,3 +404,13 @@ class CheckworthinessModel:
 def load_model(setting: str = "") -> CheckworthinessModel:
     """The model named by a setting: "" = the shipped one, anything else = a model directory."""
     return CheckworthinessModel.load(Path(setting).expanduser() if setting else SHIPPED)
+
+
+def is_model_dir(path: str | Path) -> bool:
+    """Does ``path`` hold a check-worthiness model (not, say, a sentence encoder)? Only what its
+    ``meta.json`` says is read; nothing is verified."""
+    meta = Path(path).expanduser() / META
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("method") == METHOD
+    except (OSError, ValueError, AttributeError):
+        return False
