@@ -173,7 +173,7 @@ class Workspace(Tools):
         self.index_stats: IndexStats | None = None
 
     def reset(self) -> None:
-        """Drop and recreate every table: the demo's fresh start on a server database."""
+        """Drop and recreate every table: the demo's fresh start (on a store it checked is its own)."""
         db.reset(self.engine)
 
     # ------------------------------------------------------------------ ingest

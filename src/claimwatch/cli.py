@@ -738,13 +738,18 @@ def train_checkworthiness(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Where the report files go.")] = Path("claimwatch-demo"),
-    db: DbOpt = None,
+    out: Annotated[Path, typer.Option(help="The demo's folder: its store, index and report files (a new or empty "
+                                      "folder, or one an earlier demo wrote).")] = Path("claimwatch-demo"),
+    db: Annotated[Optional[str], typer.Option("--db", help="Another store for the demo, e.g. a PostgreSQL database "
+                                              "made with `claimwatch init`: a new file or a store holding only "
+                                              "demo data (the db setting and CLAIMWATCH_DB are not used).")] = None,
 ) -> None:
-    """Run the whole pipeline on the bundled synthetic demo data and write the report."""
+    """Run the whole pipeline on the bundled synthetic demo data and write the report (with the default
+    settings, so it prints the same figures everywhere; your configured store is never opened)."""
     from claimwatch.demo import run_demo
 
-    rep, paths, log = run_demo(out, db)
+    with _user_errors():  # DemoRefused: a folder or store the demo did not make
+        rep, paths, log = run_demo(out, db)
     for line in log:
         _say(line)
     print_report(rep, limit=30)

@@ -223,11 +223,11 @@ class MetaModel:
 
 
 def _configured_encoder() -> Encoder:
+    """The encoder the settings name (library use without one; commands pass theirs)."""
     from claimwatch.claims.encoder import Encoder
     from claimwatch.config import load_settings
 
-    settings = load_settings()
-    return Encoder(settings.model or None, backend=settings.encoder_backend)
+    return Encoder(load_settings().model or None)  # and the configured backend
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -295,11 +295,10 @@ class CheckworthinessModel:
             return None
         if self._own_encoder is None:
             from claimwatch.claims.encoder import Encoder
-            from claimwatch.config import load_settings
 
             if self.directory is None:
                 raise ModelError("a check-worthiness model with its own encoder must be saved or loaded first")
-            self._own_encoder = Encoder(str(self.directory / rel), backend=load_settings().encoder_backend)
+            self._own_encoder = Encoder(str(self.directory / rel))  # the configured backend
         return self._own_encoder
 
     @property
