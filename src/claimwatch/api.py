@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from claimwatch import ingest
+from claimwatch.analysis import checks
 from claimwatch.analysis.report import UNCHECKED_MIN_SCORE, Report, Selection, build_report
 from claimwatch.analysis.study import StudyResult, run_study
 from claimwatch.analysis.study_file import Study, load_study
@@ -291,14 +292,33 @@ class Workspace(Tools):
         return out
 
     def run_study(self, study: str | Path | Study) -> StudyResult:
-        """Compute a study (a YAML file or a parsed :class:`Study`) from the store."""
-        return run_study(self.engine, study if isinstance(study, Study) else load_study(study), self.encoder)
+        """Compute a study (a YAML file or a parsed :class:`Study`) from the store.
+
+        Raises :class:`~claimwatch.analysis.checks.UnknownName` when the study names an account,
+        topic or platform no stored post has; ``warnings`` say what the figures may miss."""
+        study = study if isinstance(study, Study) else load_study(study)
+        with self.engine.connect() as conn:
+            checks.check_names(conn, checks.Names.of_study(study), where=f"{study.source}: ")
+            warnings = checks.study_warnings(conn, study)
+        result = run_study(self.engine, study, self.encoder)
+        result.warnings.extend(warnings)
+        return result
 
     def report(self, selection: Selection | None = None) -> Report:
+        """Headline and rows for ``selection`` (default: every post).
+
+        Raises :class:`~claimwatch.analysis.checks.UnknownName` when it names an account, topic,
+        language or platform no stored post has; ``warnings`` say what the figures may miss."""
+        selection = selection or Selection()
+        with self.engine.connect() as conn:
+            checks.check_names(conn, checks.Names.of_selection(selection))
         cw_model = self.checkworthiness_model()
-        return build_report(self.engine, selection or Selection(), self.matching_settings(),
-                            (cw_model.threshold("post"), cw_model.threshold("sentence")) if cw_model
-                            else (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE))
+        report = build_report(self.engine, selection, self.matching_settings(),
+                              (cw_model.threshold("post"), cw_model.threshold("sentence")) if cw_model
+                              else (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE))
+        with self.engine.connect() as conn:
+            report.warnings.extend(checks.report_warnings(conn, report))
+        return report
 
     def stats(self) -> dict[str, Any]:
         with self.engine.connect() as conn:

@@ -163,6 +163,11 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        err.print(f"[yellow]warning:[/] {escape(safe(w))}", highlight=False)
+
+
 def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
@@ -442,7 +447,9 @@ def report(
     sel = Selection(handles=tuple(account or ()), since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
                     keywords=tuple(keyword or ()), include_proposed=not confirmed_only, include_reposts=include_reposts,
                     topics=tuple(topic or ()), langs=tuple(lang or ()))
-    rep = ws.report(sel)
+    with _user_errors():  # UnknownName: an account, topic or language no stored post has
+        rep = ws.report(sel)
+    _warn(rep.warnings)
     if as_json:
         print(json.dumps(rep.to_dict()))
     else:
@@ -472,6 +479,7 @@ def study_run(
     ws = _open(db, read_only=True)
     with _user_errors():
         result = ws.run_study(file)
+    _warn(result.warnings)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
@@ -637,8 +645,7 @@ def eval_retrieval(
     with _user_errors():  # DataError (a malformed file, with its line) is a ValueError
         res, run = _tools(model=model, retrieval_model=retrieval_model).eval_retrieval(
             vclaims, queries, qrels, negatives=negatives, context=context, depth=depth, show_progress=err.is_terminal)
-    for w in run.warnings:
-        err.print(f"[yellow]warning:[/] {escape(safe(w))}", highlight=False)
+    _warn(run.warnings)
     if run_out:
         atomic.write_text(run_out, "\n".join(run.trec_lines()) + "\n")
     if as_json:

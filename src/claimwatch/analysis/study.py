@@ -55,6 +55,8 @@ class StudyResult:
     methods: list[str]
     sources: list[dict[str, Any]]
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    #: why the figures may count too few (posts not matched yet, no fact-checks): see analysis.checks
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
