@@ -105,7 +105,7 @@ class Tools:
         from claimwatch.evaluation.retrieval import evaluate_files
         from claimwatch.training.retrieval import no_claim_posts
 
-        if str(vclaims).endswith(".db") or "://" in str(vclaims):
+        if _is_store(vclaims):
             by_url = any("://" in d for docs in checkthat.load_qrels(qrels).values() for d in docs)
             store = Workspace(self.settings.with_overrides(db=str(vclaims)), read_only=True)
             try:
@@ -328,6 +328,17 @@ class Workspace(Tools):
                    offset: int = 0) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return repo.list_quarantine(conn, action=action, path=path, limit=limit, offset=offset)
+
+
+def _is_store(target: str | Path) -> bool:
+    """A database URL, a ``.db`` path, or a file that is a SQLite database (by its header)."""
+    if "://" in str(target) or str(target).endswith(".db"):
+        return True
+    try:
+        with Path(target).open("rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def open(db_path: str | Path | None = None, *, read_only: bool = False,  # noqa: A001 - reads like claimwatch.open()

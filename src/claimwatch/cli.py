@@ -134,6 +134,21 @@ def _user_errors() -> Iterator[None]:
         _fail(str(exc))
 
 
+def _check_out(path: Path | None, option: str, *, folder: bool = True) -> None:
+    """Refuse an output path that cannot be what ``option`` needs, before any work: a folder
+    option naming a file (or under one), a file option naming a folder."""
+    if path is None:
+        return
+    if not folder:
+        if path.is_dir():
+            _fail(f"{option} {path} is a folder; give a file name")
+        return
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        where = "is a file" if blocker == path else f"is inside {blocker}, which is a file"
+        _fail(f"{option} {path} {where}; give a folder (new or existing) for the output files")
+
+
 def _write_out(out: Path, write: Callable[[], dict[str, Path]]) -> dict[str, Path]:
     """Report files into the folder ``out``; a file that cannot be written is one line (the files
     written before it are complete, the previous version of that one is kept)."""
@@ -443,6 +458,7 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Headline and per-post table for a selection; with --out, write Markdown, CSV, JSON and HTML."""
+    _check_out(out, "--out")
     ws = _open(db, read_only=True)
     sel = Selection(handles=tuple(account or ()), since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
                     keywords=tuple(keyword or ()), include_proposed=not confirmed_only, include_reposts=include_reposts,
@@ -476,6 +492,7 @@ def study_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Compute a study from the store: the same file and store always give the same figures."""
+    _check_out(out, "--out")
     ws = _open(db, read_only=True)
     with _user_errors():
         result = ws.run_study(file)
@@ -642,6 +659,7 @@ def eval_retrieval(
 ) -> None:
     """MAP@1/3/5, P@1, Recall@5/@20, MRR; with a calibrated model also precision/recall at confidence
     0.5/0.7/0.9 and a reliability table."""
+    _check_out(run_out, "--run-out", folder=False)
     with _user_errors():  # DataError (a malformed file, with its line) is a ValueError
         res, run = _tools(model=model, retrieval_model=retrieval_model).eval_retrieval(
             vclaims, queries, qrels, negatives=negatives, context=context, depth=depth, show_progress=err.is_terminal)
@@ -662,6 +680,7 @@ def train_retrieval(
     model: ModelOpt = None,
 ) -> None:
     """Train the re-ranker on CheckThat! 2A+2B train and calibrate it on their dev sets (seeded)."""
+    _check_out(out, "--out")
     with _user_errors():
         meta = _tools(model=model).train_retrieval(datasets, out, log=_log)
     _say(f"model written to {out} ({meta['n_train_queries']} training queries, encoder {meta['encoder']})")
@@ -676,6 +695,7 @@ def train_encoder_cmd(
     model: ModelOpt = None,
 ) -> None:
     """Fine-tune the bi-encoder on CheckThat! 2A+2B train pairs with hard negatives (seeded)."""
+    _check_out(out, "--out")
     with _user_errors():
         meta = _tools(model=model).train_encoder(datasets, out, epochs=epochs, log=_log)
     _say(f"encoder written to {out} ({meta['triples']} training triples, {meta['epochs']} epoch(s))")
@@ -733,6 +753,7 @@ def train_checkworthiness(
     """Train the sentence head on CheckThat! 2024 task 1 train and the post head on 2021/2022 1A train
     tweets (seeded): over matching's embeddings with thresholds from cross-validation and dev, or
     with --finetune on a fine-tuned encoder of its own."""
+    _check_out(out, "--out")
     with _user_errors():
         meta = _tools(model=model).train_checkworthiness(datasets, out, finetune=finetune, steps=steps, seed=seed,
                                                          log=_log)
