@@ -12,6 +12,7 @@ import pytest
 
 import claimwatch
 from claimwatch.claims.encoder import Encoder
+from claimwatch.config import ENV_VARS
 from claimwatch.records import Parsed, ReadResult, Rejected
 from claimwatch.sources.base import ReadContext
 
@@ -51,9 +52,9 @@ def encoder() -> Encoder:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("CLAIMWATCH_DB", "CLAIMWATCH_MODEL", "CLAIMWATCH_THRESHOLD", "CLAIMWATCH_CONFIG", "CLAIMWATCH_VERDICTS",
-                "CLAIMWATCH_TOP_K", "CLAIMWATCH_ALPHA", "CLAIMWATCH_INDEX_DIR", "CLAIMWATCH_TOPICS",
-                "CLAIMWATCH_CHECKWORTHINESS_MODEL"):
+    """Every setting at its default, whatever the developer's shell or folder says: no settings
+    variable (the list comes from the settings definition) and no ``claimwatch.toml`` (a fresh cwd)."""
+    for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
 

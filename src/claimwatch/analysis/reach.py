@@ -19,8 +19,7 @@ from datetime import date, datetime, timedelta
 from claimwatch.store.rows import Snapshot
 from claimwatch.wording import count
 
-#: The engagement counters of a snapshot, in the order reports show them.
-ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "bookmarks")
+from claimwatch.records import ENGAGEMENT_FIELDS as ENGAGEMENT
 
 
 @dataclass(frozen=True)

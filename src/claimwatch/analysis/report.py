@@ -151,6 +151,8 @@ class Report:
     unchecked_rule: str = ""
     #: analyst decisions made on an earlier text of a post (edited since): to re-review
     earlier_decisions: list[EarlierDecision] = field(default_factory=list)
+    #: why the figures may count too few (posts not matched yet, no fact-checks): see analysis.checks
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON values, in the shape of ``schemas/report.schema.json``."""

@@ -97,6 +97,8 @@ class StudyResult:
     #: posts with a confirmed or proposed match that the inclusion rules left out, and why
     excluded_posts: list[ExcludedPost] = field(default_factory=list)
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    #: why the figures may count too few (posts not matched yet, no fact-checks): see analysis.checks
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON values, in the shape of ``schemas/study.schema.json``."""

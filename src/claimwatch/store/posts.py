@@ -226,7 +226,7 @@ def _replace_media(conn: sa.Connection, post_id: int, media: list[r.MediaRef]) -
         conn.execute(sa.insert(s.Media), rows)
 
 
-_METRICS = ("views", "reposts", "quotes", "replies", "likes", "bookmarks")
+_METRICS = r.METRIC_FIELDS
 
 
 def _add_snapshots(conn: sa.Connection, items: list[tuple[int, r.Post]], run_id: int | None
