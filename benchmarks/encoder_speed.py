@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from claimwatch.artefacts import META
 from claimwatch.claims.encoder import Encoder
 
 TASK = "clef2022-checkthat-task2a-tweets-snopes"
@@ -150,8 +151,8 @@ def main() -> None:
         enc.encode(tweets[:64])  # load (+ export on first use) and warm up
         rows[cfg] = {"name": enc.name, "load_seconds": round(time.perf_counter() - t0, 2)}
         if enc.cache_path is not None:
-            manifest = json.loads((enc.cache_path / "manifest.json").read_text())
-            rows[cfg]["export_seconds"] = manifest.get("export_seconds")
+            meta = json.loads((enc.cache_path / META).read_text())
+            rows[cfg]["export_seconds"] = meta.get("export_seconds")
             rows[cfg]["model_file_mb"] = round((enc.cache_path / "model.onnx").stat().st_size / 2**20, 1)
         encoders[cfg] = enc
     # Timed passes round-robin over the configurations, so that other work on the machine

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import sqlalchemy as sa
 from conftest import claimreview, page, post
 
 import claimwatch
 from claimwatch.records import MatchStatus
 from claimwatch.store import repo
+from claimwatch.store import schema as s
 
 USER = [{"id": "900000999", "username": "example_account", "name": "Example Account (synthetic)",
          "public_metrics": {"followers_count": 193000000}}]
@@ -108,7 +110,6 @@ def build_store(ws: claimwatch.Workspace, tmp_path: Path) -> claimwatch.Workspac
 def propose(ws: claimwatch.Workspace, pairs: list[tuple[str, str]], confidence: float = 0.95) -> list[int]:
     """Store a machine proposal for each (post platform id, fact-check review URL), as the matcher
     would; returns the match ids in the same order (for ``ws.decide``)."""
-    sa, s = repo.sa, repo.s
     with ws.engine.begin() as conn:
         ids = {row.platform_id: row.id for row in conn.execute(sa.select(s.Post.id, s.Post.platform_id))}
         fc_ids = {row.review_url: row.id for row in conn.execute(sa.select(s.FactCheck.id, s.FactCheck.review_url))}

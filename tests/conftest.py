@@ -12,6 +12,7 @@ import pytest
 
 import claimwatch
 from claimwatch.claims.encoder import Encoder
+from claimwatch.config import ENV_VARS
 from claimwatch.records import Parsed, ReadResult, Rejected
 from claimwatch.sources.base import ReadContext
 
@@ -51,11 +52,27 @@ def encoder() -> Encoder:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in ("CLAIMWATCH_DB", "CLAIMWATCH_MODEL", "CLAIMWATCH_THRESHOLD", "CLAIMWATCH_CONFIG", "CLAIMWATCH_VERDICTS",
-                "CLAIMWATCH_TOP_K", "CLAIMWATCH_ALPHA", "CLAIMWATCH_INDEX_DIR", "CLAIMWATCH_TOPICS",
-                "CLAIMWATCH_CHECKWORTHINESS_MODEL"):
+    """Every setting at its default, whatever the developer's shell or folder says: no settings
+    variable (the list comes from the settings definition) and no ``claimwatch.toml`` (a fresh cwd)."""
+    for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _outputs_fit_their_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every report and study JSON any test writes (``--json``, ``report.json``, ``study.json``,
+    the demo) comes from ``to_dict``: check each against its declared schema (issue 11, B3)."""
+    from claimwatch.analysis.report import Report
+    from claimwatch.analysis.study import StudyResult
+    from claimwatch.schemas import validate
+
+    for cls in (Report, StudyResult):
+        def checked(self: object, _to_dict: Callable[[object], dict] = cls.to_dict) -> dict:
+            data = _to_dict(self)
+            validate(data)
+            return data
+        monkeypatch.setattr(cls, "to_dict", checked)
 
 
 @pytest.fixture()

@@ -111,7 +111,7 @@ def test_match_stores_language_and_topics_and_reports_filter_by_them(
 
     election = mws.report(Selection(topics=("us-election",)))
     assert [r.post_id for r in election.rows] == ["1"]
-    assert election.rows[0].topics == ["us-election"]
+    assert election.rows[0].topics == ("us-election",)
     german = mws.report(Selection(langs=("de",)))
     assert [r.post_id for r in german.rows] == ["3"] and german.rows[0].lang == "de"
     full = mws.report()

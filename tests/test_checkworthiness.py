@@ -213,11 +213,15 @@ def test_train_is_deterministic_and_eval_reads_its_model(tmp_path: Path, encoder
     test = tsv(tmp_path, "test.tsv", "Sentence_id\tText\tclass_label\n" + "".join(
         f"{i}\t{t}\t{y}\n" for i, (t, y) in enumerate([("Taxes went up 30 percent for 4 million families.", "Yes"),
                                                         ("Thank you so much, everyone.", "No")])))
-    code, out, err = run("eval", "checkworthiness", "--data", str(test), "--model", str(tmp_path / "a"), "--json")
+    code, out, err = run("eval", "checkworthiness", "--data", str(test), "--cw-model", str(tmp_path / "a"), "--json")
     assert code == 0, err
     res = json.loads(out)
     assert {"f1", "precision", "recall", "map", "n", "accuracy", "threshold"} <= res.keys()
     assert res["n"] == 2 and res["map"] == 1.0 and res["kind"] == "sentence"
+    # The spelling before --cw-model (--model DIR of a check-worthiness model) still works, with a note.
+    code, old_out, err = run("eval", "checkworthiness", "--data", str(test), "--model", str(tmp_path / "a"), "--json")
+    assert code == 0 and json.loads(old_out) == res
+    assert f"use `--cw-model {tmp_path / 'a'}`" in err and "--model is the sentence encoder" in err
 
 
 def test_eval_cli_with_the_shipped_model_and_bad_input(tmp_path: Path, encoder) -> None:
@@ -231,8 +235,10 @@ def test_eval_cli_with_the_shipped_model_and_bad_input(tmp_path: Path, encoder) 
     bad = tsv(tmp_path, "bad.tsv", "Sentence_id\tText\tclass_label\n1\tOne.\tNo\n2\tTwo.\tNo3\tThree.\tYes\n")
     code, _, err = run("eval", "checkworthiness", "--data", str(bad), "--json")
     assert code == 2 and f"{bad}:3: 5 fields" in err
-    code, _, err = run("eval", "checkworthiness", "--data", str(tweets), "--model", str(tmp_path / "none"))
+    code, _, err = run("eval", "checkworthiness", "--data", str(tweets), "--cw-model", str(tmp_path / "none"))
     assert code == 2 and "no check-worthiness model" in err
+    code, _, err = run("eval", "checkworthiness", "--data", str(tweets), "--cw-model", "none")
+    assert code == 2 and "check-worthiness scoring is off" in err
 
 
 def test_overlap_normalisation() -> None:

@@ -88,7 +88,7 @@ def test_factchecks_verdicts_match_review_report(db: str, tmp_path: Path, write_
     code, out, _ = run("report", "--db", db, "--json")
     rep = json.loads(out)
     assert rep["headline"]["debunked_posts"] == 1
-    match_id = rep["rows"][0]["fact_check"]["match_id"]
+    match_id = rep["rows"][0]["fact_checks"][0]["match_id"]
     code, out, _ = run("review", "confirm", str(match_id), "--by", "ana", "--db", db)
     assert code == 0 and f"match {match_id}: confirmed by ana" in out
     outdir = tmp_path / "rep"

@@ -1,21 +1,102 @@
-"""`claimwatch demo` on the bundled synthetic data: the headline is ours, so it is asserted exactly."""
+"""`claimwatch demo` on the bundled synthetic data: the headline is ours, so it is asserted exactly;
+and the demo writes only its own folder, whatever the settings name (A1: it wiped a user's store)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from conftest import page, post
 from typer.testing import CliRunner
 
+import claimwatch
 from claimwatch.cli import app
+from claimwatch.demo import MARK
+
+SRC = Path(claimwatch.__file__).resolve().parents[1]
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def user_store(tmp_path: Path, write_jsonl) -> Path:
+    """A user's own store (as the README's CLAIMWATCH_DB suggests), with their posts in it."""
+    path = tmp_path / "mine" / "study.db"
+    ws = claimwatch.open(path)
+    ws.ingest_posts([write_jsonl("mine.jsonl", [page([post("1", "my own research post")])])])
+    ws.engine.dispose()
+    return path
+
+
+def _demo(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(app, ["demo", *args])
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    return res.exit_code, res.stderr
+
+
+def test_demo_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "report.md").write_text("my own report")
+    code, err = _demo("--out", str(folder))
+    assert code == 2 and f"--out {folder} holds files the demo did not write" in err and MARK in err
+    assert _digest(folder) == {"report.md": hashlib.sha256(b"my own report").hexdigest()}
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x")
+    code, err = _demo("--out", str(afile))
+    assert code == 2 and "is a file" in err and afile.read_text() == "x"
+
+
+def test_demo_refuses_a_store_with_data_it_did_not_ingest(user_store: Path, tmp_path: Path) -> None:
+    before = _digest(user_store.parent)
+    code, err = _demo("--out", str(tmp_path / "new"), "--db", str(user_store))
+    assert code == 2 and f"store {user_store} holds data the demo did not ingest (from " in err
+    assert "mine.jsonl" in err and len(err.strip().splitlines()) == 1
+    after = _digest(user_store.parent)
+    assert after["study.db"] == before["study.db"] and not (tmp_path / "new").exists()
+    # Only SQLite's own side files of a read-only look: an empty write-ahead log and its index.
+    assert set(after) - {"study.db"} <= {"study.db-wal", "study.db-shm"}
+    assert after.get("study.db-wal", hashlib.sha256(b"").hexdigest()) == hashlib.sha256(b"").hexdigest()
+    # Its own folder whose store got other data since (`ingest … --db claimwatch-demo/demo.db`): kept too.
+    demo_dir = tmp_path / "claimwatch-demo"
+    demo_dir.mkdir()
+    (demo_dir / MARK).write_text("")
+    claimwatch.open(demo_dir / "demo.db").ingest_posts([tmp_path / "mine.jsonl"])
+    code, err = _demo("--out", str(demo_dir))
+    assert code == 2 and "holds data the demo did not ingest" in err
+    assert claimwatch.open(demo_dir / "demo.db", read_only=True).stats()["posts"] == 1
 
 
 @pytest.mark.slow
-def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
+def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder) -> None:
+    """Through the installed command, with a user's store, index and settings file configured: the
+    demo writes its own folder only and never opens what the settings name."""
+    (tmp_path / "claimwatch.toml").write_text(f'db = "{user_store}"\nthreshold = 0.99\ntop_k = 1\n')
+    index = user_store.with_suffix(".index")
+    index.mkdir()
+    (index / "meta.json").write_text("{}")
+    before = _digest(user_store.parent)
+    env = dict(os.environ, PYTHONPATH=str(SRC), CLAIMWATCH_DB=str(user_store), CLAIMWATCH_INDEX_DIR=str(index),
+               CLAIMWATCH_RETRIEVAL_MODEL="none", CLAIMWATCH_TOPICS=str(tmp_path / "missing.yaml"))
     out = tmp_path / "claimwatch-demo"
-    res = CliRunner().invoke(app, ["demo", "--out", str(out)])
-    assert res.exit_code == 0, res.output
+    proc = subprocess.run([sys.executable, "-m", "claimwatch", "demo", "--out", str(out)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert _digest(user_store.parent) == before, "the configured store and index are untouched"
+    assert {p.name for p in tmp_path.iterdir()} == {"claimwatch.toml", "mine", "mine.jsonl", "claimwatch-demo"}
+    assert {p.name for p in out.iterdir()} >= {MARK, "demo.db", "demo.index", "study"}
+
+    class Res:  # the assertions below read the output as CliRunner gave it
+        stdout = proc.stdout
+    res = Res()
     assert "posts: ingested 233, updated 0, quarantined 3" in res.stdout
     assert "27 unchanged, 243 new metric snapshots, 3 fields stored as unknown" in res.stdout
     assert "fact-checks: ingested 58, updated 0, quarantined 0" in res.stdout
@@ -24,7 +105,7 @@ def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
             "between 2024-08-01 and 2024-11-01); views unknown for 2: 2 of them with engagement counts only "
             "(x: 2): likes 181,700, reposts 47,263, replies 12,483, quotes 2,053, bookmarks 9,698.") \
         in " ".join(res.stdout.split())
-    assert "Selection: 179 posts, 273,497,432 views." in res.stdout
+    assert "Selection: 179 posts, 273,497,432 views (views unknown for 6)." in " ".join(res.stdout.split())
     assert "matched 193 posts with hybrid-rerank-lgbm-v1 (59 proposals)" in res.stdout
     assert "against the demo's ground truth: 53 right, 0 with the wrong fact-check, 0 false proposals, 11 missed" in res.stdout
     assert sorted(p.name for p in out.glob("report.*")) == ["report.csv", "report.html", "report.json", "report.md"]
@@ -33,8 +114,8 @@ def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
             "134,159,795 times; views unknown for 1: 1 of them with engagement counts only (x: 1): likes "
             "23,439, reposts 5,022, replies 2,124, quotes 359, bookmarks 843. 0 confirmed by an analyst, 14 "
             "machine-proposed only.") in " ".join(res.stdout.split())
-    assert ("1 of them showed a Community Note; the 13 without one had 129,952,439 views. 4 had notes proposed, "
-            "3 of those showed none.") in res.stdout
+    assert ("1 of them showed a Community Note; the 13 without one had 129,952,439 views (views unknown for 1). "
+            "4 had notes proposed, 3 of those showed none.") in " ".join(res.stdout.split())
     assert "1 carried a platform label at 2024-08-01." in res.stdout
     assert "Priced as ads at $1.39 CPM: $203,865 for the on-topic posts, $186,482 for the debunked-claim posts." \
         in res.stdout
@@ -43,18 +124,21 @@ def test_demo_headline_table_and_files(tmp_path: Path, encoder) -> None:
     h = data["headline"]
     assert (h["debunked_posts"], h["debunked_views"], h["debunked_confirmed"], h["debunked_proposed_only"]) == \
         (46, 207_324_821, 0, 46)
-    assert all(r["fact_check"]["match_confidence"] >= 0.5 for r in data["rows"] if r["debunked"])
-    assert all(r["kind"] != "repost" for r in data["rows"]), "reposts are excluded by default"
+    assert all(r["fact_checks"][0]["match_confidence"] >= 0.5 for r in data["rows"] if r["debunked"])
+    assert all(r["post_type"] != "repost" for r in data["rows"]), "reposts are excluded by default"
     # Tomorrow's fact-check queue: unmatched check-worthy posts, the widest-seen first; it holds claims
     # the matcher left as mere candidates (Wayne County's "dead voters" paraphrase among them).
     queue = data["unchecked"]
-    assert queue and all(r["fact_check"] is None for r in queue)
+    assert queue and all(not r["fact_checks"] for r in queue)
     assert "1900000000000010237" in [r["post_id"] for r in queue]
     reach = [max(r["checkworthiness"] or 0, r["claim_score"] or 0) * r["views"] for r in queue if r["views"] is not None]
     assert reach == sorted(reach, reverse=True)
-    kinds = {r["kind"] for r in data["rows"] if r["debunked"]}
+    kinds = {r["post_type"] for r in data["rows"] if r["debunked"]}
     assert kinds == {"original", "quote", "reply"}
-    # The same store and selection always give the same figures.
+    # The same store and selection always give the same figures; and the demo runs again in its own folder.
     again = CliRunner().invoke(app, ["report", "--db", str(out / "demo.db"), "--json"])
     assert json.loads(again.stdout)["headline"] == h
+    (out / "report.json").unlink()
+    res = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    assert res.exit_code == 0 and json.loads((out / "report.json").read_text())["headline"] == h
 

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from claimwatch.checksums import file_sha256
+from claimwatch.artefacts import file_sha256
 from claimwatch.claims import encoder as encoder_mod
 from claimwatch.claims.encoder import (
     BACKENDS,
-    CACHE_ENV,
     DEFAULT_MODEL_NAME,
     Encoder,
     ExportCorrupt,
 )
+from claimwatch.config import CACHE_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -100,10 +100,10 @@ def test_fast_backend_is_close_to_torch(fast_encoder: Encoder, torch_encoder: En
 def test_export_is_cached_in_the_configured_dir(fast_encoder: Encoder, fast_cache: Path) -> None:
     path = fast_encoder.cache_path
     assert path is not None and path.parent == fast_cache / "encoders"
-    assert path.name.endswith(f"-{fast_encoder.backend}")
-    manifest = json.loads((path / "manifest.json").read_text())
-    assert manifest["backend"] == fast_encoder.backend
-    assert set(manifest["files"]) == {"model.onnx", "tokenizer.json", "encoder.json"}
+    assert path.name.endswith(f"-{fast_encoder.backend}-r{encoder_mod.EXPORT_RECIPE}")
+    meta = json.loads((path / "meta.json").read_text())  # the artefact format every loader shares
+    assert meta["backend"] == fast_encoder.backend
+    assert set(meta["checksums"]) == {"model.onnx", "tokenizer.json", "encoder.json"}
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")], "temp export dirs left behind"
     if fast_encoder.backend == "onnx-int8":  # int8 weights: about a quarter of the float32 file
         assert (path / "model.onnx").stat().st_size < 40 * 2**20
@@ -134,7 +134,7 @@ def _copy_export(enc: Encoder, root: Path) -> Path:
     return dst
 
 
-@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "drop the manifest", "other model", "empty tokenizer"])
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "drop meta.json", "other model", "empty tokenizer"])
 def test_damaged_export_is_detected(int8_encoder: Encoder, tmp_path: Path, damage: str) -> None:
     d = _copy_export(int8_encoder, tmp_path)
     fingerprint = encoder_mod._fingerprint(int8_encoder.source)
@@ -147,8 +147,8 @@ def test_damaged_export_is_detected(int8_encoder: Encoder, tmp_path: Path, damag
     elif damage == "truncate":
         with open(model, "r+b") as fh:
             fh.truncate(model.stat().st_size // 3)
-    elif damage == "drop the manifest":
-        (d / "manifest.json").unlink()
+    elif damage == "drop meta.json":
+        (d / "meta.json").unlink()
     elif damage == "empty tokenizer":
         (d / "tokenizer.json").write_text("")
     if damage == "other model":

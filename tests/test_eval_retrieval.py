@@ -197,3 +197,45 @@ def test_match_records_confidence_with_a_model(mws, tmp_path: Path, write_jsonl)
     assert all(conf is None and status == "candidate" for _, rank, conf, status, _ in rows if rank > 1)
     assert {status for conf, status, _ in top.values()} <= {"proposed", "candidate"}
     assert all((status == "proposed") == (conf >= 0.5) for conf, status, _ in top.values())
+
+
+def _negatives(tmp_path: Path) -> Path:
+    """Two posts a check-worthiness set says make no claim: one repeating a stored claim's words
+    (so every matcher proposes it), one greeting (proposed by none)."""
+    f = tmp_path / "negatives.tsv"
+    f.write_text("topic\ttweet_id\ttweet_url\ttweet_text\tclass_label\n"
+                 f"x\t1\thttp://t/1\t{CLAIMS[0][1]}\t0\n"
+                 "x\t2\thttp://t/2\tgood morning everyone, have a lovely day\t0\n"
+                 "x\t3\thttp://t/3\tThe vaccine killed 3,000 people in Norway\t1\n", encoding="utf-8")
+    return f
+
+
+def test_false_proposals_without_a_trained_model_are_at_the_score_threshold(ct: dict[str, Path], tmp_path: Path,
+                                                                            encoder, monkeypatch) -> None:
+    """A9: the plain fusion has no confidence, so "0.0 % at confidence ≥ 0.9" would be made up; the
+    rate is measured where `match` proposes: at the fused-score threshold of the settings."""
+    args = ["eval", "retrieval", "--vclaims", str(ct["vclaims"]), "--queries", str(ct["queries"]), "--qrels",
+            str(ct["qrels"]), "--retrieval-model", "none", "--negatives", str(_negatives(tmp_path))]
+    code, out, err = run(*args)
+    assert code == 0, err
+    line = " ".join(out.split())
+    assert ("false proposals on 2 posts without a fact-check: no calibrated confidence without a trained model, so "
+            "none at a confidence; 50.0% at the fused score threshold 0.62 (from which `claimwatch match` proposes)"
+            ) in line
+    assert "at confidence ≥" not in line
+    res = json.loads(run(*args, "--json")[1])
+    assert "false_proposal_rate" not in res and res["false_proposal_rate_at_score"] == {"0.62": 0.5}
+    monkeypatch.setenv("CLAIMWATCH_THRESHOLD", "0.0")  # every post with a candidate is proposed
+    assert json.loads(run(*args, "--json")[1])["false_proposal_rate_at_score"] == {"0.0": 1.0}
+
+
+def test_false_proposals_with_the_calibrated_model_are_at_confidences(ct: dict[str, Path], tmp_path: Path,
+                                                                      encoder) -> None:
+    code, out, err = run("eval", "retrieval", "--vclaims", str(ct["vclaims"]), "--queries", str(ct["queries"]),
+                         "--qrels", str(ct["qrels"]), "--negatives", str(_negatives(tmp_path)), "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["method"] == "hybrid-rerank-lgbm-v1" and "false_proposal_rate_at_score" not in res
+    rates = res["false_proposal_rate"]
+    assert list(rates) == ["0.5", "0.7", "0.9"] and all(r in (0.0, 0.5) for r in rates.values())
+    assert rates["0.5"] == 0.5, "the post repeating a claim word for word is proposed at 0.5"

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 import claimwatch
 from claimwatch import ingest
-from claimwatch.analysis.notes import Knowledge, describe, post_notes, post_notes_by_id
+from claimwatch.analysis.notes import Knowledge, post_notes, post_notes_by_id
+from claimwatch.analysis.post_rows import community_notes
 from claimwatch.analysis.study import StudyResult
 from claimwatch.analysis.study_file import parse_study
 from claimwatch.cli import app
@@ -740,11 +741,11 @@ def test_a_post_is_unknown_only_when_no_note_decides_it(ws: claimwatch.Workspace
     got = {pid: (f.shown_now, f.shown_knowledge) for pid, f in facts.items()}
     assert got == {"100": (True, Knowledge.INFERRED), "200": (None, Knowledge.UNKNOWN), "300": (False, Knowledge.KNOWN)}
     assert facts["300"].status_reason is None, "a note never displayed needs no status"
-    block = facts["200"].to_json()
-    assert (block["shown_now"], block["shown_now_knowledge"]) == (None, "unknown")
-    assert [n["status_knowledge"] for n in block["notes"]] == ["inferred", "unknown"]
-    assert describe(block) == "2 proposed, status unknown: no status snapshot on or before 2024-07-25"
-    assert describe(facts["100"].to_json()) == "2 proposed, shown (inferred from a later snapshot)"
+    block = community_notes(facts["200"])
+    assert (block.shown_now, block.shown_now_knowledge) == (None, "unknown")
+    assert [n.status_knowledge for n in block.notes] == ["inferred", "unknown"]
+    assert block.describe() == "2 proposed, status unknown: no status snapshot on or before 2024-07-25"
+    assert community_notes(facts["100"]).describe() == "2 proposed, shown (inferred from a later snapshot)"
 
 
 def test_a_study_before_any_snapshot_says_the_status_is_unknown_never_none_shown(
@@ -778,8 +779,8 @@ def test_a_study_before_any_snapshot_says_the_status_is_unknown_never_none_shown
                         "no status snapshot on or before 2024-07-25. 4 had notes proposed, 0 of those showed none "
                         "(status unknown for 3). Whether a note was shown is inferred for 1 post from the dated "
                         "statuses of a later snapshot.")
-    rows = {r["post_id"]: r["community_notes"] for r in before.posts}
-    assert [rows[p]["shown_now"] for p in pids] == [True, None, None, None, False]
+    rows = {r.post_id: r.community_notes for r in before.posts}
+    assert [rows[p].shown_now for p in pids] == [True, None, None, None, False]
     chart = next(c for c in study_charts(before) if c.name == "notes_coverage")
     assert "notes proposed, none shown: 0 posts" in chart.alt and "notes proposed, status unknown: 3 posts" in chart.alt
 

@@ -21,6 +21,7 @@ from claimwatch.records import MatchStatus
 from claimwatch.sources.base import FormatError
 from claimwatch.sources.json_docs import iter_values
 from claimwatch.store import schema as s
+from claimwatch.store.rows import Snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "posts"
 runner = CliRunner()
@@ -80,7 +81,7 @@ def test_report_shows_views_where_known_and_engagement_elsewhere(store: claimwat
     for post_id, counts in ((BLUESKY, BLUESKY_COUNTS), (MASTODON, MASTODON_COUNTS),
                             (TELEGRAM_DESKTOP, TELEGRAM_DESKTOP_COUNTS)):
         assert rows[post_id]["views"] is None and rows[post_id]["engagement"] == counts
-        assert rows[post_id]["observed_at"] == "2024-08-01T12:00:00+00:00"
+        assert rows[post_id]["observed_at"] == "2024-08-01T12:00:00Z"
     assert rows["10"]["views"] == X_VIEWS and rows[TELEGRAM_VIEWS]["views"] == TELEGRAM_VIEWS_COUNT
 
     # the headline: the known views summed, the engagement of the rest said apart
@@ -139,9 +140,8 @@ def test_study_counts_unknown_views_apart_with_their_engagement(store: claimwatc
 # --- reach: views, else engagement ------------------------------------------------------------
 
 
-def _snap(day: int, views: int | None, **counts: int | None) -> dict:
-    return {"observed_at": datetime(2024, 8, day, tzinfo=UTC), "views": views,
-            **{k: counts.get(k) for k in ENGAGEMENT}}
+def _snap(day: int, views: int | None, **counts: int | None) -> Snapshot:
+    return Snapshot(1, datetime(2024, 8, day, tzinfo=UTC), views, **{k: counts.get(k) for k in ENGAGEMENT})
 
 
 def test_reach_takes_the_views_snapshot_else_the_latest_engagement():

@@ -34,9 +34,9 @@ def test_demo_on_postgres_gives_the_sqlite_figures(pg_url: str, tmp_path: Path, 
             "134,159,795 times; views unknown for 1: 1 of them with engagement counts only (x: 1): likes "
             "23,439, reposts 5,022, replies 2,124, quotes 359, bookmarks 843. 0 confirmed by an analyst, 14 "
             "machine-proposed only.") in log
-    assert ("1 of them showed a Community Note; the 13 without one had 129,952,439 views. 4 had notes proposed, "
-            "3 of those showed none.") in log
-    assert json.loads(paths["json"].read_text())["headline"]["observed_to"] == "2024-11-01T12:00:00+00:00"
+    assert ("1 of them showed a Community Note; the 13 without one had 129,952,439 views (views unknown for "
+            "1). 4 had notes proposed, 3 of those showed none.") in log
+    assert json.loads(paths["json"].read_text())["headline"]["observed_to"] == "2024-11-01T12:00:00Z"
     ws = claimwatch.open(pg_url)
     with ws.engine.connect() as conn:
         assert conn.dialect.name == "postgresql"
@@ -55,3 +55,16 @@ def test_reingest_on_postgres_changes_nothing(pg_url: str, write_jsonl) -> None:
     assert (again.inserted, again.updated, again.snapshots_added) == (0, 0, 0)
     st = ws.stats()
     assert (st["posts"], st["snapshots"], st["quarantined"]) == (1, 1, 1)
+
+
+def test_demo_never_empties_a_server_store_with_other_data(pg_url: str, tmp_path: Path, write_jsonl) -> None:
+    """A1 on PostgreSQL: a database holding a user's posts is refused before anything is written."""
+    from conftest import page, post
+
+    from claimwatch.demo import DemoRefused
+
+    ws = claimwatch.open(pg_url)
+    ws.ingest_posts([write_jsonl("mine.jsonl", [page([post("1", "my own research post")])])])
+    with pytest.raises(DemoRefused, match="holds data the demo did not ingest .*mine.jsonl"):
+        run_demo(tmp_path / "out", pg_url)
+    assert ws.stats()["posts"] == 1 and not (tmp_path / "out").exists()

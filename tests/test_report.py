@@ -65,9 +65,10 @@ def test_headline_counts_debunked_posts_and_latest_views(store: claimwatch.Works
     assert (h.debunked_posts, h.debunked_views, h.debunked_views_unknown) == (2, 4000, 1)
     assert (h.debunked_confirmed, h.debunked_proposed_only) == (0, 2)
     row1 = rep.rows[0]
-    assert row1.views == 4000 and row1.views_observed_at == "2024-11-01T12:00:00+00:00" and row1.snapshots == 2
-    assert row1.fact_check.review_url.endswith("/machines") and row1.fact_check.verdict == "false"
-    assert rep.rows[2].fact_check.verdict == "true" and not rep.rows[2].debunked
+    assert row1.views == 4000 and row1.views_observed_at == datetime(2024, 11, 1, 12, tzinfo=UTC) and row1.snapshots == 2
+    assert row1.fact_check.url.endswith("/machines") and row1.fact_check.rating_class == "false"
+    assert row1.fact_check.claim == "Voting machines secretly switched votes between candidates."
+    assert rep.rows[2].fact_check.rating_class == "true" and not rep.rows[2].debunked
     assert h.sentence().startswith("2 posts repeat claims rated false or misleading, viewed 4,000 times")
 
 
@@ -85,7 +86,7 @@ def test_selection_window_keywords_and_reposts(store: claimwatch.Workspace) -> N
     sel = Selection(since=datetime(2024, 7, 2, tzinfo=UTC), until=datetime(2024, 7, 4, tzinfo=UTC))
     assert [r.post_id for r in store.report(sel).rows] == ["2"]
     with_rt = store.report(Selection(handles=("demo_account",), include_reposts=True))
-    rt = next(r for r in with_rt.rows if r.kind == "repost")
+    rt = next(r for r in with_rt.rows if r.post_type == "repost")
     assert rt.post_id == "3" and rt.views is None
     assert with_rt.headline.views == 4120, "a repost never adds views"
     assert [r.post_id for r in store.report(Selection(keywords=("BREAD",))).rows] == ["5"]
@@ -104,4 +105,5 @@ def test_renderers_escape_post_text(store: claimwatch.Workspace, tmp_path: Path)
     assert rows[1]["text"].startswith("'=HYPERLINK"), "formula cells are neutralised"
     data = json.loads(paths["json"].read_text())
     assert data["headline"]["debunked_posts"] == 2 and len(data["rows"]) == 4
-    assert data["rows"][0]["fact_check"]["review_url"] == "https://example.org/fc/machines"
+    assert data["rows"][0]["fact_checks"][0]["url"] == "https://example.org/fc/machines"
+    assert data["rows"][0]["views_observed_at"] == "2024-11-01T12:00:00Z"

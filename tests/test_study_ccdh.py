@@ -11,6 +11,7 @@ All accounts, posts, numbers and fact-check URLs here are SYNTHETIC.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -45,19 +46,23 @@ def test_study_reproduces_the_ccdh_november_2024_figures(store: claimwatch.Works
     assert (cov["posts_with_proposed_notes"], cov["posts_with_proposed_notes_none_shown"], cov["share_none_shown"]) \
         == (40, 40, 1.0)
     # Views come from the 2024-11-05 snapshot, not the later one, and the methods say so.
-    assert {r["views_observed_at"] for r in result.posts} == {"2024-11-05T12:00:00Z"}
+    assert {r.views_observed_at for r in result.posts} == {datetime(2024, 11, 5, 12, tzinfo=UTC)}
+    assert {r["views_observed_at"] for r in result.to_dict()["posts"]} == {"2024-11-05T12:00:00Z"}
+    assert result.study["collected_at"] == "2024-11-05T12:00:00Z"
     assert any("as of 2024-11-05" in line for line in result.methods)
-    grown = next(r for r in result.posts if r["post_id"] == pid(0))
-    assert [h["views"] for h in grown["views_history"]] == [32_500_000, 65_000_000, 195_000_000]
+    grown = next(r for r in result.posts if r.post_id == pid(0))
+    assert [h.views for h in grown.views_history] == [32_500_000, 65_000_000, 195_000_000]
     all_curve = result.views_over_time["all"]
     assert all_curve[-1]["views"] == 2_000_000_000 and all_curve[0]["observed_at"] == "2024-11-01T12:00:00Z"
     # Every figure is traceable: each row names its fact-check and who confirmed the match.
-    assert all(r["fact_checks"][0]["match_method"] == "analyst-confirmed"
-               and r["fact_checks"][0]["decided_by"] == "analyst@example.org"
-               and r["fact_checks"][0]["url"].startswith("https://example.org/fc/") for r in result.posts)
+    assert all(r.fact_checks[0].match_method == "analyst-confirmed"
+               and r.fact_checks[0].decided_by == "analyst@example.org"
+               and r.fact_checks[0].url.startswith("https://example.org/fc/") for r in result.posts)
     assert sum(w["posts"] for w in result.by_week) == 87
     assert result.by_account == [{"account": "example_account", "posts": 87, "views": 2_000_000_000, "views_unknown": 0}]
     assert result.study["accounts"][0]["followers_at_collection"] == 193_000_000
+    assert result.study["account"] == {"platform": "x", "user_id": "900000999", "handle": "example_account",
+                                       "followers_at_collection": 193_000_000}
     lines = result.headline()
     assert lines[0].startswith("87 posts by @example_account repeat claims that fact-checkers rated false or "
                                "misleading; viewed 2,000,000,000 times.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -125,14 +126,16 @@ def test_pdf_never_breaks_an_id_a_date_or_a_view_count(report: tuple[StudyResult
         parts = _drawn_in_pieces(lines, pid)
         assert parts and all(p[-1] in "/:@._-" for p in parts[:-1]), parts
     assert any(line.startswith("Posts (5)") for line in lines)
-    assert [r["post_id"] for r in result.posts[:3]] == list(X_VIEWS), "most viewed first"
+    assert [r.post_id for r in result.posts[:3]] == list(X_VIEWS), "most viewed first"
 
 
 def test_a_table_with_figures_too_wide_at_7_5_pt_is_set_smaller(store: tuple[claimwatch.Workspace, Path],
                                                                    tmp_path: Path) -> None:
     ws, d = store
     result = _study(d, ws)
-    result.posts[0]["fact_checks"][0]["publisher"] = "9" * 40  # a "word" of digits no column holds at 7.5 pt
+    first = result.posts[0]  # a "word" of digits no column holds at 7.5 pt
+    result.posts[0] = replace(first, fact_checks=(replace(first.fact_checks[0], publisher="9" * 40),
+                                                  *first.fact_checks[1:]))
     pdf = pdf_text(write_study(result, tmp_path)["pdf"].read_bytes())
     assert any("9" * 40 in line for line in pdf), "shrunk until the figure fits, not cut"
 

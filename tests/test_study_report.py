@@ -10,6 +10,7 @@ import html
 import json
 import re
 import struct
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -89,10 +90,10 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[StudyResult, dict
         "narratives": [{"name": HOSTILE_NARRATIVE, "keywords": ["election*", "ballot*"],
                         "factchecks": ["javascript:alert('seed')"]}]}))
     result = ws.run_study(d / "study.yaml")
-    first = next(r for r in result.posts if r["post_id"] == "1")
-    first["url"] = "javascript:alert('post')"
-    first["fact_checks"].insert(0, {**first["fact_checks"][0], "url": "javascript:alert('fc')",
-                                    "rating_text": '=HYPERLINK("http://evil.example","False")'})
+    i, first = next((i, r) for i, r in enumerate(result.posts) if r.post_id == "1")
+    evil_fc = replace(first.fact_checks[0], url="javascript:alert('fc')",
+                      rating_text='=HYPERLINK("http://evil.example","False")')
+    result.posts[i] = replace(first, url="javascript:alert('post')", fact_checks=(evil_fc, *first.fact_checks))
     return result, write_study(result, d / "out")
 
 
@@ -119,8 +120,8 @@ def test_html_has_the_figures_and_links_to_every_post_and_fact_check(ccdh: tuple
     assert {h[1:] for h in links.hrefs if h.startswith("#")} <= set(links.ids), "every anchor resolves"
     assert all(h.startswith(("#", "https://")) for h in links.hrefs)
     for r in result.posts:
-        assert f"post-{r['post_id']}" in links.ids and r["url"] in links.hrefs
-        assert all(fc["url"] in links.hrefs for fc in r["fact_checks"])
+        assert f"post-{r.post_id}" in links.ids and r.url in links.hrefs
+        assert all(fc.url in links.hrefs for fc in r.fact_checks)
     # Each narrative row links to the list of exactly its posts, and each of those to its table row.
     importing = re.search(r'<a class="group-link" href="#(group-narrative-\d+)">66 posts', page_html)[1]
     listed = re.search(rf'id="{importing}">(.*?)</div>', page_html, re.DOTALL)[1]
@@ -146,13 +147,13 @@ def test_markdown_and_csv_have_a_linked_row_per_post(ccdh: tuple[StudyResult, di
     md = paths["md"].read_text()
     assert md.startswith(f"# {md_cell(result.study['title'])}\n") and md_cell(result.headline()[0]) in md
     first = result.posts[0]
-    assert f"| 1 | [{first['post_id']}](<{first['url']}>) |" in md
-    assert f"[{first['fact_checks'][0]['publisher']}](<{first['fact_checks'][0]['url']}>)" in md
+    assert f"| 1 | [{first.post_id}](<{first.url}>) |" in md
+    assert f"[{first.fact_checks[0].publisher}](<{first.fact_checks[0].url}>)" in md
     assert "![Views over time, by narrative](charts/views_over_time.png)" in md
     with open(paths["csv"], newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 87 and sum(int(r["views"]) for r in rows) == 2_000_000_000
-    assert rows[0]["post_id"] == first["post_id"] and rows[0]["factcheck_urls"] == first["fact_checks"][0]["url"]
+    assert rows[0]["post_id"] == first.post_id and rows[0]["factcheck_urls"] == first.fact_checks[0].url
     assert {r["match_methods"] for r in rows} == {"analyst-confirmed"} and rows[0]["narrative"] == "mail ballots"
 
 
@@ -192,6 +193,55 @@ def test_cli_study_run_writes_the_report(tmp_path: Path) -> None:
     assert "87 posts by @example_account" in res.stdout
     assert "study.html" in res.stderr and "study.pdf" in res.stderr
     assert (tmp_path / "out" / "charts" / "top_posts.png").is_file()
+
+
+#: The study JSON shape the project committed to (beside the checkout; skipped when absent).
+TARGET = Path(__file__).resolve().parents[2] / "shared" / "formats" / "ccdh_style_report_target.json"
+
+
+def _key_paths(value: object, prefix: str = "") -> dict[str, object]:
+    """Every key path of a JSON document (a list by its items) with its value."""
+    out: dict[str, object] = {}
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, dict):
+            for k, v in item.items():
+                out[f"{prefix}.{k}"] = v
+                out.update(_key_paths(v, f"{prefix}.{k}"))
+    return out
+
+
+@pytest.mark.skipif(not TARGET.is_file(), reason="the target shape lives beside the checkout")
+def test_study_json_holds_the_target_shape(tmp_path: Path) -> None:
+    """Every key of the target document is in a study's JSON, with a value of the same JSON type
+    or null (unknown: e.g. content credentials, which no reader fills yet)."""
+    ws = claimwatch.open(tmp_path / "t.db")
+    with_media = page([post("1", "The election ballots were shredded, see the photo", 900,
+                            attachments={"media_keys": ["3_1"]})])
+    with_media["includes"]["media"] = [{"media_key": "3_1", "type": "photo", "public_metrics": {"view_count": 40}}]
+    (tmp_path / "p.jsonl").write_text(json.dumps(with_media) + "\n")
+    ws.ingest_posts([tmp_path / "p.jsonl"])
+    (tmp_path / "fc.json").write_text(json.dumps([claimreview("https://example.org/fc/1", "Ballots were shredded.")]))
+    ws.ingest_factchecks([tmp_path / "fc.json"])
+    [match_id] = propose(ws, [("1", "https://example.org/fc/1")])
+    ws.decide(match_id, MatchStatus.CONFIRMED, "analyst@example.org")
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({"title": "SYNTHETIC", "accounts": ["demo_account"],
+                                                         "window": {"from": "2024-07-01", "to": "2024-07-31"}}))
+    ours = _key_paths(ws.run_study(tmp_path / "study.yaml").to_dict())
+    target = _key_paths({k: v for k, v in json.loads(TARGET.read_text()).items() if not k.startswith("_")})
+    assert ours[".posts.media.media_key"] == "3_1"
+
+    def fits(path: str, want: object) -> bool:
+        parent = path.rsplit(".", 1)[0]
+        if parent in ours and ours[parent] is None:  # a whole block unknown
+            return True
+        if path not in ours:
+            return False
+        got = ours[path]
+        return got is None or want is None or isinstance(got, type(want)) or (
+            isinstance(want, float) and isinstance(got, int))
+
+    assert [p for p, v in target.items() if not fits(p, v)] == []
 
 
 # --------------------------------------------------------------------------- hostile text

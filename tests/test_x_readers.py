@@ -501,20 +501,22 @@ def test_one_page_document_reads_its_envelope(tmp_path):
 
 def test_study_sources_show_source_times_not_the_file_time(tmp_path):
     import claimwatch
+    from claimwatch.analysis.jsonable import rfc3339
     from claimwatch.analysis.study import _source
+    from claimwatch.store.rows import StoredRun
 
     ws = claimwatch.open(tmp_path / "s.db")
-    for path, expected in ((PAGES, [APRIL_2021.isoformat(), JAN_2023.isoformat()]),
+    for path, expected in ((PAGES, [rfc3339(APRIL_2021), rfc3339(JAN_2023)]),
                            (FIXTURES / "twarc2_search.jsonl", None)):
         report = ws.ingest_posts([path])
         fr = report.files[0]
-        run = {"id": report.run_id, "kind": "posts", "status": "completed", "finished_at": None,
-               "counts": report.to_dict()}
+        run = StoredRun(report.run_id, "posts", JAN_2023, None, "completed", [str(path)], report.to_dict())
         observed = _source(run)["observed_at"]
         if expected:
             assert observed == expected  # the file's modification time dated nothing
         else:  # one line had no envelope: its snapshot was dated by the file time, which is listed too
-            assert observed == sorted({fr.source_observed_from, fr.observed_at})
+            assert observed == sorted({rfc3339(datetime.fromisoformat(t)) for t in (fr.source_observed_from,
+                                                                                    fr.observed_at)})
 
 
 def test_one_post_object_document(tmp_path):

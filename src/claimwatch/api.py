@@ -7,6 +7,9 @@
     >>> ws.build_index(); ws.match()
     >>> report = ws.report(claimwatch.Selection(handles=("example_account",)))
     >>> import pandas as pd; pd.DataFrame(report.table())
+
+Evaluation, training and rating look-ups need no store: :func:`tools` gives the same settings,
+encoder and models without one (``claimwatch.tools().eval_retrieval(...)``).
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from claimwatch import ingest
+from claimwatch.analysis import checks
 from claimwatch.analysis.report import UNCHECKED_MIN_SCORE, Report, Selection, build_report
 from claimwatch.analysis.study import StudyResult, run_study
 from claimwatch.analysis.study_file import Study, load_study
@@ -33,32 +37,24 @@ from claimwatch.claims.rerank import RetrievalModel, load_model
 from claimwatch.claims.retrieval import Retriever
 from claimwatch.claims.topics import TopicSet
 from claimwatch.config import Settings, load_settings
-from claimwatch.records import MatchStatus
+from claimwatch.records import MatchStatus, Verdict
 from claimwatch.store import db, repo
 from claimwatch.verdicts import VerdictTable
 
+if TYPE_CHECKING:
+    from claimwatch.evaluation.retrieval import RetrievalRun
 
-class Workspace:
-    """One store (SQLite file or server URL) and its search index.
 
-    ``read_only``: for commands that only read (reports, stats, studies): the store must
-    exist at the current schema and is opened read-only (see :func:`claimwatch.store.db.open_store`).
-    """
+class Tools:
+    """What the settings configure, without a store: the sentence encoder (built once), the
+    retrieval and check-worthiness models, the verdict table, and the commands that need only
+    those — evaluation, training, rating look-ups. :class:`Workspace` adds a store."""
 
-    def __init__(self, settings: Settings, *, read_only: bool = False) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.read_only = read_only
-        self.engine: sa.Engine = db.open_store(settings.db, read_only=read_only)
-        self.index_dir = Path(settings.index_dir) if settings.index_dir else db.index_dir_for(settings.db)
         self._encoder: Encoder | None = None
         self._model: RetrievalModel | None | bool = False  # False = not looked up yet
         self._cw_model: cw.CheckworthinessModel | None | bool = False
-        #: what the last index update did (e.g. rebuilt a corrupt index, and why)
-        self.index_stats: IndexStats | None = None
-
-    def reset(self) -> None:
-        """Drop and recreate every table: the demo's fresh start on a server database."""
-        db.reset(self.engine)
 
     @property
     def encoder(self) -> Encoder:
@@ -68,6 +64,118 @@ class Workspace:
 
     def verdict_table(self) -> VerdictTable:
         return VerdictTable.load([Path(p) for p in self.settings.verdict_files])
+
+    def verdict(self, rating: str) -> tuple[Verdict | None, str]:
+        """How a rating text is normalised with the configured tables: (verdict or None, method)."""
+        return self.verdict_table().normalise(rating)
+
+    def retrieval_model(self) -> RetrievalModel | None:
+        """The configured (or shipped) re-ranker, if it was trained with the encoder in use."""
+        if self._model is False:
+            self._model = load_model(self.settings.retrieval_model, self.encoder.name)
+        return self._model
+
+    def checkworthiness_model(self) -> Scorer | None:
+        """The configured (or shipped) check-worthiness model, if it fits the encoder in use.
+
+        "none" turns scoring off; the shipped model is skipped (None) under another encoder,
+        a configured one that does not fit is an error. A model with its own encoder fits any."""
+        if self._cw_model is False:
+            setting = self.settings.checkworthiness_model
+            model = None
+            if setting.strip().lower() != "none":
+                model = cw.load_model(setting)
+                if not model.has_own_encoder and model.encoder_name != self.encoder.name:
+                    if setting:
+                        model.check_encoder(self.encoder)  # raises with the reason
+                    model = None
+            self._cw_model = model
+        return self._cw_model
+
+    # ------------------------------------------------------------------ evaluation and training
+
+    def eval_retrieval(self, vclaims: str | Path, queries: Path, qrels: Path, *, negatives: Path | None = None,
+                       context: int = 0, depth: int = 20, show_progress: bool = False) -> tuple[dict[str, Any], RetrievalRun]:
+        """Ranking metrics (and, with ``negatives``, false proposals on posts without a fact-check).
+
+        ``vclaims``: CheckThat! verified claims (JSONL/TSV), or a claimwatch store (a ``.db`` file or a
+        database URL, opened read-only) whose fact-checks are the claims; its qrels name fact-check
+        ids or review URLs. Returns the metrics and the run (ranked ids, for a TREC run file)."""
+        from claimwatch.evaluation import checkthat
+        from claimwatch.evaluation.retrieval import evaluate_files
+        from claimwatch.training.retrieval import no_claim_posts
+
+        if _is_store(vclaims):
+            by_url = any("://" in d for docs in checkthat.load_qrels(qrels).values() for d in docs)
+            store = Workspace(self.settings.with_overrides(db=str(vclaims)), read_only=True)
+            try:
+                claims = store.claim_docs(by_url=by_url)
+            finally:
+                store.engine.dispose()
+        else:
+            claims = checkthat.load_vclaims(Path(vclaims))
+        neg = no_claim_posts(negatives) if negatives else []
+        return evaluate_files(claims, queries, qrels, self.encoder, self.retrieval_model(), negatives=neg,
+                              context_window=context, alpha=self.settings.alpha, threshold=self.settings.threshold,
+                              depth=depth, show_progress=show_progress)
+
+    def eval_checkworthiness(self, data: Path, *, kind: str | None = None,
+                             threshold: float | None = None) -> dict[str, Any]:
+        """F1, precision, recall, accuracy and MAP of the configured check-worthiness model on a
+        labelled CheckThat! TSV (``kind``: the head, default by the file's texts)."""
+        from claimwatch.evaluation.checkworthiness import evaluate, load_labelled
+
+        setting = self.settings.checkworthiness_model
+        if setting.strip().lower() == "none":
+            raise ValueError("check-worthiness scoring is off (checkworthiness_model = none); name a model "
+                             "with --cw-model DIR")
+        model = cw.load_model(setting)
+        return evaluate(model, load_labelled(data), self.encoder, kind=kind, threshold=threshold)
+
+    def train_retrieval(self, datasets: Path, out: Path, *, log: Callable[[str], None] = print) -> dict[str, Any]:
+        """The re-ranker and its calibration for the configured encoder (seeded); see README "Matching"."""
+        from claimwatch.training.retrieval import train
+
+        return train(datasets, out, self.encoder, log=log)
+
+    def train_encoder(self, datasets: Path, out: Path, *, epochs: int = 1,
+                      log: Callable[[str], None] = print) -> dict[str, Any]:
+        """A fine-tuned copy of the configured encoder (seeded)."""
+        from claimwatch.training.encoder import train_encoder
+
+        return train_encoder(datasets, out, self.encoder, epochs=epochs, log=log)
+
+    def train_checkworthiness(self, datasets: Path, out: Path, *, finetune: bool = False, steps: int | None = None,
+                              seed: int | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+        """Heads over the configured encoder's embeddings, or with ``finetune`` a model with a
+        fine-tuned copy of that encoder (``steps``/``seed`` only apply there)."""
+        if finetune:
+            from claimwatch.training.checkworthiness_finetune import finetune as train_finetuned
+
+            return train_finetuned(datasets, out, steps=steps, base=self.settings.model or None, seed=seed, log=log)
+        from claimwatch.training.checkworthiness import train
+
+        return train(datasets, out, self.encoder, log=log)
+
+
+class Workspace(Tools):
+    """One store (SQLite file or server URL) and its search index.
+
+    ``read_only``: for commands that only read (reports, stats, studies): the store must
+    exist at the current schema and is opened read-only (see :func:`claimwatch.store.db.open_store`).
+    """
+
+    def __init__(self, settings: Settings, *, read_only: bool = False) -> None:
+        super().__init__(settings)
+        self.read_only = read_only
+        self.engine: sa.Engine = db.open_store(settings.db, read_only=read_only)
+        self.index_dir = Path(settings.index_dir) if settings.index_dir else db.index_dir_for(settings.db)
+        #: what the last index update did (e.g. rebuilt a corrupt index, and why)
+        self.index_stats: IndexStats | None = None
+
+    def reset(self) -> None:
+        """Drop and recreate every table: the demo's fresh start (on a store it checked is its own)."""
+        db.reset(self.engine)
 
     # ------------------------------------------------------------------ ingest
 
@@ -134,31 +242,8 @@ class Workspace:
         """The index, updated first when fact-checks changed or the files are corrupt or for another model."""
         return self._sync_index()[0]
 
-    def retrieval_model(self) -> RetrievalModel | None:
-        """The configured (or shipped) re-ranker, if it was trained with the encoder in use."""
-        if self._model is False:
-            self._model = load_model(self.settings.retrieval_model, self.encoder.name)
-        return self._model
-
     def retriever(self) -> Retriever:
         return Retriever(self.load_index(), self.encoder, self.retrieval_model(), alpha=self.settings.alpha)
-
-    def checkworthiness_model(self) -> Scorer | None:
-        """The configured (or shipped) check-worthiness model, if it fits the encoder in use.
-
-        "none" turns scoring off; the shipped model is skipped (None) under another encoder,
-        a configured one that does not fit is an error. A model with its own encoder fits any."""
-        if self._cw_model is False:
-            setting = self.settings.checkworthiness_model
-            model = None
-            if setting.strip().lower() != "none":
-                model = cw.load_model(setting)
-                if not model.has_own_encoder and model.encoder_name != self.encoder.name:
-                    if setting:
-                        model.check_encoder(self.encoder)  # raises with the reason
-                    model = None
-            self._cw_model = model
-        return self._cw_model
 
     def topic_set(self, topics: str | Path | TopicSet | None = None) -> TopicSet | None:
         """``topics`` (a file or a loaded set), else the configured topic file, else None."""
@@ -207,14 +292,33 @@ class Workspace:
         return out
 
     def run_study(self, study: str | Path | Study) -> StudyResult:
-        """Compute a study (a YAML file or a parsed :class:`Study`) from the store."""
-        return run_study(self.engine, study if isinstance(study, Study) else load_study(study), self.encoder)
+        """Compute a study (a YAML file or a parsed :class:`Study`) from the store.
+
+        Raises :class:`~claimwatch.analysis.checks.UnknownName` when the study names an account,
+        topic or platform no stored post has; ``warnings`` say what the figures may miss."""
+        study = study if isinstance(study, Study) else load_study(study)
+        with self.engine.connect() as conn:
+            checks.check_names(conn, checks.Names.of_study(study), where=f"{study.source}: ")
+            warnings = checks.study_warnings(conn, study)
+        result = run_study(self.engine, study, self.encoder)
+        result.warnings.extend(warnings)
+        return result
 
     def report(self, selection: Selection | None = None) -> Report:
+        """Headline and rows for ``selection`` (default: every post).
+
+        Raises :class:`~claimwatch.analysis.checks.UnknownName` when it names an account, topic,
+        language or platform no stored post has; ``warnings`` say what the figures may miss."""
+        selection = selection or Selection()
+        with self.engine.connect() as conn:
+            checks.check_names(conn, checks.Names.of_selection(selection))
         cw_model = self.checkworthiness_model()
-        return build_report(self.engine, selection or Selection(), self.matching_settings(),
-                            (cw_model.threshold("post"), cw_model.threshold("sentence")) if cw_model
-                            else (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE))
+        report = build_report(self.engine, selection, self.matching_settings(),
+                              (cw_model.threshold("post"), cw_model.threshold("sentence")) if cw_model
+                              else (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE))
+        with self.engine.connect() as conn:
+            report.warnings.extend(checks.report_warnings(conn, report))
+        return report
 
     def stats(self) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -226,6 +330,17 @@ class Workspace:
             return repo.list_quarantine(conn, action=action, path=path, limit=limit, offset=offset)
 
 
+def _is_store(target: str | Path) -> bool:
+    """A database URL, a ``.db`` path, or a file that is a SQLite database (by its header)."""
+    if "://" in str(target) or str(target).endswith(".db"):
+        return True
+    try:
+        with Path(target).open("rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def open(db_path: str | Path | None = None, *, read_only: bool = False,  # noqa: A001 - reads like claimwatch.open()
          **overrides: Any) -> Workspace:
     """Open a store (creating and migrating it if needed; with ``read_only`` only an existing,
@@ -234,3 +349,9 @@ def open(db_path: str | Path | None = None, *, read_only: bool = False,  # noqa:
     Raises :class:`claimwatch.store.db.StoreError` (one line) when the store cannot be used."""
     settings = load_settings().with_overrides(db=str(db_path) if db_path else None, **overrides)
     return Workspace(settings, read_only=read_only)
+
+
+def tools(**overrides: Any) -> Tools:
+    """The configured encoder, models and tables without a store (settings from config/env, then
+    ``overrides``): for evaluation, training and rating look-ups."""
+    return Tools(load_settings().with_overrides(**overrides))

@@ -31,12 +31,9 @@ from claimwatch import api, atomic
 from claimwatch.analysis.report import Report, Selection
 from claimwatch.claims.encoder import ModelNotFound
 from claimwatch.claims.rerank import ModelError
-from claimwatch.config import load_settings
-from claimwatch.evaluation.checkthat import DataError
+from claimwatch.config import DEBUG_ENV
 from claimwatch.ingest import FileReport, IngestReport
 from claimwatch.records import MatchStatus
-from claimwatch.reports import write_all
-from claimwatch.reports.study import write_study
 from claimwatch.sources.notes import MAP_FIELDS as NOTE_MAP_FIELDS
 from claimwatch.store.db import StoreError
 from claimwatch.terminal import safe
@@ -76,11 +73,17 @@ app.add_typer(train_app, name="train")
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store: a SQLite file (default ./claimwatch.db) or a "
-                                              "SQLAlchemy URL such as postgresql+psycopg://user@host/db.",
-                                              envvar="CLAIMWATCH_DB", show_default=False)]
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Sentence-transformers model path or cached name "
-                                                 "(default: bundled all-MiniLM-L6-v2).", envvar="CLAIMWATCH_MODEL")]
+# Options override settings; their defaults (claimwatch.toml, CLAIMWATCH_* variables) are read in
+# one place, claimwatch.config, so no option names an environment variable of its own.
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store: a SQLite file or a SQLAlchemy URL such as "
+                                              "postgresql+psycopg://user@host/db (default: the db setting, "
+                                              "CLAIMWATCH_DB, else ./claimwatch.db).", show_default=False)]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="The sentence encoder: a sentence-transformers "
+                                                 "model path or cached name (default: the model setting, "
+                                                 "CLAIMWATCH_MODEL, else the bundled all-MiniLM-L6-v2).")]
+CwModelOpt = Annotated[Optional[str], typer.Option("--cw-model", help="Check-worthiness model directory, or 'none' "
+                                                   "(default: the checkworthiness_model setting, "
+                                                   "CLAIMWATCH_CHECKWORTHINESS_MODEL, else the shipped model).")]
 MapOpt = Annotated[Optional[list[str]], typer.Option("--map", help="Column mapping FIELD=COLUMN (repeatable), "
                                                      "e.g. --map views=impressions.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
@@ -96,10 +99,23 @@ def _open(db: str | None, *, read_only: bool = False, **overrides: Any) -> api.W
         _fail(str(exc))
 
 
+def _tools(**overrides: Any) -> api.Tools:
+    """The configured encoder and models, for commands that need no store."""
+    try:
+        return api.tools(**overrides)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _log(message: str) -> None:
+    """Progress of a long command (training), on stderr."""
+    err.print(message, highlight=False, markup=False)
+
+
 def _fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and exit ``code``; with ``CLAIMWATCH_DEBUG=1`` the traceback of the
     error being handled comes first (for bug reports; users never need it)."""
-    if os.environ.get("CLAIMWATCH_DEBUG") == "1" and sys.exc_info()[0] is not None:
+    if os.environ.get(DEBUG_ENV) == "1" and sys.exc_info()[0] is not None:
         traceback.print_exc()
     err.print(f"[bold red]error:[/] {escape(safe(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -117,6 +133,21 @@ def _user_errors() -> Iterator[None]:
         yield
     except (ValueError, ModelNotFound, ModelError, FileNotFoundError) as exc:
         _fail(str(exc))
+
+
+def _check_out(path: Path | None, option: str, *, folder: bool = True) -> None:
+    """Refuse an output path that cannot be what ``option`` needs, before any work: a folder
+    option naming a file (or under one), a file option naming a folder."""
+    if path is None:
+        return
+    if not folder:
+        if path.is_dir():
+            _fail(f"{option} {path} is a folder; give a file name")
+        return
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        where = "is a file" if blocker == path else f"is inside {blocker}, which is a file"
+        _fail(f"{option} {path} {where}; give a folder (new or existing) for the output files")
 
 
 def _write_out(out: Path, write: Callable[[], dict[str, Path]]) -> dict[str, Path]:
@@ -146,6 +177,11 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
     except ValueError:
         _fail(f"{option} {value!r} is not an ISO date or time (e.g. 2024-08-01 or 2024-08-01T12:00:00Z)")
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        err.print(f"[yellow]warning:[/] {escape(safe(w))}", highlight=False)
 
 
 def _progress() -> Progress:
@@ -349,11 +385,14 @@ def match(
     top_k: Annotated[Optional[int], typer.Option("--top-k", help="Candidates stored per post.")] = None,
     rematch: Annotated[bool, typer.Option(help="Match every post again, not only new ones.")] = False,
     topics: Annotated[Optional[Path], typer.Option(help="Topic definitions (YAML) to score posts against; "
-                                                   "see README \"Topics\".", envvar="CLAIMWATCH_TOPICS")] = None,
+                                                   "see README \"Topics\" (default: the topics setting, "
+                                                   "CLAIMWATCH_TOPICS).")] = None,
+    cw_model: CwModelOpt = None,
 ) -> None:
     """Propose fact-checks for posts not yet matched against the current index; store each post's
     language, check-worthiness, claim sentence and topics."""
-    ws = _open(db, model=model, threshold=threshold, top_k=top_k, min_confidence=min_confidence)
+    ws = _open(db, model=model, threshold=threshold, top_k=top_k, min_confidence=min_confidence,
+               checkworthiness_model=cw_model)
     with _user_errors(), _progress() as prog:
         task = prog.add_task("matching posts", total=None)
         rep = ws.match(rematch=rematch, topics=topics,
@@ -392,14 +431,13 @@ def print_report(report: Report, limit: int) -> None:
     for col in ("post", "date", "kind", "account", "text", "views", "fact-check", "rating", "verdict", "status",
                 "score", "conf."):
         t.add_column(col, overflow="fold", justify="right" if col in ("views", "score", "conf.") else "left")
-    ordered = sorted(report.rows, key=lambda r: (not r.debunked, -(r.views or 0)))
-    for row in ordered[:limit]:
+    for row in report.ordered()[:limit]:
         fc = row.fact_check
-        t.add_row(*(Text(safe(c)) for c in (row.post_id, (row.created_at or "")[:10], row.kind, row.handle or "",
-                  row.text[:80] + ("…" if len(row.text) > 80 else ""),
+        t.add_row(*(Text(safe(c)) for c in (row.post_id, row.created_at.date().isoformat() if row.created_at else "",
+                  row.post_type, row.account or "", row.text[:80] + ("…" if len(row.text) > 80 else ""),
                   row.reach(),
                   (fc.publisher or "") if fc else "", (fc.rating_text or "") if fc else "",
-                  (fc.verdict or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "",
+                  (fc.rating_class or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "",
                   f"{fc.match_confidence:.0%}" if fc and fc.match_confidence is not None else "")))
     console.print(t)
 
@@ -420,16 +458,21 @@ def report(
     as_json: JsonOpt = False,
 ) -> None:
     """Headline and per-post table for a selection; with --out, write Markdown, CSV, JSON and HTML."""
+    _check_out(out, "--out")
     ws = _open(db, read_only=True)
     sel = Selection(handles=tuple(account or ()), since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
                     keywords=tuple(keyword or ()), include_proposed=not confirmed_only, include_reposts=include_reposts,
                     topics=tuple(topic or ()), langs=tuple(lang or ()))
-    rep = ws.report(sel)
+    with _user_errors():  # UnknownName: an account, topic or language no stored post has
+        rep = ws.report(sel)
+    _warn(rep.warnings)
     if as_json:
         print(json.dumps(rep.to_dict()))
     else:
         print_report(rep, limit)
     if out:
+        from claimwatch.reports import write_all  # the renderers (Jinja2) load only when a report is written
+
         paths = _write_out(out, lambda: write_all(rep, out))
         _say("wrote " + ", ".join(str(p) for p in paths.values()), to=err)
 
@@ -449,9 +492,11 @@ def study_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Compute a study from the store: the same file and store always give the same figures."""
+    _check_out(out, "--out")
     ws = _open(db, read_only=True)
     with _user_errors():
         result = ws.run_study(file)
+    _warn(result.warnings)
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
@@ -459,6 +504,8 @@ def study_run(
         for line in result.headline():
             _say(line)
     if out:
+        from claimwatch.reports.study import write_study  # matplotlib and fpdf2 load only when they draw
+
         paths = _write_out(out, lambda: write_study(result, out))
         _say("wrote " + ", ".join(str(p) for p in paths.values()), to=err)
 
@@ -535,20 +582,20 @@ def verdicts_apply(
 
 @verdicts_app.command("show")
 def verdicts_show(rating: Annotated[str, typer.Argument(help="A rating text, e.g. 'Pants on Fire'.")],
-                  verdicts: Annotated[Optional[list[Path]], typer.Option("--verdicts")] = None) -> None:
-    """Show how a rating text is normalised."""
-    from claimwatch.verdicts import VerdictTable
-
+                  verdicts: Annotated[Optional[list[Path]], typer.Option(
+                      "--verdicts", help="Extra verdict table(s) (default: the verdict_files setting, "
+                                         "CLAIMWATCH_VERDICTS).")] = None) -> None:
+    """Show how a rating text is normalised (with the shipped table and your configured ones)."""
     with _user_errors():
-        verdict, method = VerdictTable.load(list(verdicts or [])).normalise(rating)
+        verdict, method = _tools(verdict_files=tuple(str(v) for v in verdicts) if verdicts else None).verdict(rating)
     console.print(f"{rating!r} → {verdict.value if verdict else 'unknown'} ({method})", highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- eval / train
 
 RetrievalModelOpt = Annotated[Optional[str], typer.Option(
-    "--retrieval-model", help="Trained re-ranker directory, or 'none' for plain BM25 + dense fusion "
-                              "(default: the shipped model).", envvar="CLAIMWATCH_RETRIEVAL_MODEL")]
+    "--retrieval-model", help="Trained re-ranker directory, or 'none' for plain BM25 + dense fusion (default: the "
+                              "retrieval_model setting, CLAIMWATCH_RETRIEVAL_MODEL, else the shipped model).")]
 
 
 def _print_eval(res: dict[str, Any]) -> None:
@@ -576,10 +623,22 @@ def _print_eval(res: dict[str, Any]) -> None:
                     rel.add_row(f"{b['low']:.1f}–{b['high']:.1f}", str(b["n"]), f"{b['mean_confidence']:.3f}",
                                 f"{b['accuracy']:.3f}")
             console.print(rel)
+    if "no_claim_posts" in res:
+        _say(_false_proposals(res))
+
+
+def _false_proposals(res: dict[str, Any]) -> str:
+    """The false proposal line: at confidences where they exist, else at the score threshold."""
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    head = f"false proposals on {count(res['no_claim_posts'], 'post')} without a fact-check: "
     if "false_proposal_rate" in res:
-        rates = ", ".join(f"{rate:.1%} at confidence ≥ {t}" for t, rate in res["false_proposal_rate"].items())
-        console.print(f"false proposals on {count(res['no_claim_posts'], 'post')} without a fact-check: {rates}",
-                      highlight=False, markup=False)
+        return head + ", ".join(f"{rate(r)} at confidence ≥ {t}" for t, r in res["false_proposal_rate"].items())
+    score = "fused score" if res["method"] == "hybrid-bm25-dense-v1" else "re-ranker score"
+    (t, r), = res["false_proposal_rate_at_score"].items()
+    return head + (f"no calibrated confidence without a trained model, so none at a confidence; {rate(r)} at the "
+                   f"{score} threshold {t} (from which `claimwatch match` proposes)")
 
 
 @eval_app.command("retrieval")
@@ -600,45 +659,17 @@ def eval_retrieval(
 ) -> None:
     """MAP@1/3/5, P@1, Recall@5/@20, MRR; with a calibrated model also precision/recall at confidence
     0.5/0.7/0.9 and a reliability table."""
-    from claimwatch.claims.encoder import Encoder
-    from claimwatch.claims.rerank import load_model
-    from claimwatch.evaluation import checkthat
-    from claimwatch.evaluation.retrieval import evaluate_files
-    from claimwatch.training.retrieval import no_claim_posts
-
-    settings = load_settings().with_overrides(model=model, retrieval_model=retrieval_model)
-    with _user_errors():
-        try:
-            encoder = Encoder(settings.model or None, backend=settings.encoder_backend)
-            rmodel = load_model(settings.retrieval_model, encoder.name)
-            if vclaims.endswith(".db") or "://" in vclaims:
-                claims = api.open(vclaims, read_only=True).claim_docs(by_url=_qrels_use_urls(qrels))
-            else:
-                claims = checkthat.load_vclaims(Path(vclaims))
-            neg = no_claim_posts(negatives) if negatives else []
-            res, run = evaluate_files(claims, queries, qrels, encoder, rmodel, negatives=neg, context_window=context,
-                                      alpha=settings.alpha, depth=depth, show_progress=err.is_terminal)
-        except DataError as exc:
-            _fail(str(exc))
-    for w in run.warnings:
-        err.print(f"[yellow]warning:[/] {escape(safe(w))}", highlight=False)
+    _check_out(run_out, "--run-out", folder=False)
+    with _user_errors():  # DataError (a malformed file, with its line) is a ValueError
+        res, run = _tools(model=model, retrieval_model=retrieval_model).eval_retrieval(
+            vclaims, queries, qrels, negatives=negatives, context=context, depth=depth, show_progress=err.is_terminal)
+    _warn(run.warnings)
     if run_out:
         atomic.write_text(run_out, "\n".join(run.trec_lines()) + "\n")
     if as_json:
         print(json.dumps(res))
     else:
         _print_eval(res)
-
-
-def _qrels_use_urls(qrels: Path) -> bool:
-    from claimwatch.evaluation.checkthat import load_qrels
-
-    with _user_errors():
-        try:
-            docs = {d for ds in load_qrels(qrels).values() for d in ds}
-        except DataError as exc:
-            _fail(str(exc))
-    return any("://" in d for d in docs)
 
 
 @train_app.command("retrieval")
@@ -649,14 +680,10 @@ def train_retrieval(
     model: ModelOpt = None,
 ) -> None:
     """Train the re-ranker on CheckThat! 2A+2B train and calibrate it on their dev sets (seeded)."""
-    from claimwatch.claims.encoder import Encoder
-    from claimwatch.training.retrieval import train
-
+    _check_out(out, "--out")
     with _user_errors():
-        meta = train(datasets, out, Encoder(model, backend=load_settings().encoder_backend),
-                     log=lambda m: err.print(m, highlight=False, markup=False))
-    console.print(f"model written to {out} ({meta['n_train_queries']} training queries, encoder {meta['encoder']})",
-                  highlight=False, markup=False)
+        meta = _tools(model=model).train_retrieval(datasets, out, log=_log)
+    _say(f"model written to {out} ({meta['n_train_queries']} training queries, encoder {meta['encoder']})")
 
 
 @train_app.command("encoder")
@@ -668,14 +695,10 @@ def train_encoder_cmd(
     model: ModelOpt = None,
 ) -> None:
     """Fine-tune the bi-encoder on CheckThat! 2A+2B train pairs with hard negatives (seeded)."""
-    from claimwatch.claims.encoder import Encoder
-    from claimwatch.training.encoder import train_encoder
-
+    _check_out(out, "--out")
     with _user_errors():
-        meta = train_encoder(datasets, out, Encoder(model, backend=load_settings().encoder_backend), epochs=epochs,
-                             log=lambda m: err.print(m, highlight=False, markup=False))
-    console.print(f"encoder written to {out} ({meta['triples']} training triples, {meta['epochs']} epoch(s))",
-                  highlight=False, markup=False)
+        meta = _tools(model=model).train_encoder(datasets, out, epochs=epochs, log=_log)
+    _say(f"encoder written to {out} ({meta['triples']} training triples, {meta['epochs']} epoch(s))")
 
 
 @eval_app.command("checkworthiness")
@@ -683,8 +706,8 @@ def eval_checkworthiness(
     data: Annotated[Path, typer.Option(help="A labelled CheckThat! check-worthiness TSV: debate sentences "
                                        "(Sentence_id, Text, class_label Yes/No) or tweets (tweet_id, tweet_text, "
                                        "class_label / check_worthiness 1/0).")],
-    model_dir: Annotated[Optional[Path], typer.Option("--model", help="Check-worthiness model directory "
-                                                      "(default: the shipped one).")] = None,
+    cw_model: CwModelOpt = None,
+    model: ModelOpt = None,
     kind: Annotated[Optional[str], typer.Option(help="Score with the 'post' or 'sentence' head (default: post for "
                                                 "tweet files, sentence for sentence files).")] = None,
     threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Decision threshold (default: the "
@@ -692,21 +715,20 @@ def eval_checkworthiness(
     as_json: JsonOpt = False,
 ) -> None:
     """F1, precision and recall of the check-worthy class, accuracy and MAP of the ranking by score."""
-    from claimwatch.claims.checkworthiness import load_model
-    from claimwatch.claims.encoder import Encoder
-    from claimwatch.evaluation.checkworthiness import evaluate, load_labelled
+    from claimwatch.claims.checkworthiness import is_model_dir
 
-    settings = load_settings()
+    if model and not cw_model and is_model_dir(model):  # the spelling before --cw-model existed
+        _say(f"note: `--model {model}` names a check-worthiness model; use `--cw-model {model}` (--model is the "
+             "sentence encoder in every command; the old spelling will stop working)", to=err)
+        cw_model, model = model, None
     with _user_errors():  # DataError (a malformed file, with its line) is a ValueError
-        cw_model = load_model(str(model_dir) if model_dir else "")
-        items = load_labelled(data)
-        res = evaluate(cw_model, items, Encoder(settings.model or None, backend=settings.encoder_backend),
-                       kind=kind, threshold=threshold)
+        res = _tools(model=model, checkworthiness_model=cw_model).eval_checkworthiness(data, kind=kind,
+                                                                                      threshold=threshold)
     if as_json:
         print(json.dumps(res))
         return
-    console.print(f"model: {res['model']}\n{res['kind']} head, {res['n']} texts ({res['positives']} check-worthy), "
-                  f"threshold {res['threshold']:.2f}:", highlight=False, markup=False)
+    _say(f"model: {res['model']}\n{res['kind']} head, {res['n']} texts ({res['positives']} check-worthy), "
+         f"threshold {res['threshold']:.2f}:")
     t = Table(show_header=False)
     for key in ("f1", "precision", "recall", "accuracy", "map"):
         t.add_row(key.upper() if key == "map" else key, f"{res[key]:.4f}")
@@ -717,7 +739,8 @@ def eval_checkworthiness(
 def train_checkworthiness(
     datasets: Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! check-worthiness data in the layout "
                                            "of ../shared/datasets.")],
-    out: Annotated[Path, typer.Option(help="Where the model goes; point `eval checkworthiness --model` at it.")],
+    out: Annotated[Path, typer.Option(help="Where the model goes; point `eval checkworthiness --cw-model` or the "
+                                      "checkworthiness_model setting at it.")],
     model: ModelOpt = None,
     finetune: Annotated[bool, typer.Option(
         "--finetune", help="Fine-tune a copy of the encoder with the heads (better, ~20 min on 2 cores, 90 MB; "
@@ -730,34 +753,31 @@ def train_checkworthiness(
     """Train the sentence head on CheckThat! 2024 task 1 train and the post head on 2021/2022 1A train
     tweets (seeded): over matching's embeddings with thresholds from cross-validation and dev, or
     with --finetune on a fine-tuned encoder of its own."""
-    from claimwatch.claims.encoder import Encoder
-    from claimwatch.training.checkworthiness import train
-    from claimwatch.training.checkworthiness_finetune import finetune as train_finetuned
-
-    def log(m: str) -> None:
-        err.print(m, highlight=False, markup=False)
-
+    _check_out(out, "--out")
     with _user_errors():
-        if finetune:
-            meta = train_finetuned(datasets, out, steps=steps, base=model, seed=seed, log=log)
-        else:
-            meta = train(datasets, out, Encoder(model, backend=load_settings().encoder_backend), log=log)
+        meta = _tools(model=model).train_checkworthiness(datasets, out, finetune=finetune, steps=steps, seed=seed,
+                                                         log=_log)
     heads = ", ".join(f"{k} ({h['n_train']} texts, threshold {h['threshold']:.2f})" for k, h in meta["heads"].items())
     encoder = f"own encoder in {out / meta['own_encoder']}" if meta.get("own_encoder") else f"encoder {meta['encoder']}"
-    console.print(f"model written to {out}: {heads}; {encoder}", highlight=False, markup=False)
+    _say(f"model written to {out}: {heads}; {encoder}")
 
 
 # ---------------------------------------------------------------------------- demo
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Where the report files go.")] = Path("claimwatch-demo"),
-    db: DbOpt = None,
+    out: Annotated[Path, typer.Option(help="The demo's folder: its store, index and report files (a new or empty "
+                                      "folder, or one an earlier demo wrote).")] = Path("claimwatch-demo"),
+    db: Annotated[Optional[str], typer.Option("--db", help="Another store for the demo, e.g. a PostgreSQL database "
+                                              "made with `claimwatch init`: a new file or a store holding only "
+                                              "demo data (the db setting and CLAIMWATCH_DB are not used).")] = None,
 ) -> None:
-    """Run the whole pipeline on the bundled synthetic demo data and write the report."""
+    """Run the whole pipeline on the bundled synthetic demo data and write the report (with the default
+    settings, so it prints the same figures everywhere; your configured store is never opened)."""
     from claimwatch.demo import run_demo
 
-    rep, paths, log = run_demo(out, db)
+    with _user_errors():  # DemoRefused: a folder or store the demo did not make
+        rep, paths, log = run_demo(out, db)
     for line in log:
         _say(line)
     print_report(rep, limit=30)

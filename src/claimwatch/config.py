@@ -1,7 +1,11 @@
 """Settings in one place: defaults < ``claimwatch.toml`` < environment < command-line flags.
 
 The TOML file is ``./claimwatch.toml`` or the file named by ``CLAIMWATCH_CONFIG``; its
-keys are the field names below, at top level or under a ``[claimwatch]`` table.
+keys are the field names of :class:`Settings`, at top level or under a ``[claimwatch]`` table.
+Each setting's environment variable is ``CLAIMWATCH_`` + its upper-cased name (one exception,
+``CLAIMWATCH_VERDICTS``), derived from the definition below so the two never drift apart.
+Besides the settings, claimwatch reads :data:`CONFIG_ENV`, :data:`DEBUG_ENV` and :data:`CACHE_ENV`;
+:data:`ENV_VARS` lists every variable that can change what a command does.
 """
 
 from __future__ import annotations
@@ -20,6 +24,15 @@ DEFAULT_TOP_K = 5
 DEFAULT_ALPHA = 0.8
 #: With a trained model: propose the top candidate when P(correct) is at least this.
 DEFAULT_MIN_CONFIDENCE = 0.5
+#: How the sentence encoder runs; see :mod:`claimwatch.claims.encoder`.
+ENCODER_BACKENDS = ("torch", "onnx", "onnx-int8")
+
+#: Names the settings file instead of ``./claimwatch.toml``.
+CONFIG_ENV = "CLAIMWATCH_CONFIG"
+#: ``1``: errors print their traceback before the one-line message (for bug reports).
+DEBUG_ENV = "CLAIMWATCH_DEBUG"
+#: Where caches live (encoder exports, evaluation indexes and embeddings); see :func:`cache_dir`.
+CACHE_ENV = "CLAIMWATCH_CACHE_DIR"
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,7 @@ class Settings:
     #: trained re-ranker directory; empty = the shipped one (when it fits the encoder); "none" = v1 fusion
     retrieval_model: str = ""
     #: extra verdict tables (TSV rating<TAB>verdict[<TAB>lang<TAB>note]) overriding the shipped one
-    verdict_files: tuple[str, ...] = field(default_factory=tuple)
+    verdict_files: tuple[str, ...] = field(default_factory=tuple, metadata={"env": "CLAIMWATCH_VERDICTS"})
     #: where the search index lives; empty = next to the SQLite file
     index_dir: str = ""
     #: topic definitions (YAML) scored by ``match``; empty = no topics
@@ -48,48 +61,54 @@ class Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 
-_ENV = {
-    "db": "CLAIMWATCH_DB",
-    "model": "CLAIMWATCH_MODEL",
-    "encoder_backend": "CLAIMWATCH_ENCODER_BACKEND",
-    "threshold": "CLAIMWATCH_THRESHOLD",
-    "top_k": "CLAIMWATCH_TOP_K",
-    "alpha": "CLAIMWATCH_ALPHA",
-    "min_confidence": "CLAIMWATCH_MIN_CONFIDENCE",
-    "retrieval_model": "CLAIMWATCH_RETRIEVAL_MODEL",
-    "verdict_files": "CLAIMWATCH_VERDICTS",
-    "index_dir": "CLAIMWATCH_INDEX_DIR",
-    "topics": "CLAIMWATCH_TOPICS",
-    "checkworthiness_model": "CLAIMWATCH_CHECKWORTHINESS_MODEL",
-}
+#: Each setting's environment variable.
+SETTINGS_ENV = {f.name: f.metadata.get("env", f"CLAIMWATCH_{f.name.upper()}") for f in fields(Settings)}
+#: Every environment variable that can change what a command does or prints (tests clear them all).
+#: :data:`CACHE_ENV` is not among them: it only says where content-keyed, checksummed caches live.
+ENV_VARS = (*SETTINGS_ENV.values(), CONFIG_ENV, DEBUG_ENV)
+_DEFAULTS = Settings()
 
 
 def _coerce(name: str, value: Any) -> Any:
-    if name in ("threshold", "alpha", "min_confidence"):
-        return float(value)
-    if name == "top_k":
-        return int(value)
-    if name == "verdict_files":
+    """A TOML or environment value as the type of the setting's default."""
+    kind = type(getattr(_DEFAULTS, name))
+    if kind is tuple:
         if isinstance(value, str):
             return tuple(p for p in value.split(os.pathsep) if p)
         return tuple(str(v) for v in value)
-    return str(value)
+    if kind in (int, float):
+        if isinstance(value, bool):
+            raise ValueError(f"{name} must be a number, not {value!r}")
+        return kind(value)
+    value = str(value)
+    if name == "encoder_backend":
+        value = value.strip().lower()
+        if value not in ENCODER_BACKENDS:
+            raise ValueError(f"unknown encoder backend {value!r}; choose one of {', '.join(ENCODER_BACKENDS)}")
+    return value
 
 
 def load_settings(env: dict[str, str] | None = None, cwd: Path | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     values: dict[str, Any] = {}
-    cfg_path = Path(env["CLAIMWATCH_CONFIG"]) if env.get("CLAIMWATCH_CONFIG") else (cwd or Path.cwd()) / "claimwatch.toml"
-    known = {f.name for f in fields(Settings)}
+    cfg_path = Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else (cwd or Path.cwd()) / "claimwatch.toml"
     if cfg_path.is_file():
-        with open(cfg_path, "rb") as fh:
-            data = tomllib.load(fh)
+        try:
+            with open(cfg_path, "rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{cfg_path}: not valid TOML ({exc})") from None
         data = data.get("claimwatch", data)
-        unknown = set(data) - known
+        unknown = set(data) - set(SETTINGS_ENV)
         if unknown:
-            raise ValueError(f"{cfg_path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-        values.update({k: _coerce(k, v) for k, v in data.items()})
-    for name, var in _ENV.items():
+            raise ValueError(f"{cfg_path}: unknown setting(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sorted(SETTINGS_ENV))}")
+        for name, value in data.items():
+            try:
+                values[name] = _coerce(name, value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{cfg_path}: {name} = {value!r}: {exc}") from None
+    for name, var in SETTINGS_ENV.items():
         if env.get(var):
             try:
                 values[name] = _coerce(name, env[var])
@@ -99,3 +118,13 @@ def load_settings(env: dict[str, str] | None = None, cwd: Path | None = None) ->
     if not all(0.0 <= v <= 1.0 for v in (s.threshold, s.alpha, s.min_confidence)) or s.top_k < 1:
         raise ValueError("threshold, alpha and min_confidence must be in [0, 1] and top_k ≥ 1")
     return s
+
+
+def cache_dir() -> Path:
+    """Root of claimwatch's user cache: ``$CLAIMWATCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/claimwatch``,
+    else ``~/.cache/claimwatch``. Everything in it is keyed by content and checked on load, so it
+    can be deleted at any time (it is rebuilt on use)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "claimwatch"

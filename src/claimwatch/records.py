@@ -8,7 +8,7 @@ Ids coming from platforms are strings everywhere: 19-digit X ids do not survive 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -94,6 +94,13 @@ class MetricSnapshot:
     replies: int | None = None
     likes: int | None = None
     bookmarks: int | None = None
+
+
+#: The counters of a :class:`MetricSnapshot` (its field names, as stored): the one list readers,
+#: the store and reports use.
+METRIC_FIELDS = tuple(f.name for f in fields(MetricSnapshot) if f.name != "observed_at")
+#: The counters other than views, in the order reports show them.
+ENGAGEMENT_FIELDS = ("likes", "reposts", "replies", "quotes", "bookmarks")
 
 
 @dataclass(slots=True)

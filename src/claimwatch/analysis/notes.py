@@ -56,15 +56,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from claimwatch.analysis.reach import Total
+from claimwatch.analysis.jsonable import rfc3339
+from claimwatch.analysis.reach import Total, describe_views
 from claimwatch.sources import cn_columns as c
 from claimwatch.sources.cn_notes import FORMAT as NOTES_FORMAT
 from claimwatch.store import repo
+from claimwatch.store.rows import StoredNote, StoredNoteStatus
 from claimwatch.wording import count
+
+if TYPE_CHECKING:  # post_rows builds its rows from this module's facts
+    from claimwatch.analysis.post_rows import CommunityNotes
 
 #: How a notes download must be dated for its missing notes to count as deleted.
 _DELETION_DATING = "--snapshot-date"
@@ -77,20 +82,6 @@ class Knowledge(StrEnum):
     KNOWN = "known"
     INFERRED = "inferred"
     UNKNOWN = "unknown"
-
-
-class StatusRow(Protocol):
-    """The columns of a stored noteStatusHistory row read here."""
-
-    snapshot_at: datetime
-    current_status: str | None
-    current_status_at: datetime | None
-    first_non_nmr_status: str | None
-    first_non_nmr_at: datetime | None
-    latest_non_nmr_status: str | None
-    latest_non_nmr_at: datetime | None
-    locked_status: str | None
-    locked_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -181,31 +172,6 @@ class PostNotes:
     def shown_note_ids(self) -> list[str]:
         return [n.note_id for n in self.notes if n.shown_now]
 
-    def to_json(self) -> dict[str, Any]:
-        """The post's ``community_notes`` block in a study's JSON."""
-        return {
-            "proposed": self.proposed, "shown_now": self.shown_now,
-            "shown_now_knowledge": self.shown_knowledge.value, "status_reason": self.status_reason,
-            "ever_shown": self.ever_shown, "shown_note_ids": self.shown_note_ids, "note_ids": self.note_ids,
-            "notes": [{"note_id": n.note_id, "classification": n.classification, "status": n.status,
-                       "status_knowledge": n.status_knowledge.value, "status_reason": n.status_reason,
-                       "status_at": _rfc3339(n.status_at), "snapshot_at": _rfc3339(n.snapshot_at),
-                       "first_shown_at": _rfc3339(n.first_shown_at), "deleted_by": _rfc3339(n.deleted_by)}
-                      for n in self.notes],
-            "snapshot_date": _rfc3339(max((n.snapshot_at for n in self.notes if n.snapshot_at), default=None)),
-            "as_of": _rfc3339(self.as_of),
-        }
-
-
-def describe(block: dict[str, Any]) -> str:
-    """A post's notes in a table cell, from its ``community_notes`` JSON block: "3 proposed, none
-    shown", "2 proposed, shown (inferred from a later snapshot)", "1 proposed, status unknown: …"."""
-    shown = block["shown_now"]
-    state = f"status unknown: {block['status_reason']}" if shown is None else "shown" if shown else "none shown"
-    before = " (shown before)" if block["ever_shown"] and not shown else ""
-    inferred = " (inferred from a later snapshot)" if block["shown_now_knowledge"] == Knowledge.INFERRED else ""
-    return f"{block['proposed']:,} proposed, {state}{before}{inferred}"
-
 
 def unknown_reason(as_of: datetime | None) -> str:
     """Why a note's status is unknown in the first place."""
@@ -216,7 +182,7 @@ def note_rule(as_of: datetime | None) -> str:
     """The rule a study counts a post as noted by, in words for its methods."""
     return ("post counted as noted if a note on it has currentStatus CURRENTLY_RATED_HELPFUL and classification "
             "MISINFORMED_OR_POTENTIALLY_MISLEADING and is not deleted, in the latest noteStatusHistory snapshot "
-            + (f"not after {_rfc3339(as_of)}" if as_of else "stored")
+            + (f"not after {rfc3339(as_of)}" if as_of else "stored")
             + "; where no snapshot by then has the note, the dated status columns of a later snapshot decide it if "
               "they can (status locked or current status begun by then, first non-NMR status only after it, or "
               "latest non-NMR status begun by then and not yet lost), and otherwise its status is unknown: "
@@ -233,7 +199,7 @@ class NotesCoverage:
     posts_with_note_shown: int
     #: posts known (or inferred) to have shown no note, and their views
     posts_without_note_shown: int
-    views_on_posts_without_note: int
+    views_on_posts_without_note: int | None
     views_unknown_on_posts_without_note: int
     posts_note_status_unknown: int
     #: why (None when there are none): "no status snapshot on or before DATE"
@@ -245,7 +211,7 @@ class NotesCoverage:
     posts_with_proposed_notes_status_unknown: int
     #: none shown among the posts with notes proposed whose status is known or inferred
     share_none_shown: float | None
-    views_of_those: int
+    views_of_those: int | None
     views_unknown_of_those: int
     posts_note_ever_shown: int
     #: notes by status ("unknown"; an inferred one as "STATUS (inferred)")
@@ -254,9 +220,7 @@ class NotesCoverage:
     def sentence(self) -> str:
         """The study headline's notes sentence; unknown statuses are said apart, with the reason."""
         without, views_unknown = self.posts_without_note_shown, self.views_unknown_on_posts_without_note
-        views = ("unknown views" if without and views_unknown == without else
-                 count(self.views_on_posts_without_note, "view")
-                 + (f" (views unknown for {views_unknown:,})" if views_unknown else ""))
+        views = describe_views(without, self.views_on_posts_without_note, views_unknown)
         clauses = [f"{self.posts_with_note_shown:,} of them showed a Community Note"]
         if without or not self.posts_note_status_unknown:
             clauses.append(f"the {without:,} without one had {views}")
@@ -270,8 +234,8 @@ class NotesCoverage:
                 f"{self.posts_with_proposed_notes_none_shown:,} of those showed none{proposed_unknown}.{inferred}")
 
 
-def coverage(posts: Iterable[tuple[PostNotes, int | None]], as_of: datetime | None) -> NotesCoverage:
-    """Add up the notes of ``posts`` (each with its views, None when unknown) as of ``as_of``."""
+def coverage(posts: Iterable[tuple[CommunityNotes, int | None]], as_of: datetime | None) -> NotesCoverage:
+    """Add up the notes of ``posts`` (each post row's notes with its views, None when unknown) as of ``as_of``."""
     posts = list(posts)
     shown = [p for p, _ in posts if p.shown_now]
     without, none_shown = Total(), Total()
@@ -287,11 +251,11 @@ def coverage(posts: Iterable[tuple[PostNotes, int | None]], as_of: datetime | No
                        f"{n.status} (inferred)" if n.status_knowledge is Knowledge.INFERRED else "unknown"
                        for p, _ in posts for n in p.notes)
     return NotesCoverage(
-        as_of=_rfc3339(as_of), posts=len(posts), posts_with_note_shown=len(shown),
+        as_of=rfc3339(as_of), posts=len(posts), posts_with_note_shown=len(shown),
         posts_without_note_shown=without.posts, views_on_posts_without_note=without.views,
         views_unknown_on_posts_without_note=without.views_unknown,
         posts_note_status_unknown=len(unknown), status_unknown_reason=unknown_reason(as_of) if unknown else None,
-        posts_note_status_inferred=sum(p.shown_knowledge is Knowledge.INFERRED for p, _ in posts),
+        posts_note_status_inferred=sum(p.shown_now_knowledge is Knowledge.INFERRED for p, _ in posts),
         posts_with_proposed_notes=len(proposed), posts_with_proposed_notes_none_shown=none_shown.posts,
         posts_with_proposed_notes_status_unknown=len(proposed) - decided,
         share_none_shown=round(none_shown.posts / decided, 4) if decided else None,
@@ -316,7 +280,7 @@ def post_notes(bind: sa.Engine | sa.Connection, platform_ids: Sequence[str], as_
         notes = [n for n in repo.notes_on_posts(conn, platform_ids)
                  if as_of is None or n.created_at is None or n.created_at <= as_of]
         ids = [n.note_id for n in notes]
-        statuses: dict[str, list[StatusRow]] = {}
+        statuses: dict[str, list[StoredNoteStatus]] = {}
         for row in repo.note_statuses(conn, ids):  # later snapshots too: their dated statuses are evidence
             statuses.setdefault(row.note_id, []).append(row)
         ratings = repo.note_rating_counts(conn, ids, as_of)
@@ -348,7 +312,7 @@ class _Status:
     snapshot_at: datetime | None = None
 
 
-def _facts(note: Any, statuses: list[StatusRow], ratings: dict[str, int] | None, downloads: list[datetime],
+def _facts(note: StoredNote, statuses: list[StoredNoteStatus], ratings: dict[str, int] | None, downloads: list[datetime],
            as_of: datetime | None) -> NoteFacts:
     """``statuses`` are all the note's rows, oldest snapshot first."""
     deleted_by = next((d for d in downloads if d > note.last_snapshot_at), None)
@@ -365,7 +329,7 @@ def _facts(note: Any, statuses: list[StatusRow], ratings: dict[str, int] | None,
         ever_shown=ever, first_shown_at=first_shown, deleted_by=deleted_by, ratings=ratings)
 
 
-def _status_as_of(statuses: list[StatusRow], as_of: datetime | None) -> _Status:
+def _status_as_of(statuses: list[StoredNoteStatus], as_of: datetime | None) -> _Status:
     """Known from the latest snapshot not after ``as_of``; else inferred from later ones; else unknown."""
     before = [row for row in statuses if as_of is None or row.snapshot_at <= as_of]
     if before:
@@ -391,19 +355,19 @@ class _Evidence:
     why: str
 
 
-def _evidence(row: StatusRow, as_of: datetime) -> list[_Evidence]:
+def _evidence(row: StoredNoteStatus, as_of: datetime) -> list[_Evidence]:
     """What one snapshot taken after ``as_of`` proves about the status at ``as_of``: one entry per
     rule of the module docstring that applies (none: it cannot tell)."""
     out = []
     if row.locked_status and row.locked_at and row.locked_at <= as_of:
         out.append(_Evidence(row.locked_status, row.locked_at, f"status locked as {row.locked_status} "
-                                                               f"at {_rfc3339(row.locked_at)}"))
+                                                               f"at {rfc3339(row.locked_at)}"))
     if row.current_status and row.current_status_at and row.current_status_at <= as_of:
         out.append(_Evidence(row.current_status, row.current_status_at,
-                             f"{row.current_status} since {_rfc3339(row.current_status_at)}"))
+                             f"{row.current_status} since {rfc3339(row.current_status_at)}"))
     if row.first_non_nmr_at and row.first_non_nmr_at > as_of:
         out.append(_Evidence(_NMR, None, f"first rated {row.first_non_nmr_status or 'other than ' + _NMR} "
-                                         f"only at {_rfc3339(row.first_non_nmr_at)}"))
+                                         f"only at {rfc3339(row.first_non_nmr_at)}"))
     if (row.current_status == _NMR and not row.first_non_nmr_status and not row.first_non_nmr_at
             and not row.latest_non_nmr_status and not row.latest_non_nmr_at):
         out.append(_Evidence(_NMR, None, f"never rated other than {_NMR}"))
@@ -411,12 +375,12 @@ def _evidence(row: StatusRow, as_of: datetime) -> list[_Evidence]:
     if latest and at and at <= as_of:
         lost_after = row.current_status == _NMR and row.current_status_at is not None and row.current_status_at > as_of
         if row.current_status == latest or lost_after:
-            until = f" until {_rfc3339(row.current_status_at)}" if lost_after else ""
-            out.append(_Evidence(latest, at, f"{latest} from {_rfc3339(at)}{until}, its latest status other than {_NMR}"))
+            until = f" until {rfc3339(row.current_status_at)}" if lost_after else ""
+            out.append(_Evidence(latest, at, f"{latest} from {rfc3339(at)}{until}, its latest status other than {_NMR}"))
     return out
 
 
-def _rated_helpful(statuses: list[StatusRow], as_of: datetime | None) -> tuple[bool, datetime | None]:
+def _rated_helpful(statuses: list[StoredNoteStatus], as_of: datetime | None) -> tuple[bool, datetime | None]:
     """Whether a snapshot not after ``as_of`` shows the note rated helpful at a time not after it (or
     undated), or a later snapshot does with such a time; and the earliest time given for it."""
     ever, times = False, []
@@ -434,10 +398,6 @@ def _rated_helpful(statuses: list[StatusRow], as_of: datetime | None) -> tuple[b
     return ever, min(times, default=None)
 
 
-def _rfc3339(dt: datetime | None) -> str | None:
-    return dt.isoformat().replace("+00:00", "Z") if dt else None
-
-
 def _day(dt: datetime) -> str:
     """The day alone when the time means a whole day (a study's "as of" is its end, a snapshot date its start)."""
-    return dt.date().isoformat() if dt.time() in (time(0), time(23, 59, 59)) else _rfc3339(dt) or ""
+    return dt.date().isoformat() if dt.time() in (time(0), time(23, 59, 59)) else rfc3339(dt) or ""

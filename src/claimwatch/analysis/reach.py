@@ -12,13 +12,14 @@ is neither a fake 0 nor silently left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
-#: The engagement counters of a snapshot, in the order reports show them.
-ENGAGEMENT = ("likes", "reposts", "replies", "quotes", "bookmarks")
+from claimwatch.store.rows import Snapshot
+from claimwatch.wording import count
+
+from claimwatch.records import ENGAGEMENT_FIELDS as ENGAGEMENT
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,15 @@ class Views:
     observed_at: datetime | None
 
 
-def views_as_of(snapshots: list[dict[str, Any]], as_of: datetime | None) -> Views:
+def views_as_of(snapshots: Sequence[Snapshot], as_of: datetime | None) -> Views:
     """``snapshots`` oldest first; the latest with known views not after ``as_of`` (None: the latest)."""
-    best: dict[str, Any] | None = None
+    best: Snapshot | None = None
     for snap in snapshots:
-        if snap["views"] is None or (as_of is not None and snap["observed_at"] > as_of):
+        if snap.views is None or (as_of is not None and snap.observed_at > as_of):
             continue
-        if best is None or snap["observed_at"] >= best["observed_at"]:
+        if best is None or snap.observed_at >= best.observed_at:
             best = snap
-    return Views(best["views"], best["observed_at"]) if best else Views(None, None)
+    return Views(best.views, best.observed_at) if best else Views(None, None)
 
 
 @dataclass(frozen=True)
@@ -54,16 +55,16 @@ def engagement_only(views: int | None, engagement: Mapping[str, int | None]) -> 
     return views is None and any(v is not None for v in engagement.values())
 
 
-def reach_as_of(snapshots: list[dict[str, Any]], as_of: datetime | None) -> Reach:
+def reach_as_of(snapshots: Sequence[Snapshot], as_of: datetime | None) -> Reach:
     """``snapshots`` oldest first; see :class:`Reach` (None ``as_of``: the latest)."""
     views = views_as_of(snapshots, as_of)
     if views.value is not None:
-        used = next(s for s in reversed(snapshots) if s["observed_at"] == views.observed_at and s["views"] is not None)
+        used = next(s for s in reversed(snapshots) if s.observed_at == views.observed_at and s.views is not None)
     else:
-        used = next((s for s in reversed(snapshots) if (as_of is None or s["observed_at"] <= as_of)
-                     and any(s[k] is not None for k in ENGAGEMENT)), None)
-    return Reach(views.value, used["observed_at"] if used else None,
-                 {k: used[k] if used else None for k in ENGAGEMENT})
+        used = next((s for s in reversed(snapshots) if (as_of is None or s.observed_at <= as_of)
+                     and any(getattr(s, k) is not None for k in ENGAGEMENT)), None)
+    return Reach(views.value, used.observed_at if used else None,
+                 {k: getattr(used, k) if used else None for k in ENGAGEMENT})
 
 
 def describe_reach(views: int | None, engagement: Mapping[str, int | None]) -> str:
@@ -112,10 +113,11 @@ class EngagementTotal:
 
 @dataclass
 class Total:
-    """A sum of views that says how many posts it could not include."""
+    """A sum of views that says how many posts it could not include. ``views`` is None when
+    every post's views are unknown: a sum of nothing known is unknown, not 0."""
 
     posts: int = 0
-    views: int = 0
+    known: int = 0
     views_unknown: int = 0
 
     def add(self, views: int | None) -> None:
@@ -123,15 +125,31 @@ class Total:
         if views is None:
             self.views_unknown += 1
         else:
-            self.views += views
+            self.known += views
 
-    def to_dict(self) -> dict[str, int]:
+    @property
+    def views(self) -> int | None:
+        return None if self.posts and self.views_unknown == self.posts else self.known
+
+    def to_dict(self) -> dict[str, int | None]:
         return {"posts": self.posts, "views": self.views, "views_unknown": self.views_unknown}
 
+    def describe(self) -> str:
+        """"1,234 views", "1,234 views (views unknown for 2)" or "views unknown for all 3"."""
+        return describe_views(self.posts, self.views, self.views_unknown)
 
-def ad_equivalent(views: int, cpm_usd: float | None) -> float | None:
-    """What the views would cost as ads at ``cpm_usd`` per 1,000 views (cents, rounded half-even)."""
-    return None if cpm_usd is None else round(views / 1000 * cpm_usd, 2)
+
+def describe_views(posts: int, views: int | None, unknown: int) -> str:
+    """A sum of views in words that never passes unknown views off as 0 (see :class:`Total`)."""
+    if views is None:
+        return f"views unknown for all {posts:,}"
+    return count(views, "view") + (f" (views unknown for {unknown:,})" if unknown else "")
+
+
+def ad_equivalent(views: int | None, cpm_usd: float | None) -> float | None:
+    """What the views would cost as ads at ``cpm_usd`` per 1,000 views (cents, rounded half-even);
+    None when the price or the views are unknown."""
+    return None if cpm_usd is None or views is None else round(views / 1000 * cpm_usd, 2)
 
 
 def week_of(when: datetime) -> date:
@@ -140,16 +158,17 @@ def week_of(when: datetime) -> date:
     return d - timedelta(days=d.weekday())
 
 
-def views_over_time(series: Iterable[list[dict[str, Any]]], until: datetime | None) -> list[tuple[datetime, int, int]]:
+def views_over_time(series: Iterable[Sequence[Snapshot]], until: datetime | None
+                    ) -> list[tuple[datetime, int, int]]:
     """Summed views of a group of posts at each time any of them was observed (not after ``until``).
 
     Each point is (time, views known by then, posts with no view count yet): a post adds its
     latest count observed by that time, so the curve never double-counts and never dips
     because one post was re-observed.
     """
-    posts = [[s for s in snaps if s["views"] is not None and (until is None or s["observed_at"] <= until)]
+    posts = [[s for s in snaps if s.views is not None and (until is None or s.observed_at <= until)]
              for snaps in series]
-    times = sorted({s["observed_at"] for snaps in posts for s in snaps})
+    times = sorted({s.observed_at for snaps in posts for s in snaps})
     out = []
     for t in times:
         total, unknown = 0, 0

@@ -1,17 +1,26 @@
 """Run a study: the posts, reach, Community Notes, labels and narratives behind a CCDH-style
 report, computed from the store and a :class:`~claimwatch.analysis.study_file.Study`.
 
-The result's JSON follows ``formats/ccdh_style_report_target.json`` (``study``, ``posts``,
-``summary``) and adds what the report's charts and methods need. Every figure is traceable:
-each post row names its snapshot (value and time observed), its fact-checks (URL, rating,
-how the match was made and by whom) and its notes; every total says how many posts it
-could not include. The same study file and store always give the same result (apart from
-``generated_at``).
+The result's JSON (``schemas/study.schema.json``) holds the shape of
+``formats/ccdh_style_report_target.json`` (``study``, ``posts``, ``summary``) and adds what the
+report's charts and methods need. Every figure is traceable: each post row (the
+:class:`~claimwatch.analysis.post_rows.PostRow` every output shares) names its snapshot (value and
+time observed), its fact-checks (URL, claim, rating, how the match was made and by whom) and its
+notes; every total says how many posts it could not include, and a total of nothing known is
+unknown, never 0. Posts the inclusion rules left out are listed with the rule that did
+(:class:`ExcludedPost`), so a debunked post never vanishes without a trace. The same study file
+and store always give the same result (apart from ``generated_at``).
+
+The rules are applied in this order; an excluded post is listed under the first that left it out:
+window, platform, post type (kind), topic, and then per match the verdict, the match status
+(confirmed only, or proposals too) and the proposal's confidence. The posts considered are those
+of the study's accounts with an analyst-confirmed or machine-proposed match.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,20 +29,15 @@ import numpy as np
 import sqlalchemy as sa
 
 from claimwatch.analysis import narratives as nar
-from claimwatch.analysis.labels import label_histories_by_id
-from claimwatch.analysis.notes import (
-    NotesCoverage,
-    PostNotes,
-    coverage,
-    note_rule,
-    post_notes_by_id,
-)
+from claimwatch.analysis.jsonable import jsonable, rfc3339
+from claimwatch.analysis.notes import NotesCoverage, coverage, note_rule
+from claimwatch.analysis.post_rows import ANALYST_CONFIRMED, AsOf, FactCheckRef, PostRow, factcheck_ref, post_rows
 from claimwatch.analysis.reach import (
     EngagementTotal,
     Total,
     ad_equivalent,
+    describe_views,
     engagement_only,
-    reach_as_of,
     views_as_of,
     views_over_time,
     week_of,
@@ -41,16 +45,45 @@ from claimwatch.analysis.reach import (
 from claimwatch.analysis.study_file import Study
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.text import clean_query
-from claimwatch.claims.topics import TopicSet
 from claimwatch.records import MatchStatus, PostKind
+from claimwatch.schemas import STUDY_SCHEMA
 from claimwatch.store import repo
+from claimwatch.store.rows import Snapshot, StoredAuthor, StoredMatch, StoredPost, StoredRun
 from claimwatch.wording import count, noun
+
+#: The matches that put a post before the inclusion rules (and into the excluded list if it fails them).
+_CONSIDERED = (MatchStatus.CONFIRMED.value, MatchStatus.PROPOSED.value)
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Why an inclusion rule left a post out."""
+
+    #: window, platform, kind, topic, verdict, match status or confidence
+    rule: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class ExcludedPost:
+    """A post with a confirmed or proposed fact-check match that the study's rules left out."""
+
+    post_id: str
+    platform: str
+    url: str | None
+    created_at: datetime | None
+    post_type: str
+    account: str | None
+    text: str
+    fact_checks: tuple[FactCheckRef, ...]
+    #: the rule that left it out first; at the match rules, one reason per rule its matches failed
+    reasons: tuple[Exclusion, ...]
 
 
 @dataclass
 class StudyResult:
     study: dict[str, Any]
-    posts: list[dict[str, Any]]
+    posts: list[PostRow]
     summary: dict[str, Any]
     topic_posts: dict[str, Any]
     by_account: list[dict[str, Any]]
@@ -61,264 +94,301 @@ class StudyResult:
     proposed_narratives: list[dict[str, Any]]
     methods: list[str]
     sources: list[dict[str, Any]]
-    generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    #: posts with a confirmed or proposed match that the inclusion rules left out, and why
+    excluded_posts: list[ExcludedPost] = field(default_factory=list)
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    #: why the figures may count too few (posts not matched yet, no fact-checks): see analysis.checks
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The result as JSON values, in the shape of ``schemas/study.schema.json``."""
+        return {"schema": STUDY_SCHEMA, **jsonable(self)}
 
     def headline(self) -> list[str]:
         """The study's findings as sentences, each figure with what it leaves out."""
         s, t = self.summary, self.topic_posts
-        who = ", ".join("@" + a["handle"] for a in self.study["accounts"]) if isinstance(self.study["accounts"], list) \
-            else "the selected accounts"
+        who = ", ".join("@" + a["handle"] for a in self.study["accounts"]) or "the selected accounts"
         engagement = EngagementTotal(**s["engagement_views_unknown"]).describe()
-        unknown = (f"; views unknown for {s['posts_views_unknown']}: {engagement}" if engagement else
-                   f" (views unknown for {s['posts_views_unknown']})" if s["posts_views_unknown"] else "")
+        if s["total_views"] is None:
+            reach = f"views unknown for all {s['posts']:,}" + (f": {engagement}" if engagement else "")
+        else:
+            unknown = (f"; views unknown for {s['posts_views_unknown']}: {engagement}" if engagement else
+                       f" (views unknown for {s['posts_views_unknown']})" if s["posts_views_unknown"] else "")
+            reach = f"viewed {count(s['total_views'], 'time')}{unknown}"
         lines = [f"{count(s['posts'], 'post')} by {who} {noun(s['posts'], 'repeats', 'repeat')} claims that "
-                 f"fact-checkers rated false or misleading; "
-                 f"viewed {count(s['total_views'], 'time')}{unknown}. {s['posts_analyst_confirmed']:,} confirmed by an analyst, "
-                 f"{s['posts_machine_proposed_only']:,} machine-proposed only."]
-        lines += [f"  {c['claim_category']}: {count(c['posts'], 'post')}, {count(c['views'], 'view')}"
-                  for c in s["by_category"]]
+                 f"fact-checkers rated false or misleading; {reach}. {s['posts_analyst_confirmed']:,} confirmed by an "
+                 f"analyst, {s['posts_machine_proposed_only']:,} machine-proposed only."]
+        lines += [f"  {c['claim_category']}: {count(c['posts'], 'post')}, "
+                  f"{describe_views(c['posts'], c['views'], c['views_unknown'])}" for c in s["by_category"]]
         lines.append(NotesCoverage(**self.notes_coverage).sentence())
         lines.append(f"{s['posts_with_label']:,} carried a platform label at {self.labels['at'][:10]}.")
-        t_unknown = f" (views unknown for {t['views_unknown']})" if t["views_unknown"] else ""
-        lines.append(f"All {count(t['posts'], 'on-topic post')} in the window: {count(t['views'], 'view')}{t_unknown}.")
+        lines.append(f"All {count(t['posts'], 'on-topic post')} in the window: "
+                     f"{describe_views(t['posts'], t['views'], t['views_unknown'])}.")
         cpm = self.study["ad_equivalent_cpm_usd"]
         if cpm is not None:
-            lines.append(f"Priced as ads at ${cpm:.2f} CPM: ${t['ad_equivalent_usd']:,.0f} for the on-topic posts, "
-                         f"${s['ad_equivalent_usd']:,.0f} for the debunked-claim posts.")
+            lines.append(f"Priced as ads at ${cpm:.2f} CPM: {_usd(t['ad_equivalent_usd'])} for the on-topic posts, "
+                         f"{_usd(s['ad_equivalent_usd'])} for the debunked-claim posts.")
         return lines
+
+
+def _usd(amount: float | None) -> str:
+    return "unknown (no known views)" if amount is None else f"${amount:,.0f}"
 
 
 def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -> StudyResult:
     """Compute the study. ``encoder`` is needed only for topic descriptions and narrative
     descriptions (embedding rules); keyword and seed rules work without it."""
+    labels_at = study.labels_as_of or study.views_as_of or study.until
     with engine.connect() as conn:
-        posts = _window_posts(conn, study)
-        ids = [p["id"] for p in posts]
+        window = repo.select_posts(conn, handles=study.accounts, since=study.since, until=study.until,
+                                   include_reposts=True)
+        posts = [p for p in window if _funnel(p, study) is None]
+        ids = [p.id for p in posts]
         snaps = repo.snapshots_for_posts(conn, ids)
-        on_topic = _on_topic(conn, study, posts, encoder)
+        off_topic = _off_topic(conn, study, posts, encoder)
+        on_topic = [i for i in ids if i not in off_topic]
         statuses = [MatchStatus.CONFIRMED.value] + ([] if study.confirmed_only else [MatchStatus.PROPOSED.value])
-        matches = repo.matches_for_posts(conn, [i for i in ids if i in on_topic], statuses)
-        earlier = repo.decisions_on_earlier_text(conn, [i for i in ids if i in on_topic])
+        matches = repo.matches_for_posts(conn, on_topic, statuses)
+        earlier = repo.decisions_on_earlier_text(conn, on_topic)
         accounts = repo.authors_of(conn, study.accounts) if study.accounts else []
         runs = repo.ingest_runs(conn)
         qualifying = {pid: ms for pid, ms in ((pid, _qualifying(ms, study)) for pid, ms in matches.items()) if ms}
-        matched = [p for p in posts if p["id"] in qualifying]
-        mids = [p["id"] for p in matched]
-        media = repo.media_for_posts(conn, mids)
-        analysis = repo.analysis_for_posts(conn, mids)
-        notes = post_notes_by_id(conn, mids, study.notes_as_of)
-        labels_at = study.labels_as_of or study.views_as_of or study.until
-        labels = label_histories_by_id(conn, mids)
+        matched = [p for p in posts if p.id in qualifying]
+        assignments = nar.assign([_matched_post(p, qualifying[p.id]) for p in matched], study.narratives,
+                                 encoder if any(n.description for n in study.narratives) else None)
+        rows = post_rows(conn, matched, qualifying, AsOf(study.views_as_of, study.notes_as_of, labels_at), assignments)
+        excluded = _excluded(conn, study, set(qualifying), off_topic)
 
-    views = {p["id"]: views_as_of(snaps.get(p["id"], []), study.views_as_of) for p in posts}
-    assignments = nar.assign([_matched_post(p, qualifying[p["id"]]) for p in matched], study.narratives,
-                             encoder if any(n.description for n in study.narratives) else None)
-    unassigned = [_matched_post(p, qualifying[p["id"]]) for p in matched
-                  if assignments[p["id"]].narrative == nar.UNASSIGNED]
+    views = {p.id: views_as_of(snaps.get(p.id, []), study.views_as_of) for p in posts}
+    unassigned = [_matched_post(p, qualifying[p.id]) for p in matched if assignments[p.id].narrative == nar.UNASSIGNED]
     proposals = nar.propose(unassigned, encoder)
-
-    rows = [_post_row(p, snaps.get(p["id"], []), qualifying[p["id"]], assignments[p["id"]],
-                      notes[p["id"]], labels.get(p["id"]), labels_at, media.get(p["id"], []),
-                      analysis.get(p["id"], {}), study)
-            for p in matched]
-    rows.sort(key=lambda r: (r["views"] is None, -(r["views"] or 0), r["post_id"]))
-    topic_posts = [p for p in posts if p["id"] in on_topic]
-    cov = coverage(((notes[p["id"]], views[p["id"]].value) for p in matched), study.notes_as_of)
-    platform_ids = {p["id"]: str(p["platform_id"]) for p in matched}
+    rows.sort(key=lambda r: (r.views is None, -(r.views or 0), r.post_id))
+    topic_posts = [p for p in posts if p.id not in off_topic]
+    cov = coverage(((r.community_notes, r.views) for r in rows), study.notes_as_of)
+    platform_ids = {p.id: p.platform_id for p in matched}
     return StudyResult(
-        study=_study_block(study, accounts),
+        study=_study_block(study, accounts, rows),
         posts=rows,
         summary=_summary(rows, study, cov),
         topic_posts=_topic_block(topic_posts, views, study),
-        by_account=_grouped(rows, "account"),
-        by_week=_by_week(rows),
+        by_account=_grouped(rows, "account", lambda r: r.account),
+        by_week=_grouped(rows, "week", lambda r: week_of(r.created_at).isoformat() if r.created_at else None,
+                         by_key=True),
         views_over_time=_views_over_time(matched, snaps, assignments, study),
         notes_coverage=asdict(cov),
         labels=_labels_block(rows, labels_at),
         proposed_narratives=[{"name": g.name, "posts": len(g.posts),
                               "post_ids": sorted(platform_ids[k] for k in g.posts),
                               "claims": g.claims} for g in proposals],
-        methods=_methods(study, rows, topic_posts, views, runs, labels_at, len(earlier)),
+        methods=_methods(study, rows, topic_posts, views, runs, labels_at, len(earlier), excluded),
         sources=[_source(run) for run in runs],
+        excluded_posts=excluded,
     )
 
 
 # --------------------------------------------------------------------------- selection
 
-def _window_posts(conn: sa.Connection, study: Study) -> list[dict[str, Any]]:
-    posts = repo.select_posts(conn, handles=study.accounts, since=study.since, until=study.until, include_reposts=True)
-    return [p for p in posts if p["kind"] in study.kinds and (not study.platforms or p["platform"] in study.platforms)]
+def _funnel(p: StoredPost, study: Study) -> Exclusion | None:
+    """The first of the window, platform and kind rules that leaves ``p`` out (None: it passes)."""
+    if p.created_at is None or not study.since <= p.created_at < study.until:
+        when = f"created {p.created_at.date()}" if p.created_at else "no creation time"
+        return Exclusion("window", f"{when}; the window is {study.start} to {study.end}")
+    if study.platforms and p.platform not in study.platforms:
+        return Exclusion("platform", f"a {p.platform} post; the study covers {', '.join(study.platforms)}")
+    if p.kind not in study.kinds:
+        return Exclusion("kind", f"a {p.kind}; the study counts {', '.join(study.kinds)}")
+    return None
 
 
-def _on_topic(conn: sa.Connection, study: Study, posts: list[dict[str, Any]], encoder: Encoder | None) -> set[int]:
-    ids = [p["id"] for p in posts]
+def _off_topic(conn: sa.Connection, study: Study, posts: list[StoredPost], encoder: Encoder | None
+               ) -> dict[int, Exclusion]:
+    """The posts not on the study's topic, each with why."""
     if study.topic is None:
-        return set(ids)
+        return {}
     if isinstance(study.topic, str):
-        stored = repo.topics_for_posts(conn, ids)
-        if not stored and ids:
-            raise ValueError(f"topic {study.topic!r} has not been scored in this store; run "
+        name = study.topic
+        stored = repo.topics_for_posts(conn, [p.id for p in posts])
+        if not stored and posts:
+            raise ValueError(f"topic {name!r} has not been scored in this store; run "
                              f"`claimwatch match --topics FILE` (or `claimwatch topics score FILE`) first, "
                              "or define the topic inline in the study file")
-        return {pid for pid, ts in stored.items() if any(t["topic"] == study.topic and t["assigned"] for t in ts)}
-    return _inline_topic(study.topic, posts, encoder)
-
-
-def _inline_topic(topics: TopicSet, posts: list[dict[str, Any]], encoder: Encoder | None) -> set[int]:
-    topic = topics.topics[0]
+        out = {}
+        for p in posts:
+            score = next((t for t in stored.get(p.id, []) if t.topic == name), None)
+            if score is None:
+                out[p.id] = Exclusion("topic", f"not scored for the stored topic {name!r}")
+            elif not score.assigned:
+                out[p.id] = Exclusion("topic", _off_topic_detail(name, score.similarity, None))
+        return out
+    topic = study.topic.topics[0]
     if not topic.descriptions:  # keywords alone: no encoder, exact and fast
-        return {p["id"] for p in posts if topic.keywords_in(p["text"] or "")}
+        return {p.id: Exclusion("topic", _off_topic_detail(topic.name, None, None)) for p in posts
+                if not topic.keywords_in(p.text or "")}
     if encoder is None:
         raise ValueError("the study's topic has descriptions, which need the text encoder")
-    texts = [clean_query(p["text"] or "") for p in posts]
+    texts = [clean_query(p.text or "") for p in posts]
     emb = encoder.encode(texts) if texts else np.zeros((0, encoder.dim), np.float32)
-    scores = topics.score([p["text"] or "" for p in posts], emb, encoder)
-    return {p["id"] for p, row in zip(posts, scores, strict=True) if row[0].assigned}
+    scores = study.topic.score([p.text or "" for p in posts], emb, encoder)
+    return {p.id: Exclusion("topic", _off_topic_detail(topic.name, row[0].similarity, topic.threshold))
+            for p, row in zip(posts, scores, strict=True) if not row[0].assigned}
 
 
-def _qualifying(ms: list[dict[str, Any]], study: Study) -> list[dict[str, Any]]:
+def _off_topic_detail(name: str, similarity: float | None, threshold: float | None) -> str:
+    sim = "" if similarity is None else f", similarity {similarity:.4f} below " + (
+        f"{threshold}" if threshold is not None else "its threshold")
+    return f"not on the topic {name!r}: no topic keyword{sim}"
+
+
+def _qualifying(ms: list[StoredMatch], study: Study) -> list[StoredMatch]:
     """The post's matches that count: a study verdict, and confirmed (or proposed sure enough)."""
+    out = [m for m in ms if _match_exclusion(m, study) is None]
+    return sorted(out, key=lambda m: (m.status != MatchStatus.CONFIRMED, -m.score, m.factcheck.review_url))
+
+
+def _match_exclusion(m: StoredMatch, study: Study) -> Exclusion | None:
+    """The first of the verdict, match status and confidence rules a match fails (None: it counts)."""
+    fc = m.factcheck
+    if fc.verdict not in study.verdicts:
+        rating = f"{fc.rating_text!r} ({fc.verdict or 'no verdict'})" if fc.rating_text else fc.verdict or "unrated"
+        return Exclusion("verdict", f"{fc.review_url} is rated {rating}; the study counts {', '.join(study.verdicts)}")
+    if m.status == MatchStatus.PROPOSED and study.confirmed_only:
+        return Exclusion("match status", f"the match to {fc.review_url} is machine-proposed; the study counts "
+                                         "analyst-confirmed matches only")
+    if m.status == MatchStatus.PROPOSED and study.min_confidence is not None and (
+            m.confidence is None or m.confidence < study.min_confidence):
+        conf = "no calibrated confidence" if m.confidence is None else f"confidence {m.confidence:.0%}"
+        return Exclusion("confidence", f"the match to {fc.review_url} is machine-proposed with {conf}; the study "
+                                       f"counts proposals from {study.min_confidence:.0%}")
+    return None
+
+
+def _excluded(conn: sa.Connection, study: Study, included: set[int], off_topic: dict[int, Exclusion]
+              ) -> list[ExcludedPost]:
+    """Every post of the study's accounts with a confirmed or proposed match that is not in the
+    study, with the rule that left it out (see the module docstring for the order)."""
+    candidates = [p for p in repo.select_posts(conn, handles=study.accounts, include_reposts=True,
+                                               matched=_CONSIDERED) if p.id not in included]
+    matches = repo.matches_for_posts(conn, [p.id for p in candidates], _CONSIDERED)
     out = []
-    for m in ms:
-        if m["verdict"] not in study.verdicts:
-            continue
-        if m["status"] == MatchStatus.PROPOSED and study.min_confidence is not None and (
-                m["confidence"] is None or m["confidence"] < study.min_confidence):
-            continue
-        out.append(m)
-    return sorted(out, key=lambda m: (m["status"] != MatchStatus.CONFIRMED, -float(m["score"]), m["review_url"]))
+    for p in candidates:
+        ms = sorted(matches.get(p.id, []), key=lambda m: (m.status != MatchStatus.CONFIRMED, -m.score))
+        first = _funnel(p, study) or off_topic.get(p.id)
+        reasons = (first,) if first else tuple(dict.fromkeys(e for e in (_match_exclusion(m, study) for m in ms) if e))
+        if reasons:
+            out.append(ExcludedPost(p.platform_id, p.platform, p.url, p.created_at, p.kind, p.handle, p.text,
+                                    tuple(factcheck_ref(m) for m in ms), reasons))
+    return out
 
 
-def _matched_post(p: dict[str, Any], ms: list[dict[str, Any]]) -> nar.MatchedPost:
-    return nar.MatchedPost(p["id"], p["text"] or "", [m["review_url"] for m in ms],
-                           [" ".join(x for x in (m["claim_text"], m["title"]) if x) for m in ms])
-
-
-# --------------------------------------------------------------------------- rows
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat().replace("+00:00", "Z") if dt else None
-
-
-def _post_row(p: dict[str, Any], snaps: list[dict[str, Any]], ms: list[dict[str, Any]],
-              a: nar.Assignment, notes: PostNotes, labels: Any, labels_at: datetime, media: list[dict[str, Any]],
-              analysis: dict[str, Any], study: Study) -> dict[str, Any]:
-    reach = reach_as_of(snaps, study.views_as_of)
-    periods = labels.periods if labels else []
-    carried = [pd for pd in periods if pd.covers(labels_at)]
-    return {
-        "post_id": p["platform_id"], "platform": p["platform"], "url": p["url"], "created_at": _iso(p["created_at"]),
-        "post_type": p["kind"], "account": p["handle"], "text": p["text"], "lang": p["lang"],
-        "claim_category": a.narrative, "category_rule": a.method,
-        "category_evidence": {"keywords": list(a.keywords), "similarity": a.similarity},
-        "fact_checks": [{"publisher": m["publisher_name"], "url": m["review_url"], "claim": m["claim_text"],
-                         "rating_text": m["rating_text"], "rating_class": m["verdict"],
-                         "review_date": _iso(m["review_date"])[:10] if m["review_date"] else None,
-                         "match_method": "analyst-confirmed" if m["status"] == MatchStatus.CONFIRMED else "machine-proposed",
-                         "matcher": m["method"], "match_confidence": m["confidence"], "decided_by": m["decided_by"],
-                         "match_id": m["match_id"]} for m in ms],
-        "views": reach.views, "views_observed_at": _iso(reach.observed_at) if reach.views is not None else None,
-        "views_history": [{"observed_at": _iso(s["observed_at"]), "views": s["views"]} for s in snaps
-                          if s["views"] is not None],
-        # the views' snapshot, else (a platform without view counts) the latest one that counted any
-        "engagement": reach.engagement, "observed_at": _iso(reach.observed_at),
-        "community_notes": notes.to_json(),
-        "platform_label": {
-            "present": bool(carried), "at": _iso(labels_at), "source": "x_label_stream",
-            "event_type": carried[0].event_type if carried else None,
-            "history": [{"label": pd.label, "event_type": pd.event_type, "title": pd.title, "from": _iso(pd.start),
-                         "to": _iso(pd.end)} for pd in periods],
-        },
-        "media": [{"media_key": m["media_key"], "type": m["type"], "view_count": m["view_count"]} for m in media],
-        "checkworthiness": analysis.get("checkworthiness"),
-    }
+def _matched_post(p: StoredPost, ms: list[StoredMatch]) -> nar.MatchedPost:
+    return nar.MatchedPost(p.id, p.text or "", [m.factcheck.review_url for m in ms],
+                           [" ".join(x for x in (m.factcheck.claim_text, m.factcheck.title) if x) for m in ms])
 
 
 # --------------------------------------------------------------------------- totals
 
-def _total(rows: list[dict[str, Any]]) -> Total:
+def _total(rows: list[PostRow]) -> Total:
     t = Total()
     for r in rows:
-        t.add(r["views"])
+        t.add(r.views)
     return t
 
 
-def _summary(rows: list[dict[str, Any]], study: Study, cov: NotesCoverage) -> dict[str, Any]:
+def _summary(rows: list[PostRow], study: Study, cov: NotesCoverage) -> dict[str, Any]:
     t = _total(rows)
     engagement = EngagementTotal()
     for r in rows:
-        engagement.add(r["views"], r["engagement"], r["platform"])
-    confirmed = sum(any(fc["match_method"] == "analyst-confirmed" for fc in r["fact_checks"]) for r in rows)
+        engagement.add(r.views, r.engagement, r.platform)
+    confirmed = sum(any(fc.match_method == ANALYST_CONFIRMED for fc in r.fact_checks) for r in rows)
     return {
         "posts": t.posts, "total_views": t.views, "posts_views_unknown": t.views_unknown,
         "engagement_views_unknown": asdict(engagement),
         "posts_analyst_confirmed": confirmed, "posts_machine_proposed_only": t.posts - confirmed,
         "posts_with_note_shown": cov.posts_with_note_shown, "posts_without_note_shown": cov.posts_without_note_shown,
         "views_on_posts_without_note": cov.views_on_posts_without_note,
+        "views_unknown_on_posts_without_note": cov.views_unknown_on_posts_without_note,
         "posts_note_status_unknown": cov.posts_note_status_unknown,
-        "posts_with_label": sum(r["platform_label"]["present"] for r in rows),
+        "posts_with_label": sum(r.platform_label.present for r in rows),
         "ad_equivalent_usd": ad_equivalent(t.views, study.cpm_usd),
-        "by_category": _grouped(rows, "claim_category", key_name="claim_category"),
+        "by_category": _grouped(rows, "claim_category", lambda r: r.claim_category),
     }
 
 
-def _grouped(rows: list[dict[str, Any]], field_name: str, key_name: str | None = None) -> list[dict[str, Any]]:
+def _grouped(rows: list[PostRow], key_name: str, key: Callable[[PostRow], str | None], by_key: bool = False
+             ) -> list[dict[str, Any]]:
+    """Totals per group: most posts first (then most views, then name), or by key (weeks)."""
     groups: dict[str, Total] = {}
     for r in rows:
-        groups.setdefault(r[field_name] or "unknown", Total()).add(r["views"])
-    ordered = sorted(groups.items(), key=lambda kv: (-kv[1].posts, -kv[1].views, kv[0]))
-    return [{key_name or field_name: k, **t.to_dict()} for k, t in ordered]
+        k = key(r)
+        if k is not None or not by_key:
+            groups.setdefault(k or "unknown", Total()).add(r.views)
+    order = sorted(groups.items(), key=(lambda kv: kv[0]) if by_key else
+                   (lambda kv: (-kv[1].posts, -(kv[1].views or 0), kv[0])))
+    return [{key_name: k, **t.to_dict()} for k, t in order]
 
 
-def _by_week(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    weeks: dict[str, Total] = {}
-    for r in rows:
-        if r["created_at"]:
-            weeks.setdefault(week_of(datetime.fromisoformat(r["created_at"])).isoformat(), Total()).add(r["views"])
-    return [{"week": w, **t.to_dict()} for w, t in sorted(weeks.items())]
-
-
-def _topic_block(posts: list[dict[str, Any]], views: dict[int, Any], study: Study) -> dict[str, Any]:
+def _topic_block(posts: list[StoredPost], views: dict[int, Any], study: Study) -> dict[str, Any]:
     t = Total()
     for p in posts:
-        t.add(views[p["id"]].value)
+        t.add(views[p.id].value)
     topic = study.topic
     return {"definition": topic if isinstance(topic, str) or topic is None else topic.definition()[0],
             **t.to_dict(), "ad_equivalent_usd": ad_equivalent(t.views, study.cpm_usd)}
 
 
-def _views_over_time(matched: list[dict[str, Any]], snaps: dict[int, list[dict[str, Any]]],
+def _views_over_time(matched: list[StoredPost], snaps: dict[int, list[Snapshot]],
                      assignments: dict[int, nar.Assignment], study: Study) -> dict[str, list[dict[str, Any]]]:
     groups: dict[str, list[int]] = {}
     for p in matched:
-        groups.setdefault(assignments[p["id"]].narrative, []).append(p["id"])
-    groups["all"] = [p["id"] for p in matched]
-    return {name: [{"observed_at": _iso(t), "views": v, "posts_views_unknown": u}
+        groups.setdefault(assignments[p.id].narrative, []).append(p.id)
+    groups["all"] = [p.id for p in matched]
+    return {name: [{"observed_at": rfc3339(t), "views": v, "posts_views_unknown": u}
                    for t, v, u in views_over_time((snaps.get(i, []) for i in ids), study.views_as_of)]
             for name, ids in sorted(groups.items())}
 
 
-def _labels_block(rows: list[dict[str, Any]], at: datetime) -> dict[str, Any]:
-    return {"at": _iso(at), "posts_with_label": sum(r["platform_label"]["present"] for r in rows),
-            "posts_ever_labelled": sum(bool(r["platform_label"]["history"]) for r in rows)}
+def _labels_block(rows: list[PostRow], at: datetime) -> dict[str, Any]:
+    return {"at": rfc3339(at), "posts_with_label": sum(r.platform_label.present for r in rows),
+            "posts_ever_labelled": sum(bool(r.platform_label.history) for r in rows)}
 
 
 # --------------------------------------------------------------------------- provenance
 
-def _study_block(study: Study, accounts: list[dict[str, Any]]) -> dict[str, Any]:
+def _accounts(study: Study, stored: list[StoredAuthor]) -> list[dict[str, Any]]:
+    """Each account the study names, as stored (a handle on several platforms: each), or with
+    unknown ids and followers when the store has no such account."""
+    by_handle: dict[str, list[StoredAuthor]] = {}
+    for a in stored:
+        if a.handle and (not study.platforms or a.platform in study.platforms):
+            by_handle.setdefault(a.handle.lower(), []).append(a)
+    out: list[dict[str, Any]] = []
+    for handle in study.accounts:
+        found = by_handle.get(handle.lower())
+        out += ([{"platform": a.platform, "user_id": a.platform_id, "handle": a.handle,
+                  "followers_at_collection": a.followers} for a in found] if found else
+                [{"platform": None, "user_id": None, "handle": handle, "followers_at_collection": None}])
+    return out
+
+
+def _study_block(study: Study, stored: list[StoredAuthor], rows: list[PostRow]) -> dict[str, Any]:
+    accounts = _accounts(study, stored)
+    observed = [r.observed_at for r in rows if r.observed_at]
     return {
         "title": study.title, "file": study.source, "file_sha256": study.source_sha256,
-        "accounts": [{"platform": a["platform"], "user_id": a["platform_id"], "handle": a["handle"],
-                      "followers_at_collection": a["followers"]} for a in accounts] or "all",
+        # the target shape's one account; every account (none named: every account in the store) in "accounts"
+        "account": accounts[0] if len(accounts) == 1 else None,
+        "accounts": accounts,
         "window": {"from": study.start.isoformat(), "to": study.end.isoformat()},
-        "platforms": list(study.platforms) or "all",
+        "platforms": list(study.platforms),
         "inclusion_rule": _inclusion_rule(study),
+        # the latest observation behind the figures: the views' (or engagement's) snapshots used
+        "collected_at": rfc3339(max(observed, default=None)),
+        "views_as_of": rfc3339(study.views_as_of),
+        "notes_as_of": rfc3339(study.notes_as_of),
+        "labels_as_of": rfc3339(study.labels_as_of),
         "views_metric": ("views (X impression_count, Telegram message views; Bluesky and Mastodon count none, so "
                          "their posts show likes, reposts, replies and quotes instead) from the latest snapshot observed "
-                         + (f"not after {_iso(study.views_as_of)}" if study.views_as_of else "in the store")),
+                         + (f"not after {rfc3339(study.views_as_of)}" if study.views_as_of else "in the store")),
         "community_note_rule": note_rule(study.notes_as_of),
         "ad_equivalent_cpm_usd": study.cpm_usd,
         "narratives": [asdict(n) for n in study.narratives],
@@ -338,24 +408,26 @@ def _inclusion_rule(study: Study) -> str:
             f"whose text matches a fact-check rated {' or '.join(study.verdicts)}, the match {matches}.")
 
 
-def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[str, Any]], views: dict[int, Any],
-             runs: list[dict[str, Any]], labels_at: datetime, decisions_on_earlier_text: int) -> list[str]:
-    observed = sorted(r["views_observed_at"] for r in rows if r["views_observed_at"])
-    confirmed = sum(fc["match_method"] == "analyst-confirmed" for r in rows for fc in r["fact_checks"])
-    proposed = sum(fc["match_method"] == "machine-proposed" for r in rows for fc in r["fact_checks"])
-    rules = Counter(r["category_rule"] for r in rows)
-    no_views = sum(engagement_only(r["views"], r["engagement"]) for r in rows)
-    note_snaps = sorted({r["community_notes"]["snapshot_date"] for r in rows if r["community_notes"]["snapshot_date"]})
+def _methods(study: Study, rows: list[PostRow], topic_posts: list[StoredPost], views: dict[int, Any],
+             runs: list[StoredRun], labels_at: datetime, decisions_on_earlier_text: int,
+             excluded: list[ExcludedPost]) -> list[str]:
+    observed = sorted(r.views_observed_at for r in rows if r.views_observed_at)
+    confirmed = sum(fc.match_method == ANALYST_CONFIRMED for r in rows for fc in r.fact_checks)
+    proposed = sum(fc.match_method != ANALYST_CONFIRMED for r in rows for fc in r.fact_checks)
+    rules = Counter(r.category_rule for r in rows)
+    no_views = sum(engagement_only(r.views, r.engagement) for r in rows)
+    note_snaps = sorted({r.community_notes.snapshot_date for r in rows if r.community_notes.snapshot_date})
+    left_out = Counter(e.reasons[0].rule for e in excluded)
     out = [
         f"Study file {study.source} (sha256 {study.source_sha256[:12]}…).",
         f"Window: posts created {study.start} to {study.end} inclusive (UTC).",
         "Inclusion: " + _inclusion_rule(study),
         (f"Topic: {count(len(topic_posts), 'post in the window is', 'posts in the window are')} on the topic "
-         f"({_topic_rule(study)}); views of {sum(views[p['id']].value is None for p in topic_posts):,} of them unknown."),
-        (f"Views: {'as of ' + _iso(study.views_as_of) if study.views_as_of else 'latest observation'}; the snapshots "
-         f"used were observed {observed[0][:10]} to {observed[-1][:10]}." if observed else
+         f"({_topic_rule(study)}); views of {sum(views[p.id].value is None for p in topic_posts):,} of them unknown."),
+        (f"Views: {'as of ' + rfc3339(study.views_as_of) if study.views_as_of else 'latest observation'}; the snapshots "
+         f"used were observed {observed[0].date()} to {observed[-1].date()}." if observed else
          "Views: no snapshot with views for any included post."),
-        (f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r['views'] is None for r in rows)}"
+        (f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r.views is None for r in rows)}"
          + (f" ({no_views} of them with engagement counts only: their likes, reposts, replies and quotes are "
             "shown instead)." if no_views else ".")),
         (f"Matches: {count(confirmed, 'fact-check link')} confirmed by an analyst, {proposed} machine-proposed "
@@ -363,10 +435,15 @@ def _methods(study: Study, rows: list[dict[str, Any]], topic_posts: list[dict[st
          + (f" {count(decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} made on an "
             "earlier text of a post (edited since) "
             "and are not counted." if decisions_on_earlier_text else "")),
+        ("Excluded: " + (f"{len(excluded):,} posts with an analyst-confirmed or machine-proposed fact-check match were "
+                         "left out, by the first rule that did: " + ", ".join(f"{rule} {n:,}" for rule, n in
+                                                                              sorted(left_out.items()))
+                         + " (each listed with the reason under excluded posts)." if excluded else
+                         "no post with an analyst-confirmed or machine-proposed fact-check match was left out.")),
         "Narratives: " + (", ".join(f"{n} unassigned" if rule == nar.UNASSIGNED else f"{n} assigned by {rule}"
                                     for rule, n in sorted(rules.items())) or "no posts") + ".",
-        ("Community Notes: status snapshots used " + (", ".join(d[:10] for d in note_snaps) or "none") + "."),
-        f"Platform labels: a post counts as labelled if a label was on it at {_iso(labels_at)}.",
+        ("Community Notes: status snapshots used " + (", ".join(str(d.date()) for d in note_snaps) or "none") + "."),
+        f"Platform labels: a post counts as labelled if a label was on it at {rfc3339(labels_at)}.",
     ]
     if study.cpm_usd is not None:
         out.append(f"Ad-equivalent cost: views / 1,000 × ${study.cpm_usd:.2f} (CPM).")
@@ -388,11 +465,11 @@ def _topic_rule(study: Study) -> str:
     return " ".join(parts)
 
 
-def _source(run: dict[str, Any]) -> dict[str, Any]:
-    counts = run.get("counts") or {}
-    files = [f.get("path") for f in counts.get("files", []) if isinstance(f, dict)] or list(run.get("files") or [])
-    return {"ingest_run": run["id"], "kind": run["kind"], "status": run["status"],
-            "retrieved": _iso(run["finished_at"]), "files": files,
+def _source(run: StoredRun) -> dict[str, Any]:
+    counts = run.counts or {}
+    files = [f.get("path") for f in counts.get("files", []) if isinstance(f, dict)] or list(run.files or [])
+    return {"ingest_run": run.id, "kind": run.kind, "status": run.status, "retrieved": rfc3339(run.finished_at),
+            "files": files,
             "observed_at": sorted({t for f in counts.get("files", []) if isinstance(f, dict) for t in _observed(f)})}
 
 
@@ -401,5 +478,15 @@ def _observed(file_report: dict[str, Any]) -> list[str]:
     time (``--observed-at`` or the file's modification time) only if it dated some of them."""
     if file_report.get("source_observed_times"):
         fallback = [file_report["observed_at"]] if file_report.get("fallback_snapshots") else []
-        return [file_report["source_observed_from"], file_report["source_observed_to"], *fallback]
-    return [file_report["observed_at"]] if file_report.get("observed_at") else []
+        times = [file_report["source_observed_from"], file_report["source_observed_to"], *fallback]
+    else:
+        times = [file_report["observed_at"]] if file_report.get("observed_at") else []
+    return [_rfc3339_text(t) for t in times]
+
+
+def _rfc3339_text(text: str) -> str:
+    """An ingest report's ISO time in the outputs' one format (kept as it is if unreadable)."""
+    try:
+        return rfc3339(datetime.fromisoformat(text)) or text
+    except ValueError:
+        return text

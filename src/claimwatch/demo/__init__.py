@@ -1,4 +1,11 @@
-"""``claimwatch demo``: the whole pipeline on bundled, synthetic data (see demo/data/README.md)."""
+"""``claimwatch demo``: the whole pipeline on bundled, synthetic data (see demo/data/README.md).
+
+The demo writes only its own folder (``--out``): its store (``demo.db``), index and reports. It
+runs with the default settings whatever ``claimwatch.toml`` or ``CLAIMWATCH_*`` say — so it prints
+the same figures everywhere and never opens the store or index they configure — and it refuses to
+touch what it did not make: a folder it did not mark as its own (:data:`MARK`), or a store (an
+explicit ``db``, e.g. a PostgreSQL database) holding anything but the demo's data.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,15 @@ import csv
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from claimwatch import api
 from claimwatch.analysis.report import Report, Selection
+from claimwatch.config import Settings
 from claimwatch.reports import write_all
 from claimwatch.reports.study import write_study
+from claimwatch.store import lookups
+from claimwatch.store.db import display_name
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 POST_FILES = ("posts_2024-08-01.jsonl", "posts_2024-11-01.jsonl", "posts_extra.csv")
@@ -26,6 +36,14 @@ LABELS_FILE = "label_events.jsonl"
 STUDY_FILE = "study.yaml"
 #: The generic CSV carries no observation time; fix it so the demo is the same everywhere.
 CSV_OBSERVED_AT = datetime(2024, 8, 1, 12, 0, tzinfo=UTC)
+#: The file that marks a folder as the demo's own: only such a folder (or a new or empty one) is written.
+MARK = ".claimwatch-demo"
+_MARK_TEXT = ("Written by `claimwatch demo`, which may replace demo.db, demo.index/, report.* and study/ here "
+              "when it runs again.\n")
+
+
+class DemoRefused(ValueError):
+    """The demo was pointed at a folder or store it did not make; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +72,7 @@ def check_ground_truth(report: Report) -> GroundTruthCheck:
             missed += expected is not None
         elif expected is None:
             false += 1
-        elif row.fact_check.review_url in expected:
+        elif row.fact_check.url in expected:
             right += 1
         else:
             wrong += 1
@@ -62,17 +80,57 @@ def check_ground_truth(report: Report) -> GroundTruthCheck:
 
 
 def run_demo(out: Path, db: str | None = None) -> tuple[Report, dict[str, Path], list[str]]:
-    """Ingest, index, match and report into ``out``; starts from a fresh store each time."""
-    out.mkdir(parents=True, exist_ok=True)
-    target = db or str(out / "demo.db")
-    if "://" in target:  # a server database: start from empty tables
-        ws = api.open(target)
+    """Ingest, index, match and report into ``out``, from an empty store each time. ``db``: another
+    store for it (e.g. a PostgreSQL database made with ``claimwatch init``): a new file, or a
+    store holding nothing but the demo's data.
+
+    Raises :class:`DemoRefused` (or a :class:`~claimwatch.store.db.StoreError`) before it writes
+    anything when ``out`` or ``db`` is someone else's."""
+    _check_folder(out)
+    if db is not None and ("://" in db or Path(db).exists()):
+        probe = api.Workspace(Settings(db=db), read_only=True)  # nothing is written (or migrated) before the check
+        try:
+            _refuse_foreign_data(probe)
+        finally:
+            probe.engine.dispose()
+    ws = api.Workspace(Settings(db=db or str(out / "demo.db"), index_dir=str(out / "demo.index")))
+    try:
+        _refuse_foreign_data(ws)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / MARK).write_text(_MARK_TEXT, encoding="utf-8")
         ws.reset()
-    else:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
-        ws = api.open(target)
-    shutil.rmtree(ws.index_dir, ignore_errors=True)
+        shutil.rmtree(ws.index_dir, ignore_errors=True)
+        return _run(ws, out)
+    finally:
+        ws.engine.dispose()
+
+
+def _check_folder(out: Path) -> None:
+    """``out`` must be new, empty or marked by an earlier demo; anything else is the user's."""
+    if out.exists() and not out.is_dir():
+        raise DemoRefused(f"--out {out} is a file; give the demo a folder of its own (default claimwatch-demo)")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARK).is_file():
+        raise DemoRefused(f"--out {out} holds files the demo did not write (it has no {MARK} mark); the demo writes "
+                          "only a new or empty folder or one of its own — give another --out")
+
+
+def _is_demo_file(path: str) -> bool:
+    p = PurePath(path)
+    return p.name in (*POST_FILES, *FACTCHECK_FILES, *NOTES_FILES, LABELS_FILE) and p.parent.match("demo/data")
+
+
+def _refuse_foreign_data(ws: api.Workspace) -> None:
+    """The demo empties its store first: only one that holds nothing but the demo's own data."""
+    with ws.engine.connect() as conn:
+        foreign = sorted(f for f in lookups.ingested_files(conn) if not _is_demo_file(f))
+    if foreign:
+        more = f" and {len(foreign) - 1} more files" if len(foreign) > 1 else ""
+        raise DemoRefused(f"store {display_name(ws.settings.db)} holds data the demo did not "
+                          f"ingest (from {foreign[0]}{more}); the demo empties only a store of its own — give it "
+                          "another --out (or --db)")
+
+
+def _run(ws: api.Workspace, out: Path) -> tuple[Report, dict[str, Path], list[str]]:
     log = []
     rep = ws.ingest_posts([DATA_DIR / f for f in POST_FILES], observed_at=CSV_OBSERVED_AT)
     log.append(f"posts: {rep.summary()}")

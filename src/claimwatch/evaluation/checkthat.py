@@ -32,6 +32,16 @@ class DataError(ValueError):
     """An evaluation file is malformed; the message names the file and line."""
 
 
+def existing_file(path: str | Path) -> Path:
+    """``path``, if it is a file; else a :class:`DataError` saying what it is instead."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give a file")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    return path
+
+
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig")
@@ -62,9 +72,7 @@ def _doc_date(value: str | None) -> datetime | None:
 
 def load_vclaims(path: Path) -> list[ClaimDoc]:
     """Verified claims from any of the CheckThat! 2A/2B claim files (format by content)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    path = existing_file(path)
     first = next((line for _, line in numbered_lines(path) if line.strip()), "")
     docs = _vclaims_jsonl(path) if first.lstrip().startswith("{") else _vclaims_tsv(path)
     seen: dict[str, ClaimDoc] = {}
@@ -140,9 +148,7 @@ def _query_date(qid: str, text: str) -> datetime | None:
 def load_queries(path: Path, context_window: int = 0) -> list[Query]:
     """Queries from a CheckThat! TSV; ``context_window`` adds that many neighbouring debate
     sentences (same transcript, adjacent line numbers) as context."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    path = existing_file(path)
     by_id: dict[str, Query] = {}
     for no, line in numbered_lines(path):
         if not line.strip():
@@ -193,9 +199,7 @@ def _with_context(queries: list[Query], window: int) -> list[Query]:
 
 def load_qrels(path: Path) -> dict[str, set[str]]:
     """TREC qrels ``qid 0 docid rel`` (tabs or spaces); only rel > 0 counts."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    path = existing_file(path)
     qrels: dict[str, set[str]] = {}
     for no, line in numbered_lines(path):
         if not line.strip():

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from claimwatch.evaluation.checkthat import DataError
+from claimwatch.evaluation.checkthat import DataError, existing_file
 from claimwatch.evaluation.checkthat import numbered_lines as lines
 from claimwatch.evaluation.metrics import average_precision, binary_metrics
 
@@ -73,9 +73,7 @@ def _column(header: list[str], names: Sequence[str], what: str, path: Path) -> i
 
 def load_labelled(path: Path) -> list[LabelledText]:
     """Every labelled sentence or tweet of a CheckThat! check-worthiness TSV, in file order."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    path = existing_file(path)
     header: list[str] | None = None
     cols = (0, 0, 0)
     kind = "sentence"
@@ -142,7 +140,7 @@ def cached_embeddings(texts: Sequence[str], encoder: Encoder) -> np.ndarray:
     disk by content and encoder under ``<cache>/cw-emb``: evaluations and training runs over the
     same files do not re-encode tens of thousands of sentences."""
     from claimwatch.claims.checkworthiness import embedding_text
-    from claimwatch.claims.encoder import cache_dir
+    from claimwatch.config import cache_dir
 
     cleaned = [embedding_text(t) for t in texts]
     # A local model directory keeps its name when retrained in place: its files count too.

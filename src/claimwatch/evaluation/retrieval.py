@@ -1,15 +1,14 @@
 """Evaluate claim retrieval on CheckThat!-style data (or on your own store's fact-checks).
 
-The claim side is indexed once per (file content, encoder) and cached under
-``~/.cache/claimwatch/eval-index`` (``CLAIMWATCH_CACHE_DIR`` overrides), so re-running an
-evaluation or a training recipe does not re-encode 14,000 claims.
+The claim side is indexed once per (file content, encoder) and cached in ``eval-index/`` under
+:func:`claimwatch.config.cache_dir`, so re-running an evaluation or a training recipe does not
+re-encode 14,000 claims.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,13 @@ from claimwatch.claims.index import ClaimIndex
 from claimwatch.claims.rerank import RetrievalModel
 from claimwatch.claims.retrieval import Retriever
 from claimwatch.claims.text import clean_query
+from claimwatch.config import DEFAULT_THRESHOLD, cache_dir
 from claimwatch.evaluation.metrics import (
     expected_calibration_error,
     precision_recall_at,
     reliability_table,
     retrieval_metrics,
 )
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("CLAIMWATCH_CACHE_DIR") or Path.home() / ".cache" / "claimwatch")
 
 
 def cached_index(docs: Sequence[ClaimDoc], encoder: Encoder, show_progress: bool = False) -> ClaimIndex:
@@ -56,6 +52,8 @@ class RetrievalRun:
     scores: dict[str, list[float]]
     confidence: dict[str, float | None]
     method: str
+    #: whether the top-1 confidences are calibrated probabilities (a trained model with calibration)
+    calibrated: bool = False
     warnings: list[str] = field(default_factory=list)
 
     def trec_lines(self, tag: str = "claimwatch") -> list[str]:
@@ -75,13 +73,17 @@ def run_retrieval(index: ClaimIndex, queries: Sequence[Query], encoder: Encoder,
             ranked[q.id] = [h.doc_id for h in hits]
             scores[q.id] = [h.score for h in hits]
             confidence[q.id] = hits[0].confidence if hits else None
-    return RetrievalRun(ranked, scores, confidence, retriever.method)
+    return RetrievalRun(ranked, scores, confidence, retriever.method,
+                        calibrated=model is not None and model.calibration is not None)
 
 
 def evaluate(run: RetrievalRun, qrels: dict[str, set[str]], negatives: RetrievalRun | None = None,
-             thresholds: Sequence[float] = (0.5, 0.7, 0.9)) -> dict[str, Any]:
+             thresholds: Sequence[float] = (0.5, 0.7, 0.9), score_threshold: float = DEFAULT_THRESHOLD
+             ) -> dict[str, Any]:
     """Ranking metrics; with calibrated confidences also precision/recall at thresholds and a
-    reliability table; with a run over posts that match nothing, the false proposal rate."""
+    reliability table; with a run over posts that match nothing, the false proposal rate: at each
+    confidence threshold when confidences are calibrated, else (no confidence exists) at the score
+    threshold from which ``claimwatch match`` proposes (``score_threshold``)."""
     out: dict[str, Any] = retrieval_metrics(run.ranked, qrels)
     out["method"] = run.method
     qids = sorted(qrels)
@@ -92,11 +94,15 @@ def evaluate(run: RetrievalRun, qrels: dict[str, set[str]], negatives: Retrieval
         out["reliability"] = [vars(b) for b in reliability_table(conf, correct)]
         out["ece"] = expected_calibration_error(conf, correct)
     if negatives is not None:
-        neg_conf = [c if c is not None else 0.0 for c in negatives.confidence.values()]
-        out["no_claim_posts"] = len(neg_conf)
-        out["false_proposal_rate"] = {f"{t}": float(np.mean([c >= t for c in neg_conf])) if neg_conf else 0.0
-                                      for t in thresholds}
-        if "reliability" in out:
+        out["no_claim_posts"] = len(negatives.confidence)
+        if not negatives.calibrated:
+            # A post with no candidate at all is proposed nothing; else its best score decides.
+            top = [s[0] if s else -np.inf for s in negatives.scores.values()]
+            out["false_proposal_rate_at_score"] = {f"{score_threshold}": _share(t >= score_threshold for t in top)}
+        else:
+            neg_conf = [c if c is not None else 0.0 for c in negatives.confidence.values()]
+            out["false_proposal_rate"] = {f"{t}": _share(c >= t for c in neg_conf) for t in thresholds}
+        if "reliability" in out and negatives.calibrated:
             # Calibration as a feed sees it: posts with a fact-check mixed with posts with none.
             mixed_conf, mixed_ok = conf + neg_conf, correct + [False] * len(neg_conf)
             out["reliability_with_no_claim_posts"] = [vars(b) for b in reliability_table(mixed_conf, mixed_ok)]
@@ -104,10 +110,16 @@ def evaluate(run: RetrievalRun, qrels: dict[str, set[str]], negatives: Retrieval
     return out
 
 
+def _share(flags: Iterable[bool]) -> float | None:
+    """The share of true flags; None (not 0) when there are none."""
+    values = list(flags)
+    return float(np.mean(values)) if values else None
+
+
 def evaluate_files(claims: Sequence[ClaimDoc], queries_path: Path, qrels_path: Path, encoder: Encoder,
                    model: RetrievalModel | None, *, negatives: Sequence[Query] = (), context_window: int = 0,
-                   alpha: float = 0.8, depth: int = 20, show_progress: bool = False
-                   ) -> tuple[dict[str, Any], RetrievalRun]:
+                   alpha: float = 0.8, threshold: float = DEFAULT_THRESHOLD, depth: int = 20,
+                   show_progress: bool = False) -> tuple[dict[str, Any], RetrievalRun]:
     """The whole ``claimwatch eval retrieval``: load, index (cached), rank, score."""
     from claimwatch.evaluation import checkthat
 
@@ -128,4 +140,4 @@ def evaluate_files(claims: Sequence[ClaimDoc], queries_path: Path, qrels_path: P
     run = run_retrieval(index, [queries[q] for q in sorted(qrels)], encoder, model, alpha=alpha, depth=depth)
     run.warnings = warnings
     neg_run = run_retrieval(index, negatives, encoder, model, alpha=alpha, depth=1) if negatives else None
-    return evaluate(run, qrels, neg_run), run
+    return evaluate(run, qrels, neg_run, score_threshold=threshold), run

@@ -185,15 +185,15 @@ def _top_posts(result: StudyResult, colors: dict[str, str]) -> Chart:
     top = top_posts(result)
     fig, ax = _figure(0.9 + 0.3 * max(len(top), 3))
     if top:
-        labels = [f"{(r['created_at'] or '')[:10]} @{r['account'] or '?'} {r['post_id']}" for r in top]
-        ax.barh(labels, [r["views"] for r in top], color=[colors.get(r["claim_category"], "C7") for r in top])
+        labels = [f"{r.created_at.date() if r.created_at else ''} @{r.account or '?'} {r.post_id}" for r in top]
+        ax.barh(labels, [r.views for r in top], color=[colors.get(r.claim_category, "C7") for r in top])
         ax.invert_yaxis()
         _views_axis(ax, "x")
         ax.set_xlabel("views")
-        shown = {r["claim_category"] for r in top}
+        shown = {r.claim_category for r in top}
         handles = [Patch(color=colors.get(n, "C7"), label=_legend(n)) for n in colors if n in shown]
         ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=False)
     else:
         _no_data(ax, "posts with known views")
-    alt = "; ".join(f"post {r['post_id']} (@{r['account']}): {count(r['views'], 'view')}" for r in top) or "no posts"
+    alt = "; ".join(f"post {r.post_id} (@{r.account}): {count(r.views, 'view')}" for r in top) or "no posts"
     return _render("top_posts", f"Top {count(len(top), 'post')} by views", alt, fig)

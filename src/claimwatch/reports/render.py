@@ -11,13 +11,16 @@ from __future__ import annotations
 import csv
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from claimwatch import atomic
-from claimwatch.analysis.report import Report, queue_score
+from claimwatch.analysis.jsonable import rfc3339
+from claimwatch.analysis.post_rows import FactCheckRef
+from claimwatch.analysis.report import TABLE_COLUMNS, Report, queue_score
 from claimwatch.terminal import safe
 from claimwatch.wording import count
 
@@ -26,6 +29,7 @@ env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
                   autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True,
                   finalize=lambda value: value if isinstance(value, Markup) or not isinstance(value, str) else safe(value))
 env.filters["thousands"] = lambda n: "unknown" if n is None else f"{n:,}"
+env.filters["rfc3339"] = rfc3339
 env.filters["counted"] = count  # {{ n | counted("post") }}: "1 post", "2 posts"
 _ID_BREAKS = re.compile(r"(?<=[/:@._-])")
 
@@ -85,6 +89,20 @@ def md_link(text: object, url: str | None) -> str:
     return f"[{md_cell(text)}](<{url}>)"
 
 
+def claims_cell(fact_checks: tuple[FactCheckRef, ...]) -> str:
+    """The fact-checked claims of a post's fact-checks, in their order, for a table cell."""
+    return "; ".join(dict.fromkeys(fc.claim for fc in fact_checks))
+
+
+
+def _day(when: datetime | None) -> str:
+    """The UTC date of a time, for a table's date column ("" when unknown)."""
+    return when.date().isoformat() if when else ""
+
+
+env.filters["day"] = _day
+
+
 def csv_cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
@@ -103,32 +121,34 @@ def to_markdown(report: Report) -> str:
     lines = [
         "# claimwatch report", "",
         f"**{md_cell(h.sentence())}**", "",
-        f"Generated {report.generated_at}. Selection: {md_cell(json.dumps(report.selection))}.", "",
+        f"Generated {rfc3339(report.generated_at)}. Selection: {md_cell(json.dumps(report.selection))}.", "",
         f"Matching: {md_cell(json.dumps(report.matching))}.", "",
-        "| # | post | date | kind | account | text | views | observed | fact-check | rating | verdict | status | score "
-        "| confidence |",
-        "|---|---|---|---|---|---|---:|---|---|---|---|---|---:|---:|",
+        "Posts behind the headline first (debunked, then other matched posts), most viewed first.", "",
+        "| # | post | date | type | account | text | fact-checked claim | views | observed | fact-check | rating "
+        "| verdict | status | score | confidence |",
+        "|---|---|---|---|---|---|---|---:|---|---|---|---|---|---:|---:|",
     ]
-    for i, row in enumerate(report.rows, start=1):
+    for i, row in enumerate(report.ordered(), start=1):
         fc = row.fact_check
         post = md_link(row.post_id, row.url)
-        fc_cell = (md_link(fc.publisher or "fact-check", fc.review_url) if safe_url(fc.review_url)
-                   else md_cell(fc.review_url)) if fc else ""
+        fc_cell = (md_link(fc.publisher or "fact-check", fc.url) if safe_url(fc.url) else md_cell(fc.url)) if fc else ""
         lines.append("| " + " | ".join([
-            str(i), post, md_cell((row.created_at or "")[:10]), row.kind, md_cell(row.handle),
-            md_cell(row.text, 160), row.reach(),
-            md_cell((row.observed_at or "")[:10]), fc_cell, md_cell(fc.rating_text if fc else ""),
-            md_cell(fc.verdict if fc else ""), md_cell(fc.match_status if fc else ""),
+            str(i), post, _day(row.created_at), md_cell(row.post_type), md_cell(row.account),
+            md_cell(row.text, 160), md_cell(fc.claim if fc else "", 200), row.reach(),
+            _day(row.observed_at), fc_cell, md_cell(fc.rating_text if fc else ""),
+            md_cell(fc.rating_class if fc else ""), md_cell(fc.match_status if fc else ""),
             f"{fc.match_score:.3f}" if fc else "", _confidence(fc.match_confidence if fc else None),
         ]) + " |")
-    lines += ["", "## Posts by language", "", "| language | posts | debunked posts | their views |", "|---|---:|---:|---:|"]
-    lines += [f"| {md_cell(c.lang)} | {c.posts:,} | {c.debunked_posts:,} | {c.debunked_views:,} |"
+    lines += ["", "## Posts by language", "",
+              "| language | posts | debunked posts | their views | views unknown |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {md_cell(c.lang)} | {c.posts:,} | {c.debunked_posts:,} | "
+              f"{'unknown' if c.debunked_views is None else f'{c.debunked_views:,}'} | {c.debunked_views_unknown:,} |"
               for c in report.languages]
     lines += ["", "## Check-worthy claims with no fact-check yet", "", f"_{md_cell(report.unchecked_rule)}_", "",
               "| # | post | date | account | claim sentence | check-worthiness | views |", "|---|---|---|---|---|---:|---:|"]
     for i, row in enumerate(report.unchecked, start=1):
-        lines.append(f"| {i} | {md_link(row.post_id, row.url)} | {md_cell((row.created_at or '')[:10])} | "
-                     f"{md_cell(row.handle)} | "
+        lines.append(f"| {i} | {md_link(row.post_id, row.url)} | {_day(row.created_at)} | "
+                     f"{md_cell(row.account)} | "
                      f"{md_cell(row.claim_sentence or row.text, 200)} | {queue_score(row):.2f} | "
                      f"{row.reach()} |")
     if report.earlier_decisions:
@@ -136,9 +156,9 @@ def to_markdown(report: Report) -> str:
                   "_The post was edited after the decision, so it is not counted above; review it again._", "",
                   "| match | post | account | fact-check | decision | by | on | status now |",
                   "|---:|---|---|---|---|---|---|---|"]
-        lines += [f"| {d.match_id} | {md_link(d.post_id, d.url)} | {md_cell(d.handle)} | "
+        lines += [f"| {d.match_id} | {md_link(d.post_id, d.url)} | {md_cell(d.account)} | "
                   f"{md_link(d.publisher or d.review_url, d.review_url)} | {md_cell(d.decision)} | "
-                  f"{md_cell(d.decided_by)} | {md_cell((d.decided_at or '')[:10])} | {md_cell(d.status)} |"
+                  f"{md_cell(d.decided_by)} | {_day(d.decided_at)} | {md_cell(d.status)} |"
                   for d in report.earlier_decisions]
     return "\n".join(lines) + "\n"
 
@@ -146,8 +166,7 @@ def to_markdown(report: Report) -> str:
 def write_csv(report: Report, path: Path) -> None:
     rows = report.table()
     with atomic.replacing(path, "w", newline="", encoding="utf-8") as fh:
-        fields = list(rows[0]) if rows else ["post_id"]
-        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer = csv.DictWriter(fh, fieldnames=TABLE_COLUMNS)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: csv_cell(v) for k, v in row.items()})
@@ -155,6 +174,7 @@ def write_csv(report: Report, path: Path) -> None:
 
 def to_html(report: Report) -> str:
     return env.get_template("report.html.j2").render(r=report, h=report.headline, queue_score=queue_score,
+                                                      rows=report.ordered(),
                                                       selection_json=json.dumps(report.selection, indent=1),
                                                       matching_json=json.dumps(report.matching, indent=1))
 

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from claimwatch import atomic
-from claimwatch.analysis.notes import describe as describe_notes
+from claimwatch.analysis.jsonable import rfc3339
+from claimwatch.analysis.post_rows import PostRow
 from claimwatch.analysis.reach import ENGAGEMENT, describe_reach
-from claimwatch.analysis.study import StudyResult
+from claimwatch.analysis.study import ExcludedPost, StudyResult
 from claimwatch.reports.charts import Chart, study_charts
-from claimwatch.reports.render import csv_cell, env, md_cell, md_link
+from claimwatch.reports.render import claims_cell, csv_cell, env, md_cell, md_link
 from claimwatch.reports.study_pdf import pdf_bytes
-from claimwatch.reports.study_view import Group, groups
+from claimwatch.reports.study_view import Group, excluded_shown, groups
 from claimwatch.wording import count
 
 FORMATS = ("json", "html", "md", "csv", "pdf")
@@ -48,43 +49,61 @@ def write_study(result: StudyResult, out_dir: Path, stem: str = "study") -> dict
 
 def to_html(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> str:
     return env.get_template("study.html.j2").render(s=result, headline=result.headline(), charts=charts, groups=view,
-                                                    reach=describe_reach, notes=describe_notes)
+                                                    reach=describe_reach, excluded=excluded_shown(result))
 
 
 # --------------------------------------------------------------------------- Markdown
 
 def _md_groups(heading: str, rows: list[Group]) -> list[str]:
     out = [f"| {heading} | posts | views | views unknown | fact-checks |", "|---|---:|---:|---:|---|"]
-    out += [f"| {md_cell(g.label)} | {g.posts:,} | {g.views:,} | {g.views_unknown:,} | "
+    out += [f"| {md_cell(g.label)} | {g.posts:,} | {g.views_cell} | {g.views_unknown:,} | "
             + ", ".join(md_link(publisher or url, url) for url, publisher in g.factchecks) + " |" for g in rows]
     return out + [""]
 
 
-def _md_factchecks(row: dict[str, Any]) -> str:
-    return "; ".join(f"{md_link(fc['publisher'] or fc['url'], fc['url'])}: {md_cell(fc['rating_text'])} "
-                     f"({md_cell(fc['match_method'])})" for fc in row["fact_checks"])
+def _md_factchecks(row: PostRow | ExcludedPost) -> str:
+    return "; ".join(f"{md_link(fc.publisher or fc.url, fc.url)}: {md_cell(fc.rating_text)} "
+                     f"({md_cell(fc.match_method)})" for fc in row.fact_checks)
 
 
-def _md_notes(row: dict[str, Any]) -> str:
-    return md_cell(describe_notes(row["community_notes"]))
+def _md_notes(row: PostRow) -> str:
+    return md_cell(row.community_notes.describe())
+
+
+def _md_excluded(result: StudyResult) -> list[str]:
+    shown = excluded_shown(result)
+    if not shown:
+        return ["none"]
+    out = ["| post | date | type | account | text | fact-checked claim | fact-checks | left out by |",
+           "|---|---|---|---|---|---|---|---|"]
+    out += ["| " + " | ".join([
+        md_link(e.post_id, e.url), md_cell(e.created_at.date() if e.created_at else ""), md_cell(e.post_type),
+        md_cell(e.account), md_cell(e.text, 160), md_cell(claims_cell(e.fact_checks), 200), _md_factchecks(e),
+        md_cell("; ".join(f"{x.rule}: {x.detail}" for x in e.reasons))]) + " |" for e in shown]
+    more = len(result.excluded_posts) - len(shown)
+    return out + (["", f"{more:,} more in study.json (excluded_posts)."] if more else [])
 
 
 def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> str:
     st = result.study
-    lines = [f"# {md_cell(st['title'])}", "", f"Generated {result.generated_at}.", ""]
+    lines = [f"# {md_cell(st['title'])}", "", f"Generated {rfc3339(result.generated_at)}.", ""]
     lines += [("- " if line.startswith("  ") else "") + md_cell(line.strip()) for line in result.headline()] + [""]
     lines += [f"![{md_cell(c.title)}]({CHART_DIR}/{c.name}.png)" for c in charts] + [""]
     lines += ["## By narrative", "", *_md_groups("narrative", view["narrative"]),
               "## By account", "", *_md_groups("account", view["account"]),
               "## By week", "", *_md_groups("week starting", view["week"])]
-    lines += ["## Posts", "", ("| # | post | date | type | account | narrative | views | observed | fact-checks "
-                               "| Community Notes | label | text |"), "|---:|---|---|---|---|---|---:|---|---|---|---|---|"]
+    lines += ["## Posts", "", ("| # | post | date | type | account | text | fact-checked claim | narrative | views "
+                               "| observed | fact-checks | Community Notes | label |"),
+              "|---:|---|---|---|---|---|---|---|---:|---|---|---|---|"]
     lines += ["| " + " | ".join([
-        str(i), md_link(r["post_id"], r["url"]), md_cell((r["created_at"] or "")[:10]), md_cell(r["post_type"]),
-        md_cell(r["account"]), md_cell(r["claim_category"]), describe_reach(r["views"], r["engagement"]),
-        md_cell((r["observed_at"] or "")[:10]), _md_factchecks(r), _md_notes(r),
-        "yes" if r["platform_label"]["present"] else "no", md_cell(r["text"], 160)]) + " |"
+        str(i), md_link(r.post_id, r.url), md_cell(r.created_at.date() if r.created_at else ""), md_cell(r.post_type),
+        md_cell(r.account), md_cell(r.text, 160), md_cell(claims_cell(r.fact_checks), 200), md_cell(r.claim_category),
+        describe_reach(r.views, r.engagement), md_cell(r.observed_at.date() if r.observed_at else ""),
+        _md_factchecks(r), _md_notes(r), "yes" if r.platform_label.present else "no"]) + " |"
         for i, r in enumerate(result.posts, start=1)]
+    lines += ["", "## Excluded posts", "",
+              "Posts with an analyst-confirmed or machine-proposed fact-check match that the inclusion rules left "
+              "out, with the first rule that did.", "", *_md_excluded(result)]
     lines += ["", "## Proposed new narratives", ""]
     lines += [f"- {md_cell(p['name'])} ({count(p['posts'], 'post')}: {md_cell(', '.join(p['post_ids']))})"
               for p in result.proposed_narratives] or ["none"]
@@ -100,23 +119,25 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
 
 # --------------------------------------------------------------------------- CSV
 
-CSV_FIELDS = ("post_id", "url", "created_at", "post_type", "account", "narrative", "narrative_rule", "views",
-              "views_observed_at", *ENGAGEMENT, "observed_at", "factcheck_urls", "ratings", "match_methods",
-              "notes_proposed", "note_shown_now", "note_shown_knowledge", "note_ever_shown", "label_present", "lang", "text")
+CSV_FIELDS = ("post_id", "url", "created_at", "post_type", "account", "text", "factcheck_claims", "narrative",
+              "narrative_rule", "views", "views_observed_at", *ENGAGEMENT, "observed_at", "factcheck_urls", "ratings",
+              "match_methods", "notes_proposed", "note_shown_now", "note_shown_knowledge", "note_ever_shown",
+              "label_present", "lang")
 
 
-def _csv_row(r: dict[str, Any]) -> dict[str, Any]:
+def _csv_row(r: PostRow) -> dict[str, Any]:
     """One flat row per post; several fact-checks are joined with "; " in the same order in each column."""
-    fcs, cn = r["fact_checks"], r["community_notes"]
-    return {"post_id": r["post_id"], "url": r["url"], "created_at": r["created_at"], "post_type": r["post_type"],
-            "account": r["account"], "narrative": r["claim_category"], "narrative_rule": r["category_rule"],
-            "views": r["views"], "views_observed_at": r["views_observed_at"], **r["engagement"],
-            "observed_at": r["observed_at"], "factcheck_urls": "; ".join(fc["url"] for fc in fcs),
-            "ratings": "; ".join(fc["rating_text"] or fc["rating_class"] or "" for fc in fcs),
-            "match_methods": "; ".join(fc["match_method"] for fc in fcs),
-            "notes_proposed": cn["proposed"], "note_shown_now": cn["shown_now"],
-            "note_shown_knowledge": cn["shown_now_knowledge"], "note_ever_shown": cn["ever_shown"],
-            "label_present": r["platform_label"]["present"], "lang": r["lang"], "text": r["text"]}
+    fcs, cn = r.fact_checks, r.community_notes
+    return {"post_id": r.post_id, "url": r.url, "created_at": rfc3339(r.created_at), "post_type": r.post_type,
+            "account": r.account, "text": r.text, "factcheck_claims": claims_cell(fcs),
+            "narrative": r.claim_category, "narrative_rule": r.category_rule,
+            "views": r.views, "views_observed_at": rfc3339(r.views_observed_at), **r.engagement,
+            "observed_at": rfc3339(r.observed_at), "factcheck_urls": "; ".join(fc.url for fc in fcs),
+            "ratings": "; ".join(fc.rating_text or fc.rating_class or "" for fc in fcs),
+            "match_methods": "; ".join(fc.match_method for fc in fcs),
+            "notes_proposed": cn.proposed, "note_shown_now": cn.shown_now,
+            "note_shown_knowledge": cn.shown_now_knowledge, "note_ever_shown": cn.ever_shown,
+            "label_present": r.platform_label.present, "lang": r.lang}
 
 
 def write_csv(result: StudyResult, path: Path) -> None:

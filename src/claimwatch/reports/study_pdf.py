@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 import matplotlib as mpl
 from fontTools.ttLib import TTFont
 from fpdf import FPDF, FontFace
 
-from claimwatch.analysis.notes import describe as describe_notes
+from claimwatch.analysis.jsonable import rfc3339
 from claimwatch.analysis.reach import describe_reach
 from claimwatch.analysis.study import StudyResult
 from claimwatch.reports.charts import Chart
@@ -81,13 +80,13 @@ def pdf_bytes(result: StudyResult, charts: list[Chart], view: dict[str, list[Gro
     pdf = _Pdf(format="A4")
     for style, name in _FONT_FILES.items():
         pdf.add_font(FONT, style, _font_path(name))
-    pdf.set_creation_date(datetime.fromisoformat(result.generated_at))
+    pdf.set_creation_date(result.generated_at)
     pdf.set_title(_printable(result.study["title"]))
     pdf.set_margins(15, 15)
     pdf.set_auto_page_break(True, margin=16)
     pdf.add_page()
     _text(pdf, result.study["title"], size=15, bold=True)
-    _text(pdf, f"Generated {result.generated_at}.", size=8, grey=True)
+    _text(pdf, f"Generated {rfc3339(result.generated_at)}.", size=8, grey=True)
     for line in result.headline():
         _text(pdf, line.strip(), size=10.5, indent=8 if line.startswith("  ") else 0, gap=1)
     for chart in charts:
@@ -117,8 +116,7 @@ def _group_columns(heading: str) -> list[Column]:
 
 
 def _group_rows(groups: list[Group]) -> list[list[str]]:
-    return [[g.label, f"{g.posts:,}", "unknown" if g.posts and g.views_unknown == g.posts else f"{g.views:,}",
-             f"{g.views_unknown:,}"] for g in groups]
+    return [[g.label, f"{g.posts:,}", g.views_cell, f"{g.views_unknown:,}"] for g in groups]
 
 
 def _table(pdf: _Pdf, title: str, columns: Sequence[Column], rows: list[list[str]],
@@ -163,13 +161,13 @@ def _posts(pdf: _Pdf, result: StudyResult) -> None:
                Column("text", 45, text=True)]
     rows, links = [], []
     for i, r in enumerate(result.posts, start=1):
-        fcs = r["fact_checks"]
-        rows.append([f"{i:,}", r["post_id"], (r["created_at"] or "")[:10], r["account"] or "", r["claim_category"],
-                     describe_reach(r["views"], r["engagement"]),
-                     "; ".join(f"{fc['publisher'] or fc['url']}: {fc['rating_text'] or fc['rating_class'] or ''} "
-                               f"({fc['match_method']})" for fc in fcs),
-                     describe_notes(r["community_notes"]), clip(r["text"] or "", _TEXT_CHARS)])
-        links.append([None, r["url"], None, None, None, None, fcs[0]["url"] if fcs else None, None, None])
+        fcs = r.fact_checks
+        rows.append([f"{i:,}", r.post_id, r.created_at.date().isoformat() if r.created_at else "", r.account or "",
+                     r.claim_category or "", describe_reach(r.views, r.engagement),
+                     "; ".join(f"{fc.publisher or fc.url}: {fc.rating_text or fc.rating_class or ''} "
+                               f"({fc.match_method})" for fc in fcs),
+                     r.community_notes.describe(), clip(r.text or "", _TEXT_CHARS)])
+        links.append([None, r.url, None, None, None, None, fcs[0].url if fcs else None, None, None])
     _table(pdf, f"Posts ({len(rows):,}), most viewed first", columns, rows, links)
 
 

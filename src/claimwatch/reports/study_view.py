@@ -1,23 +1,23 @@
 """What the study renderers (HTML, Markdown, PDF, charts) show beyond the
 :class:`~claimwatch.analysis.study.StudyResult` itself: which posts stand behind each row of the
-narrative, account and week tables, and which posts are the top ones. Computed once here so
-every format links the same figure to the same posts.
+narrative, account and week tables, which posts are the top ones, and the excluded posts shown.
+Computed once here so every format links the same figure to the same posts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from claimwatch.analysis.post_rows import PostRow
 from claimwatch.analysis.reach import week_of
-from claimwatch.analysis.study import StudyResult
+from claimwatch.analysis.study import ExcludedPost, StudyResult
 
 #: How many posts the "top posts" chart and the PDF's top-post table show.
 TOP_POSTS = 10
-
-Row = dict[str, Any]
+#: How many excluded posts the HTML and Markdown list (all of them are in study.json).
+EXCLUDED_SHOWN = 100
 
 
 @dataclass
@@ -27,7 +27,8 @@ class Group:
     kind: str
     label: str
     posts: int
-    views: int
+    #: None when every post's views are unknown (shown as "unknown", never 0)
+    views: int | None
     views_unknown: int
     #: HTML id of the list of this row's posts (index-based: labels are free text)
     anchor: str
@@ -35,15 +36,19 @@ class Group:
     #: (review URL, publisher) of every fact-check behind the row, in first-seen order
     factchecks: list[tuple[str, str | None]] = field(default_factory=list)
 
+    @property
+    def views_cell(self) -> str:
+        return "unknown" if self.views is None else f"{self.views:,}"
 
-def week_key(row: Row) -> str | None:
+
+def week_key(row: PostRow) -> str | None:
     """The ISO Monday of the post's week, as the study's ``by_week`` keys it."""
-    return week_of(datetime.fromisoformat(row["created_at"])).isoformat() if row["created_at"] else None
+    return week_of(row.created_at).isoformat() if row.created_at else None
 
 
-def _groups(kind: str, totals: list[Row], key_name: str, rows: list[Row], key_of: Callable[[Row], str | None]
-            ) -> list[Group]:
-    members: dict[str, list[Row]] = {}
+def _groups(kind: str, totals: list[dict[str, Any]], key_name: str, rows: list[PostRow],
+            key_of: Callable[[PostRow], str | None]) -> list[Group]:
+    members: dict[str, list[PostRow]] = {}
     for r in rows:
         key = key_of(r)
         if key is not None:
@@ -51,9 +56,9 @@ def _groups(kind: str, totals: list[Row], key_name: str, rows: list[Row], key_of
     out = []
     for i, t in enumerate(totals, start=1):
         posts = members.get(t[key_name], [])
-        fcs = {fc["url"]: fc["publisher"] for r in posts for fc in r["fact_checks"]}
+        fcs = {fc.url: fc.publisher for r in posts for fc in r.fact_checks}
         out.append(Group(kind, t[key_name], t["posts"], t["views"], t["views_unknown"], f"group-{kind}-{i}",
-                         [r["post_id"] for r in posts], list(fcs.items())))
+                         [r.post_id for r in posts], list(fcs.items())))
     return out
 
 
@@ -61,15 +66,20 @@ def groups(result: StudyResult) -> dict[str, list[Group]]:
     """narrative / account / week → its table rows, each with the posts and fact-checks behind it."""
     return {
         "narrative": _groups("narrative", result.summary["by_category"], "claim_category", result.posts,
-                             lambda r: r["claim_category"] or "unknown"),
-        "account": _groups("account", result.by_account, "account", result.posts, lambda r: r["account"] or "unknown"),
+                             lambda r: r.claim_category or "unknown"),
+        "account": _groups("account", result.by_account, "account", result.posts, lambda r: r.account or "unknown"),
         "week": _groups("week", result.by_week, "week", result.posts, week_key),
     }
 
 
-def top_posts(result: StudyResult, n: int = TOP_POSTS) -> list[Row]:
+def top_posts(result: StudyResult, n: int = TOP_POSTS) -> list[PostRow]:
     """The ``n`` most viewed posts with known views (the study sorts posts by views already)."""
-    return [r for r in result.posts if r["views"] is not None][:n]
+    return [r for r in result.posts if r.views is not None][:n]
+
+
+def excluded_shown(result: StudyResult) -> list[ExcludedPost]:
+    """The excluded posts the readable formats list (the first :data:`EXCLUDED_SHOWN`)."""
+    return result.excluded_posts[:EXCLUDED_SHOWN]
 
 
 def human(n: float) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from claimwatch.records import (
+    METRIC_FIELDS,
     Author,
     FieldWarning,
     MediaRef,
@@ -86,8 +87,6 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
 
 #: Reference fields in precedence order (a repost of a quote is a repost), and the kind each implies.
 REFERENCE_FIELDS = (("repost_of", PostKind.REPOST), ("quote_of", PostKind.QUOTE), ("reply_to", PostKind.REPLY))
-
-METRIC_FIELDS = ("views", "reposts", "quotes", "replies", "likes", "bookmarks")
 
 #: Accepted spellings of a post kind (lower-cased); empty means original.
 KIND_VALUES: dict[str, PostKind] = {

@@ -195,7 +195,7 @@ def _raw(rec: Any) -> str:
 # --------------------------------------------------------------------------- posts
 
 P, A, M = s.Post.__table__.c, s.Author.__table__.c, s.Media.__table__.c
-_METRICS = ("views", "reposts", "quotes", "replies", "likes", "bookmarks")
+_METRICS = r.METRIC_FIELDS
 
 
 def _check_post(p: r.Post) -> _Check:

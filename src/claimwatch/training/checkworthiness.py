@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from claimwatch.checksums import file_sha256
+from claimwatch.artefacts import file_sha256
 from claimwatch.claims.checkworthiness import (
     MAX_CHARS,
     NGRAM_VECTORISERS,

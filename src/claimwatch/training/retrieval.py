@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from claimwatch.checksums import file_sha256
+from claimwatch.artefacts import file_sha256
 from claimwatch.claims.docs import Query
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex

@@ -1,0 +1,217 @@
+"""Typed, frozen records of what the store's reads return to analysis and reports.
+
+The write side has :mod:`claimwatch.records` (what readers produce); these are the read side:
+a row as a query selected it, joined where analysis needs it (a match with its fact-check, a
+post with its author). Frozen, so a row handed to several reports cannot be changed by one of
+them; built by name from the query's labelled columns (``Row(**row._mapping)``), so a column
+added to a query without a field here fails loudly instead of being dropped silently.
+Times are UTC-aware :class:`~datetime.datetime`; ``None`` is unknown, never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPost:
+    """A collected post as a selection reads it, with its author."""
+
+    id: int
+    platform: str
+    platform_id: str
+    created_at: datetime | None
+    text: str
+    #: the detected language, else the platform's tag
+    lang: str | None
+    #: the language the platform tagged
+    platform_lang: str | None
+    url: str | None
+    #: a :class:`~claimwatch.records.PostKind` value
+    kind: str
+    referenced_id: str | None
+    handle: str | None
+    author_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A post's public metrics as observed at one time."""
+
+    post_id: int
+    observed_at: datetime
+    views: int | None
+    reposts: int | None
+    quotes: int | None
+    replies: int | None
+    likes: int | None
+    bookmarks: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFactCheck:
+    """What reports show of a fact-check."""
+
+    id: int
+    review_url: str
+    claim_text: str
+    title: str | None
+    publisher_name: str | None
+    publisher_site: str | None
+    rating_text: str | None
+    #: a :class:`~claimwatch.records.Verdict` value, None when the rating maps to none
+    verdict: str | None
+    review_date: datetime | None
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An analyst's decision on a match."""
+
+    #: confirmed or rejected
+    decision: str
+    by: str | None
+    at: datetime | None
+    note: str | None
+    #: made on the post's current text; a decision on an earlier text counts nowhere
+    on_current_text: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMatch:
+    """A post × fact-check match with its fact-check and the analyst's decision, if any."""
+
+    id: int
+    post_id: int
+    rank: int
+    score: float
+    #: calibrated P(correct) when a trained model proposed it
+    confidence: float | None
+    #: a :class:`~claimwatch.records.MatchStatus` value
+    status: str
+    #: the matcher that ranked the pair
+    method: str
+    evidence: dict[str, Any]
+    factcheck: StoredFactCheck
+    decision: Decision | None
+
+    @property
+    def decided_by(self) -> str | None:
+        """The analyst behind the status: set only for a decision on the post's current text."""
+        return self.decision.by if self.decision and self.decision.on_current_text else None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnalysis:
+    """A post's language, check-worthiness and claim sentence, as ``match`` stored them."""
+
+    post_id: int
+    lang: str
+    lang_confidence: float | None
+    checkworthiness: float | None
+    claim_sentence: str | None
+    claim_start: int | None
+    claim_end: int | None
+    #: [start, end, score] of each sentence scored
+    sentence_scores: list[list[float]]
+    models: dict[str, Any]
+    analysed_at: datetime
+
+    @property
+    def claim_score(self) -> float | None:
+        """The best sentence's score from the sentence head (does it state a checkable fact)."""
+        return max((sc[2] for sc in self.sentence_scores or []), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTopic:
+    """A post's score for one topic."""
+
+    post_id: int
+    topic: str
+    similarity: float | None
+    keywords: list[str]
+    assigned: bool
+    topics_version: str
+    scored_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMedia:
+    post_id: int
+    media_key: str
+    type: str | None
+    url: str | None
+    view_count: int | None
+    duration_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAuthor:
+    platform: str
+    platform_id: str
+    handle: str | None
+    name: str | None
+    followers: int | None
+    #: when the author's record (and its follower count) was last written
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A finished ingest run: what it read, when, and its report (``counts``, as the run wrote it)."""
+
+    id: int
+    kind: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    files: list[str]
+    counts: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNote:
+    """A Community Note, with the span of downloads (snapshots) it was in."""
+
+    note_id: str
+    tweet_id: str
+    classification: str | None
+    created_at: datetime | None
+    first_snapshot_at: datetime
+    last_snapshot_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNoteStatus:
+    """A note's row in one noteStatusHistory snapshot."""
+
+    note_id: str
+    snapshot_at: datetime
+    created_at: datetime | None
+    current_status: str | None
+    current_status_at: datetime | None
+    first_non_nmr_status: str | None
+    first_non_nmr_at: datetime | None
+    latest_non_nmr_status: str | None
+    latest_non_nmr_at: datetime | None
+    locked_status: str | None
+    locked_at: datetime | None
+    decided_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLabelEvent:
+    """One apply or remove of a platform label on a post."""
+
+    platform_id: str
+    label: str
+    event_type: str
+    action: str
+    event_at: datetime
+    label_title: str | None
+    details: str | None
+    details_url: str | None
