@@ -99,6 +99,7 @@ def test_factchecks_verdicts_match_review_report(db: str, tmp_path: Path, write_
 
 
 def test_bad_model_path_is_reported(db: str) -> None:
+    assert run("init", "--db", db)[0] == 0
     code, _, err = run("index", "--db", db, "--model", "./does/not/exist")
     assert code == 2 and "does not exist" in err
 

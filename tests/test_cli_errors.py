@@ -57,6 +57,19 @@ def test_read_only_commands_never_create_a_store(files: dict[str, Path], tmp_pat
     assert sorted(tmp_path.iterdir()) == before
 
 
+def test_commands_on_stored_data_never_create_a_store(tmp_path: Path) -> None:
+    """match, index, topics score, review and verdicts apply work on what a store holds: a missing
+    store is a mistyped path, not an empty study to report zeros from."""
+    (tmp_path / "topics.yaml").write_text("topics: [{name: t, keywords: [vote]}]\n")
+    missing = tmp_path / "typo.db"
+    for command in [("match",), ("index",), ("topics", "score", str(tmp_path / "topics.yaml")),
+                    ("review", "confirm", "1", "--by", "ana"), ("review", "reject", "1", "--by", "ana"),
+                    ("verdicts", "apply")]:
+        _one_line(*run(*command, "--db", str(missing))[::2], f"no store at {missing}", "claimwatch init")
+    assert not missing.exists() and not (tmp_path / "typo.index").exists()
+    assert run("init", "--db", str(missing))[0] == 0 and missing.exists()
+
+
 @pytest.mark.parametrize("kind", ["a folder", "not a database", "postgres:// refused", "postgresql+psycopg refused"])
 def test_a_bad_store_is_one_line_for_every_reading_command(files: dict[str, Path], kind: str) -> None:
     db, needle = {

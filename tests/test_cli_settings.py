@@ -78,6 +78,7 @@ def test_the_check_worthiness_model_has_its_own_option(tmp_path: Path) -> None:
     (tmp_path / "claimwatch.toml").unlink()
     code, _, err = run("eval", "checkworthiness", "--data", str(data), "--model", str(tmp_path / "enc"))
     assert code == 2 and "model path" in err and "does not exist" in err
+    assert run("init", "--db", str(tmp_path / "s.db"))[0] == 0
     code, _, err = run("match", "--db", str(tmp_path / "s.db"), "--cw-model", str(tmp_path / "cw"))
     assert code == 2 and f"no check-worthiness model at {tmp_path / 'cw'}" in err
 

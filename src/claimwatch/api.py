@@ -163,12 +163,14 @@ class Workspace(Tools):
 
     ``read_only``: for commands that only read (reports, stats, studies): the store must
     exist at the current schema and is opened read-only (see :func:`claimwatch.store.db.open_store`).
+    ``create``: a missing store is created (init, ingest); false for commands that work on
+    stored data (match, review …), where a missing store is a typo, not a new study.
     """
 
-    def __init__(self, settings: Settings, *, read_only: bool = False) -> None:
+    def __init__(self, settings: Settings, *, read_only: bool = False, create: bool = True) -> None:
         super().__init__(settings)
         self.read_only = read_only
-        self.engine: sa.Engine = db.open_store(settings.db, read_only=read_only)
+        self.engine: sa.Engine = db.open_store(settings.db, read_only=read_only, create=create)
         self.index_dir = Path(settings.index_dir) if settings.index_dir else db.index_dir_for(settings.db)
         #: what the last index update did (e.g. rebuilt a corrupt index, and why)
         self.index_stats: IndexStats | None = None
@@ -342,13 +344,13 @@ def _is_store(target: str | Path) -> bool:
 
 
 def open(db_path: str | Path | None = None, *, read_only: bool = False,  # noqa: A001 - reads like claimwatch.open()
-         **overrides: Any) -> Workspace:
-    """Open a store (creating and migrating it if needed; with ``read_only`` only an existing,
-    current one, read-only); settings from config/env, then ``overrides``.
+         create: bool = True, **overrides: Any) -> Workspace:
+    """Open a store (creating and migrating it if needed — unless ``create`` is false; with
+    ``read_only`` only an existing, current one, read-only); settings from config/env, then ``overrides``.
 
     Raises :class:`claimwatch.store.db.StoreError` (one line) when the store cannot be used."""
     settings = load_settings().with_overrides(db=str(db_path) if db_path else None, **overrides)
-    return Workspace(settings, read_only=read_only)
+    return Workspace(settings, read_only=read_only, create=create)
 
 
 def tools(**overrides: Any) -> Tools:

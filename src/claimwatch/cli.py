@@ -91,10 +91,11 @@ DatasetsOpt = Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat!
                                            "../shared/datasets.")]
 
 
-def _open(db: str | None, *, read_only: bool = False, **overrides: Any) -> api.Workspace:
-    """The store; ``read_only`` for commands that only read it (see ``claimwatch.store.db``)."""
+def _open(db: str | None, *, read_only: bool = False, create: bool = False, **overrides: Any) -> api.Workspace:
+    """The store; ``read_only`` for commands that only read it, ``create`` for those that may start
+    a new one (init, ingest): elsewhere a missing store is a mistyped path (see ``claimwatch.store.db``)."""
     try:
-        return api.open(db, read_only=read_only, **overrides)
+        return api.open(db, read_only=read_only, create=create, **overrides)
     except ValueError as exc:  # a bad settings file or environment variable
         _fail(str(exc))
 
@@ -194,7 +195,7 @@ def _progress() -> Progress:
 @app.command()
 def init(db: DbOpt = None) -> None:
     """Create the store (or migrate it to the current schema)."""
-    ws = _open(db)
+    ws = _open(db, create=True)
     _say(f"store ready: {ws.engine.url.render_as_string(hide_password=True)}")
 
 
@@ -296,7 +297,7 @@ def ingest_posts(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest post archives; bad records go to the quarantine, valid ones always land."""
-    ws = _open(db)
+    ws = _open(db, create=True)
     when = _parse_time(observed_at, "--observed-at")
     with _user_errors():
         report = _run_ingest("posts", files, lambda cb: ws.ingest_posts(
@@ -316,7 +317,7 @@ def ingest_factchecks(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest fact-checks and normalise their ratings into verdicts."""
-    ws = _open(db, verdict_files=tuple(str(v) for v in verdicts) if verdicts else None)
+    ws = _open(db, create=True, verdict_files=tuple(str(v) for v in verdicts) if verdicts else None)
     with _user_errors():
         report = _run_ingest("factchecks", files, lambda cb: ws.ingest_factchecks(
             files, fmt=fmt, column_map=_parse_map(column_map), progress=cb))
@@ -339,7 +340,7 @@ def ingest_notes(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest Community Notes downloads; each status-history file is kept as a snapshot of its own."""
-    ws = _open(db)
+    ws = _open(db, create=True)
     when = _parse_time(snapshot_date, "--snapshot-date")
     with _user_errors():
         report = _run_ingest("notes", files, lambda cb: ws.ingest_notes(
@@ -354,7 +355,7 @@ def ingest_labels(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest platform label events; every apply/remove is kept, also for posts not in the store yet."""
-    ws = _open(db)
+    ws = _open(db, create=True)
     with _user_errors():
         report = _run_ingest("labels", files, lambda cb: ws.ingest_labels(files, progress=cb))
     _print_ingest(report, as_json)

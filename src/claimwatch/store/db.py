@@ -193,18 +193,20 @@ def writable(folder: Path) -> bool:
 
 # --------------------------------------------------------------------------- opening a store
 
-def open_store(db: str | Path, *, read_only: bool = False) -> sa.Engine:
+def open_store(db: str | Path, *, read_only: bool = False, create: bool = True) -> sa.Engine:
     """An engine for the store at ``db``, ready to use; :class:`StoreError` says why not.
 
-    Writing: the store is created when missing and migrated to the current schema.
-    Read-only: it must exist and be at the current schema; nothing is written to it.
+    Writing: the store is created when missing (unless ``create`` is false: commands that work on
+    stored data, such as match or review, would only make an empty store from a typo) and migrated
+    to the current schema. Read-only: it must exist and be at the current schema; nothing is
+    written to it.
     """
     name = display_name(db)
     path = _sqlite_file(database_url(db))
     if path is not None:
         if path.is_dir():
             raise StoreError(f"store {name}: is a folder; give a store file such as {path / 'claimwatch.db'}")
-        if read_only and not path.exists():
+        if (read_only or not create) and not path.exists():
             raise StoreError(f"no store at {name} (run `claimwatch init --db {name}` to create one)")
         if path.exists() and not os.access(path, os.R_OK):
             raise StoreError(f"store {name}: permission denied (cannot read the file)")
@@ -212,7 +214,7 @@ def open_store(db: str | Path, *, read_only: bool = False) -> sa.Engine:
     try:
         with engine.connect() as conn:
             state = _schema_state(conn)
-        _check_schema(state, name, read_only)
+        _check_schema(state, name, read_only, create)
         if not read_only and state.current != state.head:
             migrate(engine)
     except BaseException:
@@ -234,14 +236,14 @@ def _schema_state(conn: sa.Connection) -> _SchemaState:
                         bool(tables - {"alembic_version"}))
 
 
-def _check_schema(state: _SchemaState, name: str, read_only: bool) -> None:
+def _check_schema(state: _SchemaState, name: str, read_only: bool, create: bool = True) -> None:
     if state.current is None and state.other_tables:
         raise StoreError(f"store {name}: holds other tables and no claimwatch schema, so it is not a claimwatch "
                          "store; give a new file or an empty database")
     if state.current is not None and state.current not in state.known:
         raise StoreError(f"store {name}: has schema revision {state.current}, which this claimwatch does not know "
                          "(made by a newer version?); upgrade claimwatch")
-    if read_only and state.current is None:
+    if (read_only or not create) and state.current is None:
         raise StoreError(f"no claimwatch store in {name} (run `claimwatch init --db {name}` to create one)")
     if read_only and state.current != state.head:
         raise StoreError(f"store {name}: was made by an older claimwatch (schema {state.current}, this one needs "
