@@ -42,6 +42,14 @@ def write_file(tmp_path: Path, name: str, content: str | bytes) -> Path:
     return path
 
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs an outside service (a PostgreSQL server, chromium) is slow as well, so the
+    fast tier is simply ``-m "not slow"`` whatever the machine has installed."""
+    for item in items:
+        if item.get_closest_marker("postgres") or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     """The real bundled MiniLM, loaded once (a few seconds)."""

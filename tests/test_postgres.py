@@ -14,7 +14,8 @@ from claimwatch.demo import run_demo
 from claimwatch.store import schema as s
 
 PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
-pytestmark = pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")
+pytestmark = [pytest.mark.postgres,
+              pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")]
 
 
 @pytest.fixture()
