@@ -152,10 +152,10 @@ def test_a_study_does_not_count_a_decision_on_an_earlier_text(each_store: claimw
     _setup(each_store, tmp_path)
     study = parse_study({"title": "t", "window": {"from": "2024-07-01", "to": "2024-07-31"},
                          "include": {"matches": "confirmed"}})
-    assert each_store.run_study(study).summary["posts"] == 1
+    assert each_store.run_study(study).summary.posts == 1
     _ingest(each_store, tmp_path, EDITED, "v2.jsonl")
     result = each_store.run_study(study)
-    assert result.summary["posts"] == 0
+    assert result.summary.posts == 0
     assert any("1 analyst decision was made on an earlier text" in m for m in result.methods)
 
 

@@ -770,10 +770,10 @@ def test_a_study_before_any_snapshot_says_the_status_is_unknown_never_none_shown
 
     before = study("2024-07-25")
     cov = before.notes_coverage
-    assert (cov["posts_with_note_shown"], cov["posts_without_note_shown"], cov["posts_note_status_unknown"]) == (1, 1, 3)
-    assert (cov["posts_with_proposed_notes_none_shown"], cov["posts_with_proposed_notes_status_unknown"]) == (0, 3)
-    assert cov["share_none_shown"] == 0.0 and cov["posts_note_status_inferred"] == 1
-    assert before.summary["posts_note_status_unknown"] == 3
+    assert (cov.posts_with_note_shown, cov.posts_without_note_shown, cov.posts_note_status_unknown) == (1, 1, 3)
+    assert (cov.posts_with_proposed_notes_none_shown, cov.posts_with_proposed_notes_status_unknown) == (0, 3)
+    assert cov.share_none_shown == 0.0 and cov.posts_note_status_inferred == 1
+    assert before.summary.posts_note_status_unknown == 3
     sentence = before.headline()[2]
     assert sentence == ("1 of them showed a Community Note; the 1 without one had 5,000 views; status unknown for 3: "
                         "no status snapshot on or before 2024-07-25. 4 had notes proposed, 0 of those showed none "
@@ -786,7 +786,7 @@ def test_a_study_before_any_snapshot_says_the_status_is_unknown_never_none_shown
 
     after = study("2024-08-01")  # the snapshot itself: everything known
     cov = after.notes_coverage
-    assert (cov["posts_with_note_shown"], cov["posts_without_note_shown"], cov["posts_note_status_unknown"]) == (1, 4, 0)
+    assert (cov.posts_with_note_shown, cov.posts_without_note_shown, cov.posts_note_status_unknown) == (1, 4, 0)
     assert after.headline()[2].startswith("1 of them showed a Community Note; the 4 without one had 14,000 views. "
                                           "4 had notes proposed, 3 of those showed none.")
 

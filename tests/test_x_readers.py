@@ -511,7 +511,7 @@ def test_study_sources_show_source_times_not_the_file_time(tmp_path):
         report = ws.ingest_posts([path])
         fr = report.files[0]
         run = StoredRun(report.run_id, "posts", JAN_2023, None, "completed", [str(path)], report.to_dict())
-        observed = _source(run)["observed_at"]
+        observed = list(_source(run).observed_at)
         if expected:
             assert observed == expected  # the file's modification time dated nothing
         else:  # one line had no envelope: its snapshot was dated by the file time, which is listed too

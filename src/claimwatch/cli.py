@@ -500,7 +500,7 @@ def study_run(
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
-        console.print(Text(safe(result.study["title"]), style="bold"), highlight=False)
+        console.print(Text(safe(result.study.title), style="bold"), highlight=False)
         for line in result.headline():
             _say(line)
     if out:
