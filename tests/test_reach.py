@@ -60,7 +60,7 @@ def test_study_reach_with_out_of_order_and_conflicting_snapshots(ws: claimwatch.
     ws.ingest_posts([later])
     ws.ingest_posts([earlier])
     rep = ws.ingest_posts([conflict])
-    assert any("conflicting snapshot for post 1" in q["reason"] for q in ws.quarantine())
+    assert any("conflicting snapshot for post 1" in q.reason for q in ws.quarantine())
     assert rep.ok
     fc = tmp_path / "fc.json"
     fc.write_text(__import__("json").dumps([claimreview("https://example.org/fc/shred", "Ballots were shredded", "False")]))

@@ -95,7 +95,7 @@ def test_flatten_and_pages_ingest_to_equal_stores(tmp_path):
         ws = claimwatch.open(tmp_path / f"{name.stem}.db")
         report = ws.ingest_posts([name])
         stats = ws.stats()
-        counts.append((stats["posts"], stats["context_posts"], stats["snapshots"], report.snapshots_added))
+        counts.append((stats.posts, stats.context_posts, stats.snapshots, report.snapshots_added))
     assert counts[0] == counts[1] == (10, 5, 13, 13)
 
 
