@@ -191,7 +191,8 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         posts=rows,
         summary=_summary(rows, study, cov),
         topic_posts=_topic_block(topic_posts, views, study),
-        by_account=[AccountTotal(k, t.posts, t.views, t.views_unknown) for k, t in _most_first(rows, lambda r: r.account)],
+        by_account=[AccountTotal(k, t.posts, t.views, t.views_unknown)
+                    for k, t in _most_first(rows, lambda r: r.account)],
         # weeks in order; a post with no creation time is in no week
         by_week=[WeekTotal(k, t.posts, t.views, t.views_unknown) for k, t in
                  sorted(_totals(rows, lambda r: week_of(r.created_at) if r.created_at else None).items())],

@@ -176,6 +176,7 @@ class Source:
     kind: str
     status: str
     retrieved: datetime | None
-    files: tuple[str, ...]
+    #: the paths the run read (None where its report names none)
+    files: tuple[str | None, ...]
     #: RFC 3339 times as the ingest report gave them (kept as written if unreadable)
     observed_at: tuple[str, ...]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
 
 from claimwatch import atomic
 from claimwatch.analysis.jsonable import rfc3339
@@ -113,7 +112,7 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
               f"- Ad-equivalent CPM (USD): {md_cell(st.ad_equivalent_cpm_usd)}"]
     lines += ["", "## Sources", "", "| ingest run | kind | status | retrieved | files |", "|---:|---|---|---|---|"]
     lines += [f"| {s.ingest_run} | {md_cell(s.kind)} | {md_cell(s.status)} | {md_cell(rfc3339(s.retrieved))} | "
-              f"{md_cell(', '.join(s.files))} |" for s in result.sources]
+              f"{md_cell(', '.join(filter(None, s.files)))} |" for s in result.sources]
     return "\n".join(lines) + "\n"
 
 
@@ -125,7 +124,7 @@ CSV_FIELDS = ("post_id", "url", "created_at", "post_type", "account", "text", "f
               "label_present", "lang")
 
 
-def _csv_row(r: PostRow) -> dict[str, Any]:
+def _csv_row(r: PostRow) -> dict[str, str | int | bool | None]:
     """One flat row per post; several fact-checks are joined with "; " in the same order in each column."""
     fcs, cn = r.fact_checks, r.community_notes
     return {"post_id": r.post_id, "url": r.url, "created_at": rfc3339(r.created_at), "post_type": r.post_type,

@@ -183,5 +183,5 @@ def _methods(pdf: _Pdf, result: StudyResult) -> None:
         _text(pdf, f"{label}: {value}", gap=1)
     _table(pdf, "Sources", [Column("run", 10, "R"), Column("kind", 20), Column("status", 18),
                             Column("retrieved", 40), Column("files", 92, text=True)],
-           [[f"{s.ingest_run}", s.kind, s.status, rfc3339(s.retrieved) or "", ", ".join(s.files)]
+           [[f"{s.ingest_run}", s.kind, s.status, rfc3339(s.retrieved) or "", ", ".join(filter(None, s.files))]
             for s in result.sources])
