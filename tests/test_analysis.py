@@ -105,9 +105,9 @@ def test_match_stores_language_and_topics_and_reports_filter_by_them(
     topics.write_text(TOPICS)
     mws.match(topics=topics)
     stats = mws.stats()
-    assert stats["posts_analysed"] == 4
-    assert stats["posts_by_language"] == {"en": 2, "de": 1, "und": 1}
-    assert stats["posts_by_topic"] == {"us-election": 1, "weather": 1}
+    assert stats.posts_analysed == 4
+    assert stats.posts_by_language == {"en": 2, "de": 1, "und": 1}
+    assert stats.posts_by_topic == {"us-election": 1, "weather": 1}
 
     election = mws.report(Selection(topics=("us-election",)))
     assert [r.post_id for r in election.rows] == ["1"]
@@ -123,7 +123,7 @@ def test_match_stores_language_and_topics_and_reports_filter_by_them(
     # New topic definitions re-score without re-matching; dropped topics disappear.
     topics.write_text("topics:\n  - name: rain\n    keywords: [rain]\n")
     assert mws.score_topics(topics) == 4
-    assert mws.stats()["posts_by_topic"] == {"rain": 1}
+    assert mws.stats().posts_by_topic == {"rain": 1}
 
 
 def test_match_refuses_a_bad_topic_file_before_any_work(mws: claimwatch.Workspace, tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_match_refuses_a_bad_topic_file_before_any_work(mws: claimwatch.Workspac
     bad.write_text("topics:\n  - name: x\n")
     with pytest.raises(TopicError):
         mws.match(topics=bad)
-    assert mws.stats()["posts_analysed"] == 0
+    assert mws.stats().posts_analysed == 0
 
 
 @pytest.mark.slow

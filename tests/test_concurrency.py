@@ -77,9 +77,9 @@ def _check_trial(ws: claimwatch.Workspace, runs: list[subprocess.CompletedProces
         assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-2000:]
         assert "quarantined 0" in run.stdout, run.stdout
     st = ws.stats()
-    assert (st["posts"], st["authors"]) == (posts, AUTHORS)
-    assert st["snapshots"] == 2 * per_file, "each archive's observation of each post, none lost"
-    assert st["quarantined"] == 0 and st["ingest_runs"] == {"completed": 2}
+    assert (st.posts, st.authors) == (posts, AUTHORS)
+    assert st.snapshots == 2 * per_file, "each archive's observation of each post, none lost"
+    assert st.quarantined == 0 and st.ingest_runs == {"completed": 2}
     with ws.engine.connect() as conn:
         both = conn.scalar(sa.select(sa.func.count()).select_from(
             sa.select(s.MetricSnapshot.post_id).group_by(s.MetricSnapshot.post_id)

@@ -72,7 +72,7 @@ def test_demo_refuses_a_store_with_data_it_did_not_ingest(user_store: Path, tmp_
     claimwatch.open(demo_dir / "demo.db").ingest_posts([tmp_path / "mine.jsonl"])
     code, err = _demo("--out", str(demo_dir))
     assert code == 2 and "holds data the demo did not ingest" in err
-    assert claimwatch.open(demo_dir / "demo.db", read_only=True).stats()["posts"] == 1
+    assert claimwatch.open(demo_dir / "demo.db", read_only=True).stats().posts == 1
 
 
 @pytest.mark.slow

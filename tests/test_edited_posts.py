@@ -94,7 +94,7 @@ def test_an_edit_reopens_the_post_and_keeps_the_decision_as_history(each_store: 
     assert (d.post_id, d.decision, d.decided_by, d.status, d.review_url, d.note) == (
         "1", "confirmed", "ana@example.org", "outdated", FC_MACHINES, "same claim")
     assert each_store.report().headline.debunked_posts == 0, "not counted as proposed either"
-    assert each_store.stats()["matches"]["outdated"] == 1 and each_store.stats()["decisions_on_earlier_text"] == 1
+    assert each_store.stats().matches["outdated"] == 1 and each_store.stats().decisions_on_earlier_text == 1
     with each_store.engine.connect() as conn:
         todo = {row.id for row in repo.posts_to_match(conn, "v1", rematch=False, max_chars=100)}
         assert todo == {ids["1"]}, "only the edited post is matched again"
@@ -111,7 +111,7 @@ def test_rematching_the_new_text_proposes_but_never_confirms(each_store: claimwa
                                        "test", "v2")
     assert proposals == 1
     assert _matches(each_store) == {FC_MACHINES: ("proposed", "confirmed", "ana@example.org")}
-    assert each_store.stats()["decisions_on_earlier_text"] == 1, "counted whatever the machine now says"
+    assert each_store.stats().decisions_on_earlier_text == 1, "counted whatever the machine now says"
     rep = each_store.report()
     row = next(r for r in rep.rows if r.post_id == "1")
     assert row.fact_check.match_status == "proposed" and row.fact_check.decided_by is None
@@ -152,10 +152,10 @@ def test_a_study_does_not_count_a_decision_on_an_earlier_text(each_store: claimw
     _setup(each_store, tmp_path)
     study = parse_study({"title": "t", "window": {"from": "2024-07-01", "to": "2024-07-31"},
                          "include": {"matches": "confirmed"}})
-    assert each_store.run_study(study).summary["posts"] == 1
+    assert each_store.run_study(study).summary.posts == 1
     _ingest(each_store, tmp_path, EDITED, "v2.jsonl")
     result = each_store.run_study(study)
-    assert result.summary["posts"] == 0
+    assert result.summary.posts == 0
     assert any("1 analyst decision was made on an earlier text" in m for m in result.methods)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from conftest import claimreview, page, post
 from typer.testing import CliRunner
 
 import claimwatch
+from claimwatch.analysis.study_blocks import WeekTotal
 from claimwatch.cli import app
 from claimwatch.records import MatchStatus
 from claimwatch.reports import write_all
@@ -115,9 +117,9 @@ def test_study_headline_and_tables_never_show_0_for_unknown_views(store, tmp_pat
                                "views unknown for all 1: 1 of them with engagement counts only")
     assert "without one had views unknown for all 1." in lines[2]
     assert not any(re.search(r"(?<![\d,])0 views|viewed 0 ", line) for line in lines), lines
-    assert result.summary["total_views"] is None and result.summary["ad_equivalent_usd"] is None
-    assert result.by_week == [{"week": "2024-07-01", "posts": 1, "views": None, "views_unknown": 1}]
-    assert result.notes_coverage["views_of_those"] is None or result.notes_coverage["posts_with_proposed_notes"] == 0
+    assert result.summary.total_views is None and result.summary.ad_equivalent_usd is None
+    assert result.by_week == [WeekTotal(date(2024, 7, 1), posts=1, views=None, views_unknown=1)]
+    assert result.notes_coverage.views_of_those is None or result.notes_coverage.posts_with_proposed_notes == 0
     paths = write_study(result, tmp_path / "out")
     validate(json.loads(paths["json"].read_text()))
     md = paths["md"].read_text()

@@ -137,7 +137,7 @@ def test_study_with_a_tex_handle_and_underscore_narrative_writes_every_file(
     assert {p.name for p in out.iterdir()} >= {"study.html", "study.pdf", "study.md", "study.csv", "study.json"}
     svg_text = (out / "study.html").read_text()
     result = ws.run_study(d / "study.yaml")
-    assert result.summary["by_category"][0]["claim_category"] == NARRATIVE
+    assert result.summary.by_category[0].claim_category == NARRATIVE
     from claimwatch.reports.charts import study_charts
 
     charts = {c.name: c.svg.decode() for c in study_charts(result)}

@@ -34,6 +34,7 @@ from claimwatch.sources.base import (
 )
 from claimwatch.store import repo
 from claimwatch.store import schema as s
+from claimwatch.store.rows import QuarantineEntry
 
 HEADER = ["id", "author_handle", "created_at", "text", "views", "likes"]
 
@@ -45,7 +46,7 @@ def _views(ws: claimwatch.Workspace) -> dict[str, int | None]:
         return {pid: views for pid, views in rows}
 
 
-def _quarantine(ws: claimwatch.Workspace) -> list[dict]:
+def _quarantine(ws: claimwatch.Workspace) -> list[QuarantineEntry]:
     return ws.quarantine(limit=100_000)
 
 
@@ -174,7 +175,7 @@ def test_a_bad_byte_in_the_header_or_first_row_does_not_refuse_the_file(ws: clai
     assert report.files[0].error is None
     assert report.inserted == 9 and report.quarantined == 1
     [entry] = _quarantine(ws)
-    assert entry["location"] == "line 2" and "not valid UTF-8" in entry["reason"]
+    assert entry.location == "line 2" and "not valid UTF-8" in entry.reason
 
 
 # ---------------------------------------------------------------- whole ingests under hostile records
@@ -253,8 +254,8 @@ def test_a_record_the_store_refuses_is_quarantined_and_the_rest_of_its_batch_lan
     report = ws.ingest_posts([path])
     assert report.inserted == 4 and report.quarantined == 1 and report.files[0].read == 4
     [entry] = _quarantine(ws)
-    assert entry["location"] == "line 1 item 3"
-    assert "post 2: the store refused it: CHECK constraint failed: a test rule" in entry["reason"]
+    assert entry.location == "line 1 item 3"
+    assert "post 2: the store refused it: CHECK constraint failed: a test rule" in entry.reason
     assert set(_views(ws)) == {"0", "1", "3", "4"}
 
 
@@ -344,7 +345,7 @@ def test_a_first_json_line_without_an_id_costs_that_line_only(ws: claimwatch.Wor
     report = ws.ingest_posts([path], observed_at=parse_time("2024-08-01T00:00:00Z"))
     assert report.files[0].error is None and report.inserted == 2
     [entry] = _quarantine(ws)
-    assert entry["location"] == "line 1" and entry["reason"].startswith("no id key among 'text'")
+    assert entry.location == "line 1" and entry.reason.startswith("no id key among 'text'")
 
 
 def test_a_json_lines_file_of_objects_without_ids_is_refused_whole(ws: claimwatch.Workspace, write_jsonl) -> None:

@@ -43,13 +43,13 @@ def test_reader_keeps_apply_and_remove_and_rejects_bad_lines() -> None:
 def test_ingest_keeps_history_and_reingest_changes_nothing(ws: claimwatch.Workspace) -> None:
     first = ws.ingest_labels([LABELS])
     assert (first.inserted, first.files[0].read, first.files[0].rejected) == (4, 4, 5)  # 4 bad lines, 1 duplicate
-    dup = [q for q in ws.quarantine() if q["location"] == "line 6"]
-    assert dup[0]["reason"] == "duplicate of the record at line 1 (identical)"
+    dup = [q for q in ws.quarantine() if q.location == "line 6"]
+    assert dup[0].reason == "duplicate of the record at line 1 (identical)"
     again = ws.ingest_labels([LABELS])
     assert (again.inserted, again.unchanged) == (0, 4)
     assert len(ws.quarantine()) == 5
     st = ws.stats()
-    assert (st["label_events"], st["labelled_posts"]) == (4, 3)
+    assert (st.label_events, st.labelled_posts) == (4, 3)
 
 
 def test_history_says_which_labels_a_post_carried_when(ws: claimwatch.Workspace) -> None:
@@ -90,7 +90,7 @@ def test_a_conflicting_copy_from_another_file_keeps_the_first(ws: claimwatch.Wor
     rep = ws.ingest_labels([FIXTURES / "notes" / "labels_conflict.jsonl"])
     assert (rep.inserted, rep.updated) == (0, 0)
     [q] = ws.quarantine(action="conflict")
-    assert q["reason"].startswith("conflicting apply of the notice label 'misleading' on post 1816000000000000001")
+    assert q.reason.startswith("conflicting apply of the notice label 'misleading' on post 1816000000000000001")
     assert label_histories(ws.engine, [POST_1])[POST_1].periods[0].title == "SYNTHETIC SAMPLE label title"
 
 
@@ -185,7 +185,7 @@ def test_generated_bad_events_cost_only_their_line(each_store: claimwatch.Worksp
     expected = _write_events(path, LABEL_CASES, seed, bom=bom, newline=newline)
     rep = ingest.ingest_labels(ws.engine, [path], batch_size=5)
     assert rep.files[0].error is None
-    reasons = {q["location"]: q for q in ws.quarantine(limit=10_000)}
+    reasons = {q.location: q for q in ws.quarantine(limit=10_000)}
     with ws.engine.connect() as conn:
         stored = set(conn.scalars(sa.select(s.LabelEvent.platform_id)))
     for line, (valid, tid) in expected.items():
@@ -193,10 +193,10 @@ def test_generated_bad_events_cost_only_their_line(each_store: claimwatch.Worksp
         if valid:
             assert tid in stored and entry is None, (line, entry)
         else:
-            assert tid not in stored and entry and entry["action"] == "rejected" and entry["reason"], line
-            assert "\n" not in entry["reason"] and len(entry["reason"]) < 400
+            assert tid not in stored and entry and entry.action == "rejected" and entry.reason, line
+            assert "\n" not in entry.reason and len(entry.reason) < 400
     assert not reasons
-    assert ws.stats()["label_events"] == sum(valid for valid, _ in expected.values())
+    assert ws.stats().label_events == sum(valid for valid, _ in expected.values())
 
 
 @pytest.mark.parametrize("line", ['{"data": ' + "[" * 10_000 + "]" * 10_000 + "}",

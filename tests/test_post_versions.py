@@ -32,7 +32,7 @@ def test_an_older_copy_from_another_file_does_not_replace_the_newer_one(each_sto
     assert _state(ws) == ("the edited text", [("older", "the first text", str(older))])
     again = ws.ingest_posts([older])
     assert again.older_versions == 0 and _state(ws)[1] == [("older", "the first text", str(older))]
-    assert ws.stats()["post_versions"] == 1
+    assert ws.stats().post_versions == 1
 
 
 def test_a_newer_version_replaces_the_stored_one_which_is_kept(each_store, write_jsonl) -> None:

@@ -55,7 +55,7 @@ def test_reingest_on_postgres_changes_nothing(pg_url: str, write_jsonl) -> None:
     assert (first.inserted, first.quarantined) == (1, 1)
     assert (again.inserted, again.updated, again.snapshots_added) == (0, 0, 0)
     st = ws.stats()
-    assert (st["posts"], st["snapshots"], st["quarantined"]) == (1, 1, 1)
+    assert (st.posts, st.snapshots, st.quarantined) == (1, 1, 1)
 
 
 def test_demo_never_empties_a_server_store_with_other_data(pg_url: str, tmp_path: Path, write_jsonl) -> None:
@@ -68,4 +68,4 @@ def test_demo_never_empties_a_server_store_with_other_data(pg_url: str, tmp_path
     ws.ingest_posts([write_jsonl("mine.jsonl", [page([post("1", "my own research post")])])])
     with pytest.raises(DemoRefused, match="holds data the demo did not ingest .*mine.jsonl"):
         run_demo(tmp_path / "out", pg_url)
-    assert ws.stats()["posts"] == 1 and not (tmp_path / "out").exists()
+    assert ws.stats().posts == 1 and not (tmp_path / "out").exists()

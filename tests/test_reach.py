@@ -60,7 +60,7 @@ def test_study_reach_with_out_of_order_and_conflicting_snapshots(ws: claimwatch.
     ws.ingest_posts([later])
     ws.ingest_posts([earlier])
     rep = ws.ingest_posts([conflict])
-    assert any("conflicting snapshot for post 1" in q["reason"] for q in ws.quarantine())
+    assert any("conflicting snapshot for post 1" in q.reason for q in ws.quarantine())
     assert rep.ok
     fc = tmp_path / "fc.json"
     fc.write_text(__import__("json").dumps([claimreview("https://example.org/fc/shred", "Ballots were shredded", "False")]))
@@ -80,7 +80,7 @@ def test_study_reach_with_out_of_order_and_conflicting_snapshots(ws: claimwatch.
 
     mid = ws.run_study(parse_study(study(views={"policy": "as_of", "as_of": "2024-08-10"})))
     assert {r.post_id: r.views for r in mid.posts} == {"1": 300, "2": None}
-    assert mid.summary["total_views"] == 300 and mid.summary["posts_views_unknown"] == 1
+    assert mid.summary.total_views == 300 and mid.summary.posts_views_unknown == 1
     latest = ws.run_study(parse_study(study()))
     assert {r["post_id"]: (r["views"], r["views_observed_at"]) for r in latest.to_dict()["posts"]} == {
         "1": (900, "2024-08-20T00:00:00Z"), "2": (None, None)}

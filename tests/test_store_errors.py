@@ -141,7 +141,7 @@ def test_disk_full_while_writing_the_store_is_one_line(store: Path, write_jsonl,
     _one_line_error(code, err, str(store), "the disk is full")
     monkeypatch.setattr(db, "_sqlite_pragmas", real)
     assert run("ingest", "posts", str(big), "--db", str(store))[0] == 0
-    assert claimwatch.open(store).stats()["posts"] == 52
+    assert claimwatch.open(store).stats().posts == 52
 
 
 def test_described_errors_name_the_reason() -> None:
@@ -190,7 +190,7 @@ def test_read_only_commands_on_a_chmod_read_only_copy(store: Path, tmp_path: Pat
 
 def test_read_only_workspace_refuses_to_write(store: Path, write_jsonl) -> None:
     ws = claimwatch.open(store, read_only=True)
-    assert ws.stats()["posts"] == 2
+    assert ws.stats().posts == 2
     with pytest.raises(StoreError, match="read-only"):
         ws.ingest_posts([write_jsonl("q.jsonl", [page([post("9", "nine")])])])
 
@@ -202,7 +202,7 @@ def test_read_only_on_postgres(write_jsonl) -> None:
     ws.reset()
     ws.ingest_posts([write_jsonl("p.jsonl", [page([post("1", "a post")])])])
     ro = claimwatch.open(PG_URL, read_only=True)
-    assert ro.stats()["posts"] == 1
+    assert ro.stats().posts == 1
     with pytest.raises(StoreError, match="read-only"):
         ro.ingest_posts([write_jsonl("q.jsonl", [page([post("2", "b post")])])])
     with ws.engine.begin() as conn:

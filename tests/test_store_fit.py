@@ -174,8 +174,8 @@ def test_a_file_name_that_is_not_utf8_still_quarantines(each_store: claimwatch.W
     rep = ws.ingest_posts([path])
     assert (rep.inserted, rep.quarantined) == (1, 1)
     [row] = ws.quarantine()
-    assert row["source_path"].endswith("bad-\\udcff-name.jsonl")
-    assert ws.stats()["ingest_runs"] == {"completed": 1}, "the run's report (with the file name) is stored"
+    assert row.source_path.endswith("bad-\\udcff-name.jsonl")
+    assert ws.stats().ingest_runs == {"completed": 1}, "the run's report (with the file name) is stored"
 
 
 def test_quarantine_never_fails_on_unstorable_text(each_store: claimwatch.Workspace) -> None:
@@ -184,8 +184,8 @@ def test_quarantine_never_fails_on_unstorable_text(each_store: claimwatch.Worksp
     with ws.engine.begin() as conn:
         assert repo.add_quarantine(conn, None, "posts", [(r.Rejected(src, "why \x00 \ud800", "raw \x00"), "rejected")]) == 1
     [row] = ws.quarantine()
-    assert row["reason"] == "why \\u0000 \\ud800" and row["raw"] == "raw \\u0000"
-    assert len(row["location"]) == 128 and row["location"].endswith("…") and len(row["source_format"]) == 32
+    assert row.reason == "why \\u0000 \\ud800" and row.raw == "raw \\u0000"
+    assert len(row.location) == 128 and row.location.endswith("…") and len(row.source_format) == 32
 
 
 def test_sanitise_keeps_clean_records_as_they_are() -> None:

@@ -44,9 +44,9 @@ def test_study_reproduces_the_ccdh_october_2024_notes_figures(ws: claimwatch.Wor
                                        "window": {"from": "2024-01-01", "to": "2024-09-30"},
                                        "notes": {"as_of": "2024-11-10"}}))  # the download is dated 2024-11-04
     cov = result.notes_coverage
-    assert (cov["posts_with_proposed_notes"], cov["posts_with_proposed_notes_none_shown"]) == (283, 209)
-    assert round(cov["share_none_shown"] * 100) == 74
-    assert (cov["views_of_those"], cov["views_unknown_of_those"]) == (2_200_000_000, 0)
-    assert result.summary["posts_with_note_shown"] == 74
-    assert cov["note_statuses"] == {"CURRENTLY_RATED_HELPFUL": 74, "CURRENTLY_RATED_NOT_HELPFUL": 104,
+    assert (cov.posts_with_proposed_notes, cov.posts_with_proposed_notes_none_shown) == (283, 209)
+    assert round(cov.share_none_shown * 100) == 74
+    assert (cov.views_of_those, cov.views_unknown_of_those) == (2_200_000_000, 0)
+    assert result.summary.posts_with_note_shown == 74
+    assert cov.note_statuses == {"CURRENTLY_RATED_HELPFUL": 74, "CURRENTLY_RATED_NOT_HELPFUL": 104,
                                     "NEEDS_MORE_RATINGS": 105}

@@ -144,7 +144,7 @@ def test_a_table_with_figures_too_wide_at_7_5_pt_is_set_smaller(store: tuple[cla
 
 def test_views_over_time_with_two_observations_has_a_date_axis(report: tuple[StudyResult, dict[str, Path]]) -> None:
     result, _ = report
-    assert [p["observed_at"][:10] for p in result.views_over_time["all"]] == ["2024-08-01", "2024-08-03"]
+    assert [p.observed_at.date() for p in result.views_over_time["all"]] == [date(2024, 8, 1), date(2024, 8, 3)]
     ticks = _xticks(_chart(study_charts(result), "views_over_time"))
     assert len(ticks) >= 4 and not any(":" in t for t in ticks), f"days, never hours: {ticks}"
 
@@ -165,13 +165,13 @@ def test_posts_per_week_on_a_date_axis(report: tuple[StudyResult, dict[str, Path
     result, _ = report
     ticks = _xticks(_chart(study_charts(result), "posts_per_week"))
     assert ticks and not any(":" in t for t in ticks)
-    assert {w["week"] for w in result.by_week} == {date(2024, 7, 8).isoformat(), date(2024, 7, 22).isoformat()}
+    assert {w.week for w in result.by_week} == {date(2024, 7, 8), date(2024, 7, 22)}
 # --------------------------------------------------------------------------- "1 post"
 
 def test_a_study_of_one_post_says_1_post_everywhere(store: tuple[claimwatch.Workspace, Path], tmp_path: Path) -> None:
     ws, d = store
     result = _study(d, ws, accounts=["example_account"], window={"from": "2024-07-10", "to": "2024-07-10"})
-    assert result.summary["posts"] == 1
+    assert result.summary.posts == 1
     headline = "\n".join(result.headline())
     assert "1 post by @example_account" in headline and "1 posts" not in headline
     charts = study_charts(result)

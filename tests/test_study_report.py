@@ -136,16 +136,16 @@ def test_html_has_the_figures_and_links_to_every_post_and_fact_check(ccdh: tuple
 def test_methods_and_sources_are_in_the_report(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
     page_html, md = paths["html"].read_text(), paths["md"].read_text()
-    for text in (*result.methods, result.study["inclusion_rule"], result.study["views_metric"],
-                 result.study["community_note_rule"], *result.sources[0]["files"]):
+    for text in (*result.methods, result.study.inclusion_rule, result.study.views_metric,
+                 result.study.community_note_rule, *result.sources[0].files):
         assert html.escape(text, quote=False) in page_html
-    assert "## Methods" in md and "## Sources" in md and md_cell(result.study["views_metric"]) in md
+    assert "## Methods" in md and "## Sources" in md and md_cell(result.study.views_metric) in md
 
 
 def test_markdown_and_csv_have_a_linked_row_per_post(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
     md = paths["md"].read_text()
-    assert md.startswith(f"# {md_cell(result.study['title'])}\n") and md_cell(result.headline()[0]) in md
+    assert md.startswith(f"# {md_cell(result.study.title)}\n") and md_cell(result.headline()[0]) in md
     first = result.posts[0]
     assert f"| 1 | [{first.post_id}](<{first.url}>) |" in md
     assert f"[{first.fact_checks[0].publisher}](<{first.fact_checks[0].url}>)" in md
@@ -169,7 +169,7 @@ def test_pngs_are_150_dpi_pngs_and_the_pdf_has_the_headline(ccdh: tuple[StudyRes
     pdf = paths["pdf"].read_bytes()
     assert pdf.startswith(b"%PDF")
     text = _squash(" ".join(pdf_text(pdf)))
-    assert _squash(result.headline()[0]) in text and _squash(result.study["title"]) in text
+    assert _squash(result.headline()[0]) in text and _squash(result.study.title) in text
     assert _squash(result.methods[1]) in text and "1,300,000,000" in text
 
 
@@ -248,7 +248,7 @@ def test_study_json_holds_the_target_shape(tmp_path: Path) -> None:
 
 def test_hostile_text_is_escaped_in_html_and_svg(hostile: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = hostile
-    assert result.summary["by_category"][0]["claim_category"] == HOSTILE_NARRATIVE
+    assert result.summary.by_category[0].claim_category == HOSTILE_NARRATIVE
     page_html = paths["html"].read_text()
     assert "<script" not in page_html.lower() and "<img src=x" not in page_html and "<b>Evil" not in page_html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page_html and "&lt;b&gt;Evil &amp; Co&lt;/b&gt;" in page_html

@@ -95,7 +95,7 @@ def test_flatten_and_pages_ingest_to_equal_stores(tmp_path):
         ws = claimwatch.open(tmp_path / f"{name.stem}.db")
         report = ws.ingest_posts([name])
         stats = ws.stats()
-        counts.append((stats["posts"], stats["context_posts"], stats["snapshots"], report.snapshots_added))
+        counts.append((stats.posts, stats.context_posts, stats.snapshots, report.snapshots_added))
     assert counts[0] == counts[1] == (10, 5, 13, 13)
 
 
@@ -511,7 +511,7 @@ def test_study_sources_show_source_times_not_the_file_time(tmp_path):
         report = ws.ingest_posts([path])
         fr = report.files[0]
         run = StoredRun(report.run_id, "posts", JAN_2023, None, "completed", [str(path)], report.to_dict())
-        observed = _source(run)["observed_at"]
+        observed = list(_source(run).observed_at)
         if expected:
             assert observed == expected  # the file's modification time dated nothing
         else:  # one line had no envelope: its snapshot was dated by the file time, which is listed too

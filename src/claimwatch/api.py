@@ -39,6 +39,7 @@ from claimwatch.claims.topics import TopicSet
 from claimwatch.config import Settings, load_settings
 from claimwatch.records import MatchStatus, Verdict
 from claimwatch.store import db, repo
+from claimwatch.store.rows import QuarantineEntry, StoreStats
 from claimwatch.verdicts import VerdictTable
 
 if TYPE_CHECKING:
@@ -322,12 +323,12 @@ class Workspace(Tools):
             report.warnings.extend(checks.report_warnings(conn, report))
         return report
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> StoreStats:
         with self.engine.connect() as conn:
             return repo.stats(conn)
 
     def quarantine(self, *, action: str | None = None, path: str | None = None, limit: int = 50,
-                   offset: int = 0) -> list[dict[str, Any]]:
+                   offset: int = 0) -> list[QuarantineEntry]:
         with self.engine.connect() as conn:
             return repo.list_quarantine(conn, action=action, path=path, limit=limit, offset=offset)
 

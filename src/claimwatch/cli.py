@@ -8,6 +8,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
@@ -204,27 +205,29 @@ def stats(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     """Counts of everything in the store, and rating texts no verdict rule covers."""
     data = _open(db, read_only=True).stats()
     if as_json:
-        print(json.dumps(data))
+        print(json.dumps(asdict(data)))
         return
     t = Table(show_header=False, box=None)
-    for key in ("posts", "context_posts", "authors", "media", "snapshots", "factchecks", "posts_matched",
-                "posts_skipped", "quarantined", "field_warnings"):
-        t.add_row(key, f"{data[key]:,}")
-    t.add_row("posts by kind", ", ".join(f"{k} {v:,}" for k, v in sorted(data["posts_by_kind"].items())))
-    t.add_row("fact-checks by verdict", ", ".join(f"{k} {v:,}" for k, v in sorted(data["factchecks_by_verdict"].items())))
-    t.add_row("matches", ", ".join(f"{k} {v:,}" for k, v in data["matches"].items())
-              + (f"; {data['decisions_on_earlier_text']:,} decisions made on an earlier text (re-review)"
-                 if data["decisions_on_earlier_text"] else ""))
-    t.add_row("community notes", f"{data['notes']:,} ({data['notes_on_stored_posts']:,} on stored posts), "
-              f"{data['note_status_rows']:,} status rows in {data['note_status_snapshots']:,} snapshots, "
-              f"{data['notes_with_rating_counts']:,} with rating counts")
-    t.add_row("label events", f"{data['label_events']:,} on {count(data['labelled_posts'], 'post')}")
+    for key, n in (("posts", data.posts), ("context_posts", data.context_posts), ("authors", data.authors),
+                   ("media", data.media), ("snapshots", data.snapshots), ("factchecks", data.factchecks),
+                   ("posts_matched", data.posts_matched), ("posts_skipped", data.posts_skipped),
+                   ("quarantined", data.quarantined), ("field_warnings", data.field_warnings)):
+        t.add_row(key, f"{n:,}")
+    t.add_row("posts by kind", ", ".join(f"{k} {v:,}" for k, v in sorted(data.posts_by_kind.items())))
+    t.add_row("fact-checks by verdict", ", ".join(f"{k} {v:,}" for k, v in sorted(data.factchecks_by_verdict.items())))
+    t.add_row("matches", ", ".join(f"{k} {v:,}" for k, v in data.matches.items())
+              + (f"; {data.decisions_on_earlier_text:,} decisions made on an earlier text (re-review)"
+                 if data.decisions_on_earlier_text else ""))
+    t.add_row("community notes", f"{data.notes:,} ({data.notes_on_stored_posts:,} on stored posts), "
+              f"{data.note_status_rows:,} status rows in {data.note_status_snapshots:,} snapshots, "
+              f"{data.notes_with_rating_counts:,} with rating counts")
+    t.add_row("label events", f"{data.label_events:,} on {count(data.labelled_posts, 'post')}")
     console.print(t)
-    if data["unmapped_ratings"]:
+    if data.unmapped_ratings:
         console.print("\n[bold]Rating texts without a verdict[/] (add them to a verdict table, see "
                       "`claimwatch verdicts apply --help`):")
-        for row in data["unmapped_ratings"]:
-            _say(f"  {row['count']:>6,}  {row['rating']!r}")
+        for row in data.unmapped_ratings:
+            _say(f"  {row.count:>6,}  {row.rating!r}")
 
 
 # ---------------------------------------------------------------------------- ingest
@@ -420,7 +423,7 @@ def topics_score(
     with _user_errors(), _progress() as prog:
         task = prog.add_task("scoring topics", total=None)
         n = ws.score_topics(file, progress=lambda done, total: prog.update(task, completed=done, total=total))
-    counts = ws.stats()["posts_by_topic"]
+    counts = ws.stats().posts_by_topic
     _say(f"scored {count(n, 'post')}; in topic: " + (", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"))
 
 
@@ -501,7 +504,7 @@ def study_run(
     if as_json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
-        console.print(Text(safe(result.study["title"]), style="bold"), highlight=False)
+        console.print(Text(safe(result.study.title), style="bold"), highlight=False)
         for line in result.headline():
             _say(line)
     if out:
@@ -526,7 +529,7 @@ def quarantine_list(
     """List quarantined records with file, location and reason."""
     rows = _open(db, read_only=True).quarantine(action=action, path=file, limit=limit, offset=offset)
     if as_json:
-        print(json.dumps(rows, default=str))
+        print(json.dumps([asdict(row) for row in rows], default=str))
         return
     if not rows:
         console.print("the quarantine is empty" if not (offset or action or file) else "no entries")
@@ -535,9 +538,9 @@ def quarantine_list(
     for col in ("id", "action", "file", "where", "reason") + (("raw",) if raw else ()):
         t.add_column(col, overflow="fold")
     for row in rows:
-        cells = [str(row["id"]), row["action"], row["source_path"], row["location"], row["reason"]]
+        cells = [str(row.id), row.action, row.source_path, row.location, row.reason]
         if raw:
-            cells.append(row["raw"][:2000])
+            cells.append(row.raw[:2000])
         t.add_row(*(Text(safe(c)) for c in cells))
     console.print(t)
 

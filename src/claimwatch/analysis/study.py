@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -42,6 +42,20 @@ from claimwatch.analysis.reach import (
     views_over_time,
     week_of,
 )
+from claimwatch.analysis.study_blocks import (
+    Account,
+    AccountTotal,
+    CategoryTotal,
+    LabelCoverage,
+    NarrativeProposal,
+    Source,
+    StudyInfo,
+    Summary,
+    SummedViews,
+    TopicPosts,
+    WeekTotal,
+    Window,
+)
 from claimwatch.analysis.study_file import Study
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.text import clean_query
@@ -50,6 +64,8 @@ from claimwatch.schemas import STUDY_SCHEMA
 from claimwatch.store import repo
 from claimwatch.store.rows import Snapshot, StoredAuthor, StoredMatch, StoredPost, StoredRun
 from claimwatch.wording import count, noun
+
+_K = TypeVar("_K", str, date)
 
 #: The matches that put a post before the inclusion rules (and into the excluded list if it fails them).
 _CONSIDERED = (MatchStatus.CONFIRMED.value, MatchStatus.PROPOSED.value)
@@ -82,18 +98,22 @@ class ExcludedPost:
 
 @dataclass
 class StudyResult:
-    study: dict[str, Any]
+    """A study's figures: the post rows and the aggregate blocks of :mod:`~claimwatch.analysis.study_blocks`,
+    in the order of the JSON's keys."""
+
+    study: StudyInfo
     posts: list[PostRow]
-    summary: dict[str, Any]
-    topic_posts: dict[str, Any]
-    by_account: list[dict[str, Any]]
-    by_week: list[dict[str, Any]]
-    views_over_time: dict[str, list[dict[str, Any]]]
-    notes_coverage: dict[str, Any]
-    labels: dict[str, Any]
-    proposed_narratives: list[dict[str, Any]]
+    summary: Summary
+    topic_posts: TopicPosts
+    by_account: list[AccountTotal]
+    by_week: list[WeekTotal]
+    #: per narrative name (and ``"all"``): summed views at each observation time
+    views_over_time: dict[str, list[SummedViews]]
+    notes_coverage: NotesCoverage
+    labels: LabelCoverage
+    proposed_narratives: list[NarrativeProposal]
     methods: list[str]
-    sources: list[dict[str, Any]]
+    sources: list[Source]
     #: posts with a confirmed or proposed match that the inclusion rules left out, and why
     excluded_posts: list[ExcludedPost] = field(default_factory=list)
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
@@ -107,27 +127,27 @@ class StudyResult:
     def headline(self) -> list[str]:
         """The study's findings as sentences, each figure with what it leaves out."""
         s, t = self.summary, self.topic_posts
-        who = ", ".join("@" + a["handle"] for a in self.study["accounts"]) or "the selected accounts"
-        engagement = EngagementTotal(**s["engagement_views_unknown"]).describe()
-        if s["total_views"] is None:
-            reach = f"views unknown for all {s['posts']:,}" + (f": {engagement}" if engagement else "")
+        who = ", ".join("@" + a.handle for a in self.study.accounts) or "the selected accounts"
+        engagement = s.engagement_views_unknown.describe()
+        if s.total_views is None:
+            reach = f"views unknown for all {s.posts:,}" + (f": {engagement}" if engagement else "")
         else:
-            unknown = (f"; views unknown for {s['posts_views_unknown']}: {engagement}" if engagement else
-                       f" (views unknown for {s['posts_views_unknown']})" if s["posts_views_unknown"] else "")
-            reach = f"viewed {count(s['total_views'], 'time')}{unknown}"
-        lines = [f"{count(s['posts'], 'post')} by {who} {noun(s['posts'], 'repeats', 'repeat')} claims that "
-                 f"fact-checkers rated false or misleading; {reach}. {s['posts_analyst_confirmed']:,} confirmed by an "
-                 f"analyst, {s['posts_machine_proposed_only']:,} machine-proposed only."]
-        lines += [f"  {c['claim_category']}: {count(c['posts'], 'post')}, "
-                  f"{describe_views(c['posts'], c['views'], c['views_unknown'])}" for c in s["by_category"]]
-        lines.append(NotesCoverage(**self.notes_coverage).sentence())
-        lines.append(f"{s['posts_with_label']:,} carried a platform label at {self.labels['at'][:10]}.")
-        lines.append(f"All {count(t['posts'], 'on-topic post')} in the window: "
-                     f"{describe_views(t['posts'], t['views'], t['views_unknown'])}.")
-        cpm = self.study["ad_equivalent_cpm_usd"]
+            unknown = (f"; views unknown for {s.posts_views_unknown}: {engagement}" if engagement else
+                       f" (views unknown for {s.posts_views_unknown})" if s.posts_views_unknown else "")
+            reach = f"viewed {count(s.total_views, 'time')}{unknown}"
+        lines = [f"{count(s.posts, 'post')} by {who} {noun(s.posts, 'repeats', 'repeat')} claims that "
+                 f"fact-checkers rated false or misleading; {reach}. {s.posts_analyst_confirmed:,} confirmed by an "
+                 f"analyst, {s.posts_machine_proposed_only:,} machine-proposed only."]
+        lines += [f"  {c.claim_category}: {count(c.posts, 'post')}, {describe_views(c.posts, c.views, c.views_unknown)}"
+                  for c in s.by_category]
+        lines.append(self.notes_coverage.sentence())
+        lines.append(f"{s.posts_with_label:,} carried a platform label at {rfc3339(self.labels.at)[:10]}.")
+        lines.append(f"All {count(t.posts, 'on-topic post')} in the window: "
+                     f"{describe_views(t.posts, t.views, t.views_unknown)}.")
+        cpm = self.study.ad_equivalent_cpm_usd
         if cpm is not None:
-            lines.append(f"Priced as ads at ${cpm:.2f} CPM: {_usd(t['ad_equivalent_usd'])} for the on-topic posts, "
-                         f"{_usd(s['ad_equivalent_usd'])} for the debunked-claim posts.")
+            lines.append(f"Priced as ads at ${cpm:.2f} CPM: {_usd(t.ad_equivalent_usd)} for the on-topic posts, "
+                         f"{_usd(s.ad_equivalent_usd)} for the debunked-claim posts.")
         return lines
 
 
@@ -171,15 +191,16 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         posts=rows,
         summary=_summary(rows, study, cov),
         topic_posts=_topic_block(topic_posts, views, study),
-        by_account=_grouped(rows, "account", lambda r: r.account),
-        by_week=_grouped(rows, "week", lambda r: week_of(r.created_at).isoformat() if r.created_at else None,
-                         by_key=True),
+        by_account=[AccountTotal(k, t.posts, t.views, t.views_unknown)
+                    for k, t in _most_first(rows, lambda r: r.account)],
+        # weeks in order; a post with no creation time is in no week
+        by_week=[WeekTotal(k, t.posts, t.views, t.views_unknown) for k, t in
+                 sorted(_totals(rows, lambda r: week_of(r.created_at) if r.created_at else None).items())],
         views_over_time=_views_over_time(matched, snaps, assignments, study),
-        notes_coverage=asdict(cov),
+        notes_coverage=cov,
         labels=_labels_block(rows, labels_at),
-        proposed_narratives=[{"name": g.name, "posts": len(g.posts),
-                              "post_ids": sorted(platform_ids[k] for k in g.posts),
-                              "claims": g.claims} for g in proposals],
+        proposed_narratives=[NarrativeProposal(g.name, len(g.posts), tuple(sorted(platform_ids[k] for k in g.posts)),
+                                               tuple(g.claims)) for g in proposals],
         methods=_methods(study, rows, topic_posts, views, runs, labels_at, len(earlier), excluded),
         sources=[_source(run) for run in runs],
         excluded_posts=excluded,
@@ -294,105 +315,107 @@ def _total(rows: list[PostRow]) -> Total:
     return t
 
 
-def _summary(rows: list[PostRow], study: Study, cov: NotesCoverage) -> dict[str, Any]:
+def _summary(rows: list[PostRow], study: Study, cov: NotesCoverage) -> Summary:
     t = _total(rows)
     engagement = EngagementTotal()
     for r in rows:
         engagement.add(r.views, r.engagement, r.platform)
     confirmed = sum(any(fc.match_method == ANALYST_CONFIRMED for fc in r.fact_checks) for r in rows)
-    return {
-        "posts": t.posts, "total_views": t.views, "posts_views_unknown": t.views_unknown,
-        "engagement_views_unknown": asdict(engagement),
-        "posts_analyst_confirmed": confirmed, "posts_machine_proposed_only": t.posts - confirmed,
-        "posts_with_note_shown": cov.posts_with_note_shown, "posts_without_note_shown": cov.posts_without_note_shown,
-        "views_on_posts_without_note": cov.views_on_posts_without_note,
-        "views_unknown_on_posts_without_note": cov.views_unknown_on_posts_without_note,
-        "posts_note_status_unknown": cov.posts_note_status_unknown,
-        "posts_with_label": sum(r.platform_label.present for r in rows),
-        "ad_equivalent_usd": ad_equivalent(t.views, study.cpm_usd),
-        "by_category": _grouped(rows, "claim_category", lambda r: r.claim_category),
-    }
+    return Summary(
+        posts=t.posts, total_views=t.views, posts_views_unknown=t.views_unknown, engagement_views_unknown=engagement,
+        posts_analyst_confirmed=confirmed, posts_machine_proposed_only=t.posts - confirmed,
+        posts_with_note_shown=cov.posts_with_note_shown, posts_without_note_shown=cov.posts_without_note_shown,
+        views_on_posts_without_note=cov.views_on_posts_without_note,
+        views_unknown_on_posts_without_note=cov.views_unknown_on_posts_without_note,
+        posts_note_status_unknown=cov.posts_note_status_unknown,
+        posts_with_label=sum(r.platform_label.present for r in rows),
+        ad_equivalent_usd=ad_equivalent(t.views, study.cpm_usd),
+        by_category=tuple(CategoryTotal(k, t.posts, t.views, t.views_unknown)
+                          for k, t in _most_first(rows, lambda r: r.claim_category)),
+    )
 
 
-def _grouped(rows: list[PostRow], key_name: str, key: Callable[[PostRow], str | None], by_key: bool = False
-             ) -> list[dict[str, Any]]:
-    """Totals per group: most posts first (then most views, then name), or by key (weeks)."""
-    groups: dict[str, Total] = {}
+def _totals(rows: list[PostRow], key: Callable[[PostRow], _K | None]) -> dict[_K, Total]:
+    """Views per group of posts; a post whose key is None is in no group."""
+    groups: dict[_K, Total] = {}
     for r in rows:
         k = key(r)
-        if k is not None or not by_key:
-            groups.setdefault(k or "unknown", Total()).add(r.views)
-    order = sorted(groups.items(), key=(lambda kv: kv[0]) if by_key else
-                   (lambda kv: (-kv[1].posts, -(kv[1].views or 0), kv[0])))
-    return [{key_name: k, **t.to_dict()} for k, t in order]
+        if k is not None:
+            groups.setdefault(k, Total()).add(r.views)
+    return groups
 
 
-def _topic_block(posts: list[StoredPost], views: dict[int, Any], study: Study) -> dict[str, Any]:
+def _most_first(rows: list[PostRow], key: Callable[[PostRow], str | None]) -> list[tuple[str, Total]]:
+    """Views per group, a post with no key in "unknown": most posts first, then most views, then name."""
+    return sorted(_totals(rows, lambda r: key(r) or "unknown").items(),
+                  key=lambda kv: (-kv[1].posts, -(kv[1].views or 0), kv[0]))
+
+
+def _topic_block(posts: list[StoredPost], views: dict[int, Any], study: Study) -> TopicPosts:
     t = Total()
     for p in posts:
         t.add(views[p.id].value)
     topic = study.topic
-    return {"definition": topic if isinstance(topic, str) or topic is None else topic.definition()[0],
-            **t.to_dict(), "ad_equivalent_usd": ad_equivalent(t.views, study.cpm_usd)}
+    return TopicPosts(topic if isinstance(topic, str) or topic is None else topic.topics[0],
+                      t.posts, t.views, t.views_unknown, ad_equivalent(t.views, study.cpm_usd))
 
 
 def _views_over_time(matched: list[StoredPost], snaps: dict[int, list[Snapshot]],
-                     assignments: dict[int, nar.Assignment], study: Study) -> dict[str, list[dict[str, Any]]]:
+                     assignments: dict[int, nar.Assignment], study: Study) -> dict[str, list[SummedViews]]:
     groups: dict[str, list[int]] = {}
     for p in matched:
         groups.setdefault(assignments[p.id].narrative, []).append(p.id)
     groups["all"] = [p.id for p in matched]
-    return {name: [{"observed_at": rfc3339(t), "views": v, "posts_views_unknown": u}
-                   for t, v, u in views_over_time((snaps.get(i, []) for i in ids), study.views_as_of)]
+    return {name: [SummedViews(*point) for point in views_over_time((snaps.get(i, []) for i in ids),
+                                                                      study.views_as_of)]
             for name, ids in sorted(groups.items())}
 
 
-def _labels_block(rows: list[PostRow], at: datetime) -> dict[str, Any]:
-    return {"at": rfc3339(at), "posts_with_label": sum(r.platform_label.present for r in rows),
-            "posts_ever_labelled": sum(bool(r.platform_label.history) for r in rows)}
+def _labels_block(rows: list[PostRow], at: datetime) -> LabelCoverage:
+    return LabelCoverage(at, sum(r.platform_label.present for r in rows),
+                         sum(bool(r.platform_label.history) for r in rows))
 
 
 # --------------------------------------------------------------------------- provenance
 
-def _accounts(study: Study, stored: list[StoredAuthor]) -> list[dict[str, Any]]:
+def _accounts(study: Study, stored: list[StoredAuthor]) -> list[Account]:
     """Each account the study names, as stored (a handle on several platforms: each), or with
     unknown ids and followers when the store has no such account."""
     by_handle: dict[str, list[StoredAuthor]] = {}
     for a in stored:
         if a.handle and (not study.platforms or a.platform in study.platforms):
             by_handle.setdefault(a.handle.lower(), []).append(a)
-    out: list[dict[str, Any]] = []
+    out: list[Account] = []
     for handle in study.accounts:
         found = by_handle.get(handle.lower())
-        out += ([{"platform": a.platform, "user_id": a.platform_id, "handle": a.handle,
-                  "followers_at_collection": a.followers} for a in found] if found else
-                [{"platform": None, "user_id": None, "handle": handle, "followers_at_collection": None}])
+        out += ([Account(a.platform, a.platform_id, a.handle, a.followers) for a in found] if found else
+                [Account(None, None, handle, None)])
     return out
 
 
-def _study_block(study: Study, stored: list[StoredAuthor], rows: list[PostRow]) -> dict[str, Any]:
+def _study_block(study: Study, stored: list[StoredAuthor], rows: list[PostRow]) -> StudyInfo:
     accounts = _accounts(study, stored)
     observed = [r.observed_at for r in rows if r.observed_at]
-    return {
-        "title": study.title, "file": study.source, "file_sha256": study.source_sha256,
+    return StudyInfo(
+        title=study.title, file=study.source, file_sha256=study.source_sha256,
         # the target shape's one account; every account (none named: every account in the store) in "accounts"
-        "account": accounts[0] if len(accounts) == 1 else None,
-        "accounts": accounts,
-        "window": {"from": study.start.isoformat(), "to": study.end.isoformat()},
-        "platforms": list(study.platforms),
-        "inclusion_rule": _inclusion_rule(study),
+        account=accounts[0] if len(accounts) == 1 else None,
+        accounts=tuple(accounts),
+        window=Window(study.start, study.end),
+        platforms=tuple(study.platforms),
+        inclusion_rule=_inclusion_rule(study),
         # the latest observation behind the figures: the views' (or engagement's) snapshots used
-        "collected_at": rfc3339(max(observed, default=None)),
-        "views_as_of": rfc3339(study.views_as_of),
-        "notes_as_of": rfc3339(study.notes_as_of),
-        "labels_as_of": rfc3339(study.labels_as_of),
-        "views_metric": ("views (X impression_count, Telegram message views; Bluesky and Mastodon count none, so "
-                         "their posts show likes, reposts, replies and quotes instead) from the latest snapshot observed "
-                         + (f"not after {rfc3339(study.views_as_of)}" if study.views_as_of else "in the store")),
-        "community_note_rule": note_rule(study.notes_as_of),
-        "ad_equivalent_cpm_usd": study.cpm_usd,
-        "narratives": [asdict(n) for n in study.narratives],
-    }
+        collected_at=max(observed, default=None),
+        views_as_of=study.views_as_of,
+        notes_as_of=study.notes_as_of,
+        labels_as_of=study.labels_as_of,
+        views_metric=("views (X impression_count, Telegram message views; Bluesky and Mastodon count none, so "
+                      "their posts show likes, reposts, replies and quotes instead) from the latest snapshot observed "
+                      + (f"not after {rfc3339(study.views_as_of)}" if study.views_as_of else "in the store")),
+        community_note_rule=note_rule(study.notes_as_of),
+        ad_equivalent_cpm_usd=study.cpm_usd,
+        narratives=study.narratives,
+    )
 
 
 def _inclusion_rule(study: Study) -> str:
@@ -465,12 +488,11 @@ def _topic_rule(study: Study) -> str:
     return " ".join(parts)
 
 
-def _source(run: StoredRun) -> dict[str, Any]:
+def _source(run: StoredRun) -> Source:
     counts = run.counts or {}
     files = [f.get("path") for f in counts.get("files", []) if isinstance(f, dict)] or list(run.files or [])
-    return {"ingest_run": run.id, "kind": run.kind, "status": run.status, "retrieved": rfc3339(run.finished_at),
-            "files": files,
-            "observed_at": sorted({t for f in counts.get("files", []) if isinstance(f, dict) for t in _observed(f)})}
+    return Source(run.id, run.kind, run.status, run.finished_at, tuple(files),
+                  tuple(sorted({t for f in counts.get("files", []) if isinstance(f, dict) for t in _observed(f)})))
 
 
 def _observed(file_report: dict[str, Any]) -> list[str]:

@@ -147,6 +147,6 @@ def _run(ws: api.Workspace, out: Path) -> tuple[Report, dict[str, Path], list[st
     log.append(check_ground_truth(report).summary())
     paths = write_all(report, out)
     study = ws.run_study(DATA_DIR / STUDY_FILE)
-    log += [f"study: {study.study['title']}", *study.headline()]
+    log += [f"study: {study.study.title}", *study.headline()]
     paths.update({f"study-{fmt}": path for fmt, path in write_study(study, out / "study").items()})
     return report, paths, log

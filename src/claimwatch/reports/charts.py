@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from math import ceil
 
 import matplotlib as mpl
@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from claimwatch.analysis.jsonable import rfc3339
 from claimwatch.analysis.study import StudyResult
 from claimwatch.reports.study_view import human, top_posts
 from claimwatch.wording import count, noun
@@ -89,7 +90,7 @@ def _legend(label: str) -> str:
 
 def _narrative_colors(result: StudyResult) -> dict[str, str]:
     """One colour per narrative, the same in every chart (tab10, in the summary's order)."""
-    names = [c["claim_category"] for c in result.summary["by_category"]]
+    names = [c.claim_category for c in result.summary.by_category]
     return {n: f"C{i % 10}" for i, n in enumerate(names)} | {ALL: "black"}
 
 
@@ -121,10 +122,10 @@ def _views_over_time(result: StudyResult, colors: dict[str, str]) -> Chart:
     fig, ax = _figure()
     curves = {k: v for k, v in result.views_over_time.items() if v}
     order = [n for n in colors if n in curves] + sorted(set(curves) - set(colors))
-    times = sorted({datetime.fromisoformat(p["observed_at"]) for name in order for p in curves[name]})
+    times = sorted({p.observed_at for name in order for p in curves[name]})
     for name in order:
         points = curves[name]
-        xs, ys = [datetime.fromisoformat(p["observed_at"]) for p in points], [p["views"] for p in points]
+        xs, ys = [p.observed_at for p in points], [p.views for p in points]
         label = "all debunked-claim posts" if name == ALL else _legend(name)
         if len(times) == 1:  # one observation is a point per narrative, not a curve: its value in the legend
             label += f" ({human(ys[0])})"
@@ -139,9 +140,9 @@ def _views_over_time(result: StudyResult, colors: dict[str, str]) -> Chart:
         ax.legend(loc="upper left", fontsize=8, frameon=False)
     else:
         _no_data(ax, "view snapshots")
-    alt = "; ".join(f"{'all posts' if n == ALL else n}: {human(curves[n][-1]['views'])} "
-                    f"{noun(curves[n][-1]['views'], 'view')} by "
-                    f"{curves[n][-1]['observed_at'][:10]}" for n in order) or "no view snapshots"
+    alt = "; ".join(f"{'all posts' if n == ALL else n}: {human(curves[n][-1].views)} "
+                    f"{noun(curves[n][-1].views, 'view')} by "
+                    f"{rfc3339(curves[n][-1].observed_at)[:10]}" for n in order) or "no view snapshots"
     return _render("views_over_time", "Views over time, by narrative", alt, fig)
 
 
@@ -149,22 +150,22 @@ def _posts_per_week(result: StudyResult) -> Chart:
     fig, ax = _figure(3.0)
     weeks = result.by_week
     if weeks:
-        starts = [datetime.combine(date.fromisoformat(w["week"]), datetime.min.time()) for w in weeks]
-        ax.bar(starts, [w["posts"] for w in weeks], width=6, align="edge", color="C0")
+        starts = [datetime.combine(w.week, datetime.min.time()) for w in weeks]
+        ax.bar(starts, [w.posts for w in weeks], width=6, align="edge", color="C0")
         _date_axis(ax, starts[0] - timedelta(days=1), starts[-1] + timedelta(days=7))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("posts (week starting Monday)")
     else:
         _no_data(ax, "posts")
-    alt = "; ".join(f"week of {w['week']}: {count(w['posts'], 'post')}" for w in weeks) or "no posts"
+    alt = "; ".join(f"week of {w.week}: {count(w.posts, 'post')}" for w in weeks) or "no posts"
     return _render("posts_per_week", "Debunked-claim posts per week", alt, fig)
 
 
 def _notes_coverage(result: StudyResult) -> Chart:
     cov = result.notes_coverage
-    proposed, none_shown = cov["posts_with_proposed_notes"], cov["posts_with_proposed_notes_none_shown"]
-    unknown = cov["posts_with_proposed_notes_status_unknown"]
-    bars = [("no note proposed", cov["posts"] - proposed, "#bbbbbb"),
+    proposed, none_shown = cov.posts_with_proposed_notes, cov.posts_with_proposed_notes_none_shown
+    unknown = cov.posts_with_proposed_notes_status_unknown
+    bars = [("no note proposed", cov.posts - proposed, "#bbbbbb"),
             ("notes proposed, none shown", none_shown, "#b42318"),
             ("note shown", proposed - none_shown - unknown, "#1a7f37")]
     if unknown:  # never folded into "none shown"

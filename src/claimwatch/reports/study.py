@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Any
 
 from claimwatch import atomic
 from claimwatch.analysis.jsonable import rfc3339
@@ -86,7 +85,7 @@ def _md_excluded(result: StudyResult) -> list[str]:
 
 def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> str:
     st = result.study
-    lines = [f"# {md_cell(st['title'])}", "", f"Generated {rfc3339(result.generated_at)}.", ""]
+    lines = [f"# {md_cell(st.title)}", "", f"Generated {rfc3339(result.generated_at)}.", ""]
     lines += [("- " if line.startswith("  ") else "") + md_cell(line.strip()) for line in result.headline()] + [""]
     lines += [f"![{md_cell(c.title)}]({CHART_DIR}/{c.name}.png)" for c in charts] + [""]
     lines += ["## By narrative", "", *_md_groups("narrative", view["narrative"]),
@@ -105,15 +104,15 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
               "Posts with an analyst-confirmed or machine-proposed fact-check match that the inclusion rules left "
               "out, with the first rule that did.", "", *_md_excluded(result)]
     lines += ["", "## Proposed new narratives", ""]
-    lines += [f"- {md_cell(p['name'])} ({count(p['posts'], 'post')}: {md_cell(', '.join(p['post_ids']))})"
+    lines += [f"- {md_cell(p.name)} ({count(p.posts, 'post')}: {md_cell(', '.join(p.post_ids))})"
               for p in result.proposed_narratives] or ["none"]
     lines += ["", "## Methods", ""] + [f"- {md_cell(m)}" for m in result.methods]
-    lines += ["", f"- Inclusion rule: {md_cell(st['inclusion_rule'])}", f"- Views metric: {md_cell(st['views_metric'])}",
-              f"- Community Notes rule: {md_cell(st['community_note_rule'])}",
-              f"- Ad-equivalent CPM (USD): {md_cell(st['ad_equivalent_cpm_usd'])}"]
+    lines += ["", f"- Inclusion rule: {md_cell(st.inclusion_rule)}", f"- Views metric: {md_cell(st.views_metric)}",
+              f"- Community Notes rule: {md_cell(st.community_note_rule)}",
+              f"- Ad-equivalent CPM (USD): {md_cell(st.ad_equivalent_cpm_usd)}"]
     lines += ["", "## Sources", "", "| ingest run | kind | status | retrieved | files |", "|---:|---|---|---|---|"]
-    lines += [f"| {s['ingest_run']} | {md_cell(s['kind'])} | {md_cell(s['status'])} | {md_cell(s['retrieved'])} | "
-              f"{md_cell(', '.join(s['files']))} |" for s in result.sources]
+    lines += [f"| {s.ingest_run} | {md_cell(s.kind)} | {md_cell(s.status)} | {md_cell(rfc3339(s.retrieved))} | "
+              f"{md_cell(', '.join(filter(None, s.files)))} |" for s in result.sources]
     return "\n".join(lines) + "\n"
 
 
@@ -125,7 +124,7 @@ CSV_FIELDS = ("post_id", "url", "created_at", "post_type", "account", "text", "f
               "label_present", "lang")
 
 
-def _csv_row(r: PostRow) -> dict[str, Any]:
+def _csv_row(r: PostRow) -> dict[str, str | int | bool | None]:
     """One flat row per post; several fact-checks are joined with "; " in the same order in each column."""
     fcs, cn = r.fact_checks, r.community_notes
     return {"post_id": r.post_id, "url": r.url, "created_at": rfc3339(r.created_at), "post_type": r.post_type,

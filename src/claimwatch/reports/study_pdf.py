@@ -81,11 +81,11 @@ def pdf_bytes(result: StudyResult, charts: list[Chart], view: dict[str, list[Gro
     for style, name in _FONT_FILES.items():
         pdf.add_font(FONT, style, _font_path(name))
     pdf.set_creation_date(result.generated_at)
-    pdf.set_title(_printable(result.study["title"]))
+    pdf.set_title(_printable(result.study.title))
     pdf.set_margins(15, 15)
     pdf.set_auto_page_break(True, margin=16)
     pdf.add_page()
-    _text(pdf, result.study["title"], size=15, bold=True)
+    _text(pdf, result.study.title, size=15, bold=True)
     _text(pdf, f"Generated {rfc3339(result.generated_at)}.", size=8, grey=True)
     for line in result.headline():
         _text(pdf, line.strip(), size=10.5, indent=8 if line.startswith("  ") else 0, gap=1)
@@ -177,11 +177,11 @@ def _methods(pdf: _Pdf, result: StudyResult) -> None:
     _text(pdf, "Methods", size=12, bold=True)
     for line in result.methods:
         _text(pdf, "• " + line, gap=1)
-    for label, value in (("Inclusion rule", st["inclusion_rule"]), ("Views metric", st["views_metric"]),
-                         ("Community Notes rule", st["community_note_rule"]),
-                         ("Ad-equivalent CPM (USD)", st["ad_equivalent_cpm_usd"])):
+    for label, value in (("Inclusion rule", st.inclusion_rule), ("Views metric", st.views_metric),
+                         ("Community Notes rule", st.community_note_rule),
+                         ("Ad-equivalent CPM (USD)", st.ad_equivalent_cpm_usd)):
         _text(pdf, f"{label}: {value}", gap=1)
     _table(pdf, "Sources", [Column("run", 10, "R"), Column("kind", 20), Column("status", 18),
                             Column("retrieved", 40), Column("files", 92, text=True)],
-           [[f"{s['ingest_run']}", s["kind"], s["status"], s["retrieved"] or "", ", ".join(s["files"])]
+           [[f"{s.ingest_run}", s.kind, s.status, rfc3339(s.retrieved) or "", ", ".join(filter(None, s.files))]
             for s in result.sources])

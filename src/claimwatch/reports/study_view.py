@@ -6,13 +6,13 @@ Computed once here so every format links the same figure to the same posts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from claimwatch.analysis.post_rows import PostRow
 from claimwatch.analysis.reach import week_of
 from claimwatch.analysis.study import ExcludedPost, StudyResult
+from claimwatch.analysis.study_blocks import AccountTotal, CategoryTotal, WeekTotal
 
 #: How many posts the "top posts" chart and the PDF's top-post table show.
 TOP_POSTS = 10
@@ -46,7 +46,7 @@ def week_key(row: PostRow) -> str | None:
     return week_of(row.created_at).isoformat() if row.created_at else None
 
 
-def _groups(kind: str, totals: list[dict[str, Any]], key_name: str, rows: list[PostRow],
+def _groups(kind: str, totals: Sequence[CategoryTotal | AccountTotal | WeekTotal], rows: list[PostRow],
             key_of: Callable[[PostRow], str | None]) -> list[Group]:
     members: dict[str, list[PostRow]] = {}
     for r in rows:
@@ -55,9 +55,9 @@ def _groups(kind: str, totals: list[dict[str, Any]], key_name: str, rows: list[P
             members.setdefault(key, []).append(r)
     out = []
     for i, t in enumerate(totals, start=1):
-        posts = members.get(t[key_name], [])
+        posts = members.get(t.label, [])
         fcs = {fc.url: fc.publisher for r in posts for fc in r.fact_checks}
-        out.append(Group(kind, t[key_name], t["posts"], t["views"], t["views_unknown"], f"group-{kind}-{i}",
+        out.append(Group(kind, t.label, t.posts, t.views, t.views_unknown, f"group-{kind}-{i}",
                          [r.post_id for r in posts], list(fcs.items())))
     return out
 
@@ -65,10 +65,10 @@ def _groups(kind: str, totals: list[dict[str, Any]], key_name: str, rows: list[P
 def groups(result: StudyResult) -> dict[str, list[Group]]:
     """narrative / account / week → its table rows, each with the posts and fact-checks behind it."""
     return {
-        "narrative": _groups("narrative", result.summary["by_category"], "claim_category", result.posts,
+        "narrative": _groups("narrative", result.summary.by_category, result.posts,
                              lambda r: r.claim_category or "unknown"),
-        "account": _groups("account", result.by_account, "account", result.posts, lambda r: r.account or "unknown"),
-        "week": _groups("week", result.by_week, "week", result.posts, week_key),
+        "account": _groups("account", result.by_account, result.posts, lambda r: r.account or "unknown"),
+        "week": _groups("week", result.by_week, result.posts, week_key),
     }
 
 

@@ -215,3 +215,65 @@ class StoredLabelEvent:
     label_title: str | None
     details: str | None
     details_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """A record that could not be used (``claimwatch quarantine list``): where it came from, why, verbatim."""
+
+    id: int
+    fingerprint: str
+    ingest_run_id: int | None
+    kind: str
+    #: rejected (the record did not land), field_dropped (one field stored as unknown) or conflict
+    action: str
+    source_path: str
+    location: str
+    source_format: str | None
+    reason: str
+    raw: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RatingCount:
+    """A rating text no verdict rule maps, and how many fact-checks carry it."""
+
+    rating: str | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """Counts of everything in the store (``claimwatch stats``); the ``by_…`` mappings are keyed by
+    the stored values (kinds, verdicts, statuses, languages, topics)."""
+
+    posts: int
+    #: posts stored only because a collected post refers to them
+    context_posts: int
+    posts_by_kind: dict[str, int]
+    authors: int
+    media: int
+    snapshots: int
+    post_versions: int
+    factchecks: int
+    factchecks_by_verdict: dict[str, int]
+    #: by match status, every status listed
+    matches: dict[str, int]
+    decisions_on_earlier_text: int
+    posts_matched: int
+    posts_skipped: int
+    quarantined: int
+    field_warnings: int
+    unmapped_ratings: tuple[RatingCount, ...]
+    posts_analysed: int
+    posts_by_language: dict[str, int]
+    posts_by_topic: dict[str, int]
+    notes: int
+    notes_on_stored_posts: int
+    note_status_rows: int
+    note_status_snapshots: int
+    notes_with_rating_counts: int
+    label_events: int
+    labelled_posts: int
+    ingest_runs: dict[str, int]

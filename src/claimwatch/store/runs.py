@@ -14,7 +14,7 @@ from claimwatch.store import sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.common import chunks, json_digest
 from claimwatch.store.db import retry_races
-from claimwatch.store.rows import StoredRun
+from claimwatch.store.rows import QuarantineEntry, StoredRun
 
 # --------------------------------------------------------------------------- runs
 
@@ -69,13 +69,13 @@ def add_quarantine(conn: sa.Connection, run_id: int | None, kind: str,
 
 
 def list_quarantine(conn: sa.Connection, *, action: str | None = None, path: str | None = None,
-                    limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+                    limit: int = 50, offset: int = 0) -> list[QuarantineEntry]:
     q = sa.select(s.Quarantine).order_by(s.Quarantine.id).limit(limit).offset(offset)
     if action:
         q = q.where(s.Quarantine.action == action)
     if path:
         q = q.where(s.Quarantine.source_path.contains(path))
-    return [dict(row._mapping) for row in conn.execute(q.with_only_columns(*s.Quarantine.__table__.c))]
+    return [QuarantineEntry(**row._mapping) for row in conn.execute(q.with_only_columns(*s.Quarantine.__table__.c))]
 
 
 def ingest_runs(conn: sa.Connection) -> list[StoredRun]:
