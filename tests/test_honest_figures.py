@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from pdf_text import pdf_text
 import yaml
 from ccdh_store import propose
 from conftest import claimreview, page, post
@@ -206,3 +207,6 @@ def test_study_formats_show_the_claim_next_to_the_post(store, tmp_path: Path) ->
         [only] = list(csv.DictReader(fh))
     assert only["factcheck_claims"] == SHRED_CLAIM and only["views"] == ""
     assert SHRED_CLAIM in (out / "study.html").read_text()
+    # The PDF wraps the cell into lines: the claim's words come right after the post's id row starts.
+    drawn = " ".join(pdf_text((out / "study.pdf").read_bytes()))
+    assert SHRED_CLAIM.rstrip(".") in drawn.replace("- ", "-")

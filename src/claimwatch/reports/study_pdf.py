@@ -157,15 +157,15 @@ def _posts(pdf: _Pdf, result: StudyResult) -> None:
     """Every post of the study, most viewed first (the order of ``result.posts``), with its evidence."""
     columns = [Column("#", 5, "R"), Column("post", 28), Column("date", 15), Column("account", 24),
                Column("narrative", 18, text=True), Column("views", 20, "R", text=True),
-               Column("fact-checks", 28, text=True), Column("Community Notes", 20, text=True),
-               Column("text", 45, text=True)]
+               Column("fact-checked claim and rating", 38, text=True), Column("Community Notes", 20, text=True),
+               Column("text", 35, text=True)]
     rows, links = [], []
     for i, r in enumerate(result.posts, start=1):
         fcs = r.fact_checks
         rows.append([f"{i:,}", r.post_id, r.created_at.date().isoformat() if r.created_at else "", r.account or "",
                      r.claim_category or "", describe_reach(r.views, r.engagement),
-                     "; ".join(f"{fc.publisher or fc.url}: {fc.rating_text or fc.rating_class or ''} "
-                               f"({fc.match_method})" for fc in fcs),
+                     "; ".join(f"{clip(fc.claim or '', _TEXT_CHARS)} — {fc.publisher or fc.url}: "
+                               f"{fc.rating_text or fc.rating_class or ''} ({fc.match_method})" for fc in fcs),
                      r.community_notes.describe(), clip(r.text or "", _TEXT_CHARS)])
         links.append([None, r.url, None, None, None, None, fcs[0].url if fcs else None, None, None])
     _table(pdf, f"Posts ({len(rows):,}), most viewed first", columns, rows, links)
