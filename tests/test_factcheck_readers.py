@@ -316,7 +316,7 @@ def test_non_utf8_files(tmp_path: Path) -> None:
     assert [fc.review_url for fc in records(parsed)] == ["https://x.example/1"]
     assert rejected[0].source.location == "line 2" and "UTF-8" in rejected[0].reason
 
-    csv_path = write_file(tmp_path, "rows.csv", "review_url,claim_text,rating\nhttps://x.example/1,one,False\n".encode()
+    csv_path = write_file(tmp_path, "rows.csv", b"review_url,claim_text,rating\nhttps://x.example/1,one,False\n"
                      + "https://x.example/2,Fálso,False\n".encode("latin-1"))
     parsed, rejected = run(factcheck_csv.read, csv_path)
     assert len(parsed) == 1 and rejected[0].source.location == "line 3" and "UTF-8" in rejected[0].reason

@@ -20,10 +20,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from pdf_text import pdf_text
 import yaml
 from ccdh_store import propose
 from conftest import claimreview, page, post
+from pdf_text import pdf_text
 from typer.testing import CliRunner
 
 import claimwatch

@@ -183,7 +183,7 @@ def test_ratings_of_every_era_count_alike() -> None:
 
 def test_a_download_of_each_era_lands_and_shows_the_same_facts(tmp_path: Path) -> None:
     facts = []
-    for i, (notes, status) in enumerate(zip(NOTE_ERAS, STATUS_ERAS)):
+    for i, (notes, status) in enumerate(zip(NOTE_ERAS, STATUS_ERAS, strict=True)):
         ws = claimwatch.open(tmp_path / f"era{i}.db")
         rep = ws.ingest_notes([NOTES / notes, NOTES / status, NOTES / RATING_ERAS[i]], SNAP_1)
         assert (rep.quarantined, [f.read for f in rep.files]) == (0, [2, 2, 2])
@@ -675,7 +675,9 @@ def _store_notes(ws: claimwatch.Workspace, tmp_path: Path, notes: list[dict[str,
 
 def test_before_any_snapshot_a_later_snapshots_dated_statuses_decide_or_the_status_is_unknown(
         ws: claimwatch.Workspace, tmp_path: Path) -> None:
-    d = lambda day: utc(2024, 7, day)
+    def d(day: int) -> datetime:
+        return utc(2024, 7, day)
+
     later = [
         status("helpful", CRH, first=(CRH, d(10)), latest=(CRH, d(10)), at=d(10)),       # helpful since the 10th
         status("lost-later", NMR, first=(CRH, d(23)), latest=(CRH, d(23)), at=d(28)),     # helpful 23rd to 28th

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from conftest import claimreview, page, post
 
 import claimwatch
 from claimwatch.analysis.reach import Total, ad_equivalent, views_as_of, views_over_time, week_of
@@ -13,7 +14,6 @@ from claimwatch.records import MatchStatus
 from claimwatch.store import repo
 from claimwatch.store import schema as s
 from claimwatch.store.rows import Snapshot
-from conftest import claimreview, page, post
 
 
 def _t(day: int) -> datetime:

@@ -24,7 +24,7 @@ JIANG = DATASETS / "jiang2018-factchecks-linked-social-posts" / "factchecks.csv"
 ARTICLES = DATASETS / "clef2021-2022-checkthat-task2b-debates-politifact" / "vclaims_with_article_text.jsonl.gz"
 FIXTURE_POLITIFACT = Path(__file__).parent / "fixtures" / "factchecks" / "politifact_claimreviews.csv"
 
-F, M, X, T, U, S, O = (Verdict.FALSE, Verdict.MISLEADING, Verdict.MIXED, Verdict.TRUE, Verdict.UNPROVEN,
+F, M, X, T, U, S, O = (Verdict.FALSE, Verdict.MISLEADING, Verdict.MIXED, Verdict.TRUE, Verdict.UNPROVEN,  # noqa: E741 - verdict initials
                        Verdict.SATIRE, Verdict.OTHER)
 
 

@@ -150,7 +150,7 @@ def test_later_twarc_csv_reads_references_from_id_columns(era):
     pages = facts(read(PAGES)[0])
     parsed, rejected = read(CSV_ERAS[era])
     assert rejected == []
-    for key, (kind, ref, text, handle, created, media) in facts(parsed).items():
+    for key, (kind, ref, text, handle, created, _media) in facts(parsed).items():
         assert key[1] is True  # referenced posts are not written inline since 0.5
         page_kind_, page_ref, page_text, page_handle, page_created, _ = pages[key]
         assert (kind, ref, handle, created) == (page_kind_, page_ref, page_handle, page_created)

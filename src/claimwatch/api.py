@@ -26,11 +26,11 @@ from claimwatch.analysis import checks
 from claimwatch.analysis.report import UNCHECKED_MIN_SCORE, Report, Selection, build_report
 from claimwatch.analysis.study import StudyResult, run_study
 from claimwatch.analysis.study_file import Study, load_study
+from claimwatch.claims import checkworthiness as cw
+from claimwatch.claims.analyse import Analyser, Scorer
 from claimwatch.claims.docs import ClaimDoc
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex, IndexStats
-from claimwatch.claims import checkworthiness as cw
-from claimwatch.claims.analyse import Analyser, Scorer
 from claimwatch.claims.language import DETECTOR
 from claimwatch.claims.match import MatchReport, match_posts, score_topics
 from claimwatch.claims.rerank import RetrievalModel, load_model

@@ -11,10 +11,9 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -27,6 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from claimwatch import api, atomic
 from claimwatch.analysis.report import Report, Selection
@@ -76,16 +76,16 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 # Options override settings; their defaults (claimwatch.toml, CLAIMWATCH_* variables) are read in
 # one place, claimwatch.config, so no option names an environment variable of its own.
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store: a SQLite file or a SQLAlchemy URL such as "
+DbOpt = Annotated[str | None, typer.Option("--db", help="Store: a SQLite file or a SQLAlchemy URL such as "
                                               "postgresql+psycopg://user@host/db (default: the db setting, "
                                               "CLAIMWATCH_DB, else ./claimwatch.db).", show_default=False)]
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help="The sentence encoder: a sentence-transformers "
+ModelOpt = Annotated[str | None, typer.Option("--model", help="The sentence encoder: a sentence-transformers "
                                                  "model path or cached name (default: the model setting, "
                                                  "CLAIMWATCH_MODEL, else the bundled all-MiniLM-L6-v2).")]
-CwModelOpt = Annotated[Optional[str], typer.Option("--cw-model", help="Check-worthiness model directory, or 'none' "
+CwModelOpt = Annotated[str | None, typer.Option("--cw-model", help="Check-worthiness model directory, or 'none' "
                                                    "(default: the checkworthiness_model setting, "
                                                    "CLAIMWATCH_CHECKWORTHINESS_MODEL, else the shipped model).")]
-MapOpt = Annotated[Optional[list[str]], typer.Option("--map", help="Column mapping FIELD=COLUMN (repeatable), "
+MapOpt = Annotated[list[str] | None, typer.Option("--map", help="Column mapping FIELD=COLUMN (repeatable), "
                                                      "e.g. --map views=impressions.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 DatasetsOpt = Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! data in the layout of "
@@ -291,11 +291,11 @@ def ingest_posts(
     db: DbOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="auto|x-v2|twarc2|twarc-csv|x-archive|csv|jsonl|bluesky|"
                                                       "mastodon|telegram")] = "auto",
-    observed_at: Annotated[Optional[str], typer.Option(help="When the metrics were observed, if the source does not "
+    observed_at: Annotated[str | None, typer.Option(help="When the metrics were observed, if the source does not "
                                                        "say (default: the file's modification time).")] = None,
     column_map: MapOpt = None,
     platform: Annotated[str, typer.Option(help="Platform for generic CSV/JSONL rows without one.")] = "x",
-    account: Annotated[Optional[str], typer.Option(help="Handle of the one account the files belong to: the author of "
+    account: Annotated[str | None, typer.Option(help="Handle of the one account the files belong to: the author of "
                                                    "posts that name none (a Twitter account archive).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -316,7 +316,7 @@ def ingest_factchecks(
     db: DbOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="auto|claimreview|factcheck-tools|datacommons|csv")] = "auto",
     column_map: MapOpt = None,
-    verdicts: Annotated[Optional[list[Path]], typer.Option("--verdicts", help="Extra verdict table(s) (TSV).")] = None,
+    verdicts: Annotated[list[Path] | None, typer.Option("--verdicts", help="Extra verdict table(s) (TSV).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest fact-checks and normalise their ratings into verdicts."""
@@ -332,11 +332,11 @@ def ingest_notes(
     files: Annotated[list[Path], typer.Argument(help="Community Notes TSV downloads: notes, noteStatusHistory and "
                                                 "(optional) ratings files, told apart by their header.")],
     db: DbOpt = None,
-    snapshot_date: Annotated[Optional[str], typer.Option(help="When the download was taken, e.g. 2024-08-10; give "
+    snapshot_date: Annotated[str | None, typer.Option(help="When the download was taken, e.g. 2024-08-10; give "
                                                          "all files of one download the same date (default: each "
                                                          "file's latest timestamp).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="auto|cn-notes|cn-status|cn-ratings")] = "auto",
-    column_map: Annotated[Optional[list[str]], typer.Option(
+    column_map: Annotated[list[str] | None, typer.Option(
         "--map", help="FIELD=COLUMN (repeatable) for a column under a name no download used, e.g. --map "
         "tweet_id=postId. Fields: " + "; ".join(f"{fmt}: {', '.join(names)}" for fmt, names in NOTE_MAP_FIELDS.items())
     )] = None,
@@ -382,13 +382,13 @@ def index(db: DbOpt = None, model: ModelOpt = None) -> None:
 def match(
     db: DbOpt = None,
     model: ModelOpt = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Without a trained model: propose candidates whose fused "
+    threshold: Annotated[float | None, typer.Option(help="Without a trained model: propose candidates whose fused "
                                                        "score is at least this.")] = None,
-    min_confidence: Annotated[Optional[float], typer.Option(help="With a trained model: propose the top candidate "
+    min_confidence: Annotated[float | None, typer.Option(help="With a trained model: propose the top candidate "
                                                             "when P(correct) is at least this, e.g. 0.9.")] = None,
-    top_k: Annotated[Optional[int], typer.Option("--top-k", help="Candidates stored per post.")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", help="Candidates stored per post.")] = None,
     rematch: Annotated[bool, typer.Option(help="Match every post again, not only new ones.")] = False,
-    topics: Annotated[Optional[Path], typer.Option(help="Topic definitions (YAML) to score posts against; "
+    topics: Annotated[Path | None, typer.Option(help="Topic definitions (YAML) to score posts against; "
                                                    "see README \"Topics\" (default: the topics setting, "
                                                    "CLAIMWATCH_TOPICS).")] = None,
     cw_model: CwModelOpt = None,
@@ -449,15 +449,15 @@ def print_report(report: Report, limit: int) -> None:
 @app.command()
 def report(
     db: DbOpt = None,
-    account: Annotated[Optional[list[str]], typer.Option("--account", "-a", help="Author handle (repeatable).")] = None,
-    since: Annotated[Optional[str], typer.Option(help="First day (UTC, inclusive), e.g. 2024-01-01.")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Last moment (UTC, exclusive), e.g. 2024-08-01.")] = None,
-    keyword: Annotated[Optional[list[str]], typer.Option("--keyword", "-k", help="Only posts containing it (repeatable: any).")] = None,
+    account: Annotated[list[str] | None, typer.Option("--account", "-a", help="Author handle (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(help="First day (UTC, inclusive), e.g. 2024-01-01.")] = None,
+    until: Annotated[str | None, typer.Option(help="Last moment (UTC, exclusive), e.g. 2024-08-01.")] = None,
+    keyword: Annotated[list[str] | None, typer.Option("--keyword", "-k", help="Only posts containing it (repeatable: any).")] = None,
     confirmed_only: Annotated[bool, typer.Option(help="Count analyst-confirmed matches only (default: confirmed and proposed).")] = False,
     include_reposts: Annotated[bool, typer.Option(help="List reposts too (they never add views).")] = False,
-    topic: Annotated[Optional[list[str]], typer.Option("--topic", "-t", help="Only posts in this topic (repeatable: any).")] = None,
-    lang: Annotated[Optional[list[str]], typer.Option("--lang", help="Only posts in this language, e.g. en (repeatable).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Directory for report.md/.csv/.json/.html.")] = None,
+    topic: Annotated[list[str] | None, typer.Option("--topic", "-t", help="Only posts in this topic (repeatable: any).")] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only posts in this language, e.g. en (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory for report.md/.csv/.json/.html.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to print.")] = 25,
     as_json: JsonOpt = False,
 ) -> None:
@@ -492,7 +492,7 @@ app.add_typer(study_app, name="study")
 def study_run(
     file: Annotated[Path, typer.Argument(help="Study definition (YAML); see README \"Studies\".")],
     db: DbOpt = None,
-    out: Annotated[Optional[Path], typer.Option(help="Directory for the study report files.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory for the study report files.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Compute a study from the store: the same file and store always give the same figures."""
@@ -521,8 +521,8 @@ def quarantine_list(
     db: DbOpt = None,
     limit: Annotated[int, typer.Option(help="Entries to show.")] = 50,
     offset: Annotated[int, typer.Option(help="Entries to skip.")] = 0,
-    action: Annotated[Optional[str], typer.Option(help="rejected | field_dropped | conflict")] = None,
-    file: Annotated[Optional[str], typer.Option(help="Only entries whose file path contains this.")] = None,
+    action: Annotated[str | None, typer.Option(help="rejected | field_dropped | conflict")] = None,
+    file: Annotated[str | None, typer.Option(help="Only entries whose file path contains this.")] = None,
     raw: Annotated[bool, typer.Option(help="Show the raw record text too.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -556,7 +556,7 @@ def _decide(match_id: int, status: MatchStatus, by: str, note: str | None, db: s
 
 
 ByOpt = Annotated[str, typer.Option("--by", help="Who decided (recorded with the time).")]
-NoteOpt = Annotated[Optional[str], typer.Option(help="Why (kept with the decision).")]
+NoteOpt = Annotated[str | None, typer.Option(help="Why (kept with the decision).")]
 
 
 @review_app.command("confirm")
@@ -574,7 +574,7 @@ def review_reject(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = No
 @verdicts_app.command("apply")
 def verdicts_apply(
     db: DbOpt = None,
-    verdicts: Annotated[Optional[list[Path]], typer.Option("--verdicts", help="Extra verdict table(s) (TSV: "
+    verdicts: Annotated[list[Path] | None, typer.Option("--verdicts", help="Extra verdict table(s) (TSV: "
                                                            "rating, verdict, lang, note).")] = None,
 ) -> None:
     """Re-normalise every stored rating with the shipped table plus your own."""
@@ -586,7 +586,7 @@ def verdicts_apply(
 
 @verdicts_app.command("show")
 def verdicts_show(rating: Annotated[str, typer.Argument(help="A rating text, e.g. 'Pants on Fire'.")],
-                  verdicts: Annotated[Optional[list[Path]], typer.Option(
+                  verdicts: Annotated[list[Path] | None, typer.Option(
                       "--verdicts", help="Extra verdict table(s) (default: the verdict_files setting, "
                                          "CLAIMWATCH_VERDICTS).")] = None) -> None:
     """Show how a rating text is normalised (with the shipped table and your configured ones)."""
@@ -597,7 +597,7 @@ def verdicts_show(rating: Annotated[str, typer.Argument(help="A rating text, e.g
 
 # ---------------------------------------------------------------------------- eval / train
 
-RetrievalModelOpt = Annotated[Optional[str], typer.Option(
+RetrievalModelOpt = Annotated[str | None, typer.Option(
     "--retrieval-model", help="Trained re-ranker directory, or 'none' for plain BM25 + dense fusion (default: the "
                               "retrieval_model setting, CLAIMWATCH_RETRIEVAL_MODEL, else the shipped model).")]
 
@@ -654,11 +654,11 @@ def eval_retrieval(
                                         "fact-check ids or review URLs.")],
     model: ModelOpt = None,
     retrieval_model: RetrievalModelOpt = None,
-    negatives: Annotated[Optional[Path], typer.Option(help="Check-worthiness TSV; its label-0 posts measure the "
+    negatives: Annotated[Path | None, typer.Option(help="Check-worthiness TSV; its label-0 posts measure the "
                                                       "false proposal rate on posts without a fact-check.")] = None,
     context: Annotated[int, typer.Option(help="Neighbouring debate sentences to add as context.")] = 0,
     depth: Annotated[int, typer.Option(help="Claims ranked per query.")] = 20,
-    run_out: Annotated[Optional[Path], typer.Option("--run-out", help="Write a TREC run file.")] = None,
+    run_out: Annotated[Path | None, typer.Option("--run-out", help="Write a TREC run file.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """MAP@1/3/5, P@1, Recall@5/@20, MRR; with a calibrated model also precision/recall at confidence
@@ -712,9 +712,9 @@ def eval_checkworthiness(
                                        "class_label / check_worthiness 1/0).")],
     cw_model: CwModelOpt = None,
     model: ModelOpt = None,
-    kind: Annotated[Optional[str], typer.Option(help="Score with the 'post' or 'sentence' head (default: post for "
+    kind: Annotated[str | None, typer.Option(help="Score with the 'post' or 'sentence' head (default: post for "
                                                 "tweet files, sentence for sentence files).")] = None,
-    threshold: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="Decision threshold (default: the "
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Decision threshold (default: the "
                                                        "model's for that kind).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -772,7 +772,7 @@ def train_checkworthiness(
 def demo(
     out: Annotated[Path, typer.Option(help="The demo's folder: its store, index and report files (a new or empty "
                                       "folder, or one an earlier demo wrote).")] = Path("claimwatch-demo"),
-    db: Annotated[Optional[str], typer.Option("--db", help="Another store for the demo, e.g. a PostgreSQL database "
+    db: Annotated[str | None, typer.Option("--db", help="Another store for the demo, e.g. a PostgreSQL database "
                                               "made with `claimwatch init`: a new file or a store holding only "
                                               "demo data (the db setting and CLAIMWATCH_DB are not used).")] = None,
 ) -> None:

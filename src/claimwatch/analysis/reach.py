@@ -16,10 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from claimwatch.records import ENGAGEMENT_FIELDS as ENGAGEMENT
 from claimwatch.store.rows import Snapshot
 from claimwatch.wording import count
-
-from claimwatch.records import ENGAGEMENT_FIELDS as ENGAGEMENT
 
 
 @dataclass(frozen=True)

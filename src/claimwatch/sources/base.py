@@ -309,7 +309,7 @@ def iter_csv_rows(
                 + (" (a line break inside an unquoted field, or a cut row?)" if len(fields) < len(header) else ""),
                 decoded)
             continue
-        yield start_no, dict(zip(header, fields)), None
+        yield start_no, dict(zip(header, fields, strict=False)), None  # a cut row is shorter
 
 
 def _closes_cleanly(line: bytes, delimiter: str) -> bool:

@@ -87,7 +87,7 @@ class TsvRow:
 
     def raw(self) -> dict[str, str]:
         """The row as {column: value}, empty values left out (a TSV cannot tell empty from absent)."""
-        return {name: value for name, value in zip(self._file.columns, self.values) if value}
+        return {name: value for name, value in zip(self._file.columns, self.values, strict=False) if value}  # short rows
 
     def id(self, field: str) -> str:
         """A numeric id field; ``ValueError`` (the row is rejected) when it is not one."""

@@ -95,7 +95,7 @@ def _extract(document: Any, where: str, path: Path) -> list[ReadResult] | None:
             source = SourceRef(str(path), join_location(where, entry_at), FORMAT)
             # raw keeps the claim (page) with just this entry, so it re-parses the same way.
             raw = {**{k: v for k, v in unit.items() if k != entries_key}, entries_key: [entry]}
-            results.append(read_record(source, raw, lambda u=unit, e=entry, s=source, r=raw: build(u, e, s, r)))
+            results.append(read_record(source, raw, lambda u=unit, e=entry, s=source, r=raw, b=build: b(u, e, s, r)))
     return results
 
 

@@ -39,7 +39,7 @@ _JSON_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 #: X label-stream events (``{"data": {"public_tweet_notice": ...}}``), checked before the
 #: X page signature that their ``data`` key would also match.
-_LABEL_EVENTS = re.compile(r'"(?:%s)"\s*:' % "|".join(x_labels.EVENT_KINDS))
+_LABEL_EVENTS = re.compile('"(?:' + "|".join(x_labels.EVENT_KINDS) + r')"\s*:')
 #: What the post formats claimwatch reads look like; checked only after the fact-check
 #: signatures. The twarc2 envelope comes before the bare X page it wraps.
 _POST_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (

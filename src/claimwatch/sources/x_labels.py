@@ -22,6 +22,7 @@ from typing import Any
 
 from claimwatch.records import LabelEvent, Parsed, ReadResult, SourceRef
 from claimwatch.sources.base import FormatError, ReadContext, iter_json_objects, json_type, parse_time, rejected
+
 # X ids and times follow the same rules as in the Community Notes downloads
 from claimwatch.sources.cn_tsv import numeric_id, plausible_time, shown
 

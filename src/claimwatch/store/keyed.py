@@ -92,7 +92,7 @@ def upsert_keyed(conn: sa.Connection, table: sa.Table, key_cols: tuple[str, ...]
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for key, change in updates:
         by_columns.setdefault(tuple(sorted(change)), []).append(
-            {**change, **{f"key_{k}": v for k, v in zip(key_cols, key)}})
+            {**change, **{f"key_{k}": v for k, v in zip(key_cols, key, strict=True)}})
     for params in by_columns.values():
         conn.execute(sa.update(table).where(*(table.c[k] == sa.bindparam(f"key_{k}") for k in key_cols)), params)
     return counts

@@ -84,13 +84,13 @@ def set_note_ratings(conn: sa.Connection, rows: Sequence[r.NoteRatings], run_id:
         old = existing.get(key)
         if old is None:
             inserts.append(dict(note_id=x.note_id, snapshot_at=x.snapshot_at, file_name=x.file_name,
-                                ingest_run_id=run_id, **dict(zip(_RATING_COUNTS, numbers))))
+                                ingest_run_id=run_id, **dict(zip(_RATING_COUNTS, numbers, strict=True))))
             counts.inserted += 1
         elif old == numbers:
             counts.unchanged += 1
         else:
             conn.execute(sa.update(t).where(t.c.note_id == key[0], t.c.snapshot_at == key[1], t.c.file_name == key[2])
-                         .values(ingest_run_id=run_id, **dict(zip(_RATING_COUNTS, numbers))))
+                         .values(ingest_run_id=run_id, **dict(zip(_RATING_COUNTS, numbers, strict=True))))
             counts.updated += 1
     if inserts:
         conn.execute(sa.insert(t), inserts)

@@ -60,7 +60,7 @@ def _upsert_authors(conn: sa.Connection, authors: dict[tuple[str, str], r.Author
             sa.insert(s.Author).returning(s.Author.id, sort_by_parameter_order=True),
             [dict(platform=key[0], platform_id=key[1], handle=a.handle, name=a.name, followers=a.followers, raw=a.raw)
              for key, a in missing]).scalars().all()
-        ids.update(zip((key for key, _ in missing), new_ids))
+        ids.update(zip((key for key, _ in missing), new_ids, strict=True))
     return ids
 
 
@@ -257,11 +257,11 @@ def _add_snapshots(conn: sa.Connection, items: list[tuple[int, r.Post]], run_id:
                 src = p.source or r.SourceRef("?", "?", "?")
                 conflicts.append(r.Rejected(
                     src, f"conflicting snapshot for post {p.platform_id} at {m.observed_at.isoformat()}: "
-                         f"kept {dict(zip(_METRICS, existing[key]))}, ignored {dict(zip(_METRICS, numbers))}",
-                    json.dumps(dict(zip(_METRICS, numbers)))))
+                         f"kept {dict(zip(_METRICS, existing[key], strict=True))}, ignored {dict(zip(_METRICS, numbers, strict=True))}",
+                    json.dumps(dict(zip(_METRICS, numbers, strict=True)))))
             continue
         existing[key] = numbers
-        rows.append(dict(post_id=pid, observed_at=m.observed_at, ingest_run_id=run_id, **dict(zip(_METRICS, numbers))))
+        rows.append(dict(post_id=pid, observed_at=m.observed_at, ingest_run_id=run_id, **dict(zip(_METRICS, numbers, strict=True))))
     if rows:
         conn.execute(sa.insert(s.MetricSnapshot), rows)
     return len(rows), conflicts
