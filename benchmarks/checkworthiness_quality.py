@@ -51,7 +51,7 @@ def throughput(model, texts: list[str], emb: np.ndarray, kind: str, minimum: int
     for _ in range(3):
         t0 = time.perf_counter()
         for start in range(0, len(texts), BATCH):
-            model.score(texts[start:start + BATCH], emb[start:start + BATCH], kind=kind)
+            model.score(texts[start : start + BATCH], emb[start : start + BATCH], kind=kind)
         best = max(best, len(texts) / (time.perf_counter() - t0))
     return best
 
@@ -62,7 +62,7 @@ def throughput_with_encoder(model, texts: list[str], kind: str, limit: int = 200
     model.own_encoder().encode(texts[:64])  # load and warm the ONNX session first
     t0 = time.perf_counter()
     for start in range(0, len(texts), BATCH):
-        model.score(texts[start:start + BATCH], kind=kind)
+        model.score(texts[start : start + BATCH], kind=kind)
     return len(texts) / (time.perf_counter() - t0)
 
 

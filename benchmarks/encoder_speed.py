@@ -52,13 +52,18 @@ def log(msg: str) -> None:
 
 def load_data(datasets: Path) -> tuple[list[str], list[str], list[str], dict[str, set[int]]]:
     d = datasets / TASK
-    need = [d / "vclaims.jsonl", d / "train" / "CT2022-Task2A-EN-Train-Dev_Queries.tsv",
-            d / "dev" / "CT2022-Task2A-EN-Dev_QRELs.tsv"]
+    need = [
+        d / "vclaims.jsonl",
+        d / "train" / "CT2022-Task2A-EN-Train-Dev_Queries.tsv",
+        d / "dev" / "CT2022-Task2A-EN-Dev_QRELs.tsv",
+    ]
     missing = [str(p) for p in need if not p.is_file()]
     if missing:
-        raise SystemExit(f"CheckThat! 2022 task 2A data not found ({', '.join(missing)}). It is public at "
-                         "https://gitlab.com/checkthat_lab/clef2022-checkthat-lab (task 2A English); "
-                         f"put it under {d} or pass --datasets")
+        raise SystemExit(
+            f"CheckThat! 2022 task 2A data not found ({', '.join(missing)}). It is public at "
+            "https://gitlab.com/checkthat_lab/clef2022-checkthat-lab (task 2A English); "
+            f"put it under {d} or pass --datasets"
+        )
     with open(need[0], encoding="utf-8") as fh:
         vclaims = [json.loads(line) for line in fh if line.strip()]
     claim_texts = [f"{v['vclaim']} {v['title']}" for v in vclaims]
@@ -104,8 +109,11 @@ def timed(enc: Encoder, texts: list[str], repeats: int = 1) -> dict[str, float]:
         enc.encode(texts)
         rates.append(len(texts) / (time.perf_counter() - t0))
         cpu_rates.append(len(texts) / max(time.process_time() - c0, 1e-9))
-    return {"best": round(max(rates), 1), "median": round(statistics.median(rates), 1),
-            "per_cpu_second": round(max(cpu_rates), 1)}
+    return {
+        "best": round(max(rates), 1),
+        "median": round(statistics.median(rates), 1),
+        "per_cpu_second": round(max(cpu_rates), 1),
+    }
 
 
 def cos_stats(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
@@ -116,11 +124,18 @@ def cos_stats(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
-    ap.add_argument("--configs", default="torch,onnx,onnx-int8",
-                    help="comma-separated backends, each optionally @max_seq_length (e.g. onnx-int8@128)")
+    ap.add_argument(
+        "--configs",
+        default="torch,onnx,onnx-int8",
+        help="comma-separated backends, each optionally @max_seq_length (e.g. onnx-int8@128)",
+    )
     ap.add_argument("--repeats", type=int, default=2, help="timed passes per measurement (best and median kept)")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="threads for torch and ONNX Runtime (default: torch's own, ONNX Runtime all CPUs)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for torch and ONNX Runtime (default: torch's own, ONNX Runtime all CPUs)",
+    )
     ap.add_argument("--speed-only", action="store_true", help="skip MAP@5 (which encodes all 14,231 claims)")
     args = ap.parse_args()
 
@@ -134,12 +149,22 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     result: dict = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch_threads": torch.get_num_threads(),
-                    "onnx_threads": args.threads or "all CPUs",
-                    "loadavg_start": [round(x, 2) for x in os.getloadavg()]},
-        "data": {"tweets": len(tweets), "speed_claims": len(speed_claims), "claims": len(claims),
-                 "dev_queries": len(dev_texts)},
-        "batch_size": 64, "repeats": args.repeats, "backends": {},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "torch_threads": torch.get_num_threads(),
+            "onnx_threads": args.threads or "all CPUs",
+            "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        },
+        "data": {
+            "tweets": len(tweets),
+            "speed_claims": len(speed_claims),
+            "claims": len(claims),
+            "dev_queries": len(dev_texts),
+        },
+        "batch_size": 64,
+        "repeats": args.repeats,
+        "backends": {},
     }
     encoders: dict[str, Encoder] = {}
     rows: dict[str, dict] = result["backends"]
@@ -162,12 +187,17 @@ def main() -> None:
         for rep in range(args.repeats):
             for cfg, enc in encoders.items():
                 passes[cfg].append(timed(enc, texts, 1))
-            log(f"timing {what} pass {rep + 1}/{args.repeats}: "
-                + ", ".join(f"{c} {p[-1]['best']}" for c, p in passes.items()))
+            log(
+                f"timing {what} pass {rep + 1}/{args.repeats}: "
+                + ", ".join(f"{c} {p[-1]['best']}" for c, p in passes.items())
+            )
         for cfg, p in passes.items():
             walls = [x["best"] for x in p]
-            rows[cfg][what] = {"best": max(walls), "median": round(statistics.median(walls), 1),
-                               "per_cpu_second": max(x["per_cpu_second"] for x in p)}
+            rows[cfg][what] = {
+                "best": max(walls),
+                "median": round(statistics.median(walls), 1),
+                "per_cpu_second": max(x["per_cpu_second"] for x in p),
+            }
     ref: dict[str, np.ndarray] = {}
     for cfg, enc in encoders.items():
         row = rows[cfg]

@@ -31,8 +31,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "posts"
-WORDS = ("ballot election vote count mail county officials fraud claim video photo rally crowd weather "
-         "game tonight coffee market prices school library garden podcast episode news update").split()
+WORDS = (
+    "ballot election vote count mail county officials fraud claim video photo rally crowd weather "
+    "game tonight coffee market prices school library garden podcast episode news update"
+).split()
 
 Line = tuple[str, bool]  # (text written, whether it holds a readable post)
 
@@ -42,27 +44,46 @@ def _text(rng: random.Random) -> str:
 
 
 def _hostile_json(rng: random.Random, i: int) -> str:
-    return rng.choice([
-        "{not json",
-        "[" * 10_000 + "]" * 10_000,
-        json.dumps({"id": {"$oid": str(i)}, "text": "an object as id"}),
-        "\x00\x01",
-    ])
+    return rng.choice(
+        [
+            "{not json",
+            "[" * 10_000 + "]" * 10_000,
+            json.dumps({"id": {"$oid": str(i)}, "text": "an object as id"}),
+            "\x00\x01",
+        ]
+    )
 
 
 def x_page(rng: random.Random, start: int, n: int) -> dict:
-    data = [{"id": str(1_900_000_000_000_000_000 + i), "text": _text(rng) + " &amp; more",
-             "author_id": str(100 + i % 500), "created_at": "2024-07-01T12:00:00.000Z", "lang": "en",
-             "edit_history_tweet_ids": [str(1_900_000_000_000_000_000 + i)],
-             "public_metrics": {"retweet_count": rng.randint(0, 500), "reply_count": rng.randint(0, 99),
-                                "like_count": rng.randint(0, 5000), "quote_count": rng.randint(0, 50),
-                                "bookmark_count": rng.randint(0, 50),
-                                "impression_count": 10**30 if rng.random() < 0.001 else rng.randint(10, 10**6)}}
-            for i in range(start, start + n)]
-    users = [{"id": str(100 + u), "username": f"bench_user_{u}", "name": f"Bench {u} (synthetic)"}
-             for u in sorted({i % 500 for i in range(start, start + n)})]
-    return {"data": data, "includes": {"users": users}, "meta": {"result_count": n},
-            "__twarc": {"url": "synthetic", "version": "bench", "retrieved_at": "2024-08-01T12:00:00+00:00"}}
+    data = [
+        {
+            "id": str(1_900_000_000_000_000_000 + i),
+            "text": _text(rng) + " &amp; more",
+            "author_id": str(100 + i % 500),
+            "created_at": "2024-07-01T12:00:00.000Z",
+            "lang": "en",
+            "edit_history_tweet_ids": [str(1_900_000_000_000_000_000 + i)],
+            "public_metrics": {
+                "retweet_count": rng.randint(0, 500),
+                "reply_count": rng.randint(0, 99),
+                "like_count": rng.randint(0, 5000),
+                "quote_count": rng.randint(0, 50),
+                "bookmark_count": rng.randint(0, 50),
+                "impression_count": 10**30 if rng.random() < 0.001 else rng.randint(10, 10**6),
+            },
+        }
+        for i in range(start, start + n)
+    ]
+    users = [
+        {"id": str(100 + u), "username": f"bench_user_{u}", "name": f"Bench {u} (synthetic)"}
+        for u in sorted({i % 500 for i in range(start, start + n)})
+    ]
+    return {
+        "data": data,
+        "includes": {"users": users},
+        "meta": {"result_count": n},
+        "__twarc": {"url": "synthetic", "version": "bench", "retrieved_at": "2024-08-01T12:00:00+00:00"},
+    }
 
 
 def twarc2_lines(rng: random.Random, posts: int, hostile: float) -> Iterator[Line]:
@@ -73,12 +94,33 @@ def twarc2_lines(rng: random.Random, posts: int, hostile: float) -> Iterator[Lin
         yield json.dumps(page), True
 
 
-TWARC_CSV_COLUMNS = ["id", "conversation_id", "referenced_tweets.replied_to.id", "referenced_tweets.retweeted.id",
-                     "referenced_tweets.quoted.id", "author_id", "in_reply_to_user_id", "retweeted_user_id",
-                     "quoted_user_id", "created_at", "text", "lang", "source", "public_metrics.impression_count",
-                     "public_metrics.reply_count", "public_metrics.retweet_count", "public_metrics.quote_count",
-                     "public_metrics.like_count", "public_metrics.bookmark_count", "author.username", "author.name",
-                     "author.public_metrics.followers_count", "__twarc.retrieved_at", "__twarc.url", "__twarc.version"]
+TWARC_CSV_COLUMNS = [
+    "id",
+    "conversation_id",
+    "referenced_tweets.replied_to.id",
+    "referenced_tweets.retweeted.id",
+    "referenced_tweets.quoted.id",
+    "author_id",
+    "in_reply_to_user_id",
+    "retweeted_user_id",
+    "quoted_user_id",
+    "created_at",
+    "text",
+    "lang",
+    "source",
+    "public_metrics.impression_count",
+    "public_metrics.reply_count",
+    "public_metrics.retweet_count",
+    "public_metrics.quote_count",
+    "public_metrics.like_count",
+    "public_metrics.bookmark_count",
+    "author.username",
+    "author.name",
+    "author.public_metrics.followers_count",
+    "__twarc.retrieved_at",
+    "__twarc.url",
+    "__twarc.version",
+]
 
 
 def twarc_csv_rows(rng: random.Random, posts: int, hostile: float) -> Iterator[list[str] | str]:
@@ -88,11 +130,33 @@ def twarc_csv_rows(rng: random.Random, posts: int, hostile: float) -> Iterator[l
             yield f'{2_000_000_000_000_000_000 + i},"a stray quote that never closes,1,2\n'
             continue
         pid = str(1_900_000_000_000_000_000 + i)
-        yield [pid, pid, "", "", "", str(100 + i % 500), "", "", "", "2024-07-01T12:00:00.000Z", _text(rng), "en",
-               "Twitter Web App", f"{rng.randint(10, 10**6):,}" if i % 7 == 0 else str(rng.randint(10, 10**6)),
-               str(rng.randint(0, 99)), str(rng.randint(0, 500)), str(rng.randint(0, 50)), str(rng.randint(0, 5000)),
-               str(rng.randint(0, 50)), f"bench_user_{i % 500}", f"Bench {i % 500} (synthetic)", "1000",
-               "2024-08-01T12:00:00+00:00", "synthetic", "bench"]
+        yield [
+            pid,
+            pid,
+            "",
+            "",
+            "",
+            str(100 + i % 500),
+            "",
+            "",
+            "",
+            "2024-07-01T12:00:00.000Z",
+            _text(rng),
+            "en",
+            "Twitter Web App",
+            f"{rng.randint(10, 10**6):,}" if i % 7 == 0 else str(rng.randint(10, 10**6)),
+            str(rng.randint(0, 99)),
+            str(rng.randint(0, 500)),
+            str(rng.randint(0, 50)),
+            str(rng.randint(0, 5000)),
+            str(rng.randint(0, 50)),
+            f"bench_user_{i % 500}",
+            f"Bench {i % 500} (synthetic)",
+            "1000",
+            "2024-08-01T12:00:00+00:00",
+            "synthetic",
+            "bench",
+        ]
 
 
 def generic_csv_rows(rng: random.Random, posts: int, hostile: float) -> Iterator[list[str] | str]:
@@ -101,8 +165,16 @@ def generic_csv_rows(rng: random.Random, posts: int, hostile: float) -> Iterator
         if rng.random() < hostile:
             yield f"{3_000_000 + i},cut,2024-07-01\n"  # too few fields
             continue
-        yield [str(1_000_000 + i), f"bench_user_{i % 500}", "2024-07-01T12:00:00Z", _text(rng),
-               str(rng.randint(10, 10**6)), str(rng.randint(0, 5000)), str(rng.randint(0, 500)), str(rng.randint(0, 99))]
+        yield [
+            str(1_000_000 + i),
+            f"bench_user_{i % 500}",
+            "2024-07-01T12:00:00Z",
+            _text(rng),
+            str(rng.randint(10, 10**6)),
+            str(rng.randint(0, 5000)),
+            str(rng.randint(0, 500)),
+            str(rng.randint(0, 99)),
+        ]
 
 
 def _template(name: str, pick: Callable[[object], dict]) -> dict:
@@ -134,11 +206,19 @@ def mastodon_lines(rng: random.Random, posts: int, hostile: float) -> Iterator[L
             continue
         s = copy.deepcopy(status)
         sid = str(112_900_000_000_000_000 + i)
-        s.update(id=sid, uri=f"https://mastodon.example/users/u{i % 500}/statuses/{sid}",
-                 url=f"https://mastodon.example/@u{i % 500}/{sid}", content=f"<p>{_text(rng)}</p>",
-                 favourites_count=rng.randint(0, 5000))
-        s["account"].update(id=str(109_000_000_000_000_000 + i % 500), username=f"u{i % 500}", acct=f"u{i % 500}",
-                            url=f"https://mastodon.example/@u{i % 500}")
+        s.update(
+            id=sid,
+            uri=f"https://mastodon.example/users/u{i % 500}/statuses/{sid}",
+            url=f"https://mastodon.example/@u{i % 500}/{sid}",
+            content=f"<p>{_text(rng)}</p>",
+            favourites_count=rng.randint(0, 5000),
+        )
+        s["account"].update(
+            id=str(109_000_000_000_000_000 + i % 500),
+            username=f"u{i % 500}",
+            acct=f"u{i % 500}",
+            url=f"https://mastodon.example/@u{i % 500}",
+        )
         yield json.dumps(s), True
 
 
@@ -184,8 +264,19 @@ FORMATS: dict[str, tuple[str, Callable[[Path, random.Random, int, float], None]]
 
 def run_ingest(archive: Path, db: Path) -> dict:
     """The real command in its own process: wall time and that process's peak RSS."""
-    cmd = [sys.executable, "-c", "from claimwatch.cli import main; main()", "ingest", "posts", str(archive), "--db", str(db), "--json",
-           "--observed-at", "2024-08-01T12:00:00Z"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from claimwatch.cli import main; main()",
+        "ingest",
+        "posts",
+        str(archive),
+        "--db",
+        str(db),
+        "--json",
+        "--observed-at",
+        "2024-08-01T12:00:00Z",
+    ]
     out_path, err_path = db.with_suffix(".out"), db.with_suffix(".err")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.perf_counter()
@@ -217,10 +308,14 @@ def main() -> None:
         rep = run["report"]
         read = sum(f["read"] for f in rep.get("files", []))
         results[name] = {
-            "file_mb": round(archive.stat().st_size / 2**20, 1), "seconds": run["seconds"],
+            "file_mb": round(archive.stat().st_size / 2**20, 1),
+            "seconds": run["seconds"],
             "posts_per_s": round(read / run["seconds"]) if run["seconds"] else None,
-            "peak_rss_mb": run["peak_rss_mb"], "read": read, "inserted": rep.get("inserted"),
-            "quarantined": rep.get("quarantined"), "warnings": rep.get("warnings"),
+            "peak_rss_mb": run["peak_rss_mb"],
+            "read": read,
+            "inserted": rep.get("inserted"),
+            "quarantined": rep.get("quarantined"),
+            "warnings": rep.get("warnings"),
             "errors": [f["error"] for f in rep.get("files", []) if f.get("error")] or rep.get("error"),
         }
         print(name, json.dumps(results[name]), file=sys.stderr, flush=True)

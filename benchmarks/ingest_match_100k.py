@@ -23,15 +23,18 @@ from pathlib import Path
 
 import claimwatch
 
-WORDS = ("game tonight coffee weather rain sunny weekend team great season music concert new recipe pizza "
-         "traffic city park dog cat movie trailer looks amazing happy birthday friends family school library "
-         "market prices garden flowers running marathon training morning evening podcast episode book club").split()
+WORDS = (
+    "game tonight coffee weather rain sunny weekend team great season music concert new recipe pizza "
+    "traffic city park dog cat movie trailer looks amazing happy birthday friends family school library "
+    "market prices garden flowers running marathon training morning evening podcast episode book club"
+).split()
 
 
 def synthetic_archive(path: Path, n_posts: int, tweets: list[str], seed: int = 7) -> None:
     rng = random.Random(seed)
-    users = [{"id": str(100000000 + i), "username": f"bench_user_{i}", "name": f"Bench {i} (synthetic)"}
-             for i in range(500)]
+    users = [
+        {"id": str(100000000 + i), "username": f"bench_user_{i}", "name": f"Bench {i} (synthetic)"} for i in range(500)
+    ]
     with open(path, "w", encoding="utf-8") as fh:
         for page_start in range(0, n_posts, 100):
             data = []
@@ -44,18 +47,31 @@ def synthetic_archive(path: Path, n_posts: int, tweets: list[str], seed: int = 7
                     text = " ".join(words)
                 else:
                     text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 30)))
-                data.append({
-                    "id": str(1900000000000000000 + i), "text": text, "author_id": user["id"],
-                    "created_at": f"2024-{rng.randint(1, 7):02d}-{rng.randint(1, 28):02d}T12:00:00.000Z",
-                    "lang": "en", "edit_history_tweet_ids": [str(1900000000000000000 + i)],
-                    "public_metrics": {"retweet_count": rng.randint(0, 500), "reply_count": rng.randint(0, 100),
-                                       "like_count": rng.randint(0, 5000), "quote_count": rng.randint(0, 50),
-                                       "bookmark_count": rng.randint(0, 50), "impression_count": rng.randint(10, 10**6)},
-                })
+                data.append(
+                    {
+                        "id": str(1900000000000000000 + i),
+                        "text": text,
+                        "author_id": user["id"],
+                        "created_at": f"2024-{rng.randint(1, 7):02d}-{rng.randint(1, 28):02d}T12:00:00.000Z",
+                        "lang": "en",
+                        "edit_history_tweet_ids": [str(1900000000000000000 + i)],
+                        "public_metrics": {
+                            "retweet_count": rng.randint(0, 500),
+                            "reply_count": rng.randint(0, 100),
+                            "like_count": rng.randint(0, 5000),
+                            "quote_count": rng.randint(0, 50),
+                            "bookmark_count": rng.randint(0, 50),
+                            "impression_count": rng.randint(10, 10**6),
+                        },
+                    }
+                )
             page_users = {d["author_id"] for d in data}
-            page = {"data": data, "includes": {"users": [u for u in users if u["id"] in page_users]},
-                    "meta": {"result_count": len(data)},
-                    "__twarc": {"url": "synthetic", "version": "bench", "retrieved_at": "2024-08-01T12:00:00+00:00"}}
+            page = {
+                "data": data,
+                "includes": {"users": [u for u in users if u["id"] in page_users]},
+                "meta": {"result_count": len(data)},
+                "__twarc": {"url": "synthetic", "version": "bench", "retrieved_at": "2024-08-01T12:00:00+00:00"},
+            }
             fh.write(json.dumps(page) + "\n")
 
 
@@ -66,9 +82,17 @@ def vclaims_as_claimreview(vclaims: Path, out: Path) -> int:
         for line in fh:
             v = json.loads(line)
             url = v.get("page_url") or f"https://example.org/checkthat/{v['vclaim_id']}"
-            items.append({"@type": "ClaimReview", "url": url, "claimReviewed": v["vclaim"], "name": v.get("title"),
-                          "author": {"@type": "Organization", "name": "Snopes"}, "datePublished": None,
-                          "reviewRating": {"@type": "Rating", "alternateName": "False"}})
+            items.append(
+                {
+                    "@type": "ClaimReview",
+                    "url": url,
+                    "claimReviewed": v["vclaim"],
+                    "name": v.get("title"),
+                    "author": {"@type": "Organization", "name": "Snopes"},
+                    "datePublished": None,
+                    "reviewRating": {"@type": "Rating", "alternateName": "False"},
+                }
+            )
     out.write_text(json.dumps(items))
     return len(items)
 
@@ -81,7 +105,9 @@ def main() -> None:
     args = ap.parse_args()
     ct = args.datasets / "clef2022-checkthat-task2a-tweets-snopes"
     if not (ct / "vclaims.jsonl").is_file():
-        raise SystemExit(f"CheckThat! 2022 2A data not found under {ct}; see this script's docstring for where to get it")
+        raise SystemExit(
+            f"CheckThat! 2022 2A data not found under {ct}; see this script's docstring for where to get it"
+        )
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
     with open(ct / "train" / "CT2022-Task2A-EN-Train-Dev_Queries.tsv", encoding="utf-8") as fh:
@@ -101,14 +127,20 @@ def main() -> None:
     m = ws.match()
     t4 = time.perf_counter()
     result = {
-        "posts": args.posts, "factchecks": n_claims, "model": ws.encoder.name,
-        "factcheck_ingest_s": round(t1 - t0, 1), "post_ingest_s": round(t2 - t1, 1),
+        "posts": args.posts,
+        "factchecks": n_claims,
+        "model": ws.encoder.name,
+        "factcheck_ingest_s": round(t1 - t0, 1),
+        "post_ingest_s": round(t2 - t1, 1),
         "post_ingest_posts_per_s": round(args.posts / (t2 - t1)),
-        "index_build_s": round(t3 - t2, 1), "match_s": round(t4 - t3, 1),
+        "index_build_s": round(t3 - t2, 1),
+        "match_s": round(t4 - t3, 1),
         "match_posts_per_s": round(m.posts_matched / (t4 - t3)),
         "end_to_end_posts_per_s": round(args.posts / (t4 - t1 + (t1 - t0))),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "ingest": ing.summary(), "factchecks_ingest": fc.summary(), "index_encoded": st.encoded,
+        "ingest": ing.summary(),
+        "factchecks_ingest": fc.summary(),
+        "index_encoded": st.encoded,
         "match": m.summary(),
     }
     print(json.dumps(result, indent=1))

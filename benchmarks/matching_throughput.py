@@ -45,22 +45,28 @@ from claimwatch.claims.text import clean_query
 from claimwatch.evaluation import checkthat
 from claimwatch.evaluation.retrieval import cache_dir, cached_index
 
-CHATTER = ("game tonight coffee weather rain sunny weekend team great season music concert recipe pizza traffic "
-           "city park dog cat movie trailer amazing birthday friends family school library market garden").split()
+CHATTER = (
+    "game tonight coffee weather rain sunny weekend team great season music concert recipe pizza traffic "
+    "city park dog cat movie trailer amazing birthday friends family school library market garden"
+).split()
 
 
 def posts(tweets: list[str], n: int, seed: int = 3) -> list[Query]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        text = tweets[rng.randrange(len(tweets))] if i % 5 == 0 else " ".join(
-            rng.choice(CHATTER) for _ in range(rng.randint(6, 30)))
+        text = (
+            tweets[rng.randrange(len(tweets))]
+            if i % 5 == 0
+            else " ".join(rng.choice(CHATTER) for _ in range(rng.randint(6, 30)))
+        )
         out.append(Query(str(i), clean_query(text)))
     return out
 
 
-def synthetic_million(real: list[ClaimDoc], real_emb: np.ndarray, total: int, seed: int = 11
-                      ) -> tuple[list[ClaimDoc], np.ndarray]:
+def synthetic_million(
+    real: list[ClaimDoc], real_emb: np.ndarray, total: int, seed: int = 11
+) -> tuple[list[ClaimDoc], np.ndarray]:
     rng = np.random.default_rng(seed)
     n_extra = total - len(real)
     src = rng.integers(0, len(real), n_extra)
@@ -147,9 +153,23 @@ def main() -> None:
         if not (million_dir / "meta.json").is_file():
             build_million(real, encoder, million_dir)
         build = {"index_build_s": round(time.perf_counter() - t0, 1), "build_peak_rss_mb": _peak_mb()}
-        served = subprocess.run([sys.executable, __file__, "--claims", "1m", "--serve", "--posts", str(args.posts),
-                                 "--datasets", str(args.datasets)] + (["--backend", args.backend] if args.backend else []),
-                                check=True, capture_output=True, text=True)
+        served = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--claims",
+                "1m",
+                "--serve",
+                "--posts",
+                str(args.posts),
+                "--datasets",
+                str(args.datasets),
+            ]
+            + (["--backend", args.backend] if args.backend else []),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         print(json.dumps({**json.loads(served.stdout), **build}, indent=1))
         return
     t0 = time.perf_counter()
@@ -165,12 +185,23 @@ def main() -> None:
     st = Encoder(backend="torch")
     plain_index = cached_index(real, st) if args.claims == "14k" else index
     plain = timed_plain(Retriever(plain_index, st, None), queries)
-    print(json.dumps({
-        "claims": len(index), "posts": len(queries), "encoder": encoder.name, "ann": index.ann is not None,
-        "index_load_s": round(load_s, 1), "plain_st_bm25_posts_per_s": round(plain), "full_posts_per_s": round(full),
-        "full_vs_plain": round(full / plain, 2), "model": model.method if model else None,
-        "serving_peak_rss_mb": _peak_mb(),
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "claims": len(index),
+                "posts": len(queries),
+                "encoder": encoder.name,
+                "ann": index.ann is not None,
+                "index_load_s": round(load_s, 1),
+                "plain_st_bm25_posts_per_s": round(plain),
+                "full_posts_per_s": round(full),
+                "full_vs_plain": round(full / plain, 2),
+                "model": model.method if model else None,
+                "serving_peak_rss_mb": _peak_mb(),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

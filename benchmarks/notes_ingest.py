@@ -24,20 +24,61 @@ from pathlib import Path
 import claimwatch
 from claimwatch.sources import cn_columns as c
 
-NOTE_COLUMNS = [c.NOTE_ID, c.NOTE_AUTHOR, c.CREATED_AT_MILLIS, c.TWEET_ID, c.CLASSIFICATION, "believable", "harmful",
-                "validationDifficulty", "misleadingOther", "misleadingFactualError", "misleadingManipulatedMedia",
-                "misleadingOutdatedInformation", "misleadingMissingImportantContext", "misleadingUnverifiedClaimAsFact",
-                "misleadingSatire", "notMisleadingOther", "notMisleadingFactuallyCorrect",
-                "notMisleadingOutdatedButNotWhenWritten", "notMisleadingClearlySatire", "notMisleadingPersonalOpinion",
-                "trustworthySources", c.SUMMARY, "isMediaNote", "isCollaborativeNote"]
-STATUS_COLUMNS = [c.NOTE_ID, c.NOTE_AUTHOR, c.CREATED_AT_MILLIS, c.FIRST_NON_NMR_AT, c.FIRST_NON_NMR_STATUS,
-                  c.CURRENT_STATUS_AT, c.CURRENT_STATUS, c.LATEST_NON_NMR_AT, c.LATEST_NON_NMR_STATUS, c.LOCKED_AT,
-                  c.LOCKED_STATUS, "timestampMillisOfRetroLock", "currentCoreStatus", "currentExpansionStatus",
-                  "currentGroupStatus", c.DECIDED_BY, "currentModelingGroup", "timestampMillisOfMostRecentStatusChange",
-                  "timestampMillisOfNmrDueToMinStableCrhTime", "currentMultiGroupStatus", "currentModelingMultiGroup",
-                  "timestampMinuteOfFinalScoringOutput", "timestampMillisOfFirstNmrDueToMinStableCrhTime"]
-WORDS = ("this video was edited the original shows claim is false according to official results election "
-         "officials confirmed ballots counted voters machines source context missing photo taken years ago").split()
+NOTE_COLUMNS = [
+    c.NOTE_ID,
+    c.NOTE_AUTHOR,
+    c.CREATED_AT_MILLIS,
+    c.TWEET_ID,
+    c.CLASSIFICATION,
+    "believable",
+    "harmful",
+    "validationDifficulty",
+    "misleadingOther",
+    "misleadingFactualError",
+    "misleadingManipulatedMedia",
+    "misleadingOutdatedInformation",
+    "misleadingMissingImportantContext",
+    "misleadingUnverifiedClaimAsFact",
+    "misleadingSatire",
+    "notMisleadingOther",
+    "notMisleadingFactuallyCorrect",
+    "notMisleadingOutdatedButNotWhenWritten",
+    "notMisleadingClearlySatire",
+    "notMisleadingPersonalOpinion",
+    "trustworthySources",
+    c.SUMMARY,
+    "isMediaNote",
+    "isCollaborativeNote",
+]
+STATUS_COLUMNS = [
+    c.NOTE_ID,
+    c.NOTE_AUTHOR,
+    c.CREATED_AT_MILLIS,
+    c.FIRST_NON_NMR_AT,
+    c.FIRST_NON_NMR_STATUS,
+    c.CURRENT_STATUS_AT,
+    c.CURRENT_STATUS,
+    c.LATEST_NON_NMR_AT,
+    c.LATEST_NON_NMR_STATUS,
+    c.LOCKED_AT,
+    c.LOCKED_STATUS,
+    "timestampMillisOfRetroLock",
+    "currentCoreStatus",
+    "currentExpansionStatus",
+    "currentGroupStatus",
+    c.DECIDED_BY,
+    "currentModelingGroup",
+    "timestampMillisOfMostRecentStatusChange",
+    "timestampMillisOfNmrDueToMinStableCrhTime",
+    "currentMultiGroupStatus",
+    "currentModelingMultiGroup",
+    "timestampMinuteOfFinalScoringOutput",
+    "timestampMillisOfFirstNmrDueToMinStableCrhTime",
+]
+WORDS = (
+    "this video was edited the original shows claim is false according to official results election "
+    "officials confirmed ballots counted voters machines source context missing photo taken years ago"
+).split()
 START_MS = 1_640_995_200_000  # 2022-01-01
 SNAPSHOT = datetime(2024, 8, 10, tzinfo=UTC)
 
@@ -57,16 +98,59 @@ def write_download(folder: Path, rows: int, seed: int = 5) -> tuple[Path, Path]:
             misleading = rng.random() < 0.85
             summary = " ".join(rng.choice(WORDS) for _ in range(30)) + f" https://example.org/source/{i}"
             flags = [str(int(rng.random() < 0.3)) for _ in range(len(NOTE_COLUMNS) - 12)]
-            nf.write("\t".join([note_id, author, str(created), tweet_id,
-                                c.MISLEADING if misleading else c.NOT_MISLEADING, "", "", "", *flags, "1", summary,
-                                "0", "0"]) + "\n")
+            nf.write(
+                "\t".join(
+                    [
+                        note_id,
+                        author,
+                        str(created),
+                        tweet_id,
+                        c.MISLEADING if misleading else c.NOT_MISLEADING,
+                        "",
+                        "",
+                        "",
+                        *flags,
+                        "1",
+                        summary,
+                        "0",
+                        "0",
+                    ]
+                )
+                + "\n"
+            )
             current = rng.choice(statuses)
             decided = current != c.NEEDS_MORE_RATINGS
             t = str(created + 3_600_000)
-            sf.write("\t".join([note_id, author, str(created), t if decided else "", current if decided else "",
-                                t, current, t if decided else "", current if decided else "", "", "", "",
-                                current, current, "", "CoreModel (v1.1)", "0", t if decided else "-1", "", "", "0",
-                                "", ""]) + "\n")
+            sf.write(
+                "\t".join(
+                    [
+                        note_id,
+                        author,
+                        str(created),
+                        t if decided else "",
+                        current if decided else "",
+                        t,
+                        current,
+                        t if decided else "",
+                        current if decided else "",
+                        "",
+                        "",
+                        "",
+                        current,
+                        current,
+                        "",
+                        "CoreModel (v1.1)",
+                        "0",
+                        t if decided else "-1",
+                        "",
+                        "",
+                        "0",
+                        "",
+                        "",
+                    ]
+                )
+                + "\n"
+            )
     return notes, status
 
 
@@ -87,14 +171,27 @@ def main() -> None:
             start = time.perf_counter()
             rep = ws.ingest_notes([path], SNAPSHOT)
             secs = time.perf_counter() - start
-            runs[name] = {"rows": rep.read, "seconds": round(secs, 1), "rows_per_s": round(rep.read / secs),
-                          "file_mb": round(path.stat().st_size / 2**20), "summary": rep.summary()}
+            runs[name] = {
+                "rows": rep.read,
+                "seconds": round(secs, 1),
+                "rows_per_s": round(rep.read / secs),
+                "file_mb": round(path.stat().st_size / 2**20),
+                "summary": rep.summary(),
+            }
         db_mb = sum(p.stat().st_size for p in folder.glob("bench.db*")) / 2**20
-        print(json.dumps({
-            "rows": args.rows, "write_files_s": round(t1 - t0, 1), **runs, "store_mb": round(db_mb),
-            "peak_rss_mb_before_ingest": round(rss_before / 1024),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        }, indent=1))
+        print(
+            json.dumps(
+                {
+                    "rows": args.rows,
+                    "write_files_s": round(t1 - t0, 1),
+                    **runs,
+                    "store_mb": round(db_mb),
+                    "peak_rss_mb_before_ingest": round(rss_before / 1024),
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -33,12 +33,30 @@ def main() -> None:
     if not (a / "vclaims.jsonl").is_file():
         raise SystemExit(f"CheckThat! data not found under {args.datasets}; see the docstring")
     splits = [
-        ("2A dev", a / "vclaims.jsonl", a / "train" / "CT2022-Task2A-EN-Train-Dev_Queries.tsv",
-         a / "dev" / "CT2022-Task2A-EN-Dev_QRELs.tsv", cw / "CT22_english_1A_checkworthy_dev.tsv", 0),
-        ("2A dev-test", a / "vclaims.jsonl", a / "dev-test" / "CT2022-Task2A-EN-Dev-Test_Queries.tsv",
-         a / "dev-test" / "CT2022-Task2A-EN-Dev-Test_QRELs.tsv", cw / "CT22_english_1A_checkworthy_dev_test.tsv", 0),
-        ("2B dev", b / "vclaims_with_article_text.jsonl.gz", b / "train" / "CT2022-Task2B-EN-Train-Dev_Queries.tsv",
-         b / "dev" / "CT2022-Task2B-EN-Dev_QRELs.tsv", None, DEBATE_CONTEXT),
+        (
+            "2A dev",
+            a / "vclaims.jsonl",
+            a / "train" / "CT2022-Task2A-EN-Train-Dev_Queries.tsv",
+            a / "dev" / "CT2022-Task2A-EN-Dev_QRELs.tsv",
+            cw / "CT22_english_1A_checkworthy_dev.tsv",
+            0,
+        ),
+        (
+            "2A dev-test",
+            a / "vclaims.jsonl",
+            a / "dev-test" / "CT2022-Task2A-EN-Dev-Test_Queries.tsv",
+            a / "dev-test" / "CT2022-Task2A-EN-Dev-Test_QRELs.tsv",
+            cw / "CT22_english_1A_checkworthy_dev_test.tsv",
+            0,
+        ),
+        (
+            "2B dev",
+            b / "vclaims_with_article_text.jsonl.gz",
+            b / "train" / "CT2022-Task2B-EN-Train-Dev_Queries.tsv",
+            b / "dev" / "CT2022-Task2B-EN-Dev_QRELs.tsv",
+            None,
+            DEBATE_CONTEXT,
+        ),
     ]
     encoder = Encoder()
     model = load_model(args.retrieval_model, encoder.name)
@@ -49,12 +67,15 @@ def main() -> None:
         full, _ = evaluate_files(claims, queries, qrels, encoder, model, negatives=neg, context_window=context)
         plain, _ = evaluate_files(claims, queries, qrels, encoder, None, context_window=context)
         out[name] = {
-            "n_queries": full["n_queries"], "method": full["method"],
+            "n_queries": full["n_queries"],
+            "method": full["method"],
             **{k: round(full[k], 4) for k in ("map@1", "map@3", "map@5", "p@1", "recall@5", "recall@20", "mrr")},
             "v1_fusion": {k: round(plain[k], 4) for k in ("map@5", "p@1", "recall@20")},
             "top1_at_confidence": full.get("top1_at_confidence"),
-            "ece": full.get("ece"), "ece_with_no_claim_posts": full.get("ece_with_no_claim_posts"),
-            "no_claim_posts": full.get("no_claim_posts"), "false_proposal_rate": full.get("false_proposal_rate"),
+            "ece": full.get("ece"),
+            "ece_with_no_claim_posts": full.get("ece_with_no_claim_posts"),
+            "no_claim_posts": full.get("no_claim_posts"),
+            "false_proposal_rate": full.get("false_proposal_rate"),
         }
     print(json.dumps({"encoder": encoder.name, "results": out}, indent=1))
 

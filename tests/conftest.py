@@ -23,8 +23,9 @@ DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 Reader = Callable[[Path, ReadContext], Iterator[ReadResult]]
 
 
-def run_reader(reader: Reader, path: Path, observed_at: datetime, **ctx_args: object
-               ) -> tuple[list[Parsed], list[Rejected]]:
+def run_reader(
+    reader: Reader, path: Path, observed_at: datetime, **ctx_args: object
+) -> tuple[list[Parsed], list[Rejected]]:
     """All results of one reader on one file, split into parsed records and rejections."""
     parsed: list[Parsed] = []
     rejected: list[Rejected] = []
@@ -42,13 +43,13 @@ def write_file(tmp_path: Path, name: str, content: str | bytes) -> Path:
     return path
 
 
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that needs an outside service (a PostgreSQL server, chromium) is slow as well, so the
     fast tier is simply ``-m "not slow"`` whatever the machine has installed."""
     for item in items:
         if item.get_closest_marker("postgres") or item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
@@ -76,10 +77,12 @@ def _outputs_fit_their_schema(monkeypatch: pytest.MonkeyPatch) -> None:
     from claimwatch.schemas import validate
 
     for cls in (Report, StudyResult):
+
         def checked(self: object, _to_dict: Callable[[object], dict] = cls.to_dict) -> dict:
             data = _to_dict(self)
             validate(data)
             return data
+
         monkeypatch.setattr(cls, "to_dict", checked)
 
 
@@ -92,8 +95,18 @@ def ws(tmp_path: Path) -> claimwatch.Workspace:
 PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[
-    pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")])])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL"),
+            ],
+        ),
+    ]
+)
 def each_store(request: pytest.FixtureRequest, tmp_path: Path) -> claimwatch.Workspace:
     """The same test on a fresh SQLite store and on the (emptied) PostgreSQL test database."""
     if request.param == "sqlite":
@@ -110,19 +123,34 @@ def mws(ws: claimwatch.Workspace, encoder: Encoder) -> claimwatch.Workspace:
     return ws
 
 
-def page(posts: list[dict], users: list[dict] | None = None, retrieved_at: str | None = "2024-08-01T12:00:00+00:00",
-         tweets: list[dict] | None = None) -> dict:
+def page(
+    posts: list[dict],
+    users: list[dict] | None = None,
+    retrieved_at: str | None = "2024-08-01T12:00:00+00:00",
+    tweets: list[dict] | None = None,
+) -> dict:
     """An X API v2 page (twarc2 line when ``retrieved_at`` is set)."""
     users = users or [{"id": "111", "username": "demo_account", "name": "Demo (synthetic)"}]
-    p = {"data": posts, "includes": {"users": users, **({"tweets": tweets} if tweets else {})},
-         "meta": {"result_count": len(posts)}}
+    p = {
+        "data": posts,
+        "includes": {"users": users, **({"tweets": tweets} if tweets else {})},
+        "meta": {"result_count": len(posts)},
+    }
     if retrieved_at:
         p["__twarc"] = {"url": "https://api.example.org", "version": "2.14.1", "retrieved_at": retrieved_at}
     return p
 
 
-def post(pid: str, text: str, views: int | None = 1000, *, author: str = "111", created: str = "2024-07-01T10:00:00.000Z",
-         ref: tuple[str, str] | None = None, **extra: object) -> dict:
+def post(
+    pid: str,
+    text: str,
+    views: int | None = 1000,
+    *,
+    author: str = "111",
+    created: str = "2024-07-01T10:00:00.000Z",
+    ref: tuple[str, str] | None = None,
+    **extra: object,
+) -> dict:
     metrics = {"retweet_count": 1, "reply_count": 2, "like_count": 3, "quote_count": 4, "bookmark_count": 5}
     if views is not None:
         metrics["impression_count"] = views
@@ -137,15 +165,25 @@ def post(pid: str, text: str, views: int | None = 1000, *, author: str = "111", 
 def write_jsonl(tmp_path: Path) -> Callable[[str, list], Path]:
     def _write(name: str, lines: list) -> Path:
         path = tmp_path / name
-        path.write_text("".join((ln if isinstance(ln, str) else json.dumps(ln)) + "\n" for ln in lines), encoding="utf-8")
+        path.write_text(
+            "".join((ln if isinstance(ln, str) else json.dumps(ln)) + "\n" for ln in lines), encoding="utf-8"
+        )
         return path
+
     return _write
 
 
-def claimreview(url: str, claim: str, rating: str | None = "False", publisher: str = "Example Check (synthetic)",
-                **extra: object) -> dict:
-    d: dict = {"@context": "https://schema.org", "@type": "ClaimReview", "url": url, "claimReviewed": claim,
-               "datePublished": "2024-07-29", "author": {"@type": "Organization", "name": publisher}}
+def claimreview(
+    url: str, claim: str, rating: str | None = "False", publisher: str = "Example Check (synthetic)", **extra: object
+) -> dict:
+    d: dict = {
+        "@context": "https://schema.org",
+        "@type": "ClaimReview",
+        "url": url,
+        "claimReviewed": claim,
+        "datePublished": "2024-07-29",
+        "author": {"@type": "Organization", "name": publisher},
+    }
     if rating is not None:
         d["reviewRating"] = {"@type": "Rating", "alternateName": rating}
     d.update(extra)

@@ -32,14 +32,18 @@ topics:
 def test_sentences_keep_offsets_and_respect_abbreviations() -> None:
     text = "Long post, bear with me. Dr. Smith said 2.7M votes were deleted! Is that true?\n- Another line"
     spans = split_sentences(text)
-    assert [sp.text for sp in spans] == ["Long post, bear with me.", "Dr. Smith said 2.7M votes were deleted!",
-                                         "Is that true?", "- Another line"]
+    assert [sp.text for sp in spans] == [
+        "Long post, bear with me.",
+        "Dr. Smith said 2.7M votes were deleted!",
+        "Is that true?",
+        "- Another line",
+    ]
     assert all(text[sp.start : sp.end] == sp.text for sp in spans)
 
 
 def test_sentences_of_hostile_sizes() -> None:
     assert split_sentences("") == [] and split_sentences("   \n ") == []
-    huge = ("This is one sentence about ballots. " * 4000)  # ~140 KB
+    huge = "This is one sentence about ballots. " * 4000  # ~140 KB
     assert len(split_sentences(huge)) == MAX_SENTENCES
     no_punct = "word " * 1000
     spans = split_sentences(no_punct)
@@ -47,9 +51,17 @@ def test_sentences_of_hostile_sizes() -> None:
 
 
 def test_language_detection_and_undetermined_text() -> None:
-    got = detect_languages(["The election was stolen by voting machines in Georgia",
-                            "Die Wahl wurde gefälscht, sagt er heute", "lol", "", "https://t.co/x @a #b #c",
-                            "😂😂😂 🔥", "¡Atención! Este año se puede votar mandando un WhatsApp"])
+    got = detect_languages(
+        [
+            "The election was stolen by voting machines in Georgia",
+            "Die Wahl wurde gefälscht, sagt er heute",
+            "lol",
+            "",
+            "https://t.co/x @a #b #c",
+            "😂😂😂 🔥",
+            "¡Atención! Este año se puede votar mandando un WhatsApp",
+        ]
+    )
     assert [d.lang for d in got] == ["en", "de", "und", "und", "und", "und", "es"]
     assert got[0].confidence > 0.9
 
@@ -77,8 +89,12 @@ def test_topic_scores_combine_keywords_and_similarity(tmp_path: Path, encoder: E
     path = tmp_path / "topics.yaml"
     path.write_text(TOPICS)
     topics = TopicSet.load(path)
-    texts = ["They found ballots in a dumpster!", "Vote counting in Georgia was rigged, officials admit",
-             "Heavy rain and thunderstorms expected through Wednesday", "My cat sleeps all day"]
+    texts = [
+        "They found ballots in a dumpster!",
+        "Vote counting in Georgia was rigged, officials admit",
+        "Heavy rain and thunderstorms expected through Wednesday",
+        "My cat sleeps all day",
+    ]
     scores = topics.score(texts, encoder.encode(texts), encoder)
     by_text = [{t.topic: t for t in row} for row in scores]
     assert by_text[0]["us-election"].keywords == ["ballot*"] and by_text[0]["us-election"].assigned
@@ -90,17 +106,45 @@ def test_topic_scores_combine_keywords_and_similarity(tmp_path: Path, encoder: E
 
 @pytest.mark.slow
 def test_match_stores_language_and_topics_and_reports_filter_by_them(
-        mws: claimwatch.Workspace, tmp_path: Path, write_jsonl) -> None:
+    mws: claimwatch.Workspace, tmp_path: Path, write_jsonl
+) -> None:
     fc = tmp_path / "fc.json"
-    fc.write_text(json.dumps([claimreview("https://example.org/fc/ballots",
-                                          "Poll workers threw thousands of mail ballots into a dumpster.", "False")]))
+    fc.write_text(
+        json.dumps(
+            [
+                claimreview(
+                    "https://example.org/fc/ballots",
+                    "Poll workers threw thousands of mail ballots into a dumpster.",
+                    "False",
+                )
+            ]
+        )
+    )
     mws.ingest_factchecks([fc])
-    mws.ingest_posts([write_jsonl("p.jsonl", [page([
-        post("1", "Poll workers dumped thousands of mail-in ballots in a dumpster behind the county office"),
-        post("2", "Heavy rain and thunderstorms expected through Wednesday, stay safe everyone"),
-        post("3", "Die Briefwahl-Stimmzettel wurden im Müllcontainer gefunden, sagt ein Wahlhelfer", lang="de"),
-        post("4", "https://t.co/abc @someone"),
-    ])])])
+    mws.ingest_posts(
+        [
+            write_jsonl(
+                "p.jsonl",
+                [
+                    page(
+                        [
+                            post(
+                                "1",
+                                "Poll workers dumped thousands of mail-in ballots in a dumpster behind the county office",
+                            ),
+                            post("2", "Heavy rain and thunderstorms expected through Wednesday, stay safe everyone"),
+                            post(
+                                "3",
+                                "Die Briefwahl-Stimmzettel wurden im Müllcontainer gefunden, sagt ein Wahlhelfer",
+                                lang="de",
+                            ),
+                            post("4", "https://t.co/abc @someone"),
+                        ]
+                    )
+                ],
+            )
+        ]
+    )
     topics = tmp_path / "topics.yaml"
     topics.write_text(TOPICS)
     mws.match(topics=topics)
@@ -139,17 +183,40 @@ def test_match_analyses_hostile_posts(mws: claimwatch.Workspace, tmp_path: Path,
     """A 100 KB thread, a mixed-language post, emoji-only and whitespace-only posts: each gets a
     stored analysis (or a skip reason), none stops the run."""
     fc = tmp_path / "fc.json"
-    fc.write_text(json.dumps([claimreview("https://example.org/fc/ballots",
-                                          "Poll workers threw thousands of mail ballots into a dumpster.", "False")]))
+    fc.write_text(
+        json.dumps(
+            [
+                claimreview(
+                    "https://example.org/fc/ballots",
+                    "Poll workers threw thousands of mail ballots into a dumpster.",
+                    "False",
+                )
+            ]
+        )
+    )
     mws.ingest_factchecks([fc])
     thread = " ".join(f"Part {i}: the county says turnout was {i}% higher than in 2020." for i in range(2500))
     assert len(thread) > 100_000
-    mws.ingest_posts([write_jsonl("p.jsonl", [page([
-        post("1", thread),
-        post("2", "Poll workers dumped ballots in a dumpster. Die Stimmzettel wurden weggeworfen, sagen sie."),
-        post("3", "🔥🔥🔥 😂 https://t.co/x"),
-        post("4", "   \n\t "),
-    ])])])
+    mws.ingest_posts(
+        [
+            write_jsonl(
+                "p.jsonl",
+                [
+                    page(
+                        [
+                            post("1", thread),
+                            post(
+                                "2",
+                                "Poll workers dumped ballots in a dumpster. Die Stimmzettel wurden weggeworfen, sagen sie.",
+                            ),
+                            post("3", "🔥🔥🔥 😂 https://t.co/x"),
+                            post("4", "   \n\t "),
+                        ]
+                    )
+                ],
+            )
+        ]
+    )
     report = mws.match()
     assert report.posts_matched == 2 and sum(report.skipped.values()) == 2
     with mws.engine.connect() as conn:

@@ -34,15 +34,18 @@ def test_round_trip(artefact: Path) -> None:
     assert json.loads((artefact / META).read_text()) == meta
 
 
-@pytest.mark.parametrize(("damage", "needle"), [
-    ("flip a byte", "test model file {d}/weights.bin is missing or does not match its checksum"),
-    ("drop a file", "test model file {d}/sub/vocab.txt is missing"),
-    ("drop meta.json", "no test model at {d} (meta.json missing); train one"),
-    ("torn meta.json", "{d}/meta.json: unreadable"),
-    ("meta.json is a list", "meta.json is not a JSON object but list"),
-    ("no checksums", "meta.json has no dict 'checksums'"),
-    ("version is text", "meta.json has no int 'version'"),
-])
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        ("flip a byte", "test model file {d}/weights.bin is missing or does not match its checksum"),
+        ("drop a file", "test model file {d}/sub/vocab.txt is missing"),
+        ("drop meta.json", "no test model at {d} (meta.json missing); train one"),
+        ("torn meta.json", "{d}/meta.json: unreadable"),
+        ("meta.json is a list", "meta.json is not a JSON object but list"),
+        ("no checksums", "meta.json has no dict 'checksums'"),
+        ("version is text", "meta.json has no int 'version'"),
+    ],
+)
 def test_every_fault_is_one_line_of_the_callers_error(artefact: Path, damage: str, needle: str) -> None:
     meta = json.loads((artefact / META).read_text())
     if damage == "flip a byte":

@@ -53,10 +53,17 @@ def expected_repost_id(reposter: str, original: str) -> str:
 
 def test_post_id_is_the_at_uri_short_form_and_refuses_other_uris():
     assert bluesky.post_id(f"at://{ALICE}/app.bsky.feed.post/3kaaaoriginal1") == (ORIGINAL, ALICE, "3kaaaoriginal1")
-    for bad in (f"at://{ALICE}/app.bsky.feed.like/3k", "at://alice.example.com/app.bsky.feed.post/3k",
-                f"https://bsky.app/profile/{ALICE}/post/3k", f"at://{ALICE}/app.bsky.feed.post", None, 42,
-                f"at://{ALICE}/app.bsky.feed.post/{{'rkey': 1}}", "at://None/app.bsky.feed.post/3k",
-                f"at://{ALICE}/app.bsky.feed.post/3k/extra"):
+    for bad in (
+        f"at://{ALICE}/app.bsky.feed.like/3k",
+        "at://alice.example.com/app.bsky.feed.post/3k",
+        f"https://bsky.app/profile/{ALICE}/post/3k",
+        f"at://{ALICE}/app.bsky.feed.post",
+        None,
+        42,
+        f"at://{ALICE}/app.bsky.feed.post/{{'rkey': 1}}",
+        "at://None/app.bsky.feed.post/3k",
+        f"at://{ALICE}/app.bsky.feed.post/3k/extra",
+    ):
         with pytest.raises(ValueError):
             bluesky.post_id(bad)
     assert len(expected_repost_id(ALICE, ORIGINAL)) <= 64 and len(ORIGINAL) <= 64  # fit the store's id column
@@ -75,7 +82,10 @@ def test_feed_original_post_fields_counts_media_and_raw():
     assert post.lang == "en"  # first of langs ["en", "de"]
     assert post.author is not None
     assert (post.author.platform_id, post.author.handle, post.author.name) == (
-        ALICE, "alice.example.com", "Alice Example (synthetic)")
+        ALICE,
+        "alice.example.com",
+        "Alice Example (synthetic)",
+    )
     m = post.metrics
     assert m is not None and m.observed_at == OBSERVED
     assert (m.likes, m.reposts, m.replies, m.quotes, m.bookmarks) == (1520, 340, 12, 25, 8)
@@ -161,7 +171,8 @@ def test_feed_created_at_falls_back_to_the_server_time_with_a_warning():
     future = f"{ALICE}/post/3kaaafuture009"
     assert posts[future].created_at == datetime(2024, 7, 28, tzinfo=UTC)  # indexedAt, not 2030
     assert warnings_of(parsed, future) == [
-        "createdAt: after the server's time 2024-07-28T00:00:00+00:00; the server's time is used"]
+        "createdAt: after the server's time 2024-07-28T00:00:00+00:00; the server's time is used"
+    ]
     unreadable = f"{ALICE}/post/3kaaabadtime11"
     assert posts[unreadable].created_at == datetime(2024, 7, 28, 4, tzinfo=UTC)
     assert warnings_of(parsed, unreadable) == ["createdAt: missing or unreadable; the server's time is used"]
@@ -222,8 +233,12 @@ def test_jetstream_v1_v2_and_early_spelling():
     parsed, rejected = run("bluesky_jetstream.jsonl")
     posts = [p.record for p in parsed]
     assert [p.platform_id for p in posts] == [
-        f"{ALICE}/post/3kjetpost00020", expected_repost_id(CAROL, BOB_ORIGINAL), f"{CAROL}/post/3mwjetv2quot23",
-        f"{BOB}/post/3koldspell0024", f"{ALICE}/post/3kjetpost00020"]
+        f"{ALICE}/post/3kjetpost00020",
+        expected_repost_id(CAROL, BOB_ORIGINAL),
+        f"{CAROL}/post/3mwjetv2quot23",
+        f"{BOB}/post/3koldspell0024",
+        f"{ALICE}/post/3kjetpost00020",
+    ]
     first, repost, v2, old, update = posts
     assert (first.kind, first.referenced_id) == (PostKind.REPLY, f"{BOB}/post/3kbbbparent004")
     assert first.author.platform_id == ALICE and first.author.handle is None  # events carry only the DID
@@ -268,9 +283,18 @@ def test_bare_record_is_rejected_naming_what_to_export():
 # --- detection and other formats ------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["bluesky_getAuthorFeed.json", "bluesky_searchPosts.jsonl", "bluesky_getPostThread.json",
-                                  "bluesky_jetstream.jsonl", "bluesky_jetstream_likes.jsonl", "bluesky_listRecords.json",
-                                  "bluesky_post_record.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bluesky_getAuthorFeed.json",
+        "bluesky_searchPosts.jsonl",
+        "bluesky_getPostThread.json",
+        "bluesky_jetstream.jsonl",
+        "bluesky_jetstream_likes.jsonl",
+        "bluesky_listRecords.json",
+        "bluesky_post_record.json",
+    ],
+)
 def test_detected(name):
     assert detect_post_format(FIXTURES / name) == "bluesky"
 

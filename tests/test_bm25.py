@@ -18,14 +18,21 @@ WORDS = "ballot vote machine dead voters mail fraud count county election audit 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> ClaimIndex:
     rng = random.Random(5)
-    docs = [ClaimDoc(id=str(i), claim=" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12))),
-                     title=" ".join(rng.choice(WORDS) for _ in range(3))) for i in range(300)]
+    docs = [
+        ClaimDoc(
+            id=str(i),
+            claim=" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12))),
+            title=" ".join(rng.choice(WORDS) for _ in range(3)),
+        )
+        for i in range(300)
+    ]
     return ClaimIndex.build(Path(tmp_path_factory.mktemp("idx")) / "i", docs, encoder, persist=False)[0]
 
 
 @pytest.mark.parametrize("dense_share", [1 / 16, 10.0])  # whole-buffer passes, and scattered ones
-def test_field_scores_match_bm25s_and_release_the_buffer(index: ClaimIndex, dense_share: float,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_field_scores_match_bm25s_and_release_the_buffer(
+    index: ClaimIndex, dense_share: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(FieldScores, "DENSE_SHARE", dense_share)
     for query in ("dead voters mail ballot ballot", "machine", "unknownword", ""):
         tokens = tokenize([query])[0]

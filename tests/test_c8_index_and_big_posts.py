@@ -23,8 +23,28 @@ from claimwatch.store import schema as s
 
 SRC = str(Path(claimwatch.__file__).resolve().parents[1])
 FACTCHECKS = Path(claimwatch.__file__).parent / "demo" / "data" / "factchecks.jsonld"
-WORDS = ("ballots", "election", "voting", "machines", "fraud", "counted", "mail", "county", "stolen", "audit", "the",
-         "were", "in", "and", "of", "Georgia", "Arizona", "dead", "people", "voted")
+WORDS = (
+    "ballots",
+    "election",
+    "voting",
+    "machines",
+    "fraud",
+    "counted",
+    "mail",
+    "county",
+    "stolen",
+    "audit",
+    "the",
+    "were",
+    "in",
+    "and",
+    "of",
+    "Georgia",
+    "Arizona",
+    "dead",
+    "people",
+    "voted",
+)
 
 
 def big_post_text(chars: int, seed: int = 7) -> str:
@@ -48,9 +68,18 @@ def indexed(mws: claimwatch.Workspace, tmp_path: Path) -> claimwatch.Workspace:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("meta", ["[1, 2]", "null", '"text"', '{"format_version": 2', "", '{"format_version": 2}',
-                                  '{"format_version": 2, "model": "m", "checksums": [], "hashes": [], '
-                                  '"bm25_fields": []}'])
+@pytest.mark.parametrize(
+    "meta",
+    [
+        "[1, 2]",
+        "null",
+        '"text"',
+        '{"format_version": 2',
+        "",
+        '{"format_version": 2}',
+        '{"format_version": 2, "model": "m", "checksums": [], "hashes": [], "bm25_fields": []}',
+    ],
+)
 def test_an_index_with_a_broken_meta_json_is_rebuilt(indexed: claimwatch.Workspace, meta: str) -> None:
     (indexed.index_dir / "meta.json").write_text(meta)
     st = indexed.build_index()
@@ -94,23 +123,31 @@ def test_a_10mb_post_is_matched_on_its_start_in_bounded_memory(tmp_path: Path, e
     in whichever process needs it first, with torch loaded), so only match itself is measured."""
     text = big_post_text(10_000_000)
     path = tmp_path / "big.jsonl"
-    path.write_text(json.dumps(page([post("1", text), post("2", "Dead people voted in Georgia, ballots counted twice")]))
-                    + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(page([post("1", text), post("2", "Dead people voted in Georgia, ballots counted twice")])) + "\n",
+        encoding="utf-8",
+    )
     db = tmp_path / "big.db"
     ws = claimwatch.open(db)
     ws.ingest_factchecks([FACTCHECKS])
     assert ws.ingest_posts([path]).inserted == 2
     env = {**os.environ, "PYTHONPATH": SRC}
     with open(tmp_path / "match.err", "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "claimwatch", "match", "--db", str(db)], env=env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "claimwatch", "match", "--db", str(db)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
         peak_mb = _peak_rss_mb(proc)
     assert proc.returncode == 0, (tmp_path / "match.err").read_text()[-2000:]
     assert 100 < peak_mb < 1000, f"match peaked at {peak_mb:.0f} MB (1.9 GB before the cap)"
     with ws.engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.length(s.Post.text)).where(s.Post.platform_id == "1")) == 10_000_000
-        evidence = conn.scalars(sa.select(s.Match.evidence).join(s.Post, s.Post.id == s.Match.post_id)
-                                .where(s.Post.platform_id == "1")).all()
+        evidence = conn.scalars(
+            sa.select(s.Match.evidence).join(s.Post, s.Post.id == s.Match.post_id).where(s.Post.platform_id == "1")
+        ).all()
         analysed = conn.scalar(sa.select(sa.func.count()).select_from(s.PostAnalysis))
     assert evidence and all(e["text_read"] == {"chars": MAX_MATCH_CHARS, "post_chars": 10_000_000} for e in evidence)
     assert analysed == 2

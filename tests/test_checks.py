@@ -12,8 +12,10 @@ from test_cli import run
 
 from claimwatch.analysis.checks import Names, coverage_warnings, unknown_names
 
-USERS = [{"id": "111", "username": "demo_account", "name": "Demo"}, {"id": "222", "username": "Other_Voice",
-                                                                     "name": "Other"}]
+USERS = [
+    {"id": "111", "username": "demo_account", "name": "Demo"},
+    {"id": "222", "username": "Other_Voice", "name": "Other"},
+]
 STUDY = """title: Ballot claims
 accounts: [{account}]
 window: {{from: 2024-06-01, to: 2024-07-31}}
@@ -25,17 +27,30 @@ include: {{matches: proposed}}
 def db(tmp_path: Path, write_jsonl) -> str:
     """Posts by two accounts and one fact-check, not matched yet."""
     path = str(tmp_path / "s.db")
-    posts = write_jsonl("p.jsonl", [page([post("1", "Voting machines switched millions of votes to the other side"),
-                                          post("2", "Lovely weather for a picnic today"),
-                                          post("3", "Dead people voted in Michigan", author="222")], users=USERS)])
+    posts = write_jsonl(
+        "p.jsonl",
+        [
+            page(
+                [
+                    post("1", "Voting machines switched millions of votes to the other side"),
+                    post("2", "Lovely weather for a picnic today"),
+                    post("3", "Dead people voted in Michigan", author="222"),
+                ],
+                users=USERS,
+            )
+        ],
+    )
     assert run("ingest", "posts", str(posts), "--db", path)[0] == 0
     return path
 
 
 def _factchecks(tmp_path: Path, db: str) -> None:
     fc = tmp_path / "fc.json"
-    fc.write_text(json.dumps([claimreview("https://example.org/fc/machines",
-                                          "Voting machines switched millions of votes.", "False")]))
+    fc.write_text(
+        json.dumps(
+            [claimreview("https://example.org/fc/machines", "Voting machines switched millions of votes.", "False")]
+        )
+    )
     assert run("ingest", "factchecks", str(fc), "--db", db)[0] == 0
 
 
@@ -56,7 +71,8 @@ def test_unknown_names_say_what_is_stored() -> None:
         "no stored post is from platform 'twitter' (stored: x)",
     ]
     assert unknown_names(Names(topics=("t",)), Names())[0].endswith(
-        "(no topics are: score posts with `claimwatch match --topics FILE` or `claimwatch topics score FILE`)")
+        "(no topics are: score posts with `claimwatch match --topics FILE` or `claimwatch topics score FILE`)"
+    )
     assert unknown_names(stored, stored) == []
 
 
@@ -64,7 +80,8 @@ def test_coverage_warnings() -> None:
     assert coverage_warnings(0, 5, 3, "this report") == []
     assert coverage_warnings(1, 5, 3, "this report") == [
         "1 of the 5 posts in this report is not matched yet and counts as repeating no fact-checked claim; "
-        "run `claimwatch match`"]
+        "run `claimwatch match`"
+    ]
     assert "5 of the 5 posts in x are not matched yet and count as" in coverage_warnings(5, 5, 3, "x")[0]
     assert "holds no fact-checks" in coverage_warnings(5, 5, 0, "x")[0]
     assert coverage_warnings(0, 0, 0, "x") == []
@@ -85,8 +102,10 @@ def test_report_before_match_warns_in_the_output_and_the_json(db: str, tmp_path:
     _factchecks(tmp_path, db)
     code, out, err = run("report", "--db", db, "-a", "demo_account")
     assert code == 0 and "0 posts repeat claims" in out
-    assert ("warning: 2 of the 2 posts in this report are not matched yet and count as repeating no fact-checked "
-            "claim; run `claimwatch match`") in " ".join(err.split())
+    assert (
+        "warning: 2 of the 2 posts in this report are not matched yet and count as repeating no fact-checked "
+        "claim; run `claimwatch match`"
+    ) in " ".join(err.split())
     code, out, err = run("report", "--db", db, "--json", "--out", str(tmp_path / "r"))
     warnings = json.loads(out)["warnings"]
     assert code == 0 and warnings == [w for w in warnings if "3 of the 3 posts" in w] and len(warnings) == 1
@@ -111,13 +130,13 @@ def test_a_study_before_match_warns(db: str, tmp_path: Path) -> None:
     assert code == 0 and json.loads(out)["summary"]["posts"] == 0
     assert json.loads(out)["warnings"] == [
         "2 of the 2 posts in the study's window are not matched yet and count as repeating no fact-checked claim; "
-        "run `claimwatch match`"]
+        "run `claimwatch match`"
+    ]
     assert "warning: 2 of the 2 posts in the study's window" in " ".join(err.split())
 
 
 @pytest.mark.slow
-def test_no_warning_once_matched_and_one_for_a_post_added_since(db: str, tmp_path: Path, write_jsonl,
-                                                                encoder) -> None:
+def test_no_warning_once_matched_and_one_for_a_post_added_since(db: str, tmp_path: Path, write_jsonl, encoder) -> None:
     _factchecks(tmp_path, db)
     assert run("match", "--db", db)[0] == 0
     code, out, err = run("report", "--db", db, "--json")
@@ -126,4 +145,5 @@ def test_no_warning_once_matched_and_one_for_a_post_added_since(db: str, tmp_pat
     assert run("ingest", "posts", str(later), "--db", db)[0] == 0
     assert json.loads(run("report", "--db", db, "--json")[1])["warnings"] == [
         "1 of the 4 posts in this report is not matched yet and counts as repeating no fact-checked claim; "
-        "run `claimwatch match`"]
+        "run `claimwatch match`"
+    ]

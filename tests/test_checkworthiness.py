@@ -62,35 +62,54 @@ def tsv(tmp_path: Path, name: str, text: str) -> Path:
 
 # ------------------------------------------------------------------------------ readers and metrics
 
+
 def test_reads_every_checkthat_shape(tmp_path: Path) -> None:
-    ct24 = tsv(tmp_path, "ct24.tsv", "Sentence_id\tText\tclass_label\r\n"
-                                     '1\t"I saw a movie - ""Crocodile Dundee."""\tNo\r\n'
-                                     "2\tWe're consuming 50 percent of the world's cocaine.\tYes\r\n")
+    ct24 = tsv(
+        tmp_path,
+        "ct24.tsv",
+        "Sentence_id\tText\tclass_label\r\n"
+        '1\t"I saw a movie - ""Crocodile Dundee."""\tNo\r\n'
+        "2\tWe're consuming 50 percent of the world's cocaine.\tYes\r\n",
+    )
     items = load_labelled(ct24)
     assert [(x.id, x.text, x.checkworthy, x.kind, x.line) for x in items] == [
         ("1", 'I saw a movie - "Crocodile Dundee."', False, "sentence", 2),
-        ("2", "We're consuming 50 percent of the world's cocaine.", True, "sentence", 3)]
+        ("2", "We're consuming 50 percent of the world's cocaine.", True, "sentence", 3),
+    ]
     ct23 = tsv(tmp_path, "ct23.tsv", "ClasSentence_id\tText\tclass_label\n37436\tHe's been a professor.\tNo\n")
     assert load_labelled(ct23)[0].id == "37436"
-    ct22 = tsv(tmp_path, "ct22.tsv", "topic\ttweet_id\ttweet_url\ttweet_text\tclass_label\n"
-                                     'COVID-19\t136\thttp://twitter.com/u/status/136\tHe said "vaccines work" 💉\t1\n')
+    ct22 = tsv(
+        tmp_path,
+        "ct22.tsv",
+        "topic\ttweet_id\ttweet_url\ttweet_text\tclass_label\n"
+        'COVID-19\t136\thttp://twitter.com/u/status/136\tHe said "vaccines work" 💉\t1\n',
+    )
     tweet = load_labelled(ct22)[0]
     assert (tweet.id, tweet.text, tweet.checkworthy, tweet.kind) == ("136", 'He said "vaccines work" 💉', True, "post")
-    ct21 = tsv(tmp_path, "ct21.tsv", "topic_id\ttweet_id\ttweet_url\ttweet_text\tclaim\tclaim_worthiness\n"
-                                     "covid-19\t7\thttps://twitter.com/u/status/7\tA claim here\t1\t0\n")
+    ct21 = tsv(
+        tmp_path,
+        "ct21.tsv",
+        "topic_id\ttweet_id\ttweet_url\ttweet_text\tclaim\tclaim_worthiness\n"
+        "covid-19\t7\thttps://twitter.com/u/status/7\tA claim here\t1\t0\n",
+    )
     assert load_labelled(ct21)[0].checkworthy is False
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("Sentence_id\tText\tclass_label\n1\tFine.\tNo\n2\tWe've got to invest.\tNo29286\tYou can't.\tNo\n",
-     r":3: 5 fields but the header has 3 \(two records fused on one line: label 'No' runs into the next id '29286'"),
-    ("Sentence_id\tText\tclass_label\n1\tOne.\tNo\n2\t   \tYes\n", r":3: record '2' has empty text"),
-    ("Sentence_id\tText\tclass_label\n1\tOne.\tMaybe\n", r":2: label 'Maybe' of record '1' is not Yes/No"),
-    ("Sentence_id\tText\n1\tOne.\n", r":1: no label column .* without gold labels cannot be evaluated"),
-    ("Sentence_id\tText\tclass_label\n1\tOne.\tNo\n1\tAnother.\tNo\n", r":3: id '1' repeated with other text"),
-    ("Sentence_id\tText\tclass_label\n1\tOne.\n", r":2: 2 fields but the header has 3"),
-    ("Sentence_id\tText\tclass_label\n", r"no labelled records"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "Sentence_id\tText\tclass_label\n1\tFine.\tNo\n2\tWe've got to invest.\tNo29286\tYou can't.\tNo\n",
+            r":3: 5 fields but the header has 3 \(two records fused on one line: label 'No' runs into the next id '29286'",
+        ),
+        ("Sentence_id\tText\tclass_label\n1\tOne.\tNo\n2\t   \tYes\n", r":3: record '2' has empty text"),
+        ("Sentence_id\tText\tclass_label\n1\tOne.\tMaybe\n", r":2: label 'Maybe' of record '1' is not Yes/No"),
+        ("Sentence_id\tText\n1\tOne.\n", r":1: no label column .* without gold labels cannot be evaluated"),
+        ("Sentence_id\tText\tclass_label\n1\tOne.\tNo\n1\tAnother.\tNo\n", r":3: id '1' repeated with other text"),
+        ("Sentence_id\tText\tclass_label\n1\tOne.\n", r":2: 2 fields but the header has 3"),
+        ("Sentence_id\tText\tclass_label\n", r"no labelled records"),
+    ],
+)
 def test_malformed_rows_name_file_and_line(tmp_path: Path, content: str, message: str) -> None:
     f = tsv(tmp_path, "bad.tsv", content)
     with pytest.raises(DataError, match=message) as exc:
@@ -107,6 +126,7 @@ def test_metrics() -> None:
 
 
 # ------------------------------------------------------------------------------ the shipped model
+
 
 @pytest.fixture(scope="module")
 def model() -> CheckworthinessModel:
@@ -132,9 +152,15 @@ def test_claims_outscore_chatter_reusing_matching_embeddings(model: Checkworthin
 
 
 def test_awkward_posts(model: CheckworthinessModel, encoder) -> None:
-    texts = ["", "   \n\t", "https://t.co/abc https://example.org/x 😀🔥🇺🇸", "@someone @other",
-             "#StopTheSteal #Election2020 #MAGA", "x" * 100_000,
-             "Die Impfung enthält einen Mikrochip. The vaccine contains a microchip, 5G activates it."]
+    texts = [
+        "",
+        "   \n\t",
+        "https://t.co/abc https://example.org/x 😀🔥🇺🇸",
+        "@someone @other",
+        "#StopTheSteal #Election2020 #MAGA",
+        "x" * 100_000,
+        "Die Impfung enthält einen Mikrochip. The vaccine contains a microchip, 5G activates it.",
+    ]
     t0 = time.perf_counter()
     scores = model.score(texts, kind="post", encoder=encoder)
     assert time.perf_counter() - t0 < 5
@@ -163,27 +189,38 @@ def test_missing_or_damaged_model_fails_clearly(tmp_path: Path, model: Checkwort
 
 # ------------------------------------------------------------------------------ training and the CLI
 
+
 def fake_datasets(root: Path, sentence_labels: list[bool]) -> Path:
     """A tiny CheckThat! layout: hand-written sentences and tweets in the organisers' formats."""
     sentences = CLAIMS + CHATTER
     ct24 = root / "clef2024-checkthat-task1-checkworthiness-en"
     ct24.mkdir(parents=True)
-    (ct24 / "CT24_checkworthy_english_train.fixed.tsv").write_text("Sentence_id\tText\tclass_label\n" + "".join(
-        f"{i}\t{t}\t{'Yes' if y else 'No'}\n" for i, (t, y) in enumerate(zip(sentences, sentence_labels, strict=True))))
+    (ct24 / "CT24_checkworthy_english_train.fixed.tsv").write_text(
+        "Sentence_id\tText\tclass_label\n"
+        + "".join(
+            f"{i}\t{t}\t{'Yes' if y else 'No'}\n"
+            for i, (t, y) in enumerate(zip(sentences, sentence_labels, strict=True))
+        )
+    )
     # A dev-test sentence also in train is dropped from training.
     (ct24 / "CT24_checkworthy_english_dev-test.tsv").write_text(
-        f"Sentence_id\tText\tclass_label\n99\t{CHATTER[0]}\tNo\n")
+        f"Sentence_id\tText\tclass_label\n99\t{CHATTER[0]}\tNo\n"
+    )
     tweets = root / "clef2022-checkthat-task1a-checkworthiness-tweets-en"
     tweets.mkdir()
     (tweets / "CT22_english_1A_checkworthy_train.tsv").write_text(
-        "topic\ttweet_id\ttweet_url\ttweet_text\tclass_label\n" + "".join(
+        "topic\ttweet_id\ttweet_url\ttweet_text\tclass_label\n"
+        + "".join(
             f"COVID-19\t{i}\thttp://twitter.com/u/status/{i}\t{t} https://t.co/x{i}\t{int(y)}\n"
-            for i, (t, y) in enumerate(zip(sentences, [True] * len(CLAIMS) + [False] * len(CHATTER), strict=True))))
+            for i, (t, y) in enumerate(zip(sentences, [True] * len(CLAIMS) + [False] * len(CHATTER), strict=True))
+        )
+    )
     ct21 = root / "clef2021-checkthat-task1a-checkworthiness-tweets-en"
     ct21.mkdir()
     (ct21 / "dataset_train_v1_english.tsv").write_text(
         "topic_id\ttweet_id\ttweet_url\ttweet_text\tclaim\tcheck_worthiness\n"
-        "covid-19\t500\thttps://twitter.com/u/status/500\tMasks cut infections by 80 percent, a study found\t1\t1\n")
+        "covid-19\t500\thttps://twitter.com/u/status/500\tMasks cut infections by 80 percent, a study found\t1\t1\n"
+    )
     return root
 
 
@@ -210,9 +247,17 @@ def test_train_is_deterministic_and_eval_reads_its_model(tmp_path: Path, encoder
     assert run("train", "checkworthiness", "--datasets", str(data), "--out", str(tmp_path / "b"))[0] == 0
     for name in ("sentence.npz", "post.npz"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    test = tsv(tmp_path, "test.tsv", "Sentence_id\tText\tclass_label\n" + "".join(
-        f"{i}\t{t}\t{y}\n" for i, (t, y) in enumerate([("Taxes went up 30 percent for 4 million families.", "Yes"),
-                                                        ("Thank you so much, everyone.", "No")])))
+    test = tsv(
+        tmp_path,
+        "test.tsv",
+        "Sentence_id\tText\tclass_label\n"
+        + "".join(
+            f"{i}\t{t}\t{y}\n"
+            for i, (t, y) in enumerate(
+                [("Taxes went up 30 percent for 4 million families.", "Yes"), ("Thank you so much, everyone.", "No")]
+            )
+        ),
+    )
     code, out, err = run("eval", "checkworthiness", "--data", str(test), "--cw-model", str(tmp_path / "a"), "--json")
     assert code == 0, err
     res = json.loads(out)
@@ -225,9 +270,13 @@ def test_train_is_deterministic_and_eval_reads_its_model(tmp_path: Path, encoder
 
 
 def test_eval_cli_with_the_shipped_model_and_bad_input(tmp_path: Path, encoder) -> None:
-    tweets = tsv(tmp_path, "tweets.tsv", "topic\ttweet_id\ttweet_url\ttweet_text\tclass_label\n"
-                 "COVID-19\t1\thttp://t/1\tThe vaccine killed 3,000 people in Norway last week, officials admit\t1\n"
-                 "COVID-19\t2\thttp://t/2\tgood morning everyone, have a lovely day ☀️\t0\n")
+    tweets = tsv(
+        tmp_path,
+        "tweets.tsv",
+        "topic\ttweet_id\ttweet_url\ttweet_text\tclass_label\n"
+        "COVID-19\t1\thttp://t/1\tThe vaccine killed 3,000 people in Norway last week, officials admit\t1\n"
+        "COVID-19\t2\thttp://t/2\tgood morning everyone, have a lovely day ☀️\t0\n",
+    )
     code, out, err = run("eval", "checkworthiness", "--data", str(tweets))
     assert code == 0, err
     assert "post head, 2 texts (1 check-worthy)" in out and "MAP" in out

@@ -27,8 +27,9 @@ pytestmark = pytest.mark.slow
 def finetuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("finetune")
     data = fake_datasets(root / "data", [True] * len(CLAIMS) + [False] * len(CHATTER))
-    code, out, err = run("train", "checkworthiness", "--finetune", "--steps", "6", "--datasets", str(data),
-                         "--out", str(root / "model"))
+    code, out, err = run(
+        "train", "checkworthiness", "--finetune", "--steps", "6", "--datasets", str(data), "--out", str(root / "model")
+    )
     assert code == 0, err
     assert "step 6/6" in err and f"own encoder in {root / 'model' / 'encoder'}" in " ".join(out.split())
     yield root / "model"
@@ -59,8 +60,12 @@ def test_the_model_keeps_its_encoder_checksummed_and_says_so(finetuned: Path, tm
 
 
 def test_eval_reads_a_finetuned_model(finetuned: Path, tmp_path: Path) -> None:
-    test = tsv(tmp_path, "test.tsv", "Sentence_id\tText\tclass_label\n"
-               "1\tTaxes went up 30 percent for 4 million families.\tYes\n2\tThank you so much, everyone.\tNo\n")
+    test = tsv(
+        tmp_path,
+        "test.tsv",
+        "Sentence_id\tText\tclass_label\n"
+        "1\tTaxes went up 30 percent for 4 million families.\tYes\n2\tThank you so much, everyone.\tNo\n",
+    )
     code, out, err = run("eval", "checkworthiness", "--data", str(test), "--model", str(finetuned), "--json")
     assert code == 0, err
     res = json.loads(out)
@@ -70,17 +75,32 @@ def test_eval_reads_a_finetuned_model(finetuned: Path, tmp_path: Path) -> None:
 def test_match_scores_posts_with_the_models_own_encoder(finetuned: Path, tmp_path: Path, write_jsonl) -> None:
     ws = claimwatch.open(tmp_path / "t.db", checkworthiness_model=str(finetuned))
     fc = tmp_path / "fc.json"
-    fc.write_text(json.dumps([claimreview("https://example.org/fc/ballots",
-                                          "Poll workers threw thousands of mail ballots into a dumpster.", "False")]))
+    fc.write_text(
+        json.dumps(
+            [
+                claimreview(
+                    "https://example.org/fc/ballots",
+                    "Poll workers threw thousands of mail ballots into a dumpster.",
+                    "False",
+                )
+            ]
+        )
+    )
     ws.ingest_factchecks([fc])
-    texts = {"1": "Poll workers dumped thousands of mail-in ballots in a dumpster behind the county office",
-             "2": "Good morning everyone, have a lovely day!",
-             "3": "Turnout was 67 percent in 2020. I think that is amazing. Thanks to every volunteer out there."}
+    texts = {
+        "1": "Poll workers dumped thousands of mail-in ballots in a dumpster behind the county office",
+        "2": "Good morning everyone, have a lovely day!",
+        "3": "Turnout was 67 percent in 2020. I think that is amazing. Thanks to every volunteer out there.",
+    }
     ws.ingest_posts([write_jsonl("p.jsonl", [page([post(i, t) for i, t in texts.items()])])])
     ws.match()
     with ws.engine.connect() as conn:
-        rows = {r.platform_id: r for r in conn.execute(
-            sa.select(s.PostAnalysis, s.Post.platform_id).join(s.Post, s.Post.id == s.PostAnalysis.post_id))}
+        rows = {
+            r.platform_id: r
+            for r in conn.execute(
+                sa.select(s.PostAnalysis, s.Post.platform_id).join(s.Post, s.Post.id == s.PostAnalysis.post_id)
+            )
+        }
     assert set(rows) == set(texts)
     model = ws.checkworthiness_model()
     assert all("own fine-tuned encoder" in r.models["checkworthiness"] for r in rows.values())
@@ -92,13 +112,22 @@ def test_match_scores_posts_with_the_models_own_encoder(finetuned: Path, tmp_pat
     thread = rows["3"]  # sentences scored by the sentence head on the model's own embeddings
     assert len(thread.sentence_scores) == 3
     best = max(thread.sentence_scores, key=lambda row: row[2])
-    assert thread.claim_sentence == texts["3"][best[0]:best[1]]
+    assert thread.claim_sentence == texts["3"][best[0] : best[1]]
     assert best[2] == pytest.approx(model.score([thread.claim_sentence], kind="sentence")[0], abs=0.03)
 
 
 def test_finetuning_is_seeded(finetuned: Path, tmp_path: Path) -> None:
-    code, _, err = run("train", "checkworthiness", "--finetune", "--steps", "6", "--datasets",
-                       str(finetuned.parent / "data"), "--out", str(tmp_path / "again"))
+    code, _, err = run(
+        "train",
+        "checkworthiness",
+        "--finetune",
+        "--steps",
+        "6",
+        "--datasets",
+        str(finetuned.parent / "data"),
+        "--out",
+        str(tmp_path / "again"),
+    )
     assert code == 0, err
     for name in ("sentence.npz", "post.npz", "encoder/model.safetensors"):
         assert (tmp_path / "again" / name).read_bytes() == (finetuned / name).read_bytes(), name
@@ -115,8 +144,9 @@ def test_finetuning_replaces_a_model_but_never_a_folder_of_the_users(finetuned: 
     assert (mine / "notes.txt").read_text() == "keep me"
 
     shutil.copytree(finetuned, tmp_path / "old")
-    code, _, err = run("train", "checkworthiness", "--finetune", "--steps", "2", "--datasets", data,
-                       "--out", str(tmp_path / "old"))
+    code, _, err = run(
+        "train", "checkworthiness", "--finetune", "--steps", "2", "--datasets", data, "--out", str(tmp_path / "old")
+    )
     assert code == 0, err
     assert json.loads((tmp_path / "old" / "meta.json").read_text())["steps"] == 2
     assert load_model(str(tmp_path / "old")).score(["Taxes rose 4 percent."], kind="sentence")[0] > 0

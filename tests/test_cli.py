@@ -35,8 +35,11 @@ def test_init_ingest_stats_and_quarantine(db: str, write_jsonl) -> None:
     assert "snapshots observed 2024-08-01T12:00:00+00:00 (1 time, from the source)" in out
     code, out, _ = run("stats", "--json", "--db", db)
     stats = json.loads(out)
-    assert code == 0 and {"posts", "authors", "snapshots", "factchecks", "matches", "quarantined",
-                          "unmapped_ratings"} <= stats.keys()
+    assert (
+        code == 0
+        and {"posts", "authors", "snapshots", "factchecks", "matches", "quarantined", "unmapped_ratings"}
+        <= stats.keys()
+    )
     assert (stats["posts"], stats["authors"], stats["snapshots"], stats["quarantined"]) == (2, 1, 2, 1)
     assert stats["matches"] == {"candidate": 0, "proposed": 0, "confirmed": 0, "rejected": 0, "outdated": 0}
     code, out, _ = run("quarantine", "list", "--json", "--db", db)
@@ -56,8 +59,25 @@ def test_exit_status_is_nonzero_only_when_nothing_is_read(db: str, tmp_path: Pat
 def test_format_option_and_column_map(db: str, tmp_path: Path) -> None:
     f = tmp_path / "posts.csv"
     f.write_text("pid,who,body,impr\n7,someone,hello there friends,12\n")
-    code, out, _ = run("ingest", "posts", str(f), "--format", "csv", "--map", "id=pid", "--map", "author_handle=who",
-                       "--map", "text=body", "--map", "views=impr", "--observed-at", "2024-09-01", "--db", db)
+    code, out, _ = run(
+        "ingest",
+        "posts",
+        str(f),
+        "--format",
+        "csv",
+        "--map",
+        "id=pid",
+        "--map",
+        "author_handle=who",
+        "--map",
+        "text=body",
+        "--map",
+        "views=impr",
+        "--observed-at",
+        "2024-09-01",
+        "--db",
+        db,
+    )
     assert code == 0 and "ingested 1" in out and "(--observed-at)" in out
     code, _, err = run("ingest", "posts", str(f), "--format", "nope", "--db", db)
     assert code == 2 and "unknown posts format 'nope'" in err
@@ -67,11 +87,18 @@ def test_format_option_and_column_map(db: str, tmp_path: Path) -> None:
 
 def test_factchecks_verdicts_match_review_report(db: str, tmp_path: Path, write_jsonl, encoder) -> None:
     fc = tmp_path / "fc.json"
-    fc.write_text(json.dumps([
-        claimreview("https://example.org/fc/machines", "Voting machines secretly switched votes between candidates.",
-                    "Pants on Fire"),
-        claimreview("https://example.org/fc/odd", "Some odd claim about the moon being cheese.", "Cheesy"),
-    ]))
+    fc.write_text(
+        json.dumps(
+            [
+                claimreview(
+                    "https://example.org/fc/machines",
+                    "Voting machines secretly switched votes between candidates.",
+                    "Pants on Fire",
+                ),
+                claimreview("https://example.org/fc/odd", "Some odd claim about the moon being cheese.", "Cheesy"),
+            ]
+        )
+    )
     code, out, _ = run("ingest", "factchecks", str(fc), "--db", db)
     assert code == 0 and "ingested 2" in out
     assert json.loads(run("stats", "--json", "--db", db)[1])["unmapped_ratings"] == [{"rating": "Cheesy", "count": 1}]
@@ -79,7 +106,9 @@ def test_factchecks_verdicts_match_review_report(db: str, tmp_path: Path, write_
     table.write_text("rating\tverdict\tlang\tnote\nCheesy\tfalse\ten\tour house rule\n")
     assert "1 of 2 fact-checks changed verdict" in run("verdicts", "apply", "--verdicts", str(table), "--db", db)[1]
     assert "'Cheesy' → false (table)" in run("verdicts", "show", "Cheesy", "--verdicts", str(table))[1]
-    posts = write_jsonl("p.jsonl", [page([post("1", "The voting machines switched votes between candidates, wake up")])])
+    posts = write_jsonl(
+        "p.jsonl", [page([post("1", "The voting machines switched votes between candidates, wake up")])]
+    )
     run("ingest", "posts", str(posts), "--db", db)
     code, out, _ = run("index", "--db", db)
     assert code == 0 and "2 fact-checks, 2 encoded" in out

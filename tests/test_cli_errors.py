@@ -30,9 +30,13 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 
 def _read_only_commands(f: dict[str, Path], db: str) -> list[tuple[str, ...]]:
-    return [("stats", "--db", db), ("report", "--db", db), ("quarantine", "list", "--db", db),
-            ("study", "run", str(f["study.yaml"]), "--db", db),
-            ("eval", "retrieval", "--vclaims", db, "--queries", str(f["q.tsv"]), "--qrels", str(f["r.tsv"]))]
+    return [
+        ("stats", "--db", db),
+        ("report", "--db", db),
+        ("quarantine", "list", "--db", db),
+        ("study", "run", str(f["study.yaml"]), "--db", db),
+        ("eval", "retrieval", "--vclaims", db, "--queries", str(f["q.tsv"]), "--qrels", str(f["r.tsv"])),
+    ]
 
 
 def _one_line(code: int, err: str, *needles: str) -> None:
@@ -62,9 +66,14 @@ def test_commands_on_stored_data_never_create_a_store(tmp_path: Path) -> None:
     store is a mistyped path, not an empty study to report zeros from."""
     (tmp_path / "topics.yaml").write_text("topics: [{name: t, keywords: [vote]}]\n")
     missing = tmp_path / "typo.db"
-    for command in [("match",), ("index",), ("topics", "score", str(tmp_path / "topics.yaml")),
-                    ("review", "confirm", "1", "--by", "ana"), ("review", "reject", "1", "--by", "ana"),
-                    ("verdicts", "apply")]:
+    for command in [
+        ("match",),
+        ("index",),
+        ("topics", "score", str(tmp_path / "topics.yaml")),
+        ("review", "confirm", "1", "--by", "ana"),
+        ("review", "reject", "1", "--by", "ana"),
+        ("verdicts", "apply"),
+    ]:
         _one_line(*run(*command, "--db", str(missing))[::2], f"no store at {missing}", "claimwatch init")
     assert not missing.exists() and not (tmp_path / "typo.index").exists()
     assert run("init", "--db", str(missing))[0] == 0 and missing.exists()
@@ -89,24 +98,50 @@ def test_a_bad_store_is_one_line_for_every_reading_command(files: dict[str, Path
     assert files["notes.csv"].read_text().startswith("id,text\n1,hello\n")
 
 
-def test_output_paths_that_cannot_be_written_are_one_line_before_any_work(files: dict[str, Path], tmp_path: Path,
-                                                                           write_jsonl) -> None:
+def test_output_paths_that_cannot_be_written_are_one_line_before_any_work(
+    files: dict[str, Path], tmp_path: Path, write_jsonl
+) -> None:
     db = str(tmp_path / "s.db")
     assert run("ingest", "posts", str(write_jsonl("p.jsonl", [page([post("1", "a post")])])), "--db", db)[0] == 0
     afile = files["notes.csv"]
-    for command in [("report", "--db", db, "--out", str(afile)),
-                    ("study", "run", str(files["study.yaml"]), "--db", db, "--out", str(afile)),
-                    ("train", "retrieval", "--datasets", str(tmp_path), "--out", str(afile)),
-                    ("train", "encoder", "--datasets", str(tmp_path), "--out", str(afile)),
-                    ("train", "checkworthiness", "--datasets", str(tmp_path), "--out", str(afile))]:
+    for command in [
+        ("report", "--db", db, "--out", str(afile)),
+        ("study", "run", str(files["study.yaml"]), "--db", db, "--out", str(afile)),
+        ("train", "retrieval", "--datasets", str(tmp_path), "--out", str(afile)),
+        ("train", "encoder", "--datasets", str(tmp_path), "--out", str(afile)),
+        ("train", "checkworthiness", "--datasets", str(tmp_path), "--out", str(afile)),
+    ]:
         _one_line(*run(*command)[::2], f"--out {afile} is a file; give a folder")
     _one_line(*run("report", "--db", db, "--out", str(afile / "sub"))[::2], f"is inside {afile}, which is a file")
     _one_line(*run("demo", "--out", str(afile))[::2], f"--out {afile} is a file")
-    _one_line(*run("eval", "retrieval", "--vclaims", db, "--queries", str(files["q.tsv"]), "--qrels",
-                   str(files["r.tsv"]), "--run-out", str(files["a-folder"]))[::2],
-              f"--run-out {files['a-folder']} is a folder; give a file name")
-    _one_line(*run("eval", "retrieval", "--vclaims", str(files["a-folder"]), "--queries", str(files["q.tsv"]),
-                   "--qrels", str(files["r.tsv"]))[::2], "is a folder; give a file")
+    _one_line(
+        *run(
+            "eval",
+            "retrieval",
+            "--vclaims",
+            db,
+            "--queries",
+            str(files["q.tsv"]),
+            "--qrels",
+            str(files["r.tsv"]),
+            "--run-out",
+            str(files["a-folder"]),
+        )[::2],
+        f"--run-out {files['a-folder']} is a folder; give a file name",
+    )
+    _one_line(
+        *run(
+            "eval",
+            "retrieval",
+            "--vclaims",
+            str(files["a-folder"]),
+            "--queries",
+            str(files["q.tsv"]),
+            "--qrels",
+            str(files["r.tsv"]),
+        )[::2],
+        "is a folder; give a file",
+    )
     assert afile.read_text().startswith("id,text\n")
 
 
@@ -114,14 +149,33 @@ def test_output_paths_that_cannot_be_written_are_one_line_before_any_work(files:
 def test_through_the_installed_command(files: dict[str, Path], tmp_path: Path) -> None:
     """The same errors from `python -m claimwatch`: exit 2, one line on stderr, nothing on stdout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMWATCH_")} | {"PYTHONPATH": str(SRC)}
-    cases = [(("stats", "--db", str(tmp_path / "missing.db")), "no store at"),
-             (("eval", "retrieval", "--vclaims", str(tmp_path / "missing.db"), "--queries", str(files["q.tsv"]),
-               "--qrels", str(files["r.tsv"])), "no store at"),
-             (("report", "--db", _refused_url("postgres")), "refused"),
-             (("study", "run", str(files["study.yaml"]), "--db", str(files["a-folder"])), "is a folder")]
+    cases = [
+        (("stats", "--db", str(tmp_path / "missing.db")), "no store at"),
+        (
+            (
+                "eval",
+                "retrieval",
+                "--vclaims",
+                str(tmp_path / "missing.db"),
+                "--queries",
+                str(files["q.tsv"]),
+                "--qrels",
+                str(files["r.tsv"]),
+            ),
+            "no store at",
+        ),
+        (("report", "--db", _refused_url("postgres")), "refused"),
+        (("study", "run", str(files["study.yaml"]), "--db", str(files["a-folder"])), "is a folder"),
+    ]
     for args, needle in cases:
-        proc = subprocess.run([sys.executable, "-m", "claimwatch", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "claimwatch", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
         _one_line(proc.returncode, proc.stderr, needle)
         assert proc.stdout == ""
     assert not (tmp_path / "missing.db").exists()

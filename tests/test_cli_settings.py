@@ -94,8 +94,10 @@ def test_one_encoder_per_command(tmp_path: Path, encoder, monkeypatch) -> None:
 
     monkeypatch.setattr(encoder_mod.Encoder, "__init__", counting)
     data = tmp_path / "tweets.tsv"
-    data.write_text("tweet_id\ttweet_text\tclass_label\n1\tThe vaccine killed 3,000 people in Norway\t1\n"
-                    "2\tgood morning everyone\t0\n")
+    data.write_text(
+        "tweet_id\ttweet_text\tclass_label\n1\tThe vaccine killed 3,000 people in Norway\t1\n"
+        "2\tgood morning everyone\t0\n"
+    )
     code, out, err = run("eval", "checkworthiness", "--data", str(data), "--json")
     assert code == 0, err
     assert json.loads(out)["n"] == 2 and len(built) == 1
@@ -104,9 +106,11 @@ def test_one_encoder_per_command(tmp_path: Path, encoder, monkeypatch) -> None:
 @pytest.mark.slow  # a fresh interpreter: ~1.5 s
 def test_help_loads_no_report_renderer() -> None:
     """matplotlib and fpdf2 (and Jinja2) cost a second at start-up; only writing a report needs them."""
-    probe = ("import sys\nfrom claimwatch import cli\nsys.argv = ['claimwatch', '--help']\n"
-             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
-             "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'fpdf', 'jinja2', 'torch'}))")
+    probe = (
+        "import sys\nfrom claimwatch import cli\nsys.argv = ['claimwatch', '--help']\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'fpdf', 'jinja2', 'torch'}))"
+    )
     env = dict(os.environ, PYTHONPATH=str(SRC))
     res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr

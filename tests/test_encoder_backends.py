@@ -114,7 +114,9 @@ def test_name_carries_the_backend(fast_encoder: Encoder) -> None:
     assert Encoder(backend="torch").name == DEFAULT_MODEL_NAME
     names = {Encoder(backend=b).name for b in BACKENDS}
     assert len(names) == len(BACKENDS)
-    assert Encoder(backend="onnx-int8", max_seq_length=128).name == f"{DEFAULT_MODEL_NAME} [onnx-int8, max_seq_length=128]"
+    assert (
+        Encoder(backend="onnx-int8", max_seq_length=128).name == f"{DEFAULT_MODEL_NAME} [onnx-int8, max_seq_length=128]"
+    )
 
 
 def test_unknown_backend_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,8 +159,9 @@ def test_damaged_export_is_detected(int8_encoder: Encoder, tmp_path: Path, damag
         encoder_mod._check_export(d, fingerprint)
 
 
-def test_corrupted_cache_is_rebuilt(int8_encoder: Encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupted_cache_is_rebuilt(
+    int8_encoder: Encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     d = _copy_export(int8_encoder, tmp_path)
     model = d / "model.onnx"
     good_sha = file_sha256(model)

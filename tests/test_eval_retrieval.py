@@ -25,15 +25,22 @@ from claimwatch.evaluation.metrics import (
 )
 
 CLAIMS = [
-    ("vclaim-1", "Voting machines switched millions of votes from one candidate to another.", "Did machines flip votes?"),
+    (
+        "vclaim-1",
+        "Voting machines switched millions of votes from one candidate to another.",
+        "Did machines flip votes?",
+    ),
     ("vclaim-2", "Dead people cast thousands of ballots in Michigan.", "Dead voters in Michigan"),
     ("vclaim-3", "A video shows a shark swimming on a flooded highway.", "Shark on the highway"),
     ("vclaim-4", "Drinking hot water cures the flu.", "Hot water and the flu"),
     ("vclaim-5", "The moon landing was filmed in a studio.", "Was the moon landing staged?"),
 ]
 QUERIES = [
-    ("q1", "Those voting machines flipped MILLIONS of votes, wake up https://t.co/x — Some Name (@someone) "
-           "November 5, 2020"),
+    (
+        "q1",
+        "Those voting machines flipped MILLIONS of votes, wake up https://t.co/x — Some Name (@someone) "
+        "November 5, 2020",
+    ),
     ("q2", "thousands of dead people voted in michigan!!"),
     ("q3", "look at this shark swimming down the flooded freeway"),
     ("q4", "hot water will cure your flu, doctors hate it"),
@@ -70,8 +77,19 @@ def test_loaders_read_all_checkthat_shapes(tmp_path: Path) -> None:
     old.write_text('\tvclaim\ttitle\n0\t"A ""quoted"" claim."\tT\n')
     assert checkthat.load_vclaims(old)[0].claim == 'A "quoted" claim.' and checkthat.load_vclaims(old)[0].id == "0"
     b = tmp_path / "2b.jsonl"
-    b.write_text(json.dumps({"vclaim_id": "vclaim-pol-1", "vclaim": "X said Y.", "speaker": "X", "title": "T",
-                             "date": "stated on October 22, 2019 in a campaign mailer.:", "text": "Article."}) + "\n")
+    b.write_text(
+        json.dumps(
+            {
+                "vclaim_id": "vclaim-pol-1",
+                "vclaim": "X said Y.",
+                "speaker": "X",
+                "title": "T",
+                "date": "stated on October 22, 2019 in a campaign mailer.:",
+                "text": "Article.",
+            }
+        )
+        + "\n"
+    )
     doc = checkthat.load_vclaims(b)[0]
     assert (doc.speaker, doc.extra, doc.date.date().isoformat()) == ("X", "Article.", "2019-10-22")
     q = tmp_path / "debate.tsv"
@@ -81,11 +99,14 @@ def test_loaders_read_all_checkthat_shapes(tmp_path: Path) -> None:
     assert qs["20121023_debate_0002"].date.date().isoformat() == "2012-10-23"
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("q1\tfirst text\tq2\tsecond text fused\n", "fused on one line"),
-    ("q1\t \n", "empty text"),
-    ("q1\tone\nq1\tanother\n", "repeated with different text"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("q1\tfirst text\tq2\tsecond text fused\n", "fused on one line"),
+        ("q1\t \n", "empty text"),
+        ("q1\tone\nq1\tanother\n", "repeated with different text"),
+    ],
+)
 def test_bad_queries_name_the_line(tmp_path: Path, content: str, message: str) -> None:
     f = tmp_path / "q.tsv"
     f.write_text(content)
@@ -96,7 +117,9 @@ def test_bad_queries_name_the_line(tmp_path: Path, content: str, message: str) -
 
 def test_bad_claims_and_qrels(tmp_path: Path) -> None:
     v = tmp_path / "v.jsonl"
-    v.write_text(json.dumps({"vclaim_id": "a", "vclaim": "x"}) + "\n" + json.dumps({"vclaim_id": "a", "vclaim": "y"}) + "\n")
+    v.write_text(
+        json.dumps({"vclaim_id": "a", "vclaim": "x"}) + "\n" + json.dumps({"vclaim_id": "a", "vclaim": "y"}) + "\n"
+    )
     with pytest.raises(DataError, match="appears twice"):
         checkthat.load_vclaims(v)
     v.write_text(json.dumps({"vclaim_id": "a", "vclaim": ""}) + "\n")
@@ -110,8 +133,21 @@ def test_bad_claims_and_qrels(tmp_path: Path) -> None:
 
 def test_eval_cli_plain_fusion(ct: dict[str, Path], tmp_path: Path, encoder) -> None:
     run_file = tmp_path / "run.trec"
-    code, out, err = run("eval", "retrieval", "--vclaims", str(ct["vclaims"]), "--queries", str(ct["queries"]),
-                         "--qrels", str(ct["qrels"]), "--retrieval-model", "none", "--json", "--run-out", str(run_file))
+    code, out, err = run(
+        "eval",
+        "retrieval",
+        "--vclaims",
+        str(ct["vclaims"]),
+        "--queries",
+        str(ct["queries"]),
+        "--qrels",
+        str(ct["qrels"]),
+        "--retrieval-model",
+        "none",
+        "--json",
+        "--run-out",
+        str(run_file),
+    )
     assert code == 0, err
     res = json.loads(out)
     assert {"map@1", "map@5", "p@1", "mrr", "recall@20", "n_queries"} <= res.keys()
@@ -122,8 +158,19 @@ def test_eval_cli_plain_fusion(ct: dict[str, Path], tmp_path: Path, encoder) -> 
 
 def test_eval_warns_about_qrels_for_unknown_ids(ct: dict[str, Path], encoder) -> None:
     ct["qrels"].write_text(ct["qrels"].read_text() + "q9\t0\tvclaim-1\t1\nq1\t0\tvclaim-404\t1\n")
-    code, out, err = run("eval", "retrieval", "--vclaims", str(ct["vclaims"]), "--queries", str(ct["queries"]),
-                         "--qrels", str(ct["qrels"]), "--retrieval-model", "none", "--json")
+    code, out, err = run(
+        "eval",
+        "retrieval",
+        "--vclaims",
+        str(ct["vclaims"]),
+        "--queries",
+        str(ct["queries"]),
+        "--qrels",
+        str(ct["qrels"]),
+        "--retrieval-model",
+        "none",
+        "--json",
+    )
     assert code == 0
     assert "1 qrels name queries not in" in err and "relevant claims are not in the claim set" in err
     assert json.loads(out)["n_queries"] == 4
@@ -138,18 +185,49 @@ def test_eval_against_a_store(tmp_path: Path, encoder, write_jsonl) -> None:
     q.write_text("".join(f"{i}\t{t}\n" for i, t in QUERIES))
     r = tmp_path / "r.tsv"
     r.write_text("".join(f"q{n}\t0\thttps://example.org/fc/vclaim-{n}\t1\n" for n in range(1, 5)))
-    code, out, err = run("eval", "retrieval", "--vclaims", db, "--queries", str(q), "--qrels", str(r),
-                         "--retrieval-model", "none", "--json")
+    code, out, err = run(
+        "eval",
+        "retrieval",
+        "--vclaims",
+        db,
+        "--queries",
+        str(q),
+        "--qrels",
+        str(r),
+        "--retrieval-model",
+        "none",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["p@1"] == 1.0
 
 
 def test_eval_with_a_missing_model_path_fails_clearly(ct: dict[str, Path]) -> None:
-    code, _, err = run("eval", "retrieval", "--vclaims", str(ct["vclaims"]), "--queries", str(ct["queries"]),
-                       "--qrels", str(ct["qrels"]), "--model", "./nowhere")
+    code, _, err = run(
+        "eval",
+        "retrieval",
+        "--vclaims",
+        str(ct["vclaims"]),
+        "--queries",
+        str(ct["queries"]),
+        "--qrels",
+        str(ct["qrels"]),
+        "--model",
+        "./nowhere",
+    )
     assert code == 2 and "does not exist" in err
-    code, _, err = run("eval", "retrieval", "--vclaims", str(ct["vclaims"]), "--queries", str(ct["queries"]),
-                       "--qrels", str(ct["qrels"]), "--retrieval-model", "./no-model")
+    code, _, err = run(
+        "eval",
+        "retrieval",
+        "--vclaims",
+        str(ct["vclaims"]),
+        "--queries",
+        str(ct["queries"]),
+        "--qrels",
+        str(ct["qrels"]),
+        "--retrieval-model",
+        "./no-model",
+    )
     assert code == 2 and "no retrieval model" in err
 
 
@@ -187,10 +265,11 @@ def test_match_records_confidence_with_a_model(mws, tmp_path: Path, write_jsonl)
     rep = mws.match()
     assert rep.method == "hybrid-rerank-lgbm-v1"
     with mws.engine.connect() as conn:
-        rows = conn.execute(sa.select(s.Post.platform_id, s.Match.rank, s.Match.confidence, s.Match.status,
-                                      s.FactCheck.review_url)
-                            .join(s.Post, s.Post.id == s.Match.post_id)
-                            .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)).all()
+        rows = conn.execute(
+            sa.select(s.Post.platform_id, s.Match.rank, s.Match.confidence, s.Match.status, s.FactCheck.review_url)
+            .join(s.Post, s.Post.id == s.Match.post_id)
+            .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
+        ).all()
     top = {pid: (conf, status, url) for pid, rank, conf, status, url in rows if rank == 1}
     assert top["1"][2].endswith("/vclaim-1") and top["2"][2].endswith("/vclaim-3")
     assert all(0.0 <= conf <= 1.0 for conf, _, _ in top.values())
@@ -203,25 +282,42 @@ def _negatives(tmp_path: Path) -> Path:
     """Two posts a check-worthiness set says make no claim: one repeating a stored claim's words
     (so every matcher proposes it), one greeting (proposed by none)."""
     f = tmp_path / "negatives.tsv"
-    f.write_text("topic\ttweet_id\ttweet_url\ttweet_text\tclass_label\n"
-                 f"x\t1\thttp://t/1\t{CLAIMS[0][1]}\t0\n"
-                 "x\t2\thttp://t/2\tgood morning everyone, have a lovely day\t0\n"
-                 "x\t3\thttp://t/3\tThe vaccine killed 3,000 people in Norway\t1\n", encoding="utf-8")
+    f.write_text(
+        "topic\ttweet_id\ttweet_url\ttweet_text\tclass_label\n"
+        f"x\t1\thttp://t/1\t{CLAIMS[0][1]}\t0\n"
+        "x\t2\thttp://t/2\tgood morning everyone, have a lovely day\t0\n"
+        "x\t3\thttp://t/3\tThe vaccine killed 3,000 people in Norway\t1\n",
+        encoding="utf-8",
+    )
     return f
 
 
-def test_false_proposals_without_a_trained_model_are_at_the_score_threshold(ct: dict[str, Path], tmp_path: Path,
-                                                                            encoder, monkeypatch) -> None:
+def test_false_proposals_without_a_trained_model_are_at_the_score_threshold(
+    ct: dict[str, Path], tmp_path: Path, encoder, monkeypatch
+) -> None:
     """A9: the plain fusion has no confidence, so "0.0 % at confidence ≥ 0.9" would be made up; the
     rate is measured where `match` proposes: at the fused-score threshold of the settings."""
-    args = ["eval", "retrieval", "--vclaims", str(ct["vclaims"]), "--queries", str(ct["queries"]), "--qrels",
-            str(ct["qrels"]), "--retrieval-model", "none", "--negatives", str(_negatives(tmp_path))]
+    args = [
+        "eval",
+        "retrieval",
+        "--vclaims",
+        str(ct["vclaims"]),
+        "--queries",
+        str(ct["queries"]),
+        "--qrels",
+        str(ct["qrels"]),
+        "--retrieval-model",
+        "none",
+        "--negatives",
+        str(_negatives(tmp_path)),
+    ]
     code, out, err = run(*args)
     assert code == 0, err
     line = " ".join(out.split())
-    assert ("false proposals on 2 posts without a fact-check: no calibrated confidence without a trained model, so "
-            "none at a confidence; 50.0% at the fused score threshold 0.62 (from which `claimwatch match` proposes)"
-            ) in line
+    assert (
+        "false proposals on 2 posts without a fact-check: no calibrated confidence without a trained model, so "
+        "none at a confidence; 50.0% at the fused score threshold 0.62 (from which `claimwatch match` proposes)"
+    ) in line
     assert "at confidence ≥" not in line
     res = json.loads(run(*args, "--json")[1])
     assert "false_proposal_rate" not in res and res["false_proposal_rate_at_score"] == {"0.62": 0.5}
@@ -229,10 +325,22 @@ def test_false_proposals_without_a_trained_model_are_at_the_score_threshold(ct: 
     assert json.loads(run(*args, "--json")[1])["false_proposal_rate_at_score"] == {"0.0": 1.0}
 
 
-def test_false_proposals_with_the_calibrated_model_are_at_confidences(ct: dict[str, Path], tmp_path: Path,
-                                                                      encoder) -> None:
-    code, out, err = run("eval", "retrieval", "--vclaims", str(ct["vclaims"]), "--queries", str(ct["queries"]),
-                         "--qrels", str(ct["qrels"]), "--negatives", str(_negatives(tmp_path)), "--json")
+def test_false_proposals_with_the_calibrated_model_are_at_confidences(
+    ct: dict[str, Path], tmp_path: Path, encoder
+) -> None:
+    code, out, err = run(
+        "eval",
+        "retrieval",
+        "--vclaims",
+        str(ct["vclaims"]),
+        "--queries",
+        str(ct["queries"]),
+        "--qrels",
+        str(ct["qrels"]),
+        "--negatives",
+        str(_negatives(tmp_path)),
+        "--json",
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["method"] == "hybrid-rerank-lgbm-v1" and "false_proposal_rate_at_score" not in res

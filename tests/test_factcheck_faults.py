@@ -58,6 +58,7 @@ def _set(*path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         for key in path[:-1]:
             node = node.setdefault(key, {})
         node[path[-1]] = value
+
     return apply
 
 
@@ -125,26 +126,57 @@ CSV_ROW_FAULTS = {
 
 
 def _claimreview(i: int) -> dict[str, Any]:
-    return {"@context": "https://schema.org", "@type": "ClaimReview", "url": f"https://factcheck.example/fc/{i}",
-            "datePublished": "2024-07-29", "name": f"SYNTHETIC review {i}",
-            "claimReviewed": f"SYNTHETIC claim number {i} about ballots",
-            "author": {"@type": "Organization", "name": "Example Fact Check (SYNTHETIC)"},
-            "reviewRating": {"@type": "Rating", "ratingValue": 1, "bestRating": 5, "worstRating": 1, "alternateName": "False"},
-            "itemReviewed": {"@type": "Claim", "author": {"@type": "Person", "name": "Example Account"},
-                             "datePublished": "2024-07-27"}}
+    return {
+        "@context": "https://schema.org",
+        "@type": "ClaimReview",
+        "url": f"https://factcheck.example/fc/{i}",
+        "datePublished": "2024-07-29",
+        "name": f"SYNTHETIC review {i}",
+        "claimReviewed": f"SYNTHETIC claim number {i} about ballots",
+        "author": {"@type": "Organization", "name": "Example Fact Check (SYNTHETIC)"},
+        "reviewRating": {
+            "@type": "Rating",
+            "ratingValue": 1,
+            "bestRating": 5,
+            "worstRating": 1,
+            "alternateName": "False",
+        },
+        "itemReviewed": {
+            "@type": "Claim",
+            "author": {"@type": "Person", "name": "Example Account"},
+            "datePublished": "2024-07-27",
+        },
+    }
 
 
 def _tools_claim(i: int) -> dict[str, Any]:
-    return {"text": f"SYNTHETIC claim number {i}", "claimant": "Example Account", "claimDate": "2024-07-27T00:00:00Z",
-            "claimReview": [{"publisher": {"name": "Example Fact Check (SYNTHETIC)", "site": "factcheck.example"},
-                             "url": f"https://factcheck.example/fc/{i}", "title": f"SYNTHETIC review {i}",
-                             "reviewDate": "2024-07-29T00:00:00Z", "textualRating": "False", "languageCode": "en"}]}
+    return {
+        "text": f"SYNTHETIC claim number {i}",
+        "claimant": "Example Account",
+        "claimDate": "2024-07-27T00:00:00Z",
+        "claimReview": [
+            {
+                "publisher": {"name": "Example Fact Check (SYNTHETIC)", "site": "factcheck.example"},
+                "url": f"https://factcheck.example/fc/{i}",
+                "title": f"SYNTHETIC review {i}",
+                "reviewDate": "2024-07-29T00:00:00Z",
+                "textualRating": "False",
+                "languageCode": "en",
+            }
+        ],
+    }
 
 
 def _csv_row(i: int) -> dict[str, Any]:
-    return {"review_url": f"https://factcheck.example/fc/{i}", "claim_text": f"SYNTHETIC claim number {i}",
-            "rating": "Mostly False", "rating_value": "2", "best_rating": "5", "review_date": "2024-07-29",
-            "claim_date": "2024-07-27"}
+    return {
+        "review_url": f"https://factcheck.example/fc/{i}",
+        "claim_text": f"SYNTHETIC claim number {i}",
+        "rating": "Mostly False",
+        "rating_value": "2",
+        "best_rating": "5",
+        "review_date": "2024-07-29",
+        "claim_date": "2024-07-27",
+    }
 
 
 def _dumps(value: Any) -> str:
@@ -225,8 +257,15 @@ def generate(kind: str, seed: int, tmp_path: Path) -> Generated:
     return Generated(path, fmt, [(f, f"https://factcheck.example/fc/{i}") for i, f in enumerate(plan)])
 
 
-KINDS = ["claimreview-json", "claimreview-jsonl", "claimreview-html", "datacommons", "factcheck-tools-page",
-         "factcheck-tools-jsonl", "csv"]
+KINDS = [
+    "claimreview-json",
+    "claimreview-jsonl",
+    "claimreview-html",
+    "datacommons",
+    "factcheck-tools-page",
+    "factcheck-tools-jsonl",
+    "csv",
+]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -244,7 +283,9 @@ def test_no_record_stops_a_factcheck_reader(tmp_path: Path, kind: str, seed: int
             if fault is None:
                 assert result.warnings == [], what
                 assert (result.record.rating_text, result.record.review_date) in {
-                    ("False", datetime(2024, 7, 29, tzinfo=UTC)), ("Mostly False", datetime(2024, 7, 29, tzinfo=UTC))}, what
+                    ("False", datetime(2024, 7, 29, tzinfo=UTC)),
+                    ("Mostly False", datetime(2024, 7, 29, tzinfo=UTC)),
+                }, what
             else:
                 assert result.warnings and all(w.reason for w in result.warnings), what
         else:
@@ -283,7 +324,9 @@ def test_deep_json_document_outside_any_record_is_ignored(tmp_path: Path) -> Non
     """Depth that breaks the parser, outside every ClaimReview, costs nothing."""
     good = _dumps(_claimreview(1))
     path = tmp_path / "page.json"
-    path.write_text('{"@graph": [%s, {"@type": "WebPage", "breadcrumb": %s}]}' % (good, LITERALS["@DEEP@"]), encoding="utf-8")
+    path.write_text(
+        '{"@graph": [%s, {"@type": "WebPage", "breadcrumb": %s}]}' % (good, LITERALS["@DEEP@"]), encoding="utf-8"
+    )
     parsed, rejected = run_reader(FACTCHECK_FORMATS["claimreview"], path, datetime(2024, 9, 1, tzinfo=UTC))
     assert [p.record.review_url for p in parsed] == ["https://factcheck.example/fc/1"] and rejected == []
 
@@ -291,8 +334,11 @@ def test_deep_json_document_outside_any_record_is_ignored(tmp_path: Path) -> Non
 def test_html_the_parser_chokes_on_keeps_what_came_before(tmp_path: Path) -> None:
     first, second = _dumps(_claimreview(1)), _dumps(_claimreview(2))
     path = tmp_path / "page.html"
-    path.write_text(f'<html>\n<script type="application/ld+json">{first}</script>\n<![bogus[ x ]]>\n'
-                    f'<script type="application/ld+json">{second}</script>\n</html>\n', encoding="utf-8")
+    path.write_text(
+        f'<html>\n<script type="application/ld+json">{first}</script>\n<![bogus[ x ]]>\n'
+        f'<script type="application/ld+json">{second}</script>\n</html>\n',
+        encoding="utf-8",
+    )
     parsed, rejected = run_reader(FACTCHECK_FORMATS["claimreview"], path, datetime(2024, 9, 1, tzinfo=UTC))
     assert [p.record.review_url for p in parsed] == ["https://factcheck.example/fc/1"]
     [bad] = rejected

@@ -24,14 +24,13 @@ FIXTURES = Path(__file__).parent / "fixtures" / "factchecks"
 POLITIFACT = DATASETS / "politifact-claimreview-derived-from-checkthat2b" / "politifact_claimreviews.csv"
 NO_RATING = "no rating: verdict unknown"
 
+
 def run(reader: Reader, path: Path, **ctx_args) -> tuple[list[Parsed], list[Rejected]]:
     return run_reader(reader, path, datetime(2024, 9, 1, tzinfo=UTC), **ctx_args)
 
 
 def records(parsed: list[Parsed]) -> list[FactCheck]:
     return [p.record for p in parsed]
-
-
 
 
 # --- ClaimReview JSON-LD ---------------------------------------------------------------
@@ -76,11 +75,16 @@ def test_list_with_type_variants_missing_url_and_missing_rating() -> None:
     assert pt.record.claimant == "Redes sociais"
     assert pt.record.review_date == datetime(2024, 7, 30, 13, tzinfo=UTC)
     assert pt.record.claim_date is None
-    assert pt.warnings == [FieldWarning("itemReviewed.datePublished", "27/07/2024", "unreadable date; stored as unknown")]
+    assert pt.warnings == [
+        FieldWarning("itemReviewed.datePublished", "27/07/2024", "unreadable date; stored as unknown")
+    ]
     # "schema:ClaimReview" without any rating: lands, visibly unrated; publisher from `publisher`
     assert de.record.rating_text is None and de.record.rating_value is None
     assert de.warnings == [FieldWarning("reviewRating", None, NO_RATING)]
-    assert (de.record.publisher_name, de.record.publisher_site) == ("Beispiel Faktencheck (SYNTHETIC)", "faktencheck.example")
+    assert (de.record.publisher_name, de.record.publisher_site) == (
+        "Beispiel Faktencheck (SYNTHETIC)",
+        "faktencheck.example",
+    )
     # the review without url is quarantined; the WebPage is simply not a ClaimReview
     assert [(r.source.location, r.reason) for r in rejected] == [("[2]", "ClaimReview has no url")]
     assert "a review without a url" in rejected[0].raw
@@ -114,7 +118,9 @@ def test_html_page_finds_claimreview_nested_in_news_article() -> None:
 
 
 def test_html_page_without_claimreview_is_a_format_error(tmp_path: Path) -> None:
-    page = write_file(tmp_path, "article.html", '<html><script type="application/ld+json">{"@type": "NewsArticle"}</script></html>')
+    page = write_file(
+        tmp_path, "article.html", '<html><script type="application/ld+json">{"@type": "NewsArticle"}</script></html>'
+    )
     with pytest.raises(FormatError, match="no ClaimReview"):
         run(claimreview.read, page)
 
@@ -132,8 +138,14 @@ def test_jsonl_bad_line_is_rejected_and_the_others_land() -> None:
 
 
 def test_jsonl_with_a_broken_first_line_is_still_jsonl(tmp_path: Path) -> None:
-    good = json.dumps({"@type": "ClaimReview", "url": "https://x.example/2", "claimReviewed": "two",
-                       "reviewRating": {"alternateName": "False"}})
+    good = json.dumps(
+        {
+            "@type": "ClaimReview",
+            "url": "https://x.example/2",
+            "claimReviewed": "two",
+            "reviewRating": {"alternateName": "False"},
+        }
+    )
     path = write_file(tmp_path, "cut.jsonl", '{"@type": "ClaimReview", "url": "https://x.exa\n' + good + "\n")
     parsed, rejected = run(claimreview.read, path)
     assert [fc.source.location for fc in records(parsed)] == ["line 2"]
@@ -141,7 +153,11 @@ def test_jsonl_with_a_broken_first_line_is_still_jsonl(tmp_path: Path) -> None:
 
 
 def test_malformed_json_names_the_position(tmp_path: Path) -> None:
-    path = write_file(tmp_path, "broken.json", '{\n  "@type": "ClaimReview",\n  "url": "https://x.example/"\n  "claimReviewed": "c"\n}\n')
+    path = write_file(
+        tmp_path,
+        "broken.json",
+        '{\n  "@type": "ClaimReview",\n  "url": "https://x.example/"\n  "claimReviewed": "c"\n}\n',
+    )
     with pytest.raises(FormatError, match=r"not valid JSON: .* line 4 column 3"):
         run(claimreview.read, path)
 
@@ -155,7 +171,9 @@ def test_json_without_claimreview_is_a_format_error(tmp_path: Path) -> None:
 def test_from_claimreview_rejects_missing_claim_text() -> None:
     from claimwatch.records import SourceRef
 
-    result = claimreview.from_claimreview({"@type": "ClaimReview", "url": "https://x.example/"}, SourceRef("f", "document", "claimreview"))
+    result = claimreview.from_claimreview(
+        {"@type": "ClaimReview", "url": "https://x.example/"}, SourceRef("f", "document", "claimreview")
+    )
     assert isinstance(result, Rejected)
     assert "claimReviewed" in result.reason
 
@@ -213,7 +231,10 @@ def test_datacommons_feed_null_item_is_rejected_and_inspectable() -> None:
     parsed, rejected = run(datacommons.read, FIXTURES / "datacommons_feed.json")
     fcs = records(parsed)
     assert [fc.source.location for fc in fcs] == [
-        "dataFeedElement[0].item[0]", "dataFeedElement[0].item[1]", "dataFeedElement[2].item"]
+        "dataFeedElement[0].item[0]",
+        "dataFeedElement[0].item[1]",
+        "dataFeedElement[2].item",
+    ]
     # one review page, two claims
     assert fcs[0].review_url == fcs[1].review_url and fcs[0].claim_text != fcs[1].claim_text
     assert (fcs[0].rating_text, fcs[0].rating_value, fcs[0].best_rating) == ("False", 1.0, 5.0)
@@ -238,7 +259,17 @@ def test_politifact_csv_without_mapping() -> None:
     assert rejected == []
     fcs = records(parsed)
     assert [fc.rating_text for fc in fcs] == [
-        "false", "pants-fire", "half-true", "true", "barely-true", "mostly-true", "full-flop", "half-flip", "no-flip", "barely-true"]
+        "false",
+        "pants-fire",
+        "half-true",
+        "true",
+        "barely-true",
+        "mostly-true",
+        "full-flop",
+        "half-flip",
+        "no-flip",
+        "barely-true",
+    ]
     first = fcs[0]
     assert first.review_url.startswith("https://www.politifact.com/factchecks/2019/oct/30/")
     assert (first.publisher_name, first.publisher_site) == ("PolitiFact", "politifact.com")
@@ -259,13 +290,23 @@ def test_real_politifact_csv_reads_without_mapping() -> None:
 
 
 def test_csv_with_custom_columns_and_mapping() -> None:
-    mapping = {"review_url": "Fact-check link", "claim_text": "Statement checked", "rating_text": "Verdict label",
-               "publisher_name": "Checker", "review_date": "Published on", "claimant": "Stated by",
-               "rating_value": "Score", "best_rating": "Out of"}
+    mapping = {
+        "review_url": "Fact-check link",
+        "claim_text": "Statement checked",
+        "rating_text": "Verdict label",
+        "publisher_name": "Checker",
+        "review_date": "Published on",
+        "claimant": "Stated by",
+        "rating_value": "Score",
+        "best_rating": "Out of",
+    }
     parsed, rejected = run(factcheck_csv.read, FIXTURES / "custom_columns.csv", column_map=mapping)
     de, numeric = parsed
     assert (de.record.rating_text, de.record.claimant, de.record.review_date) == (
-        "Irreführend", "X users", datetime(2024, 7, 28, tzinfo=UTC))
+        "Irreführend",
+        "X users",
+        datetime(2024, 7, 28, tzinfo=UTC),
+    )
     assert de.record.raw["Internal id"] == "fc-001"
     assert (numeric.record.rating_text, numeric.record.rating_value, numeric.record.best_rating) == (None, 2.0, 5.0)
     assert numeric.warnings == [FieldWarning("Published on", "02/08/2024", "unreadable date; stored as unknown")]
@@ -287,9 +328,12 @@ def test_csv_map_to_a_missing_column_is_refused() -> None:
 
 
 def test_jiang_shaped_csv_has_no_claim_column(tmp_path: Path) -> None:
-    path = write_file(tmp_path, "factchecks.csv",
-                 "factcheck,href,ruling,ruling_date,site,checkedby\n"
-                 "https://www.snopes.com/x/,https://www.facebook.com/p/1,FALSE,2016-03-25T11:45:52-08:00,facebook,snopes\n")
+    path = write_file(
+        tmp_path,
+        "factchecks.csv",
+        "factcheck,href,ruling,ruling_date,site,checkedby\n"
+        "https://www.snopes.com/x/,https://www.facebook.com/p/1,FALSE,2016-03-25T11:45:52-08:00,facebook,snopes\n",
+    )
     assert detect_factcheck_format(path) == "csv"
     with pytest.raises(FormatError, match=r"no column for claim_text .* columns found: factcheck, href, ruling"):
         run(factcheck_csv.read, path)
@@ -301,23 +345,38 @@ def test_jiang_shaped_csv_has_no_claim_column(tmp_path: Path) -> None:
 
 
 def test_non_utf8_files(tmp_path: Path) -> None:
-    latin1_json = write_file(tmp_path, "latin1.json", json.dumps({"@type": "ClaimReview", "url": "u", "claimReviewed": "é"},
-                                                            ensure_ascii=False).encode("latin-1"))
+    latin1_json = write_file(
+        tmp_path,
+        "latin1.json",
+        json.dumps({"@type": "ClaimReview", "url": "u", "claimReviewed": "é"}, ensure_ascii=False).encode("latin-1"),
+    )
     with pytest.raises(FormatError, match="not UTF-8"):
         detect_factcheck_format(latin1_json)
     with pytest.raises(FormatError, match="not UTF-8"):
         run(claimreview.read, latin1_json)
 
-    good = json.dumps({"@type": "ClaimReview", "url": "https://x.example/1", "claimReviewed": "one",
-                       "reviewRating": {"alternateName": "False"}})
-    bad = json.dumps({"@type": "ClaimReview", "url": "https://x.example/2", "claimReviewed": "Fálso"}, ensure_ascii=False)
+    good = json.dumps(
+        {
+            "@type": "ClaimReview",
+            "url": "https://x.example/1",
+            "claimReviewed": "one",
+            "reviewRating": {"alternateName": "False"},
+        }
+    )
+    bad = json.dumps(
+        {"@type": "ClaimReview", "url": "https://x.example/2", "claimReviewed": "Fálso"}, ensure_ascii=False
+    )
     mixed_jsonl = write_file(tmp_path, "mixed.jsonl", good.encode() + b"\n" + bad.encode("latin-1") + b"\n")
     parsed, rejected = run(claimreview.read, mixed_jsonl)
     assert [fc.review_url for fc in records(parsed)] == ["https://x.example/1"]
     assert rejected[0].source.location == "line 2" and "UTF-8" in rejected[0].reason
 
-    csv_path = write_file(tmp_path, "rows.csv", b"review_url,claim_text,rating\nhttps://x.example/1,one,False\n"
-                     + "https://x.example/2,Fálso,False\n".encode("latin-1"))
+    csv_path = write_file(
+        tmp_path,
+        "rows.csv",
+        b"review_url,claim_text,rating\nhttps://x.example/1,one,False\n"
+        + "https://x.example/2,Fálso,False\n".encode("latin-1"),
+    )
     parsed, rejected = run(factcheck_csv.read, csv_path)
     assert len(parsed) == 1 and rejected[0].source.location == "line 3" and "UTF-8" in rejected[0].reason
 
@@ -338,39 +397,53 @@ def test_registry_keys() -> None:
     assert set(FACTCHECK_FORMATS) == {"claimreview", "factcheck-tools", "datacommons", "csv", "claimskg"}
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("claimreview_single.json", "claimreview"),
-    ("claimreview_list.json", "claimreview"),
-    ("claimreview_graph.json", "claimreview"),
-    ("claimreview_page.html", "claimreview"),
-    ("claimreview_lines.jsonl", "claimreview"),
-    ("factcheck_tools_page.json", "factcheck-tools"),
-    ("factcheck_tools_pages.jsonl", "factcheck-tools"),
-    ("datacommons_feed.json", "datacommons"),
-    ("politifact_claimreviews.csv", "csv"),
-    ("custom_columns.csv", "csv"),
-    ("claimreview_variants.json", "claimreview"),
-    ("datacommons_feed_variants.json", "datacommons"),
-    ("factcheck_tools_page_list.json", "factcheck-tools"),
-    ("factcheck_tools_claims.jsonl", "factcheck-tools"),
-    ("factcheck_tools_markup_pages.json", "factcheck-tools"),
-    ("factcheck_tools_image_search.json", "factcheck-tools"),
-    ("claimskg_explorer.csv", "claimskg"),
-    ("claimskg_extractor.csv", "csv"),
-    ("factcheck_tools_flattened.csv", "csv"),
-    ("claimreview_flattened.csv", "csv"),
-    ("factchecks.tsv", "csv"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("claimreview_single.json", "claimreview"),
+        ("claimreview_list.json", "claimreview"),
+        ("claimreview_graph.json", "claimreview"),
+        ("claimreview_page.html", "claimreview"),
+        ("claimreview_lines.jsonl", "claimreview"),
+        ("factcheck_tools_page.json", "factcheck-tools"),
+        ("factcheck_tools_pages.jsonl", "factcheck-tools"),
+        ("datacommons_feed.json", "datacommons"),
+        ("politifact_claimreviews.csv", "csv"),
+        ("custom_columns.csv", "csv"),
+        ("claimreview_variants.json", "claimreview"),
+        ("datacommons_feed_variants.json", "datacommons"),
+        ("factcheck_tools_page_list.json", "factcheck-tools"),
+        ("factcheck_tools_claims.jsonl", "factcheck-tools"),
+        ("factcheck_tools_markup_pages.json", "factcheck-tools"),
+        ("factcheck_tools_image_search.json", "factcheck-tools"),
+        ("claimskg_explorer.csv", "claimskg"),
+        ("claimskg_extractor.csv", "csv"),
+        ("factcheck_tools_flattened.csv", "csv"),
+        ("claimreview_flattened.csv", "csv"),
+        ("factchecks.tsv", "csv"),
+    ],
+)
 def test_detect_fixture_formats(name: str, expected: str) -> None:
     assert detect_factcheck_format(FIXTURES / name) == expected
 
 
-@pytest.mark.parametrize(("name", "content"), [
-    ("x_page.json", json.dumps({"data": [{"id": "1816000000000000001", "text": "t", "author_id": "1"}],
-                                "includes": {"users": []}, "meta": {"result_count": 1}})),
-    ("twarc2.jsonl", json.dumps({"data": [{"id": "1", "text": "t"}], "__twarc": {"version": "2.14.1"}}) + "\n"),
-    ("twarc.csv", "id,author_id,created_at,text,public_metrics.like_count\n1816000000000000001,1,2024-07-27,t,3\n"),
-])
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        (
+            "x_page.json",
+            json.dumps(
+                {
+                    "data": [{"id": "1816000000000000001", "text": "t", "author_id": "1"}],
+                    "includes": {"users": []},
+                    "meta": {"result_count": 1},
+                }
+            ),
+        ),
+        ("twarc2.jsonl", json.dumps({"data": [{"id": "1", "text": "t"}], "__twarc": {"version": "2.14.1"}}) + "\n"),
+        ("twarc.csv", "id,author_id,created_at,text,public_metrics.like_count\n1816000000000000001,1,2024-07-27,t,3\n"),
+    ],
+)
 def test_posts_file_is_sent_to_ingest_posts(tmp_path: Path, name: str, content: str) -> None:
     with pytest.raises(FormatError, match="looks like social-media posts .*claimwatch ingest posts"):
         detect_factcheck_format(write_file(tmp_path, name, content))
@@ -389,13 +462,19 @@ def test_claimreview_schema_variants() -> None:
     by_url = {fc.review_url: p for p in parsed for fc in [p.record]}
     old = by_url["https://factcheck.example/2017/06/01/creative-work/"].record
     # a bare string reviewRating is the rating text; a CreativeWork's own url is where the claim appeared
-    assert (old.rating_text, old.claimant, old.appearances) == ("Mostly False", "Example Blog", ["https://blog.example/post/1"])
+    assert (old.rating_text, old.claimant, old.appearances) == (
+        "Mostly False",
+        "Example Blog",
+        ["https://blog.example/post/1"],
+    )
     assert old.claim_date == datetime(2017, 5, 30, tzinfo=UTC)
     listed = by_url["https://factcheck.example/2024/07/02/first-appearance/"]  # url as {"@id"}
     assert listed.record.claim_text == "SYNTHETIC SAMPLE: a claim given as a one-element list."
     assert (listed.record.rating_text, listed.record.rating_value) == ("Misleading", 2.0)  # name; "2" as a string
-    assert listed.record.appearances == ["https://x.com/example_account/status/1816000000000000002",
-                                         "https://video.example/watch?v=example"]
+    assert listed.record.appearances == [
+        "https://x.com/example_account/status/1816000000000000002",
+        "https://video.example/watch?v=example",
+    ]
     assert listed.record.review_date == datetime(2024, 7, 2, tzinfo=UTC) and listed.warnings == []
     prefixed = by_url["https://factcheck.example/2024/07/03/prefixed/"].record
     assert (prefixed.rating_text, prefixed.claimant) == ("The claim is False.", "Example Candidate")
@@ -414,13 +493,19 @@ def test_html_entities_are_unescaped_in_derived_text_and_kept_in_raw() -> None:
     # twice-escaped "&amp;amp;" is one "&"; "&nottingham" (no ";") is text, not the legacy entity &not
     assert p.record.claim_text == "SYNTHETIC SAMPLE: Q&A says 'ballots' were lost – AT&T &nottingham"
     assert p.record.title == 'SYNTHETIC SAMPLE: "Lost" ballots were found & counted'
-    assert p.record.raw["claimReviewed"] == "SYNTHETIC SAMPLE: Q&amp;A says &#39;ballots&#39; were lost &#8211; AT&T &nottingham"
+    assert (
+        p.record.raw["claimReviewed"]
+        == "SYNTHETIC SAMPLE: Q&amp;A says &#39;ballots&#39; were lost &#8211; AT&T &nottingham"
+    )
 
 
-@pytest.mark.parametrize(("reader", "name"), [
-    (factcheck_csv.read_claimskg, "claimskg_explorer.csv"),
-    (factcheck_tools.read, "factcheck_tools_claims.jsonl"),
-])
+@pytest.mark.parametrize(
+    ("reader", "name"),
+    [
+        (factcheck_csv.read_claimskg, "claimskg_explorer.csv"),
+        (factcheck_tools.read, "factcheck_tools_claims.jsonl"),
+    ],
+)
 def test_entities_unescaped_in_every_reader(reader: Reader, name: str) -> None:
     texts = [t for p in run(reader, FIXTURES / name)[0] for t in (p.record.claim_text, p.record.title) if t]
     assert any("&" in t or "'" in t or "“" in t for t in texts)
@@ -444,7 +529,10 @@ def test_factcheck_tools_list_of_pages_with_an_empty_last_page() -> None:
 def test_factcheck_tools_claims_one_per_line() -> None:
     parsed, rejected = run(factcheck_tools.read, FIXTURES / "factcheck_tools_claims.jsonl")
     assert [(p.record.source.location, p.record.language) for p in parsed] == [
-        ("line 1: claimReview[0]", "en"), ("line 1: claimReview[1]", "pt"), ("line 4: claimReview[0]", "de")]
+        ("line 1: claimReview[0]", "en"),
+        ("line 1: claimReview[1]", "pt"),
+        ("line 4: claimReview[0]", "de"),
+    ]
     assert parsed[0].record.claim_text == parsed[1].record.claim_text
     assert [(r.source.location, r.reason) for r in rejected] == [
         ("line 2", "claim has no claimReview entries"),
@@ -464,12 +552,25 @@ def test_factcheck_tools_markup_pages() -> None:
     assert first.review_url == "https://factcheck.example/2024/07/10/markup/"  # the page's url: the markup has none
     assert second.review_url == "https://factcheck.example/2024/07/10/markup/#claim-2"
     assert (first.publisher_name, first.claimant, first.review_date, first.claim_date) == (
-        "Example Fact Check (SYNTHETIC)", "Example Account", datetime(2024, 7, 10, tzinfo=UTC), datetime(2024, 7, 8, tzinfo=UTC))
-    assert first.appearances == ["https://x.com/example_account/status/1816000000000000003", "https://video.example/watch?v=first"]
-    assert (first.rating_text, first.rating_value, first.best_rating, first.worst_rating) == ("Pants on Fire", 1.0, 6.0, 1.0)
+        "Example Fact Check (SYNTHETIC)",
+        "Example Account",
+        datetime(2024, 7, 10, tzinfo=UTC),
+        datetime(2024, 7, 8, tzinfo=UTC),
+    )
+    assert first.appearances == [
+        "https://x.com/example_account/status/1816000000000000003",
+        "https://video.example/watch?v=first",
+    ]
+    assert (first.rating_text, first.rating_value, first.best_rating, first.worst_rating) == (
+        "Pants on Fire",
+        1.0,
+        6.0,
+        1.0,
+    )
     assert first.raw["claimReviewMarkups"][0]["rating"]["ratingExplanation"] == "SYNTHETIC SAMPLE explanation"
     assert [(r.source.location, r.reason) for r in rejected] == [
-        ("claimReviewMarkupPages[1]", "markup page has no claimReviewMarkups entries")]
+        ("claimReviewMarkupPages[1]", "markup page has no claimReviewMarkups entries")
+    ]
 
 
 def test_factcheck_tools_image_search_results() -> None:
@@ -484,10 +585,18 @@ def test_factcheck_tools_image_search_results() -> None:
 def test_datacommons_item_shapes() -> None:
     parsed, rejected = run(datacommons.read, FIXTURES / "datacommons_feed_variants.json")
     assert [p.record.source.location for p in parsed] == [
-        "dataFeedElement[0].item", "dataFeedElement[2]", "dataFeedElement[3].item[0]", "dataFeedElement[3].item[1]"]
+        "dataFeedElement[0].item",
+        "dataFeedElement[2]",
+        "dataFeedElement[3].item[0]",
+        "dataFeedElement[3].item[1]",
+    ]
     beyond_float, far_date = parsed[2], parsed[3]
-    assert beyond_float.record.rating_value is None and beyond_float.record.raw["reviewRating"]["ratingValue"] == "1e400"
-    assert beyond_float.warnings == [FieldWarning("reviewRating.ratingValue", "1e400", "not a finite number; stored as unknown")]
+    assert (
+        beyond_float.record.rating_value is None and beyond_float.record.raw["reviewRating"]["ratingValue"] == "1e400"
+    )
+    assert beyond_float.warnings == [
+        FieldWarning("reviewRating.ratingValue", "1e400", "not a finite number; stored as unknown")
+    ]
     assert far_date.warnings == [FieldWarning("datePublished", "99999-01-01", "unreadable date; stored as unknown")]
     assert [(r.source.location, r.reason) for r in rejected] == [
         ("dataFeedElement[1]", "feed item has no ClaimReview (no item)"),
@@ -503,14 +612,21 @@ def test_claimskg_explorer_export_is_mapped_natively() -> None:
     fcs = records(parsed)
     first = fcs[0]
     assert first.review_url == "https://www.factcheck.example/2020/10/14/ballots-counted-twice/"  # link
-    assert (first.claimant, first.publisher_name, first.publisher_site) == ("Example Account", "factcheck.example",
-                                                                            "factcheck.example")
+    assert (first.claimant, first.publisher_name, first.publisher_site) == (
+        "Example Account",
+        "factcheck.example",
+        "factcheck.example",
+    )
     assert first.claim_date == datetime(2020, 10, 12, tzinfo=UTC) and first.review_date is None
     assert first.title == "SYNTHETIC SAMPLE: No, ballots were not counted twice" and first.language == "en"
     assert first.raw["keywords"] == "elections,ballots" and first.source.format == "claimskg"
     # truthRating on ClaimsKG's 1..3 scale; -1 (OTHER) is the "not rated" convention, not a bad value
     assert [(fc.rating_text, fc.rating_value, fc.best_rating, fc.worst_rating) for fc in fcs[:4]] == [
-        ("FALSE", 1.0, 3.0, 1.0), ("MIXTURE", 2.0, 3.0, 1.0), ("TRUE", 3.0, 3.0, 1.0), ("OTHER", -1.0, 3.0, 1.0)]
+        ("FALSE", 1.0, 3.0, 1.0),
+        ("MIXTURE", 2.0, 3.0, 1.0),
+        ("TRUE", 3.0, 3.0, 1.0),
+        ("OTHER", -1.0, 3.0, 1.0),
+    ]
     assert all(p.warnings == [] for p in parsed[:4])
     assert parsed[4].warnings == [FieldWarning("ratingValue", 7.0, "outside the rating scale 1..3; stored as unknown")]
     assert "\n" in fcs[4].claim_text
@@ -523,7 +639,9 @@ def test_claimskg_classes_normalise(tmp_path: Path) -> None:
 
     table = VerdictTable.load()
     parsed, _ = run(factcheck_csv.read_claimskg, FIXTURES / "claimskg_explorer.csv")
-    got = [table.normalise(fc.rating_text, fc.rating_value, fc.best_rating, fc.worst_rating)[0] for fc in records(parsed)]
+    got = [
+        table.normalise(fc.rating_text, fc.rating_value, fc.best_rating, fc.worst_rating)[0] for fc in records(parsed)
+    ]
     assert got == [Verdict.FALSE, Verdict.MIXED, Verdict.TRUE, None, Verdict.FALSE]
     # the numbers alone give the same classes
     numeric = [table.normalise(None, fc.rating_value, fc.best_rating, fc.worst_rating)[0] for fc in records(parsed)]
@@ -535,54 +653,165 @@ def test_claimskg_map_overrides_the_family() -> None:
     assert parsed[0].record.review_url == "https://claimskg.example/creative_work/0001"
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("claimskg_extractor.csv", [("https://www.factcheck.example/2019/05/03/moon-cheese/", "Pants on Fire!", 1.0, 5.0,
-                                 "Example Fact Check", "Example Blogger", "SYNTHETIC SAMPLE: Moon is not cheese"),
-                                ("https://www.factcheck.example/2019/06/12/budget/", "Mostly False", None, None,
-                                 "Example Fact Check", "Example Senator", "SYNTHETIC SAMPLE: The budget grew 8%")]),
-    ("factcheck_tools_flattened.csv", [("https://factcheck.example/2024/07/29/voter-rolls/", "This is false.", None, None,
-                                        "Example Fact Check (SYNTHETIC)", "Social media posts", "SYNTHETIC SAMPLE: No & no again"),
-                                       ("https://checagem.example/2024/07/30/eleitores/", "Falso", None, None,
-                                        "Exemplo Checagem (SYNTHETIC)", "Social media posts", "SYNTHETIC SAMPLE: É falso")]),
-    ("claimreview_flattened.csv", [("https://factcheck.example/2024/07/29/voter-rolls/", "False", 1.0, 5.0,
-                                    "Example Fact Check (SYNTHETIC)", "Example Account", None),
-                                   ("https://factcheck.example/2024/07/30/numbers/", None, 2.0, 5.0,
-                                    "Example Fact Check (SYNTHETIC)", "Example Account", None)]),
-    ("factchecks.tsv", [("https://factcheck.example/2024/08/02/tab/", "Mostly False", None, None,
-                         "Example Fact Check (SYNTHETIC)", None, None),
-                        ("https://factcheck.example/2024/08/03/tab2/", "The claim is false", None, None,
-                         "Example Fact Check (SYNTHETIC)", None, None)]),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "claimskg_extractor.csv",
+            [
+                (
+                    "https://www.factcheck.example/2019/05/03/moon-cheese/",
+                    "Pants on Fire!",
+                    1.0,
+                    5.0,
+                    "Example Fact Check",
+                    "Example Blogger",
+                    "SYNTHETIC SAMPLE: Moon is not cheese",
+                ),
+                (
+                    "https://www.factcheck.example/2019/06/12/budget/",
+                    "Mostly False",
+                    None,
+                    None,
+                    "Example Fact Check",
+                    "Example Senator",
+                    "SYNTHETIC SAMPLE: The budget grew 8%",
+                ),
+            ],
+        ),
+        (
+            "factcheck_tools_flattened.csv",
+            [
+                (
+                    "https://factcheck.example/2024/07/29/voter-rolls/",
+                    "This is false.",
+                    None,
+                    None,
+                    "Example Fact Check (SYNTHETIC)",
+                    "Social media posts",
+                    "SYNTHETIC SAMPLE: No & no again",
+                ),
+                (
+                    "https://checagem.example/2024/07/30/eleitores/",
+                    "Falso",
+                    None,
+                    None,
+                    "Exemplo Checagem (SYNTHETIC)",
+                    "Social media posts",
+                    "SYNTHETIC SAMPLE: É falso",
+                ),
+            ],
+        ),
+        (
+            "claimreview_flattened.csv",
+            [
+                (
+                    "https://factcheck.example/2024/07/29/voter-rolls/",
+                    "False",
+                    1.0,
+                    5.0,
+                    "Example Fact Check (SYNTHETIC)",
+                    "Example Account",
+                    None,
+                ),
+                (
+                    "https://factcheck.example/2024/07/30/numbers/",
+                    None,
+                    2.0,
+                    5.0,
+                    "Example Fact Check (SYNTHETIC)",
+                    "Example Account",
+                    None,
+                ),
+            ],
+        ),
+        (
+            "factchecks.tsv",
+            [
+                (
+                    "https://factcheck.example/2024/08/02/tab/",
+                    "Mostly False",
+                    None,
+                    None,
+                    "Example Fact Check (SYNTHETIC)",
+                    None,
+                    None,
+                ),
+                (
+                    "https://factcheck.example/2024/08/03/tab2/",
+                    "The claim is false",
+                    None,
+                    None,
+                    "Example Fact Check (SYNTHETIC)",
+                    None,
+                    None,
+                ),
+            ],
+        ),
+    ],
+)
 def test_flattened_csv_families_read_without_mapping(name: str, expected: list[tuple]) -> None:
     parsed, rejected = run(factcheck_csv.read, FIXTURES / name)
     assert rejected == [] and all(p.warnings == [] for p in parsed)
-    assert [(fc.review_url, fc.rating_text, fc.rating_value, fc.best_rating, fc.publisher_name, fc.claimant, fc.title)
-            for fc in records(parsed)] == expected
+    assert [
+        (fc.review_url, fc.rating_text, fc.rating_value, fc.best_rating, fc.publisher_name, fc.claimant, fc.title)
+        for fc in records(parsed)
+    ] == expected
 
 
 def test_flattened_dates_land_in_the_right_fields() -> None:
     fc = records(run(factcheck_csv.read, FIXTURES / "claimreview_flattened.csv")[0])[0]
     assert (fc.review_date, fc.claim_date) == (datetime(2024, 7, 29, tzinfo=UTC), datetime(2024, 7, 27, tzinfo=UTC))
     fc = records(run(factcheck_csv.read, FIXTURES / "factcheck_tools_flattened.csv")[0])[0]
-    assert (fc.review_date, fc.claim_date, fc.language) == (datetime(2024, 7, 29, tzinfo=UTC), datetime(2024, 7, 27, tzinfo=UTC), "en")
+    assert (fc.review_date, fc.claim_date, fc.language) == (
+        datetime(2024, 7, 29, tzinfo=UTC),
+        datetime(2024, 7, 27, tzinfo=UTC),
+        "en",
+    )
 
 
 TWARC_CSV = Path(__file__).parent / "fixtures" / "posts" / "twarc_csv_flattened.csv"
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    (["review_url", "claim_text", "rating"], True),
-    (["factcheck", "href", "ruling", "ruling_date", "site", "checkedby"], True),  # Jiang & Wilson: no claim, but rated
-    (["text", "claimant", "claimDate", "url", "title", "reviewDate", "textualRating"], True),  # Fact Check Tools, flattened
-    (["claimReviewed", "url", "reviewRating.alternateName"], True),
-    (["id", "text", "date", "truthRating", "ratingName", "author", "headline", "named_entities_claim",
-      "named_entities_article", "keywords", "source", "sourceURL", "link", "language"], True),  # ClaimsKG
-    (["id", "text", "url", "created_at", "likes", "verdict"], False),  # posts, even with a "verdict" column
-    (["id", "author_handle", "created_at", "text", "views", "likes"], False),
-    (["id_str", "full_text", "favorite_count", "retweet_count", "user.screen_name"], False),
-    (["url", "text", "title", "language"], False),  # nothing fact-check specific
-    (["noteId", "noteAuthorParticipantId", "createdAtMillis", "tweetId", "classification"], False),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (["review_url", "claim_text", "rating"], True),
+        (
+            ["factcheck", "href", "ruling", "ruling_date", "site", "checkedby"],
+            True,
+        ),  # Jiang & Wilson: no claim, but rated
+        (
+            ["text", "claimant", "claimDate", "url", "title", "reviewDate", "textualRating"],
+            True,
+        ),  # Fact Check Tools, flattened
+        (["claimReviewed", "url", "reviewRating.alternateName"], True),
+        (
+            [
+                "id",
+                "text",
+                "date",
+                "truthRating",
+                "ratingName",
+                "author",
+                "headline",
+                "named_entities_claim",
+                "named_entities_article",
+                "keywords",
+                "source",
+                "sourceURL",
+                "link",
+                "language",
+            ],
+            True,
+        ),  # ClaimsKG
+        (["id", "text", "url", "created_at", "likes", "verdict"], False),  # posts, even with a "verdict" column
+        (["id", "author_handle", "created_at", "text", "views", "likes"], False),
+        (["id_str", "full_text", "favorite_count", "retweet_count", "user.screen_name"], False),
+        (["url", "text", "title", "language"], False),  # nothing fact-check specific
+        (["noteId", "noteAuthorParticipantId", "createdAtMillis", "tweetId", "classification"], False),
+    ],
+)
 def test_is_factcheck_header(header: list[str], expected: bool) -> None:
     assert factcheck_csv.is_factcheck_header(header) is expected
 
@@ -595,19 +824,48 @@ def test_twarc_csv_header_is_not_a_factcheck_header() -> None:
 # --- files that are not fact-checks are refused whole, naming the command --------------------------
 
 
-@pytest.mark.parametrize(("name", "content", "command"), [
-    ("posts.csv", "id,author_handle,created_at,text,views,likes\n1816000000000000001,example_account,2024-07-27,t,10,1\n",
-     "claimwatch ingest posts"),
-    ("archive.csv", "id_str,full_text,favorite_count,retweet_count,created_at\n1816000000000000001,t,1,2,2024-07-27\n",
-     "claimwatch ingest posts"),
-    ("notes-00000.tsv", "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\ttweetId\tclassification\n1\tA\t1\t2\tX\n",
-     "claimwatch ingest notes"),
-    ("noteStatusHistory-00000.tsv", "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\tcurrentStatus\n1\tA\t1\tX\n",
-     "claimwatch ingest notes"),
-    ("labels.jsonl", json.dumps({"data": {"public_tweet_notice": {"tweet": {"id": "1"}, "event_type": "misleading",
-                                                                  "event_at": "2024-07-28T10:15:00Z", "application": "apply"}}}) + "\n",
-     "claimwatch ingest labels"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "command"),
+    [
+        (
+            "posts.csv",
+            "id,author_handle,created_at,text,views,likes\n1816000000000000001,example_account,2024-07-27,t,10,1\n",
+            "claimwatch ingest posts",
+        ),
+        (
+            "archive.csv",
+            "id_str,full_text,favorite_count,retweet_count,created_at\n1816000000000000001,t,1,2,2024-07-27\n",
+            "claimwatch ingest posts",
+        ),
+        (
+            "notes-00000.tsv",
+            "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\ttweetId\tclassification\n1\tA\t1\t2\tX\n",
+            "claimwatch ingest notes",
+        ),
+        (
+            "noteStatusHistory-00000.tsv",
+            "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\tcurrentStatus\n1\tA\t1\tX\n",
+            "claimwatch ingest notes",
+        ),
+        (
+            "labels.jsonl",
+            json.dumps(
+                {
+                    "data": {
+                        "public_tweet_notice": {
+                            "tweet": {"id": "1"},
+                            "event_type": "misleading",
+                            "event_at": "2024-07-28T10:15:00Z",
+                            "application": "apply",
+                        }
+                    }
+                }
+            )
+            + "\n",
+            "claimwatch ingest labels",
+        ),
+    ],
+)
 def test_other_files_name_the_right_command(tmp_path: Path, name: str, content: str, command: str) -> None:
     with pytest.raises(FormatError, match=command):
         detect_factcheck_format(write_file(tmp_path, name, content))
@@ -639,8 +897,12 @@ def test_ingest_variants_normalises_sentence_ratings(ws) -> None:
 
 
 def test_a_factcheck_table_with_an_id_and_a_date_is_not_taken_for_posts(tmp_path: Path) -> None:
-    path = write_file(tmp_path, "ours.csv", "id,date,Statement checked,Verdict label,Fact-check link\n"
-                                            "fc-1,2024-07-28,SYNTHETIC claim,Falsch,https://faktencheck.example/1\n")
+    path = write_file(
+        tmp_path,
+        "ours.csv",
+        "id,date,Statement checked,Verdict label,Fact-check link\n"
+        "fc-1,2024-07-28,SYNTHETIC claim,Falsch,https://faktencheck.example/1\n",
+    )
     assert detect_factcheck_format(path) == "csv"
     mapping = {"claim_text": "Statement checked", "rating_text": "Verdict label", "review_url": "Fact-check link"}
     [p], _ = run(factcheck_csv.read, path, column_map=mapping)

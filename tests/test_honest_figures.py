@@ -48,25 +48,42 @@ POSTS = {
     "8": ("Election ballots shredded by the thousands", 10, "2024-07-09T10:00:00.000Z"),
 }
 LATER = ("3", "Gardening tips for the autumn", 900, "2024-07-04T10:00:00.000Z")
-STUDY = {"title": "SYNTHETIC: shredded ballots", "accounts": ["demo_account"],
-         "window": {"from": "2024-07-01", "to": "2024-07-31"},
-         "topic": {"name": "election", "keywords": ["election*"]}}
+STUDY = {
+    "title": "SYNTHETIC: shredded ballots",
+    "accounts": ["demo_account"],
+    "window": {"from": "2024-07-01", "to": "2024-07-31"},
+    "topic": {"name": "election", "keywords": ["election*"]},
+}
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[claimwatch.Workspace, Path]:
     d = tmp_path_factory.mktemp("honest")
     ws = claimwatch.open(d / "t.db")
-    first = [post(pid, text, views, created=created, **({"referenced_tweets": [{"type": "replied_to", "id": "99"}]}
-                                                          if pid == "5" else {}))
-             for pid, (text, views, created) in POSTS.items()]
+    first = [
+        post(
+            pid,
+            text,
+            views,
+            created=created,
+            **({"referenced_tweets": [{"type": "replied_to", "id": "99"}]} if pid == "5" else {}),
+        )
+        for pid, (text, views, created) in POSTS.items()
+    ]
     (d / "aug.jsonl").write_text(json.dumps(page(first)) + "\n")
     # An unrelated post observed later: its date must not date the debunked posts' views.
-    (d / "sep.jsonl").write_text(json.dumps(page([post(LATER[0], LATER[1], LATER[2], created=LATER[3])],
-                                                 retrieved_at="2024-09-15T12:00:00+00:00")) + "\n")
+    (d / "sep.jsonl").write_text(
+        json.dumps(
+            page([post(LATER[0], LATER[1], LATER[2], created=LATER[3])], retrieved_at="2024-09-15T12:00:00+00:00")
+        )
+        + "\n"
+    )
     assert ws.ingest_posts([d / "aug.jsonl", d / "sep.jsonl"]).ok
-    (d / "fc.json").write_text(json.dumps([claimreview(SHRED, SHRED_CLAIM, "False"),
-                                           claimreview(TURNOUT, "Turnout among young voters rose.", "True")]))
+    (d / "fc.json").write_text(
+        json.dumps(
+            [claimreview(SHRED, SHRED_CLAIM, "False"), claimreview(TURNOUT, "Turnout among young voters rose.", "True")]
+        )
+    )
     ws.ingest_factchecks([d / "fc.json"])
     confirmed = [(pid, SHRED) for pid in ("1", "4", "5", "6")] + [("7", TURNOUT)]
     for match_id in propose(ws, confirmed):
@@ -84,14 +101,17 @@ def _cli(*args: str) -> str:
 
 # --------------------------------------------------------------------------- A3: unknown is never 0
 
+
 def test_report_headline_says_views_unknown_for_all_and_dates_only_its_posts(store) -> None:
     ws, _ = store
     rep = ws.report(claimwatch.Selection(handles=("demo_account",), keywords=("bread", "The election ballots")))
     h = rep.headline
     assert (h.debunked_posts, h.debunked_views, h.debunked_views_unknown) == (1, None, 1)
     sentence = h.sentence()
-    assert sentence.startswith("1 post repeats claims rated false or misleading; views unknown for all 1: 1 of them "
-                               "with engagement counts only (x: 1): likes 3")
+    assert sentence.startswith(
+        "1 post repeats claims rated false or misleading; views unknown for all 1: 1 of them "
+        "with engagement counts only (x: 1): likes 3"
+    )
     assert "viewed 0" not in sentence and "as last observed" not in sentence
     assert "Selection: 2 posts, 700 views (views unknown for 1)." in sentence
     data = rep.to_dict()
@@ -114,8 +134,10 @@ def test_study_headline_and_tables_never_show_0_for_unknown_views(store, tmp_pat
     result = ws.run_study(d / "study.yaml")
     assert [r.post_id for r in result.posts] == ["1"]
     lines = result.headline()
-    assert lines[0].startswith("1 post by @demo_account repeats claims that fact-checkers rated false or misleading; "
-                               "views unknown for all 1: 1 of them with engagement counts only")
+    assert lines[0].startswith(
+        "1 post by @demo_account repeats claims that fact-checkers rated false or misleading; "
+        "views unknown for all 1: 1 of them with engagement counts only"
+    )
     assert "without one had views unknown for all 1." in lines[2]
     assert not any(re.search(r"(?<![\d,])0 views|viewed 0 ", line) for line in lines), lines
     assert result.summary.total_views is None and result.summary.ad_equivalent_usd is None
@@ -132,12 +154,18 @@ def test_study_headline_and_tables_never_show_0_for_unknown_views(store, tmp_pat
 
 # --------------------------------------------------------------------------- A6: excluded posts are listed
 
+
 def test_study_lists_the_posts_each_rule_left_out(store, tmp_path: Path) -> None:
     ws, d = store
     result = ws.run_study(d / "study.yaml")
     excluded = {e.post_id: e for e in result.excluded_posts}
     assert {pid: [r.rule for r in e.reasons] for pid, e in excluded.items()} == {
-        "4": ["topic"], "5": ["kind"], "6": ["window"], "7": ["verdict"], "8": ["match status"]}
+        "4": ["topic"],
+        "5": ["kind"],
+        "6": ["window"],
+        "7": ["verdict"],
+        "8": ["match status"],
+    }
     assert "no topic keyword" in excluded["4"].reasons[0].detail, "the confirmed debunked post dropped by the topic"
     assert excluded["4"].fact_checks[0].match_method == "analyst-confirmed"
     assert excluded["4"].fact_checks[0].claim == SHRED_CLAIM
@@ -150,25 +178,36 @@ def test_study_lists_the_posts_each_rule_left_out(store, tmp_path: Path) -> None
     validate(data)
     assert {e["post_id"]: e["reasons"][0]["rule"] for e in data["excluded_posts"]}["4"] == "topic"
     md = paths["md"].read_text()
-    section = md[md.index("## Excluded posts"):md.index("## Proposed new narratives")]
+    section = md[md.index("## Excluded posts") : md.index("## Proposed new narratives")]
     assert section.count("](<https://x.com/demo_account/status/") == 5
     assert "topic: not on the topic 'election'" in section and SHRED_CLAIM in section
     page_html = paths["html"].read_text()
-    table = page_html[page_html.index('id="excluded-table"'):]
-    assert table[:table.index("</table>")].count("<tr>") == 5 + 1
+    table = page_html[page_html.index('id="excluded-table"') :]
+    assert table[: table.index("</table>")].count("<tr>") == 5 + 1
 
 
 def test_a_study_with_nothing_left_out_says_so(store) -> None:
     ws, d = store
-    result = ws.run_study(claimwatch.analysis.study_file.parse_study(
-        {**STUDY, "topic": None, "include": {"kinds": ["original", "quote", "reply"], "matches": "proposed",
-                                             "verdicts": ["false", "misleading", "true"]},
-         "window": {"from": "2024-06-01", "to": "2024-07-31"}}))
+    result = ws.run_study(
+        claimwatch.analysis.study_file.parse_study(
+            {
+                **STUDY,
+                "topic": None,
+                "include": {
+                    "kinds": ["original", "quote", "reply"],
+                    "matches": "proposed",
+                    "verdicts": ["false", "misleading", "true"],
+                },
+                "window": {"from": "2024-06-01", "to": "2024-07-31"},
+            }
+        )
+    )
     assert result.excluded_posts == []
     assert any(m.startswith("Excluded: no post") for m in result.methods)
 
 
 # --------------------------------------------------------------------------- A7: claim next to the post, headline first
+
 
 def test_readable_report_lists_the_posts_behind_the_headline_first_with_their_claim(store, tmp_path: Path) -> None:
     ws, d = store
@@ -185,7 +224,10 @@ def test_readable_report_lists_the_posts_behind_the_headline_first_with_their_cl
     with open(paths["csv"], newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["post_id"] for r in rows] == expected
-    assert list(rows[0])[list(rows[0]).index("text") + 1] == "factcheck_claim" and rows[0]["factcheck_claim"] == SHRED_CLAIM
+    assert (
+        list(rows[0])[list(rows[0]).index("text") + 1] == "factcheck_claim"
+        and rows[0]["factcheck_claim"] == SHRED_CLAIM
+    )
     assert rows[0]["created_at"] == "2024-07-05T10:00:00Z" and rows[0]["match_method"] == "analyst-confirmed"
     page_html = paths["html"].read_text()
     assert page_html.index("status/4") < page_html.index("status/6") < page_html.index("status/2")

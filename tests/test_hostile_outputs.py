@@ -30,9 +30,11 @@ from claimwatch.terminal import safe
 
 CHROMIUM = Path("/usr/bin/chromium")
 ESC = "\x1b"
-HOSTILE = ("[click me](javascript:alert(1)) ![](https://remote.example/pixel.png) <https://evil.example/auto> "
-           "<img src=x onerror=alert(2)> \x1b[31mRED\x1b[0m \x1b]0;pwned\x07 \u202eexe.txt \u200bzero\u200dwidth "
-           "nul\x00here [ref]: javascript:alert(3) " + "W" * 10_000 + " the ballots were shredded")
+HOSTILE = (
+    "[click me](javascript:alert(1)) ![](https://remote.example/pixel.png) <https://evil.example/auto> "
+    "<img src=x onerror=alert(2)> \x1b[31mRED\x1b[0m \x1b]0;pwned\x07 \u202eexe.txt \u200bzero\u200dwidth "
+    "nul\x00here [ref]: javascript:alert(3) " + "W" * 10_000 + " the ballots were shredded"
+)
 HANDLE = "$\\cmd$_x"
 NARRATIVE = "_hidden narrative"
 
@@ -42,17 +44,30 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[claimwatch.Workspac
     d = tmp_path_factory.mktemp("hostile_out")
     ws = claimwatch.open(d / "t.db")
     users = [{"id": "111", "username": HANDLE, "name": "\x1b[2JName"}]
-    (d / "p.jsonl").write_text(json.dumps(page([post("1", HOSTILE, 5000), post("2", "ballots shredded again", 10)],
-                                               users=users)) + "\n" + "\x1b[31m not json\n")
+    (d / "p.jsonl").write_text(
+        json.dumps(page([post("1", HOSTILE, 5000), post("2", "ballots shredded again", 10)], users=users))
+        + "\n"
+        + "\x1b[31m not json\n"
+    )
     ws.ingest_posts([d / "p.jsonl"])
-    (d / "fc.json").write_text(json.dumps([claimreview("https://example.org/fc/1", "Ballots were shredded",
-                                                       publisher="[Evil](javascript:x) \x1b[5m")]))
+    (d / "fc.json").write_text(
+        json.dumps(
+            [claimreview("https://example.org/fc/1", "Ballots were shredded", publisher="[Evil](javascript:x) \x1b[5m")]
+        )
+    )
     ws.ingest_factchecks([d / "fc.json"])
     for match_id in propose(ws, [("1", "https://example.org/fc/1"), ("2", "https://example.org/fc/1")]):
         ws.decide(match_id, MatchStatus.CONFIRMED, "analyst@example.org")
-    (d / "study.yaml").write_text(yaml.safe_dump({
-        "title": "Hostile $x$ \x1b[1m", "accounts": [HANDLE], "window": {"from": "2024-07-01", "to": "2024-07-31"},
-        "narratives": [{"name": NARRATIVE, "keywords": ["ballot*"]}]}))
+    (d / "study.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "title": "Hostile $x$ \x1b[1m",
+                "accounts": [HANDLE],
+                "window": {"from": "2024-07-01", "to": "2024-07-31"},
+                "narratives": [{"name": NARRATIVE, "keywords": ["ballot*"]}],
+            }
+        )
+    )
     return ws, d
 
 
@@ -63,6 +78,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 # --------------------------------------------------------------------------- Markdown
+
 
 class _Tags(HTMLParser):
     def __init__(self, text: str) -> None:
@@ -91,9 +107,24 @@ def test_markdown_keeps_no_link_image_or_html_from_a_post_live(store: tuple[clai
     assert "&lt;img src=x onerror=alert(2)&gt;" in text
 
 
-@pytest.mark.parametrize("value", ["- item", "+ item", "1. one", "3) three", "# heading", "> quote", "===",
-                                   "`code` | cell", "*em* _em_ ~~del~~", "[a]: https://remote.example/x",
-                                   "a\\[b", "line\nbreak", "&amp; &#106;"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "- item",
+        "+ item",
+        "1. one",
+        "3) three",
+        "# heading",
+        "> quote",
+        "===",
+        "`code` | cell",
+        "*em* _em_ ~~del~~",
+        "[a]: https://remote.example/x",
+        "a\\[b",
+        "line\nbreak",
+        "&amp; &#106;",
+    ],
+)
 def test_md_cell_renders_as_the_literal_text(value: str) -> None:
     rendered = _rendered(f"- {md_cell(value)}\n")
     assert rendered.startswith("<ul>\n<li>") and rendered.count("<li>") == 1
@@ -105,11 +136,16 @@ def test_md_cell_renders_as_the_literal_text(value: str) -> None:
 
 # --------------------------------------------------------------------------- the terminal
 
+
 def test_cli_output_shows_control_characters_and_never_sends_them(store: tuple[claimwatch.Workspace, Path]) -> None:
     ws, d = store
     db = str(d / "t.db")
-    outputs = [run("report", "--db", db), run("quarantine", "list", "--raw", "--db", db),
-               run("stats", "--db", db), run("study", "run", str(d / "study.yaml"), "--db", db)]
+    outputs = [
+        run("report", "--db", db),
+        run("quarantine", "list", "--raw", "--db", db),
+        run("stats", "--db", db),
+        run("study", "run", str(d / "study.yaml"), "--db", db),
+    ]
     match_id = ws.report().rows[0].fact_check.match_id
     outputs.append(run("review", "confirm", str(match_id), "--by", "\x1b[2Jana", "--db", db))
     for code, out, err in outputs:
@@ -127,9 +163,11 @@ def test_safe_keeps_text_and_line_breaks() -> None:
 
 # --------------------------------------------------------------------------- charts, HTML, PDF
 
+
 @pytest.mark.slow
 def test_study_with_a_tex_handle_and_underscore_narrative_writes_every_file(
-        store: tuple[claimwatch.Workspace, Path]) -> None:
+    store: tuple[claimwatch.Workspace, Path],
+) -> None:
     ws, d = store
     out = d / "study-out"
     code, _, err = run("study", "run", str(d / "study.yaml"), "--db", str(d / "t.db"), "--out", str(out))
@@ -190,6 +228,10 @@ def test_hostile_pdf_renders(store: tuple[claimwatch.Workspace, Path]) -> None:
     _, d = store
     out = d / "study-pdf"
     assert run("study", "run", str(d / "study.yaml"), "--db", str(d / "t.db"), "--out", str(out))[0] == 0
-    subprocess.run(["pdftoppm", "-r", "50", "-png", str(out / "study.pdf"), str(out / "page")], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        ["pdftoppm", "-r", "50", "-png", str(out / "study.pdf"), str(out / "page")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert sorted(out.glob("page-*.png")), "every page rasterises"

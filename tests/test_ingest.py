@@ -50,8 +50,17 @@ def test_store_is_sqlite_wal_with_migrations(ws: claimwatch.Workspace) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == _head()
         tables = set(sa.inspect(conn).get_table_names())
-    assert {"posts", "authors", "media", "metric_snapshots", "factchecks", "matches", "ingest_runs",
-            "quarantine", "match_state"} <= tables
+    assert {
+        "posts",
+        "authors",
+        "media",
+        "metric_snapshots",
+        "factchecks",
+        "matches",
+        "ingest_runs",
+        "quarantine",
+        "match_state",
+    } <= tables
 
 
 def test_an_older_store_is_migrated_in_place(tmp_path: Path, write_jsonl) -> None:
@@ -85,15 +94,23 @@ def test_reingest_changes_nothing_and_keeps_raw(ws: claimwatch.Workspace, write_
 
 
 def test_later_observation_adds_a_snapshot_same_one_adds_nothing(ws: claimwatch.Workspace, write_jsonl) -> None:
-    a = write_jsonl("a.jsonl", [page([post("1", "a post about things", 100)], retrieved_at="2024-08-01T12:00:00+00:00")])
-    b = write_jsonl("b.jsonl", [page([post("1", "a post about things", 250)], retrieved_at="2024-11-01T12:00:00+00:00")])
+    a = write_jsonl(
+        "a.jsonl", [page([post("1", "a post about things", 100)], retrieved_at="2024-08-01T12:00:00+00:00")]
+    )
+    b = write_jsonl(
+        "b.jsonl", [page([post("1", "a post about things", 250)], retrieved_at="2024-11-01T12:00:00+00:00")]
+    )
     ws.ingest_posts([a])
     rep = ws.ingest_posts([b, a])
     assert rep.snapshots_added == 1 and rep.inserted == 0 and rep.updated == 0
     with ws.engine.connect() as conn:
-        snaps = conn.execute(sa.select(s.MetricSnapshot.observed_at, s.MetricSnapshot.views)
-                             .order_by(s.MetricSnapshot.observed_at)).all()
-    assert [(t.isoformat(), v) for t, v in snaps] == [("2024-08-01T12:00:00+00:00", 100), ("2024-11-01T12:00:00+00:00", 250)]
+        snaps = conn.execute(
+            sa.select(s.MetricSnapshot.observed_at, s.MetricSnapshot.views).order_by(s.MetricSnapshot.observed_at)
+        ).all()
+    assert [(t.isoformat(), v) for t, v in snaps] == [
+        ("2024-08-01T12:00:00+00:00", 100),
+        ("2024-11-01T12:00:00+00:00", 250),
+    ]
 
 
 def test_conflicting_duplicate_snapshot_keeps_first_and_reports(ws: claimwatch.Workspace, write_jsonl) -> None:
@@ -117,19 +134,27 @@ def test_observed_at_falls_back_to_option_then_mtime(ws: claimwatch.Workspace, w
     rep = ws.ingest_posts([g], observed_at=datetime(2024, 9, 1, tzinfo=UTC))
     assert rep.files[0].observed_at_source == "--observed-at"
     with ws.engine.connect() as conn:
-        got = dict(conn.execute(sa.select(s.Post.platform_id, s.MetricSnapshot.observed_at)
-                                .join(s.MetricSnapshot, s.MetricSnapshot.post_id == s.Post.id)).all())
+        got = dict(
+            conn.execute(
+                sa.select(s.Post.platform_id, s.MetricSnapshot.observed_at).join(
+                    s.MetricSnapshot, s.MetricSnapshot.post_id == s.Post.id
+                )
+            ).all()
+        )
     assert got["5"].isoformat() == "2024-08-01T12:00:00+00:00" and got["6"].isoformat() == "2024-09-01T00:00:00+00:00"
 
 
 def test_bad_records_are_quarantined_and_valid_ones_land(ws: claimwatch.Workspace, write_jsonl) -> None:
-    f = write_jsonl("mixed.jsonl", [
-        page([post("1", "valid post number one")]),
-        '{"data": [{"id": "2", "text": "truncated',
-        {"includes": {"users": []}, "meta": {"result_count": 3}},
-        page([post("3", "views written as text", "1.2M"), post("4", "negative views here", -5)]),
-        page([post("1", "valid post number one")]),  # duplicate within the file
-    ])
+    f = write_jsonl(
+        "mixed.jsonl",
+        [
+            page([post("1", "valid post number one")]),
+            '{"data": [{"id": "2", "text": "truncated',
+            {"includes": {"users": []}, "meta": {"result_count": 3}},
+            page([post("3", "views written as text", "1.2M"), post("4", "negative views here", -5)]),
+            page([post("1", "valid post number one")]),  # duplicate within the file
+        ],
+    )
     rep = ws.ingest_posts([f])
     assert rep.inserted == 3 and rep.ok
     assert rep.quarantined == 3
@@ -142,8 +167,13 @@ def test_bad_records_are_quarantined_and_valid_ones_land(ws: claimwatch.Workspac
     dropped = ws.quarantine(action="field_dropped")
     assert len(dropped) == 2 and any("1.2M" in row.reason for row in dropped)
     with ws.engine.connect() as conn:
-        views = dict(conn.execute(sa.select(s.Post.platform_id, s.MetricSnapshot.views)
-                                  .join(s.MetricSnapshot, s.MetricSnapshot.post_id == s.Post.id)).all())
+        views = dict(
+            conn.execute(
+                sa.select(s.Post.platform_id, s.MetricSnapshot.views).join(
+                    s.MetricSnapshot, s.MetricSnapshot.post_id == s.Post.id
+                )
+            ).all()
+        )
     assert views == {"1": 1000, "3": None, "4": None}
     # Re-running adds no quarantine rows either.
     n = _count(ws, s.Quarantine)
@@ -177,11 +207,15 @@ def test_wrong_command_for_the_file_says_so(ws: claimwatch.Workspace, write_json
 
 def test_factchecks_idempotent_keyed_by_url_and_claim(ws: claimwatch.Workspace, tmp_path: Path) -> None:
     f = tmp_path / "fc.json"
-    f.write_text(json.dumps([
-        claimreview("https://example.org/fc/1", "Claim one about ballots", "Pants on Fire"),
-        claimreview("https://example.org/fc/1", "Claim two about machines", "Falso"),
-        claimreview("https://example.org/fc/2", "Claim without a rating", None),
-    ]))
+    f.write_text(
+        json.dumps(
+            [
+                claimreview("https://example.org/fc/1", "Claim one about ballots", "Pants on Fire"),
+                claimreview("https://example.org/fc/1", "Claim two about machines", "Falso"),
+                claimreview("https://example.org/fc/2", "Claim without a rating", None),
+            ]
+        )
+    )
     rep = ws.ingest_factchecks([f])
     assert rep.inserted == 3 and rep.warnings == 1
     assert ws.ingest_factchecks([f]).inserted == 0
@@ -201,8 +235,15 @@ ingest.ingest_posts(ws.engine, [__import__('pathlib').Path(sys.argv[2])], batch_
 @pytest.mark.slow
 def test_sigkill_midway_then_rerun_leaves_no_duplicates(tmp_path: Path, write_jsonl) -> None:
     n_pages, per_page = 300, 100
-    lines = [page([post(str(10_000_000 + p * per_page + i), f"synthetic post {p} {i} with some words")
-                   for i in range(per_page)]) for p in range(n_pages)]
+    lines = [
+        page(
+            [
+                post(str(10_000_000 + p * per_page + i), f"synthetic post {p} {i} with some words")
+                for i in range(per_page)
+            ]
+        )
+        for p in range(n_pages)
+    ]
     archive = write_jsonl("big.jsonl", lines)
     db = tmp_path / "kill.db"
     claimwatch.open(db)  # create the schema before the race

@@ -41,8 +41,11 @@ HEADER = ["id", "author_handle", "created_at", "text", "views", "likes"]
 
 def _views(ws: claimwatch.Workspace) -> dict[str, int | None]:
     with ws.engine.connect() as conn:
-        rows = conn.execute(sa.select(s.Post.platform_id, s.MetricSnapshot.views)
-                            .join(s.MetricSnapshot, s.MetricSnapshot.post_id == s.Post.id, isouter=True))
+        rows = conn.execute(
+            sa.select(s.Post.platform_id, s.MetricSnapshot.views).join(
+                s.MetricSnapshot, s.MetricSnapshot.post_id == s.Post.id, isouter=True
+            )
+        )
         return {pid: views for pid, views in rows}
 
 
@@ -52,11 +55,21 @@ def _quarantine(ws: claimwatch.Workspace) -> list[QuarantineEntry]:
 
 # ---------------------------------------------------------------- counts, ids, times
 
-@pytest.mark.parametrize("text, count", [
-    ("1,234,567", 1_234_567), ("1 234 567", 1_234_567), ("1\u00a0234\u00a0567", 1_234_567),
-    ("1\u202f234", 1_234), ("1'234'567", 1_234_567), ("1.234.567", 1_234_567), ("12", 12), ("12.0", 12),
-    (" 999,000 ", 999_000),
-])
+
+@pytest.mark.parametrize(
+    "text, count",
+    [
+        ("1,234,567", 1_234_567),
+        ("1 234 567", 1_234_567),
+        ("1\u00a0234\u00a0567", 1_234_567),
+        ("1\u202f234", 1_234),
+        ("1'234'567", 1_234_567),
+        ("1.234.567", 1_234_567),
+        ("12", 12),
+        ("12.0", 12),
+        (" 999,000 ", 999_000),
+    ],
+)
 def test_exact_counts_with_thousands_separators_are_numbers(text: str, count: int) -> None:
     assert to_count(text, "views") == (count, None)
 
@@ -105,6 +118,7 @@ def test_a_lone_surrogate_escape_becomes_a_replacement_character() -> None:
 
 # ---------------------------------------------------------------- CSV records
 
+
 def _csv_text(rows: list[list[str]]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows([HEADER, *rows])
@@ -135,8 +149,12 @@ def test_a_stray_quote_at_the_very_end_is_one_rejection(tmp_path: Path) -> None:
 
 
 def test_quotes_inside_unquoted_fields_and_multiline_quoted_text_read_like_the_csv_module(tmp_path: Path) -> None:
-    rows = [_row(1, 'a 5" screen and "quoted" words'), _row(2, "two\nlines, and a comma"),
-            _row(3, 'ends with a quote "'), _row(4, '"fully quoted" start')]
+    rows = [
+        _row(1, 'a 5" screen and "quoted" words'),
+        _row(2, "two\nlines, and a comma"),
+        _row(3, 'ends with a quote "'),
+        _row(4, '"fully quoted" start'),
+    ]
     text = _csv_text(rows).replace('"a 5"" screen and ""quoted"" words"', 'a 5" screen and "quoted" words')
     path = tmp_path / "quotes.csv"
     path.write_text(text)
@@ -156,8 +174,14 @@ def test_a_quoted_field_longer_than_the_limit_is_judged_a_stray_quote(tmp_path: 
 
 def test_rows_with_too_few_or_too_many_fields_are_rejected_not_padded(tmp_path: Path) -> None:
     path = tmp_path / "short.csv"
-    path.write_text(_csv_text([_row(1)]) + "1002,demo_account,2024-07-01T10:00:00Z,cut here\n"
-                    + "continued text,50,1\n" + "1003,a,2024-07-01,t,1,2,extra\n" + ",".join(_row(4)) + "\n")
+    path.write_text(
+        _csv_text([_row(1)])
+        + "1002,demo_account,2024-07-01T10:00:00Z,cut here\n"
+        + "continued text,50,1\n"
+        + "1003,a,2024-07-01,t,1,2,extra\n"
+        + ",".join(_row(4))
+        + "\n"
+    )
     results = list(iter_csv_rows(path, "csv"))
     assert [row["id"] for _, row, _ in results if row] == ["1001", "1004"]
     reasons = {rej.source.location: rej.reason for _, _, rej in results if rej}
@@ -165,8 +189,9 @@ def test_rows_with_too_few_or_too_many_fields_are_rejected_not_padded(tmp_path: 
     assert reasons["line 4"].startswith("3 fields") and reasons["line 5"].startswith("7 fields")
 
 
-def test_a_bad_byte_in_the_header_or_first_row_does_not_refuse_the_file(ws: claimwatch.Workspace,
-                                                                        tmp_path: Path) -> None:
+def test_a_bad_byte_in_the_header_or_first_row_does_not_refuse_the_file(
+    ws: claimwatch.Workspace, tmp_path: Path
+) -> None:
     body = _csv_text([_row(i) for i in range(1, 11)]).encode()
     header, rows = body.split(b"\n", 1)
     path = tmp_path / "latin.csv"
@@ -180,11 +205,12 @@ def test_a_bad_byte_in_the_header_or_first_row_does_not_refuse_the_file(ws: clai
 
 # ---------------------------------------------------------------- whole ingests under hostile records
 
+
 def _hostile_x_lines(n: int) -> Iterator[tuple[str, str, bool]]:
     """twarc2 lines: (line, post id, whether it holds a readable post). Every 37th line is
     hostile in some way; some readable posts carry counts no store can hold."""
     hostile = [
-        "[" * 10_000 + "]" * 10_000,                        # nested too deep for the parser
+        "[" * 10_000 + "]" * 10_000,  # nested too deep for the parser
         "not json at all",
         json.dumps([1, 2, 3]),
         "\x00\x01\x02",
@@ -222,8 +248,9 @@ def test_hostile_records_in_a_big_archive_never_stop_the_ingest(ws: claimwatch.W
     assert again.inserted == 0 and again.snapshots_added == 0
 
 
-def test_a_reader_bug_costs_the_rest_of_that_file_only(ws: claimwatch.Workspace, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_reader_bug_costs_the_rest_of_that_file_only(
+    ws: claimwatch.Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def buggy(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
         yield from generic.read_jsonl(path, ctx)
         raise KeyError("an unforeseen shape")
@@ -239,7 +266,8 @@ def test_a_reader_bug_costs_the_rest_of_that_file_only(ws: claimwatch.Workspace,
 
 
 def test_a_record_the_store_refuses_is_quarantined_and_the_rest_of_its_batch_lands(
-        ws: claimwatch.Workspace, write_jsonl, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws: claimwatch.Workspace, write_jsonl, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A value the database refuses that nothing foresaw (here a constraint the store raises for
     post 2) costs its own record: the batch is retried record by record."""
     real = repo.upsert_posts
@@ -269,6 +297,7 @@ def test_the_summary_counts_conflicting_observations(ws: claimwatch.Workspace, w
 
 
 # ---------------------------------------------------------------- compressed files, FIFOs
+
 
 def _compress(kind: str, data: bytes, tmp_path: Path) -> Path:
     if kind == "zip":
@@ -336,7 +365,9 @@ def test_a_stray_quote_closed_by_a_quoted_field_of_the_next_row_costs_its_line(t
     path.write_text('id,text,views\n1,"hello,5\n2,fine,"1,234"\n3,"multi\nline ""quoted"" text",7\n')
     results = list(iter_csv_rows(path, "csv"))
     assert [row for _, row, _ in results if row] == [
-        {"id": "2", "text": "fine", "views": "1,234"}, {"id": "3", "text": 'multi\nline "quoted" text', "views": "7"}]
+        {"id": "2", "text": "fine", "views": "1,234"},
+        {"id": "3", "text": 'multi\nline "quoted" text', "views": "7"},
+    ]
     assert [rej.source.location for _, _, rej in results if rej] == ["line 2"]
 
 

@@ -31,8 +31,11 @@ def utc(*args: int) -> datetime:
 def test_reader_keeps_apply_and_remove_and_rejects_bad_lines() -> None:
     parsed, rejected = run_reader(x_labels.read, LABELS, utc(2024, 8, 1))
     events = [(p.record.platform_id, p.record.label, p.record.event_type, p.record.action) for p in parsed]
-    assert events[:3] == [(POST_1, "notice", "misleading", "apply"), (POST_1, "notice", "misleading", "remove"),
-                          (POST_3, "unviewable", "", "apply")]
+    assert events[:3] == [
+        (POST_1, "notice", "misleading", "apply"),
+        (POST_1, "notice", "misleading", "remove"),
+        (POST_3, "unviewable", "", "apply"),
+    ]
     assert parsed[0].record.label_title == "SYNTHETIC SAMPLE label title" and parsed[1].record.label_title is None
     reasons = {r.source.location: r.reason for r in rejected}
     assert set(reasons) == {"line 4", "line 5", "line 7", "line 8"}
@@ -56,10 +59,16 @@ def test_history_says_which_labels_a_post_carried_when(ws: claimwatch.Workspace)
     ws.ingest_labels([LABELS])
     h = label_histories(ws.engine, [POST_1, POST_3, "1816000000000000404"])
     [period] = h[POST_1].periods
-    assert (period.title, period.start, period.end) == ("SYNTHETIC SAMPLE label title", utc(2024, 7, 28, 10, 15),
-                                                        utc(2024, 7, 30, 8))
+    assert (period.title, period.start, period.end) == (
+        "SYNTHETIC SAMPLE label title",
+        utc(2024, 7, 28, 10, 15),
+        utc(2024, 7, 30, 8),
+    )
     assert [h[POST_1].carried_label_at(t) for t in (utc(2024, 7, 28), utc(2024, 7, 29), utc(2024, 7, 30, 8))] == [
-        False, True, False]
+        False,
+        True,
+        False,
+    ]
     assert h[POST_3].carried_label_at(utc(2024, 12, 1)) and h[POST_3].periods[0].end is None
     assert not h["1816000000000000404"].ever_labelled
     # up to a date: the removal had not happened yet
@@ -67,8 +76,21 @@ def test_history_says_which_labels_a_post_carried_when(ws: claimwatch.Workspace)
 
 
 def test_a_remove_without_apply_means_the_label_predates_the_history(ws: claimwatch.Workspace, write_jsonl) -> None:
-    remove_only = write_jsonl("remove.jsonl", [{"data": {"public_tweet_notice": {
-        "tweet": {"id": POST_1}, "event_type": "misleading", "event_at": "2024-07-30T08:00:00Z", "application": "remove"}}}])
+    remove_only = write_jsonl(
+        "remove.jsonl",
+        [
+            {
+                "data": {
+                    "public_tweet_notice": {
+                        "tweet": {"id": POST_1},
+                        "event_type": "misleading",
+                        "event_at": "2024-07-30T08:00:00Z",
+                        "application": "remove",
+                    }
+                }
+            }
+        ],
+    )
     ws.ingest_labels([remove_only])
     [period] = label_histories(ws.engine, [POST_1])[POST_1].periods
     assert (period.start, period.end) == (None, utc(2024, 7, 30, 8))
@@ -77,8 +99,14 @@ def test_a_remove_without_apply_means_the_label_predates_the_history(ws: claimwa
 
 def test_events_for_unknown_posts_join_when_the_post_arrives(ws: claimwatch.Workspace, write_jsonl) -> None:
     ws.ingest_labels([LABELS])
-    ws.ingest_posts([write_jsonl("p.jsonl", [page([post(LATER, "a post stored after its label"),
-                                                  post("1816000000000000010", "never labelled")])])])
+    ws.ingest_posts(
+        [
+            write_jsonl(
+                "p.jsonl",
+                [page([post(LATER, "a post stored after its label"), post("1816000000000000010", "never labelled")])],
+            )
+        ]
+    )
     with ws.engine.connect() as conn:
         ids = dict(conn.execute(sa.select(s.Post.platform_id, s.Post.id)).all())
     h = label_histories_by_id(ws.engine, list(ids.values()))
@@ -96,8 +124,9 @@ def test_a_conflicting_copy_from_another_file_keeps_the_first(ws: claimwatch.Wor
 
 def test_cli_ingest_labels_and_wrong_file(tmp_path: Path) -> None:
     db = str(tmp_path / "cli.db")
-    res = CliRunner().invoke(app, ["ingest", "labels", str(LABELS), str(FIXTURES / "posts" / "twarc2_search.jsonl"),
-                                   "--db", db])
+    res = CliRunner().invoke(
+        app, ["ingest", "labels", str(LABELS), str(FIXTURES / "posts" / "twarc2_search.jsonl"), "--db", db]
+    )
     assert res.exit_code == 0, res.output
     assert "[x-label-stream]: read 4, quarantined 5" in res.output
     assert "no X label stream event" in res.output
@@ -108,9 +137,15 @@ def test_cli_ingest_labels_and_wrong_file(tmp_path: Path) -> None:
 # A generator writes many malformed events among valid ones, in random order; each line is
 # checked: valid events land, every bad line is quarantined alone with its line and reason.
 
+
 def _event(tweet_id: object, **changes: object) -> dict:
-    notice = {"tweet": {"id": tweet_id, "author_id": "123456789"}, "event_type": "misleading",
-              "event_at": "2024-07-28T10:15:00.000Z", "application": "apply", "label_title": "SYNTHETIC title"}
+    notice = {
+        "tweet": {"id": tweet_id, "author_id": "123456789"},
+        "event_type": "misleading",
+        "event_at": "2024-07-28T10:15:00.000Z",
+        "application": "apply",
+        "label_title": "SYNTHETIC title",
+    }
     notice.update(changes)
     return {"data": {"public_tweet_notice": notice}}
 
@@ -131,16 +166,44 @@ def _json(**changes: object) -> LineMaker:
 
 LABEL_CASES: list[tuple[bool, LineMaker]] = [
     (True, _json()),
-    (True, lambda tid: json.dumps({"data": {"public_tweet_unviewable": {
-        "tweet": {"id": tid}, "event_at": "2024-07-29T09:00:00Z", "application": "apply"}}}).encode()),
+    (
+        True,
+        lambda tid: json.dumps(
+            {
+                "data": {
+                    "public_tweet_unviewable": {
+                        "tweet": {"id": tid},
+                        "event_at": "2024-07-29T09:00:00Z",
+                        "application": "apply",
+                    }
+                }
+            }
+        ).encode(),
+    ),
     (True, lambda tid: json.dumps(_event(int(tid))).encode()),  # a JSON integer id is exact
     (True, _json(label_title="SYNTHETIC ünïcödé ✓ עברית", extra={"unknown": [1, 2, {"x": None}]})),
     (True, _json(details=_deep(20))),  # deep, but within what an event may carry
-    *[(False, _json(event_at=v)) for v in (1e30, "1e30", -1e20, "9999-99-99", {}, [], True, None,
-                                           "9999-12-31T00:00:00Z", "1999-01-01T00:00:00Z", 10**400)],
+    *[
+        (False, _json(event_at=v))
+        for v in (
+            1e30,
+            "1e30",
+            -1e20,
+            "9999-99-99",
+            {},
+            [],
+            True,
+            None,
+            "9999-12-31T00:00:00Z",
+            "1999-01-01T00:00:00Z",
+            10**400,
+        )
+    ],
     (True, lambda tid: json.dumps(_event(f" {tid} ")).encode()),  # stored stripped
-    *[(False, lambda tid, v=v: json.dumps(_event(v)).encode())
-      for v in (1.816e18, {"id": "1"}, [1], True, -5, "9" * 25, "٣٤٥", "", None)],
+    *[
+        (False, lambda tid, v=v: json.dumps(_event(v)).encode())
+        for v in (1.816e18, {"id": "1"}, [1], True, -5, "9" * 25, "٣٤٥", "", None)
+    ],
     (False, lambda tid: json.dumps({"data": {"public_tweet_notice": {"event_type": "misleading"}}}).encode()),
     (False, _json(application="toggle")),
     (False, _json(application=None)),
@@ -153,16 +216,19 @@ LABEL_CASES: list[tuple[bool, LineMaker]] = [
     (False, _json(details=_deep(40))),
     (False, lambda tid: json.dumps(_event(tid))[:-5].encode()),  # truncated
     (False, lambda tid: json.dumps([_event(tid)]).encode()),
-    (False, lambda tid: json.dumps(_event(tid)).replace("SYNTHETIC", "SYNTHETIC \udcff").encode(
-        "utf-8", "surrogateescape")),
+    (
+        False,
+        lambda tid: json.dumps(_event(tid)).replace("SYNTHETIC", "SYNTHETIC \udcff").encode("utf-8", "surrogateescape"),
+    ),
     (False, lambda tid: json.dumps({"errors": [{"title": "ConnectionException", "detail": tid}]}).encode()),
     (False, lambda tid: json.dumps({"data": "not an object"}).encode()),
     (False, lambda tid: json.dumps({"data": {**_event(tid)["data"], "public_tweet_unviewable": {}}}).encode()),
 ]
 
 
-def _write_events(path: Path, cases: list[tuple[bool, LineMaker]], seed: int, *, bom: bool,
-                  newline: bytes) -> dict[int, tuple[bool, str]]:
+def _write_events(
+    path: Path, cases: list[tuple[bool, LineMaker]], seed: int, *, bom: bool, newline: bytes
+) -> dict[int, tuple[bool, str]]:
     rng = random.Random(seed)
     picks = cases * 2 + [rng.choice(cases) for _ in range(30)]
     rng.shuffle(picks)
@@ -178,8 +244,9 @@ def _write_events(path: Path, cases: list[tuple[bool, LineMaker]], seed: int, *,
 
 
 @pytest.mark.parametrize(("seed", "bom", "newline"), [(1, False, b"\n"), (2, True, b"\r\n"), (3, True, b"\n")])
-def test_generated_bad_events_cost_only_their_line(each_store: claimwatch.Workspace, tmp_path: Path, seed: int,
-                                                   bom: bool, newline: bytes) -> None:
+def test_generated_bad_events_cost_only_their_line(
+    each_store: claimwatch.Workspace, tmp_path: Path, seed: int, bom: bool, newline: bytes
+) -> None:
     ws = each_store
     path = tmp_path / "label_stream.jsonl"
     expected = _write_events(path, LABEL_CASES, seed, bom=bom, newline=newline)
@@ -199,10 +266,11 @@ def test_generated_bad_events_cost_only_their_line(each_store: claimwatch.Worksp
     assert ws.stats().label_events == sum(valid for valid, _ in expected.values())
 
 
-@pytest.mark.parametrize("line", ['{"data": ' + "[" * 10_000 + "]" * 10_000 + "}",
-                                  '{"data": {"public_tweet_notice": {"n": 1' + "0" * 5000 + "}}}"])
-def test_json_the_decoder_cannot_take_is_one_rejected_line(ws: claimwatch.Workspace, tmp_path: Path,
-                                                           line: str) -> None:
+@pytest.mark.parametrize(
+    "line",
+    ['{"data": ' + "[" * 10_000 + "]" * 10_000 + "}", '{"data": {"public_tweet_notice": {"n": 1' + "0" * 5000 + "}}}"],
+)
+def test_json_the_decoder_cannot_take_is_one_rejected_line(ws: claimwatch.Workspace, tmp_path: Path, line: str) -> None:
     path = tmp_path / "label_stream.jsonl"
     path.write_text(line + "\n" + json.dumps(_event(POST_1)) + "\n", encoding="utf-8")
     rep = ws.ingest_labels([path])

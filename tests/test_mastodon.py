@@ -32,13 +32,19 @@ def by_id(parsed: list[Parsed]) -> dict[str, Post]:
 # --- ids and handles -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("uri", "expected"), [
-    (f"https://{HOST}/users/alice/statuses/112856000000000001", FIRST),
-    (f"https://{HOST}/users/bob/statuses/112856000000000002/activity", f"112856000000000002@{HOST}"),  # a boost
-    ("https://MASTODON.example:8443/users/a/statuses/7", "7@mastodon.example:8443"),
-    (f"https://{REMOTE}/objects/0a1b2c3d-0000-4000-8000-00000000abcd", f"{REMOTE}/objects/0a1b2c3d-0000-4000-8000-00000000abcd"),
-    ("https://misskey.example/notes/9abcdefghi", "misskey.example/notes/9abcdefghi"),
-])
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        (f"https://{HOST}/users/alice/statuses/112856000000000001", FIRST),
+        (f"https://{HOST}/users/bob/statuses/112856000000000002/activity", f"112856000000000002@{HOST}"),  # a boost
+        ("https://MASTODON.example:8443/users/a/statuses/7", "7@mastodon.example:8443"),
+        (
+            f"https://{REMOTE}/objects/0a1b2c3d-0000-4000-8000-00000000abcd",
+            f"{REMOTE}/objects/0a1b2c3d-0000-4000-8000-00000000abcd",
+        ),
+        ("https://misskey.example/notes/9abcdefghi", "misskey.example/notes/9abcdefghi"),
+    ],
+)
 def test_status_id_from_the_uri(uri, expected):
     assert mastodon.status_id(uri) == expected
 
@@ -59,17 +65,27 @@ def test_status_fields_text_counts_and_media():
     assert post.url == f"https://{HOST}/@alice/112856000000000001"
     assert post.created_at == datetime(2024, 7, 27, 1, 23, 45, tzinfo=UTC)
     # HTML -> text: whole link (invisible + ellipsis spans), hashtag, entities, paragraphs and <br>
-    assert post.text == ("SYNTHETIC: the ballots were counted twice & nobody checked. "
-                         "https://example.org/ballots/counted-twice-report #election\n\nSecond paragraph\n"
-                         "with a line break <3")
+    assert post.text == (
+        "SYNTHETIC: the ballots were counted twice & nobody checked. "
+        "https://example.org/ballots/counted-twice-report #election\n\nSecond paragraph\n"
+        "with a line break <3"
+    )
     assert post.raw["content"].startswith("<p>SYNTHETIC: the ballots were counted twice &amp; nobody")
     assert post.author is not None
     assert (post.author.platform_id, post.author.handle, post.author.name, post.author.followers) == (
-        f"alice@{HOST}", f"alice@{HOST}", "Alice (synthetic)", 322930)
+        f"alice@{HOST}",
+        f"alice@{HOST}",
+        "Alice (synthetic)",
+        322930,
+    )
     m = post.metrics
     assert (m.likes, m.reposts, m.replies, m.quotes, m.views, m.bookmarks) == (11, 6, 5, 2, None, None)
     image, video = post.media
-    assert (image.media_key, image.type, image.raw["description"]) == ("112856000000000100", "image", "SYNTHETIC alt text")
+    assert (image.media_key, image.type, image.raw["description"]) == (
+        "112856000000000100",
+        "image",
+        "SYNTHETIC alt text",
+    )
     assert image.preview_url.endswith("/small/ballot.jpg")
     assert (video.type, video.duration_ms) == ("video", 12_500)
 
@@ -140,10 +156,14 @@ def test_search_results_and_thread_context():
 def test_streaming_events():
     parsed, rejected = run("mastodon_stream.jsonl")
     assert [(p.record.platform_id, p.record.source.location) for p in parsed] == [
-        (FIRST, "line 1"), (f"112856000000000005@{HOST}", "line 4"), (f"112856000000000004@{HOST}", "line 6")]
+        (FIRST, "line 1"),
+        (f"112856000000000005@{HOST}", "line 4"),
+        (f"112856000000000004@{HOST}", "line 6"),
+    ]
     assert parsed[1].record.text.endswith("they said (edited).")  # status.update carries the edit
     assert [(r.source.location, r.reason.split(" (")[0]) for r in rejected] == [
-        ("line 5", "event payload is not valid JSON")]
+        ("line 5", "event payload is not valid JSON")
+    ]
 
 
 # --- ActivityPub outbox (account export) -----------------------------------------------------
@@ -152,30 +172,56 @@ def test_streaming_events():
 def test_outbox_notes_announces_and_skips():
     parsed, rejected = run("mastodon_outbox.json")
     posts = by_id(parsed)
-    assert list(posts) == [FIRST, f"112856000000000003@{HOST}", f"112856000000000005@{HOST}",
-                           f"112856000000000006@{HOST}", f"112856000000000011@{HOST}", f"112856000000000012@{HOST}"]
+    assert list(posts) == [
+        FIRST,
+        f"112856000000000003@{HOST}",
+        f"112856000000000005@{HOST}",
+        f"112856000000000006@{HOST}",
+        f"112856000000000011@{HOST}",
+        f"112856000000000012@{HOST}",
+    ]
     first = posts[FIRST]
-    assert first.author.platform_id == f"alice@{HOST}" and first.author.name is None  # the outbox has only the actor URI
+    assert (
+        first.author.platform_id == f"alice@{HOST}" and first.author.name is None
+    )  # the outbox has only the actor URI
     assert (first.metrics.likes, first.metrics.reposts, first.metrics.replies) == (11, 6, None)  # totalItems
     assert (first.media[0].media_key, first.media[0].type) == ("attachment 1", "image")
     assert first.text == by_id(run("mastodon_statuses.json")[0])[FIRST].text  # same HTML, same text
     reply = posts[f"112856000000000003@{HOST}"]
     assert (reply.kind, reply.referenced_id, reply.metrics) == (PostKind.REPLY, FIRST, None)
     cw = posts[f"112856000000000005@{HOST}"]
-    assert (cw.text, cw.lang) == ("election & ballots\n\nSYNTHETIC: ein Beitrag mit Inhaltswarnung.", "de")  # contentMap
+    assert (cw.text, cw.lang) == (
+        "election & ballots\n\nSYNTHETIC: ein Beitrag mit Inhaltswarnung.",
+        "de",
+    )  # contentMap
     assert (posts[f"112856000000000006@{HOST}"].kind, posts[f"112856000000000006@{HOST}"].referenced_id) == (
-        PostKind.QUOTE, f"112840000000000042@{REMOTE}")
+        PostKind.QUOTE,
+        f"112840000000000042@{REMOTE}",
+    )
     assert posts[f"112856000000000011@{HOST}"].text == "SYNTHETIC: were the ballots counted twice?"  # a poll
     boost = posts[f"112856000000000012@{HOST}"]
     assert (boost.kind, boost.referenced_id, boost.text, boost.metrics) == (
-        PostKind.REPOST, f"112840000000000042@{REMOTE}", "", None)
+        PostKind.REPOST,
+        f"112840000000000042@{REMOTE}",
+        "",
+        None,
+    )
     assert [(r.source.location, r.reason) for r in rejected] == [
-        ("orderedItems item 7", "Note has no usable id: 'urn:example:not-http' is not an http(s) URI")]
+        ("orderedItems item 7", "Note has no usable id: 'urn:example:not-http' is not an http(s) URI")
+    ]
     # the Update activity (item 8) is skipped: not a post, not a fault
 
 
-@pytest.mark.parametrize("name", ["mastodon_statuses.json", "mastodon_search.json", "mastodon_stream.jsonl",
-                                  "mastodon_context.json", "mastodon_outbox.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mastodon_statuses.json",
+        "mastodon_search.json",
+        "mastodon_stream.jsonl",
+        "mastodon_context.json",
+        "mastodon_outbox.json",
+    ],
+)
 def test_detected(name):
     assert detect_post_format(FIXTURES / name) == "mastodon"
 
@@ -183,17 +229,20 @@ def test_detected(name):
 # --- HTML to text ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("html", "text"), [
-    ("<p>a</p><p>b</p>", "a\n\nb"),
-    ("<p>a<br>b<br/>c</p>", "a\nb\nc"),
-    ("<ul><li>one</li><li>two</li></ul>", "one\ntwo"),
-    ("<p>x &lt;script&gt; &amp;amp; &#39;y&#39;</p>", "x <script> &amp; 'y'"),
-    ("<p>shown</p><script>alert(1)</script><style>p{}</style><p>too</p>", "shown\n\ntoo"),
-    # a missing end tag inside the hidden fallback does not hide the rest of the post
-    ('<p class="quote-inline">RE: <a href="https://x.example/1">link</p><p>kept</p>', "kept"),
-    ("<p>  spaced \n\t out  </p>", "spaced out"),
-    ("plain text, no tags", "plain text, no tags"),
-    ("<p>unclosed <b>bold", "unclosed bold"),
-])
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("<p>a</p><p>b</p>", "a\n\nb"),
+        ("<p>a<br>b<br/>c</p>", "a\nb\nc"),
+        ("<ul><li>one</li><li>two</li></ul>", "one\ntwo"),
+        ("<p>x &lt;script&gt; &amp;amp; &#39;y&#39;</p>", "x <script> &amp; 'y'"),
+        ("<p>shown</p><script>alert(1)</script><style>p{}</style><p>too</p>", "shown\n\ntoo"),
+        # a missing end tag inside the hidden fallback does not hide the rest of the post
+        ('<p class="quote-inline">RE: <a href="https://x.example/1">link</p><p>kept</p>', "kept"),
+        ("<p>  spaced \n\t out  </p>", "spaced out"),
+        ("plain text, no tags", "plain text, no tags"),
+        ("<p>unclosed <b>bold", "unclosed bold"),
+    ],
+)
 def test_html_to_text(html, text):
     assert html_to_text(html) == text

@@ -18,11 +18,19 @@ from claimwatch.records import MatchStatus
 from claimwatch.store import schema as s
 
 FACTCHECKS = [
-    claimreview("https://example.org/fc/noncitizens", "Large numbers of non-citizens are registering to vote in swing states.",
-                "False"),
-    claimreview("https://example.org/fc/machines", "Voting machines secretly switched votes from one candidate to another.",
-                "Pants on Fire"),
-    claimreview("https://example.org/fc/dead", "Thousands of dead people cast ballots in the last election.", "Mostly False"),
+    claimreview(
+        "https://example.org/fc/noncitizens",
+        "Large numbers of non-citizens are registering to vote in swing states.",
+        "False",
+    ),
+    claimreview(
+        "https://example.org/fc/machines",
+        "Voting machines secretly switched votes from one candidate to another.",
+        "Pants on Fire",
+    ),
+    claimreview(
+        "https://example.org/fc/dead", "Thousands of dead people cast ballots in the last election.", "Mostly False"
+    ),
     claimreview("https://example.org/fc/turnout", "Turnout among young voters rose in the midterms.", "True"),
 ]
 
@@ -32,23 +40,35 @@ def loaded(mws: claimwatch.Workspace, tmp_path: Path, write_jsonl) -> claimwatch
     fc = tmp_path / "fc.json"
     fc.write_text(json.dumps(FACTCHECKS))
     mws.ingest_factchecks([fc])
-    posts = write_jsonl("p.jsonl", [page([
-        post("1", "Wake up!! Illegal aliens are being registered as voters in swing states like Arizona https://t.co/x"),
-        post("2", "The voting machines flipped votes from Trump to Biden, everyone knows it"),
-        post("3", "Lovely sunny afternoon at the farmers market, got fresh peaches"),
-        post("4", "", attachments={"media_keys": ["3_1"]}),
-        post("5", "https://t.co/abc @someone #tag"),
-    ])])
+    posts = write_jsonl(
+        "p.jsonl",
+        [
+            page(
+                [
+                    post(
+                        "1",
+                        "Wake up!! Illegal aliens are being registered as voters in swing states like Arizona https://t.co/x",
+                    ),
+                    post("2", "The voting machines flipped votes from Trump to Biden, everyone knows it"),
+                    post("3", "Lovely sunny afternoon at the farmers market, got fresh peaches"),
+                    post("4", "", attachments={"media_keys": ["3_1"]}),
+                    post("5", "https://t.co/abc @someone #tag"),
+                ]
+            )
+        ],
+    )
     mws.ingest_posts([posts])
     return mws
 
 
 def _top(ws: claimwatch.Workspace) -> dict[str, tuple[str, str, float]]:
     with ws.engine.connect() as conn:
-        rows = conn.execute(sa.select(s.Post.platform_id, s.FactCheck.review_url, s.Match.status, s.Match.score)
-                            .join(s.Match, s.Match.post_id == s.Post.id)
-                            .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
-                            .where(s.Match.rank == 1)).all()
+        rows = conn.execute(
+            sa.select(s.Post.platform_id, s.FactCheck.review_url, s.Match.status, s.Match.score)
+            .join(s.Match, s.Match.post_id == s.Post.id)
+            .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
+            .where(s.Match.rank == 1)
+        ).all()
     return {pid: (url, status, score) for pid, url, status, score in rows}
 
 
@@ -66,9 +86,16 @@ def test_match_proposes_paraphrases_and_skips_textless_posts(loaded: claimwatch.
     assert top["2"][0].endswith("/machines") and top["2"][1] == "proposed"
     assert top["3"][1] == "candidate", "chatter must not be proposed"
     with loaded.engine.connect() as conn:
-        ev = conn.scalar(sa.select(s.Match.evidence).join(s.Post, s.Post.id == s.Match.post_id)
-                         .where(s.Post.platform_id == "2", s.Match.rank == 1))
-        skipped = conn.execute(sa.select(s.MatchState.skip_reason).where(s.MatchState.skip_reason.is_not(None))).scalars().all()
+        ev = conn.scalar(
+            sa.select(s.Match.evidence)
+            .join(s.Post, s.Post.id == s.Match.post_id)
+            .where(s.Post.platform_id == "2", s.Match.rank == 1)
+        )
+        skipped = (
+            conn.execute(sa.select(s.MatchState.skip_reason).where(s.MatchState.skip_reason.is_not(None)))
+            .scalars()
+            .all()
+        )
     assert "machin" in ev["shared_terms"] and 0 < ev["features"]["cos"] <= 1
     assert sorted(skipped) == ["no text (media-only post)", "only links, handles or hashtags"]
     # Matching again does nothing new: every post was matched against this index version.
@@ -78,8 +105,11 @@ def test_match_proposes_paraphrases_and_skips_textless_posts(loaded: claimwatch.
 def test_analyst_decisions_survive_rematch(loaded: claimwatch.Workspace) -> None:
     loaded.match()
     with loaded.engine.connect() as conn:
-        mid = conn.scalar(sa.select(s.Match.id).join(s.Post, s.Post.id == s.Match.post_id)
-                          .where(s.Post.platform_id == "1", s.Match.rank == 1))
+        mid = conn.scalar(
+            sa.select(s.Match.id)
+            .join(s.Post, s.Post.id == s.Match.post_id)
+            .where(s.Post.platform_id == "1", s.Match.rank == 1)
+        )
     assert loaded.decide(mid, MatchStatus.REJECTED, "analyst@example.org", "different claim")
     loaded.match(rematch=True)
     with loaded.engine.connect() as conn:

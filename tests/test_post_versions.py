@@ -15,8 +15,14 @@ EARLY, LATE = "2024-08-01T12:00:00+00:00", "2024-08-05T12:00:00+00:00"
 def _state(ws: claimwatch.Workspace) -> tuple[str, list[tuple[str, str, str]]]:
     with ws.engine.connect() as conn:
         text = conn.scalar(sa.select(s.Post.text).where(s.Post.platform_id == "1"))
-        versions = [tuple(row) for row in conn.execute(
-            sa.select(s.PostVersion.reason, s.PostVersion.text, s.PostVersion.source_path).order_by(s.PostVersion.id))]
+        versions = [
+            tuple(row)
+            for row in conn.execute(
+                sa.select(s.PostVersion.reason, s.PostVersion.text, s.PostVersion.source_path).order_by(
+                    s.PostVersion.id
+                )
+            )
+        ]
     return text, versions
 
 

@@ -14,8 +14,10 @@ from claimwatch.demo import run_demo
 from claimwatch.store import schema as s
 
 PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
-pytestmark = [pytest.mark.postgres,
-              pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL"),
+]
 
 
 @pytest.fixture()
@@ -31,17 +33,25 @@ def test_demo_on_postgres_gives_the_sqlite_figures(pg_url: str, tmp_path: Path, 
     h = report.headline
     assert (h.debunked_posts, h.debunked_views, h.posts, h.views) == (46, 207_324_821, 179, 273_497_432)
     # The example study (topics, notes, labels, narratives) gives the same figures as on SQLite.
-    assert ("14 posts by @demo_ballot_truths repeat claims that fact-checkers rated false or misleading; viewed "
-            "134,159,795 times; views unknown for 1: 1 of them with engagement counts only (x: 1): likes "
-            "23,439, reposts 5,022, replies 2,124, quotes 359, bookmarks 843. 0 confirmed by an analyst, 14 "
-            "machine-proposed only.") in log
-    assert ("1 of them showed a Community Note; the 13 without one had 129,952,439 views (views unknown for "
-            "1). 4 had notes proposed, 3 of those showed none.") in log
+    assert (
+        "14 posts by @demo_ballot_truths repeat claims that fact-checkers rated false or misleading; viewed "
+        "134,159,795 times; views unknown for 1: 1 of them with engagement counts only (x: 1): likes "
+        "23,439, reposts 5,022, replies 2,124, quotes 359, bookmarks 843. 0 confirmed by an analyst, 14 "
+        "machine-proposed only."
+    ) in log
+    assert (
+        "1 of them showed a Community Note; the 13 without one had 129,952,439 views (views unknown for "
+        "1). 4 had notes proposed, 3 of those showed none."
+    ) in log
     assert json.loads(paths["json"].read_text())["headline"]["observed_to"] == "2024-11-01T12:00:00Z"
     ws = claimwatch.open(pg_url)
     with ws.engine.connect() as conn:
         assert conn.dialect.name == "postgresql"
-        ids = conn.execute(sa.select(s.Post.platform_id).where(s.Post.platform_id.like("19000000000000%"))).scalars().all()
+        ids = (
+            conn.execute(sa.select(s.Post.platform_id).where(s.Post.platform_id.like("19000000000000%")))
+            .scalars()
+            .all()
+        )
     assert ids and all(len(i) == 19 for i in ids)
 
 

@@ -29,7 +29,7 @@ def test_views_as_of_ignores_later_and_unknown_snapshots() -> None:
     assert views_as_of(snaps, None).value == 500
     got = views_as_of(snaps, _t(4))
     assert (got.value, got.observed_at) == (100, _t(1))
-    assert views_as_of(snaps, _t(1) .replace(hour=11)).value is None
+    assert views_as_of(snaps, _t(1).replace(hour=11)).value is None
     curve = views_over_time([snaps, [_snap(3, 7)]], None)
     assert [(t.day, v, u) for t, v, u in curve] == [(1, 100, 1), (3, 107, 0), (5, 507, 0)]
 
@@ -49,21 +49,48 @@ def test_totals_count_unknown_views_apart() -> None:
     assert week_of(datetime(2024, 7, 17, tzinfo=UTC)).isoformat() == "2024-07-15"
 
 
-def test_study_reach_with_out_of_order_and_conflicting_snapshots(ws: claimwatch.Workspace, tmp_path, write_jsonl) -> None:
-    later = write_jsonl("later.jsonl", [page([post("1", "Ballots were shredded in Georgia, election stolen", 900),
-                                              post("2", "Another election claim, ballots again", None)],
-                                             retrieved_at="2024-08-20T00:00:00+00:00")])
-    earlier = write_jsonl("earlier.jsonl", [page([post("1", "Ballots were shredded in Georgia, election stolen", 300)],
-                                                 retrieved_at="2024-08-02T00:00:00+00:00")])
-    conflict = write_jsonl("conflict.jsonl", [page([post("1", "Ballots were shredded in Georgia, election stolen", 301)],
-                                                   retrieved_at="2024-08-02T00:00:00+00:00")])
+def test_study_reach_with_out_of_order_and_conflicting_snapshots(
+    ws: claimwatch.Workspace, tmp_path, write_jsonl
+) -> None:
+    later = write_jsonl(
+        "later.jsonl",
+        [
+            page(
+                [
+                    post("1", "Ballots were shredded in Georgia, election stolen", 900),
+                    post("2", "Another election claim, ballots again", None),
+                ],
+                retrieved_at="2024-08-20T00:00:00+00:00",
+            )
+        ],
+    )
+    earlier = write_jsonl(
+        "earlier.jsonl",
+        [
+            page(
+                [post("1", "Ballots were shredded in Georgia, election stolen", 300)],
+                retrieved_at="2024-08-02T00:00:00+00:00",
+            )
+        ],
+    )
+    conflict = write_jsonl(
+        "conflict.jsonl",
+        [
+            page(
+                [post("1", "Ballots were shredded in Georgia, election stolen", 301)],
+                retrieved_at="2024-08-02T00:00:00+00:00",
+            )
+        ],
+    )
     ws.ingest_posts([later])
     ws.ingest_posts([earlier])
     rep = ws.ingest_posts([conflict])
     assert any("conflicting snapshot for post 1" in q.reason for q in ws.quarantine())
     assert rep.ok
     fc = tmp_path / "fc.json"
-    fc.write_text(__import__("json").dumps([claimreview("https://example.org/fc/shred", "Ballots were shredded", "False")]))
+    fc.write_text(
+        __import__("json").dumps([claimreview("https://example.org/fc/shred", "Ballots were shredded", "False")])
+    )
     ws.ingest_factchecks([fc])
     with ws.engine.begin() as conn:
         post_ids = {r.platform_id: r.id for r in conn.execute(sa.select(s.Post.id, s.Post.platform_id))}
@@ -83,5 +110,7 @@ def test_study_reach_with_out_of_order_and_conflicting_snapshots(ws: claimwatch.
     assert mid.summary.total_views == 300 and mid.summary.posts_views_unknown == 1
     latest = ws.run_study(parse_study(study()))
     assert {r["post_id"]: (r["views"], r["views_observed_at"]) for r in latest.to_dict()["posts"]} == {
-        "1": (900, "2024-08-20T00:00:00Z"), "2": (None, None)}
+        "1": (900, "2024-08-20T00:00:00Z"),
+        "2": (None, None),
+    }
     assert "views unknown for 1" in latest.headline()[0]

@@ -17,35 +17,98 @@ from claimwatch.records import MatchStatus
 from claimwatch.reports.render import to_html, to_markdown, write_all
 from claimwatch.store import schema as s
 
-USERS = [{"id": "111", "username": "demo_account", "name": "Demo (synthetic)"},
-         {"id": "222", "username": "other_account", "name": "Other (synthetic)"}]
+USERS = [
+    {"id": "111", "username": "demo_account", "name": "Demo (synthetic)"},
+    {"id": "222", "username": "other_account", "name": "Other (synthetic)"},
+]
 
 
 @pytest.fixture()
 def store(mws: claimwatch.Workspace, tmp_path: Path, write_jsonl) -> claimwatch.Workspace:
     fc = tmp_path / "fc.json"
-    fc.write_text(json.dumps([
-        claimreview("https://example.org/fc/machines", "Voting machines secretly switched votes between candidates.",
-                    "False"),
-        claimreview("https://example.org/fc/turnout", "Young voter turnout rose sharply in the midterm elections.", "True"),
-    ]))
+    fc.write_text(
+        json.dumps(
+            [
+                claimreview(
+                    "https://example.org/fc/machines",
+                    "Voting machines secretly switched votes between candidates.",
+                    "False",
+                ),
+                claimreview(
+                    "https://example.org/fc/turnout",
+                    "Young voter turnout rose sharply in the midterm elections.",
+                    "True",
+                ),
+            ]
+        )
+    )
     mws.ingest_factchecks([fc])
-    august = write_jsonl("aug.jsonl", [page([
-        post("1", "The voting machines switched votes between the candidates! <script>alert(1)</script>", 1000,
-             created="2024-07-01T10:00:00.000Z"),
-        post("2", "=HYPERLINK(\"http://evil.example\") Voting machines secretly switched votes, wake up", None,
-             created="2024-07-02T10:00:00.000Z"),
-        post("3", "RT @other_account: voting machines secretly switched votes between candidates", 0,
-             created="2024-07-03T10:00:00.000Z", ref=("retweeted", "9")),
-        post("4", "Young voter turnout rose sharply in the midterm elections, great news", 50,
-             created="2024-07-04T10:00:00.000Z"),
-        post("5", "Baking bread this weekend with the kids, wish us luck", 70, created="2024-07-05T10:00:00.000Z"),
-        post("6", "Voting machines switched votes between candidates, I am sure", 5000, author="222",
-             created="2024-07-06T10:00:00.000Z"),
-    ], users=USERS, tweets=[post("9", "voting machines secretly switched votes between candidates", 123456, author="222")])])
-    november = write_jsonl("nov.jsonl", [page([post("1", "The voting machines switched votes between the candidates! "
-                                                    "<script>alert(1)</script>", 4000, created="2024-07-01T10:00:00.000Z")],
-                                              users=USERS, retrieved_at="2024-11-01T12:00:00+00:00")])
+    august = write_jsonl(
+        "aug.jsonl",
+        [
+            page(
+                [
+                    post(
+                        "1",
+                        "The voting machines switched votes between the candidates! <script>alert(1)</script>",
+                        1000,
+                        created="2024-07-01T10:00:00.000Z",
+                    ),
+                    post(
+                        "2",
+                        '=HYPERLINK("http://evil.example") Voting machines secretly switched votes, wake up',
+                        None,
+                        created="2024-07-02T10:00:00.000Z",
+                    ),
+                    post(
+                        "3",
+                        "RT @other_account: voting machines secretly switched votes between candidates",
+                        0,
+                        created="2024-07-03T10:00:00.000Z",
+                        ref=("retweeted", "9"),
+                    ),
+                    post(
+                        "4",
+                        "Young voter turnout rose sharply in the midterm elections, great news",
+                        50,
+                        created="2024-07-04T10:00:00.000Z",
+                    ),
+                    post(
+                        "5",
+                        "Baking bread this weekend with the kids, wish us luck",
+                        70,
+                        created="2024-07-05T10:00:00.000Z",
+                    ),
+                    post(
+                        "6",
+                        "Voting machines switched votes between candidates, I am sure",
+                        5000,
+                        author="222",
+                        created="2024-07-06T10:00:00.000Z",
+                    ),
+                ],
+                users=USERS,
+                tweets=[post("9", "voting machines secretly switched votes between candidates", 123456, author="222")],
+            )
+        ],
+    )
+    november = write_jsonl(
+        "nov.jsonl",
+        [
+            page(
+                [
+                    post(
+                        "1",
+                        "The voting machines switched votes between the candidates! <script>alert(1)</script>",
+                        4000,
+                        created="2024-07-01T10:00:00.000Z",
+                    )
+                ],
+                users=USERS,
+                retrieved_at="2024-11-01T12:00:00+00:00",
+            )
+        ],
+    )
     mws.ingest_posts([august, november])
     mws.match()
     return mws
@@ -53,8 +116,11 @@ def store(mws: claimwatch.Workspace, tmp_path: Path, write_jsonl) -> claimwatch.
 
 def _match_id(ws: claimwatch.Workspace, post_id: str) -> int:
     with ws.engine.connect() as conn:
-        return conn.scalar(sa.select(s.Match.id).join(s.Post, s.Post.id == s.Match.post_id)
-                           .where(s.Post.platform_id == post_id, s.Match.rank == 1))
+        return conn.scalar(
+            sa.select(s.Match.id)
+            .join(s.Post, s.Post.id == s.Match.post_id)
+            .where(s.Post.platform_id == post_id, s.Match.rank == 1)
+        )
 
 
 def test_headline_counts_debunked_posts_and_latest_views(store: claimwatch.Workspace) -> None:
@@ -65,7 +131,9 @@ def test_headline_counts_debunked_posts_and_latest_views(store: claimwatch.Works
     assert (h.debunked_posts, h.debunked_views, h.debunked_views_unknown) == (2, 4000, 1)
     assert (h.debunked_confirmed, h.debunked_proposed_only) == (0, 2)
     row1 = rep.rows[0]
-    assert row1.views == 4000 and row1.views_observed_at == datetime(2024, 11, 1, 12, tzinfo=UTC) and row1.snapshots == 2
+    assert (
+        row1.views == 4000 and row1.views_observed_at == datetime(2024, 11, 1, 12, tzinfo=UTC) and row1.snapshots == 2
+    )
     assert row1.fact_check.url.endswith("/machines") and row1.fact_check.rating_class == "false"
     assert row1.fact_check.claim == "Voting machines secretly switched votes between candidates."
     assert rep.rows[2].fact_check.rating_class == "true" and not rep.rows[2].debunked

@@ -40,8 +40,9 @@ def _one_line_error(code: int, err: str, *needles: str) -> None:
 def store(tmp_path: Path, write_jsonl) -> Path:
     path = tmp_path / "store" / "s.db"
     ws = claimwatch.open(path)
-    ws.ingest_posts([write_jsonl("p.jsonl", [page([post("1", "a post about ballots"), post("2", "another post")]),
-                                             "{broken"])])
+    ws.ingest_posts(
+        [write_jsonl("p.jsonl", [page([post("1", "a post about ballots"), post("2", "another post")]), "{broken"])]
+    )
     ws.engine.dispose()
     return path
 
@@ -51,6 +52,7 @@ def _files(folder: Path) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- store errors
+
 
 def test_a_folder_as_store_is_one_line(tmp_path: Path) -> None:
     for command in (("stats",), ("ingest", "posts", str(tmp_path / "nothing.jsonl"))):
@@ -132,10 +134,13 @@ def test_disk_full_while_writing_the_store_is_one_line(store: Path, write_jsonl,
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA max_page_count = " + str(cur.execute("PRAGMA page_count").fetchone()[0] + 3))
             cur.close()
+
         return connect
 
-    big = write_jsonl("more.jsonl", [page([post(str(100 + i), "a longer post about ballots " * 40) for i in range(50)])
-                                     for _ in range(1)])
+    big = write_jsonl(
+        "more.jsonl",
+        [page([post(str(100 + i), "a longer post about ballots " * 40) for i in range(50)]) for _ in range(1)],
+    )
     monkeypatch.setattr(db, "_sqlite_pragmas", capped)
     code, _, err = run("ingest", "posts", str(big), "--db", str(store))
     _one_line_error(code, err, str(store), "the disk is full")
@@ -154,12 +159,16 @@ def test_described_errors_name_the_reason() -> None:
 
 # --------------------------------------------------------------------------- read-only media
 
+
 def _read_only_commands(path: Path, tmp_path: Path) -> list[tuple[int, str, str]]:
     study = tmp_path / "study.yaml"
     study.write_text("title: t\nwindow: {from: 2024-01-01, to: 2024-12-31}\ninclude: {matches: proposed}\n")
-    return [run("stats", "--db", str(path)), run("quarantine", "list", "--db", str(path)),
-            run("report", "--db", str(path), "--out", str(tmp_path / "out")),
-            run("study", "run", str(study), "--db", str(path), "--json")]
+    return [
+        run("stats", "--db", str(path)),
+        run("quarantine", "list", "--db", str(path)),
+        run("report", "--db", str(path), "--out", str(tmp_path / "out")),
+        run("study", "run", str(study), "--db", str(path), "--json"),
+    ]
 
 
 def test_read_only_commands_read_a_store_on_read_only_media(store: Path, tmp_path: Path, monkeypatch) -> None:
@@ -214,6 +223,7 @@ def test_read_only_on_postgres(write_jsonl) -> None:
 
 
 # --------------------------------------------------------------------------- atomic outputs
+
 
 def test_a_failed_write_leaves_the_previous_file_and_no_temp(tmp_path: Path, monkeypatch) -> None:
     target = tmp_path / "report.md"

@@ -29,8 +29,14 @@ HUGE = 10**20
 
 def _hostile_posts(tmp: Path) -> Path:
     media = [{"media_key": "k" * 200, "type": "photo"}, {"media_key": "3_ok", "type": "t" * 40}]
-    p1 = post("1001", "nul \x00 inside and a lone \ud800 surrogate", views=HUGE,
-              attachments={"media_keys": ["k" * 200, "3_ok"]}, lang="x" * 40, extra=float("nan"))
+    p1 = post(
+        "1001",
+        "nul \x00 inside and a lone \ud800 surrogate",
+        views=HUGE,
+        attachments={"media_keys": ["k" * 200, "3_ok"]},
+        lang="x" * 40,
+        extra=float("nan"),
+    )
     p2 = post(LONG_ID, "an id longer than the column")
     p3 = post("1003", "fine text", ref=("quoted", "8" * 90))
     users = [{"id": "111", "username": "u" * 200, "name": "Name\x00With NUL"}]
@@ -43,10 +49,15 @@ def _hostile_posts(tmp: Path) -> Path:
 
 
 def _hostile_factchecks(tmp: Path) -> Path:
-    items = [claimreview("https://example.org/fc/1", "Claim with a \x00 NUL", inLanguage="l" * 30),
-             claimreview("https://example.org/" + "u" * 1100, "a review URL longer than the column"),
-             claimreview("https://example.org/fc/3", "rating value not finite",
-                         reviewRating={"@type": "Rating", "ratingValue": "Infinity", "bestRating": 5, "worstRating": 1})]
+    items = [
+        claimreview("https://example.org/fc/1", "Claim with a \x00 NUL", inLanguage="l" * 30),
+        claimreview("https://example.org/" + "u" * 1100, "a review URL longer than the column"),
+        claimreview(
+            "https://example.org/fc/3",
+            "rating value not finite",
+            reviewRating={"@type": "Rating", "ratingValue": "Infinity", "bestRating": 5, "worstRating": 1},
+        ),
+    ]
     path = tmp / "hostile_factchecks.json"
     path.write_text(json.dumps(items), encoding="utf-8")
     return path
@@ -58,10 +69,23 @@ def _hostile_notes(tmp: Path) -> Path:
     def row(**values: str) -> str:
         return "\t".join(values.get(col, "") for col in header)
 
-    lines = [row(noteId="1900000000000090001", noteAuthorParticipantId="A" * 200, createdAtMillis="1707984000000",
-                 tweetId="1900000000000010660", classification="C" * 80, summary="a plain summary"),
-             row(noteId="7" * 40, noteAuthorParticipantId="B", createdAtMillis="1707984000000",
-                 tweetId="1900000000000010661", classification="NOT_MISLEADING")]
+    lines = [
+        row(
+            noteId="1900000000000090001",
+            noteAuthorParticipantId="A" * 200,
+            createdAtMillis="1707984000000",
+            tweetId="1900000000000010660",
+            classification="C" * 80,
+            summary="a plain summary",
+        ),
+        row(
+            noteId="7" * 40,
+            noteAuthorParticipantId="B",
+            createdAtMillis="1707984000000",
+            tweetId="1900000000000010661",
+            classification="NOT_MISLEADING",
+        ),
+    ]
     path = tmp / "notes-00000.tsv"
     path.write_text("\t".join(header) + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -69,14 +93,32 @@ def _hostile_notes(tmp: Path) -> Path:
 
 def _hostile_labels(tmp: Path) -> Path:
     def event(tweet: str, event_type: str, details: str) -> str:
-        return json.dumps({"data": {"public_tweet_notice": {
-            "tweet": {"id": tweet, "author_id": "9"}, "event_type": event_type, "event_at": "2024-07-15T09:00:00.000Z",
-            "application": "apply", "label_title": "Stay informed", "details": details}}})
+        return json.dumps(
+            {
+                "data": {
+                    "public_tweet_notice": {
+                        "tweet": {"id": tweet, "author_id": "9"},
+                        "event_type": event_type,
+                        "event_at": "2024-07-15T09:00:00.000Z",
+                        "application": "apply",
+                        "label_title": "Stay informed",
+                        "details": details,
+                    }
+                }
+            }
+        )
 
     path = tmp / "labels.jsonl"
-    path.write_text("\n".join([event("1001", "misleading", "details \x00 with NUL"),
-                               event("1002", "e" * 100, "an event type longer than the column")]) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            [
+                event("1001", "misleading", "details \x00 with NUL"),
+                event("1002", "e" * 100, "an event type longer than the column"),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -87,31 +129,44 @@ def _ingest_all(ws: claimwatch.Workspace, tmp: Path) -> dict[str, Any]:
         "notes": ws.ingest_notes([_hostile_notes(tmp)]),
         "labels": ws.ingest_labels([_hostile_labels(tmp)]),
     }
-    return {kind: (rep.inserted, rep.quarantined, rep.warnings, [f.error for f in rep.files])
-            for kind, rep in reports.items()}
+    return {
+        kind: (rep.inserted, rep.quarantined, rep.warnings, [f.error for f in rep.files])
+        for kind, rep in reports.items()
+    }
 
 
 def _describe(ws: claimwatch.Workspace) -> dict[str, Any]:
     """Everything that landed, in a form that does not depend on the store (no ids, no times)."""
+
     def rows(q: Any) -> list[tuple[Any, ...]]:
         return sorted((tuple(row) for row in conn.execute(q)), key=repr)
 
     with ws.engine.connect() as conn:
         return {
-            "posts": rows(sa.select(s.Post.platform_id, s.Post.text, s.Post.lang, s.Post.referenced_id,
-                                    s.Author.handle, s.Author.name)
-                          .outerjoin(s.Author, s.Author.id == s.Post.author_id)),
-            "raw_extra": sorted(((pid, raw.get("extra")) for pid, raw in conn.execute(
-                sa.select(s.Post.platform_id, s.Post.raw))), key=repr),
+            "posts": rows(
+                sa.select(
+                    s.Post.platform_id, s.Post.text, s.Post.lang, s.Post.referenced_id, s.Author.handle, s.Author.name
+                ).outerjoin(s.Author, s.Author.id == s.Post.author_id)
+            ),
+            "raw_extra": sorted(
+                ((pid, raw.get("extra")) for pid, raw in conn.execute(sa.select(s.Post.platform_id, s.Post.raw))),
+                key=repr,
+            ),
             "media": rows(sa.select(s.Media.media_key, s.Media.type)),
             "snapshots": rows(sa.select(s.MetricSnapshot.views, s.MetricSnapshot.likes)),
-            "factchecks": rows(sa.select(s.FactCheck.review_url, s.FactCheck.claim_text, s.FactCheck.language,
-                                         s.FactCheck.rating_value)),
+            "factchecks": rows(
+                sa.select(
+                    s.FactCheck.review_url, s.FactCheck.claim_text, s.FactCheck.language, s.FactCheck.rating_value
+                )
+            ),
             "notes": rows(sa.select(s.Note.note_id, s.Note.classification, s.Note.author_id)),
             "labels": rows(sa.select(s.LabelEvent.platform_id, s.LabelEvent.event_type, s.LabelEvent.details)),
-            "quarantine": rows(sa.select(s.Quarantine.kind, s.Quarantine.action, s.Quarantine.location,
-                                         s.Quarantine.reason)),
-            "quarantine_raw_has_escaped_nul": any("\\u0000" in raw for raw in conn.scalars(sa.select(s.Quarantine.raw))),
+            "quarantine": rows(
+                sa.select(s.Quarantine.kind, s.Quarantine.action, s.Quarantine.location, s.Quarantine.reason)
+            ),
+            "quarantine_raw_has_escaped_nul": any(
+                "\\u0000" in raw for raw in conn.scalars(sa.select(s.Quarantine.raw))
+            ),
         }
 
 
@@ -130,9 +185,18 @@ def _expected_shape(d: dict[str, Any]) -> None:
     assert d["notes"] == [("1900000000000090001", None, None)]
     assert d["labels"] == [], "the label reader refuses a NUL and an over-long event type before the store sees them"
     reasons = " ".join(q[3] for q in d["quarantine"])
-    for text in ("platform_id is 70 characters", "review_url is 1,120 characters", "has 40 digits; X ids have at most 19",
-                 "event_type 'eeee", "contains a NUL character",
-                 "field text: NUL", "field lang", "field author.handle", "media[0].media_key", "implausible count"):
+    for text in (
+        "platform_id is 70 characters",
+        "review_url is 1,120 characters",
+        "has 40 digits; X ids have at most 19",
+        "event_type 'eeee",
+        "contains a NUL character",
+        "field text: NUL",
+        "field lang",
+        "field author.handle",
+        "media[0].media_key",
+        "implausible count",
+    ):
         assert text in reasons, text
     assert d["quarantine_raw_has_escaped_nul"], "the bad line with a raw NUL is quarantined, escaped"
 
@@ -159,8 +223,9 @@ def test_the_same_hostile_batch_gives_the_same_store_on_postgres(tmp_path: Path)
         if key != "quarantine":
             assert a[key] == b[key], key
     assert [q[:3] for q in a["quarantine"]] == [q[:3] for q in b["quarantine"]]
-    assert [q[3].replace(str(tmp_path / "a"), "") for q in a["quarantine"]] == \
-        [q[3].replace(str(tmp_path / "b"), "") for q in b["quarantine"]]
+    assert [q[3].replace(str(tmp_path / "a"), "") for q in a["quarantine"]] == [
+        q[3].replace(str(tmp_path / "b"), "") for q in b["quarantine"]
+    ]
     _expected_shape(b)
     again = _ingest_all(pg, tmp_path / "b")
     assert all(inserted == 0 for inserted, *_ in again.values()), "re-running adds nothing"
@@ -182,7 +247,10 @@ def test_quarantine_never_fails_on_unstorable_text(each_store: claimwatch.Worksp
     ws = each_store
     src = r.SourceRef("f\x00.jsonl", "line " + "9" * 300, "f" * 60)
     with ws.engine.begin() as conn:
-        assert repo.add_quarantine(conn, None, "posts", [(r.Rejected(src, "why \x00 \ud800", "raw \x00"), "rejected")]) == 1
+        assert (
+            repo.add_quarantine(conn, None, "posts", [(r.Rejected(src, "why \x00 \ud800", "raw \x00"), "rejected")])
+            == 1
+        )
     [row] = ws.quarantine()
     assert row.reason == "why \\u0000 \\ud800" and row.raw == "raw \\u0000"
     assert len(row.location) == 128 and row.location.endswith("…") and len(row.source_format) == 32
@@ -195,8 +263,9 @@ def test_sanitise_keeps_clean_records_as_they_are() -> None:
 
 
 def test_json_serializer_writes_non_finite_numbers_as_strings() -> None:
-    assert json.loads(sanitise.json_dumps({"a": [float("nan"), float("inf"), -float("inf"), 1.5]})) == \
-        {"a": ["NaN", "Infinity", "-Infinity", 1.5]}
+    assert json.loads(sanitise.json_dumps({"a": [float("nan"), float("inf"), -float("inf"), 1.5]})) == {
+        "a": ["NaN", "Infinity", "-Infinity", 1.5]
+    }
 
 
 def test_escape_text_is_visible_and_storable() -> None:
@@ -205,8 +274,9 @@ def test_escape_text_is_visible_and_storable() -> None:
     assert sanitise.strip_text("a\x00b\ud800") == "ab\ufffd"
 
 
-def test_an_analyst_name_too_long_for_the_store_is_refused_before_writing(each_store: claimwatch.Workspace,
-                                                                           tmp_path: Path) -> None:
+def test_an_analyst_name_too_long_for_the_store_is_refused_before_writing(
+    each_store: claimwatch.Workspace, tmp_path: Path
+) -> None:
     from ccdh_store import propose
 
     path = tmp_path / "p.jsonl"

@@ -50,22 +50,26 @@ def _names(cls: type) -> set[str]:
 P = STUDY["properties"]
 
 
-@pytest.mark.parametrize(("cls", "node"), [
-    (StudyResult, {"properties": {k: v for k, v in P.items() if k != "schema"}}),
-    (StudyInfo, P["study"]),
-    (Account, STUDY["$defs"]["account"]),
-    (Window, P["study"]["properties"]["window"]),
-    (Summary, P["summary"]),
-    (CategoryTotal, P["summary"]["properties"]["by_category"]["items"]),
-    (AccountTotal, P["by_account"]["items"]),
-    (WeekTotal, P["by_week"]["items"]),
-    (TopicPosts, P["topic_posts"]),
-    (SummedViews, P["views_over_time"]["additionalProperties"]["items"]),
-    (NotesCoverage, P["notes_coverage"]),
-    (LabelCoverage, P["labels"]),
-    (NarrativeProposal, P["proposed_narratives"]["items"]),
-    (Source, P["sources"]["items"]),
-], ids=lambda v: v.__name__ if isinstance(v, type) else "")
+@pytest.mark.parametrize(
+    ("cls", "node"),
+    [
+        (StudyResult, {"properties": {k: v for k, v in P.items() if k != "schema"}}),
+        (StudyInfo, P["study"]),
+        (Account, STUDY["$defs"]["account"]),
+        (Window, P["study"]["properties"]["window"]),
+        (Summary, P["summary"]),
+        (CategoryTotal, P["summary"]["properties"]["by_category"]["items"]),
+        (AccountTotal, P["by_account"]["items"]),
+        (WeekTotal, P["by_week"]["items"]),
+        (TopicPosts, P["topic_posts"]),
+        (SummedViews, P["views_over_time"]["additionalProperties"]["items"]),
+        (NotesCoverage, P["notes_coverage"]),
+        (LabelCoverage, P["labels"]),
+        (NarrativeProposal, P["proposed_narratives"]["items"]),
+        (Source, P["sources"]["items"]),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else "",
+)
 def test_each_block_has_exactly_the_keys_the_schema_declares(cls: type, node: dict[str, Any]) -> None:
     assert _names(cls) == _keys(node)
 
@@ -84,5 +88,9 @@ def test_jsonable_names_a_field_by_its_metadata_and_leaves_out_private_fields() 
 
 def test_a_group_total_is_labelled_by_its_key() -> None:
     assert WeekTotal(date(2024, 7, 1), 1, None, 1).label == "2024-07-01"
-    assert jsonable(WeekTotal(date(2024, 7, 1), 1, None, 1)) == {"week": "2024-07-01", "posts": 1, "views": None,
-                                                                   "views_unknown": 1}
+    assert jsonable(WeekTotal(date(2024, 7, 1), 1, None, 1)) == {
+        "week": "2024-07-01",
+        "posts": 1,
+        "views": None,
+        "views_unknown": 1,
+    }

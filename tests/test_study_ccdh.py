@@ -35,8 +35,10 @@ def test_study_reproduces_the_ccdh_november_2024_figures(store: claimwatch.Works
     s = result.summary
     assert (s.posts, s.total_views, s.posts_views_unknown) == (87, 2_000_000_000, 0)
     assert [(c.claim_category, c.posts, c.views) for c in s.by_category] == [
-        ("importing voters", 66, 1_300_000_000), ("unreliable voting systems", 19, 532_000_000),
-        ("mail ballots", 2, 168_000_000)]
+        ("importing voters", 66, 1_300_000_000),
+        ("unreliable voting systems", 19, 532_000_000),
+        ("mail ballots", 2, 168_000_000),
+    ]
     t = result.topic_posts
     assert (t.posts, t.views, t.views_unknown) == (746, 17_100_000_000, 0)
     assert t.ad_equivalent_usd == 23_769_000.0  # ≈ $24 M at $1.39 CPM
@@ -44,8 +46,11 @@ def test_study_reproduces_the_ccdh_november_2024_figures(store: claimwatch.Works
     assert (s.posts_with_note_shown, s.views_on_posts_without_note) == (0, 2_000_000_000)
     assert s.posts_analyst_confirmed == 87 and s.posts_machine_proposed_only == 0
     cov = result.notes_coverage
-    assert (cov.posts_with_proposed_notes, cov.posts_with_proposed_notes_none_shown, cov.share_none_shown) \
-        == (40, 40, 1.0)
+    assert (cov.posts_with_proposed_notes, cov.posts_with_proposed_notes_none_shown, cov.share_none_shown) == (
+        40,
+        40,
+        1.0,
+    )
     # Views come from the 2024-11-05 snapshot, not the later one, and the methods say so.
     assert {r.views_observed_at for r in result.posts} == {datetime(2024, 11, 5, 12, tzinfo=UTC)}
     assert {r["views_observed_at"] for r in result.to_dict()["posts"]} == {"2024-11-05T12:00:00Z"}
@@ -56,16 +61,21 @@ def test_study_reproduces_the_ccdh_november_2024_figures(store: claimwatch.Works
     all_curve = result.views_over_time["all"]
     assert all_curve[-1].views == 2_000_000_000 and all_curve[0].observed_at == datetime(2024, 11, 1, 12, tzinfo=UTC)
     # Every figure is traceable: each row names its fact-check and who confirmed the match.
-    assert all(r.fact_checks[0].match_method == "analyst-confirmed"
-               and r.fact_checks[0].decided_by == "analyst@example.org"
-               and r.fact_checks[0].url.startswith("https://example.org/fc/") for r in result.posts)
+    assert all(
+        r.fact_checks[0].match_method == "analyst-confirmed"
+        and r.fact_checks[0].decided_by == "analyst@example.org"
+        and r.fact_checks[0].url.startswith("https://example.org/fc/")
+        for r in result.posts
+    )
     assert sum(w.posts for w in result.by_week) == 87
     assert result.by_account == [AccountTotal("example_account", posts=87, views=2_000_000_000, views_unknown=0)]
     assert result.study.accounts[0].followers_at_collection == 193_000_000
     assert result.study.account == Account("x", "900000999", "example_account", followers_at_collection=193_000_000)
     lines = result.headline()
-    assert lines[0].startswith("87 posts by @example_account repeat claims that fact-checkers rated false or "
-                               "misleading; viewed 2,000,000,000 times.")
+    assert lines[0].startswith(
+        "87 posts by @example_account repeat claims that fact-checkers rated false or "
+        "misleading; viewed 2,000,000,000 times."
+    )
     assert "Priced as ads at $1.39 CPM: $23,769,000 for the on-topic posts" in lines[-1]
     # Same file and store, same report.
     again = store.run_study(path).to_dict()
@@ -76,8 +86,9 @@ def test_study_reproduces_the_ccdh_november_2024_figures(store: claimwatch.Works
 
 def test_study_with_machine_proposals_counts_them_apart(store: claimwatch.Workspace, tmp_path: Path) -> None:
     path = tmp_path / "study.yaml"
-    path.write_text(yaml.safe_dump({**STUDY, "include": {**STUDY["include"], "matches": "proposed",
-                                                         "min_confidence": 0.9}}))
+    path.write_text(
+        yaml.safe_dump({**STUDY, "include": {**STUDY["include"], "matches": "proposed", "min_confidence": 0.9}})
+    )
     s = store.run_study(path).summary
     # 9 proposals above 0.9 (one of the ten was rejected by the analyst)
     assert (s.posts, s.posts_analyst_confirmed, s.posts_machine_proposed_only) == (96, 87, 9)
@@ -89,17 +100,20 @@ def test_unquoted_yaml_verdicts_are_words_not_booleans(tmp_path: Path) -> None:
     assert load_study(path).verdicts == ("false", "misleading")
 
 
-@pytest.mark.parametrize(("patch", "message"), [
-    ({"colour": "red"}, "unknown key 'colour'"),
-    ({"window": {"from": "2024-08-01", "to": "2024-07-01"}}, "window is empty"),
-    ({"window": {"from": "2024-08-01"}}, "'window' needs 'from' and 'to'"),
-    ({"include": {"matches": "maybe"}}, "include.matches"),
-    ({"include": {"kinds": ["story"]}}, "unknown kind 'story'"),
-    ({"views": {"policy": "as_of"}}, "views.policy"),
-    ({"cpm_usd": -1}, "cpm_usd"),
-    ({"narratives": [{"name": "x"}]}, "give a description"),
-    ({"topic": {"name": "t", "colour": 1}}, "unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"colour": "red"}, "unknown key 'colour'"),
+        ({"window": {"from": "2024-08-01", "to": "2024-07-01"}}, "window is empty"),
+        ({"window": {"from": "2024-08-01"}}, "'window' needs 'from' and 'to'"),
+        ({"include": {"matches": "maybe"}}, "include.matches"),
+        ({"include": {"kinds": ["story"]}}, "unknown kind 'story'"),
+        ({"views": {"policy": "as_of"}}, "views.policy"),
+        ({"cpm_usd": -1}, "cpm_usd"),
+        ({"narratives": [{"name": "x"}]}, "give a description"),
+        ({"topic": {"name": "t", "colour": 1}}, "unknown key 'colour'"),
+    ],
+)
 def test_bad_study_files_fail_before_any_work(tmp_path: Path, patch: dict, message: str) -> None:
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump({**STUDY, **patch}))

@@ -28,13 +28,23 @@ POSTS = Path(__file__).parent / "fixtures" / "posts"
 USERS = [{"id": "900000777", "username": "example_account", "name": "Example (synthetic)"}]
 #: X ids (19 digits) and their views: billions, as the most viewed accounts have
 X_VIEWS = {f"18160000000000{n:05d}": views for n, views in enumerate([2_345_678_901, 1_234_567_890, 987_654_321])}
-BLUESKY = ["did:plc:aaaaexampleaaaaexample01/post/3kaaaoriginal1", "did:plc:aaaaexampleaaaaexample01/post/3kaaaquote0006"]
+BLUESKY = [
+    "did:plc:aaaaexampleaaaaexample01/post/3kaaaoriginal1",
+    "did:plc:aaaaexampleaaaaexample01/post/3kaaaquote0006",
+]
 FACTCHECK = "https://example.org/fc/counted-twice"
 
 
 def _study(d: Path, ws: claimwatch.Workspace, **extra: object) -> StudyResult:
-    (d / "study.yaml").write_text(yaml.safe_dump({"title": "SYNTHETIC: long ids and large numbers",
-                                                  "window": {"from": "2024-07-01", "to": "2024-07-31"}, **extra}))
+    (d / "study.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "title": "SYNTHETIC: long ids and large numbers",
+                "window": {"from": "2024-07-01", "to": "2024-07-31"},
+                **extra,
+            }
+        )
+    )
     return ws.run_study(d / "study.yaml")
 
 
@@ -44,9 +54,22 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[claimwatch.Workspac
     d = tmp_path_factory.mktemp("pdf")
     ws = claimwatch.open(d / "t.db")
     for day, factor in ((1, 1), (3, 2)):
-        lines = [page([post(pid, f"The ballots were counted twice, post {pid}", views * factor, author="900000777",
-                            created=f"2024-07-{10 + i:02d}T08:00:00.000Z") for i, (pid, views) in enumerate(X_VIEWS.items())],
-                      USERS, f"2024-08-0{day}T12:00:00+00:00")]
+        lines = [
+            page(
+                [
+                    post(
+                        pid,
+                        f"The ballots were counted twice, post {pid}",
+                        views * factor,
+                        author="900000777",
+                        created=f"2024-07-{10 + i:02d}T08:00:00.000Z",
+                    )
+                    for i, (pid, views) in enumerate(X_VIEWS.items())
+                ],
+                USERS,
+                f"2024-08-0{day}T12:00:00+00:00",
+            )
+        ]
         (d / f"x{day}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
         assert ws.ingest_posts([d / f"x{day}.jsonl"]).ok
     assert ws.ingest_posts([POSTS / "bluesky_getAuthorFeed.json"], observed_at=None).ok
@@ -86,21 +109,36 @@ def _chart(charts: list[Chart], name: str) -> Chart:
 
 # --------------------------------------------------------------------------- line breaking
 
+
 def test_lines_break_after_spaces_and_punctuation_never_between_digits() -> None:
     assert pieces(BLUESKY[0]) == ["did:", "plc:", "aaaaexampleaaaaexample01/", "post/", "3kaaaoriginal1"]
     for figure in ("1816000000000000001", "1,234,567,890", "2024-08-01", "2024-08-01T12:00:00Z", "$23,769,000"):
         assert pieces(figure) == [figure]
-    assert pieces("at://did:plc:x/app.bsky.feed.post/3k") == ["at://", "did:", "plc:", "x/", "app.", "bsky.", "feed.",
-                                                               "post/", "3k"]
+    assert pieces("at://did:plc:x/app.bsky.feed.post/3k") == [
+        "at://",
+        "did:",
+        "plc:",
+        "x/",
+        "app.",
+        "bsky.",
+        "feed.",
+        "post/",
+        "3k",
+    ]
     assert "".join(pieces("views 1,234 on 2024-08-01, said @a_b.")) == "views 1,234 on 2024-08-01, said @a_b."
 
 
 def test_wrap_fills_lines_and_cuts_only_what_cannot_fit() -> None:
     width = len  # one unit per character
     assert wrap("did:plc:aaaaexampleaaaaexample01/post/3kaaaoriginal1", 31.5, width).split("\n") == [
-        "did:plc:", "aaaaexampleaaaaexample01/post/", "3kaaaoriginal1"]
+        "did:plc:",
+        "aaaaexampleaaaaexample01/post/",
+        "3kaaaoriginal1",
+    ]
     assert wrap("1816000000000000001 1,234,567,890 views", 20.5, width).split("\n") == [
-        "1816000000000000001", "1,234,567,890 views"]
+        "1816000000000000001",
+        "1,234,567,890 views",
+    ]
     assert wrap("a" * 25, 10.5, width).split("\n") == ["a" * 10, "a" * 10, "a" * 5], "a word wider than the line"
 
 
@@ -114,6 +152,7 @@ def test_columns_are_as_wide_as_their_widest_figure() -> None:
 
 
 # --------------------------------------------------------------------------- the PDF
+
 
 def test_pdf_never_breaks_an_id_a_date_or_a_view_count(report: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = report
@@ -129,18 +168,21 @@ def test_pdf_never_breaks_an_id_a_date_or_a_view_count(report: tuple[StudyResult
     assert [r.post_id for r in result.posts[:3]] == list(X_VIEWS), "most viewed first"
 
 
-def test_a_table_with_figures_too_wide_at_7_5_pt_is_set_smaller(store: tuple[claimwatch.Workspace, Path],
-                                                                   tmp_path: Path) -> None:
+def test_a_table_with_figures_too_wide_at_7_5_pt_is_set_smaller(
+    store: tuple[claimwatch.Workspace, Path], tmp_path: Path
+) -> None:
     ws, d = store
     result = _study(d, ws)
     first = result.posts[0]  # a "word" of digits no column holds at 7.5 pt
-    result.posts[0] = replace(first, fact_checks=(replace(first.fact_checks[0], publisher="9" * 40),
-                                                  *first.fact_checks[1:]))
+    result.posts[0] = replace(
+        first, fact_checks=(replace(first.fact_checks[0], publisher="9" * 40), *first.fact_checks[1:])
+    )
     pdf = pdf_text(write_study(result, tmp_path)["pdf"].read_bytes())
     assert any("9" * 40 in line for line in pdf), "shrunk until the figure fits, not cut"
 
 
 # --------------------------------------------------------------------------- charts
+
 
 def test_views_over_time_with_two_observations_has_a_date_axis(report: tuple[StudyResult, dict[str, Path]]) -> None:
     result, _ = report
@@ -166,7 +208,10 @@ def test_posts_per_week_on_a_date_axis(report: tuple[StudyResult, dict[str, Path
     ticks = _xticks(_chart(study_charts(result), "posts_per_week"))
     assert ticks and not any(":" in t for t in ticks)
     assert {w.week for w in result.by_week} == {date(2024, 7, 8), date(2024, 7, 22)}
+
+
 # --------------------------------------------------------------------------- "1 post"
+
 
 def test_a_study_of_one_post_says_1_post_everywhere(store: tuple[claimwatch.Workspace, Path], tmp_path: Path) -> None:
     ws, d = store

@@ -78,26 +78,47 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[StudyResult, dict
     ws = claimwatch.open(d / "t.db")
     (d / "p.jsonl").write_text(json.dumps(page([post("1", HOSTILE_TEXT, 5000), post("2", FORMULA_TEXT, 4000)])) + "\n")
     ws.ingest_posts([d / "p.jsonl"])
-    (d / "fc.json").write_text(json.dumps([claimreview("https://example.org/fc/hostile",
-                                                       "<img src=x onerror=alert(1)> ballots shredded",
-                                                       publisher="<b>Evil & Co</b>")]))
+    (d / "fc.json").write_text(
+        json.dumps(
+            [
+                claimreview(
+                    "https://example.org/fc/hostile",
+                    "<img src=x onerror=alert(1)> ballots shredded",
+                    publisher="<b>Evil & Co</b>",
+                )
+            ]
+        )
+    )
     ws.ingest_factchecks([d / "fc.json"])
     for match_id in propose(ws, [("1", "https://example.org/fc/hostile"), ("2", "https://example.org/fc/hostile")]):
         ws.decide(match_id, MatchStatus.CONFIRMED, "analyst@example.org")
-    (d / "study.yaml").write_text(yaml.safe_dump({
-        "title": "Hostile <script>alert('t')</script>", "accounts": ["demo_account"],
-        "window": {"from": "2024-07-01", "to": "2024-07-31"},
-        "narratives": [{"name": HOSTILE_NARRATIVE, "keywords": ["election*", "ballot*"],
-                        "factchecks": ["javascript:alert('seed')"]}]}))
+    (d / "study.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "title": "Hostile <script>alert('t')</script>",
+                "accounts": ["demo_account"],
+                "window": {"from": "2024-07-01", "to": "2024-07-31"},
+                "narratives": [
+                    {
+                        "name": HOSTILE_NARRATIVE,
+                        "keywords": ["election*", "ballot*"],
+                        "factchecks": ["javascript:alert('seed')"],
+                    }
+                ],
+            }
+        )
+    )
     result = ws.run_study(d / "study.yaml")
     i, first = next((i, r) for i, r in enumerate(result.posts) if r.post_id == "1")
-    evil_fc = replace(first.fact_checks[0], url="javascript:alert('fc')",
-                      rating_text='=HYPERLINK("http://evil.example","False")')
+    evil_fc = replace(
+        first.fact_checks[0], url="javascript:alert('fc')", rating_text='=HYPERLINK("http://evil.example","False")'
+    )
     result.posts[i] = replace(first, url="javascript:alert('post')", fact_checks=(evil_fc, *first.fact_checks))
     return result, write_study(result, d / "out")
 
 
 # --------------------------------------------------------------------------- the CCDH-shaped study
+
 
 def test_every_format_is_written(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
@@ -136,8 +157,13 @@ def test_html_has_the_figures_and_links_to_every_post_and_fact_check(ccdh: tuple
 def test_methods_and_sources_are_in_the_report(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
     page_html, md = paths["html"].read_text(), paths["md"].read_text()
-    for text in (*result.methods, result.study.inclusion_rule, result.study.views_metric,
-                 result.study.community_note_rule, *result.sources[0].files):
+    for text in (
+        *result.methods,
+        result.study.inclusion_rule,
+        result.study.views_metric,
+        result.study.community_note_rule,
+        *result.sources[0].files,
+    ):
         assert html.escape(text, quote=False) in page_html
     assert "## Methods" in md and "## Sources" in md and md_cell(result.study.views_metric) in md
 
@@ -164,7 +190,7 @@ def test_pngs_are_150_dpi_pngs_and_the_pdf_has_the_headline(ccdh: tuple[StudyRes
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
         width, height = struct.unpack(">II", data[16:24])
         assert width > 600 and height > 200
-        ppm = struct.unpack(">II", data[data.index(b"pHYs") + 4:][:8])
+        ppm = struct.unpack(">II", data[data.index(b"pHYs") + 4 :][:8])
         assert ppm == (5906, 5906), "150 dpi"
     pdf = paths["pdf"].read_bytes()
     assert pdf.startswith(b"%PDF")
@@ -187,8 +213,9 @@ def test_cli_study_run_writes_the_report(tmp_path: Path) -> None:
     d.mkdir()
     build_store(claimwatch.open(d / "t.db"), d)
     (d / "study.yaml").write_text(yaml.safe_dump(STUDY))
-    res = CliRunner().invoke(app, ["study", "run", str(d / "study.yaml"), "--db", str(d / "t.db"),
-                                   "--out", str(tmp_path / "out")])
+    res = CliRunner().invoke(
+        app, ["study", "run", str(d / "study.yaml"), "--db", str(d / "t.db"), "--out", str(tmp_path / "out")]
+    )
     assert res.exit_code == 0, res.output
     assert "87 posts by @example_account" in res.stdout
     assert "study.html" in res.stderr and "study.pdf" in res.stderr
@@ -216,8 +243,9 @@ def test_study_json_holds_the_target_shape(tmp_path: Path) -> None:
     """Every key of the target document is in a study's JSON, with a value of the same JSON type
     or null (unknown: e.g. content credentials, which no reader fills yet)."""
     ws = claimwatch.open(tmp_path / "t.db")
-    with_media = page([post("1", "The election ballots were shredded, see the photo", 900,
-                            attachments={"media_keys": ["3_1"]})])
+    with_media = page(
+        [post("1", "The election ballots were shredded, see the photo", 900, attachments={"media_keys": ["3_1"]})]
+    )
     with_media["includes"]["media"] = [{"media_key": "3_1", "type": "photo", "public_metrics": {"view_count": 40}}]
     (tmp_path / "p.jsonl").write_text(json.dumps(with_media) + "\n")
     ws.ingest_posts([tmp_path / "p.jsonl"])
@@ -225,8 +253,11 @@ def test_study_json_holds_the_target_shape(tmp_path: Path) -> None:
     ws.ingest_factchecks([tmp_path / "fc.json"])
     [match_id] = propose(ws, [("1", "https://example.org/fc/1")])
     ws.decide(match_id, MatchStatus.CONFIRMED, "analyst@example.org")
-    (tmp_path / "study.yaml").write_text(yaml.safe_dump({"title": "SYNTHETIC", "accounts": ["demo_account"],
-                                                         "window": {"from": "2024-07-01", "to": "2024-07-31"}}))
+    (tmp_path / "study.yaml").write_text(
+        yaml.safe_dump(
+            {"title": "SYNTHETIC", "accounts": ["demo_account"], "window": {"from": "2024-07-01", "to": "2024-07-31"}}
+        )
+    )
     ours = _key_paths(ws.run_study(tmp_path / "study.yaml").to_dict())
     target = _key_paths({k: v for k, v in json.loads(TARGET.read_text()).items() if not k.startswith("_")})
     assert ours[".posts.media.media_key"] == "3_1"
@@ -238,13 +269,18 @@ def test_study_json_holds_the_target_shape(tmp_path: Path) -> None:
         if path not in ours:
             return False
         got = ours[path]
-        return got is None or want is None or isinstance(got, type(want)) or (
-            isinstance(want, float) and isinstance(got, int))
+        return (
+            got is None
+            or want is None
+            or isinstance(got, type(want))
+            or (isinstance(want, float) and isinstance(got, int))
+        )
 
     assert [p for p, v in target.items() if not fits(p, v)] == []
 
 
 # --------------------------------------------------------------------------- hostile text
+
 
 def test_hostile_text_is_escaped_in_html_and_svg(hostile: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = hostile
@@ -287,23 +323,37 @@ def test_hostile_text_does_not_break_the_pdf(hostile: tuple[StudyResult, dict[st
 
 # --------------------------------------------------------------------------- in a browser
 
+
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+)
 def test_report_in_chromium(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     from playwright.sync_api import sync_playwright
 
     _, paths = ccdh
     errors: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             tab = browser.new_page(viewport={"width": 1280, "height": 900})
             tab.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
             tab.on("pageerror", lambda e: errors.append(str(e)))
-            tab.add_init_script("window.__csp = []; document.addEventListener('securitypolicyviolation',"
-                                " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));")
+            tab.add_init_script(
+                "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+                " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+            )
             tab.goto(paths["html"].as_uri())
             charts = tab.locator("img.chart")
             assert charts.count() == 4

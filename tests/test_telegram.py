@@ -41,7 +41,11 @@ def test_desktop_channel_message_fields():
     # text array: strings and entity objects joined
     assert post.text == "SYNTHETIC: the ballots were counted twice. Proof share! #election"
     assert post.author is not None
-    assert (post.author.platform_id, post.author.name, post.author.handle) == (CHANNEL, "Example Channel (synthetic)", None)
+    assert (post.author.platform_id, post.author.name, post.author.handle) == (
+        CHANNEL,
+        "Example Channel (synthetic)",
+        None,
+    )
     # reactions: every kind summed into likes; the breakdown stays in raw; no views in Desktop's JSON
     m = post.metrics
     assert (m.likes, m.views, m.reposts, m.replies) == (130, None, None, None)
@@ -78,17 +82,33 @@ def test_desktop_service_messages_skipped_old_dates_warned_bad_messages_rejected
 
 
 def test_desktop_counts_are_read_when_an_export_has_them(tmp_path):
-    chat = {"name": "c", "type": "public_channel", "id": 5, "messages": [
-        {"id": 1, "type": "message", "date_unixtime": "1722043425", "text": "x", "views": 1000, "forwards": 7}]}
+    chat = {
+        "name": "c",
+        "type": "public_channel",
+        "id": 5,
+        "messages": [
+            {"id": 1, "type": "message", "date_unixtime": "1722043425", "text": "x", "views": 1000, "forwards": 7}
+        ],
+    }
     parsed, _ = run_reader(telegram.read, write_file(tmp_path, "result.json", json.dumps(chat)), OBSERVED)
     m = parsed[0].record.metrics
     assert (parsed[0].record.platform_id, m.views, m.reposts, m.likes) == ("channel5/1", 1000, 7, None)
 
 
 def test_desktop_authors_and_reply_peers_must_be_peer_ids(tmp_path):
-    messages = [{"id": 1, "type": "message", "date_unixtime": "1722043425", "text": "x", "from": "A", "from_id": 12345},
-                {"id": 2, "type": "message", "date_unixtime": "1722043425", "text": "y", "from": "B",
-                 "from_id": {"user": 1}, "reply_to_message_id": 1, "reply_to_peer_id": "../etc"}]
+    messages = [
+        {"id": 1, "type": "message", "date_unixtime": "1722043425", "text": "x", "from": "A", "from_id": 12345},
+        {
+            "id": 2,
+            "type": "message",
+            "date_unixtime": "1722043425",
+            "text": "y",
+            "from": "B",
+            "from_id": {"user": 1},
+            "reply_to_message_id": 1,
+            "reply_to_peer_id": "../etc",
+        },
+    ]
     chat = {"name": "Group (synthetic)", "type": "private_group", "id": 7, "messages": messages}
     parsed, _ = run_reader(telegram.read, write_file(tmp_path, "result.json", json.dumps(chat)), OBSERVED)
     old, odd = (p.record for p in parsed)
@@ -110,7 +130,8 @@ def test_desktop_full_export_all_chats_keyed_by_peer_kind():
     assert posts["channel2222222222/11"].referenced_id == "channel2222222222/10"
     assert posts["channel1111111111/77"].source.location == "left_chats chat 1 message 1"
     assert [(r.source.location, r.reason) for r in rejected] == [
-        ("chats chat 3 message 1", "the chat's id 'not-a-number' is not a number: its messages cannot be keyed")]
+        ("chats chat 3 message 1", "the chat's id 'not-a-number' is not a number: its messages cannot be keyed")
+    ]
 
 
 # --- Telethon ------------------------------------------------------------------------------
@@ -163,14 +184,23 @@ def test_telethon_array_reads_like_lines():
 
 
 def test_a_file_of_service_messages_only_says_so(tmp_path):
-    lines = [json.dumps({"_": "MessageService", "id": i, "peer_id": {"_": "PeerChannel", "channel_id": 1}}) for i in range(2)]
+    lines = [
+        json.dumps({"_": "MessageService", "id": i, "peer_id": {"_": "PeerChannel", "channel_id": 1}}) for i in range(2)
+    ]
     path = write_file(tmp_path, "service.jsonl", "\n".join(lines) + "\n")
     with pytest.raises(FormatError, match="only records that are not posts: 2 Telethon service messages"):
         run_reader(telegram.read, path, OBSERVED)
 
 
-@pytest.mark.parametrize("name", ["telegram_desktop_channel.json", "telegram_desktop_full_export.json",
-                                  "telegram_telethon.jsonl", "telegram_telethon_array.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "telegram_desktop_channel.json",
+        "telegram_desktop_full_export.json",
+        "telegram_telethon.jsonl",
+        "telegram_telethon_array.json",
+    ],
+)
 def test_detected(name):
     assert detect_post_format(FIXTURES / name) == "telegram"
 

@@ -12,14 +12,26 @@ from claimwatch.claims.encoder import Encoder
 from claimwatch.training.encoder import fine_tune
 
 TRIPLES = [
-    ("they found 50k ballots in a dumpster", "A trooper found 50,000 ballots in a dumpster in Arizona.",
-     "Voting machines switched votes in Michigan."),
-    ("dominion deleted millions of votes", "Dominion voting machines deleted 2.7 million votes.",
-     "Dead people voted in Wayne County."),
-    ("dead people voted in michigan", "Thousands of dead people voted in Wayne County, Michigan.",
-     "Arizona found 50,000 ballots in a dumpster."),
-    ("non-citizens are registering to vote", "Non-citizens are registering to vote in swing states.",
-     "Mail ballots are being thrown away in Pennsylvania."),
+    (
+        "they found 50k ballots in a dumpster",
+        "A trooper found 50,000 ballots in a dumpster in Arizona.",
+        "Voting machines switched votes in Michigan.",
+    ),
+    (
+        "dominion deleted millions of votes",
+        "Dominion voting machines deleted 2.7 million votes.",
+        "Dead people voted in Wayne County.",
+    ),
+    (
+        "dead people voted in michigan",
+        "Thousands of dead people voted in Wayne County, Michigan.",
+        "Arizona found 50,000 ballots in a dumpster.",
+    ),
+    (
+        "non-citizens are registering to vote",
+        "Non-citizens are registering to vote in swing states.",
+        "Mail ballots are being thrown away in Pennsylvania.",
+    ),
 ]
 
 

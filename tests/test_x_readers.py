@@ -51,16 +51,35 @@ def facts(parsed: list[Parsed]) -> dict[tuple[str, bool], tuple]:
     A context copy of a collected post is left out, as the store keeps the collected one (a
     page lists a post of its own ``data`` in ``includes.tweets`` when edit history is expanded)."""
     collected = {p.record.platform_id for p in parsed if p.record.collected}
-    return {(p.record.platform_id, p.record.collected): (
-        p.record.kind, p.record.referenced_id, p.record.text, p.record.author.handle if p.record.author else None,
-        p.record.created_at, tuple(m.media_key for m in p.record.media))
-        for p in parsed if p.record.collected or p.record.platform_id not in collected}
+    return {
+        (p.record.platform_id, p.record.collected): (
+            p.record.kind,
+            p.record.referenced_id,
+            p.record.text,
+            p.record.author.handle if p.record.author else None,
+            p.record.created_at,
+            tuple(m.media_key for m in p.record.media),
+        )
+        for p in parsed
+        if p.record.collected or p.record.platform_id not in collected
+    }
 
 
 def snapshots(parsed: list[Parsed]) -> set[tuple]:
-    return {(p.record.platform_id, p.record.metrics.observed_at, p.record.metrics.views, p.record.metrics.reposts,
-             p.record.metrics.quotes, p.record.metrics.replies, p.record.metrics.likes, p.record.metrics.bookmarks)
-            for p in parsed if p.record.metrics}
+    return {
+        (
+            p.record.platform_id,
+            p.record.metrics.observed_at,
+            p.record.metrics.views,
+            p.record.metrics.reposts,
+            p.record.metrics.quotes,
+            p.record.metrics.replies,
+            p.record.metrics.likes,
+            p.record.metrics.bookmarks,
+        )
+        for p in parsed
+        if p.record.metrics
+    }
 
 
 # --- A5: twarc2 pages and `twarc2 flatten` output of the same data ------------------------
@@ -110,8 +129,9 @@ def test_every_twarc_csv_era_is_detected(era):
 @pytest.mark.parametrize("era", ["0.1.0_json_text", "0.3.0"])
 def test_early_twarc_csv_reads_like_the_pages(era):
     """0.1–0.3: references from the JSON column, referenced posts as `type` rows (context)."""
-    pages_2021 = {key: value for key, value in facts(read(PAGES)[0]).items()
-                  if value[4] < datetime(2022, 1, 1, tzinfo=UTC)}
+    pages_2021 = {
+        key: value for key, value in facts(read(PAGES)[0]).items() if value[4] < datetime(2022, 1, 1, tzinfo=UTC)
+    }
     parsed, rejected = read(CSV_ERAS[era])
     assert rejected == []
     assert facts(parsed) == pages_2021
@@ -177,7 +197,11 @@ def test_v2_post_objects_per_line_read_natively():
     posts = {p.record.platform_id: p.record for p in parsed}
     first = posts["1816000000000000201"]
     assert (first.metrics.views, first.metrics.likes, first.metrics.reposts, first.metrics.bookmarks) == (
-        6789, 45, 12, 1)
+        6789,
+        45,
+        12,
+        1,
+    )
     assert first.text == "SYNTHETIC Q&A: is 1 < 2 && 3 > 2? https://t.co/example"
     assert first.author.platform_id == "123456789" and first.author.handle is None
     repost = posts["1816000000000000202"]
@@ -187,9 +211,21 @@ def test_v2_post_objects_per_line_read_natively():
 
 
 def test_unread_columns_that_look_like_metrics_author_or_time_are_named(tmp_path):
-    path = write_file(tmp_path, "posts.jsonl", json.dumps({
-        "id": "1816000000000000501", "body": "SYNTHETIC", "stats": {"like_count": 5, "view_total": 90},
-        "poster": {"screen_name": "example_account"}, "posted_time": "2024-07-27T01:00:00Z", "colour": "red"}) + "\n")
+    path = write_file(
+        tmp_path,
+        "posts.jsonl",
+        json.dumps(
+            {
+                "id": "1816000000000000501",
+                "body": "SYNTHETIC",
+                "stats": {"like_count": 5, "view_total": 90},
+                "poster": {"screen_name": "example_account"},
+                "posted_time": "2024-07-27T01:00:00Z",
+                "colour": "red",
+            }
+        )
+        + "\n",
+    )
     parsed, _ = read(path, "jsonl")
     assert parsed[0].record.metrics is None
     ctx = PostReadContext(observed_at=CTX_OBSERVED)
@@ -207,8 +243,10 @@ def test_generic_csv_notes_unread_columns_and_missing_author(tmp_path):
     path = write_file(tmp_path, "p.csv", "post_id,text,public_metrics.like_count,account\n1,a,5,x\n")
     ctx = PostReadContext(observed_at=CTX_OBSERVED)
     list(generic.read_csv(path, ctx))
-    assert ctx.notes[0].startswith("columns that look like metrics were not read: 'public_metrics.like_count'; "
-                                   "map them with --map likes=public_metrics.like_count")
+    assert ctx.notes[0].startswith(
+        "columns that look like metrics were not read: 'public_metrics.like_count'; "
+        "map them with --map likes=public_metrics.like_count"
+    )
     assert ctx.notes[1].startswith("columns that look like an author were not read: 'account'")
     assert ctx.notes[2].startswith("no author column")
     assert unread_columns_notes(["like_count"], {"like_count"}) == []  # read columns are not named
@@ -219,8 +257,9 @@ def test_ingest_summary_prints_notes(tmp_path):
     result = CliRunner().invoke(app, ["ingest", "posts", str(path), "--db", str(tmp_path / "n.db")])
     assert result.exit_code == 0
     assert "note: columns that look like metrics were not read: 'favourites_total'" in result.output
-    data = json.loads(CliRunner().invoke(app, ["ingest", "posts", str(path), "--db", str(tmp_path / "n.db"),
-                                               "--json"]).output)
+    data = json.loads(
+        CliRunner().invoke(app, ["ingest", "posts", str(path), "--db", str(tmp_path / "n.db"), "--json"]).output
+    )
     assert data["files"][0]["notes"][0].startswith("columns that look like metrics")
 
 
@@ -236,23 +275,44 @@ def test_v1_columns_are_aliases_in_the_generic_csv():
     assert original.text == "SYNTHETIC v1.1 original &amp; full text"  # full_text beats truncated text; not unescaped
     assert (original.metrics.likes, original.metrics.reposts) == (924, 238)
     assert (original.author.platform_id, original.author.handle, original.author.followers) == (
-        "123456789", "example_account", 193_000_000)
+        "123456789",
+        "example_account",
+        193_000_000,
+    )
     assert original.created_at == datetime(2024, 7, 27, 1, 23, 45, tzinfo=UTC)
     repost = posts["1816000000000000302"]
     assert (repost.kind, repost.referenced_id, repost.metrics) == (PostKind.REPOST, "1815888888888888888", None)
     assert (posts["1816000000000000303"].kind, posts["1816000000000000303"].referenced_id) == (
-        PostKind.REPLY, "1816000000000000301")
+        PostKind.REPLY,
+        "1816000000000000301",
+    )
     assert (posts["1816000000000000304"].kind, posts["1816000000000000304"].referenced_id) == (
-        PostKind.QUOTE, "1815999999999999999")
+        PostKind.QUOTE,
+        "1815999999999999999",
+    )
 
 
 def test_v1_jsonl_without_user_object(tmp_path):
-    path = write_file(tmp_path, "v1.jsonl", json.dumps({
-        "id_str": "1816000000000000701", "full_text": "SYNTHETIC", "favorite_count": 3,
-        "in_reply_to_status_id_str": "1816000000000000700", "user_screen_name": "example_account"}) + "\n")
+    path = write_file(
+        tmp_path,
+        "v1.jsonl",
+        json.dumps(
+            {
+                "id_str": "1816000000000000701",
+                "full_text": "SYNTHETIC",
+                "favorite_count": 3,
+                "in_reply_to_status_id_str": "1816000000000000700",
+                "user_screen_name": "example_account",
+            }
+        )
+        + "\n",
+    )
     (post,), _ = read(path)
     assert (post.record.kind, post.record.referenced_id, post.record.metrics.likes) == (
-        PostKind.REPLY, "1816000000000000700", 3)
+        PostKind.REPLY,
+        "1816000000000000700",
+        3,
+    )
     assert post.record.author.handle == "example_account"
 
 
@@ -265,7 +325,8 @@ def test_archive_with_manifest():
     rejected = [r for r in results if isinstance(r, Rejected)]
     assert [(r.source.location, r.reason.split(";")[0]) for r in rejected] == [
         ("item 4", "JSON string where a post was expected"),
-        ("item 5", "id '1.816e+18' looks like a float or scientific notation")]
+        ("item 5", "id '1.816e+18' looks like a float or scientific notation"),
+    ]
     posts = {p.record.platform_id: p.record for p in parsed}
     first = posts["1816000000000000401"]
     assert first.text == "SYNTHETIC archive post: Q&A on ballots > 1,000"
@@ -279,7 +340,8 @@ def test_archive_with_manifest():
     reply = posts["1816000000000000403"]
     assert (reply.kind, reply.referenced_id) == (PostKind.REPLY, "1816000000000000401")
     assert [(m.media_key, m.type, m.url) for m in reply.media] == [
-        ("1816000000000000499", "photo", "https://pbs.twimg.com/media/example.jpg")]
+        ("1816000000000000499", "photo", "https://pbs.twimg.com/media/example.jpg")
+    ]
     assert ctx.notes == []
 
 
@@ -319,19 +381,28 @@ def test_archive_other_files_are_refused_by_name(tmp_path):
 # --- A7: HTML entities -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("raw", "text"), [
-    ("Q&amp;A", "Q&A"),
-    ("&lt;b&gt; &amp;amp;", "<b> &amp;"),  # a typed "&amp;" arrives double-escaped and reads back once
-    ("&quot;kept&quot; &nbsp; &#39;", "&quot;kept&quot; &nbsp; &#39;"),  # X never writes these
-    ("no entities", "no entities"),
-])
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("Q&amp;A", "Q&A"),
+        ("&lt;b&gt; &amp;amp;", "<b> &amp;"),  # a typed "&amp;" arrives double-escaped and reads back once
+        ("&quot;kept&quot; &nbsp; &#39;", "&quot;kept&quot; &nbsp; &#39;"),  # X never writes these
+        ("no entities", "no entities"),
+    ],
+)
 def test_unescape_x(raw, text):
     assert unescape_x(raw) == text
 
 
 def test_every_x_reader_unescapes_and_keeps_raw(tmp_path):
-    v1_line = write_file(tmp_path, "v1.jsonl", json.dumps({
-        "id_str": "1816000000000000801", "full_text": "a &amp; b", "user": {"screen_name": "example_account"}}) + "\n")
+    v1_line = write_file(
+        tmp_path,
+        "v1.jsonl",
+        json.dumps(
+            {"id_str": "1816000000000000801", "full_text": "a &amp; b", "user": {"screen_name": "example_account"}}
+        )
+        + "\n",
+    )
     (v1,), _ = read(v1_line)
     assert (v1.record.text, v1.record.raw["full_text"]) == ("a & b", "a &amp; b")
     pages = {(p.record.platform_id, p.record.collected): p.record for p in read(PAGES)[0]}
@@ -358,14 +429,33 @@ OTHER_OBJECTS = {
     "users": {"id": "1", "name": "Example (synthetic)", "username": "example_account"},
     "lists": {"id": "2", "name": "Example list", "owner_id": "1", "member_count": 3, "follower_count": 1},
     "spaces": {"id": "1OdKrBnaEPXKX", "state": "live", "host_ids": ["1"], "title": "Example space"},
-    "post counts (/2/tweets/counts)": {"start": "2024-08-01T00:00:00.000Z", "end": "2024-08-02T00:00:00.000Z",
-                                       "tweet_count": 42},
-    "compliance jobs": {"id": "3", "type": "tweets", "status": "complete", "resumable": False,
-                        "upload_url": "https://storage.example.org/up", "download_url": "https://storage.example.org/dl"},
-    "compliance results": {"id": "4", "action": "delete", "created_at": "2024-08-01T00:00:00.000Z",
-                           "redacted_at": "2024-08-02T00:00:00.000Z", "reason": "deleted"},
-    "direct-message events": {"id": "5", "event_type": "MessageCreate", "text": "hi", "sender_id": "1",
-                              "dm_conversation_id": "1-2"},
+    "post counts (/2/tweets/counts)": {
+        "start": "2024-08-01T00:00:00.000Z",
+        "end": "2024-08-02T00:00:00.000Z",
+        "tweet_count": 42,
+    },
+    "compliance jobs": {
+        "id": "3",
+        "type": "tweets",
+        "status": "complete",
+        "resumable": False,
+        "upload_url": "https://storage.example.org/up",
+        "download_url": "https://storage.example.org/dl",
+    },
+    "compliance results": {
+        "id": "4",
+        "action": "delete",
+        "created_at": "2024-08-01T00:00:00.000Z",
+        "redacted_at": "2024-08-02T00:00:00.000Z",
+        "reason": "deleted",
+    },
+    "direct-message events": {
+        "id": "5",
+        "event_type": "MessageCreate",
+        "text": "hi",
+        "sender_id": "1",
+        "dm_conversation_id": "1-2",
+    },
     "usage": {"project_id": "6", "project_cap": "10000", "project_usage": "12", "cap_reset_day": 1},
     "filtered-stream rules": {"id": "7", "value": "ballot -is:retweet", "tag": "ballots"},
     "trends": {"trend_name": "#Example", "tweet_count": 1000},
@@ -386,8 +476,10 @@ def test_posts_are_not_other_objects():
 
 def test_users_page_refused_by_name_everywhere(tmp_path):
     path = FIXTURES / "x_v2_users_page.jsonl"
-    message = ("an X API users page (data items have 'username' and no 'text'); claimwatch reads posts: "
-               "use twarc2 search or timeline output (posts)")
+    message = (
+        "an X API users page (data items have 'username' and no 'text'); claimwatch reads posts: "
+        "use twarc2 search or timeline output (posts)"
+    )
     with pytest.raises(FormatError) as detected:
         detect_post_format(path)
     assert str(detected.value) == f"this is {message}"
@@ -400,8 +492,9 @@ def test_users_page_refused_by_name_everywhere(tmp_path):
 
 def test_flattened_users_and_twarc_csv_users_refused(tmp_path):
     page = json.loads((FIXTURES / "x_v2_users_page.jsonl").read_text())
-    users = write_file(tmp_path, "users.jsonl", "".join(json.dumps({**u, "__twarc": page["__twarc"]}) + "\n"
-                                                         for u in page["data"]))
+    users = write_file(
+        tmp_path, "users.jsonl", "".join(json.dumps({**u, "__twarc": page["__twarc"]}) + "\n" for u in page["data"])
+    )
     with pytest.raises(FormatError, match="X API users, one object per line"):
         detect_post_format(users)
     with pytest.raises(FormatError, match="line 1: X API users objects, one per line"):
@@ -418,7 +511,8 @@ def test_users_page_after_posts_rejects_that_line_only(tmp_path):
     path = write_file(tmp_path, "mixed.jsonl", posts + "\n" + users)
     parsed, rejected = run_reader(twarc.read_jsonl, path, CTX_OBSERVED)
     assert parsed and [(r.source.location, r.reason.split(" (")[0]) for r in rejected] == [
-        ("line 2", "an X API users page")]
+        ("line 2", "an X API users page")
+    ]
 
 
 def test_user_item_among_posts_is_rejected(tmp_path):
@@ -431,17 +525,42 @@ def test_user_item_among_posts_is_rejected(tmp_path):
 # --- A10: a file for another command names it ------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "content", "command"), [
-    ("notes-00000.tsv", "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\ttweetId\tclassification\n1\ta\t1\t2\tX\n",
-     "claimwatch ingest notes"),
-    ("ratings-00000.tsv", "noteId\traterParticipantId\tcreatedAtMillis\thelpful\tnotHelpful\n1\ta\t1\t1\t0\n",
-     "claimwatch ingest notes"),
-    ("politifact.csv", "claim,url,rating,speaker\nA claim,https://factcheck.example/a,False,someone\n",
-     "claimwatch ingest factchecks"),
-    ("labels.jsonl", json.dumps({"data": {"public_tweet_notice": {"tweet": {"id": "1"}, "event_type": "misleading",
-                                                                  "event_at": "2024-08-01T00:00:00Z"}}}) + "\n",
-     "claimwatch ingest labels"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "command"),
+    [
+        (
+            "notes-00000.tsv",
+            "noteId\tnoteAuthorParticipantId\tcreatedAtMillis\ttweetId\tclassification\n1\ta\t1\t2\tX\n",
+            "claimwatch ingest notes",
+        ),
+        (
+            "ratings-00000.tsv",
+            "noteId\traterParticipantId\tcreatedAtMillis\thelpful\tnotHelpful\n1\ta\t1\t1\t0\n",
+            "claimwatch ingest notes",
+        ),
+        (
+            "politifact.csv",
+            "claim,url,rating,speaker\nA claim,https://factcheck.example/a,False,someone\n",
+            "claimwatch ingest factchecks",
+        ),
+        (
+            "labels.jsonl",
+            json.dumps(
+                {
+                    "data": {
+                        "public_tweet_notice": {
+                            "tweet": {"id": "1"},
+                            "event_type": "misleading",
+                            "event_at": "2024-08-01T00:00:00Z",
+                        }
+                    }
+                }
+            )
+            + "\n",
+            "claimwatch ingest labels",
+        ),
+    ],
+)
 def test_files_for_other_commands_name_the_command(tmp_path, name, content, command):
     with pytest.raises(FormatError, match=f"use `{command}`"):
         detect_post_format(write_file(tmp_path, name, content))
@@ -450,8 +569,12 @@ def test_files_for_other_commands_name_the_command(tmp_path, name, content, comm
 def test_long_headers_are_cut_to_one_line(tmp_path):
     header = ",".join(f"column_{i}" for i in range(300)) + ',"line\nbreak"'
     with pytest.raises(FormatError) as exc:
-        list(generic.read_csv(write_file(tmp_path, "wide.csv", header + "\n" + "x," * 300 + "y\n"),
-                              ReadContext(observed_at=CTX_OBSERVED)))
+        list(
+            generic.read_csv(
+                write_file(tmp_path, "wide.csv", header + "\n" + "x," * 300 + "y\n"),
+                ReadContext(observed_at=CTX_OBSERVED),
+            )
+        )
     message = str(exc.value)
     assert "'column_0', 'column_1'" in message and "… 293 more" in message
     assert "\n" not in message and len(message) < 300
@@ -467,21 +590,27 @@ def test_ingest_reports_source_time_range_and_fallback_count(tmp_path):
     ws = claimwatch.open(tmp_path / "t.db")
     fr = ws.ingest_posts([PAGES]).files[0]
     assert (fr.source_observed_from, fr.source_observed_to, fr.source_observed_times, fr.fallback_snapshots) == (
-        APRIL_2021.isoformat(), JAN_2023.isoformat(), 3, 0)
+        APRIL_2021.isoformat(),
+        JAN_2023.isoformat(),
+        3,
+        0,
+    )
     mixed = ws.ingest_posts([FIXTURES / "twarc2_search.jsonl"]).files[0]  # line 2 has no __twarc
     assert mixed.source_observed_times == 1 and mixed.fallback_snapshots == 1
     assert "source_observed_at" not in mixed.__dict__
 
 
 def test_cli_prints_a_range_and_what_the_file_time_dated(tmp_path):
-    out = CliRunner().invoke(app, ["ingest", "posts", str(FIXTURES / "twarc2_search.jsonl"),
-                                   "--db", str(tmp_path / "c.db")]).output
+    out = (
+        CliRunner()
+        .invoke(app, ["ingest", "posts", str(FIXTURES / "twarc2_search.jsonl"), "--db", str(tmp_path / "c.db")])
+        .output
+    )
     assert "snapshots observed 2024-08-01T12:00:00+00:00 (1 time, from the source)" in out
     assert "1 snapshots had no observation time in the source: dated " in out
     assert "(file modification time; pass --observed-at to set it)" in out
     out = CliRunner().invoke(app, ["ingest", "posts", str(PAGES), "--db", str(tmp_path / "d.db")]).output
-    assert (f"snapshots observed {APRIL_2021.isoformat()} … {JAN_2023.isoformat()} (3 times, from the source)"
-            in out)
+    assert f"snapshots observed {APRIL_2021.isoformat()} … {JAN_2023.isoformat()} (3 times, from the source)" in out
 
 
 def test_forced_x_v2_on_twarc2_lines_reads_the_envelope():
@@ -506,8 +635,7 @@ def test_study_sources_show_source_times_not_the_file_time(tmp_path):
     from claimwatch.store.rows import StoredRun
 
     ws = claimwatch.open(tmp_path / "s.db")
-    for path, expected in ((PAGES, [rfc3339(APRIL_2021), rfc3339(JAN_2023)]),
-                           (FIXTURES / "twarc2_search.jsonl", None)):
+    for path, expected in ((PAGES, [rfc3339(APRIL_2021), rfc3339(JAN_2023)]), (FIXTURES / "twarc2_search.jsonl", None)):
         report = ws.ingest_posts([path])
         fr = report.files[0]
         run = StoredRun(report.run_id, "posts", JAN_2023, None, "completed", [str(path)], report.to_dict())
@@ -515,21 +643,31 @@ def test_study_sources_show_source_times_not_the_file_time(tmp_path):
         if expected:
             assert observed == expected  # the file's modification time dated nothing
         else:  # one line had no envelope: its snapshot was dated by the file time, which is listed too
-            assert observed == sorted({rfc3339(datetime.fromisoformat(t)) for t in (fr.source_observed_from,
-                                                                                    fr.observed_at)})
+            assert observed == sorted(
+                {rfc3339(datetime.fromisoformat(t)) for t in (fr.source_observed_from, fr.observed_at)}
+            )
 
 
 def test_one_post_object_document(tmp_path):
     post = json.loads((FIXTURES / "x_v2_posts.jsonl").read_text().splitlines()[0])
     (parsed,), _ = read(write_file(tmp_path, "post.json", json.dumps(post, indent=2)), "x-v2")
     assert (parsed.record.platform_id, parsed.record.metrics.views, parsed.record.source.location) == (
-        "1816000000000000201", 6789, "post")
+        "1816000000000000201",
+        6789,
+        "post",
+    )
 
 
-@pytest.mark.parametrize("header, what", [
-    ("participantId\tenrollmentState\tsuccessfulRatingNeededToEarnIn\ttimestampOfLastStateChange", "userEnrollment"),
-    ("tweetId\tsourceLinks\tsuggestions\tnoteRequestFeedEligibleTimestamp", "noteRequests"),
-])
+@pytest.mark.parametrize(
+    "header, what",
+    [
+        (
+            "participantId\tenrollmentState\tsuccessfulRatingNeededToEarnIn\ttimestampOfLastStateChange",
+            "userEnrollment",
+        ),
+        ("tweetId\tsourceLinks\tsuggestions\tnoteRequestFeedEligibleTimestamp", "noteRequests"),
+    ],
+)
 def test_community_notes_files_claimwatch_does_not_read_are_named(tmp_path: Path, header: str, what: str) -> None:
     path = tmp_path / f"{what}-00000.tsv"
     path.write_text(header + "\n" + "\t".join(["1"] * header.count("\t")) + "\t1\n")

@@ -95,8 +95,17 @@ class Tools:
 
     # ------------------------------------------------------------------ evaluation and training
 
-    def eval_retrieval(self, vclaims: str | Path, queries: Path, qrels: Path, *, negatives: Path | None = None,
-                       context: int = 0, depth: int = 20, show_progress: bool = False) -> tuple[dict[str, Any], RetrievalRun]:
+    def eval_retrieval(
+        self,
+        vclaims: str | Path,
+        queries: Path,
+        qrels: Path,
+        *,
+        negatives: Path | None = None,
+        context: int = 0,
+        depth: int = 20,
+        show_progress: bool = False,
+    ) -> tuple[dict[str, Any], RetrievalRun]:
         """Ranking metrics (and, with ``negatives``, false proposals on posts without a fact-check).
 
         ``vclaims``: CheckThat! verified claims (JSONL/TSV), or a claimwatch store (a ``.db`` file or a
@@ -116,20 +125,32 @@ class Tools:
         else:
             claims = checkthat.load_vclaims(Path(vclaims))
         neg = no_claim_posts(negatives) if negatives else []
-        return evaluate_files(claims, queries, qrels, self.encoder, self.retrieval_model(), negatives=neg,
-                              context_window=context, alpha=self.settings.alpha, threshold=self.settings.threshold,
-                              depth=depth, show_progress=show_progress)
+        return evaluate_files(
+            claims,
+            queries,
+            qrels,
+            self.encoder,
+            self.retrieval_model(),
+            negatives=neg,
+            context_window=context,
+            alpha=self.settings.alpha,
+            threshold=self.settings.threshold,
+            depth=depth,
+            show_progress=show_progress,
+        )
 
-    def eval_checkworthiness(self, data: Path, *, kind: str | None = None,
-                             threshold: float | None = None) -> dict[str, Any]:
+    def eval_checkworthiness(
+        self, data: Path, *, kind: str | None = None, threshold: float | None = None
+    ) -> dict[str, Any]:
         """F1, precision, recall, accuracy and MAP of the configured check-worthiness model on a
         labelled CheckThat! TSV (``kind``: the head, default by the file's texts)."""
         from claimwatch.evaluation.checkworthiness import evaluate, load_labelled
 
         setting = self.settings.checkworthiness_model
         if setting.strip().lower() == "none":
-            raise ValueError("check-worthiness scoring is off (checkworthiness_model = none); name a model "
-                             "with --cw-model DIR")
+            raise ValueError(
+                "check-worthiness scoring is off (checkworthiness_model = none); name a model with --cw-model DIR"
+            )
         model = cw.load_model(setting)
         return evaluate(model, load_labelled(data), self.encoder, kind=kind, threshold=threshold)
 
@@ -139,15 +160,24 @@ class Tools:
 
         return train(datasets, out, self.encoder, log=log)
 
-    def train_encoder(self, datasets: Path, out: Path, *, epochs: int = 1,
-                      log: Callable[[str], None] = print) -> dict[str, Any]:
+    def train_encoder(
+        self, datasets: Path, out: Path, *, epochs: int = 1, log: Callable[[str], None] = print
+    ) -> dict[str, Any]:
         """A fine-tuned copy of the configured encoder (seeded)."""
         from claimwatch.training.encoder import train_encoder
 
         return train_encoder(datasets, out, self.encoder, epochs=epochs, log=log)
 
-    def train_checkworthiness(self, datasets: Path, out: Path, *, finetune: bool = False, steps: int | None = None,
-                              seed: int | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+    def train_checkworthiness(
+        self,
+        datasets: Path,
+        out: Path,
+        *,
+        finetune: bool = False,
+        steps: int | None = None,
+        seed: int | None = None,
+        log: Callable[[str], None] = print,
+    ) -> dict[str, Any]:
         """Heads over the configured encoder's embeddings, or with ``finetune`` a model with a
         fine-tuned copy of that encoder (``steps``/``seed`` only apply there)."""
         if finetune:
@@ -182,30 +212,70 @@ class Workspace(Tools):
 
     # ------------------------------------------------------------------ ingest
 
-    def ingest_posts(self, paths: Sequence[str | Path], *, fmt: str = "auto", observed_at: datetime | None = None,
-                     column_map: dict[str, str] | None = None, platform: str = "x", account: str | None = None,
-                     progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:
+    def ingest_posts(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        fmt: str = "auto",
+        observed_at: datetime | None = None,
+        column_map: dict[str, str] | None = None,
+        platform: str = "x",
+        account: str | None = None,
+        progress: ingest.ProgressFn | None = None,
+    ) -> ingest.IngestReport:
         """Post archives; ``account`` names the author of posts that carry none (an account archive)."""
-        return ingest.ingest_posts(self.engine, [Path(p) for p in paths], fmt=fmt, observed_at=observed_at,
-                                   column_map=column_map, platform=platform, account=account, progress=progress)
+        return ingest.ingest_posts(
+            self.engine,
+            [Path(p) for p in paths],
+            fmt=fmt,
+            observed_at=observed_at,
+            column_map=column_map,
+            platform=platform,
+            account=account,
+            progress=progress,
+        )
 
-    def ingest_factchecks(self, paths: Sequence[str | Path], *, fmt: str = "auto",
-                          column_map: dict[str, str] | None = None,
-                          progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:
-        return ingest.ingest_factchecks(self.engine, [Path(p) for p in paths], fmt=fmt, column_map=column_map,
-                                        verdicts=self.verdict_table(), progress=progress)
+    def ingest_factchecks(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        fmt: str = "auto",
+        column_map: dict[str, str] | None = None,
+        progress: ingest.ProgressFn | None = None,
+    ) -> ingest.IngestReport:
+        return ingest.ingest_factchecks(
+            self.engine,
+            [Path(p) for p in paths],
+            fmt=fmt,
+            column_map=column_map,
+            verdicts=self.verdict_table(),
+            progress=progress,
+        )
 
-    def ingest_notes(self, paths: Sequence[str | Path], snapshot_date: datetime | None = None, *, fmt: str = "auto",
-                     column_map: dict[str, str] | None = None,
-                     progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:
+    def ingest_notes(
+        self,
+        paths: Sequence[str | Path],
+        snapshot_date: datetime | None = None,
+        *,
+        fmt: str = "auto",
+        column_map: dict[str, str] | None = None,
+        progress: ingest.ProgressFn | None = None,
+    ) -> ingest.IngestReport:
         """Community Notes notes / noteStatusHistory / ratings TSVs; per-post facts are in
         :mod:`claimwatch.analysis.notes`. Give all files of one download the same ``snapshot_date``.
         ``column_map`` ({field: column}) names columns under names no download used."""
-        return ingest.ingest_notes(self.engine, [Path(p) for p in paths], fmt=fmt, snapshot_date=snapshot_date,
-                                   column_map=column_map, progress=progress)
+        return ingest.ingest_notes(
+            self.engine,
+            [Path(p) for p in paths],
+            fmt=fmt,
+            snapshot_date=snapshot_date,
+            column_map=column_map,
+            progress=progress,
+        )
 
-    def ingest_labels(self, paths: Sequence[str | Path], *,
-                      progress: ingest.ProgressFn | None = None) -> ingest.IngestReport:
+    def ingest_labels(
+        self, paths: Sequence[str | Path], *, progress: ingest.ProgressFn | None = None
+    ) -> ingest.IngestReport:
         """X label stream events; histories per post are in :mod:`claimwatch.analysis.labels`."""
         return ingest.ingest_labels(self.engine, [Path(p) for p in paths], progress=progress)
 
@@ -228,14 +298,22 @@ class Workspace(Tools):
     def claim_docs(self, by_url: bool = False) -> list[ClaimDoc]:
         """The store's fact-checks as retrieval documents, identified by fact-check id (or review URL)."""
         with self.engine.connect() as conn:
-            return [ClaimDoc(id=row.review_url if by_url else str(row.id), claim=row.claim_text,
-                             title=row.title or "", date=row.review_date or row.claim_date, speaker=row.claimant)
-                    for row in repo.factcheck_docs(conn)]
+            return [
+                ClaimDoc(
+                    id=row.review_url if by_url else str(row.id),
+                    claim=row.claim_text,
+                    title=row.title or "",
+                    date=row.review_date or row.claim_date,
+                    speaker=row.claimant,
+                )
+                for row in repo.factcheck_docs(conn)
+            ]
 
     def _sync_index(self, show_progress: bool = False) -> tuple[ClaimIndex, IndexStats]:
         """Bring the persisted index up to date with the store (incrementally) and return it."""
-        index, self.index_stats = ClaimIndex.build(self.index_dir, self.claim_docs(), self.encoder,
-                                                   show_progress=show_progress)
+        index, self.index_stats = ClaimIndex.build(
+            self.index_dir, self.claim_docs(), self.encoder, show_progress=show_progress
+        )
         return index, self.index_stats
 
     def build_index(self, show_progress: bool = False) -> IndexStats:
@@ -259,14 +337,27 @@ class Workspace(Tools):
         """Language, check-worthiness and topics, computed alongside matching."""
         return Analyser(self.encoder, self.checkworthiness_model(), self.topic_set(topics))
 
-    def match(self, *, rematch: bool = False, threshold: float | None = None, min_confidence: float | None = None,
-              top_k: int | None = None, topics: str | Path | TopicSet | None = None,
-              progress: Callable[[int, int], None] | None = None) -> MatchReport:
+    def match(
+        self,
+        *,
+        rematch: bool = False,
+        threshold: float | None = None,
+        min_confidence: float | None = None,
+        top_k: int | None = None,
+        topics: str | Path | TopicSet | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> MatchReport:
         analyser = self.analyser(topics)  # a bad topic file fails here, before any work
-        return match_posts(self.engine, self.retriever(), top_k=top_k or self.settings.top_k,
-                           threshold=self.settings.threshold if threshold is None else threshold,
-                           min_confidence=self.settings.min_confidence if min_confidence is None else min_confidence,
-                           rematch=rematch, analyser=analyser, progress=progress)
+        return match_posts(
+            self.engine,
+            self.retriever(),
+            top_k=top_k or self.settings.top_k,
+            threshold=self.settings.threshold if threshold is None else threshold,
+            min_confidence=self.settings.min_confidence if min_confidence is None else min_confidence,
+            rematch=rematch,
+            analyser=analyser,
+            progress=progress,
+        )
 
     def score_topics(self, topics: str | Path | TopicSet, progress: Callable[[int, int], None] | None = None) -> int:
         """Score every post against new topic definitions without re-matching; returns posts scored."""
@@ -282,8 +373,11 @@ class Workspace(Tools):
 
     def matching_settings(self) -> dict[str, Any]:
         model = self.retrieval_model()
-        out: dict[str, Any] = {"method": model.method if model else "hybrid-bm25-dense-v1",
-                               "encoder": self.encoder.name, "top_k": self.settings.top_k}
+        out: dict[str, Any] = {
+            "method": model.method if model else "hybrid-bm25-dense-v1",
+            "encoder": self.encoder.name,
+            "top_k": self.settings.top_k,
+        }
         if model and model.calibration:
             out["min_confidence"] = self.settings.min_confidence
             out["trained"] = {k: model.meta.get(k) for k in ("command", "seed", "trained_on", "calibrated_on")}
@@ -316,9 +410,14 @@ class Workspace(Tools):
         with self.engine.connect() as conn:
             checks.check_names(conn, checks.Names.of_selection(selection))
         cw_model = self.checkworthiness_model()
-        report = build_report(self.engine, selection, self.matching_settings(),
-                              (cw_model.threshold("post"), cw_model.threshold("sentence")) if cw_model
-                              else (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE))
+        report = build_report(
+            self.engine,
+            selection,
+            self.matching_settings(),
+            (cw_model.threshold("post"), cw_model.threshold("sentence"))
+            if cw_model
+            else (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE),
+        )
         with self.engine.connect() as conn:
             report.warnings.extend(checks.report_warnings(conn, report))
         return report
@@ -327,8 +426,9 @@ class Workspace(Tools):
         with self.engine.connect() as conn:
             return repo.stats(conn)
 
-    def quarantine(self, *, action: str | None = None, path: str | None = None, limit: int = 50,
-                   offset: int = 0) -> list[QuarantineEntry]:
+    def quarantine(
+        self, *, action: str | None = None, path: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[QuarantineEntry]:
         with self.engine.connect() as conn:
             return repo.list_quarantine(conn, action=action, path=path, limit=limit, offset=offset)
 
@@ -344,8 +444,13 @@ def _is_store(target: str | Path) -> bool:
         return False
 
 
-def open(db_path: str | Path | None = None, *, read_only: bool = False,  # noqa: A001 - reads like claimwatch.open()
-         create: bool = True, **overrides: Any) -> Workspace:
+def open(
+    db_path: str | Path | None = None,
+    *,
+    read_only: bool = False,  # noqa: A001 - reads like claimwatch.open()
+    create: bool = True,
+    **overrides: Any,
+) -> Workspace:
     """Open a store (creating and migrating it if needed — unless ``create`` is false; with
     ``read_only`` only an existing, current one, read-only); settings from config/env, then ``overrides``.
 

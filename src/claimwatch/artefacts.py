@@ -42,8 +42,14 @@ def write_meta(directory: Path, meta: Mapping[str, Any], files: Iterable[str]) -
     return out
 
 
-def read_meta(directory: Path, what: str, error: type[Exception], *, required: Mapping[str, type] | None = None,
-              missing_hint: str = "") -> dict[str, Any]:
+def read_meta(
+    directory: Path,
+    what: str,
+    error: type[Exception],
+    *,
+    required: Mapping[str, type] | None = None,
+    missing_hint: str = "",
+) -> dict[str, Any]:
     """``meta.json`` of the ``what`` (e.g. "retrieval model") at ``directory``, checked: a JSON
     object with ``checksums`` and the ``required`` keys of their JSON types, every listed file
     present with its recorded SHA-256. Any fault raises ``error`` with one line saying which."""

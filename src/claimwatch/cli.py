@@ -54,10 +54,16 @@ class _Boundary(TyperGroup):
             _fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
 
 
-app = typer.Typer(help="Find posts repeating fact-checked claims, measure their reach, report with evidence.",
-                  no_args_is_help=True, add_completion=False, cls=_Boundary)
-ingest_app = typer.Typer(help="Read post archives, fact-check feeds, Community Notes downloads or label events into "
-                              "the store.", no_args_is_help=True)
+app = typer.Typer(
+    help="Find posts repeating fact-checked claims, measure their reach, report with evidence.",
+    no_args_is_help=True,
+    add_completion=False,
+    cls=_Boundary,
+)
+ingest_app = typer.Typer(
+    help="Read post archives, fact-check feeds, Community Notes downloads or label events into the store.",
+    no_args_is_help=True,
+)
 quarantine_app = typer.Typer(help="Inspect records that could not be used.", no_args_is_help=True)
 review_app = typer.Typer(help="Record analyst decisions on proposed matches.", no_args_is_help=True)
 verdicts_app = typer.Typer(help="Rating → verdict normalisation.", no_args_is_help=True)
@@ -76,20 +82,42 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 # Options override settings; their defaults (claimwatch.toml, CLAIMWATCH_* variables) are read in
 # one place, claimwatch.config, so no option names an environment variable of its own.
-DbOpt = Annotated[str | None, typer.Option("--db", help="Store: a SQLite file or a SQLAlchemy URL such as "
-                                              "postgresql+psycopg://user@host/db (default: the db setting, "
-                                              "CLAIMWATCH_DB, else ./claimwatch.db).", show_default=False)]
-ModelOpt = Annotated[str | None, typer.Option("--model", help="The sentence encoder: a sentence-transformers "
-                                                 "model path or cached name (default: the model setting, "
-                                                 "CLAIMWATCH_MODEL, else the bundled all-MiniLM-L6-v2).")]
-CwModelOpt = Annotated[str | None, typer.Option("--cw-model", help="Check-worthiness model directory, or 'none' "
-                                                   "(default: the checkworthiness_model setting, "
-                                                   "CLAIMWATCH_CHECKWORTHINESS_MODEL, else the shipped model).")]
-MapOpt = Annotated[list[str] | None, typer.Option("--map", help="Column mapping FIELD=COLUMN (repeatable), "
-                                                     "e.g. --map views=impressions.")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Store: a SQLite file or a SQLAlchemy URL such as "
+        "postgresql+psycopg://user@host/db (default: the db setting, "
+        "CLAIMWATCH_DB, else ./claimwatch.db).",
+        show_default=False,
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="The sentence encoder: a sentence-transformers "
+        "model path or cached name (default: the model setting, "
+        "CLAIMWATCH_MODEL, else the bundled all-MiniLM-L6-v2).",
+    ),
+]
+CwModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cw-model",
+        help="Check-worthiness model directory, or 'none' "
+        "(default: the checkworthiness_model setting, "
+        "CLAIMWATCH_CHECKWORTHINESS_MODEL, else the shipped model).",
+    ),
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--map", help="Column mapping FIELD=COLUMN (repeatable), e.g. --map views=impressions."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
-DatasetsOpt = Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! data in the layout of "
-                                           "../shared/datasets.")]
+DatasetsOpt = Annotated[
+    Path, typer.Option(help="Folder with the CLEF CheckThat! data in the layout of ../shared/datasets.")
+]
 
 
 def _open(db: str | None, *, read_only: bool = False, create: bool = False, **overrides: Any) -> api.Workspace:
@@ -187,11 +215,20 @@ def _warn(warnings: list[str]) -> None:
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
 
 # ---------------------------------------------------------------------------- init / stats
+
 
 @app.command()
 def init(db: DbOpt = None) -> None:
@@ -208,29 +245,49 @@ def stats(db: DbOpt = None, as_json: JsonOpt = False) -> None:
         print(json.dumps(asdict(data)))
         return
     t = Table(show_header=False, box=None)
-    for key, n in (("posts", data.posts), ("context_posts", data.context_posts), ("authors", data.authors),
-                   ("media", data.media), ("snapshots", data.snapshots), ("factchecks", data.factchecks),
-                   ("posts_matched", data.posts_matched), ("posts_skipped", data.posts_skipped),
-                   ("quarantined", data.quarantined), ("field_warnings", data.field_warnings)):
+    for key, n in (
+        ("posts", data.posts),
+        ("context_posts", data.context_posts),
+        ("authors", data.authors),
+        ("media", data.media),
+        ("snapshots", data.snapshots),
+        ("factchecks", data.factchecks),
+        ("posts_matched", data.posts_matched),
+        ("posts_skipped", data.posts_skipped),
+        ("quarantined", data.quarantined),
+        ("field_warnings", data.field_warnings),
+    ):
         t.add_row(key, f"{n:,}")
     t.add_row("posts by kind", ", ".join(f"{k} {v:,}" for k, v in sorted(data.posts_by_kind.items())))
     t.add_row("fact-checks by verdict", ", ".join(f"{k} {v:,}" for k, v in sorted(data.factchecks_by_verdict.items())))
-    t.add_row("matches", ", ".join(f"{k} {v:,}" for k, v in data.matches.items())
-              + (f"; {data.decisions_on_earlier_text:,} decisions made on an earlier text (re-review)"
-                 if data.decisions_on_earlier_text else ""))
-    t.add_row("community notes", f"{data.notes:,} ({data.notes_on_stored_posts:,} on stored posts), "
-              f"{data.note_status_rows:,} status rows in {data.note_status_snapshots:,} snapshots, "
-              f"{data.notes_with_rating_counts:,} with rating counts")
+    t.add_row(
+        "matches",
+        ", ".join(f"{k} {v:,}" for k, v in data.matches.items())
+        + (
+            f"; {data.decisions_on_earlier_text:,} decisions made on an earlier text (re-review)"
+            if data.decisions_on_earlier_text
+            else ""
+        ),
+    )
+    t.add_row(
+        "community notes",
+        f"{data.notes:,} ({data.notes_on_stored_posts:,} on stored posts), "
+        f"{data.note_status_rows:,} status rows in {data.note_status_snapshots:,} snapshots, "
+        f"{data.notes_with_rating_counts:,} with rating counts",
+    )
     t.add_row("label events", f"{data.label_events:,} on {count(data.labelled_posts, 'post')}")
     console.print(t)
     if data.unmapped_ratings:
-        console.print("\n[bold]Rating texts without a verdict[/] (add them to a verdict table, see "
-                      "`claimwatch verdicts apply --help`):")
+        console.print(
+            "\n[bold]Rating texts without a verdict[/] (add them to a verdict table, see "
+            "`claimwatch verdicts apply --help`):"
+        )
         for row in data.unmapped_ratings:
             _say(f"  {row.count:>6,}  {row.rating!r}")
 
 
 # ---------------------------------------------------------------------------- ingest
+
 
 def _print_ingest(report: IngestReport, as_json: bool) -> None:
     if as_json:
@@ -260,13 +317,20 @@ def _print_observed(f: FileReport, kind: str) -> None:
     option = "--snapshot-date" if kind == "notes" else "--observed-at"
     hint = "" if f.observed_at_source == option else f"; pass {option} to set it"
     if f.source_observed_times:
-        span = f.source_observed_from if f.source_observed_times == 1 else (
-            f"{f.source_observed_from} … {f.source_observed_to}")
+        span = (
+            f.source_observed_from
+            if f.source_observed_times == 1
+            else (f"{f.source_observed_from} … {f.source_observed_to}")
+        )
         times = "1 time" if f.source_observed_times == 1 else f"{f.source_observed_times:,} times"
         console.print(f"    snapshots observed {span} ({times}, from the source)", highlight=False, markup=False)
         if f.fallback_snapshots:
-            console.print(f"    {f.fallback_snapshots:,} snapshots had no observation time in the source: dated "
-                          f"{f.observed_at} ({f.observed_at_source}{hint})", highlight=False, markup=False)
+            console.print(
+                f"    {f.fallback_snapshots:,} snapshots had no observation time in the source: dated "
+                f"{f.observed_at} ({f.observed_at_source}{hint})",
+                highlight=False,
+                markup=False,
+            )
     elif f.observed_at and (kind == "notes" or f.fallback_snapshots):
         what = "snapshot of" if kind == "notes" else "snapshots observed at"
         console.print(f"    {what} {f.observed_at} ({f.observed_at_source}{hint})", highlight=False, markup=False)
@@ -284,35 +348,62 @@ def _run_ingest(kind: str, files: list[Path], call: Any) -> IngestReport:
 
 @ingest_app.command("posts")
 def ingest_posts(
-    files: Annotated[list[Path], typer.Argument(help="Post archives (X API v2 pages or posts, twarc2 JSONL, twarc-csv, "
-                                                "a Twitter account archive's tweets.js, CSV, JSONL; Bluesky API "
-                                                "responses / Jetstream, Mastodon statuses / outbox, Telegram Desktop "
-                                                "export / Telethon dumps; gzip, bzip2, xz or a one-file zip as they are).")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Post archives (X API v2 pages or posts, twarc2 JSONL, twarc-csv, "
+            "a Twitter account archive's tweets.js, CSV, JSONL; Bluesky API "
+            "responses / Jetstream, Mastodon statuses / outbox, Telegram Desktop "
+            "export / Telethon dumps; gzip, bzip2, xz or a one-file zip as they are)."
+        ),
+    ],
     db: DbOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="auto|x-v2|twarc2|twarc-csv|x-archive|csv|jsonl|bluesky|"
-                                                      "mastodon|telegram")] = "auto",
-    observed_at: Annotated[str | None, typer.Option(help="When the metrics were observed, if the source does not "
-                                                       "say (default: the file's modification time).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto|x-v2|twarc2|twarc-csv|x-archive|csv|jsonl|bluesky|mastodon|telegram")
+    ] = "auto",
+    observed_at: Annotated[
+        str | None,
+        typer.Option(
+            help="When the metrics were observed, if the source does not say (default: the file's modification time)."
+        ),
+    ] = None,
     column_map: MapOpt = None,
     platform: Annotated[str, typer.Option(help="Platform for generic CSV/JSONL rows without one.")] = "x",
-    account: Annotated[str | None, typer.Option(help="Handle of the one account the files belong to: the author of "
-                                                   "posts that name none (a Twitter account archive).")] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            help="Handle of the one account the files belong to: the author of "
+            "posts that name none (a Twitter account archive)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest post archives; bad records go to the quarantine, valid ones always land."""
     ws = _open(db, create=True)
     when = _parse_time(observed_at, "--observed-at")
     with _user_errors():
-        report = _run_ingest("posts", files, lambda cb: ws.ingest_posts(
-            files, fmt=fmt, observed_at=when, column_map=_parse_map(column_map), platform=platform, account=account,
-            progress=cb))
+        report = _run_ingest(
+            "posts",
+            files,
+            lambda cb: ws.ingest_posts(
+                files,
+                fmt=fmt,
+                observed_at=when,
+                column_map=_parse_map(column_map),
+                platform=platform,
+                account=account,
+                progress=cb,
+            ),
+        )
     _print_ingest(report, as_json)
 
 
 @ingest_app.command("factchecks")
 def ingest_factchecks(
-    files: Annotated[list[Path], typer.Argument(help="ClaimReview JSON-LD / HTML, Fact Check Tools pages, Data "
-                                                "Commons feed, or CSV.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="ClaimReview JSON-LD / HTML, Fact Check Tools pages, Data Commons feed, or CSV."),
+    ],
     db: DbOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="auto|claimreview|factcheck-tools|datacommons|csv")] = "auto",
     column_map: MapOpt = None,
@@ -322,38 +413,61 @@ def ingest_factchecks(
     """Ingest fact-checks and normalise their ratings into verdicts."""
     ws = _open(db, create=True, verdict_files=tuple(str(v) for v in verdicts) if verdicts else None)
     with _user_errors():
-        report = _run_ingest("factchecks", files, lambda cb: ws.ingest_factchecks(
-            files, fmt=fmt, column_map=_parse_map(column_map), progress=cb))
+        report = _run_ingest(
+            "factchecks",
+            files,
+            lambda cb: ws.ingest_factchecks(files, fmt=fmt, column_map=_parse_map(column_map), progress=cb),
+        )
     _print_ingest(report, as_json)
 
 
 @ingest_app.command("notes")
 def ingest_notes(
-    files: Annotated[list[Path], typer.Argument(help="Community Notes TSV downloads: notes, noteStatusHistory and "
-                                                "(optional) ratings files, told apart by their header.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Community Notes TSV downloads: notes, noteStatusHistory and "
+            "(optional) ratings files, told apart by their header."
+        ),
+    ],
     db: DbOpt = None,
-    snapshot_date: Annotated[str | None, typer.Option(help="When the download was taken, e.g. 2024-08-10; give "
-                                                         "all files of one download the same date (default: each "
-                                                         "file's latest timestamp).")] = None,
+    snapshot_date: Annotated[
+        str | None,
+        typer.Option(
+            help="When the download was taken, e.g. 2024-08-10; give "
+            "all files of one download the same date (default: each "
+            "file's latest timestamp)."
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="auto|cn-notes|cn-status|cn-ratings")] = "auto",
-    column_map: Annotated[list[str] | None, typer.Option(
-        "--map", help="FIELD=COLUMN (repeatable) for a column under a name no download used, e.g. --map "
-        "tweet_id=postId. Fields: " + "; ".join(f"{fmt}: {', '.join(names)}" for fmt, names in NOTE_MAP_FIELDS.items())
-    )] = None,
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="FIELD=COLUMN (repeatable) for a column under a name no download used, e.g. --map "
+            "tweet_id=postId. Fields: "
+            + "; ".join(f"{fmt}: {', '.join(names)}" for fmt, names in NOTE_MAP_FIELDS.items()),
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest Community Notes downloads; each status-history file is kept as a snapshot of its own."""
     ws = _open(db, create=True)
     when = _parse_time(snapshot_date, "--snapshot-date")
     with _user_errors():
-        report = _run_ingest("notes", files, lambda cb: ws.ingest_notes(
-            files, when, fmt=fmt, column_map=_parse_map(column_map), progress=cb))
+        report = _run_ingest(
+            "notes",
+            files,
+            lambda cb: ws.ingest_notes(files, when, fmt=fmt, column_map=_parse_map(column_map), progress=cb),
+        )
     _print_ingest(report, as_json)
 
 
 @ingest_app.command("labels")
 def ingest_labels(
-    files: Annotated[list[Path], typer.Argument(help="X label stream events (JSON lines from /2/tweets/label/stream).")],
+    files: Annotated[
+        list[Path], typer.Argument(help="X label stream events (JSON lines from /2/tweets/label/stream).")
+    ],
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -366,6 +480,7 @@ def ingest_labels(
 
 # ---------------------------------------------------------------------------- index / match
 
+
 @app.command()
 def index(db: DbOpt = None, model: ModelOpt = None) -> None:
     """Build or update the search index over all fact-checks (only new or edited ones are encoded)."""
@@ -374,33 +489,48 @@ def index(db: DbOpt = None, model: ModelOpt = None) -> None:
         prog.add_task("encoding fact-checks", total=None)
         st = ws.build_index(show_progress=err.is_terminal)
     why = f" ({st.rebuilt_reason})" if st.rebuilt_reason else ""
-    _say(f"index {st.version} at {ws.index_dir}: {st.total:,} fact-checks, {st.encoded:,} encoded, "
-         f"{st.reused:,} reused, {st.removed:,} removed{why}")
+    _say(
+        f"index {st.version} at {ws.index_dir}: {st.total:,} fact-checks, {st.encoded:,} encoded, "
+        f"{st.reused:,} reused, {st.removed:,} removed{why}"
+    )
 
 
 @app.command()
 def match(
     db: DbOpt = None,
     model: ModelOpt = None,
-    threshold: Annotated[float | None, typer.Option(help="Without a trained model: propose candidates whose fused "
-                                                       "score is at least this.")] = None,
-    min_confidence: Annotated[float | None, typer.Option(help="With a trained model: propose the top candidate "
-                                                            "when P(correct) is at least this, e.g. 0.9.")] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Without a trained model: propose candidates whose fused score is at least this."),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            help="With a trained model: propose the top candidate when P(correct) is at least this, e.g. 0.9."
+        ),
+    ] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", help="Candidates stored per post.")] = None,
     rematch: Annotated[bool, typer.Option(help="Match every post again, not only new ones.")] = False,
-    topics: Annotated[Path | None, typer.Option(help="Topic definitions (YAML) to score posts against; "
-                                                   "see README \"Topics\" (default: the topics setting, "
-                                                   "CLAIMWATCH_TOPICS).")] = None,
+    topics: Annotated[
+        Path | None,
+        typer.Option(
+            help="Topic definitions (YAML) to score posts against; "
+            'see README "Topics" (default: the topics setting, '
+            "CLAIMWATCH_TOPICS)."
+        ),
+    ] = None,
     cw_model: CwModelOpt = None,
 ) -> None:
     """Propose fact-checks for posts not yet matched against the current index; store each post's
     language, check-worthiness, claim sentence and topics."""
-    ws = _open(db, model=model, threshold=threshold, top_k=top_k, min_confidence=min_confidence,
-               checkworthiness_model=cw_model)
+    ws = _open(
+        db, model=model, threshold=threshold, top_k=top_k, min_confidence=min_confidence, checkworthiness_model=cw_model
+    )
     with _user_errors(), _progress() as prog:
         task = prog.add_task("matching posts", total=None)
-        rep = ws.match(rematch=rematch, topics=topics,
-                       progress=lambda done, total: prog.update(task, completed=done, total=total))
+        rep = ws.match(
+            rematch=rematch, topics=topics, progress=lambda done, total: prog.update(task, completed=done, total=total)
+        )
     if ws.index_stats and ws.index_stats.rebuilt_reason:
         _say(f"index: {ws.index_stats.rebuilt_reason}", to=err)
     console.print(rep.summary(), highlight=False, markup=False)
@@ -429,20 +559,46 @@ def topics_score(
 
 # ---------------------------------------------------------------------------- report
 
+
 def print_report(report: Report, limit: int) -> None:
     console.print(Text(safe(f"\n{report.headline.sentence()}\n"), style="bold"), highlight=False)
     t = Table(title=f"posts ({len(report.rows):,}; showing debunked first, up to {limit})", show_lines=False)
-    for col in ("post", "date", "kind", "account", "text", "views", "fact-check", "rating", "verdict", "status",
-                "score", "conf."):
+    for col in (
+        "post",
+        "date",
+        "kind",
+        "account",
+        "text",
+        "views",
+        "fact-check",
+        "rating",
+        "verdict",
+        "status",
+        "score",
+        "conf.",
+    ):
         t.add_column(col, overflow="fold", justify="right" if col in ("views", "score", "conf.") else "left")
     for row in report.ordered()[:limit]:
         fc = row.fact_check
-        t.add_row(*(Text(safe(c)) for c in (row.post_id, row.created_at.date().isoformat() if row.created_at else "",
-                  row.post_type, row.account or "", row.text[:80] + ("…" if len(row.text) > 80 else ""),
-                  row.reach(),
-                  (fc.publisher or "") if fc else "", (fc.rating_text or "") if fc else "",
-                  (fc.rating_class or "") if fc else "", fc.match_status if fc else "", f"{fc.match_score:.3f}" if fc else "",
-                  f"{fc.match_confidence:.0%}" if fc and fc.match_confidence is not None else "")))
+        t.add_row(
+            *(
+                Text(safe(c))
+                for c in (
+                    row.post_id,
+                    row.created_at.date().isoformat() if row.created_at else "",
+                    row.post_type,
+                    row.account or "",
+                    row.text[:80] + ("…" if len(row.text) > 80 else ""),
+                    row.reach(),
+                    (fc.publisher or "") if fc else "",
+                    (fc.rating_text or "") if fc else "",
+                    (fc.rating_class or "") if fc else "",
+                    fc.match_status if fc else "",
+                    f"{fc.match_score:.3f}" if fc else "",
+                    f"{fc.match_confidence:.0%}" if fc and fc.match_confidence is not None else "",
+                )
+            )
+        )
     console.print(t)
 
 
@@ -452,11 +608,19 @@ def report(
     account: Annotated[list[str] | None, typer.Option("--account", "-a", help="Author handle (repeatable).")] = None,
     since: Annotated[str | None, typer.Option(help="First day (UTC, inclusive), e.g. 2024-01-01.")] = None,
     until: Annotated[str | None, typer.Option(help="Last moment (UTC, exclusive), e.g. 2024-08-01.")] = None,
-    keyword: Annotated[list[str] | None, typer.Option("--keyword", "-k", help="Only posts containing it (repeatable: any).")] = None,
-    confirmed_only: Annotated[bool, typer.Option(help="Count analyst-confirmed matches only (default: confirmed and proposed).")] = False,
+    keyword: Annotated[
+        list[str] | None, typer.Option("--keyword", "-k", help="Only posts containing it (repeatable: any).")
+    ] = None,
+    confirmed_only: Annotated[
+        bool, typer.Option(help="Count analyst-confirmed matches only (default: confirmed and proposed).")
+    ] = False,
     include_reposts: Annotated[bool, typer.Option(help="List reposts too (they never add views).")] = False,
-    topic: Annotated[list[str] | None, typer.Option("--topic", "-t", help="Only posts in this topic (repeatable: any).")] = None,
-    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only posts in this language, e.g. en (repeatable).")] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", "-t", help="Only posts in this topic (repeatable: any).")
+    ] = None,
+    lang: Annotated[
+        list[str] | None, typer.Option("--lang", help="Only posts in this language, e.g. en (repeatable).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Directory for report.md/.csv/.json/.html.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to print.")] = 25,
     as_json: JsonOpt = False,
@@ -464,9 +628,16 @@ def report(
     """Headline and per-post table for a selection; with --out, write Markdown, CSV, JSON and HTML."""
     _check_out(out, "--out")
     ws = _open(db, read_only=True)
-    sel = Selection(handles=tuple(account or ()), since=_parse_time(since, "--since"), until=_parse_time(until, "--until"),
-                    keywords=tuple(keyword or ()), include_proposed=not confirmed_only, include_reposts=include_reposts,
-                    topics=tuple(topic or ()), langs=tuple(lang or ()))
+    sel = Selection(
+        handles=tuple(account or ()),
+        since=_parse_time(since, "--since"),
+        until=_parse_time(until, "--until"),
+        keywords=tuple(keyword or ()),
+        include_proposed=not confirmed_only,
+        include_reposts=include_reposts,
+        topics=tuple(topic or ()),
+        langs=tuple(lang or ()),
+    )
     with _user_errors():  # UnknownName: an account, topic or language no stored post has
         rep = ws.report(sel)
     _warn(rep.warnings)
@@ -483,14 +654,15 @@ def report(
 
 # ---------------------------------------------------------------------------- studies
 
-study_app = typer.Typer(help="Reproducible studies: reach, notes, labels and narratives from a study file.",
-                        no_args_is_help=True)
+study_app = typer.Typer(
+    help="Reproducible studies: reach, notes, labels and narratives from a study file.", no_args_is_help=True
+)
 app.add_typer(study_app, name="study")
 
 
 @study_app.command("run")
 def study_run(
-    file: Annotated[Path, typer.Argument(help="Study definition (YAML); see README \"Studies\".")],
+    file: Annotated[Path, typer.Argument(help='Study definition (YAML); see README "Studies".')],
     db: DbOpt = None,
     out: Annotated[Path | None, typer.Option(help="Directory for the study report files.")] = None,
     as_json: JsonOpt = False,
@@ -515,6 +687,7 @@ def study_run(
 
 
 # ---------------------------------------------------------------------------- quarantine / review / verdicts
+
 
 @quarantine_app.command("list")
 def quarantine_list(
@@ -574,8 +747,9 @@ def review_reject(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = No
 @verdicts_app.command("apply")
 def verdicts_apply(
     db: DbOpt = None,
-    verdicts: Annotated[list[Path] | None, typer.Option("--verdicts", help="Extra verdict table(s) (TSV: "
-                                                           "rating, verdict, lang, note).")] = None,
+    verdicts: Annotated[
+        list[Path] | None, typer.Option("--verdicts", help="Extra verdict table(s) (TSV: rating, verdict, lang, note).")
+    ] = None,
 ) -> None:
     """Re-normalise every stored rating with the shipped table plus your own."""
     ws = _open(db, verdict_files=tuple(str(v) for v in verdicts) if verdicts else None)
@@ -585,10 +759,15 @@ def verdicts_apply(
 
 
 @verdicts_app.command("show")
-def verdicts_show(rating: Annotated[str, typer.Argument(help="A rating text, e.g. 'Pants on Fire'.")],
-                  verdicts: Annotated[list[Path] | None, typer.Option(
-                      "--verdicts", help="Extra verdict table(s) (default: the verdict_files setting, "
-                                         "CLAIMWATCH_VERDICTS).")] = None) -> None:
+def verdicts_show(
+    rating: Annotated[str, typer.Argument(help="A rating text, e.g. 'Pants on Fire'.")],
+    verdicts: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--verdicts", help="Extra verdict table(s) (default: the verdict_files setting, CLAIMWATCH_VERDICTS)."
+        ),
+    ] = None,
+) -> None:
     """Show how a rating text is normalised (with the shipped table and your configured ones)."""
     with _user_errors():
         verdict, method = _tools(verdict_files=tuple(str(v) for v in verdicts) if verdicts else None).verdict(rating)
@@ -597,9 +776,14 @@ def verdicts_show(rating: Annotated[str, typer.Argument(help="A rating text, e.g
 
 # ---------------------------------------------------------------------------- eval / train
 
-RetrievalModelOpt = Annotated[str | None, typer.Option(
-    "--retrieval-model", help="Trained re-ranker directory, or 'none' for plain BM25 + dense fusion (default: the "
-                              "retrieval_model setting, CLAIMWATCH_RETRIEVAL_MODEL, else the shipped model).")]
+RetrievalModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--retrieval-model",
+        help="Trained re-ranker directory, or 'none' for plain BM25 + dense fusion (default: the "
+        "retrieval_model setting, CLAIMWATCH_RETRIEVAL_MODEL, else the shipped model).",
+    ),
+]
 
 
 def _print_eval(res: dict[str, Any]) -> None:
@@ -612,8 +796,12 @@ def _print_eval(res: dict[str, Any]) -> None:
         for col in ("t", "proposed", "precision", "recall"):
             pr.add_column(col, justify="right")
         for p in res["top1_at_confidence"]:
-            pr.add_row(f"{p['threshold']:.1f}", str(p["proposed"]),
-                       "-" if p["precision"] is None else f"{p['precision']:.3f}", f"{p['recall']:.3f}")
+            pr.add_row(
+                f"{p['threshold']:.1f}",
+                str(p["proposed"]),
+                "-" if p["precision"] is None else f"{p['precision']:.3f}",
+                f"{p['recall']:.3f}",
+            )
         console.print(pr)
         for key, title in (("reliability", "queries"), ("reliability_with_no_claim_posts", "queries + no-claim posts")):
             if key not in res:
@@ -624,8 +812,12 @@ def _print_eval(res: dict[str, Any]) -> None:
                 rel.add_column(col, justify="right")
             for b in res[key]:
                 if b["n"]:
-                    rel.add_row(f"{b['low']:.1f}–{b['high']:.1f}", str(b["n"]), f"{b['mean_confidence']:.3f}",
-                                f"{b['accuracy']:.3f}")
+                    rel.add_row(
+                        f"{b['low']:.1f}–{b['high']:.1f}",
+                        str(b["n"]),
+                        f"{b['mean_confidence']:.3f}",
+                        f"{b['accuracy']:.3f}",
+                    )
             console.print(rel)
     if "no_claim_posts" in res:
         _say(_false_proposals(res))
@@ -633,6 +825,7 @@ def _print_eval(res: dict[str, Any]) -> None:
 
 def _false_proposals(res: dict[str, Any]) -> str:
     """The false proposal line: at confidences where they exist, else at the score threshold."""
+
     def rate(value: float | None) -> str:
         return "-" if value is None else f"{value:.1%}"
 
@@ -640,22 +833,36 @@ def _false_proposals(res: dict[str, Any]) -> str:
     if "false_proposal_rate" in res:
         return head + ", ".join(f"{rate(r)} at confidence ≥ {t}" for t, r in res["false_proposal_rate"].items())
     score = "fused score" if res["method"] == "hybrid-bm25-dense-v1" else "re-ranker score"
-    (t, r), = res["false_proposal_rate_at_score"].items()
-    return head + (f"no calibrated confidence without a trained model, so none at a confidence; {rate(r)} at the "
-                   f"{score} threshold {t} (from which `claimwatch match` proposes)")
+    ((t, r),) = res["false_proposal_rate_at_score"].items()
+    return head + (
+        f"no calibrated confidence without a trained model, so none at a confidence; {rate(r)} at the "
+        f"{score} threshold {t} (from which `claimwatch match` proposes)"
+    )
 
 
 @eval_app.command("retrieval")
 def eval_retrieval(
-    vclaims: Annotated[str, typer.Option(help="Verified claims: CheckThat! JSONL/TSV (2A or 2B), or a claimwatch "
-                                         "store (.db file or database URL) to evaluate your own fact-checks.")],
+    vclaims: Annotated[
+        str,
+        typer.Option(
+            help="Verified claims: CheckThat! JSONL/TSV (2A or 2B), or a claimwatch "
+            "store (.db file or database URL) to evaluate your own fact-checks."
+        ),
+    ],
     queries: Annotated[Path, typer.Option(help="Queries TSV (id<TAB>text).")],
-    qrels: Annotated[Path, typer.Option(help="TREC qrels (qid 0 claim_id 1); for a store, claim ids are "
-                                        "fact-check ids or review URLs.")],
+    qrels: Annotated[
+        Path,
+        typer.Option(help="TREC qrels (qid 0 claim_id 1); for a store, claim ids are fact-check ids or review URLs."),
+    ],
     model: ModelOpt = None,
     retrieval_model: RetrievalModelOpt = None,
-    negatives: Annotated[Path | None, typer.Option(help="Check-worthiness TSV; its label-0 posts measure the "
-                                                      "false proposal rate on posts without a fact-check.")] = None,
+    negatives: Annotated[
+        Path | None,
+        typer.Option(
+            help="Check-worthiness TSV; its label-0 posts measure the "
+            "false proposal rate on posts without a fact-check."
+        ),
+    ] = None,
     context: Annotated[int, typer.Option(help="Neighbouring debate sentences to add as context.")] = 0,
     depth: Annotated[int, typer.Option(help="Claims ranked per query.")] = 20,
     run_out: Annotated[Path | None, typer.Option("--run-out", help="Write a TREC run file.")] = None,
@@ -666,7 +873,8 @@ def eval_retrieval(
     _check_out(run_out, "--run-out", folder=False)
     with _user_errors():  # DataError (a malformed file, with its line) is a ValueError
         res, run = _tools(model=model, retrieval_model=retrieval_model).eval_retrieval(
-            vclaims, queries, qrels, negatives=negatives, context=context, depth=depth, show_progress=err.is_terminal)
+            vclaims, queries, qrels, negatives=negatives, context=context, depth=depth, show_progress=err.is_terminal
+        )
     _warn(run.warnings)
     if run_out:
         atomic.write_text(run_out, "\n".join(run.trec_lines()) + "\n")
@@ -679,8 +887,9 @@ def eval_retrieval(
 @train_app.command("retrieval")
 def train_retrieval(
     datasets: DatasetsOpt,
-    out: Annotated[Path, typer.Option(help="Where the model goes; point --retrieval-model or "
-                                      "CLAIMWATCH_RETRIEVAL_MODEL at it.")],
+    out: Annotated[
+        Path, typer.Option(help="Where the model goes; point --retrieval-model or CLAIMWATCH_RETRIEVAL_MODEL at it.")
+    ],
     model: ModelOpt = None,
 ) -> None:
     """Train the re-ranker on CheckThat! 2A+2B train and calibrate it on their dev sets (seeded)."""
@@ -693,8 +902,9 @@ def train_retrieval(
 @train_app.command("encoder")
 def train_encoder_cmd(
     datasets: DatasetsOpt,
-    out: Annotated[Path, typer.Option(help="Where the fine-tuned sentence-transformers model goes; use it with "
-                                      "--model DIR.")],
+    out: Annotated[
+        Path, typer.Option(help="Where the fine-tuned sentence-transformers model goes; use it with --model DIR.")
+    ],
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training pairs.")] = 1,
     model: ModelOpt = None,
 ) -> None:
@@ -707,32 +917,49 @@ def train_encoder_cmd(
 
 @eval_app.command("checkworthiness")
 def eval_checkworthiness(
-    data: Annotated[Path, typer.Option(help="A labelled CheckThat! check-worthiness TSV: debate sentences "
-                                       "(Sentence_id, Text, class_label Yes/No) or tweets (tweet_id, tweet_text, "
-                                       "class_label / check_worthiness 1/0).")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="A labelled CheckThat! check-worthiness TSV: debate sentences "
+            "(Sentence_id, Text, class_label Yes/No) or tweets (tweet_id, tweet_text, "
+            "class_label / check_worthiness 1/0)."
+        ),
+    ],
     cw_model: CwModelOpt = None,
     model: ModelOpt = None,
-    kind: Annotated[str | None, typer.Option(help="Score with the 'post' or 'sentence' head (default: post for "
-                                                "tweet files, sentence for sentence files).")] = None,
-    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Decision threshold (default: the "
-                                                       "model's for that kind).")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="Score with the 'post' or 'sentence' head (default: post for "
+            "tweet files, sentence for sentence files)."
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Decision threshold (default: the model's for that kind).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """F1, precision and recall of the check-worthy class, accuracy and MAP of the ranking by score."""
     from claimwatch.claims.checkworthiness import is_model_dir
 
     if model and not cw_model and is_model_dir(model):  # the spelling before --cw-model existed
-        _say(f"note: `--model {model}` names a check-worthiness model; use `--cw-model {model}` (--model is the "
-             "sentence encoder in every command; the old spelling will stop working)", to=err)
+        _say(
+            f"note: `--model {model}` names a check-worthiness model; use `--cw-model {model}` (--model is the "
+            "sentence encoder in every command; the old spelling will stop working)",
+            to=err,
+        )
         cw_model, model = model, None
     with _user_errors():  # DataError (a malformed file, with its line) is a ValueError
-        res = _tools(model=model, checkworthiness_model=cw_model).eval_checkworthiness(data, kind=kind,
-                                                                                      threshold=threshold)
+        res = _tools(model=model, checkworthiness_model=cw_model).eval_checkworthiness(
+            data, kind=kind, threshold=threshold
+        )
     if as_json:
         print(json.dumps(res))
         return
-    _say(f"model: {res['model']}\n{res['kind']} head, {res['n']} texts ({res['positives']} check-worthy), "
-         f"threshold {res['threshold']:.2f}:")
+    _say(
+        f"model: {res['model']}\n{res['kind']} head, {res['n']} texts ({res['positives']} check-worthy), "
+        f"threshold {res['threshold']:.2f}:"
+    )
     t = Table(show_header=False)
     for key in ("f1", "precision", "recall", "accuracy", "map"):
         t.add_row(key.upper() if key == "map" else key, f"{res[key]:.4f}")
@@ -741,26 +968,42 @@ def eval_checkworthiness(
 
 @train_app.command("checkworthiness")
 def train_checkworthiness(
-    datasets: Annotated[Path, typer.Option(help="Folder with the CLEF CheckThat! check-worthiness data in the layout "
-                                           "of ../shared/datasets.")],
-    out: Annotated[Path, typer.Option(help="Where the model goes; point `eval checkworthiness --cw-model` or the "
-                                      "checkworthiness_model setting at it.")],
+    datasets: Annotated[
+        Path,
+        typer.Option(help="Folder with the CLEF CheckThat! check-worthiness data in the layout of ../shared/datasets."),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Where the model goes; point `eval checkworthiness --cw-model` or the "
+            "checkworthiness_model setting at it."
+        ),
+    ],
     model: ModelOpt = None,
-    finetune: Annotated[bool, typer.Option(
-        "--finetune", help="Fine-tune a copy of the encoder with the heads (better, ~20 min on 2 cores, 90 MB; "
-                           "scoring then costs a second encoder pass). Starts from --model or the bundled one.")] = False,
-    steps: Annotated[int | None, typer.Option(help="With --finetune: stop after this many batches (smoke runs).",
-                                              min=1)] = None,
-    seed: Annotated[int | None, typer.Option(help="With --finetune: another random seed than the recipe's (to "
-                                                  "measure run-to-run spread).")] = None,
+    finetune: Annotated[
+        bool,
+        typer.Option(
+            "--finetune",
+            help="Fine-tune a copy of the encoder with the heads (better, ~20 min on 2 cores, 90 MB; "
+            "scoring then costs a second encoder pass). Starts from --model or the bundled one.",
+        ),
+    ] = False,
+    steps: Annotated[
+        int | None, typer.Option(help="With --finetune: stop after this many batches (smoke runs).", min=1)
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="With --finetune: another random seed than the recipe's (to measure run-to-run spread)."),
+    ] = None,
 ) -> None:
     """Train the sentence head on CheckThat! 2024 task 1 train and the post head on 2021/2022 1A train
     tweets (seeded): over matching's embeddings with thresholds from cross-validation and dev, or
     with --finetune on a fine-tuned encoder of its own."""
     _check_out(out, "--out")
     with _user_errors():
-        meta = _tools(model=model).train_checkworthiness(datasets, out, finetune=finetune, steps=steps, seed=seed,
-                                                         log=_log)
+        meta = _tools(model=model).train_checkworthiness(
+            datasets, out, finetune=finetune, steps=steps, seed=seed, log=_log
+        )
     heads = ", ".join(f"{k} ({h['n_train']} texts, threshold {h['threshold']:.2f})" for k, h in meta["heads"].items())
     encoder = f"own encoder in {out / meta['own_encoder']}" if meta.get("own_encoder") else f"encoder {meta['encoder']}"
     _say(f"model written to {out}: {heads}; {encoder}")
@@ -768,13 +1011,25 @@ def train_checkworthiness(
 
 # ---------------------------------------------------------------------------- demo
 
+
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="The demo's folder: its store, index and report files (a new or empty "
-                                      "folder, or one an earlier demo wrote).")] = Path("claimwatch-demo"),
-    db: Annotated[str | None, typer.Option("--db", help="Another store for the demo, e.g. a PostgreSQL database "
-                                              "made with `claimwatch init`: a new file or a store holding only "
-                                              "demo data (the db setting and CLAIMWATCH_DB are not used).")] = None,
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="The demo's folder: its store, index and report files (a new or empty "
+            "folder, or one an earlier demo wrote)."
+        ),
+    ] = Path("claimwatch-demo"),
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Another store for the demo, e.g. a PostgreSQL database "
+            "made with `claimwatch init`: a new file or a store holding only "
+            "demo data (the db setting and CLAIMWATCH_DB are not used).",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole pipeline on the bundled synthetic demo data and write the report (with the default
     settings, so it prints the same figures everywhere; your configured store is never opened)."""

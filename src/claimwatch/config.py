@@ -101,8 +101,9 @@ def load_settings(env: dict[str, str] | None = None, cwd: Path | None = None) ->
         data = data.get("claimwatch", data)
         unknown = set(data) - set(SETTINGS_ENV)
         if unknown:
-            raise ValueError(f"{cfg_path}: unknown setting(s) {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(sorted(SETTINGS_ENV))}")
+            raise ValueError(
+                f"{cfg_path}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(SETTINGS_ENV))}"
+            )
         for name, value in data.items():
             try:
                 values[name] = _coerce(name, value)

@@ -112,15 +112,21 @@ class IngestReport:
         return self.read > 0
 
     def summary(self) -> str:
-        text = (f"ingested {self.inserted}, updated {self.updated}, quarantined {self.quarantined} "
-                f"(see `claimwatch quarantine list`)")
+        text = (
+            f"ingested {self.inserted}, updated {self.updated}, quarantined {self.quarantined} "
+            f"(see `claimwatch quarantine list`)"
+        )
         extras = []
         if self.older_versions:
-            extras.append(f"{count(self.older_versions, 'post')} came in a version older than the stored one: kept as "
-                          "history, not applied")
+            extras.append(
+                f"{count(self.older_versions, 'post')} came in a version older than the stored one: kept as "
+                "history, not applied"
+            )
         if self.conflicts:
-            extras.append(f"{self.conflicts} conflicting observations kept apart, the first kept "
-                          "(`claimwatch quarantine list --action conflict`)")
+            extras.append(
+                f"{self.conflicts} conflicting observations kept apart, the first kept "
+                "(`claimwatch quarantine list --action conflict`)"
+            )
         if self.unchanged:
             extras.append(f"{self.unchanged} unchanged")
         if self.kind == "posts":
@@ -135,25 +141,60 @@ class IngestReport:
         return d
 
 
-def ingest_posts(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto", observed_at: datetime | None = None,
-                 column_map: dict[str, str] | None = None, platform: str = "x", account: str | None = None,
-                 batch_size: int = DEFAULT_BATCH, progress: ProgressFn | None = None) -> IngestReport:
+def ingest_posts(
+    engine: sa.Engine,
+    paths: list[Path],
+    *,
+    fmt: str = "auto",
+    observed_at: datetime | None = None,
+    column_map: dict[str, str] | None = None,
+    platform: str = "x",
+    account: str | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
     """Post archives. ``account`` is the handle of the one account the files belong to, the
     author of posts that name none (a Twitter account archive)."""
+
     def write(conn: sa.Connection, batch: list[r.Post], run_id: int) -> repo.BatchCounts:
         return repo.upsert_posts(conn, batch, run_id)
 
-    mtime = FileTime("--observed-at", observed_at, "file modification time",
-                     lambda path, _fmt: datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).replace(microsecond=0))
-    return _ingest(engine, "posts", paths, fmt, POST_FORMATS, detect_post_format, write,
-                   PostReadContext(observed_at=_EPOCH, platform=platform, column_map=column_map or {},
-                                   account=(account or "").strip().lstrip("@") or None),
-                   file_time=mtime, batch_size=batch_size, progress=progress)
+    mtime = FileTime(
+        "--observed-at",
+        observed_at,
+        "file modification time",
+        lambda path, _fmt: datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).replace(microsecond=0),
+    )
+    return _ingest(
+        engine,
+        "posts",
+        paths,
+        fmt,
+        POST_FORMATS,
+        detect_post_format,
+        write,
+        PostReadContext(
+            observed_at=_EPOCH,
+            platform=platform,
+            column_map=column_map or {},
+            account=(account or "").strip().lstrip("@") or None,
+        ),
+        file_time=mtime,
+        batch_size=batch_size,
+        progress=progress,
+    )
 
 
-def ingest_factchecks(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto",
-                      column_map: dict[str, str] | None = None, verdicts: VerdictTable | None = None,
-                      batch_size: int = DEFAULT_BATCH, progress: ProgressFn | None = None) -> IngestReport:
+def ingest_factchecks(
+    engine: sa.Engine,
+    paths: list[Path],
+    *,
+    fmt: str = "auto",
+    column_map: dict[str, str] | None = None,
+    verdicts: VerdictTable | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
     table = verdicts or VerdictTable.load()
 
     def write(conn: sa.Connection, batch: list[r.FactCheck], run_id: int) -> repo.BatchCounts:
@@ -163,19 +204,39 @@ def ingest_factchecks(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto"
             pairs.append((fc, method))
         return repo.upsert_factchecks(conn, pairs, run_id)
 
-    return _ingest(engine, "factchecks", paths, fmt, FACTCHECK_FORMATS, detect_factcheck_format, write,
-                   ReadContext(observed_at=_EPOCH, column_map=column_map or {}), file_time=None,
-                   batch_size=batch_size, progress=progress)
+    return _ingest(
+        engine,
+        "factchecks",
+        paths,
+        fmt,
+        FACTCHECK_FORMATS,
+        detect_factcheck_format,
+        write,
+        ReadContext(observed_at=_EPOCH, column_map=column_map or {}),
+        file_time=None,
+        batch_size=batch_size,
+        progress=progress,
+    )
 
 
 #: Store writer per Community Notes record type (one file holds one type).
 _NOTE_WRITERS: dict[type, Callable[[sa.Connection, list[Any], int], repo.BatchCounts]] = {
-    r.Note: repo.upsert_notes, r.NoteStatus: repo.add_note_statuses, r.NoteRatings: repo.set_note_ratings}
+    r.Note: repo.upsert_notes,
+    r.NoteStatus: repo.add_note_statuses,
+    r.NoteRatings: repo.set_note_ratings,
+}
 
 
-def ingest_notes(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto", snapshot_date: datetime | None = None,
-                 column_map: dict[str, str] | None = None, batch_size: int = NOTES_BATCH,
-                 progress: ProgressFn | None = None) -> IngestReport:
+def ingest_notes(
+    engine: sa.Engine,
+    paths: list[Path],
+    *,
+    fmt: str = "auto",
+    snapshot_date: datetime | None = None,
+    column_map: dict[str, str] | None = None,
+    batch_size: int = NOTES_BATCH,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
     """Community Notes notes / noteStatusHistory / ratings TSVs (told apart by header).
 
     Each file stands for one snapshot (download): ``snapshot_date``, else the latest
@@ -191,42 +252,89 @@ def ingest_notes(engine: sa.Engine, paths: list[Path], *, fmt: str = "auto", sna
     def write(conn: sa.Connection, batch: list[Any], run_id: int) -> repo.BatchCounts:
         return _NOTE_WRITERS[type(batch[0])](conn, batch, run_id)
 
-    latest = FileTime("--snapshot-date", snapshot_date, "latest timestamp in the file",
-                      lambda path, found: latest_timestamp(path, found, column_map))
-    return _ingest(engine, "notes", paths, fmt, NOTE_FORMATS, lambda path: detect_notes_format(path, column_map),
-                   write, ReadContext(observed_at=_EPOCH, column_map=column_map), file_time=latest,
-                   batch_size=batch_size, progress=progress)
+    latest = FileTime(
+        "--snapshot-date",
+        snapshot_date,
+        "latest timestamp in the file",
+        lambda path, found: latest_timestamp(path, found, column_map),
+    )
+    return _ingest(
+        engine,
+        "notes",
+        paths,
+        fmt,
+        NOTE_FORMATS,
+        lambda path: detect_notes_format(path, column_map),
+        write,
+        ReadContext(observed_at=_EPOCH, column_map=column_map),
+        file_time=latest,
+        batch_size=batch_size,
+        progress=progress,
+    )
 
 
-def ingest_labels(engine: sa.Engine, paths: list[Path], *, batch_size: int = DEFAULT_BATCH,
-                  progress: ProgressFn | None = None) -> IngestReport:
+def ingest_labels(
+    engine: sa.Engine, paths: list[Path], *, batch_size: int = DEFAULT_BATCH, progress: ProgressFn | None = None
+) -> IngestReport:
     """X label stream events (JSON lines); every event is kept, for posts stored or not."""
-    return _ingest(engine, "labels", paths, "auto", LABEL_FORMATS, detect_label_format, repo.add_label_events,
-                   ReadContext(observed_at=_EPOCH), file_time=None, batch_size=batch_size, progress=progress)
+    return _ingest(
+        engine,
+        "labels",
+        paths,
+        "auto",
+        LABEL_FORMATS,
+        detect_label_format,
+        repo.add_label_events,
+        ReadContext(observed_at=_EPOCH),
+        file_time=None,
+        batch_size=batch_size,
+        progress=progress,
+    )
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _ingest(engine: sa.Engine, kind: str, paths: list[Path], fmt: str,
-            formats: dict[str, Callable[[Path, ReadContext], Iterator[r.ReadResult]]],
-            detect: Callable[[Path], str], write: Callable[[sa.Connection, list[Any], int], repo.BatchCounts],
-            ctx: ReadContext, *, file_time: FileTime | None, batch_size: int,
-            progress: ProgressFn | None) -> IngestReport:
+def _ingest(
+    engine: sa.Engine,
+    kind: str,
+    paths: list[Path],
+    fmt: str,
+    formats: dict[str, Callable[[Path, ReadContext], Iterator[r.ReadResult]]],
+    detect: Callable[[Path], str],
+    write: Callable[[sa.Connection, list[Any], int], repo.BatchCounts],
+    ctx: ReadContext,
+    *,
+    file_time: FileTime | None,
+    batch_size: int,
+    progress: ProgressFn | None,
+) -> IngestReport:
     if fmt != "auto" and fmt not in formats:
         raise ValueError(f"unknown {kind} format {fmt!r}; choose auto or one of {', '.join(formats)}")
     with db.writing(engine) as conn:
         _close_dead_runs(conn)
-        run_id = repo.start_run(conn, kind, [str(p) for p in paths],
-                                {"format": fmt, **(file_time.run_option() if file_time else {}),
-                                 "column_map": ctx.column_map, "pid": os.getpid(), "host": socket.gethostname(),
-                                 **({"account": ctx.account} if isinstance(ctx, PostReadContext) else {})})
+        run_id = repo.start_run(
+            conn,
+            kind,
+            [str(p) for p in paths],
+            {
+                "format": fmt,
+                **(file_time.run_option() if file_time else {}),
+                "column_map": ctx.column_map,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                **({"account": ctx.account} if isinstance(ctx, PostReadContext) else {}),
+            },
+        )
     report = IngestReport(run_id=run_id, kind=kind)
     status = "failed"
     try:
         for path in paths:
-            report.files.append(_ingest_file(engine, kind, Path(path), fmt, formats, detect, write, ctx,
-                                             file_time, batch_size, progress, report))
+            report.files.append(
+                _ingest_file(
+                    engine, kind, Path(path), fmt, formats, detect, write, ctx, file_time, batch_size, progress, report
+                )
+            )
         status = "completed"
     finally:
         with db.writing(engine) as conn:
@@ -234,10 +342,20 @@ def _ingest(engine: sa.Engine, kind: str, paths: list[Path], fmt: str,
     return report
 
 
-def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: dict[str, Any],
-                 detect: Callable[[Path], str], write: Callable[[sa.Connection, list[Any], int], repo.BatchCounts],
-                 base_ctx: ReadContext, file_time: FileTime | None, batch_size: int,
-                 progress: ProgressFn | None, report: IngestReport) -> FileReport:
+def _ingest_file(
+    engine: sa.Engine,
+    kind: str,
+    path: Path,
+    fmt: str,
+    formats: dict[str, Any],
+    detect: Callable[[Path], str],
+    write: Callable[[sa.Connection, list[Any], int], repo.BatchCounts],
+    base_ctx: ReadContext,
+    file_time: FileTime | None,
+    batch_size: int,
+    progress: ProgressFn | None,
+    report: IngestReport,
+) -> FileReport:
     fr = FileReport(path=str(path))
     ctx = replace(base_ctx)
     if isinstance(ctx, PostReadContext):
@@ -315,10 +433,16 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
     except Exception as exc:  # noqa: BLE001 - a reader bug must cost this file's rest, not the run
         if batch or quarantine:
             flush()
-        return _file_failed(engine, kind, path, fr, report,
-                            f"reading stopped after {location} at an unexpected error ({type(exc).__name__}: "
-                            f"{str(exc)[:200]}); the {fr.read:,} records before it were stored. This is a claimwatch "
-                            "bug: please report it with that record")
+        return _file_failed(
+            engine,
+            kind,
+            path,
+            fr,
+            report,
+            f"reading stopped after {location} at an unexpected error ({type(exc).__name__}: "
+            f"{str(exc)[:200]}); the {fr.read:,} records before it were stored. This is a claimwatch "
+            "bug: please report it with that record",
+        )
     if batch or quarantine:
         flush()
     if source_times:
@@ -327,8 +451,14 @@ def _ingest_file(engine: sa.Engine, kind: str, path: Path, fmt: str, formats: di
     return fr
 
 
-def _write_batch(engine: sa.Engine, kind: str, write: Callable[[sa.Connection, list[Any], int], repo.BatchCounts],
-                 batch: list[Any], quarantine: list[tuple[r.Rejected, str]], run_id: int) -> repo.BatchCounts:
+def _write_batch(
+    engine: sa.Engine,
+    kind: str,
+    write: Callable[[sa.Connection, list[Any], int], repo.BatchCounts],
+    batch: list[Any],
+    quarantine: list[tuple[r.Rejected, str]],
+    run_id: int,
+) -> repo.BatchCounts:
     """Write a batch and its quarantine entries in one transaction.
 
     When the store refuses the batch (a value one database accepts and another does not,
@@ -361,8 +491,9 @@ def _write_batch(engine: sa.Engine, kind: str, write: Callable[[sa.Connection, l
     return counts
 
 
-def _quarantine_counts(conn: sa.Connection, kind: str, run_id: int, quarantine: list[tuple[r.Rejected, str]],
-                       counts: repo.BatchCounts) -> None:
+def _quarantine_counts(
+    conn: sa.Connection, kind: str, run_id: int, quarantine: list[tuple[r.Rejected, str]], counts: repo.BatchCounts
+) -> None:
     entries = list(quarantine)
     entries.extend((c, "conflict") for c in counts.conflicts)
     entries.extend((d, "rejected") for d in counts.duplicates + counts.rejected)
@@ -373,15 +504,19 @@ def _quarantine_counts(conn: sa.Connection, kind: str, run_id: int, quarantine: 
 def _refused(engine: sa.Engine, kind: str, rec: Any, exc: Exception, run_id: int) -> repo.BatchCounts:
     """Quarantine one record the store would not take, with the store's own reason."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
-    entry = r.Rejected(rec.source, f"{_ident(rec)}: the store refused it: {reason}",
-                       clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)))
+    entry = r.Rejected(
+        rec.source,
+        f"{_ident(rec)}: the store refused it: {reason}",
+        clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)),
+    )
     with db.writing(engine) as conn:
         repo.add_quarantine(conn, run_id, kind, [(entry, "rejected")])
     return repo.BatchCounts(refused=[entry])
 
 
-def _file_failed(engine: sa.Engine, kind: str, path: Path, fr: FileReport, report: IngestReport,
-                 reason: str) -> FileReport:
+def _file_failed(
+    engine: sa.Engine, kind: str, path: Path, fr: FileReport, report: IngestReport, reason: str
+) -> FileReport:
     """A file that could not be read at all is quarantined as a whole, so it stays visible."""
     fr.error = reason
     head = ""
@@ -391,8 +526,12 @@ def _file_failed(engine: sa.Engine, kind: str, path: Path, fr: FileReport, repor
         except (OSError, FormatError):
             pass
     with db.writing(engine) as conn:
-        repo.add_quarantine(conn, report.run_id, kind,
-                            [(r.Rejected(r.SourceRef(str(path), "file", fr.format or "unknown"), reason, head), "rejected")])
+        repo.add_quarantine(
+            conn,
+            report.run_id,
+            kind,
+            [(r.Rejected(r.SourceRef(str(path), "file", fr.format or "unknown"), reason, head), "rejected")],
+        )
     report.quarantined += 1
     return fr
 
@@ -417,8 +556,11 @@ def _duplicate_in_file(rec: Any, seen: dict[tuple[str, str], tuple[str, str]]) -
         return None
     first_loc, first_digest = seen[key]
     same = "identical" if first_digest == digest else "different content; the first was kept"
-    return r.Rejected(rec.source, f"duplicate of the record at {first_loc} ({same})",
-                      clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)))
+    return r.Rejected(
+        rec.source,
+        f"duplicate of the record at {first_loc} ({same})",
+        clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)),
+    )
 
 
 def _ident(rec: Any) -> str:
@@ -436,8 +578,11 @@ def _warning_entry(rec: Any, w: r.FieldWarning) -> r.Rejected:
     assert rec.source is not None
     value = repr(w.value)
     value = value if len(value) <= 200 else value[:200] + "…"
-    return r.Rejected(rec.source, f"{_ident(rec)}: field {w.field} = {value}: {w.reason}",
-                      clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)))
+    return r.Rejected(
+        rec.source,
+        f"{_ident(rec)}: field {w.field} = {value}: {w.reason}",
+        clip_raw(json.dumps(rec.raw, ensure_ascii=False, default=str)),
+    )
 
 
 def _close_dead_runs(conn: sa.Connection) -> None:

@@ -66,7 +66,8 @@ COPULAS = frozenset(
     "est sont était étaient c'est n'est "
     "ist sind war waren "
     "è sono "
-    "zijn".split())
+    "zijn".split()
+)
 RATING_VERBS = frozenset(
     "rate rated rates rating ratings rule ruled rules give gives gave given earns earned earn receives received "
     "consider considered considers deem deemed label labeled labelled classify classified "
@@ -75,7 +76,8 @@ RATING_VERBS = frozenset(
     "jugeons considérons classons "
     "bewerten bewertet "
     "valutiamo consideriamo classifichiamo "
-    "beoordelen beoordeeld".split())
+    "beoordelen beoordeeld".split()
+)
 NEGATIONS = frozenset("not no never nunca não nao pas ne nicht kein keine non mai niet geen".split())
 HEDGES = frozenset(
     "probably likely possibly apparently presumably seemingly perhaps maybe may might could seems seem appears appear "
@@ -84,15 +86,18 @@ HEDGES = frozenset(
     "probablement vraisemblablement semble "
     "wahrscheinlich vermutlich möglicherweise vielleicht scheint "
     "probabilmente forse sembra "
-    "waarschijnlijk mogelijk misschien lijkt".split())
+    "waarschijnlijk mogelijk misschien lijkt".split()
+)
 #: Intensifiers meaning "wholly": negated, they make a partial verdict ("not entirely true").
 WHOLLY = frozenset(
     "totally completely entirely absolutely utterly wholly fully quite altogether 100 "
     "totalmente completamente absolutamente totalement complètement absolument entièrement "
-    "völlig komplett total absolut ganz assolutamente volledig helemaal totaal compleet".split())
+    "völlig komplett total absolut ganz assolutamente volledig helemaal totaal compleet".split()
+)
 INTENSIFIERS = WHOLLY | frozenset(
     "clearly simply plainly patently blatantly demonstrably definitely outright flatly just also very "
-    "rotundamente claramente también também clairement aussi eindeutig auch anche ook".split())
+    "rotundamente claramente también também clairement aussi eindeutig auch anche ook".split()
+)
 #: Skipped before a phrase: articles, "as", "to be", and a clause's leading "but"/"and" ("corny, but True").
 FILLERS = frozenset("a an as to be but and so yet un una uno uma une ein eine einen als een lo la le".split())
 #: Words that may follow a phrase after a copula or rating verb: connectives ("false
@@ -107,7 +112,8 @@ CONTINUATIONS = frozenset(
     "car parce mais et selon sur avec quand "
     "weil denn da aber und dass laut auf über mit wenn "
     "perché poiché ma che secondo su di quando "
-    "omdat want maar en dat volgens op over met wanneer".split())
+    "omdat want maar en dat volgens op over met wanneer".split()
+)
 #: Nouns that may also follow a phrase after a copula ("this is a false *claim*"); not after
 #: a rating verb, whose object comes first ("we rate this accurate *claim*, ..., as Half True").
 CLAIM_NOUNS = frozenset("claim claims statement story post information news".split())

@@ -209,7 +209,9 @@ def _read_table(path: Path) -> list[tuple[str, Verdict]]:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read verdict table: {exc}") from exc
-    content = [(no, line) for no, line in enumerate(lines, start=1) if line.strip() and not line.lstrip().startswith("#")]
+    content = [
+        (no, line) for no, line in enumerate(lines, start=1) if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not content:
         raise ValueError(f"{path}: empty verdict table (expected a header rating, verdict, lang, note)")
     header_no, header_line = content[0]
@@ -218,7 +220,9 @@ def _read_table(path: Path) -> list[tuple[str, Verdict]]:
     header = [h.strip().casefold() for h in next(csv.reader([header_line], delimiter=delimiter, quoting=quoting))]
     missing = [c for c in _REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise ValueError(f"{path}:{header_no}: header lacks column(s) {', '.join(missing)}; expected rating, verdict, lang, note")
+        raise ValueError(
+            f"{path}:{header_no}: header lacks column(s) {', '.join(missing)}; expected rating, verdict, lang, note"
+        )
     i_rating, i_verdict = header.index("rating"), header.index("verdict")
     valid = ", ".join(v.value for v in Verdict)
     rows: list[tuple[str, Verdict]] = []
@@ -235,7 +239,9 @@ def _read_table(path: Path) -> list[tuple[str, Verdict]]:
         except ValueError:
             raise ValueError(f"{path}:{no}: unknown verdict {fields[i_verdict]!r}; use one of {valid}") from None
         if key in seen and seen[key][0] is not verdict:
-            raise ValueError(f"{path}:{no}: rating {fields[i_rating]!r} is already {seen[key][0].value} on line {seen[key][1]}")
+            raise ValueError(
+                f"{path}:{no}: rating {fields[i_rating]!r} is already {seen[key][0].value} on line {seen[key][1]}"
+            )
         seen[key] = (verdict, no)
         rows.append((key, verdict))
     return rows

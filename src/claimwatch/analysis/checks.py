@@ -67,15 +67,25 @@ def unknown_names(asked: Names, stored: Names) -> list[str]:
         if name.lstrip("@").lower() in handles:
             continue
         close = difflib.get_close_matches(name.lstrip("@").lower(), list(handles), n=3, cutoff=0.6)
-        out.append(f"no stored account {name!r}" + (f" — did you mean {_quoted([handles[c] for c in close])}?" if close
-                                                    else f" ({len(handles):,} accounts have posts in the store)"))
+        out.append(
+            f"no stored account {name!r}"
+            + (
+                f" — did you mean {_quoted([handles[c] for c in close])}?"
+                if close
+                else f" ({len(handles):,} accounts have posts in the store)"
+            )
+        )
     for name in (t for t in asked.topics if t not in stored.topics):
-        out.append(f"topic {name!r} is not stored (stored: {_listed(stored.topics)})" if stored.topics else
-                   f"topic {name!r} is not stored (no topics are: score posts with `claimwatch match --topics "
-                   "FILE` or `claimwatch topics score FILE`)")
+        out.append(
+            f"topic {name!r} is not stored (stored: {_listed(stored.topics)})"
+            if stored.topics
+            else f"topic {name!r} is not stored (no topics are: score posts with `claimwatch match --topics "
+            "FILE` or `claimwatch topics score FILE`)"
+        )
     for name in (lang for lang in asked.languages if lang not in stored.languages):
-        out.append(f"no stored post is in language {name!r} (languages of stored posts: "
-                   f"{_listed(stored.languages) or 'none'})")
+        out.append(
+            f"no stored post is in language {name!r} (languages of stored posts: {_listed(stored.languages) or 'none'})"
+        )
     for name in (p for p in asked.platforms if p not in stored.platforms):
         out.append(f"no stored post is from platform {name!r} (stored: {_listed(stored.platforms) or 'none'})")
     return out
@@ -98,24 +108,30 @@ def check_names(conn: sa.Connection, asked: Names, where: str = "") -> None:
 def coverage_warnings(unmatched: int, posts: int, factchecks: int, scope: str) -> list[str]:
     """Why figures over ``posts`` posts (in ``scope``, e.g. "this report") may count too few."""
     if posts and not factchecks:
-        return ["the store holds no fact-checks, so no post can be matched to one yet; ingest them with "
-                "`claimwatch ingest factchecks`, then run `claimwatch match`"]
+        return [
+            "the store holds no fact-checks, so no post can be matched to one yet; ingest them with "
+            "`claimwatch ingest factchecks`, then run `claimwatch match`"
+        ]
     if not unmatched:
         return []
     one = unmatched == 1
-    return [f"{unmatched:,} of the {posts:,} posts in {scope} {'is' if one else 'are'} not matched yet and "
-            f"{'counts' if one else 'count'} as repeating no fact-checked claim; run `claimwatch match`"]
+    return [
+        f"{unmatched:,} of the {posts:,} posts in {scope} {'is' if one else 'are'} not matched yet and "
+        f"{'counts' if one else 'count'} as repeating no fact-checked claim; run `claimwatch match`"
+    ]
 
 
 def report_warnings(conn: sa.Connection, report: Report) -> list[str]:
     """Coverage warnings for the posts behind a report's figures."""
     keys = [(row.platform, row.post_id) for row in report.rows]
-    return coverage_warnings(lookups.unmatched_among(conn, keys), len(keys), lookups.factcheck_count(conn),
-                             "this report")
+    return coverage_warnings(
+        lookups.unmatched_among(conn, keys), len(keys), lookups.factcheck_count(conn), "this report"
+    )
 
 
 def study_warnings(conn: sa.Connection, study: Study) -> list[str]:
     """Coverage warnings for the posts of a study's window (accounts, dates, kinds, platforms)."""
-    unmatched, posts = lookups.unmatched_in_window(conn, handles=study.accounts, since=study.since,
-                                                   until=study.until, kinds=study.kinds, platforms=study.platforms)
+    unmatched, posts = lookups.unmatched_in_window(
+        conn, handles=study.accounts, since=study.since, until=study.until, kinds=study.kinds, platforms=study.platforms
+    )
     return coverage_warnings(unmatched, posts, lookups.factcheck_count(conn), "the study's window")

@@ -32,8 +32,11 @@ def jsonable(value: Any) -> Any:
     order, named by :data:`JSON_NAME` if given), tuples as lists, datetimes via :func:`rfc3339`,
     dates as ISO dates, enums as their values."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.metadata.get(JSON_NAME, f.name): jsonable(getattr(value, f.name)) for f in fields(value)
-                if not f.name.startswith("_")}
+        return {
+            f.metadata.get(JSON_NAME, f.name): jsonable(getattr(value, f.name))
+            for f in fields(value)
+            if not f.name.startswith("_")
+        }
     if isinstance(value, datetime):
         return rfc3339(value)
     if isinstance(value, date):

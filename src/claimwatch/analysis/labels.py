@@ -63,8 +63,9 @@ class LabelHistory:
                 open_.setdefault(key, e)
                 continue
             start = open_.pop(key, None)
-            out.append(LabelPeriod(e.label, e.event_type, start.title if start else e.title,
-                                   start.at if start else None, e.at))
+            out.append(
+                LabelPeriod(e.label, e.event_type, start.title if start else e.title, start.at if start else None, e.at)
+            )
         out.extend(LabelPeriod(e.label, e.event_type, e.title, e.at, None) for e in open_.values())
         # Periods that began before the stored history first, then by start.
         return sorted(out, key=lambda p: (p.start is not None, p.start or p.end))
@@ -81,25 +82,33 @@ class LabelHistory:
         return bool(self.events)
 
 
-def label_histories(bind: sa.Engine | sa.Connection, platform_ids: Sequence[str], *, platform: str = "x",
-                    until: datetime | None = None) -> dict[str, LabelHistory]:
+def label_histories(
+    bind: sa.Engine | sa.Connection, platform_ids: Sequence[str], *, platform: str = "x", until: datetime | None = None
+) -> dict[str, LabelHistory]:
     """Label history per platform post id (events not after ``until``); every id asked gets an entry."""
     events: dict[str, list[LabelEvent]] = {pid: [] for pid in platform_ids}
     with connected(bind) as conn:
         for row in repo.label_events_on_posts(conn, platform, platform_ids, until):
-            events[row.platform_id].append(LabelEvent(row.label, row.event_type, row.action, row.event_at,
-                                                      row.label_title, row.details, row.details_url))
+            events[row.platform_id].append(
+                LabelEvent(
+                    row.label, row.event_type, row.action, row.event_at, row.label_title, row.details, row.details_url
+                )
+            )
     return {pid: LabelHistory(platform, pid, tuple(evs)) for pid, evs in events.items()}
 
 
-def label_histories_by_id(bind: sa.Engine | sa.Connection, post_ids: Sequence[int],
-                          until: datetime | None = None) -> dict[int, LabelHistory]:
+def label_histories_by_id(
+    bind: sa.Engine | sa.Connection, post_ids: Sequence[int], until: datetime | None = None
+) -> dict[int, LabelHistory]:
     """The same keyed by store post id."""
     with connected(bind) as conn:
         ids = repo.platform_ids_of(conn, post_ids)
         by_platform: dict[str, list[str]] = {}
         for platform, pid in ids.values():
             by_platform.setdefault(platform, []).append(pid)
-        histories = {(platform, pid): h for platform, pids in by_platform.items()
-                     for pid, h in label_histories(conn, pids, platform=platform, until=until).items()}
+        histories = {
+            (platform, pid): h
+            for platform, pids in by_platform.items()
+            for pid, h in label_histories(conn, pids, platform=platform, until=until).items()
+        }
     return {post_id: histories[key] for post_id, key in ids.items()}

@@ -58,8 +58,9 @@ class ProposedNarrative:
     claims: list[str] = field(default_factory=list)
 
 
-def assign(posts: list[MatchedPost], narratives: tuple[Narrative, ...], encoder: Encoder | None
-           ) -> dict[int, Assignment]:
+def assign(
+    posts: list[MatchedPost], narratives: tuple[Narrative, ...], encoder: Encoder | None
+) -> dict[int, Assignment]:
     seeds = {url: n.name for n in reversed(narratives) for url in n.factchecks}  # earlier narratives win
     patterns = [(n, keyword_pattern(n.keywords)) for n in narratives]
     described = [n for n in narratives if n.description]
@@ -120,6 +121,11 @@ def propose(posts: list[MatchedPost], encoder: Encoder | None) -> list[ProposedN
         if len(members) < 2:
             continue
         central = max(members, key=lambda i: float(sims[i, members].sum()))
-        out.append(ProposedNarrative(name=claims[central][:120], posts=[posts[i].key for i in members],
-                                     claims=sorted({claims[i] for i in members})))
+        out.append(
+            ProposedNarrative(
+                name=claims[central][:120],
+                posts=[posts[i].key for i in members],
+                claims=sorted({claims[i] for i in members}),
+            )
+        )
     return sorted(out, key=lambda g: (-len(g.posts), g.name))

@@ -160,8 +160,9 @@ class PostNotes:
         knowledge = self.shown_knowledge
         if knowledge is Knowledge.KNOWN:
             return None
-        reasons = dict.fromkeys(n.status_reason for n in self.notes
-                                if n.shown_knowledge is knowledge and n.status_reason)
+        reasons = dict.fromkeys(
+            n.status_reason for n in self.notes if n.shown_knowledge is knowledge and n.status_reason
+        )
         return "; ".join(reasons) or None
 
     @property
@@ -180,13 +181,15 @@ def unknown_reason(as_of: datetime | None) -> str:
 
 def note_rule(as_of: datetime | None) -> str:
     """The rule a study counts a post as noted by, in words for its methods."""
-    return ("post counted as noted if a note on it has currentStatus CURRENTLY_RATED_HELPFUL and classification "
-            "MISINFORMED_OR_POTENTIALLY_MISLEADING and is not deleted, in the latest noteStatusHistory snapshot "
-            + (f"not after {rfc3339(as_of)}" if as_of else "stored")
-            + "; where no snapshot by then has the note, the dated status columns of a later snapshot decide it if "
-              "they can (status locked or current status begun by then, first non-NMR status only after it, or "
-              "latest non-NMR status begun by then and not yet lost), and otherwise its status is unknown: "
-              "counted apart, never as not noted")
+    return (
+        "post counted as noted if a note on it has currentStatus CURRENTLY_RATED_HELPFUL and classification "
+        "MISINFORMED_OR_POTENTIALLY_MISLEADING and is not deleted, in the latest noteStatusHistory snapshot "
+        + (f"not after {rfc3339(as_of)}" if as_of else "stored")
+        + "; where no snapshot by then has the note, the dated status columns of a later snapshot decide it if "
+        "they can (status locked or current status begun by then, first non-NMR status only after it, or "
+        "latest non-NMR status begun by then and not yet lost), and otherwise its status is unknown: "
+        "counted apart, never as not noted"
+    )
 
 
 @dataclass(frozen=True)
@@ -226,12 +229,21 @@ class NotesCoverage:
             clauses.append(f"the {without:,} without one had {views}")
         if self.posts_note_status_unknown:
             clauses.append(f"status unknown for {self.posts_note_status_unknown:,}: {self.status_unknown_reason}")
-        proposed_unknown = (f" (status unknown for {self.posts_with_proposed_notes_status_unknown:,})"
-                            if self.posts_with_proposed_notes_status_unknown else "")
-        inferred = (f" Whether a note was shown is inferred for {count(self.posts_note_status_inferred, 'post')} "
-                    "from the dated statuses of a later snapshot." if self.posts_note_status_inferred else "")
-        return (f"{'; '.join(clauses)}. {self.posts_with_proposed_notes:,} had notes proposed, "
-                f"{self.posts_with_proposed_notes_none_shown:,} of those showed none{proposed_unknown}.{inferred}")
+        proposed_unknown = (
+            f" (status unknown for {self.posts_with_proposed_notes_status_unknown:,})"
+            if self.posts_with_proposed_notes_status_unknown
+            else ""
+        )
+        inferred = (
+            f" Whether a note was shown is inferred for {count(self.posts_note_status_inferred, 'post')} "
+            "from the dated statuses of a later snapshot."
+            if self.posts_note_status_inferred
+            else ""
+        )
+        return (
+            f"{'; '.join(clauses)}. {self.posts_with_proposed_notes:,} had notes proposed, "
+            f"{self.posts_with_proposed_notes_none_shown:,} of those showed none{proposed_unknown}.{inferred}"
+        )
 
 
 def coverage(posts: Iterable[tuple[CommunityNotes, int | None]], as_of: datetime | None) -> NotesCoverage:
@@ -247,20 +259,34 @@ def coverage(posts: Iterable[tuple[CommunityNotes, int | None]], as_of: datetime
     unknown = [p for p, _ in posts if p.shown_now is None]
     proposed = [p for p, _ in posts if p.proposed]
     decided = len(proposed) - sum(p.shown_now is None for p in proposed)
-    statuses = Counter(n.status if n.status_knowledge is Knowledge.KNOWN else
-                       f"{n.status} (inferred)" if n.status_knowledge is Knowledge.INFERRED else "unknown"
-                       for p, _ in posts for n in p.notes)
+    statuses = Counter(
+        n.status
+        if n.status_knowledge is Knowledge.KNOWN
+        else f"{n.status} (inferred)"
+        if n.status_knowledge is Knowledge.INFERRED
+        else "unknown"
+        for p, _ in posts
+        for n in p.notes
+    )
     return NotesCoverage(
-        as_of=rfc3339(as_of), posts=len(posts), posts_with_note_shown=len(shown),
-        posts_without_note_shown=without.posts, views_on_posts_without_note=without.views,
+        as_of=rfc3339(as_of),
+        posts=len(posts),
+        posts_with_note_shown=len(shown),
+        posts_without_note_shown=without.posts,
+        views_on_posts_without_note=without.views,
         views_unknown_on_posts_without_note=without.views_unknown,
-        posts_note_status_unknown=len(unknown), status_unknown_reason=unknown_reason(as_of) if unknown else None,
+        posts_note_status_unknown=len(unknown),
+        status_unknown_reason=unknown_reason(as_of) if unknown else None,
         posts_note_status_inferred=sum(p.shown_now_knowledge is Knowledge.INFERRED for p, _ in posts),
-        posts_with_proposed_notes=len(proposed), posts_with_proposed_notes_none_shown=none_shown.posts,
+        posts_with_proposed_notes=len(proposed),
+        posts_with_proposed_notes_none_shown=none_shown.posts,
         posts_with_proposed_notes_status_unknown=len(proposed) - decided,
         share_none_shown=round(none_shown.posts / decided, 4) if decided else None,
-        views_of_those=none_shown.views, views_unknown_of_those=none_shown.views_unknown,
-        posts_note_ever_shown=sum(p.ever_shown for p, _ in posts), note_statuses=dict(sorted(statuses.items())))
+        views_of_those=none_shown.views,
+        views_unknown_of_those=none_shown.views_unknown,
+        posts_note_ever_shown=sum(p.ever_shown for p, _ in posts),
+        note_statuses=dict(sorted(statuses.items())),
+    )
 
 
 @contextmanager
@@ -273,27 +299,33 @@ def connected(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
             yield conn
 
 
-def post_notes(bind: sa.Engine | sa.Connection, platform_ids: Sequence[str], as_of: datetime | None = None
-               ) -> dict[str, PostNotes]:
+def post_notes(
+    bind: sa.Engine | sa.Connection, platform_ids: Sequence[str], as_of: datetime | None = None
+) -> dict[str, PostNotes]:
     """Notes facts for X posts by tweet id; every id asked gets an entry (no notes: empty)."""
     with connected(bind) as conn:
-        notes = [n for n in repo.notes_on_posts(conn, platform_ids)
-                 if as_of is None or n.created_at is None or n.created_at <= as_of]
+        notes = [
+            n
+            for n in repo.notes_on_posts(conn, platform_ids)
+            if as_of is None or n.created_at is None or n.created_at <= as_of
+        ]
         ids = [n.note_id for n in notes]
         statuses: dict[str, list[StoredNoteStatus]] = {}
         for row in repo.note_statuses(conn, ids):  # later snapshots too: their dated statuses are evidence
             statuses.setdefault(row.note_id, []).append(row)
         ratings = repo.note_rating_counts(conn, ids, as_of)
-        downloads = sorted(d for d in repo.dated_files(conn, "notes", NOTES_FORMAT, _DELETION_DATING)
-                           if as_of is None or d <= as_of)
+        downloads = sorted(
+            d for d in repo.dated_files(conn, "notes", NOTES_FORMAT, _DELETION_DATING) if as_of is None or d <= as_of
+        )
     by_post: dict[str, list[NoteFacts]] = {pid: [] for pid in platform_ids}
     for n in notes:
         by_post[n.tweet_id].append(_facts(n, statuses.get(n.note_id, []), ratings.get(n.note_id), downloads, as_of))
     return {pid: PostNotes(pid, as_of, tuple(facts)) for pid, facts in by_post.items()}
 
 
-def post_notes_by_id(bind: sa.Engine | sa.Connection, post_ids: Sequence[int], as_of: datetime | None = None
-                     ) -> dict[int, PostNotes]:
+def post_notes_by_id(
+    bind: sa.Engine | sa.Connection, post_ids: Sequence[int], as_of: datetime | None = None
+) -> dict[int, PostNotes]:
     """The same keyed by store post id; posts on platforms without Community Notes get none."""
     with connected(bind) as conn:
         ids = repo.platform_ids_of(conn, post_ids)
@@ -312,8 +344,13 @@ class _Status:
     snapshot_at: datetime | None = None
 
 
-def _facts(note: StoredNote, statuses: list[StoredNoteStatus], ratings: dict[str, int] | None, downloads: list[datetime],
-           as_of: datetime | None) -> NoteFacts:
+def _facts(
+    note: StoredNote,
+    statuses: list[StoredNoteStatus],
+    ratings: dict[str, int] | None,
+    downloads: list[datetime],
+    as_of: datetime | None,
+) -> NoteFacts:
     """``statuses`` are all the note's rows, oldest snapshot first."""
     deleted_by = next((d for d in downloads if d > note.last_snapshot_at), None)
     misleading = note.classification == c.MISLEADING
@@ -321,12 +358,22 @@ def _facts(note: StoredNote, statuses: list[StoredNoteStatus], ratings: dict[str
     ever, first_shown = _rated_helpful(statuses, as_of) if misleading else (False, None)
     could_show = misleading and deleted_by is None
     return NoteFacts(
-        note_id=note.note_id, classification=note.classification, created_at=note.created_at,
-        status=now.status, status_knowledge=now.knowledge, status_reason=now.reason, status_at=now.since,
+        note_id=note.note_id,
+        classification=note.classification,
+        created_at=note.created_at,
+        status=now.status,
+        status_knowledge=now.knowledge,
+        status_reason=now.reason,
+        status_at=now.since,
         snapshot_at=now.snapshot_at,
         shown_now=(None if now.knowledge is Knowledge.UNKNOWN else now.status == c.CURRENTLY_RATED_HELPFUL)
-        if could_show else False,
-        ever_shown=ever, first_shown_at=first_shown, deleted_by=deleted_by, ratings=ratings)
+        if could_show
+        else False,
+        ever_shown=ever,
+        first_shown_at=first_shown,
+        deleted_by=deleted_by,
+        ratings=ratings,
+    )
 
 
 def _status_as_of(statuses: list[StoredNoteStatus], as_of: datetime | None) -> _Status:
@@ -341,11 +388,16 @@ def _status_as_of(statuses: list[StoredNoteStatus], as_of: datetime | None) -> _
     found = [(row, ev) for row in statuses for ev in _evidence(row, as_of)]
     decided = {ev.status for _, ev in found}
     if len(decided) != 1:
-        why = "later snapshots' dated statuses disagree" if decided else "the dated statuses of later snapshots cannot decide it"
+        why = (
+            "later snapshots' dated statuses disagree"
+            if decided
+            else "the dated statuses of later snapshots cannot decide it"
+        )
         return _Status(None, Knowledge.UNKNOWN, f"{unknown}; {why}")
     row, ev = found[0]
-    return _Status(ev.status, Knowledge.INFERRED, f"{ev.why} (snapshot of {_day(row.snapshot_at)})", ev.since,
-                   row.snapshot_at)
+    return _Status(
+        ev.status, Knowledge.INFERRED, f"{ev.why} (snapshot of {_day(row.snapshot_at)})", ev.since, row.snapshot_at
+    )
 
 
 @dataclass(frozen=True)
@@ -360,23 +412,44 @@ def _evidence(row: StoredNoteStatus, as_of: datetime) -> list[_Evidence]:
     rule of the module docstring that applies (none: it cannot tell)."""
     out = []
     if row.locked_status and row.locked_at and row.locked_at <= as_of:
-        out.append(_Evidence(row.locked_status, row.locked_at, f"status locked as {row.locked_status} "
-                                                               f"at {rfc3339(row.locked_at)}"))
+        out.append(
+            _Evidence(
+                row.locked_status, row.locked_at, f"status locked as {row.locked_status} at {rfc3339(row.locked_at)}"
+            )
+        )
     if row.current_status and row.current_status_at and row.current_status_at <= as_of:
-        out.append(_Evidence(row.current_status, row.current_status_at,
-                             f"{row.current_status} since {rfc3339(row.current_status_at)}"))
+        out.append(
+            _Evidence(
+                row.current_status,
+                row.current_status_at,
+                f"{row.current_status} since {rfc3339(row.current_status_at)}",
+            )
+        )
     if row.first_non_nmr_at and row.first_non_nmr_at > as_of:
-        out.append(_Evidence(_NMR, None, f"first rated {row.first_non_nmr_status or 'other than ' + _NMR} "
-                                         f"only at {rfc3339(row.first_non_nmr_at)}"))
-    if (row.current_status == _NMR and not row.first_non_nmr_status and not row.first_non_nmr_at
-            and not row.latest_non_nmr_status and not row.latest_non_nmr_at):
+        out.append(
+            _Evidence(
+                _NMR,
+                None,
+                f"first rated {row.first_non_nmr_status or 'other than ' + _NMR} "
+                f"only at {rfc3339(row.first_non_nmr_at)}",
+            )
+        )
+    if (
+        row.current_status == _NMR
+        and not row.first_non_nmr_status
+        and not row.first_non_nmr_at
+        and not row.latest_non_nmr_status
+        and not row.latest_non_nmr_at
+    ):
         out.append(_Evidence(_NMR, None, f"never rated other than {_NMR}"))
     latest, at = row.latest_non_nmr_status, row.latest_non_nmr_at
     if latest and at and at <= as_of:
         lost_after = row.current_status == _NMR and row.current_status_at is not None and row.current_status_at > as_of
         if row.current_status == latest or lost_after:
             until = f" until {rfc3339(row.current_status_at)}" if lost_after else ""
-            out.append(_Evidence(latest, at, f"{latest} from {rfc3339(at)}{until}, its latest status other than {_NMR}"))
+            out.append(
+                _Evidence(latest, at, f"{latest} from {rfc3339(at)}{until}, its latest status other than {_NMR}")
+            )
     return out
 
 
@@ -386,9 +459,12 @@ def _rated_helpful(statuses: list[StoredNoteStatus], as_of: datetime | None) -> 
     ever, times = False, []
     for row in statuses:
         later = as_of is not None and row.snapshot_at > as_of
-        for status, at in ((row.first_non_nmr_status, row.first_non_nmr_at),
-                           (row.latest_non_nmr_status, row.latest_non_nmr_at),
-                           (row.locked_status, row.locked_at), (row.current_status, row.current_status_at)):
+        for status, at in (
+            (row.first_non_nmr_status, row.first_non_nmr_at),
+            (row.latest_non_nmr_status, row.latest_non_nmr_at),
+            (row.locked_status, row.locked_at),
+            (row.current_status, row.current_status_at),
+        ):
             if status != c.CURRENTLY_RATED_HELPFUL or (later and at is None):
                 continue
             if at is None or as_of is None or at <= as_of:

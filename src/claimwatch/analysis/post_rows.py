@@ -75,15 +75,27 @@ def factcheck_ref(m: StoredMatch) -> FactCheckRef:
     fc, d = m.factcheck, m.decision
     earlier = None
     if d is not None and not d.on_current_text:
-        earlier = (f"{d.decision} by {d.by or 'an analyst'}{' on ' + d.at.date().isoformat() if d.at else ''}, "
-                   "on an earlier text of the post")
+        earlier = (
+            f"{d.decision} by {d.by or 'an analyst'}{' on ' + d.at.date().isoformat() if d.at else ''}, "
+            "on an earlier text of the post"
+        )
     return FactCheckRef(
-        factcheck_id=fc.id, url=fc.review_url, claim=fc.claim_text, publisher=fc.publisher_name,
-        rating_text=fc.rating_text, rating_class=fc.verdict, review_date=fc.review_date.date() if fc.review_date else None,
-        match_id=m.id, match_method=ANALYST_CONFIRMED if m.status == MatchStatus.CONFIRMED else MACHINE_PROPOSED,
-        match_status=m.status, match_score=round(m.score, 4),
-        match_confidence=None if m.confidence is None else round(m.confidence, 4), matcher=m.method,
-        decided_by=m.decided_by, earlier_decision=earlier)
+        factcheck_id=fc.id,
+        url=fc.review_url,
+        claim=fc.claim_text,
+        publisher=fc.publisher_name,
+        rating_text=fc.rating_text,
+        rating_class=fc.verdict,
+        review_date=fc.review_date.date() if fc.review_date else None,
+        match_id=m.id,
+        match_method=ANALYST_CONFIRMED if m.status == MatchStatus.CONFIRMED else MACHINE_PROPOSED,
+        match_status=m.status,
+        match_score=round(m.score, 4),
+        match_confidence=None if m.confidence is None else round(m.confidence, 4),
+        matcher=m.method,
+        decided_by=m.decided_by,
+        earlier_decision=earlier,
+    )
 
 
 @dataclass(frozen=True)
@@ -145,12 +157,31 @@ class CommunityNotes:
 def community_notes(notes: PostNotes) -> CommunityNotes:
     """A post's notes facts as a row shows them."""
     return CommunityNotes(
-        proposed=notes.proposed, shown_now=notes.shown_now, shown_now_knowledge=notes.shown_knowledge,
-        status_reason=notes.status_reason, ever_shown=notes.ever_shown,
-        shown_note_ids=tuple(notes.shown_note_ids), shown_via_media_match=None, note_ids=tuple(notes.note_ids),
-        notes=tuple(NoteRef(n.note_id, n.classification, n.status, n.status_knowledge, n.status_reason, n.status_at,
-                            n.snapshot_at, n.first_shown_at, n.deleted_by) for n in notes.notes),
-        snapshot_date=max((n.snapshot_at for n in notes.notes if n.snapshot_at), default=None), as_of=notes.as_of)
+        proposed=notes.proposed,
+        shown_now=notes.shown_now,
+        shown_now_knowledge=notes.shown_knowledge,
+        status_reason=notes.status_reason,
+        ever_shown=notes.ever_shown,
+        shown_note_ids=tuple(notes.shown_note_ids),
+        shown_via_media_match=None,
+        note_ids=tuple(notes.note_ids),
+        notes=tuple(
+            NoteRef(
+                n.note_id,
+                n.classification,
+                n.status,
+                n.status_knowledge,
+                n.status_reason,
+                n.status_at,
+                n.snapshot_at,
+                n.first_shown_at,
+                n.deleted_by,
+            )
+            for n in notes.notes
+        ),
+        snapshot_date=max((n.snapshot_at for n in notes.notes if n.snapshot_at), default=None),
+        as_of=notes.as_of,
+    )
 
 
 @dataclass(frozen=True)
@@ -266,8 +297,13 @@ def preference(m: StoredMatch) -> tuple[bool, bool, float]:
     return (m.factcheck.verdict in DEBUNKED_VERDICTS, m.status == MatchStatus.CONFIRMED, m.score)
 
 
-def post_rows(conn: sa.Connection, posts: Sequence[StoredPost], matches: Mapping[int, Sequence[StoredMatch]],
-              as_of: AsOf, narratives: Mapping[int, Assignment] | None = None) -> list[PostRow]:
+def post_rows(
+    conn: sa.Connection,
+    posts: Sequence[StoredPost],
+    matches: Mapping[int, Sequence[StoredMatch]],
+    as_of: AsOf,
+    narratives: Mapping[int, Assignment] | None = None,
+) -> list[PostRow]:
     """The rows of ``posts`` (in their order) with the matches given for each, in that order."""
     ids = [p.id for p in posts]
     snaps = repo.snapshots_for_posts(conn, ids)
@@ -276,32 +312,70 @@ def post_rows(conn: sa.Connection, posts: Sequence[StoredPost], matches: Mapping
     media = repo.media_for_posts(conn, ids)
     notes = post_notes_by_id(conn, ids, as_of.notes)
     labels = label_histories_by_id(conn, ids)
-    return [_row(p, snaps.get(p.id, []), matches.get(p.id, ()), analysis.get(p.id),
-                 [t.topic for t in topics.get(p.id, []) if t.assigned], media.get(p.id, []), notes[p.id],
-                 labels.get(p.id), as_of, (narratives or {}).get(p.id)) for p in posts]
+    return [
+        _row(
+            p,
+            snaps.get(p.id, []),
+            matches.get(p.id, ()),
+            analysis.get(p.id),
+            [t.topic for t in topics.get(p.id, []) if t.assigned],
+            media.get(p.id, []),
+            notes[p.id],
+            labels.get(p.id),
+            as_of,
+            (narratives or {}).get(p.id),
+        )
+        for p in posts
+    ]
 
 
-def _row(p: StoredPost, snaps: Sequence[Snapshot], ms: Sequence[StoredMatch], a: StoredAnalysis | None,
-         topics: list[str], media: list[StoredMedia], notes: PostNotes, labels: LabelHistory | None, as_of: AsOf,
-         narrative: Assignment | None) -> PostRow:
+def _row(
+    p: StoredPost,
+    snaps: Sequence[Snapshot],
+    ms: Sequence[StoredMatch],
+    a: StoredAnalysis | None,
+    topics: list[str],
+    media: list[StoredMedia],
+    notes: PostNotes,
+    labels: LabelHistory | None,
+    as_of: AsOf,
+    narrative: Assignment | None,
+) -> PostRow:
     # A repost carries no views or engagement of its own, whatever a source put in its counters.
     own = [] if p.kind == PostKind.REPOST else snaps
     reach = reach_as_of(own, as_of.views)
     refs = tuple(factcheck_ref(m) for m in ms)
     return PostRow(
-        post_id=p.platform_id, platform=p.platform, url=p.url, created_at=p.created_at, post_type=p.kind,
-        referenced_id=p.referenced_id, account=p.handle, author_name=p.author_name, text=p.text, lang=p.lang,
-        platform_lang=p.platform_lang, views=reach.views,
+        post_id=p.platform_id,
+        platform=p.platform,
+        url=p.url,
+        created_at=p.created_at,
+        post_type=p.kind,
+        referenced_id=p.referenced_id,
+        account=p.handle,
+        author_name=p.author_name,
+        text=p.text,
+        lang=p.lang,
+        platform_lang=p.platform_lang,
+        views=reach.views,
         views_observed_at=reach.observed_at if reach.views is not None else None,
         views_history=tuple(ViewPoint(s.observed_at, s.views) for s in own if s.views is not None),
-        engagement=reach.engagement, observed_at=reach.observed_at, snapshots=len(snaps), fact_checks=refs,
-        debunked=bool(refs) and refs[0].debunked, community_notes=community_notes(notes),
+        engagement=reach.engagement,
+        observed_at=reach.observed_at,
+        snapshots=len(snaps),
+        fact_checks=refs,
+        debunked=bool(refs) and refs[0].debunked,
+        community_notes=community_notes(notes),
         platform_label=platform_label(labels, as_of.labels),
         media=tuple(MediaRef(m.media_key, m.type, m.view_count, None) for m in media),
-        checkworthiness=a.checkworthiness if a else None, claim_sentence=a.claim_sentence if a else None,
-        claim_score=a.claim_score if a else None, topics=tuple(topics),
-        claim_category=narrative.narrative if narrative else None, category_rule=narrative.method if narrative else None,
-        category_evidence=CategoryEvidence(tuple(narrative.keywords), narrative.similarity) if narrative else None)
+        checkworthiness=a.checkworthiness if a else None,
+        claim_sentence=a.claim_sentence if a else None,
+        claim_score=a.claim_score if a else None,
+        topics=tuple(topics),
+        claim_category=narrative.narrative if narrative else None,
+        category_rule=narrative.method if narrative else None,
+        category_evidence=CategoryEvidence(tuple(narrative.keywords), narrative.similarity) if narrative else None,
+    )
 
 
 def headline_first(rows: Sequence[PostRow]) -> list[PostRow]:

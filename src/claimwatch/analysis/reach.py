@@ -60,10 +60,17 @@ def reach_as_of(snapshots: Sequence[Snapshot], as_of: datetime | None) -> Reach:
     if views.value is not None:
         used = next(s for s in reversed(snapshots) if s.observed_at == views.observed_at and s.views is not None)
     else:
-        used = next((s for s in reversed(snapshots) if (as_of is None or s.observed_at <= as_of)
-                     and any(getattr(s, k) is not None for k in ENGAGEMENT)), None)
-    return Reach(views.value, used.observed_at if used else None,
-                 {k: getattr(used, k) if used else None for k in ENGAGEMENT})
+        used = next(
+            (
+                s
+                for s in reversed(snapshots)
+                if (as_of is None or s.observed_at <= as_of) and any(getattr(s, k) is not None for k in ENGAGEMENT)
+            ),
+            None,
+        )
+    return Reach(
+        views.value, used.observed_at if used else None, {k: getattr(used, k) if used else None for k in ENGAGEMENT}
+    )
 
 
 def describe_reach(views: int | None, engagement: Mapping[str, int | None]) -> str:
@@ -104,9 +111,11 @@ class EngagementTotal:
         if not self.posts:
             return ""
         where = ", ".join(f"{p}: {n:,}" for p, n in sorted(self.platforms.items(), key=lambda pn: (-pn[1], pn[0])))
-        sums = ", ".join(f"{name} {self.counts[name]:,}" + (f" ({self.unknown[name]:,} unknown)"
-                                                             if self.unknown[name] else "")
-                         for name in ENGAGEMENT if self.unknown[name] < self.posts)
+        sums = ", ".join(
+            f"{name} {self.counts[name]:,}" + (f" ({self.unknown[name]:,} unknown)" if self.unknown[name] else "")
+            for name in ENGAGEMENT
+            if self.unknown[name] < self.posts
+        )
         return f"{self.posts:,} of them with engagement counts only ({where}): {sums}"
 
 
@@ -134,7 +143,7 @@ class Total:
         return {"posts": self.posts, "views": self.views, "views_unknown": self.views_unknown}
 
     def describe(self) -> str:
-        """"1,234 views", "1,234 views (views unknown for 2)" or "views unknown for all 3"."""
+        """ "1,234 views", "1,234 views (views unknown for 2)" or "views unknown for all 3"."""
         return describe_views(self.posts, self.views, self.views_unknown)
 
 
@@ -157,16 +166,16 @@ def week_of(when: datetime) -> date:
     return d - timedelta(days=d.weekday())
 
 
-def views_over_time(series: Iterable[Sequence[Snapshot]], until: datetime | None
-                    ) -> list[tuple[datetime, int, int]]:
+def views_over_time(series: Iterable[Sequence[Snapshot]], until: datetime | None) -> list[tuple[datetime, int, int]]:
     """Summed views of a group of posts at each time any of them was observed (not after ``until``).
 
     Each point is (time, views known by then, posts with no view count yet): a post adds its
     latest count observed by that time, so the curve never double-counts and never dips
     because one post was re-observed.
     """
-    posts = [[s for s in snaps if s.views is not None and (until is None or s.observed_at <= until)]
-             for snaps in series]
+    posts = [
+        [s for s in snaps if s.views is not None and (until is None or s.observed_at <= until)] for snaps in series
+    ]
     times = sorted({s.observed_at for snaps in posts for s in snaps})
     out = []
     for t in times:

@@ -112,18 +112,28 @@ class Headline:
             when = ""
             if self.observed_from and self.observed_to:
                 first, last = self.observed_from.date(), self.observed_to.date()
-                when = (f" (views as last observed {last})" if first == last
-                        else f" (views as last observed between {first} and {last})")
-            reach = (f", viewed {count(self.debunked_views, 'time')}{when}"
-                     + (f"; views unknown for {self.debunked_views_unknown:,}" if self.debunked_views_unknown else ""))
+                when = (
+                    f" (views as last observed {last})"
+                    if first == last
+                    else f" (views as last observed between {first} and {last})"
+                )
+            reach = f", viewed {count(self.debunked_views, 'time')}{when}" + (
+                f"; views unknown for {self.debunked_views_unknown:,}" if self.debunked_views_unknown else ""
+            )
         if self.debunked_engagement.posts:
             reach += f": {self.debunked_engagement.describe()}"
-        return (f"{count(n, 'post repeats', 'posts repeat')} claims rated false or misleading{reach}. "
-                f"{self.debunked_confirmed} confirmed by an analyst, {self.debunked_proposed_only} machine-proposed only. "
-                f"Selection: {count(self.posts, 'post')}, {describe_views(self.posts, self.views, self.posts_views_unknown)}."
-                + (f" {count(self.decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} "
-                   "made on an earlier text of their post "
-                   "and are not counted (re-review them)." if self.decisions_on_earlier_text else ""))
+        return (
+            f"{count(n, 'post repeats', 'posts repeat')} claims rated false or misleading{reach}. "
+            f"{self.debunked_confirmed} confirmed by an analyst, {self.debunked_proposed_only} machine-proposed only. "
+            f"Selection: {count(self.posts, 'post')}, {describe_views(self.posts, self.views, self.posts_views_unknown)}."
+            + (
+                f" {count(self.decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} "
+                "made on an earlier text of their post "
+                "and are not counted (re-review them)."
+                if self.decisions_on_earlier_text
+                else ""
+            )
+        )
 
 
 @dataclass
@@ -168,28 +178,66 @@ class Report:
         out = []
         for row in self.ordered():
             fc = row.fact_check
-            out.append({
-                "post_id": row.post_id, "url": row.url, "created_at": rfc3339(row.created_at),
-                "post_type": row.post_type, "account": row.account, "lang": row.lang, "text": row.text,
-                "factcheck_claim": fc.claim if fc else None, "views": row.views,
-                "views_observed_at": rfc3339(row.views_observed_at), **row.engagement,
-                "observed_at": rfc3339(row.observed_at), "debunked": row.debunked,
-                "factcheck_publisher": fc.publisher if fc else None, "factcheck_url": fc.url if fc else None,
-                "factcheck_rating": fc.rating_text if fc else None, "factcheck_verdict": fc.rating_class if fc else None,
-                "match_method": fc.match_method if fc else None, "match_status": fc.match_status if fc else None,
-                "match_score": fc.match_score if fc else None, "match_confidence": fc.match_confidence if fc else None,
-                "decided_by": fc.decided_by if fc else None,
-                "checkworthiness": row.checkworthiness, "claim_sentence": row.claim_sentence,
-                "topics": ";".join(row.topics),
-            })
+            out.append(
+                {
+                    "post_id": row.post_id,
+                    "url": row.url,
+                    "created_at": rfc3339(row.created_at),
+                    "post_type": row.post_type,
+                    "account": row.account,
+                    "lang": row.lang,
+                    "text": row.text,
+                    "factcheck_claim": fc.claim if fc else None,
+                    "views": row.views,
+                    "views_observed_at": rfc3339(row.views_observed_at),
+                    **row.engagement,
+                    "observed_at": rfc3339(row.observed_at),
+                    "debunked": row.debunked,
+                    "factcheck_publisher": fc.publisher if fc else None,
+                    "factcheck_url": fc.url if fc else None,
+                    "factcheck_rating": fc.rating_text if fc else None,
+                    "factcheck_verdict": fc.rating_class if fc else None,
+                    "match_method": fc.match_method if fc else None,
+                    "match_status": fc.match_status if fc else None,
+                    "match_score": fc.match_score if fc else None,
+                    "match_confidence": fc.match_confidence if fc else None,
+                    "decided_by": fc.decided_by if fc else None,
+                    "checkworthiness": row.checkworthiness,
+                    "claim_sentence": row.claim_sentence,
+                    "topics": ";".join(row.topics),
+                }
+            )
         return out
 
 
 #: The columns of :meth:`Report.table` (and the report's CSV), also when it has no rows.
-TABLE_COLUMNS = ("post_id", "url", "created_at", "post_type", "account", "lang", "text", "factcheck_claim", "views",
-                 "views_observed_at", *ENGAGEMENT, "observed_at", "debunked", "factcheck_publisher", "factcheck_url",
-                 "factcheck_rating", "factcheck_verdict", "match_method", "match_status", "match_score",
-                 "match_confidence", "decided_by", "checkworthiness", "claim_sentence", "topics")
+TABLE_COLUMNS = (
+    "post_id",
+    "url",
+    "created_at",
+    "post_type",
+    "account",
+    "lang",
+    "text",
+    "factcheck_claim",
+    "views",
+    "views_observed_at",
+    *ENGAGEMENT,
+    "observed_at",
+    "debunked",
+    "factcheck_publisher",
+    "factcheck_url",
+    "factcheck_rating",
+    "factcheck_verdict",
+    "match_method",
+    "match_status",
+    "match_score",
+    "match_confidence",
+    "decided_by",
+    "checkworthiness",
+    "claim_sentence",
+    "topics",
+)
 
 #: Without model thresholds: posts from this check-worthiness on, with no fact-check match, go to
 #: the "not yet checked" list.
@@ -197,16 +245,30 @@ UNCHECKED_MIN_SCORE = 0.5
 UNCHECKED_LIMIT = 50
 
 
-def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, Any] | None = None,
-                 checkworthy_from: tuple[float, float] = (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE)) -> Report:
+def build_report(
+    engine: sa.Engine,
+    selection: Selection,
+    matching: dict[str, Any] | None = None,
+    checkworthy_from: tuple[float, float] = (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE),
+) -> Report:
     """``checkworthy_from``: the check-worthiness model's yes/no thresholds for (post, sentence)."""
     with engine.connect() as conn:
-        posts = repo.select_posts(conn, handles=selection.handles, since=selection.since, until=selection.until,
-                                  keywords=selection.keywords, include_reposts=selection.include_reposts,
-                                  platform=selection.platform, topics=selection.topics, langs=selection.langs)
+        posts = repo.select_posts(
+            conn,
+            handles=selection.handles,
+            since=selection.since,
+            until=selection.until,
+            keywords=selection.keywords,
+            include_reposts=selection.include_reposts,
+            platform=selection.platform,
+            topics=selection.topics,
+            langs=selection.langs,
+        )
         ids = [p.id for p in posts]
-        matches = {pid: sorted(ms, key=preference, reverse=True)
-                   for pid, ms in repo.matches_for_posts(conn, ids, selection.statuses()).items()}
+        matches = {
+            pid: sorted(ms, key=preference, reverse=True)
+            for pid, ms in repo.matches_for_posts(conn, ids, selection.statuses()).items()
+        }
         rows = post_rows(conn, posts, matches, AsOf())
         earlier = repo.decisions_on_earlier_text(conn, ids)
 
@@ -214,23 +276,41 @@ def build_report(engine: sa.Engine, selection: Selection, matching: dict[str, An
     earlier_decisions = [_earlier(by_id[m.post_id], m) for m in earlier]
     headline = _headline(rows)
     headline.decisions_on_earlier_text = len(earlier_decisions)
-    return Report(selection=selection.describe(), generated_at=datetime.now(UTC).replace(microsecond=0),
-                  headline=headline, rows=rows, matching=matching or {}, languages=_languages(rows),
-                  earlier_decisions=earlier_decisions,
-                  unchecked=_unchecked(rows, checkworthy_from),
-                  unchecked_rule=(f"post check-worthiness ≥ {checkworthy_from[0]:.2f} or claim sentence ≥ "
-                                  f"{checkworthy_from[1]:.2f} (the model's thresholds), no proposed or confirmed "
-                                  "fact-check; score = the higher of the two; "
-                                  f"ranked by check-worthiness × views (unknown views rank last); top {UNCHECKED_LIMIT}"))
+    return Report(
+        selection=selection.describe(),
+        generated_at=datetime.now(UTC).replace(microsecond=0),
+        headline=headline,
+        rows=rows,
+        matching=matching or {},
+        languages=_languages(rows),
+        earlier_decisions=earlier_decisions,
+        unchecked=_unchecked(rows, checkworthy_from),
+        unchecked_rule=(
+            f"post check-worthiness ≥ {checkworthy_from[0]:.2f} or claim sentence ≥ "
+            f"{checkworthy_from[1]:.2f} (the model's thresholds), no proposed or confirmed "
+            "fact-check; score = the higher of the two; "
+            f"ranked by check-worthiness × views (unknown views rank last); top {UNCHECKED_LIMIT}"
+        ),
+    )
 
 
 def _earlier(p: StoredPost, m: StoredMatch) -> EarlierDecision:
     assert m.decision is not None
     fc = m.factcheck
-    return EarlierDecision(post_id=p.platform_id, url=p.url, account=p.handle, match_id=m.id, status=m.status,
-                           decision=m.decision.decision, decided_by=m.decision.by, decided_at=m.decision.at,
-                           note=m.decision.note, review_url=fc.review_url, publisher=fc.publisher_name,
-                           rating_text=fc.rating_text)
+    return EarlierDecision(
+        post_id=p.platform_id,
+        url=p.url,
+        account=p.handle,
+        match_id=m.id,
+        status=m.status,
+        decision=m.decision.decision,
+        decided_by=m.decision.by,
+        decided_at=m.decision.at,
+        note=m.decision.note,
+        review_url=fc.review_url,
+        publisher=fc.publisher_name,
+        rating_text=fc.rating_text,
+    )
 
 
 def _languages(rows: list[PostRow]) -> list[LanguageCount]:
@@ -242,8 +322,10 @@ def _languages(rows: list[PostRow]) -> list[LanguageCount]:
         t = debunked.setdefault(lang, Total())
         if r.debunked:
             t.add(r.views)
-    counts = [LanguageCount(lang, n, debunked[lang].posts, debunked[lang].views, debunked[lang].views_unknown)
-              for lang, n in posts.items()]
+    counts = [
+        LanguageCount(lang, n, debunked[lang].posts, debunked[lang].views, debunked[lang].views_unknown)
+        for lang, n in posts.items()
+    ]
     return sorted(counts, key=lambda c: (-c.posts, c.lang))
 
 
@@ -253,8 +335,13 @@ def queue_score(row: PostRow) -> float:
 
 
 def _unchecked(rows: list[PostRow], checkworthy_from: tuple[float, float]) -> list[PostRow]:
-    todo = [r for r in rows if r.fact_check is None and r.checkworthiness is not None
-            and (r.checkworthiness >= checkworthy_from[0] or (r.claim_score or 0.0) >= checkworthy_from[1])]
+    todo = [
+        r
+        for r in rows
+        if r.fact_check is None
+        and r.checkworthiness is not None
+        and (r.checkworthiness >= checkworthy_from[0] or (r.claim_score or 0.0) >= checkworthy_from[1])
+    ]
     todo.sort(key=lambda r: (r.views is None, -queue_score(r) * (r.views or 0), -queue_score(r), r.post_id))
     return todo[:UNCHECKED_LIMIT]
 
@@ -270,11 +357,16 @@ def _headline(rows: list[PostRow]) -> Headline:
         engagement.add(r.views, r.engagement, r.platform)
     observed = sorted(r.views_observed_at for r in debunked if r.views_observed_at)
     return Headline(
-        posts=everything.posts, views=everything.views, posts_views_unknown=everything.views_unknown,
-        debunked_posts=behind.posts, debunked_views=behind.views, debunked_views_unknown=behind.views_unknown,
+        posts=everything.posts,
+        views=everything.views,
+        posts_views_unknown=everything.views_unknown,
+        debunked_posts=behind.posts,
+        debunked_views=behind.views,
+        debunked_views_unknown=behind.views_unknown,
         debunked_confirmed=sum(r.fact_check is not None and r.fact_check.confirmed for r in debunked),
-        debunked_proposed_only=sum(r.fact_check is not None and r.fact_check.match_status == MatchStatus.PROPOSED
-                                   for r in debunked),
+        debunked_proposed_only=sum(
+            r.fact_check is not None and r.fact_check.match_status == MatchStatus.PROPOSED for r in debunked
+        ),
         observed_from=observed[0] if observed else None,
         observed_to=observed[-1] if observed else None,
         debunked_engagement=engagement,

@@ -132,22 +132,34 @@ class StudyResult:
         if s.total_views is None:
             reach = f"views unknown for all {s.posts:,}" + (f": {engagement}" if engagement else "")
         else:
-            unknown = (f"; views unknown for {s.posts_views_unknown}: {engagement}" if engagement else
-                       f" (views unknown for {s.posts_views_unknown})" if s.posts_views_unknown else "")
+            unknown = (
+                f"; views unknown for {s.posts_views_unknown}: {engagement}"
+                if engagement
+                else f" (views unknown for {s.posts_views_unknown})"
+                if s.posts_views_unknown
+                else ""
+            )
             reach = f"viewed {count(s.total_views, 'time')}{unknown}"
-        lines = [f"{count(s.posts, 'post')} by {who} {noun(s.posts, 'repeats', 'repeat')} claims that "
-                 f"fact-checkers rated false or misleading; {reach}. {s.posts_analyst_confirmed:,} confirmed by an "
-                 f"analyst, {s.posts_machine_proposed_only:,} machine-proposed only."]
-        lines += [f"  {c.claim_category}: {count(c.posts, 'post')}, {describe_views(c.posts, c.views, c.views_unknown)}"
-                  for c in s.by_category]
+        lines = [
+            f"{count(s.posts, 'post')} by {who} {noun(s.posts, 'repeats', 'repeat')} claims that "
+            f"fact-checkers rated false or misleading; {reach}. {s.posts_analyst_confirmed:,} confirmed by an "
+            f"analyst, {s.posts_machine_proposed_only:,} machine-proposed only."
+        ]
+        lines += [
+            f"  {c.claim_category}: {count(c.posts, 'post')}, {describe_views(c.posts, c.views, c.views_unknown)}"
+            for c in s.by_category
+        ]
         lines.append(self.notes_coverage.sentence())
         lines.append(f"{s.posts_with_label:,} carried a platform label at {rfc3339(self.labels.at)[:10]}.")
-        lines.append(f"All {count(t.posts, 'on-topic post')} in the window: "
-                     f"{describe_views(t.posts, t.views, t.views_unknown)}.")
+        lines.append(
+            f"All {count(t.posts, 'on-topic post')} in the window: {describe_views(t.posts, t.views, t.views_unknown)}."
+        )
         cpm = self.study.ad_equivalent_cpm_usd
         if cpm is not None:
-            lines.append(f"Priced as ads at ${cpm:.2f} CPM: {_usd(t.ad_equivalent_usd)} for the on-topic posts, "
-                         f"{_usd(s.ad_equivalent_usd)} for the debunked-claim posts.")
+            lines.append(
+                f"Priced as ads at ${cpm:.2f} CPM: {_usd(t.ad_equivalent_usd)} for the on-topic posts, "
+                f"{_usd(s.ad_equivalent_usd)} for the debunked-claim posts."
+            )
         return lines
 
 
@@ -160,8 +172,9 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
     descriptions (embedding rules); keyword and seed rules work without it."""
     labels_at = study.labels_as_of or study.views_as_of or study.until
     with engine.connect() as conn:
-        window = repo.select_posts(conn, handles=study.accounts, since=study.since, until=study.until,
-                                   include_reposts=True)
+        window = repo.select_posts(
+            conn, handles=study.accounts, since=study.since, until=study.until, include_reposts=True
+        )
         posts = [p for p in window if _funnel(p, study) is None]
         ids = [p.id for p in posts]
         snaps = repo.snapshots_for_posts(conn, ids)
@@ -174,8 +187,11 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         runs = repo.ingest_runs(conn)
         qualifying = {pid: ms for pid, ms in ((pid, _qualifying(ms, study)) for pid, ms in matches.items()) if ms}
         matched = [p for p in posts if p.id in qualifying]
-        assignments = nar.assign([_matched_post(p, qualifying[p.id]) for p in matched], study.narratives,
-                                 encoder if any(n.description for n in study.narratives) else None)
+        assignments = nar.assign(
+            [_matched_post(p, qualifying[p.id]) for p in matched],
+            study.narratives,
+            encoder if any(n.description for n in study.narratives) else None,
+        )
         rows = post_rows(conn, matched, qualifying, AsOf(study.views_as_of, study.notes_as_of, labels_at), assignments)
         excluded = _excluded(conn, study, set(qualifying), off_topic)
 
@@ -191,16 +207,21 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         posts=rows,
         summary=_summary(rows, study, cov),
         topic_posts=_topic_block(topic_posts, views, study),
-        by_account=[AccountTotal(k, t.posts, t.views, t.views_unknown)
-                    for k, t in _most_first(rows, lambda r: r.account)],
+        by_account=[
+            AccountTotal(k, t.posts, t.views, t.views_unknown) for k, t in _most_first(rows, lambda r: r.account)
+        ],
         # weeks in order; a post with no creation time is in no week
-        by_week=[WeekTotal(k, t.posts, t.views, t.views_unknown) for k, t in
-                 sorted(_totals(rows, lambda r: week_of(r.created_at) if r.created_at else None).items())],
+        by_week=[
+            WeekTotal(k, t.posts, t.views, t.views_unknown)
+            for k, t in sorted(_totals(rows, lambda r: week_of(r.created_at) if r.created_at else None).items())
+        ],
         views_over_time=_views_over_time(matched, snaps, assignments, study),
         notes_coverage=cov,
         labels=_labels_block(rows, labels_at),
-        proposed_narratives=[NarrativeProposal(g.name, len(g.posts), tuple(sorted(platform_ids[k] for k in g.posts)),
-                                               tuple(g.claims)) for g in proposals],
+        proposed_narratives=[
+            NarrativeProposal(g.name, len(g.posts), tuple(sorted(platform_ids[k] for k in g.posts)), tuple(g.claims))
+            for g in proposals
+        ],
         methods=_methods(study, rows, topic_posts, views, runs, labels_at, len(earlier), excluded),
         sources=[_source(run) for run in runs],
         excluded_posts=excluded,
@@ -208,6 +229,7 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
 
 
 # --------------------------------------------------------------------------- selection
+
 
 def _funnel(p: StoredPost, study: Study) -> Exclusion | None:
     """The first of the window, platform and kind rules that leaves ``p`` out (None: it passes)."""
@@ -221,8 +243,9 @@ def _funnel(p: StoredPost, study: Study) -> Exclusion | None:
     return None
 
 
-def _off_topic(conn: sa.Connection, study: Study, posts: list[StoredPost], encoder: Encoder | None
-               ) -> dict[int, Exclusion]:
+def _off_topic(
+    conn: sa.Connection, study: Study, posts: list[StoredPost], encoder: Encoder | None
+) -> dict[int, Exclusion]:
     """The posts not on the study's topic, each with why."""
     if study.topic is None:
         return {}
@@ -230,9 +253,11 @@ def _off_topic(conn: sa.Connection, study: Study, posts: list[StoredPost], encod
         name = study.topic
         stored = repo.topics_for_posts(conn, [p.id for p in posts])
         if not stored and posts:
-            raise ValueError(f"topic {name!r} has not been scored in this store; run "
-                             f"`claimwatch match --topics FILE` (or `claimwatch topics score FILE`) first, "
-                             "or define the topic inline in the study file")
+            raise ValueError(
+                f"topic {name!r} has not been scored in this store; run "
+                f"`claimwatch match --topics FILE` (or `claimwatch topics score FILE`) first, "
+                "or define the topic inline in the study file"
+            )
         out = {}
         for p in posts:
             score = next((t for t in stored.get(p.id, []) if t.topic == name), None)
@@ -243,20 +268,29 @@ def _off_topic(conn: sa.Connection, study: Study, posts: list[StoredPost], encod
         return out
     topic = study.topic.topics[0]
     if not topic.descriptions:  # keywords alone: no encoder, exact and fast
-        return {p.id: Exclusion("topic", _off_topic_detail(topic.name, None, None)) for p in posts
-                if not topic.keywords_in(p.text or "")}
+        return {
+            p.id: Exclusion("topic", _off_topic_detail(topic.name, None, None))
+            for p in posts
+            if not topic.keywords_in(p.text or "")
+        }
     if encoder is None:
         raise ValueError("the study's topic has descriptions, which need the text encoder")
     texts = [clean_query(p.text or "") for p in posts]
     emb = encoder.encode(texts) if texts else np.zeros((0, encoder.dim), np.float32)
     scores = study.topic.score([p.text or "" for p in posts], emb, encoder)
-    return {p.id: Exclusion("topic", _off_topic_detail(topic.name, row[0].similarity, topic.threshold))
-            for p, row in zip(posts, scores, strict=True) if not row[0].assigned}
+    return {
+        p.id: Exclusion("topic", _off_topic_detail(topic.name, row[0].similarity, topic.threshold))
+        for p, row in zip(posts, scores, strict=True)
+        if not row[0].assigned
+    }
 
 
 def _off_topic_detail(name: str, similarity: float | None, threshold: float | None) -> str:
-    sim = "" if similarity is None else f", similarity {similarity:.4f} below " + (
-        f"{threshold}" if threshold is not None else "its threshold")
+    sim = (
+        ""
+        if similarity is None
+        else f", similarity {similarity:.4f} below " + (f"{threshold}" if threshold is not None else "its threshold")
+    )
     return f"not on the topic {name!r}: no topic keyword{sim}"
 
 
@@ -273,22 +307,34 @@ def _match_exclusion(m: StoredMatch, study: Study) -> Exclusion | None:
         rating = f"{fc.rating_text!r} ({fc.verdict or 'no verdict'})" if fc.rating_text else fc.verdict or "unrated"
         return Exclusion("verdict", f"{fc.review_url} is rated {rating}; the study counts {', '.join(study.verdicts)}")
     if m.status == MatchStatus.PROPOSED and study.confirmed_only:
-        return Exclusion("match status", f"the match to {fc.review_url} is machine-proposed; the study counts "
-                                         "analyst-confirmed matches only")
-    if m.status == MatchStatus.PROPOSED and study.min_confidence is not None and (
-            m.confidence is None or m.confidence < study.min_confidence):
+        return Exclusion(
+            "match status",
+            f"the match to {fc.review_url} is machine-proposed; the study counts analyst-confirmed matches only",
+        )
+    if (
+        m.status == MatchStatus.PROPOSED
+        and study.min_confidence is not None
+        and (m.confidence is None or m.confidence < study.min_confidence)
+    ):
         conf = "no calibrated confidence" if m.confidence is None else f"confidence {m.confidence:.0%}"
-        return Exclusion("confidence", f"the match to {fc.review_url} is machine-proposed with {conf}; the study "
-                                       f"counts proposals from {study.min_confidence:.0%}")
+        return Exclusion(
+            "confidence",
+            f"the match to {fc.review_url} is machine-proposed with {conf}; the study "
+            f"counts proposals from {study.min_confidence:.0%}",
+        )
     return None
 
 
-def _excluded(conn: sa.Connection, study: Study, included: set[int], off_topic: dict[int, Exclusion]
-              ) -> list[ExcludedPost]:
+def _excluded(
+    conn: sa.Connection, study: Study, included: set[int], off_topic: dict[int, Exclusion]
+) -> list[ExcludedPost]:
     """Every post of the study's accounts with a confirmed or proposed match that is not in the
     study, with the rule that left it out (see the module docstring for the order)."""
-    candidates = [p for p in repo.select_posts(conn, handles=study.accounts, include_reposts=True,
-                                               matched=_CONSIDERED) if p.id not in included]
+    candidates = [
+        p
+        for p in repo.select_posts(conn, handles=study.accounts, include_reposts=True, matched=_CONSIDERED)
+        if p.id not in included
+    ]
     matches = repo.matches_for_posts(conn, [p.id for p in candidates], _CONSIDERED)
     out = []
     for p in candidates:
@@ -296,17 +342,33 @@ def _excluded(conn: sa.Connection, study: Study, included: set[int], off_topic: 
         first = _funnel(p, study) or off_topic.get(p.id)
         reasons = (first,) if first else tuple(dict.fromkeys(e for e in (_match_exclusion(m, study) for m in ms) if e))
         if reasons:
-            out.append(ExcludedPost(p.platform_id, p.platform, p.url, p.created_at, p.kind, p.handle, p.text,
-                                    tuple(factcheck_ref(m) for m in ms), reasons))
+            out.append(
+                ExcludedPost(
+                    p.platform_id,
+                    p.platform,
+                    p.url,
+                    p.created_at,
+                    p.kind,
+                    p.handle,
+                    p.text,
+                    tuple(factcheck_ref(m) for m in ms),
+                    reasons,
+                )
+            )
     return out
 
 
 def _matched_post(p: StoredPost, ms: list[StoredMatch]) -> nar.MatchedPost:
-    return nar.MatchedPost(p.id, p.text or "", [m.factcheck.review_url for m in ms],
-                           [" ".join(x for x in (m.factcheck.claim_text, m.factcheck.title) if x) for m in ms])
+    return nar.MatchedPost(
+        p.id,
+        p.text or "",
+        [m.factcheck.review_url for m in ms],
+        [" ".join(x for x in (m.factcheck.claim_text, m.factcheck.title) if x) for m in ms],
+    )
 
 
 # --------------------------------------------------------------------------- totals
+
 
 def _total(rows: list[PostRow]) -> Total:
     t = Total()
@@ -322,16 +384,23 @@ def _summary(rows: list[PostRow], study: Study, cov: NotesCoverage) -> Summary:
         engagement.add(r.views, r.engagement, r.platform)
     confirmed = sum(any(fc.match_method == ANALYST_CONFIRMED for fc in r.fact_checks) for r in rows)
     return Summary(
-        posts=t.posts, total_views=t.views, posts_views_unknown=t.views_unknown, engagement_views_unknown=engagement,
-        posts_analyst_confirmed=confirmed, posts_machine_proposed_only=t.posts - confirmed,
-        posts_with_note_shown=cov.posts_with_note_shown, posts_without_note_shown=cov.posts_without_note_shown,
+        posts=t.posts,
+        total_views=t.views,
+        posts_views_unknown=t.views_unknown,
+        engagement_views_unknown=engagement,
+        posts_analyst_confirmed=confirmed,
+        posts_machine_proposed_only=t.posts - confirmed,
+        posts_with_note_shown=cov.posts_with_note_shown,
+        posts_without_note_shown=cov.posts_without_note_shown,
         views_on_posts_without_note=cov.views_on_posts_without_note,
         views_unknown_on_posts_without_note=cov.views_unknown_on_posts_without_note,
         posts_note_status_unknown=cov.posts_note_status_unknown,
         posts_with_label=sum(r.platform_label.present for r in rows),
         ad_equivalent_usd=ad_equivalent(t.views, study.cpm_usd),
-        by_category=tuple(CategoryTotal(k, t.posts, t.views, t.views_unknown)
-                          for k, t in _most_first(rows, lambda r: r.claim_category)),
+        by_category=tuple(
+            CategoryTotal(k, t.posts, t.views, t.views_unknown)
+            for k, t in _most_first(rows, lambda r: r.claim_category)
+        ),
     )
 
 
@@ -347,8 +416,9 @@ def _totals(rows: list[PostRow], key: Callable[[PostRow], _K | None]) -> dict[_K
 
 def _most_first(rows: list[PostRow], key: Callable[[PostRow], str | None]) -> list[tuple[str, Total]]:
     """Views per group, a post with no key in "unknown": most posts first, then most views, then name."""
-    return sorted(_totals(rows, lambda r: key(r) or "unknown").items(),
-                  key=lambda kv: (-kv[1].posts, -(kv[1].views or 0), kv[0]))
+    return sorted(
+        _totals(rows, lambda r: key(r) or "unknown").items(), key=lambda kv: (-kv[1].posts, -(kv[1].views or 0), kv[0])
+    )
 
 
 def _topic_block(posts: list[StoredPost], views: dict[int, Any], study: Study) -> TopicPosts:
@@ -356,27 +426,36 @@ def _topic_block(posts: list[StoredPost], views: dict[int, Any], study: Study) -
     for p in posts:
         t.add(views[p.id].value)
     topic = study.topic
-    return TopicPosts(topic if isinstance(topic, str) or topic is None else topic.topics[0],
-                      t.posts, t.views, t.views_unknown, ad_equivalent(t.views, study.cpm_usd))
+    return TopicPosts(
+        topic if isinstance(topic, str) or topic is None else topic.topics[0],
+        t.posts,
+        t.views,
+        t.views_unknown,
+        ad_equivalent(t.views, study.cpm_usd),
+    )
 
 
-def _views_over_time(matched: list[StoredPost], snaps: dict[int, list[Snapshot]],
-                     assignments: dict[int, nar.Assignment], study: Study) -> dict[str, list[SummedViews]]:
+def _views_over_time(
+    matched: list[StoredPost], snaps: dict[int, list[Snapshot]], assignments: dict[int, nar.Assignment], study: Study
+) -> dict[str, list[SummedViews]]:
     groups: dict[str, list[int]] = {}
     for p in matched:
         groups.setdefault(assignments[p.id].narrative, []).append(p.id)
     groups["all"] = [p.id for p in matched]
-    return {name: [SummedViews(*point) for point in views_over_time((snaps.get(i, []) for i in ids),
-                                                                      study.views_as_of)]
-            for name, ids in sorted(groups.items())}
+    return {
+        name: [SummedViews(*point) for point in views_over_time((snaps.get(i, []) for i in ids), study.views_as_of)]
+        for name, ids in sorted(groups.items())
+    }
 
 
 def _labels_block(rows: list[PostRow], at: datetime) -> LabelCoverage:
-    return LabelCoverage(at, sum(r.platform_label.present for r in rows),
-                         sum(bool(r.platform_label.history) for r in rows))
+    return LabelCoverage(
+        at, sum(r.platform_label.present for r in rows), sum(bool(r.platform_label.history) for r in rows)
+    )
 
 
 # --------------------------------------------------------------------------- provenance
+
 
 def _accounts(study: Study, stored: list[StoredAuthor]) -> list[Account]:
     """Each account the study names, as stored (a handle on several platforms: each), or with
@@ -388,8 +467,11 @@ def _accounts(study: Study, stored: list[StoredAuthor]) -> list[Account]:
     out: list[Account] = []
     for handle in study.accounts:
         found = by_handle.get(handle.lower())
-        out += ([Account(a.platform, a.platform_id, a.handle, a.followers) for a in found] if found else
-                [Account(None, None, handle, None)])
+        out += (
+            [Account(a.platform, a.platform_id, a.handle, a.followers) for a in found]
+            if found
+            else [Account(None, None, handle, None)]
+        )
     return out
 
 
@@ -397,7 +479,9 @@ def _study_block(study: Study, stored: list[StoredAuthor], rows: list[PostRow]) 
     accounts = _accounts(study, stored)
     observed = [r.observed_at for r in rows if r.observed_at]
     return StudyInfo(
-        title=study.title, file=study.source, file_sha256=study.source_sha256,
+        title=study.title,
+        file=study.source,
+        file_sha256=study.source_sha256,
         # the target shape's one account; every account (none named: every account in the store) in "accounts"
         account=accounts[0] if len(accounts) == 1 else None,
         accounts=tuple(accounts),
@@ -409,9 +493,11 @@ def _study_block(study: Study, stored: list[StoredAuthor], rows: list[PostRow]) 
         views_as_of=study.views_as_of,
         notes_as_of=study.notes_as_of,
         labels_as_of=study.labels_as_of,
-        views_metric=("views (X impression_count, Telegram message views; Bluesky and Mastodon count none, so "
-                      "their posts show likes, reposts, replies and quotes instead) from the latest snapshot observed "
-                      + (f"not after {rfc3339(study.views_as_of)}" if study.views_as_of else "in the store")),
+        views_metric=(
+            "views (X impression_count, Telegram message views; Bluesky and Mastodon count none, so "
+            "their posts show likes, reposts, replies and quotes instead) from the latest snapshot observed "
+            + (f"not after {rfc3339(study.views_as_of)}" if study.views_as_of else "in the store")
+        ),
         community_note_rule=note_rule(study.notes_as_of),
         ad_equivalent_cpm_usd=study.cpm_usd,
         narratives=study.narratives,
@@ -422,18 +508,30 @@ def _inclusion_rule(study: Study) -> str:
     kinds = " and ".join(f"{k} posts" for k in study.kinds)
     excluded = [k.value for k in PostKind if k.value not in study.kinds]
     who = f"by {', '.join('@' + a for a in study.accounts)}" if study.accounts else "by any account"
-    matches = ("confirmed by an analyst" if study.confirmed_only else
-               "confirmed by an analyst or proposed by the matcher"
-               + (f" with confidence ≥ {study.min_confidence:.0%}" if study.min_confidence is not None else ""))
+    matches = (
+        "confirmed by an analyst"
+        if study.confirmed_only
+        else "confirmed by an analyst or proposed by the matcher"
+        + (f" with confidence ≥ {study.min_confidence:.0%}" if study.min_confidence is not None else "")
+    )
     topic = "" if study.topic is None else " on the study topic"
-    return (f"{kinds.capitalize()} {who}{topic}, created {study.start} to {study.end} (UTC), "
-            f"{'(' + ', '.join(excluded) + ' excluded) ' if excluded else ''}"
-            f"whose text matches a fact-check rated {' or '.join(study.verdicts)}, the match {matches}.")
+    return (
+        f"{kinds.capitalize()} {who}{topic}, created {study.start} to {study.end} (UTC), "
+        f"{'(' + ', '.join(excluded) + ' excluded) ' if excluded else ''}"
+        f"whose text matches a fact-check rated {' or '.join(study.verdicts)}, the match {matches}."
+    )
 
 
-def _methods(study: Study, rows: list[PostRow], topic_posts: list[StoredPost], views: dict[int, Any],
-             runs: list[StoredRun], labels_at: datetime, decisions_on_earlier_text: int,
-             excluded: list[ExcludedPost]) -> list[str]:
+def _methods(
+    study: Study,
+    rows: list[PostRow],
+    topic_posts: list[StoredPost],
+    views: dict[int, Any],
+    runs: list[StoredRun],
+    labels_at: datetime,
+    decisions_on_earlier_text: int,
+    excluded: list[ExcludedPost],
+) -> list[str]:
     observed = sorted(r.views_observed_at for r in rows if r.views_observed_at)
     confirmed = sum(fc.match_method == ANALYST_CONFIRMED for r in rows for fc in r.fact_checks)
     proposed = sum(fc.match_method != ANALYST_CONFIRMED for r in rows for fc in r.fact_checks)
@@ -445,26 +543,56 @@ def _methods(study: Study, rows: list[PostRow], topic_posts: list[StoredPost], v
         f"Study file {study.source} (sha256 {study.source_sha256[:12]}…).",
         f"Window: posts created {study.start} to {study.end} inclusive (UTC).",
         "Inclusion: " + _inclusion_rule(study),
-        (f"Topic: {count(len(topic_posts), 'post in the window is', 'posts in the window are')} on the topic "
-         f"({_topic_rule(study)}); views of {sum(views[p.id].value is None for p in topic_posts):,} of them unknown."),
-        (f"Views: {'as of ' + rfc3339(study.views_as_of) if study.views_as_of else 'latest observation'}; the snapshots "
-         f"used were observed {observed[0].date()} to {observed[-1].date()}." if observed else
-         "Views: no snapshot with views for any included post."),
-        (f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r.views is None for r in rows)}"
-         + (f" ({no_views} of them with engagement counts only: their likes, reposts, replies and quotes are "
-            "shown instead)." if no_views else ".")),
-        (f"Matches: {count(confirmed, 'fact-check link')} confirmed by an analyst, {proposed} machine-proposed "
-         f"(shown separately in every table)."
-         + (f" {count(decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} made on an "
-            "earlier text of a post (edited since) "
-            "and are not counted." if decisions_on_earlier_text else "")),
-        ("Excluded: " + (f"{len(excluded):,} posts with an analyst-confirmed or machine-proposed fact-check match were "
-                         "left out, by the first rule that did: " + ", ".join(f"{rule} {n:,}" for rule, n in
-                                                                              sorted(left_out.items()))
-                         + " (each listed with the reason under excluded posts)." if excluded else
-                         "no post with an analyst-confirmed or machine-proposed fact-check match was left out.")),
-        "Narratives: " + (", ".join(f"{n} unassigned" if rule == nar.UNASSIGNED else f"{n} assigned by {rule}"
-                                    for rule, n in sorted(rules.items())) or "no posts") + ".",
+        (
+            f"Topic: {count(len(topic_posts), 'post in the window is', 'posts in the window are')} on the topic "
+            f"({_topic_rule(study)}); views of {sum(views[p.id].value is None for p in topic_posts):,} of them unknown."
+        ),
+        (
+            f"Views: {'as of ' + rfc3339(study.views_as_of) if study.views_as_of else 'latest observation'}; the snapshots "
+            f"used were observed {observed[0].date()} to {observed[-1].date()}."
+            if observed
+            else "Views: no snapshot with views for any included post."
+        ),
+        (
+            f"Posts whose views are unknown are counted as unknown, never as 0: {sum(r.views is None for r in rows)}"
+            + (
+                f" ({no_views} of them with engagement counts only: their likes, reposts, replies and quotes are "
+                "shown instead)."
+                if no_views
+                else "."
+            )
+        ),
+        (
+            f"Matches: {count(confirmed, 'fact-check link')} confirmed by an analyst, {proposed} machine-proposed "
+            f"(shown separately in every table)."
+            + (
+                f" {count(decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} made on an "
+                "earlier text of a post (edited since) "
+                "and are not counted."
+                if decisions_on_earlier_text
+                else ""
+            )
+        ),
+        (
+            "Excluded: "
+            + (
+                f"{len(excluded):,} posts with an analyst-confirmed or machine-proposed fact-check match were "
+                "left out, by the first rule that did: "
+                + ", ".join(f"{rule} {n:,}" for rule, n in sorted(left_out.items()))
+                + " (each listed with the reason under excluded posts)."
+                if excluded
+                else "no post with an analyst-confirmed or machine-proposed fact-check match was left out."
+            )
+        ),
+        "Narratives: "
+        + (
+            ", ".join(
+                f"{n} unassigned" if rule == nar.UNASSIGNED else f"{n} assigned by {rule}"
+                for rule, n in sorted(rules.items())
+            )
+            or "no posts"
+        )
+        + ".",
         ("Community Notes: status snapshots used " + (", ".join(str(d.date()) for d in note_snaps) or "none") + "."),
         f"Platform labels: a post counts as labelled if a label was on it at {rfc3339(labels_at)}.",
     ]
@@ -491,8 +619,14 @@ def _topic_rule(study: Study) -> str:
 def _source(run: StoredRun) -> Source:
     counts = run.counts or {}
     files = [f.get("path") for f in counts.get("files", []) if isinstance(f, dict)] or list(run.files or [])
-    return Source(run.id, run.kind, run.status, run.finished_at, tuple(files),
-                  tuple(sorted({t for f in counts.get("files", []) if isinstance(f, dict) for t in _observed(f)})))
+    return Source(
+        run.id,
+        run.kind,
+        run.status,
+        run.finished_at,
+        tuple(files),
+        tuple(sorted({t for f in counts.get("files", []) if isinstance(f, dict) for t in _observed(f)})),
+    )
 
 
 def _observed(file_report: dict[str, Any]) -> list[str]:

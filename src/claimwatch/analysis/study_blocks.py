@@ -63,6 +63,7 @@ class StudyInfo:
 
 # The three group totals differ only in their key, which is also their JSON name.
 
+
 @dataclass(frozen=True)
 class CategoryTotal:
     """Posts and views of one narrative (claim category)."""

@@ -38,8 +38,19 @@ import yaml
 from claimwatch.claims.topics import TopicError, TopicSet
 from claimwatch.records import PostKind, Verdict
 
-_KEYS = {"title", "platform", "accounts", "window", "topic", "include", "narratives", "cpm_usd", "views", "notes",
-         "labels"}
+_KEYS = {
+    "title",
+    "platform",
+    "accounts",
+    "window",
+    "topic",
+    "include",
+    "narratives",
+    "cpm_usd",
+    "views",
+    "notes",
+    "labels",
+}
 _INCLUDE_KEYS = {"kinds", "matches", "min_confidence", "verdicts"}
 _NARRATIVE_KEYS = {"name", "description", "factchecks", "keywords"}
 
@@ -118,29 +129,46 @@ def parse_study(data: Any, source: str = "study", sha256: str = "") -> Study:
     if not isinstance(include, dict):
         raise StudyError(f"{source}: 'include' must be a mapping")
     _no_unknown(include, _INCLUDE_KEYS, f"{source}: include")
-    kinds = _choices(include.get("kinds", ["original", "quote"]), [k.value for k in PostKind],
-                     f"{source}: include.kinds", "kind")
+    kinds = _choices(
+        include.get("kinds", ["original", "quote"]), [k.value for k in PostKind], f"{source}: include.kinds", "kind"
+    )
     matches = include.get("matches", "confirmed")
     if matches not in ("confirmed", "proposed"):
         raise StudyError(f"{source}: include.matches must be 'confirmed' or 'proposed', not {matches!r}")
     min_conf = include.get("min_confidence")
-    if min_conf is not None and (isinstance(min_conf, bool) or not isinstance(min_conf, int | float)
-                                 or not 0 <= min_conf <= 1):
+    if min_conf is not None and (
+        isinstance(min_conf, bool) or not isinstance(min_conf, int | float) or not 0 <= min_conf <= 1
+    ):
         raise StudyError(f"{source}: include.min_confidence must be a probability in [0, 1]")
-    verdicts = _choices(include.get("verdicts", ["false", "misleading"]), [v.value for v in Verdict],
-                        f"{source}: include.verdicts", "verdict")
+    verdicts = _choices(
+        include.get("verdicts", ["false", "misleading"]),
+        [v.value for v in Verdict],
+        f"{source}: include.verdicts",
+        "verdict",
+    )
     cpm = data.get("cpm_usd")
     if cpm is not None and (isinstance(cpm, bool) or not isinstance(cpm, int | float) or cpm < 0):
         raise StudyError(f"{source}: cpm_usd must be a non-negative number of dollars per 1,000 views")
     return Study(
-        title=title.strip(), start=start, end=end,
+        title=title.strip(),
+        start=start,
+        end=end,
         accounts=tuple(a.lstrip("@") for a in _strings(data.get("accounts", []), f"{source}: accounts")),
         platforms=_strings(data.get("platform", []), f"{source}: platform"),
-        topic=_topic(data.get("topic"), source), kinds=kinds, confirmed_only=matches == "confirmed",
-        min_confidence=None if min_conf is None else float(min_conf), verdicts=verdicts,
-        narratives=_narratives(data.get("narratives", []), source), cpm_usd=None if cpm is None else float(cpm),
-        views_as_of=_views(data.get("views"), source), notes_as_of=_as_of(data.get("notes"), f"{source}: notes"),
-        labels_as_of=_as_of(data.get("labels"), f"{source}: labels"), source=source, source_sha256=sha256, raw=data)
+        topic=_topic(data.get("topic"), source),
+        kinds=kinds,
+        confirmed_only=matches == "confirmed",
+        min_confidence=None if min_conf is None else float(min_conf),
+        verdicts=verdicts,
+        narratives=_narratives(data.get("narratives", []), source),
+        cpm_usd=None if cpm is None else float(cpm),
+        views_as_of=_views(data.get("views"), source),
+        notes_as_of=_as_of(data.get("notes"), f"{source}: notes"),
+        labels_as_of=_as_of(data.get("labels"), f"{source}: labels"),
+        source=source,
+        source_sha256=sha256,
+        raw=data,
+    )
 
 
 def _no_unknown(obj: dict[str, Any], known: set[str], where: str) -> None:
@@ -243,8 +271,12 @@ def _narratives(value: Any, source: str) -> tuple[Narrative, ...]:
         description = obj.get("description") or ""
         if not isinstance(description, str):
             raise StudyError(f"{where} ({name}): 'description' must be text")
-        n = Narrative(name.strip(), description.strip(), _strings(obj.get("factchecks", []), f"{where}.factchecks"),
-                      _strings(obj.get("keywords", []), f"{where}.keywords"))
+        n = Narrative(
+            name.strip(),
+            description.strip(),
+            _strings(obj.get("factchecks", []), f"{where}.factchecks"),
+            _strings(obj.get("keywords", []), f"{where}.keywords"),
+        )
         if not (n.description or n.factchecks or n.keywords):
             raise StudyError(f"{where} ({name}): give a description, seed factchecks or keywords")
         out.append(n)

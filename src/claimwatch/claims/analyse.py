@@ -90,18 +90,19 @@ class Analysis:
 
 
 class Analyser:
-    def __init__(self, encoder: Encoder, checkworthiness: Scorer | None = None, topics: TopicSet | None = None
-                 ) -> None:
+    def __init__(self, encoder: Encoder, checkworthiness: Scorer | None = None, topics: TopicSet | None = None) -> None:
         self.encoder = encoder
         self.checkworthiness = checkworthiness
         self.topics = topics
 
     def models(self) -> dict[str, Any]:
         """What produced the stored values (kept with every analysis row)."""
-        return {"language": DETECTOR,
-                "checkworthiness": self.checkworthiness.describe() if self.checkworthiness else None,
-                "encoder": self.encoder.name,
-                "topics": self.topics.version(self.encoder.name) if self.topics else None}
+        return {
+            "language": DETECTOR,
+            "checkworthiness": self.checkworthiness.describe() if self.checkworthiness else None,
+            "encoder": self.encoder.name,
+            "topics": self.topics.version(self.encoder.name) if self.topics else None,
+        }
 
     def embed(self, posts: list[PostText], encoder: Encoder | None = None) -> Embedded:
         """Embeddings of every sentence of multi-sentence posts, in post order, and what the
@@ -125,8 +126,9 @@ class Analyser:
     def languages(self, posts: list[PostText]) -> list[Detected]:
         return detect_languages([p.text for p in posts])
 
-    def analyse(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray], embedded: Embedded,
-                langs: list[Detected]) -> list[Analysis]:
+    def analyse(
+        self, posts: list[PostText], post_embeddings: dict[int, np.ndarray], embedded: Embedded, langs: list[Detected]
+    ) -> list[Analysis]:
         """``post_embeddings``: position → embedding of the post's query text (posts with a query)."""
         cw_post, cw_whole, cw_sent = self._checkworthiness(posts, post_embeddings, embedded)
         topic_scores = self.topic_scores(posts, post_embeddings)
@@ -145,12 +147,16 @@ class Analyser:
             if n and len(scores) and cw is not None and self.checkworthiness is not None:
                 best = int(np.argmax(scores))
                 claim = post.sentences[best]
-                sentence_scores = [[sp.start, sp.end, round(float(sc), 4)]
-                                   for sp, sc in zip(post.sentences, scores, strict=True)]
+                sentence_scores = [
+                    [sp.start, sp.end, round(float(sc), 4)] for sp, sc in zip(post.sentences, scores, strict=True)
+                ]
                 if scores[best] >= self.checkworthiness.threshold("sentence"):
                     claim_query = post.sentence_queries[best]  # a sentence that states a claim: match it too
-            out.append(Analysis(langs[i], None if cw is None else round(cw, 4), claim, claim_query, sentence_scores,
-                                topic_scores[i]))
+            out.append(
+                Analysis(
+                    langs[i], None if cw is None else round(cw, 4), claim, claim_query, sentence_scores, topic_scores[i]
+                )
+            )
         return out
 
     def _model_reads(self, lang: Detected) -> bool:
@@ -161,8 +167,9 @@ class Analyser:
             return False
         return lang.lang == UNDETERMINED or lang.lang in self.checkworthiness.languages
 
-    def _checkworthiness(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray],
-                         embedded: Embedded) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
+    def _checkworthiness(
+        self, posts: list[PostText], post_embeddings: dict[int, np.ndarray], embedded: Embedded
+    ) -> tuple[dict[int, float], dict[int, float], np.ndarray]:
         """Post scores (by position), the sentence head's score of one-sentence posts (by
         position) and the sentences' scores of longer posts (flat, in order).
 
@@ -181,25 +188,36 @@ class Analyser:
         if with_query:
             emb = embedded.own_posts if own else np.stack([post_embeddings[i] for i in with_query])
             texts = [posts[i].text for i in with_query]
-            post_scores = dict(zip(with_query, map(float, self.checkworthiness.score(texts, emb, kind="post")),
-                                   strict=True))
+            post_scores = dict(
+                zip(with_query, map(float, self.checkworthiness.score(texts, emb, kind="post")), strict=True)
+            )
             rows = [k for k, i in enumerate(with_query) if not posts[i].sentences]  # one-sentence posts
             if rows:
-                whole = dict(zip((with_query[k] for k in rows), map(float, self.checkworthiness.score(
-                    [texts[k] for k in rows], emb[rows], kind="sentence")), strict=True))
+                whole = dict(
+                    zip(
+                        (with_query[k] for k in rows),
+                        map(float, self.checkworthiness.score([texts[k] for k in rows], emb[rows], kind="sentence")),
+                        strict=True,
+                    )
+                )
         sentences = [sp.text for p in posts for sp in p.sentences]
-        sent_scores = (self.checkworthiness.score(sentences, sentence_embeddings, kind="sentence") if sentences
-                       else np.zeros(0))
+        sent_scores = (
+            self.checkworthiness.score(sentences, sentence_embeddings, kind="sentence") if sentences else np.zeros(0)
+        )
         return post_scores, whole, sent_scores
 
     def topic_scores(self, posts: list[PostText], post_embeddings: dict[int, np.ndarray]) -> list[list[TopicScore]]:
         if self.topics is None:
             return [[] for _ in posts]
         dim = self.encoder.dim
-        emb = np.stack([post_embeddings.get(i, np.zeros(dim, np.float32)) for i in range(len(posts))]) \
-            if posts else np.zeros((0, dim), np.float32)
+        emb = (
+            np.stack([post_embeddings.get(i, np.zeros(dim, np.float32)) for i in range(len(posts))])
+            if posts
+            else np.zeros((0, dim), np.float32)
+        )
         scored = self.topics.score([p.text for p in posts], emb, self.encoder)
         # Posts without matchable text have no embedding: their topics rest on keywords alone.
-        return [row if i in post_embeddings else
-                [TopicScore(t.topic, None, t.keywords, bool(t.keywords)) for t in row]
-                for i, row in enumerate(scored)]
+        return [
+            row if i in post_embeddings else [TopicScore(t.topic, None, t.keywords, bool(t.keywords)) for t in row]
+            for i, row in enumerate(scored)
+        ]

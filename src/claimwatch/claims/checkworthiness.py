@@ -78,10 +78,16 @@ _NAME = re.compile(r"(?<=\w[\s,;:])[A-Z][a-z]+")
 _FIRST_SINGULAR = re.compile(r"\b(?:i|me|my|mine|i'm|i've|i'd|i'll)\b", re.IGNORECASE)
 _FIRST_PLURAL = re.compile(r"\b(?:we|us|our|ours|we're|we've|we'll)\b", re.IGNORECASE)
 _SECOND = re.compile(r"\b(?:you|your|you're|you've)\b", re.IGNORECASE)
-_HEDGE = re.compile(r"\b(?:think|believe|feel|hope|maybe|perhaps|probably|should|must|want|going to|will|would|"
-                    r"could|might)\b", re.IGNORECASE)
-_COMPARISON = re.compile(r"\b(?:more|less|fewer|than|most|least|highest|lowest|largest|biggest|worst|best|"
-                         r"increase\w*|decrease\w*|cut|raised?|doubled?|tripled?)\b", re.IGNORECASE)
+_HEDGE = re.compile(
+    r"\b(?:think|believe|feel|hope|maybe|perhaps|probably|should|must|want|going to|will|would|"
+    r"could|might)\b",
+    re.IGNORECASE,
+)
+_COMPARISON = re.compile(
+    r"\b(?:more|less|fewer|than|most|least|highest|lowest|largest|biggest|worst|best|"
+    r"increase\w*|decrease\w*|cut|raised?|doubled?|tripled?)\b",
+    re.IGNORECASE,
+)
 _REPORTED = re.compile(r"\b(?:was|were|did|had|voted|passed|signed|said|created|lost|won)\b", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+|\bwww\.\S+")
 _HASHTAG = re.compile(r"#\w+")
@@ -89,9 +95,26 @@ _HANDLE = re.compile(r"(?<!\w)@\w+")
 _TOKEN = re.compile(r"\w+")
 
 #: What :func:`text_features` returns, in order (rates are per word).
-TEXT_FEATURES = ("log_words", "has_number", "number_rate", "has_percent", "has_money", "has_year", "name_rate",
-                 "i_rate", "we_rate", "you_rate", "hedge_rate", "comparison_rate", "reported_rate", "question",
-                 "exclamation", "links", "hashtags", "handles")
+TEXT_FEATURES = (
+    "log_words",
+    "has_number",
+    "number_rate",
+    "has_percent",
+    "has_money",
+    "has_year",
+    "name_rate",
+    "i_rate",
+    "we_rate",
+    "you_rate",
+    "hedge_rate",
+    "comparison_rate",
+    "reported_rate",
+    "question",
+    "exclamation",
+    "links",
+    "hashtags",
+    "handles",
+)
 
 
 def text_features(texts: Sequence[str]) -> np.ndarray:
@@ -101,13 +124,28 @@ def text_features(texts: Sequence[str]) -> np.ndarray:
     for raw in texts:
         t = raw[:MAX_CHARS]
         words = max(1, len(_TOKEN.findall(t)))
-        rows.append([np.log1p(words), bool(re.search(r"\d", t)), len(_NUMBER.findall(t)) / words,
-                     bool(_PERCENT.search(t)), bool(_MONEY.search(t)), bool(_YEAR.search(t)),
-                     len(_NAME.findall(t)) / words, len(_FIRST_SINGULAR.findall(t)) / words,
-                     len(_FIRST_PLURAL.findall(t)) / words, len(_SECOND.findall(t)) / words,
-                     len(_HEDGE.findall(t)) / words, len(_COMPARISON.findall(t)) / words,
-                     len(_REPORTED.findall(t)) / words, t.rstrip().endswith("?"), "!" in t,
-                     len(_URL.findall(t)), len(_HASHTAG.findall(t)), len(_HANDLE.findall(t))])
+        rows.append(
+            [
+                np.log1p(words),
+                bool(re.search(r"\d", t)),
+                len(_NUMBER.findall(t)) / words,
+                bool(_PERCENT.search(t)),
+                bool(_MONEY.search(t)),
+                bool(_YEAR.search(t)),
+                len(_NAME.findall(t)) / words,
+                len(_FIRST_SINGULAR.findall(t)) / words,
+                len(_FIRST_PLURAL.findall(t)) / words,
+                len(_SECOND.findall(t)) / words,
+                len(_HEDGE.findall(t)) / words,
+                len(_COMPARISON.findall(t)) / words,
+                len(_REPORTED.findall(t)) / words,
+                t.rstrip().endswith("?"),
+                "!" in t,
+                len(_URL.findall(t)),
+                len(_HASHTAG.findall(t)),
+                len(_HANDLE.findall(t)),
+            ]
+        )
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(TEXT_FEATURES))
 
 
@@ -117,13 +155,21 @@ def text_features(texts: Sequence[str]) -> np.ndarray:
 NGRAM_VECTORISERS = (("word", "word", (1, 2)), ("char", "char_wb", (2, 5)))
 
 
-def ngram_vectoriser(analyzer: str, ngram_range: tuple[int, int], vocabulary: dict[str, int] | None = None,
-                     min_df: int = 1) -> TfidfVectorizer:
+def ngram_vectoriser(
+    analyzer: str, ngram_range: tuple[int, int], vocabulary: dict[str, int] | None = None, min_df: int = 1
+) -> TfidfVectorizer:
     """The TF-IDF settings used both when fitting and when rebuilding a vectoriser from saved arrays."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True, lowercase=True,
-                           vocabulary=vocabulary, min_df=min_df, dtype=np.float32)
+    return TfidfVectorizer(
+        analyzer=analyzer,
+        ngram_range=ngram_range,
+        sublinear_tf=True,
+        lowercase=True,
+        vocabulary=vocabulary,
+        min_df=min_df,
+        dtype=np.float32,
+    )
 
 
 @dataclass
@@ -142,8 +188,7 @@ class NgramModel:
         return np.asarray(x @ self.coef, dtype=np.float64) + self.bias
 
     def arrays(self) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {"ngram_coef": self.coef.astype(np.float32),
-                                      "ngram_bias": np.array([self.bias])}
+        out: dict[str, np.ndarray] = {"ngram_coef": self.coef.astype(np.float32), "ngram_bias": np.array([self.bias])}
         for (name, _, _), v in zip(NGRAM_VECTORISERS, self.vectorisers, strict=True):
             out[f"{name}_vocab"] = np.array(sorted(v.vocabulary_, key=v.vocabulary_.__getitem__))
             out[f"{name}_idf"] = v.idf_.astype(np.float32)
@@ -178,9 +223,12 @@ class DenseModel:
         return _logit(np.mean(probs, axis=0))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {f"dense_{m}_{i}_{part}": arr.astype(np.float32)
-                for m, member in enumerate(self.layers) for i, wb in enumerate(member)
-                for part, arr in zip("wb", wb, strict=True)}
+        return {
+            f"dense_{m}_{i}_{part}": arr.astype(np.float32)
+            for m, member in enumerate(self.layers)
+            for i, wb in enumerate(member)
+            for part, arr in zip("wb", wb, strict=True)
+        }
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> DenseModel:
@@ -214,8 +262,12 @@ class MetaModel:
         return _sigmoid(inputs @ self.coef + self.bias)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"meta_coef": self.coef, "meta_bias": np.array([self.bias]), "meta_mean": self.mean,
-                "meta_scale": self.scale}
+        return {
+            "meta_coef": self.coef,
+            "meta_bias": np.array([self.bias]),
+            "meta_mean": self.mean,
+            "meta_scale": self.scale,
+        }
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> MetaModel:
@@ -313,13 +365,24 @@ class CheckworthinessModel:
         """One line for people: which model, trained on what, with which encoder."""
         m = self.meta
         data = "; ".join(f"{k}: {v}" for k, v in m.get("trained_on_summary", {}).items())
-        encoder = (f"its own fine-tuned encoder from {m.get('base_encoder', '?')}" if self.has_own_encoder
-                   else f"encoder {self.encoder_name or 'unknown'}")
-        return (f"{m.get('name', METHOD)} v{m.get('version', '?')} ({', '.join(sorted(self.heads))} heads; "
-                f"trained on {data or 'unknown data'}; {encoder})")
+        encoder = (
+            f"its own fine-tuned encoder from {m.get('base_encoder', '?')}"
+            if self.has_own_encoder
+            else f"encoder {self.encoder_name or 'unknown'}"
+        )
+        return (
+            f"{m.get('name', METHOD)} v{m.get('version', '?')} ({', '.join(sorted(self.heads))} heads; "
+            f"trained on {data or 'unknown data'}; {encoder})"
+        )
 
-    def score(self, texts: Sequence[str], embeddings: np.ndarray | None = None, *, kind: str = "post",
-              encoder: Encoder | None = None) -> np.ndarray:
+    def score(
+        self,
+        texts: Sequence[str],
+        embeddings: np.ndarray | None = None,
+        *,
+        kind: str = "post",
+        encoder: Encoder | None = None,
+    ) -> np.ndarray:
         """P(check-worthy) per text.
 
         ``embeddings`` are the rows matching already computed for these texts (the encoding of
@@ -357,8 +420,10 @@ class CheckworthinessModel:
     def check_encoder(self, encoder: Encoder) -> Encoder:
         """``encoder``, if its embeddings are the ones this model was trained on; else a ModelError."""
         if self.encoder_name and encoder.name != self.encoder_name:
-            raise ModelError(f"check-worthiness model was trained on embeddings of {self.encoder_name!r}, "
-                             f"not {encoder.name!r}; retrain it or configure that encoder")
+            raise ModelError(
+                f"check-worthiness model was trained on embeddings of {self.encoder_name!r}, "
+                f"not {encoder.name!r}; retrain it or configure that encoder"
+            )
         return encoder
 
     # ------------------------------------------------------------------ files
@@ -371,18 +436,27 @@ class CheckworthinessModel:
         if self.meta.get("own_encoder"):
             own = directory / self.meta["own_encoder"]
             files += sorted(p.relative_to(directory).as_posix() for p in own.rglob("*") if p.is_file())
-        self.meta = write_meta(directory, dict(self.meta, method=METHOD, kinds=sorted(self.heads),
-                                               text_features=list(TEXT_FEATURES)), files)
+        self.meta = write_meta(
+            directory,
+            dict(self.meta, method=METHOD, kinds=sorted(self.heads), text_features=list(TEXT_FEATURES)),
+            files,
+        )
         self.directory = directory
 
     @classmethod
     def load(cls, directory: Path) -> CheckworthinessModel:
         directory = Path(directory)
-        meta = read_meta(directory, "check-worthiness model", ModelError,
-                         missing_hint="build one with `claimwatch train checkworthiness`")
+        meta = read_meta(
+            directory,
+            "check-worthiness model",
+            ModelError,
+            missing_hint="build one with `claimwatch train checkworthiness`",
+        )
         if meta.get("method") != METHOD or tuple(meta.get("text_features", ())) != TEXT_FEATURES:
-            raise ModelError(f"check-worthiness model at {directory} was built by another version "
-                             f"({meta.get('method')!r}); retrain it with `claimwatch train checkworthiness`")
+            raise ModelError(
+                f"check-worthiness model at {directory} was built by another version "
+                f"({meta.get('method')!r}); retrain it with `claimwatch train checkworthiness`"
+            )
         kinds = meta.get("kinds") or []
         missing = [k for k in kinds if f"{k}.npz" not in meta["checksums"]]
         if not kinds or missing:

@@ -120,8 +120,15 @@ class Encoder:
     own setting.
     """
 
-    def __init__(self, model: str | None = None, batch_size: int = 32, backend: str | None = None, *,
-                 max_seq_length: int | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        batch_size: int = 32,
+        backend: str | None = None,
+        *,
+        max_seq_length: int | None = None,
+        threads: int | None = None,
+    ) -> None:
         # batch_size 32: length-sorted batches of 32 pad little and stay in cache; on 2 cores
         # they encoded short posts ~10 % faster than 64 and ~40 % faster than 256.
         self.backend = resolve_backend(backend)
@@ -157,8 +164,9 @@ class Encoder:
             if self.backend == "torch":
                 self._model = _load(self.source, self.max_seq_length)
             else:
-                self._model = _load_onnx(self.source, self.base_name, self.backend, self.max_seq_length,
-                                         self.threads, str(self._cache_root))
+                self._model = _load_onnx(
+                    self.source, self.base_name, self.backend, self.max_seq_length, self.threads, str(self._cache_root)
+                )
         return self._model
 
     @property
@@ -195,8 +203,13 @@ class Encoder:
         m = self.model
         if isinstance(m, OnnxSentenceEncoder):
             return m.encode(texts, batch_size=self.batch_size, show_progress=show_progress)
-        emb = m.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                       convert_to_numpy=True, show_progress_bar=show_progress)
+        emb = m.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
         return emb.astype(np.float32, copy=False)
 
 
@@ -218,8 +231,9 @@ def _load(source: str, max_seq_length: int | None = None) -> SentenceTransformer
     return _load_uncached(source, max_seq_length)
 
 
-def _load_uncached(source: str, max_seq_length: int | None = None, attn_implementation: str | None = None
-                   ) -> SentenceTransformer:
+def _load_uncached(
+    source: str, max_seq_length: int | None = None, attn_implementation: str | None = None
+) -> SentenceTransformer:
     offline()
     from sentence_transformers import SentenceTransformer
 
@@ -280,12 +294,14 @@ class OnnxSentenceEncoder:
 
             starts = tqdm(starts, desc="Batches", unit="batch")
         for start in starts:
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             enc = self.tokenizer.encode_batch([texts[i] for i in rows])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
-            feed = {"input_ids": ids,
-                    "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-                    "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
+            feed = {
+                "input_ids": ids,
+                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+            }
             out[rows] = self.session.run(None, {k: feed[k] for k in self.input_names})[0]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
@@ -323,8 +339,9 @@ def _fingerprint(source: str) -> str:
 
 def _check_export(directory: Path, fingerprint: str) -> None:
     """Raise :class:`ExportCorrupt` unless the export is complete, unchanged and of this model."""
-    meta = read_meta(directory, "encoder export", ExportCorrupt, required={"fingerprint": str},
-                     missing_hint="an interrupted export?")
+    meta = read_meta(
+        directory, "encoder export", ExportCorrupt, required={"fingerprint": str}, missing_hint="an interrupted export?"
+    )
     if meta["fingerprint"] != fingerprint:
         raise ExportCorrupt("made from other model files or by another export recipe")
     for rel in (_ONNX_FILE, _TOKENIZER_FILE, _CONFIG_FILE):
@@ -339,8 +356,9 @@ def _export(source: str, backend: str, target: Path, fingerprint: str) -> None:
     try:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
-        raise RuntimeError(f"the {backend!r} encoder backend needs onnxruntime and onnx: "
-                           "pip install 'onnxruntime>=1.17' 'onnx>=1.15'") from exc
+        raise RuntimeError(
+            f"the {backend!r} encoder backend needs onnxruntime and onnx: pip install 'onnxruntime>=1.17' 'onnx>=1.15'"
+        ) from exc
     t0 = time.perf_counter()
     # Eager attention exports as plain MatMul/Softmax, which ONNX Runtime fuses into its
     # Attention kernel (the SDPA path does not fuse and runs slower).
@@ -369,9 +387,17 @@ def _export(source: str, backend: str, target: Path, fingerprint: str) -> None:
         axes = {n: {0: "batch", 1: "tokens"} for n in input_names} | {"sentence_embedding": {0: "batch"}}
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(_Graph().eval(), tuple(sample[n] for n in input_names), str(fp32), dynamo=False,
-                              input_names=input_names, output_names=["sentence_embedding"], dynamic_axes=axes,
-                              opset_version=17, do_constant_folding=True)
+            torch.onnx.export(
+                _Graph().eval(),
+                tuple(sample[n] for n in input_names),
+                str(fp32),
+                dynamo=False,
+                input_names=input_names,
+                output_names=["sentence_embedding"],
+                dynamic_axes=axes,
+                opset_version=17,
+                do_constant_folding=True,
+            )
         if backend == "onnx-int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -381,24 +407,44 @@ def _export(source: str, backend: str, target: Path, fingerprint: str) -> None:
                 quantize_dynamic(str(fp32), str(tmp / _ONNX_FILE), weight_type=QuantType.QInt8, per_channel=True)
             fp32.unlink()
         backend_tok.save(str(tmp / _TOKENIZER_FILE))
-        dim = int((st.get_embedding_dimension if hasattr(st, "get_embedding_dimension")
-                   else st.get_sentence_embedding_dimension)())
-        cfg = {"dim": dim, "max_seq_length": int(st.max_seq_length or 256), "input_names": input_names,
-               "pad_token": hf_tok.pad_token, "pad_token_id": int(hf_tok.pad_token_id)}
+        dim = int(
+            (
+                st.get_embedding_dimension
+                if hasattr(st, "get_embedding_dimension")
+                else st.get_sentence_embedding_dimension
+            )()
+        )
+        cfg = {
+            "dim": dim,
+            "max_seq_length": int(st.max_seq_length or 256),
+            "input_names": input_names,
+            "pad_token": hf_tok.pad_token,
+            "pad_token_id": int(hf_tok.pad_token_id),
+        }
         (tmp / _CONFIG_FILE).write_text(json.dumps(cfg, indent=1))
         # The fast graph must agree with torch before it is cached.
         got = OnnxSentenceEncoder(tmp, None, _cpu_count()).encode(_CHECK_SENTENCES)
         want = st.encode(_CHECK_SENTENCES, normalize_embeddings=True, convert_to_numpy=True)
         cos = float((got * want).sum(axis=1).min())
         if not cos >= _CHECK_MIN_COSINE:
-            raise RuntimeError(f"the {backend} export of {source} disagrees with torch (cosine {cos:.3f}); "
-                               "use the torch backend")
+            raise RuntimeError(
+                f"the {backend} export of {source} disagrees with torch (cosine {cos:.3f}); use the torch backend"
+            )
         import onnxruntime as ort
 
-        write_meta(tmp, {"fingerprint": fingerprint, "source": source, "backend": backend, "recipe": EXPORT_RECIPE,
-                         "check_min_cosine": round(cos, 5), "export_seconds": round(time.perf_counter() - t0, 2),
-                         "versions": {"torch": torch.__version__, "onnxruntime": ort.__version__}},
-                   [p.name for p in sorted(tmp.iterdir())])
+        write_meta(
+            tmp,
+            {
+                "fingerprint": fingerprint,
+                "source": source,
+                "backend": backend,
+                "recipe": EXPORT_RECIPE,
+                "check_min_cosine": round(cos, 5),
+                "export_seconds": round(time.perf_counter() - t0, 2),
+                "versions": {"torch": torch.__version__, "onnxruntime": ort.__version__},
+            },
+            [p.name for p in sorted(tmp.iterdir())],
+        )
         _install(tmp, target)
     finally:
         if tmp.exists():
@@ -441,8 +487,9 @@ def _install(tmp: Path, target: Path) -> None:
 
 
 @lru_cache(maxsize=4)
-def _load_onnx(source: str, name: str, backend: str, max_seq_length: int | None, threads: int,
-               root: str) -> OnnxSentenceEncoder:
+def _load_onnx(
+    source: str, name: str, backend: str, max_seq_length: int | None, threads: int, root: str
+) -> OnnxSentenceEncoder:
     offline()
     target = export_dir(Path(root), source, name, backend)
     fingerprint = _fingerprint(source)
@@ -457,8 +504,11 @@ def _load_onnx(source: str, name: str, backend: str, max_seq_length: int | None,
             problem = f"does not load: {exc}"
     what = "re-exporting" if problem else "exporting"
     why = f" (the cached one: {problem})" if problem else ""
-    print(f"claimwatch: {what} {name} to {backend} in {target}{why}; one-time, takes a few seconds",
-          file=sys.stderr, flush=True)
+    print(
+        f"claimwatch: {what} {name} to {backend} in {target}{why}; one-time, takes a few seconds",
+        file=sys.stderr,
+        flush=True,
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     _export(source, backend, target, fingerprint)
     _check_export(target, fingerprint)

@@ -18,17 +18,32 @@ from claimwatch.claims.docs import ClaimDoc, Query
 from claimwatch.claims.index import FIELDS, FieldScores, PoolScores
 
 FEATURE_NAMES: tuple[str, ...] = (
-    "cos", "cos_gap", "cos_rank", "cos_ctx",
-    *(f"bm25_{f}_rel" for f in FIELDS), "bm25_all_raw", "bm25_rank",
-    "fused_v1", "jaccard", "num_shared", "num_doc_only", "num_query_only",
-    "names_shared", "names_doc_only", "days_apart", "claim_after_query",
-    "query_len", "doc_len",
+    "cos",
+    "cos_gap",
+    "cos_rank",
+    "cos_ctx",
+    *(f"bm25_{f}_rel" for f in FIELDS),
+    "bm25_all_raw",
+    "bm25_rank",
+    "fused_v1",
+    "jaccard",
+    "num_shared",
+    "num_doc_only",
+    "num_query_only",
+    "names_shared",
+    "names_doc_only",
+    "days_apart",
+    "claim_after_query",
+    "query_len",
+    "doc_len",
 )
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]{2,}")
-_COMMON_CAPS = frozenset("The This That These Those There Their They What When Where Which While With Will "
-                         "Would Could Should Does Did Have Has Had From Your Just Breaking Video Photo".split())
+_COMMON_CAPS = frozenset(
+    "The This That These Those There Their They What When Where Which While With Will "
+    "Would Could Should Does Did Have Has Had From Your Just Breaking Video Photo".split()
+)
 
 
 def numbers(text: str) -> set[str]:
@@ -65,8 +80,9 @@ def doc_terms(doc: ClaimDoc, tokens: list[str]) -> DocTerms:
     return DocTerms(frozenset(tokens), frozenset(numbers(text)), frozenset(names(text)))
 
 
-def candidate_features(query: Query, qs: QueryScores, rows: np.ndarray, doc_dates: np.ndarray,
-                       terms_of: Callable[[int], DocTerms]) -> np.ndarray:
+def candidate_features(
+    query: Query, qs: QueryScores, rows: np.ndarray, doc_dates: np.ndarray, terms_of: Callable[[int], DocTerms]
+) -> np.ndarray:
     """Feature matrix (len(rows) × len(FEATURE_NAMES)) for one query's candidate rows."""
     n = len(rows)
     out = np.full((n, len(FEATURE_NAMES)), np.nan, dtype=np.float32)

@@ -76,8 +76,12 @@ def _sha(data: bytes) -> str:
 
 
 def _doc_hash(doc: ClaimDoc) -> str:
-    return _sha(json.dumps([doc.claim, doc.title, doc.extra, doc.date.isoformat() if doc.date else None,
-                            doc.speaker], ensure_ascii=False).encode())[:16]
+    return _sha(
+        json.dumps(
+            [doc.claim, doc.title, doc.extra, doc.date.isoformat() if doc.date else None, doc.speaker],
+            ensure_ascii=False,
+        ).encode()
+    )[:16]
 
 
 @dataclass
@@ -93,8 +97,16 @@ class IndexStats:
 class ClaimIndex:
     """Documents, their normalised embeddings and per-field BM25 retrievers, aligned by row."""
 
-    def __init__(self, directory: Path, model: str, docs: list[ClaimDoc], hashes: list[str],
-                 embeddings: np.ndarray, bm25: dict[str, bm25s.BM25], ann: Any = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        model: str,
+        docs: list[ClaimDoc],
+        hashes: list[str],
+        embeddings: np.ndarray,
+        bm25: dict[str, bm25s.BM25],
+        ann: Any = None,
+    ) -> None:
         self.directory = directory
         self.model = model
         self.docs = docs
@@ -128,8 +140,7 @@ class ClaimIndex:
             emb = np.load(directory / "embeddings.npy", allow_pickle=False)
             with open(directory / "docs.jsonl", encoding="utf-8") as fh:
                 docs = [_doc_from_json(json.loads(line)) for line in fh]
-            bm25 = {f: bm25s.BM25.load(str(directory / f"bm25_{f}"), show_progress=False)
-                    for f in meta["bm25_fields"]}
+            bm25 = {f: bm25s.BM25.load(str(directory / f"bm25_{f}"), show_progress=False) for f in meta["bm25_fields"]}
             ann = None
             if (directory / "dense.faiss").is_file():
                 import faiss
@@ -163,11 +174,20 @@ class ClaimIndex:
         for name, retriever in self.bm25.items():
             retriever.save(str(tmp / f"bm25_{name}"), show_progress=False)
             files += [f"bm25_{name}/{p.name}" for p in sorted((tmp / f"bm25_{name}").iterdir())]
-        write_meta(tmp, {
-            "format_version": FORMAT_VERSION, "model": self.model, "version": self.version, "count": len(self.docs),
-            "dim": int(self.embeddings.shape[1]), "built_at": datetime.now(UTC).isoformat(),
-            "bm25_fields": sorted(self.bm25), "hashes": self.hashes,
-        }, files)
+        write_meta(
+            tmp,
+            {
+                "format_version": FORMAT_VERSION,
+                "model": self.model,
+                "version": self.version,
+                "count": len(self.docs),
+                "dim": int(self.embeddings.shape[1]),
+                "built_at": datetime.now(UTC).isoformat(),
+                "bm25_fields": sorted(self.bm25),
+                "hashes": self.hashes,
+            },
+            files,
+        )
         old = self.directory.with_name(self.directory.name + ".old")
         if old.exists():
             shutil.rmtree(old)
@@ -180,8 +200,15 @@ class ClaimIndex:
     # ------------------------------------------------------------------ building
 
     @classmethod
-    def build(cls, directory: Path, docs: Sequence[ClaimDoc], encoder: Encoder, *, persist: bool = True,
-              show_progress: bool = False) -> tuple[ClaimIndex, IndexStats]:
+    def build(
+        cls,
+        directory: Path,
+        docs: Sequence[ClaimDoc],
+        encoder: Encoder,
+        *,
+        persist: bool = True,
+        show_progress: bool = False,
+    ) -> tuple[ClaimIndex, IndexStats]:
         """Build or update the index for ``docs`` (reusing embeddings of unchanged documents)."""
         docs = list(docs)
         reason = None
@@ -350,10 +377,14 @@ def _doc_to_json(d: ClaimDoc) -> dict[str, object]:
 
 def _doc_from_json(obj: dict[str, object]) -> ClaimDoc:
     date = obj.get("date")
-    return ClaimDoc(id=str(obj["id"]), claim=str(obj["claim"]), title=str(obj.get("title") or ""),
-                    extra=str(obj.get("extra") or ""),
-                    date=datetime.fromisoformat(str(date)) if date else None,
-                    speaker=obj.get("speaker") or None)  # type: ignore[arg-type]
+    return ClaimDoc(
+        id=str(obj["id"]),
+        claim=str(obj["claim"]),
+        title=str(obj.get("title") or ""),
+        extra=str(obj.get("extra") or ""),
+        date=datetime.fromisoformat(str(date)) if date else None,
+        speaker=obj.get("speaker") or None,
+    )  # type: ignore[arg-type]
 
 
 def _build_ann(emb: np.ndarray) -> Any:
@@ -365,8 +396,9 @@ def _build_ann(emb: np.ndarray) -> Any:
     rng = np.random.default_rng(_ANN_SEED)
     sample = emb[rng.choice(n, size=min(n, 64 * nlist), replace=False)]
     quantizer = faiss.IndexFlatIP(dim)
-    ann = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                        faiss.METRIC_INNER_PRODUCT)
+    ann = faiss.IndexIVFScalarQuantizer(
+        quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
     ann.cp.seed = _ANN_SEED
     ann.train(np.ascontiguousarray(sample, dtype=np.float32))
     ann.add(np.ascontiguousarray(emb, dtype=np.float32))

@@ -60,8 +60,10 @@ class MatchReport:
 
     def summary(self) -> str:
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) or "none"
-        return (f"matched {count(self.posts_matched, 'post')} with {self.method} ({count(self.proposals, 'proposal')}); "
-                f"skipped: {skipped}")
+        return (
+            f"matched {count(self.posts_matched, 'post')} with {self.method} ({count(self.proposals, 'proposal')}); "
+            f"skipped: {skipped}"
+        )
 
 
 def _proposed(hit: Hit, rank: int, retriever: Retriever, threshold: float, min_confidence: float) -> bool:
@@ -70,9 +72,17 @@ def _proposed(hit: Hit, rank: int, retriever: Retriever, threshold: float, min_c
     return hit.score >= threshold
 
 
-def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshold: float, min_confidence: float,
-                rematch: bool = False, analyser: Analyser | None = None,
-                progress: Callable[[int, int], None] | None = None) -> MatchReport:
+def match_posts(
+    engine: sa.Engine,
+    retriever: Retriever,
+    *,
+    top_k: int,
+    threshold: float,
+    min_confidence: float,
+    rematch: bool = False,
+    analyser: Analyser | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> MatchReport:
     """Match every collected post not yet matched against this index version.
 
     Posts with no matchable text (media-only, only links or handles) are recorded as
@@ -89,16 +99,20 @@ def match_posts(engine: sa.Engine, retriever: Retriever, *, top_k: int, threshol
     done = 0
     encoder, workers = retriever.stream_encoder()
     for chunk, batch in overlapped(chunks, lambda c: _embed(c, retriever, encoder, analyser), workers):
-        analyses = analyser.analyse(batch.posts, batch.post_embeddings(), batch.analysis_embeddings, batch.langs) \
-            if analyser else None
+        analyses = (
+            analyser.analyse(batch.posts, batch.post_embeddings(), batch.analysis_embeddings, batch.langs)
+            if analyser
+            else None
+        )
         hits = _search(retriever, batch, analyses, top_k)
 
         def proposed(h: Hit, rank: int) -> bool:
             return _proposed(h, rank, retriever, threshold, min_confidence)
 
         with writing(engine) as conn:
-            written = _write_chunk(conn, chunk, batch.reasons, hits, analyses, analyser, retriever.method,
-                                   index, proposed)
+            written = _write_chunk(
+                conn, chunk, batch.reasons, hits, analyses, analyser, retriever.method, index, proposed
+            )
         report.proposals += written.proposals
         report.posts_matched += written.posts_matched
         for why, n in written.skipped.items():
@@ -117,9 +131,17 @@ class _Written:
 
 
 @retry_races
-def _write_chunk(conn: sa.Connection, chunk: list[Any], reasons: list[str | None], hits: dict[int, tuple[str, list[Hit]]],
-                 analyses: list[Analysis] | None, analyser: Analyser | None, method: str, index: ClaimIndex,
-                 proposed: Callable[[Hit, int], bool]) -> _Written:
+def _write_chunk(
+    conn: sa.Connection,
+    chunk: list[Any],
+    reasons: list[str | None],
+    hits: dict[int, tuple[str, list[Hit]]],
+    analyses: list[Analysis] | None,
+    analyser: Analyser | None,
+    method: str,
+    index: ClaimIndex,
+    proposed: Callable[[Hit, int], bool],
+) -> _Written:
     """Store one chunk's matches, skip reasons and analysis, for posts whose text is still the
     one that was matched (their rows stay locked until commit, so an edit waits or is seen)."""
     out = _Written()
@@ -133,15 +155,26 @@ def _write_chunk(conn: sa.Connection, chunk: list[Any], reasons: list[str | None
                 repo.set_match_state(conn, row.id, index.version, why)
             continue
         query, post_hits = hits[pos]
-        cands = [repo.CandidateRow(int(h.doc_id), rank, round(h.score, 6),
-                                   _evidence(query, index.docs[h.row].claim, h, row.text_length),
-                                   None if h.confidence is None else round(h.confidence, 4), proposed(h, rank))
-                 for rank, h in enumerate(post_hits, start=1)]
+        cands = [
+            repo.CandidateRow(
+                int(h.doc_id),
+                rank,
+                round(h.score, 6),
+                _evidence(query, index.docs[h.row].claim, h, row.text_length),
+                None if h.confidence is None else round(h.confidence, 4),
+                proposed(h, rank),
+            )
+            for rank, h in enumerate(post_hits, start=1)
+        ]
         out.proposals += repo.write_matches(conn, row.id, cands, method, index.version)
         out.posts_matched += 1
     if analyser and analyses is not None:
-        _store_analysis(conn, [row for row, same in zip(chunk, unchanged, strict=True) if same],
-                        [a for a, same in zip(analyses, unchanged, strict=True) if same], analyser)
+        _store_analysis(
+            conn,
+            [row for row, same in zip(chunk, unchanged, strict=True) if same],
+            [a for a, same in zip(analyses, unchanged, strict=True) if same],
+            analyser,
+        )
     return out
 
 
@@ -174,8 +207,10 @@ def _queries(chunk: list[Any]) -> tuple[list[Query | None], list[str | None]]:
     """Each stored post as a query, or None with the reason it has nothing to match."""
     cleaned = [clean_query(row.text) for row in chunk]
     reasons = [skip_reason(row.text, c) for row, c in zip(chunk, cleaned, strict=True)]
-    queries = [None if why else Query(str(row.id), text, row.created_at)
-               for row, text, why in zip(chunk, cleaned, reasons, strict=True)]
+    queries = [
+        None if why else Query(str(row.id), text, row.created_at)
+        for row, text, why in zip(chunk, cleaned, reasons, strict=True)
+    ]
     return queries, reasons
 
 
@@ -189,8 +224,9 @@ def _embed(chunk: list[Any], retriever: Retriever, encoder: Encoder, analyser: A
     return _Batch(queries, reasons, embedded, posts, analyser.embed(posts, encoder), analyser.languages(posts))
 
 
-def _search(retriever: Retriever, batch: _Batch, analyses: list[Analysis] | None, top_k: int
-            ) -> dict[int, tuple[str, list[Hit]]]:
+def _search(
+    retriever: Retriever, batch: _Batch, analyses: list[Analysis] | None, top_k: int
+) -> dict[int, tuple[str, list[Hit]]]:
     """Hits per post position, with the query text that produced them.
 
     A claim sentence is searched as well; the post keeps whichever query's top hit is surer
@@ -198,17 +234,24 @@ def _search(retriever: Retriever, batch: _Batch, analyses: list[Analysis] | None
     """
     positions = batch.positions()
     queries = [q for q in batch.queries if q is not None]
-    extra = [(i, q, a.claim_query) for i, (q, a) in enumerate(zip(batch.queries, analyses or [], strict=False))
-             if q is not None and a.claim_query]
+    extra = [
+        (i, q, a.claim_query)
+        for i, (q, a) in enumerate(zip(batch.queries, analyses or [], strict=False))
+        if q is not None and a.claim_query
+    ]
     embedded = batch.embedded
     if extra:
         queries = queries + [Query(q.id, text, q.date) for _, q, text in extra]
-        embedded = Embedded(np.vstack([embedded.embeddings, np.stack([batch.sentence_embedding(i, text)
-                                                                      for i, _, text in extra])]), embedded.context)
+        embedded = Embedded(
+            np.vstack([embedded.embeddings, np.stack([batch.sentence_embedding(i, text) for i, _, text in extra])]),
+            embedded.context,
+        )
     found = retriever.search(queries, top_k, embedded) if queries else []
-    out = {i: (q.text, hits) for i, q, hits in zip(positions, queries[: len(positions)], found[: len(positions)],
-                                                     strict=True)}
-    for (i, _, text), hits in zip(extra, found[len(positions):], strict=True):
+    out = {
+        i: (q.text, hits)
+        for i, q, hits in zip(positions, queries[: len(positions)], found[: len(positions)], strict=True)
+    }
+    for (i, _, text), hits in zip(extra, found[len(positions) :], strict=True):
         if hits and (not out[i][1] or _sureness(hits[0]) > _sureness(out[i][1][0])):
             out[i] = (text, hits)
     return out
@@ -223,10 +266,20 @@ def _store_analysis(conn: sa.Connection, chunk: list[Any], analyses: list[Analys
     now = utcnow()
     rows, topic_rows = [], []
     for row, a in zip(chunk, analyses, strict=True):
-        rows.append(dict(post_id=row.id, lang=a.lang.lang, lang_confidence=a.lang.confidence,
-                         checkworthiness=a.checkworthiness, claim_sentence=a.claim.text if a.claim else None,
-                         claim_start=a.claim.start if a.claim else None, claim_end=a.claim.end if a.claim else None,
-                         sentence_scores=a.sentence_scores, models=models, analysed_at=now))
+        rows.append(
+            dict(
+                post_id=row.id,
+                lang=a.lang.lang,
+                lang_confidence=a.lang.confidence,
+                checkworthiness=a.checkworthiness,
+                claim_sentence=a.claim.text if a.claim else None,
+                claim_start=a.claim.start if a.claim else None,
+                claim_end=a.claim.end if a.claim else None,
+                sentence_scores=a.sentence_scores,
+                models=models,
+                analysed_at=now,
+            )
+        )
         topic_rows += _topic_rows(row.id, a.topics, models["topics"], now)
     repo.write_analysis(conn, rows)
     if analyser.topics is not None:
@@ -234,8 +287,18 @@ def _store_analysis(conn: sa.Connection, chunk: list[Any], analyses: list[Analys
 
 
 def _topic_rows(post_id: int, scores: list[TopicScore], version: str, now: datetime) -> list[dict[str, Any]]:
-    return [dict(post_id=post_id, topic=t.topic, similarity=t.similarity, keywords=t.keywords, assigned=t.assigned,
-                 topics_version=version, scored_at=now) for t in scores]
+    return [
+        dict(
+            post_id=post_id,
+            topic=t.topic,
+            similarity=t.similarity,
+            keywords=t.keywords,
+            assigned=t.assigned,
+            topics_version=version,
+            scored_at=now,
+        )
+        for t in scores
+    ]
 
 
 def score_topics(engine: sa.Engine, analyser: Analyser, progress: Callable[[int, int], None] | None = None) -> int:
@@ -253,10 +316,15 @@ def score_topics(engine: sa.Engine, analyser: Analyser, progress: Callable[[int,
         queries, _ = _queries(chunk)
         usable = [i for i, q in enumerate(queries) if q is not None]
         emb = analyser.encoder.encode([q.text for q in queries if q is not None])
-        scores = analyser.topic_scores([prepare(row.text or "", None) for row in chunk], dict(zip(usable, emb, strict=True)))
+        scores = analyser.topic_scores(
+            [prepare(row.text or "", None) for row in chunk], dict(zip(usable, emb, strict=True))
+        )
         now = utcnow()
-        rows = [r for row, per_post in zip(chunk, scores, strict=True)
-                for r in _topic_rows(row.id, per_post, models["topics"], now)]
+        rows = [
+            r
+            for row, per_post in zip(chunk, scores, strict=True)
+            for r in _topic_rows(row.id, per_post, models["topics"], now)
+        ]
         with writing(engine) as conn:
             repo.write_topics(conn, [row.id for row in chunk], rows)
         if progress:
@@ -268,8 +336,11 @@ def _evidence(query: str, claim: str, hit: Hit, post_chars: int) -> dict[str, ob
     """What an analyst needs to judge the proposal: the scores, the features and the shared words
     (and, for a post longer than matching reads, how much of it was read)."""
     q_tokens, c_tokens = tokenize([query, claim])
-    out: dict[str, object] = {"shared_terms": sorted(set(q_tokens) & set(c_tokens))[:20], "query": query[:500],
-                              "features": hit.features}
+    out: dict[str, object] = {
+        "shared_terms": sorted(set(q_tokens) & set(c_tokens))[:20],
+        "query": query[:500],
+        "features": hit.features,
+    }
     if post_chars > MAX_MATCH_CHARS:
         out["text_read"] = {"chars": MAX_MATCH_CHARS, "post_chars": post_chars}
     return out

@@ -31,8 +31,18 @@ class ModelError(RuntimeError):
 
 #: Top-1 evidence the confidence model looks at: the re-ranker's score and lead, plus the
 #: absolute similarity features that separate "the same claim" from "a related one".
-CONFIDENCE_INPUTS = ("score", "lead", "cos", "bm25_all_rel", "bm25_claim_rel", "jaccard", "names_shared",
-                     "names_doc_only", "num_shared", "num_doc_only")
+CONFIDENCE_INPUTS = (
+    "score",
+    "lead",
+    "cos",
+    "bm25_all_rel",
+    "bm25_claim_rel",
+    "jaccard",
+    "names_shared",
+    "names_doc_only",
+    "num_shared",
+    "num_doc_only",
+)
 
 
 def confidence_inputs(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -103,8 +113,9 @@ class RetrievalModel:
         files = ["ranker.txt"]
         if self.calibration:
             self.calibration.booster.save_model(str(directory / "confidence.txt"))
-            (directory / "calibration.json").write_text(json.dumps({"iso_x": self.calibration.iso_x,
-                                                                    "iso_y": self.calibration.iso_y}))
+            (directory / "calibration.json").write_text(
+                json.dumps({"iso_x": self.calibration.iso_x, "iso_y": self.calibration.iso_y})
+            )
             files += ["confidence.txt", "calibration.json"]
         write_meta(directory, dict(self.meta, features=list(FEATURE_NAMES), method=METHOD), files)
 
@@ -112,17 +123,21 @@ class RetrievalModel:
     def load(cls, directory: Path) -> RetrievalModel:
         import lightgbm
 
-        meta = read_meta(directory, "retrieval model", ModelError, missing_hint="build one with "
-                         "`claimwatch train retrieval`")
+        meta = read_meta(
+            directory, "retrieval model", ModelError, missing_hint="build one with `claimwatch train retrieval`"
+        )
         if tuple(meta.get("features", ())) != FEATURE_NAMES:
-            raise ModelError(f"retrieval model at {directory} was trained on other features; retrain it with "
-                             "`claimwatch train retrieval`")
+            raise ModelError(
+                f"retrieval model at {directory} was trained on other features; retrain it with "
+                "`claimwatch train retrieval`"
+            )
         booster = lightgbm.Booster(model_file=str(directory / "ranker.txt"))
         calibration = None
         if (directory / "calibration.json").is_file():
             iso = json.loads((directory / "calibration.json").read_text())
-            calibration = Calibration(lightgbm.Booster(model_file=str(directory / "confidence.txt")),
-                                      iso["iso_x"], iso["iso_y"])
+            calibration = Calibration(
+                lightgbm.Booster(model_file=str(directory / "confidence.txt")), iso["iso_x"], iso["iso_y"]
+            )
         return cls(booster, calibration, meta)
 
 
@@ -133,19 +148,37 @@ def train_ranker(features: list[np.ndarray], labels: list[np.ndarray], seed: int
     X = np.vstack(features)
     y = np.concatenate(labels)
     params = {
-        "objective": "lambdarank", "metric": "map", "eval_at": [5], "learning_rate": 0.05, "num_leaves": 15,
-        "min_data_in_leaf": 20, "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
-        "lambdarank_truncation_level": 20, "seed": seed, "deterministic": True, "force_row_wise": True,
-        "num_threads": 1, "verbose": -1,
+        "objective": "lambdarank",
+        "metric": "map",
+        "eval_at": [5],
+        "learning_rate": 0.05,
+        "num_leaves": 15,
+        "min_data_in_leaf": 20,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambdarank_truncation_level": 20,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": 1,
+        "verbose": -1,
     }
     data = lightgbm.Dataset(X, y, group=[len(g) for g in labels], feature_name=list(FEATURE_NAMES))
     return lightgbm.train(params, data, num_boost_round=300)
 
 
 _CONFIDENCE_PARAMS = {
-    "objective": "binary", "learning_rate": 0.05, "num_leaves": 7, "min_data_in_leaf": 30,
-    "monotone_constraints": list(CONFIDENCE_MONOTONE), "monotone_constraints_method": "advanced",
-    "deterministic": True, "force_row_wise": True, "num_threads": 1, "verbose": -1,
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 7,
+    "min_data_in_leaf": 30,
+    "monotone_constraints": list(CONFIDENCE_MONOTONE),
+    "monotone_constraints_method": "advanced",
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 1,
+    "verbose": -1,
 }
 _CONFIDENCE_ROUNDS = 150
 
@@ -179,6 +212,8 @@ def load_model(setting: str, encoder_name: str) -> RetrievalModel | None:
         return model if model.encoder_name == encoder_name else None
     model = RetrievalModel.load(Path(setting).expanduser())
     if model.encoder_name != encoder_name:
-        raise ModelError(f"retrieval model {setting} was trained with encoder {model.encoder_name!r}, "
-                         f"not {encoder_name!r}; retrain it or configure that encoder")
+        raise ModelError(
+            f"retrieval model {setting} was trained with encoder {model.encoder_name!r}, "
+            f"not {encoder_name!r}; retrain it or configure that encoder"
+        )
     return model

@@ -56,8 +56,11 @@ class Hit:
     @property
     def features(self) -> dict[str, float]:
         """Named, rounded feature values for evidence; built on demand (most hits are never shown)."""
-        return {name: round(float(v), 4) for name, v in zip(FEATURE_NAMES, self.feature_values, strict=True)
-                if not np.isnan(v)}
+        return {
+            name: round(float(v), 4)
+            for name, v in zip(FEATURE_NAMES, self.feature_values, strict=True)
+            if not np.isnan(v)
+        }
 
 
 @dataclass
@@ -81,8 +84,15 @@ class Candidates:
 
 
 class Retriever:
-    def __init__(self, index: ClaimIndex, encoder: Encoder, model: RetrievalModel | None = None, *,
-                 alpha: float = 0.8, n_candidates: int = N_CANDIDATES) -> None:
+    def __init__(
+        self,
+        index: ClaimIndex,
+        encoder: Encoder,
+        model: RetrievalModel | None = None,
+        *,
+        alpha: float = 0.8,
+        n_candidates: int = N_CANDIDATES,
+    ) -> None:
         self.index = index
         self.encoder = encoder
         self.model = model
@@ -119,8 +129,11 @@ class Retriever:
             return [None] * len(cands)
         ranked = [i for i, c in enumerate(cands) if not c.gated]
         out: list[float | None] = [0.0 if c.gated and len(c.rows) else None for c in cands]
-        for i, conf in zip(ranked, self.model.confidences([scores[i] for i in ranked],
-                                                          [cands[i].features for i in ranked]), strict=True):
+        for i, conf in zip(
+            ranked,
+            self.model.confidences([scores[i] for i in ranked], [cands[i].features for i in ranked]),
+            strict=True,
+        ):
             out[i] = conf
         return out
 
@@ -138,8 +151,9 @@ class Retriever:
             self._stream_encoder = self.encoder.with_threads(1)
         return (self._stream_encoder or self.encoder), workers
 
-    def candidates(self, queries: list[Query], embedded: Embedded | None = None, *,
-                   gate: float | None = None) -> list[Candidates]:
+    def candidates(
+        self, queries: list[Query], embedded: Embedded | None = None, *, gate: float | None = None
+    ) -> list[Candidates]:
         """Stage 1 for a batch of queries: candidate rows with their features.
 
         The pool is the nearest documents by embedding (exact, or approximate on large
@@ -148,8 +162,9 @@ class Retriever:
         pairwise features.
         """
         if not queries or len(self.index) == 0:
-            return [Candidates(np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURE_NAMES)), np.float32))
-                    for _ in queries]
+            return [
+                Candidates(np.zeros(0, dtype=np.int64), np.zeros((0, len(FEATURE_NAMES)), np.float32)) for _ in queries
+            ]
         embedded = embedded or self.embed(queries)
         q_emb, ctx_emb = embedded.embeddings, embedded.context
         dense_rows = self.index.dense_search(q_emb, N_DENSE)
@@ -178,11 +193,16 @@ class Retriever:
                 out.append(Candidates(rows, _lean_features(cos[rows], all_scores.at(rows), fused[rows]), gated=True))
                 all_scores.release()
                 continue
-            bm25 = {f: all_scores if f == "all" else
-                    self.index.bm25_at(tokens, f, pool) if large else self.index.bm25_scores(tokens, f)
-                    for f in FIELDS if f in self.index.bm25}
-            qs = QueryScores(cos=cos, cos_ctx=cos_ctx if qi in ctx_emb else None, bm25=bm25, tokens=tokens,
-                             fused=fused)
+            bm25 = {
+                f: all_scores
+                if f == "all"
+                else self.index.bm25_at(tokens, f, pool)
+                if large
+                else self.index.bm25_scores(tokens, f)
+                for f in FIELDS
+                if f in self.index.bm25
+            }
+            qs = QueryScores(cos=cos, cos_ctx=cos_ctx if qi in ctx_emb else None, bm25=bm25, tokens=tokens, fused=fused)
             out.append(Candidates(rows, candidate_features(q, qs, rows, self.index.dates, self._terms_of)))
             for scores in bm25.values():
                 scores.release()
@@ -199,13 +219,13 @@ class Retriever:
             hits = []
             for rank, j in enumerate(order):
                 row = int(cand.rows[j])
-                hits.append(Hit(row, self.index.docs[row].id, float(sc[j]), conf if rank == 0 else None,
-                                cand.features[j]))
+                hits.append(
+                    Hit(row, self.index.docs[row].id, float(sc[j]), conf if rank == 0 else None, cand.features[j])
+                )
             results.append(hits)
         return results
 
-    def search_batches(self, batches: Iterable[list[Query]], top_k: int
-                       ) -> Iterator[tuple[Embedded, list[list[Hit]]]]:
+    def search_batches(self, batches: Iterable[list[Query]], top_k: int) -> Iterator[tuple[Embedded, list[list[Hit]]]]:
         """:meth:`search` over a stream of batches, encoding the next batch while ranking this one.
 
         Yields each batch's embeddings with its hits, in batch order.
@@ -222,4 +242,3 @@ def _lean_features(cos: np.ndarray, bm25_all: np.ndarray, fused: np.ndarray) -> 
     out[:, FEATURE_NAMES.index("bm25_all_raw")] = bm25_all
     out[:, FEATURE_NAMES.index("fused_v1")] = fused
     return out
-

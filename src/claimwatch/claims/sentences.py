@@ -14,7 +14,9 @@ from dataclasses import dataclass
 #: capital, digit or opening mark; a line break or bullet always ends one.
 _BOUNDARY = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[¡¿]?[A-Z0-9@#¡¿])|\s*\n\s*|\s+[•·|]\s+")
 #: Abbreviations after which a period does not end a sentence.
-_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|St|Jr|Sr|vs|No|U\.S|U\.K|e\.g|i\.e|approx|etc)|\b[A-Z])\.$")
+_ABBREV = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|St|Jr|Sr|vs|No|U\.S|U\.K|e\.g|i\.e|approx|etc)|\b[A-Z])\.$"
+)
 
 #: Long documents are scored on their first sentences only: a 100 KB post stays cheap.
 MAX_SENTENCES = 64

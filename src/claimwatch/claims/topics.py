@@ -147,8 +147,16 @@ class TopicSet:
         return cls.from_dicts(data["topics"], str(p))
 
     def definition(self) -> list[dict[str, Any]]:
-        return [{"name": t.name, "label": t.label, "descriptions": list(t.descriptions),
-                 "keywords": list(t.keywords), "threshold": t.threshold} for t in self.topics]
+        return [
+            {
+                "name": t.name,
+                "label": t.label,
+                "descriptions": list(t.descriptions),
+                "keywords": list(t.keywords),
+                "threshold": t.threshold,
+            }
+            for t in self.topics
+        ]
 
     def version(self, encoder_name: str) -> str:
         """Changes when a definition or the encoder changes (stored scores are then recomputed)."""

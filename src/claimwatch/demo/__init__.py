@@ -38,8 +38,10 @@ STUDY_FILE = "study.yaml"
 CSV_OBSERVED_AT = datetime(2024, 8, 1, 12, 0, tzinfo=UTC)
 #: The file that marks a folder as the demo's own: only such a folder (or a new or empty one) is written.
 MARK = ".claimwatch-demo"
-_MARK_TEXT = ("Written by `claimwatch demo`, which may replace demo.db, demo.index/, report.* and study/ here "
-              "when it runs again.\n")
+_MARK_TEXT = (
+    "Written by `claimwatch demo`, which may replace demo.db, demo.index/, report.* and study/ here "
+    "when it runs again.\n"
+)
 
 
 class DemoRefused(ValueError):
@@ -56,8 +58,10 @@ class GroundTruthCheck:
     missed: int
 
     def summary(self) -> str:
-        return (f"against the demo's ground truth: {self.right} right, {self.wrong_factcheck} with the wrong "
-                f"fact-check, {self.false_proposals} false proposals, {self.missed} missed")
+        return (
+            f"against the demo's ground truth: {self.right} right, {self.wrong_factcheck} with the wrong "
+            f"fact-check, {self.false_proposals} false proposals, {self.missed} missed"
+        )
 
 
 def check_ground_truth(report: Report) -> GroundTruthCheck:
@@ -110,8 +114,10 @@ def _check_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise DemoRefused(f"--out {out} is a file; give the demo a folder of its own (default claimwatch-demo)")
     if out.is_dir() and any(out.iterdir()) and not (out / MARK).is_file():
-        raise DemoRefused(f"--out {out} holds files the demo did not write (it has no {MARK} mark); the demo writes "
-                          "only a new or empty folder or one of its own — give another --out")
+        raise DemoRefused(
+            f"--out {out} holds files the demo did not write (it has no {MARK} mark); the demo writes "
+            "only a new or empty folder or one of its own — give another --out"
+        )
 
 
 def _is_demo_file(path: str) -> bool:
@@ -125,9 +131,11 @@ def _refuse_foreign_data(ws: api.Workspace) -> None:
         foreign = sorted(f for f in lookups.ingested_files(conn) if not _is_demo_file(f))
     if foreign:
         more = f" and {len(foreign) - 1} more files" if len(foreign) > 1 else ""
-        raise DemoRefused(f"store {display_name(ws.settings.db)} holds data the demo did not "
-                          f"ingest (from {foreign[0]}{more}); the demo empties only a store of its own — give it "
-                          "another --out (or --db)")
+        raise DemoRefused(
+            f"store {display_name(ws.settings.db)} holds data the demo did not "
+            f"ingest (from {foreign[0]}{more}); the demo empties only a store of its own — give it "
+            "another --out (or --db)"
+        )
 
 
 def _run(ws: api.Workspace, out: Path) -> tuple[Report, dict[str, Path], list[str]]:

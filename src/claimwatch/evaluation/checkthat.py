@@ -100,9 +100,14 @@ def _vclaims_jsonl(path: Path) -> Iterator[ClaimDoc]:
         claim = (obj.get("vclaim") or "").strip()
         if not claim:
             raise DataError(f"{path}:{no}: claim {obj['vclaim_id']!r} has empty 'vclaim' text")
-        yield ClaimDoc(id=str(obj["vclaim_id"]), claim=claim, title=(obj.get("title") or "").strip(),
-                       extra=(obj.get("subtitle") or obj.get("text") or "").strip(),
-                       date=_doc_date(obj.get("date")), speaker=obj.get("speaker") or None)
+        yield ClaimDoc(
+            id=str(obj["vclaim_id"]),
+            claim=claim,
+            title=(obj.get("title") or "").strip(),
+            extra=(obj.get("subtitle") or obj.get("text") or "").strip(),
+            date=_doc_date(obj.get("date")),
+            speaker=obj.get("speaker") or None,
+        )
 
 
 def _vclaims_tsv(path: Path) -> Iterator[ClaimDoc]:
@@ -117,8 +122,9 @@ def _vclaims_tsv(path: Path) -> Iterator[ClaimDoc]:
                 raise DataError(f"{path}:{no}: expected a header with a 'vclaim' column, got {header}")
             continue
         if len(fields) != len(header):
-            raise DataError(f"{path}:{no}: {len(fields)} fields but the header has {len(header)} "
-                            f"(fused or split record?)")
+            raise DataError(
+                f"{path}:{no}: {len(fields)} fields but the header has {len(header)} (fused or split record?)"
+            )
         row = dict(zip(header, fields, strict=True))
         doc_id = row.get("vclaim_id", row.get("", fields[0]))
         claim = row["vclaim"].strip().strip('"').replace('""', '"')
@@ -157,8 +163,9 @@ def load_queries(path: Path, context_window: int = 0) -> list[Query]:
         if no == 1 and fields[0].strip().lower() in _QUERY_HEADER_IDS and len(fields) == 2:
             continue
         if len(fields) != 2:
-            raise DataError(f"{path}:{no}: expected 'id<TAB>text', found {len(fields)} fields "
-                            f"(two records fused on one line?)")
+            raise DataError(
+                f"{path}:{no}: expected 'id<TAB>text', found {len(fields)} fields (two records fused on one line?)"
+            )
         qid, text = fields[0].strip(), fields[1].strip()
         if not qid:
             raise DataError(f"{path}:{no}: empty query id")

@@ -67,8 +67,11 @@ def _column(header: list[str], names: Sequence[str], what: str, path: Path) -> i
     for name in names:
         if name in low:
             return low.index(name)
-    raise DataError(f"{path}:1: no {what} column in the header {header} (expected one of {', '.join(names)}"
-                    + ("; a test input without gold labels cannot be evaluated" if what == "label" else "") + ")")
+    raise DataError(
+        f"{path}:1: no {what} column in the header {header} (expected one of {', '.join(names)}"
+        + ("; a test input without gold labels cannot be evaluated" if what == "label" else "")
+        + ")"
+    )
 
 
 def load_labelled(path: Path) -> list[LabelledText]:
@@ -84,13 +87,18 @@ def load_labelled(path: Path) -> list[LabelledText]:
         fields = line.split("\t")
         if header is None:
             header = fields
-            cols = (_column(header, _ID_COLUMNS, "id", path), _column(header, _TEXT_COLUMNS, "text", path),
-                    _column(header, _LABEL_COLUMNS, "label", path))
+            cols = (
+                _column(header, _ID_COLUMNS, "id", path),
+                _column(header, _TEXT_COLUMNS, "text", path),
+                _column(header, _LABEL_COLUMNS, "label", path),
+            )
             kind = "post" if header[cols[1]].strip().lower() == "tweet_text" else "sentence"
             continue
         if len(fields) != len(header):
-            raise DataError(f"{path}:{no}: {len(fields)} fields but the header has {len(header)} "
-                            f"({_fused(fields, cols[2]) or 'a tab inside a text, or a missing field?'})")
+            raise DataError(
+                f"{path}:{no}: {len(fields)} fields but the header has {len(header)} "
+                f"({_fused(fields, cols[2]) or 'a tab inside a text, or a missing field?'})"
+            )
         rid, text, label = fields[cols[0]].strip(), _unquote(fields[cols[1]]).strip(), fields[cols[2]].strip()
         if not rid:
             raise DataError(f"{path}:{no}: empty id")
@@ -101,8 +109,9 @@ def load_labelled(path: Path) -> list[LabelledText]:
         item = LabelledText(rid, text, _LABELS[label.lower()], kind, no)
         if rid in out:
             if (out[rid].text, out[rid].checkworthy) != (text, item.checkworthy):
-                raise DataError(f"{path}:{no}: id {rid!r} repeated with other text or label "
-                                f"(first at line {out[rid].line})")
+                raise DataError(
+                    f"{path}:{no}: id {rid!r} repeated with other text or label (first at line {out[rid].line})"
+                )
             continue
         out[rid] = item
     if not out:
@@ -115,8 +124,10 @@ def _fused(fields: list[str], label_col: int) -> str | None:
     for f in fields[label_col:]:
         head = f.strip().rstrip("0123456789")
         if head.lower() in ("yes", "no") and len(head) < len(f.strip()):
-            return (f"two records fused on one line: label {head!r} runs into the next id "
-                    f"{f.strip()[len(head):]!r}; CheckThat! 2024 ships a .fixed.tsv with the line split")
+            return (
+                f"two records fused on one line: label {head!r} runs into the next id "
+                f"{f.strip()[len(head) :]!r}; CheckThat! 2024 ships a .fixed.tsv with the line split"
+            )
     return None
 
 
@@ -164,8 +175,14 @@ def cached_embeddings(texts: Sequence[str], encoder: Encoder) -> np.ndarray:
     return emb
 
 
-def evaluate(model: CheckworthinessModel, items: Sequence[LabelledText], encoder: Encoder, *,
-             kind: str | None = None, threshold: float | None = None) -> dict[str, Any]:
+def evaluate(
+    model: CheckworthinessModel,
+    items: Sequence[LabelledText],
+    encoder: Encoder,
+    *,
+    kind: str | None = None,
+    threshold: float | None = None,
+) -> dict[str, Any]:
     """The whole ``claimwatch eval checkworthiness``: score every item with the head for its kind
     (tweets: ``post``, debate sentences: ``sentence``, unless ``kind`` says otherwise) and measure."""
     kind = kind or items[0].kind

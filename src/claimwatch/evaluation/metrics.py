@@ -48,15 +48,22 @@ class ThresholdPoint:
     proposed: int
 
 
-def precision_recall_at(confidences: Sequence[float], correct: Sequence[bool],
-                        thresholds: Sequence[float] = (0.5, 0.7, 0.9)) -> list[ThresholdPoint]:
+def precision_recall_at(
+    confidences: Sequence[float], correct: Sequence[bool], thresholds: Sequence[float] = (0.5, 0.7, 0.9)
+) -> list[ThresholdPoint]:
     """Top-1 proposals made at confidence ≥ t: their precision, and the share of queries answered correctly."""
     conf, ok = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=bool)
     points = []
     for t in thresholds:
         sel = conf >= t
-        points.append(ThresholdPoint(t, float(ok[sel].mean()) if sel.any() else None,
-                                     float((ok & sel).sum() / len(ok)) if len(ok) else 0.0, int(sel.sum())))
+        points.append(
+            ThresholdPoint(
+                t,
+                float(ok[sel].mean()) if sel.any() else None,
+                float((ok & sel).sum() / len(ok)) if len(ok) else 0.0,
+                int(sel.sum()),
+            )
+        )
     return points
 
 
@@ -77,9 +84,15 @@ def reliability_table(confidences: Sequence[float], correct: Sequence[bool], bin
     for i in range(bins):
         lo, hi = edges[i], edges[i + 1]
         sel = (conf >= lo) & ((conf < hi) if i < bins - 1 else (conf <= hi))
-        out.append(ReliabilityBin(float(lo), float(hi), int(sel.sum()),
-                                  float(conf[sel].mean()) if sel.any() else None,
-                                  float(ok[sel].mean()) if sel.any() else None))
+        out.append(
+            ReliabilityBin(
+                float(lo),
+                float(hi),
+                int(sel.sum()),
+                float(conf[sel].mean()) if sel.any() else None,
+                float(ok[sel].mean()) if sel.any() else None,
+            )
+        )
     return out
 
 
@@ -97,5 +110,4 @@ def binary_metrics(labels: Sequence[bool], predicted: Sequence[bool]) -> dict[st
     precision = tp / int(p.sum()) if p.any() else 0.0
     recall = tp / int(y.sum()) if y.any() else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"f1": f1, "precision": precision, "recall": recall,
-            "accuracy": float((y == p).mean()) if len(y) else 0.0}
+    return {"f1": f1, "precision": precision, "recall": recall, "accuracy": float((y == p).mean()) if len(y) else 0.0}

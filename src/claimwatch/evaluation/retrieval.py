@@ -35,8 +35,9 @@ def cached_index(docs: Sequence[ClaimDoc], encoder: Encoder, show_progress: bool
     h = hashlib.sha256(encoder.name.encode())
     for d in docs:
         h.update(f"{d.id}\x1f{d.claim}\x1f{d.title}\x1f{len(d.extra)}\x1e".encode())
-    index, _ = ClaimIndex.build(cache_dir() / "eval-index" / h.hexdigest()[:24], docs, encoder,
-                                show_progress=show_progress)
+    index, _ = ClaimIndex.build(
+        cache_dir() / "eval-index" / h.hexdigest()[:24], docs, encoder, show_progress=show_progress
+    )
     return index
 
 
@@ -57,13 +58,23 @@ class RetrievalRun:
     warnings: list[str] = field(default_factory=list)
 
     def trec_lines(self, tag: str = "claimwatch") -> list[str]:
-        return [f"{qid}\tQ0\t{doc}\t{rank}\t{score:.6f}\t{tag}"
-                for qid, docs in self.ranked.items()
-                for rank, (doc, score) in enumerate(zip(docs, self.scores[qid], strict=True), start=1)]
+        return [
+            f"{qid}\tQ0\t{doc}\t{rank}\t{score:.6f}\t{tag}"
+            for qid, docs in self.ranked.items()
+            for rank, (doc, score) in enumerate(zip(docs, self.scores[qid], strict=True), start=1)
+        ]
 
 
-def run_retrieval(index: ClaimIndex, queries: Sequence[Query], encoder: Encoder, model: RetrievalModel | None,
-                  *, alpha: float = 0.8, depth: int = 20, batch: int = 256) -> RetrievalRun:
+def run_retrieval(
+    index: ClaimIndex,
+    queries: Sequence[Query],
+    encoder: Encoder,
+    model: RetrievalModel | None,
+    *,
+    alpha: float = 0.8,
+    depth: int = 20,
+    batch: int = 256,
+) -> RetrievalRun:
     retriever = Retriever(index, encoder, model, alpha=alpha)
     cleaned = clean_queries(queries)
     ranked, scores, confidence = {}, {}, {}
@@ -73,13 +84,18 @@ def run_retrieval(index: ClaimIndex, queries: Sequence[Query], encoder: Encoder,
             ranked[q.id] = [h.doc_id for h in hits]
             scores[q.id] = [h.score for h in hits]
             confidence[q.id] = hits[0].confidence if hits else None
-    return RetrievalRun(ranked, scores, confidence, retriever.method,
-                        calibrated=model is not None and model.calibration is not None)
+    return RetrievalRun(
+        ranked, scores, confidence, retriever.method, calibrated=model is not None and model.calibration is not None
+    )
 
 
-def evaluate(run: RetrievalRun, qrels: dict[str, set[str]], negatives: RetrievalRun | None = None,
-             thresholds: Sequence[float] = (0.5, 0.7, 0.9), score_threshold: float = DEFAULT_THRESHOLD
-             ) -> dict[str, Any]:
+def evaluate(
+    run: RetrievalRun,
+    qrels: dict[str, set[str]],
+    negatives: RetrievalRun | None = None,
+    thresholds: Sequence[float] = (0.5, 0.7, 0.9),
+    score_threshold: float = DEFAULT_THRESHOLD,
+) -> dict[str, Any]:
     """Ranking metrics; with calibrated confidences also precision/recall at thresholds and a
     reliability table; with a run over posts that match nothing, the false proposal rate: at each
     confidence threshold when confidences are calibrated, else (no confidence exists) at the score
@@ -116,10 +132,20 @@ def _share(flags: Iterable[bool]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def evaluate_files(claims: Sequence[ClaimDoc], queries_path: Path, qrels_path: Path, encoder: Encoder,
-                   model: RetrievalModel | None, *, negatives: Sequence[Query] = (), context_window: int = 0,
-                   alpha: float = 0.8, threshold: float = DEFAULT_THRESHOLD, depth: int = 20,
-                   show_progress: bool = False) -> tuple[dict[str, Any], RetrievalRun]:
+def evaluate_files(
+    claims: Sequence[ClaimDoc],
+    queries_path: Path,
+    qrels_path: Path,
+    encoder: Encoder,
+    model: RetrievalModel | None,
+    *,
+    negatives: Sequence[Query] = (),
+    context_window: int = 0,
+    alpha: float = 0.8,
+    threshold: float = DEFAULT_THRESHOLD,
+    depth: int = 20,
+    show_progress: bool = False,
+) -> tuple[dict[str, Any], RetrievalRun]:
     """The whole ``claimwatch eval retrieval``: load, index (cached), rank, score."""
     from claimwatch.evaluation import checkthat
 
@@ -129,13 +155,16 @@ def evaluate_files(claims: Sequence[ClaimDoc], queries_path: Path, qrels_path: P
     warnings = []
     missing_q = sorted(set(qrels) - set(queries))
     if missing_q:
-        warnings.append(f"{qrels_path}: {len(missing_q)} qrels name queries not in {queries_path} "
-                        f"(e.g. {missing_q[:3]}); ignored")
+        warnings.append(
+            f"{qrels_path}: {len(missing_q)} qrels name queries not in {queries_path} (e.g. {missing_q[:3]}); ignored"
+        )
         qrels = {q: d for q, d in qrels.items() if q in queries}
     unknown = sorted({d for ds in qrels.values() for d in ds} - known)
     if unknown:
-        warnings.append(f"{qrels_path}: {len(unknown)} relevant claims are not in the claim set "
-                        f"(e.g. {unknown[:3]}); those queries cannot be answered")
+        warnings.append(
+            f"{qrels_path}: {len(unknown)} relevant claims are not in the claim set "
+            f"(e.g. {unknown[:3]}); those queries cannot be answered"
+        )
     index = cached_index(claims, encoder, show_progress)
     run = run_retrieval(index, [queries[q] for q in sorted(qrels)], encoder, model, alpha=alpha, depth=depth)
     run.warnings = warnings

@@ -42,8 +42,13 @@ PNG_DPI = 150
 MIN_DATE_SPAN = timedelta(days=7)
 #: the key of the summed curve in ``StudyResult.views_over_time``
 ALL = "all"
-_RC = {"svg.hashsalt": "claimwatch", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-       "text.parse_math": False}
+_RC = {
+    "svg.hashsalt": "claimwatch",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "text.parse_math": False,
+}
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,12 @@ def study_charts(result: StudyResult) -> list[Chart]:
     """Every chart of the study report, in report order."""
     colors = _narrative_colors(result)
     with mpl.rc_context(_RC):  # rc settings apply when artists are made, so around all of it
-        return [_views_over_time(result, colors), _posts_per_week(result), _notes_coverage(result),
-                _top_posts(result, colors)]
+        return [
+            _views_over_time(result, colors),
+            _posts_per_week(result),
+            _notes_coverage(result),
+            _top_posts(result, colors),
+        ]
 
 
 def _render(name: str, title: str, alt: str, fig: Figure) -> Chart:
@@ -140,9 +149,15 @@ def _views_over_time(result: StudyResult, colors: dict[str, str]) -> Chart:
         ax.legend(loc="upper left", fontsize=8, frameon=False)
     else:
         _no_data(ax, "view snapshots")
-    alt = "; ".join(f"{'all posts' if n == ALL else n}: {human(curves[n][-1].views)} "
-                    f"{noun(curves[n][-1].views, 'view')} by "
-                    f"{rfc3339(curves[n][-1].observed_at)[:10]}" for n in order) or "no view snapshots"
+    alt = (
+        "; ".join(
+            f"{'all posts' if n == ALL else n}: {human(curves[n][-1].views)} "
+            f"{noun(curves[n][-1].views, 'view')} by "
+            f"{rfc3339(curves[n][-1].observed_at)[:10]}"
+            for n in order
+        )
+        or "no view snapshots"
+    )
     return _render("views_over_time", "Views over time, by narrative", alt, fig)
 
 
@@ -165,9 +180,11 @@ def _notes_coverage(result: StudyResult) -> Chart:
     cov = result.notes_coverage
     proposed, none_shown = cov.posts_with_proposed_notes, cov.posts_with_proposed_notes_none_shown
     unknown = cov.posts_with_proposed_notes_status_unknown
-    bars = [("no note proposed", cov.posts - proposed, "#bbbbbb"),
-            ("notes proposed, none shown", none_shown, "#b42318"),
-            ("note shown", proposed - none_shown - unknown, "#1a7f37")]
+    bars = [
+        ("no note proposed", cov.posts - proposed, "#bbbbbb"),
+        ("notes proposed, none shown", none_shown, "#b42318"),
+        ("note shown", proposed - none_shown - unknown, "#1a7f37"),
+    ]
     if unknown:  # never folded into "none shown"
         bars.append(("notes proposed, status unknown", unknown, "#ffffff"))
     fig, ax = _figure(2.2 + 0.3 * (len(bars) - 3))

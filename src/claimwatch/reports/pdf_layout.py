@@ -49,8 +49,15 @@ def _digit_before(text: str, i: int) -> bool:
 
 def widest_piece(text: str, measure: Measure, digits_only: bool = False) -> float:
     """The width of the widest piece of ``text`` (of those with a digit, when ``digits_only``)."""
-    return max((measure(p.rstrip()) for line in text.split("\n") for p in pieces(line)
-                if not digits_only or any(ch.isdigit() for ch in p)), default=0.0)
+    return max(
+        (
+            measure(p.rstrip())
+            for line in text.split("\n")
+            for p in pieces(line)
+            if not digits_only or any(ch.isdigit() for ch in p)
+        ),
+        default=0.0,
+    )
 
 
 def wrap(text: str, width: float, measure: Measure) -> str:
@@ -77,7 +84,7 @@ def wrap(text: str, width: float, measure: Measure) -> str:
 def _longest_fitting(text: str, width: float, measure: Measure) -> int:
     """How many leading characters of ``text`` fit in ``width`` (at least one)."""
     n = 1
-    while n < len(text) and measure(text[:n + 1]) <= width - _EPS:
+    while n < len(text) and measure(text[: n + 1]) <= width - _EPS:
         n += 1
     return n
 
@@ -92,8 +99,14 @@ class Column:
     text: bool = False
 
 
-def column_widths(columns: Sequence[Column], cells: Sequence[Sequence[str]], total: float, padding: float,
-                  measure: Measure, measure_heading: Measure) -> list[float] | None:
+def column_widths(
+    columns: Sequence[Column],
+    cells: Sequence[Sequence[str]],
+    total: float,
+    padding: float,
+    measure: Measure,
+    measure_heading: Measure,
+) -> list[float] | None:
     """Widths (mm, summing to ``total``) that give each column its weight's share where that is
     enough and at least the widest piece of each of its cells (free-text columns:
     :data:`TEXT_MIN_WIDTH`, or their widest piece with a digit if wider); None when that cannot

@@ -25,9 +25,13 @@ from claimwatch.terminal import safe
 from claimwatch.wording import count
 
 #: Shared by every HTML report (the v1 report and the study report): autoescaping on, one set of filters.
-env = Environment(loader=PackageLoader("claimwatch", "reports/templates"),
-                  autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True,
-                  finalize=lambda value: value if isinstance(value, Markup) or not isinstance(value, str) else safe(value))
+env = Environment(
+    loader=PackageLoader("claimwatch", "reports/templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    finalize=lambda value: value if isinstance(value, Markup) or not isinstance(value, str) else safe(value),
+)
 env.filters["thousands"] = lambda n: "unknown" if n is None else f"{n:,}"
 env.filters["rfc3339"] = rfc3339
 env.filters["counted"] = count  # {{ n | counted("post") }}: "1 post", "2 posts"
@@ -74,8 +78,9 @@ def md_cell(value: object, limit: int | None = None) -> str:
     escapes, line breaks as spaces."""
     text = safe(_LINE_BREAK.sub(" ", clip("" if value is None else str(value), limit)))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_BLOCK_START.sub(lambda m: "".join(g for g in (m[1], m[3]) if g) + "\\" + (m[2] or m[4]),
-                               _MD_INLINE.sub(r"\\\1", text), count=1)
+    return _MD_BLOCK_START.sub(
+        lambda m: "".join(g for g in (m[1], m[3]) if g) + "\\" + (m[2] or m[4]), _MD_INLINE.sub(r"\\\1", text), count=1
+    )
 
 
 def md_link(text: object, url: str | None) -> str:
@@ -92,7 +97,6 @@ def md_link(text: object, url: str | None) -> str:
 def claims_cell(fact_checks: tuple[FactCheckRef, ...]) -> str:
     """The fact-checked claims of a post's fact-checks, in their order, for a table cell."""
     return "; ".join(dict.fromkeys(fc.claim for fc in fact_checks))
-
 
 
 def _day(when: datetime | None) -> str:
@@ -119,11 +123,16 @@ env.filters["confidence"] = _confidence
 def to_markdown(report: Report) -> str:
     h = report.headline
     lines = [
-        "# claimwatch report", "",
-        f"**{md_cell(h.sentence())}**", "",
-        f"Generated {rfc3339(report.generated_at)}. Selection: {md_cell(json.dumps(report.selection))}.", "",
-        f"Matching: {md_cell(json.dumps(report.matching))}.", "",
-        "Posts behind the headline first (debunked, then other matched posts), most viewed first.", "",
+        "# claimwatch report",
+        "",
+        f"**{md_cell(h.sentence())}**",
+        "",
+        f"Generated {rfc3339(report.generated_at)}. Selection: {md_cell(json.dumps(report.selection))}.",
+        "",
+        f"Matching: {md_cell(json.dumps(report.matching))}.",
+        "",
+        "Posts behind the headline first (debunked, then other matched posts), most viewed first.",
+        "",
         "| # | post | date | type | account | text | fact-checked claim | views | observed | fact-check | rating "
         "| verdict | status | score | confidence |",
         "|---|---|---|---|---|---|---|---:|---|---|---|---|---|---:|---:|",
@@ -132,34 +141,73 @@ def to_markdown(report: Report) -> str:
         fc = row.fact_check
         post = md_link(row.post_id, row.url)
         fc_cell = (md_link(fc.publisher or "fact-check", fc.url) if safe_url(fc.url) else md_cell(fc.url)) if fc else ""
-        lines.append("| " + " | ".join([
-            str(i), post, _day(row.created_at), md_cell(row.post_type), md_cell(row.account),
-            md_cell(row.text, 160), md_cell(fc.claim if fc else "", 200), row.reach(),
-            _day(row.observed_at), fc_cell, md_cell(fc.rating_text if fc else ""),
-            md_cell(fc.rating_class if fc else ""), md_cell(fc.match_status if fc else ""),
-            f"{fc.match_score:.3f}" if fc else "", _confidence(fc.match_confidence if fc else None),
-        ]) + " |")
-    lines += ["", "## Posts by language", "",
-              "| language | posts | debunked posts | their views | views unknown |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {md_cell(c.lang)} | {c.posts:,} | {c.debunked_posts:,} | "
-              f"{'unknown' if c.debunked_views is None else f'{c.debunked_views:,}'} | {c.debunked_views_unknown:,} |"
-              for c in report.languages]
-    lines += ["", "## Check-worthy claims with no fact-check yet", "", f"_{md_cell(report.unchecked_rule)}_", "",
-              "| # | post | date | account | claim sentence | check-worthiness | views |", "|---|---|---|---|---|---:|---:|"]
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    str(i),
+                    post,
+                    _day(row.created_at),
+                    md_cell(row.post_type),
+                    md_cell(row.account),
+                    md_cell(row.text, 160),
+                    md_cell(fc.claim if fc else "", 200),
+                    row.reach(),
+                    _day(row.observed_at),
+                    fc_cell,
+                    md_cell(fc.rating_text if fc else ""),
+                    md_cell(fc.rating_class if fc else ""),
+                    md_cell(fc.match_status if fc else ""),
+                    f"{fc.match_score:.3f}" if fc else "",
+                    _confidence(fc.match_confidence if fc else None),
+                ]
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "## Posts by language",
+        "",
+        "| language | posts | debunked posts | their views | views unknown |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {md_cell(c.lang)} | {c.posts:,} | {c.debunked_posts:,} | "
+        f"{'unknown' if c.debunked_views is None else f'{c.debunked_views:,}'} | {c.debunked_views_unknown:,} |"
+        for c in report.languages
+    ]
+    lines += [
+        "",
+        "## Check-worthy claims with no fact-check yet",
+        "",
+        f"_{md_cell(report.unchecked_rule)}_",
+        "",
+        "| # | post | date | account | claim sentence | check-worthiness | views |",
+        "|---|---|---|---|---|---:|---:|",
+    ]
     for i, row in enumerate(report.unchecked, start=1):
-        lines.append(f"| {i} | {md_link(row.post_id, row.url)} | {_day(row.created_at)} | "
-                     f"{md_cell(row.account)} | "
-                     f"{md_cell(row.claim_sentence or row.text, 200)} | {queue_score(row):.2f} | "
-                     f"{row.reach()} |")
+        lines.append(
+            f"| {i} | {md_link(row.post_id, row.url)} | {_day(row.created_at)} | "
+            f"{md_cell(row.account)} | "
+            f"{md_cell(row.claim_sentence or row.text, 200)} | {queue_score(row):.2f} | "
+            f"{row.reach()} |"
+        )
     if report.earlier_decisions:
-        lines += ["", "## Decisions made on an earlier text of the post", "",
-                  "_The post was edited after the decision, so it is not counted above; review it again._", "",
-                  "| match | post | account | fact-check | decision | by | on | status now |",
-                  "|---:|---|---|---|---|---|---|---|"]
-        lines += [f"| {d.match_id} | {md_link(d.post_id, d.url)} | {md_cell(d.account)} | "
-                  f"{md_link(d.publisher or d.review_url, d.review_url)} | {md_cell(d.decision)} | "
-                  f"{md_cell(d.decided_by)} | {_day(d.decided_at)} | {md_cell(d.status)} |"
-                  for d in report.earlier_decisions]
+        lines += [
+            "",
+            "## Decisions made on an earlier text of the post",
+            "",
+            "_The post was edited after the decision, so it is not counted above; review it again._",
+            "",
+            "| match | post | account | fact-check | decision | by | on | status now |",
+            "|---:|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {d.match_id} | {md_link(d.post_id, d.url)} | {md_cell(d.account)} | "
+            f"{md_link(d.publisher or d.review_url, d.review_url)} | {md_cell(d.decision)} | "
+            f"{md_cell(d.decided_by)} | {_day(d.decided_at)} | {md_cell(d.status)} |"
+            for d in report.earlier_decisions
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -173,10 +221,14 @@ def write_csv(report: Report, path: Path) -> None:
 
 
 def to_html(report: Report) -> str:
-    return env.get_template("report.html.j2").render(r=report, h=report.headline, queue_score=queue_score,
-                                                      rows=report.ordered(),
-                                                      selection_json=json.dumps(report.selection, indent=1),
-                                                      matching_json=json.dumps(report.matching, indent=1))
+    return env.get_template("report.html.j2").render(
+        r=report,
+        h=report.headline,
+        queue_score=queue_score,
+        rows=report.ordered(),
+        selection_json=json.dumps(report.selection, indent=1),
+        matching_json=json.dumps(report.matching, indent=1),
+    )
 
 
 def write_all(report: Report, out_dir: Path, stem: str = "report") -> dict[str, Path]:

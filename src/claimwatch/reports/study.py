@@ -47,22 +47,35 @@ def write_study(result: StudyResult, out_dir: Path, stem: str = "study") -> dict
 
 
 def to_html(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> str:
-    return env.get_template("study.html.j2").render(s=result, headline=result.headline(), charts=charts, groups=view,
-                                                    reach=describe_reach, excluded=excluded_shown(result))
+    return env.get_template("study.html.j2").render(
+        s=result,
+        headline=result.headline(),
+        charts=charts,
+        groups=view,
+        reach=describe_reach,
+        excluded=excluded_shown(result),
+    )
 
 
 # --------------------------------------------------------------------------- Markdown
 
+
 def _md_groups(heading: str, rows: list[Group]) -> list[str]:
     out = [f"| {heading} | posts | views | views unknown | fact-checks |", "|---|---:|---:|---:|---|"]
-    out += [f"| {md_cell(g.label)} | {g.posts:,} | {g.views_cell} | {g.views_unknown:,} | "
-            + ", ".join(md_link(publisher or url, url) for url, publisher in g.factchecks) + " |" for g in rows]
+    out += [
+        f"| {md_cell(g.label)} | {g.posts:,} | {g.views_cell} | {g.views_unknown:,} | "
+        + ", ".join(md_link(publisher or url, url) for url, publisher in g.factchecks)
+        + " |"
+        for g in rows
+    ]
     return out + [""]
 
 
 def _md_factchecks(row: PostRow | ExcludedPost) -> str:
-    return "; ".join(f"{md_link(fc.publisher or fc.url, fc.url)}: {md_cell(fc.rating_text)} "
-                     f"({md_cell(fc.match_method)})" for fc in row.fact_checks)
+    return "; ".join(
+        f"{md_link(fc.publisher or fc.url, fc.url)}: {md_cell(fc.rating_text)} ({md_cell(fc.match_method)})"
+        for fc in row.fact_checks
+    )
 
 
 def _md_notes(row: PostRow) -> str:
@@ -73,12 +86,27 @@ def _md_excluded(result: StudyResult) -> list[str]:
     shown = excluded_shown(result)
     if not shown:
         return ["none"]
-    out = ["| post | date | type | account | text | fact-checked claim | fact-checks | left out by |",
-           "|---|---|---|---|---|---|---|---|"]
-    out += ["| " + " | ".join([
-        md_link(e.post_id, e.url), md_cell(e.created_at.date() if e.created_at else ""), md_cell(e.post_type),
-        md_cell(e.account), md_cell(e.text, 160), md_cell(claims_cell(e.fact_checks), 200), _md_factchecks(e),
-        md_cell("; ".join(f"{x.rule}: {x.detail}" for x in e.reasons))]) + " |" for e in shown]
+    out = [
+        "| post | date | type | account | text | fact-checked claim | fact-checks | left out by |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    out += [
+        "| "
+        + " | ".join(
+            [
+                md_link(e.post_id, e.url),
+                md_cell(e.created_at.date() if e.created_at else ""),
+                md_cell(e.post_type),
+                md_cell(e.account),
+                md_cell(e.text, 160),
+                md_cell(claims_cell(e.fact_checks), 200),
+                _md_factchecks(e),
+                md_cell("; ".join(f"{x.rule}: {x.detail}" for x in e.reasons)),
+            ]
+        )
+        + " |"
+        for e in shown
+    ]
     more = len(result.excluded_posts) - len(shown)
     return out + (["", f"{more:,} more in study.json (excluded_posts)."] if more else [])
 
@@ -88,55 +116,134 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
     lines = [f"# {md_cell(st.title)}", "", f"Generated {rfc3339(result.generated_at)}.", ""]
     lines += [("- " if line.startswith("  ") else "") + md_cell(line.strip()) for line in result.headline()] + [""]
     lines += [f"![{md_cell(c.title)}]({CHART_DIR}/{c.name}.png)" for c in charts] + [""]
-    lines += ["## By narrative", "", *_md_groups("narrative", view["narrative"]),
-              "## By account", "", *_md_groups("account", view["account"]),
-              "## By week", "", *_md_groups("week starting", view["week"])]
-    lines += ["## Posts", "", ("| # | post | date | type | account | text | fact-checked claim | narrative | views "
-                               "| observed | fact-checks | Community Notes | label |"),
-              "|---:|---|---|---|---|---|---|---|---:|---|---|---|---|"]
-    lines += ["| " + " | ".join([
-        str(i), md_link(r.post_id, r.url), md_cell(r.created_at.date() if r.created_at else ""), md_cell(r.post_type),
-        md_cell(r.account), md_cell(r.text, 160), md_cell(claims_cell(r.fact_checks), 200), md_cell(r.claim_category),
-        describe_reach(r.views, r.engagement), md_cell(r.observed_at.date() if r.observed_at else ""),
-        _md_factchecks(r), _md_notes(r), "yes" if r.platform_label.present else "no"]) + " |"
-        for i, r in enumerate(result.posts, start=1)]
-    lines += ["", "## Excluded posts", "",
-              "Posts with an analyst-confirmed or machine-proposed fact-check match that the inclusion rules left "
-              "out, with the first rule that did.", "", *_md_excluded(result)]
+    lines += [
+        "## By narrative",
+        "",
+        *_md_groups("narrative", view["narrative"]),
+        "## By account",
+        "",
+        *_md_groups("account", view["account"]),
+        "## By week",
+        "",
+        *_md_groups("week starting", view["week"]),
+    ]
+    lines += [
+        "## Posts",
+        "",
+        (
+            "| # | post | date | type | account | text | fact-checked claim | narrative | views "
+            "| observed | fact-checks | Community Notes | label |"
+        ),
+        "|---:|---|---|---|---|---|---|---|---:|---|---|---|---|",
+    ]
+    lines += [
+        "| "
+        + " | ".join(
+            [
+                str(i),
+                md_link(r.post_id, r.url),
+                md_cell(r.created_at.date() if r.created_at else ""),
+                md_cell(r.post_type),
+                md_cell(r.account),
+                md_cell(r.text, 160),
+                md_cell(claims_cell(r.fact_checks), 200),
+                md_cell(r.claim_category),
+                describe_reach(r.views, r.engagement),
+                md_cell(r.observed_at.date() if r.observed_at else ""),
+                _md_factchecks(r),
+                _md_notes(r),
+                "yes" if r.platform_label.present else "no",
+            ]
+        )
+        + " |"
+        for i, r in enumerate(result.posts, start=1)
+    ]
+    lines += [
+        "",
+        "## Excluded posts",
+        "",
+        "Posts with an analyst-confirmed or machine-proposed fact-check match that the inclusion rules left "
+        "out, with the first rule that did.",
+        "",
+        *_md_excluded(result),
+    ]
     lines += ["", "## Proposed new narratives", ""]
-    lines += [f"- {md_cell(p.name)} ({count(p.posts, 'post')}: {md_cell(', '.join(p.post_ids))})"
-              for p in result.proposed_narratives] or ["none"]
+    lines += [
+        f"- {md_cell(p.name)} ({count(p.posts, 'post')}: {md_cell(', '.join(p.post_ids))})"
+        for p in result.proposed_narratives
+    ] or ["none"]
     lines += ["", "## Methods", ""] + [f"- {md_cell(m)}" for m in result.methods]
-    lines += ["", f"- Inclusion rule: {md_cell(st.inclusion_rule)}", f"- Views metric: {md_cell(st.views_metric)}",
-              f"- Community Notes rule: {md_cell(st.community_note_rule)}",
-              f"- Ad-equivalent CPM (USD): {md_cell(st.ad_equivalent_cpm_usd)}"]
+    lines += [
+        "",
+        f"- Inclusion rule: {md_cell(st.inclusion_rule)}",
+        f"- Views metric: {md_cell(st.views_metric)}",
+        f"- Community Notes rule: {md_cell(st.community_note_rule)}",
+        f"- Ad-equivalent CPM (USD): {md_cell(st.ad_equivalent_cpm_usd)}",
+    ]
     lines += ["", "## Sources", "", "| ingest run | kind | status | retrieved | files |", "|---:|---|---|---|---|"]
-    lines += [f"| {s.ingest_run} | {md_cell(s.kind)} | {md_cell(s.status)} | {md_cell(rfc3339(s.retrieved))} | "
-              f"{md_cell(', '.join(filter(None, s.files)))} |" for s in result.sources]
+    lines += [
+        f"| {s.ingest_run} | {md_cell(s.kind)} | {md_cell(s.status)} | {md_cell(rfc3339(s.retrieved))} | "
+        f"{md_cell(', '.join(filter(None, s.files)))} |"
+        for s in result.sources
+    ]
     return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- CSV
 
-CSV_FIELDS = ("post_id", "url", "created_at", "post_type", "account", "text", "factcheck_claims", "narrative",
-              "narrative_rule", "views", "views_observed_at", *ENGAGEMENT, "observed_at", "factcheck_urls", "ratings",
-              "match_methods", "notes_proposed", "note_shown_now", "note_shown_knowledge", "note_ever_shown",
-              "label_present", "lang")
+CSV_FIELDS = (
+    "post_id",
+    "url",
+    "created_at",
+    "post_type",
+    "account",
+    "text",
+    "factcheck_claims",
+    "narrative",
+    "narrative_rule",
+    "views",
+    "views_observed_at",
+    *ENGAGEMENT,
+    "observed_at",
+    "factcheck_urls",
+    "ratings",
+    "match_methods",
+    "notes_proposed",
+    "note_shown_now",
+    "note_shown_knowledge",
+    "note_ever_shown",
+    "label_present",
+    "lang",
+)
 
 
 def _csv_row(r: PostRow) -> dict[str, str | int | bool | None]:
     """One flat row per post; several fact-checks are joined with "; " in the same order in each column."""
     fcs, cn = r.fact_checks, r.community_notes
-    return {"post_id": r.post_id, "url": r.url, "created_at": rfc3339(r.created_at), "post_type": r.post_type,
-            "account": r.account, "text": r.text, "factcheck_claims": claims_cell(fcs),
-            "narrative": r.claim_category, "narrative_rule": r.category_rule,
-            "views": r.views, "views_observed_at": rfc3339(r.views_observed_at), **r.engagement,
-            "observed_at": rfc3339(r.observed_at), "factcheck_urls": "; ".join(fc.url for fc in fcs),
-            "ratings": "; ".join(fc.rating_text or fc.rating_class or "" for fc in fcs),
-            "match_methods": "; ".join(fc.match_method for fc in fcs),
-            "notes_proposed": cn.proposed, "note_shown_now": cn.shown_now,
-            "note_shown_knowledge": cn.shown_now_knowledge, "note_ever_shown": cn.ever_shown,
-            "label_present": r.platform_label.present, "lang": r.lang}
+    return {
+        "post_id": r.post_id,
+        "url": r.url,
+        "created_at": rfc3339(r.created_at),
+        "post_type": r.post_type,
+        "account": r.account,
+        "text": r.text,
+        "factcheck_claims": claims_cell(fcs),
+        "narrative": r.claim_category,
+        "narrative_rule": r.category_rule,
+        "views": r.views,
+        "views_observed_at": rfc3339(r.views_observed_at),
+        **r.engagement,
+        "observed_at": rfc3339(r.observed_at),
+        "factcheck_urls": "; ".join(fc.url for fc in fcs),
+        "ratings": "; ".join(fc.rating_text or fc.rating_class or "" for fc in fcs),
+        "match_methods": "; ".join(fc.match_method for fc in fcs),
+        "notes_proposed": cn.proposed,
+        "note_shown_now": cn.shown_now,
+        "note_shown_knowledge": cn.shown_now_knowledge,
+        "note_ever_shown": cn.ever_shown,
+        "label_present": r.platform_label.present,
+        "lang": r.lang,
+    }
 
 
 def write_csv(result: StudyResult, path: Path) -> None:

@@ -70,9 +70,11 @@ class _Pdf(FPDF):
 
     def measure(self, size: float, bold: bool = False) -> Measure:
         """The width (mm) of a string in our font at ``size`` pt."""
+
         def width(text: str) -> float:
             self.set_font(FONT, "B" if bold else "", size)
             return self.get_string_width(text)
+
         return width
 
 
@@ -99,8 +101,9 @@ def pdf_bytes(result: StudyResult, charts: list[Chart], view: dict[str, list[Gro
     return bytes(pdf.output())
 
 
-def _text(pdf: _Pdf, text: str, size: float = 9, bold: bool = False, grey: bool = False, indent: float = 0,
-          gap: float = 2) -> None:
+def _text(
+    pdf: _Pdf, text: str, size: float = 9, bold: bool = False, grey: bool = False, indent: float = 0, gap: float = 2
+) -> None:
     pdf.set_text_color(110 if grey else 20)
     pdf.set_x(pdf.l_margin + indent)
     width = pdf.epw - indent
@@ -111,16 +114,21 @@ def _text(pdf: _Pdf, text: str, size: float = 9, bold: bool = False, grey: bool 
 
 
 def _group_columns(heading: str) -> list[Column]:
-    return [Column(heading, 60, text=True), Column("posts", 15, "R"), Column("views", 25, "R"),
-            Column("views unknown", 15, "R")]
+    return [
+        Column(heading, 60, text=True),
+        Column("posts", 15, "R"),
+        Column("views", 25, "R"),
+        Column("views unknown", 15, "R"),
+    ]
 
 
 def _group_rows(groups: list[Group]) -> list[list[str]]:
     return [[g.label, f"{g.posts:,}", g.views_cell, f"{g.views_unknown:,}"] for g in groups]
 
 
-def _table(pdf: _Pdf, title: str, columns: Sequence[Column], rows: list[list[str]],
-           links: list[list[str | None]] | None = None) -> None:
+def _table(
+    pdf: _Pdf, title: str, columns: Sequence[Column], rows: list[list[str]], links: list[list[str | None]] | None = None
+) -> None:
     """A titled table whose columns fit their figures; ``links[i][j]`` (when given) makes body cell (i, j) a link."""
     pdf.ln(3)
     if pdf.will_page_break(30):  # a title alone at the foot of a page
@@ -135,8 +143,14 @@ def _table(pdf: _Pdf, title: str, columns: Sequence[Column], rows: list[list[str
         widths = [pdf.epw * c.weight / sum(c.weight for c in columns) for c in columns]
     body, heading = pdf.measure(size), pdf.measure(size, bold=True)
     pdf.set_font(FONT, size=size)
-    with pdf.table(width=pdf.epw, col_widths=tuple(widths), headings_style=_HEADINGS, line_height=size * 0.53,
-                   padding=_PAD, text_align=tuple({"L": "LEFT", "R": "RIGHT"}[c.align] for c in columns)) as table:
+    with pdf.table(
+        width=pdf.epw,
+        col_widths=tuple(widths),
+        headings_style=_HEADINGS,
+        line_height=size * 0.53,
+        padding=_PAD,
+        text_align=tuple({"L": "LEFT", "R": "RIGHT"}[c.align] for c in columns),
+    ) as table:
         head = table.row()
         for col, width in zip(columns, widths, strict=True):
             head.cell(wrap(col.heading, width - 2 * _PAD, heading))
@@ -144,8 +158,9 @@ def _table(pdf: _Pdf, title: str, columns: Sequence[Column], rows: list[list[str
             line = table.row()
             for j, (value, width, col) in enumerate(zip(row, widths, columns, strict=True)):
                 align = "RIGHT" if col.align == "R" and _is_figure(value) else "LEFT"
-                line.cell(wrap(value, width - 2 * _PAD, body), align=align,
-                          link=safe_url(links[i][j]) if links else None)
+                line.cell(
+                    wrap(value, width - 2 * _PAD, body), align=align, link=safe_url(links[i][j]) if links else None
+                )
 
 
 def _is_figure(cell: str) -> bool:
@@ -155,18 +170,37 @@ def _is_figure(cell: str) -> bool:
 
 def _posts(pdf: _Pdf, result: StudyResult) -> None:
     """Every post of the study, most viewed first (the order of ``result.posts``), with its evidence."""
-    columns = [Column("#", 5, "R"), Column("post", 28), Column("date", 15), Column("account", 24),
-               Column("narrative", 18, text=True), Column("views", 20, "R", text=True),
-               Column("fact-checked claim and rating", 38, text=True), Column("Community Notes", 20, text=True),
-               Column("text", 35, text=True)]
+    columns = [
+        Column("#", 5, "R"),
+        Column("post", 28),
+        Column("date", 15),
+        Column("account", 24),
+        Column("narrative", 18, text=True),
+        Column("views", 20, "R", text=True),
+        Column("fact-checked claim and rating", 38, text=True),
+        Column("Community Notes", 20, text=True),
+        Column("text", 35, text=True),
+    ]
     rows, links = [], []
     for i, r in enumerate(result.posts, start=1):
         fcs = r.fact_checks
-        rows.append([f"{i:,}", r.post_id, r.created_at.date().isoformat() if r.created_at else "", r.account or "",
-                     r.claim_category or "", describe_reach(r.views, r.engagement),
-                     "; ".join(f"{clip(fc.claim or '', _TEXT_CHARS)} — {fc.publisher or fc.url}: "
-                               f"{fc.rating_text or fc.rating_class or ''} ({fc.match_method})" for fc in fcs),
-                     r.community_notes.describe(), clip(r.text or "", _TEXT_CHARS)])
+        rows.append(
+            [
+                f"{i:,}",
+                r.post_id,
+                r.created_at.date().isoformat() if r.created_at else "",
+                r.account or "",
+                r.claim_category or "",
+                describe_reach(r.views, r.engagement),
+                "; ".join(
+                    f"{clip(fc.claim or '', _TEXT_CHARS)} — {fc.publisher or fc.url}: "
+                    f"{fc.rating_text or fc.rating_class or ''} ({fc.match_method})"
+                    for fc in fcs
+                ),
+                r.community_notes.describe(),
+                clip(r.text or "", _TEXT_CHARS),
+            ]
+        )
         links.append([None, r.url, None, None, None, None, fcs[0].url if fcs else None, None, None])
     _table(pdf, f"Posts ({len(rows):,}), most viewed first", columns, rows, links)
 
@@ -177,11 +211,25 @@ def _methods(pdf: _Pdf, result: StudyResult) -> None:
     _text(pdf, "Methods", size=12, bold=True)
     for line in result.methods:
         _text(pdf, "• " + line, gap=1)
-    for label, value in (("Inclusion rule", st.inclusion_rule), ("Views metric", st.views_metric),
-                         ("Community Notes rule", st.community_note_rule),
-                         ("Ad-equivalent CPM (USD)", st.ad_equivalent_cpm_usd)):
+    for label, value in (
+        ("Inclusion rule", st.inclusion_rule),
+        ("Views metric", st.views_metric),
+        ("Community Notes rule", st.community_note_rule),
+        ("Ad-equivalent CPM (USD)", st.ad_equivalent_cpm_usd),
+    ):
         _text(pdf, f"{label}: {value}", gap=1)
-    _table(pdf, "Sources", [Column("run", 10, "R"), Column("kind", 20), Column("status", 18),
-                            Column("retrieved", 40), Column("files", 92, text=True)],
-           [[f"{s.ingest_run}", s.kind, s.status, rfc3339(s.retrieved) or "", ", ".join(filter(None, s.files))]
-            for s in result.sources])
+    _table(
+        pdf,
+        "Sources",
+        [
+            Column("run", 10, "R"),
+            Column("kind", 20),
+            Column("status", 18),
+            Column("retrieved", 40),
+            Column("files", 92, text=True),
+        ],
+        [
+            [f"{s.ingest_run}", s.kind, s.status, rfc3339(s.retrieved) or "", ", ".join(filter(None, s.files))]
+            for s in result.sources
+        ],
+    )

@@ -46,8 +46,12 @@ def week_key(row: PostRow) -> str | None:
     return week_of(row.created_at).isoformat() if row.created_at else None
 
 
-def _groups(kind: str, totals: Sequence[CategoryTotal | AccountTotal | WeekTotal], rows: list[PostRow],
-            key_of: Callable[[PostRow], str | None]) -> list[Group]:
+def _groups(
+    kind: str,
+    totals: Sequence[CategoryTotal | AccountTotal | WeekTotal],
+    rows: list[PostRow],
+    key_of: Callable[[PostRow], str | None],
+) -> list[Group]:
     members: dict[str, list[PostRow]] = {}
     for r in rows:
         key = key_of(r)
@@ -57,16 +61,27 @@ def _groups(kind: str, totals: Sequence[CategoryTotal | AccountTotal | WeekTotal
     for i, t in enumerate(totals, start=1):
         posts = members.get(t.label, [])
         fcs = {fc.url: fc.publisher for r in posts for fc in r.fact_checks}
-        out.append(Group(kind, t.label, t.posts, t.views, t.views_unknown, f"group-{kind}-{i}",
-                         [r.post_id for r in posts], list(fcs.items())))
+        out.append(
+            Group(
+                kind,
+                t.label,
+                t.posts,
+                t.views,
+                t.views_unknown,
+                f"group-{kind}-{i}",
+                [r.post_id for r in posts],
+                list(fcs.items()),
+            )
+        )
     return out
 
 
 def groups(result: StudyResult) -> dict[str, list[Group]]:
     """narrative / account / week → its table rows, each with the posts and fact-checks behind it."""
     return {
-        "narrative": _groups("narrative", result.summary.by_category, result.posts,
-                             lambda r: r.claim_category or "unknown"),
+        "narrative": _groups(
+            "narrative", result.summary.by_category, result.posts, lambda r: r.claim_category or "unknown"
+        ),
         "account": _groups("account", result.by_account, result.posts, lambda r: r.account or "unknown"),
         "week": _groups("week", result.by_week, result.posts, week_key),
     }

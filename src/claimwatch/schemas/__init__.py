@@ -32,7 +32,8 @@ def _validator(schema_id: str) -> Any:
 
     registry = Registry().with_resources(
         (json.loads(schema_text(f))["$id"], Resource.from_contents(json.loads(schema_text(f))))
-        for f in (*_SHARED, *_FILES.values()))
+        for f in (*_SHARED, *_FILES.values())
+    )
     schema = json.loads(schema_text(_FILES[schema_id]))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)

@@ -132,8 +132,9 @@ def _checked(fh: IO[bytes]) -> Iterator[bytes]:
     try:
         yield from fh
     except (EOFError, OSError, zipfile.BadZipFile, lzma.LZMAError) as exc:
-        raise FormatError(f"the compressed file is damaged or cut short ({exc}); "
-                          "the records before that point were read") from None
+        raise FormatError(
+            f"the compressed file is damaged or cut short ({exc}); the records before that point were read"
+        ) from None
 
 
 def read_text(path: Path) -> str:
@@ -173,8 +174,10 @@ def encoding_problem(head: bytes) -> str | None:
         except UnicodeDecodeError:
             bad += 1
     if bad and bad * 2 >= len(lines):
-        return (f"not UTF-8 text ({bad} of the first {len(lines)} lines are not; e.g. Latin-1 or Windows-1252); "
-                "convert the file to UTF-8")
+        return (
+            f"not UTF-8 text ({bad} of the first {len(lines)} lines are not; e.g. Latin-1 or Windows-1252); "
+            "convert the file to UTF-8"
+        )
     return None
 
 
@@ -239,12 +242,12 @@ def _still_quoted(line: bytes, in_quotes: bool, sep: bytes) -> bool:
             j = line.find(b'"', i)
             if j < 0:
                 return True
-            if line[j + 1:j + 2] == b'"':  # an escaped quote
+            if line[j + 1 : j + 2] == b'"':  # an escaped quote
                 i = j + 2
                 continue
             in_quotes = False
             i = j + 1
-        elif line[i:i + 1] == b'"':  # a quote at the start of a field opens it
+        elif line[i : i + 1] == b'"':  # a quote at the start of a field opens it
             in_quotes = True
             i += 1
             continue
@@ -288,26 +291,53 @@ def iter_csv_rows(
             decoded = chunk.decode("utf-8")
             fields = _csv_fields(decoded, delimiter) if closed else []
         except UnicodeDecodeError:
-            yield start_no, None, rejected(path, location, fmt, not_utf8_reason(chunk), chunk.decode("utf-8", "replace"))
+            yield (
+                start_no,
+                None,
+                rejected(path, location, fmt, not_utf8_reason(chunk), chunk.decode("utf-8", "replace")),
+            )
             continue
         except csv.Error as exc:
             yield start_no, None, rejected(path, location, fmt, f"unreadable CSV: {exc}", decoded)
             continue
         if not decoded.strip():
             continue
-        if not closed or (len(lines) > 1 and (len(fields) != len(header) or not _closes_cleanly(lines[-1][1], delimiter)
-                                              or _holds_whole_row(lines[1:-1], len(header), delimiter))):
+        if not closed or (
+            len(lines) > 1
+            and (
+                len(fields) != len(header)
+                or not _closes_cleanly(lines[-1][1], delimiter)
+                or _holds_whole_row(lines[1:-1], len(header), delimiter)
+            )
+        ):
             records.push_back(lines[1:])
             how = "never closes" if not closed else f"ran over {len(lines)} lines into a record that does not fit"
-            yield start_no, None, rejected(
-                path, location, fmt, f"a quoted field opened on this line {how} (a stray '\"'?); this line was "
-                "skipped and reading went on with the next", first.decode("utf-8", "replace"))
+            yield (
+                start_no,
+                None,
+                rejected(
+                    path,
+                    location,
+                    fmt,
+                    f"a quoted field opened on this line {how} (a stray '\"'?); this line was "
+                    "skipped and reading went on with the next",
+                    first.decode("utf-8", "replace"),
+                ),
+            )
             continue
         if len(fields) != len(header):
-            yield start_no, None, rejected(
-                path, location, fmt, f"{len(fields)} fields but the header has {len(header)}"
-                + (" (a line break inside an unquoted field, or a cut row?)" if len(fields) < len(header) else ""),
-                decoded)
+            yield (
+                start_no,
+                None,
+                rejected(
+                    path,
+                    location,
+                    fmt,
+                    f"{len(fields)} fields but the header has {len(header)}"
+                    + (" (a line break inside an unquoted field, or a cut row?)" if len(fields) < len(header) else ""),
+                    decoded,
+                ),
+            )
             continue
         yield start_no, dict(zip(header, fields, strict=False)), None  # a cut row is shorter
 
@@ -318,10 +348,10 @@ def _closes_cleanly(line: bytes, delimiter: str) -> bool:
     in another row (``2,fine,"1,234"`` closing a field opened on an earlier line)."""
     i = 0
     while (j := line.find(b'"', i)) >= 0:
-        if line[j + 1:j + 2] == b'"':  # an escaped quote inside the field
+        if line[j + 1 : j + 2] == b'"':  # an escaped quote inside the field
             i = j + 2
             continue
-        return line[j + 1:j + 2] in (delimiter.encode(), b"", b"\r", b"\n")
+        return line[j + 1 : j + 2] in (delimiter.encode(), b"", b"\r", b"\n")
     return False
 
 

@@ -77,8 +77,13 @@ INVALID_HANDLE = "handle.invalid"
 POST_URL = "https://bsky.app/profile/{did}/post/{rkey}"
 
 #: postView / viewRecord counter -> our metric field (there is no view count).
-COUNTS = {"likeCount": "likes", "repostCount": "reposts", "replyCount": "replies", "quoteCount": "quotes",
-          "bookmarkCount": "bookmarks"}
+COUNTS = {
+    "likeCount": "likes",
+    "repostCount": "reposts",
+    "replyCount": "replies",
+    "quoteCount": "quotes",
+    "bookmarkCount": "bookmarks",
+}
 
 JETSTREAM_V2_MESSAGE = "message"
 JETSTREAM_V2_COMMIT = "#commit"
@@ -88,7 +93,9 @@ JETSTREAM_OLD_OPERATIONS = {"c": "create", "u": "update", "d": "delete"}
 #: How far a client's ``createdAt`` may run ahead of the server's clock before it is not believed.
 CLOCK_SKEW = timedelta(minutes=10)
 #: A post's AT URI with a DID authority, by the atproto DID and record-key syntax.
-_POST_URI = re.compile(r"at://(did:[a-z]+:[A-Za-z0-9._:%-]+)/" + re.escape(POST_COLLECTION) + r"/([A-Za-z0-9._:~-]{1,512})")
+_POST_URI = re.compile(
+    r"at://(did:[a-z]+:[A-Za-z0-9._:%-]+)/" + re.escape(POST_COLLECTION) + r"/([A-Za-z0-9._:~-]{1,512})"
+)
 
 
 def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
@@ -131,11 +138,18 @@ class _Reader(ObjectsReader):
         if "uri" in obj and "record" in obj:
             return self._post_view(obj, location)
         if obj.get("$type") == POST_COLLECTION:
-            return iter((self.reject(location, "a bare app.bsky.feed.post record has no AT URI to key it by; "
-                                                "export records with their URI (com.atproto.repo.listRecords: "
-                                                "{uri, cid, value})", obj),))
-        raise UnknownShape(f"not a Bluesky feed page, post view, record or Jetstream event (keys "
-                           f"{sorted(obj)[:12]})")
+            return iter(
+                (
+                    self.reject(
+                        location,
+                        "a bare app.bsky.feed.post record has no AT URI to key it by; "
+                        "export records with their URI (com.atproto.repo.listRecords: "
+                        "{uri, cid, value})",
+                        obj,
+                    ),
+                )
+            )
+        raise UnknownShape(f"not a Bluesky feed page, post view, record or Jetstream event (keys {sorted(obj)[:12]})")
 
     # ------------------------------------------------------------------ API views
 
@@ -149,8 +163,15 @@ class _Reader(ObjectsReader):
         reposted = isinstance(reason, dict) and reason.get("$type") == REASON_REPOST
         if reposted:
             by = as_dict(reason.get("by"))
-            yield self._repost(by.get("did"), by, post.get("uri"), as_text(as_dict(post.get("record")).get("text")),
-                               reason.get("indexedAt"), item, location)
+            yield self._repost(
+                by.get("did"),
+                by,
+                post.get("uri"),
+                as_text(as_dict(post.get("record")).get("text")),
+                reason.get("indexedAt"),
+                item,
+                location,
+            )
         yield from self._post_view(post, location, collected=not reposted)
         seen = {post.get("uri")}
         for role in ("parent", "root"):
@@ -161,14 +182,31 @@ class _Reader(ObjectsReader):
 
     def _post_view(self, view: dict[str, Any], location: str, collected: bool = True) -> Results:
         """A postView, and the post it quotes (as context) when the embed view carries it."""
-        yield self._post(view.get("uri"), view.get("record"), view, location, collected, profile=view.get("author"),
-                         server_time=view.get("indexedAt"), counts=view, embed_view=view.get("embed"))
+        yield self._post(
+            view.get("uri"),
+            view.get("record"),
+            view,
+            location,
+            collected,
+            profile=view.get("author"),
+            server_time=view.get("indexedAt"),
+            counts=view,
+            embed_view=view.get("embed"),
+        )
         if collected:  # one level of quoted context; a quoted post's own quote is not followed
             quoted = _quoted_view(view.get("embed"))
             if quoted is not None:
-                yield self._post(quoted.get("uri"), quoted.get("value"), quoted, f"{location} quoted post", False,
-                                 profile=quoted.get("author"), server_time=quoted.get("indexedAt"), counts=quoted,
-                                 embed_view=_first(quoted.get("embeds")))
+                yield self._post(
+                    quoted.get("uri"),
+                    quoted.get("value"),
+                    quoted,
+                    f"{location} quoted post",
+                    False,
+                    profile=quoted.get("author"),
+                    server_time=quoted.get("indexedAt"),
+                    counts=quoted,
+                    embed_view=_first(quoted.get("embeds")),
+                )
 
     def _thread(self, anchor: dict[str, Any], location: str) -> Results:
         """getPostThread: the anchor and every reply below it (collected), its parents (context).
@@ -236,9 +274,19 @@ class _Reader(ObjectsReader):
 
     # ------------------------------------------------------------------ rows
 
-    def _post(self, uri: Any, record: Any, raw: dict[str, Any], location: str, collected: bool, *,
-              profile: Any = None, server_time: Any = None, counts: dict[str, Any] | None = None,
-              embed_view: Any = None) -> ReadResult:
+    def _post(
+        self,
+        uri: Any,
+        record: Any,
+        raw: dict[str, Any],
+        location: str,
+        collected: bool,
+        *,
+        profile: Any = None,
+        server_time: Any = None,
+        counts: dict[str, Any] | None = None,
+        embed_view: Any = None,
+    ) -> ReadResult:
         """One post from its URI and record. Views add the author's profile, the server's time,
         the counts and the embed view; records and Jetstream events have only the DID in the URI."""
         if not isinstance(record, dict):
@@ -251,18 +299,40 @@ class _Reader(ObjectsReader):
         author = as_dict(profile)
         kind, referenced = _kind(record)
         fields: dict[str, Any] = {
-            "platform": PLATFORM, "id": key, "author_id": author.get("did") or did,
-            "author_handle": _handle(author), "author_name": author.get("displayName"),
+            "platform": PLATFORM,
+            "id": key,
+            "author_id": author.get("did") or did,
+            "author_handle": _handle(author),
+            "author_name": author.get("displayName"),
             "created_at": _created_at(record.get("createdAt"), _time_or_none(server_time), warnings),
-            "text": record.get("text"), "lang": _first(record.get("langs")), "kind": kind,
-            "referenced_id": referenced, "url": POST_URL.format(did=did, rkey=rkey),
+            "text": record.get("text"),
+            "lang": _first(record.get("langs")),
+            "kind": kind,
+            "referenced_id": referenced,
+            "url": POST_URL.format(did=did, rkey=rkey),
         }
         fields.update({ours: as_dict(counts).get(theirs) for theirs, ours in COUNTS.items()})
-        return build_post(fields, raw, self.source(location), self.ctx, media=_media(record.get("embed"), embed_view),
-                          author_raw=author or None, collected=collected, warnings=warnings)
+        return build_post(
+            fields,
+            raw,
+            self.source(location),
+            self.ctx,
+            media=_media(record.get("embed"), embed_view),
+            author_raw=author or None,
+            collected=collected,
+            warnings=warnings,
+        )
 
-    def _repost(self, did: Any, profile: dict[str, Any] | None, original_uri: Any, text: str | None, when: Any,
-                raw: dict[str, Any], location: str) -> ReadResult:
+    def _repost(
+        self,
+        did: Any,
+        profile: dict[str, Any] | None,
+        original_uri: Any,
+        text: str | None,
+        when: Any,
+        raw: dict[str, Any],
+        location: str,
+    ) -> ReadResult:
         """A repost row by ``did`` (``profile``: its profileViewBasic when the source has one)."""
         by = as_dict(profile)
         if not isinstance(did, str) or not did.startswith("did:"):
@@ -271,9 +341,17 @@ class _Reader(ObjectsReader):
             original, _, _ = post_id(original_uri)
         except ValueError as exc:
             return self.reject(location, f"repost of {exc}", raw)
-        fields = {"platform": PLATFORM, "id": repost_id(did, original), "author_id": did,
-                  "author_handle": _handle(by), "author_name": by.get("displayName"), "created_at": when,
-                  "text": text, "kind": PostKind.REPOST, "referenced_id": original}
+        fields = {
+            "platform": PLATFORM,
+            "id": repost_id(did, original),
+            "author_id": did,
+            "author_handle": _handle(by),
+            "author_name": by.get("displayName"),
+            "created_at": when,
+            "text": text,
+            "kind": PostKind.REPOST,
+            "referenced_id": original,
+        }
         return build_post(fields, raw, self.source(location), self.ctx, media=[], author_raw=profile)
 
 
@@ -311,8 +389,11 @@ def _created_at(created: Any, server_time: datetime | None, warnings: list[Field
             warnings.append(FieldWarning("createdAt", created, "missing or unreadable; the server's time is used"))
         return server_time
     if server_time is not None and when > server_time + CLOCK_SKEW:
-        warnings.append(FieldWarning("createdAt", created, f"after the server's time {server_time.isoformat()}; "
-                                                            "the server's time is used"))
+        warnings.append(
+            FieldWarning(
+                "createdAt", created, f"after the server's time {server_time.isoformat()}; the server's time is used"
+            )
+        )
         return server_time
     return when
 
@@ -367,18 +448,33 @@ def _media(record_embed: Any, embed_view: Any) -> list[MediaRef]:
     kind = _base_type(record) or _base_type(view)
     if kind == EMBED_IMAGES:
         rec_images, view_images = as_list(record.get("images")), as_list(view.get("images"))
-        return [MediaRef(_blob_cid(as_dict(r).get("image")) or f"image {i}", "image", as_text(v.get("fullsize")),
-                         as_text(v.get("thumb")), raw=v or r or None)
-                for i, (r, v) in enumerate(_pairs(rec_images, view_images), start=1)]
+        return [
+            MediaRef(
+                _blob_cid(as_dict(r).get("image")) or f"image {i}",
+                "image",
+                as_text(v.get("fullsize")),
+                as_text(v.get("thumb")),
+                raw=v or r or None,
+            )
+            for i, (r, v) in enumerate(_pairs(rec_images, view_images), start=1)
+        ]
     if kind == EMBED_VIDEO:
         key = as_text(view.get("cid")) or _blob_cid(record.get("video")) or "video"
-        return [MediaRef(key, "video", as_text(view.get("playlist")), as_text(view.get("thumbnail")),
-                         raw=view or record)]
+        return [
+            MediaRef(key, "video", as_text(view.get("playlist")), as_text(view.get("thumbnail")), raw=view or record)
+        ]
     if kind == EMBED_EXTERNAL:
         rec_ext, view_ext = as_dict(record.get("external")), as_dict(view.get("external"))
         link = as_text(view_ext.get("uri")) or as_text(rec_ext.get("uri"))
-        return [MediaRef(_blob_cid(rec_ext.get("thumb")) or "external", "external", link,
-                         as_text(view_ext.get("thumb")), raw=view_ext or rec_ext)]
+        return [
+            MediaRef(
+                _blob_cid(rec_ext.get("thumb")) or "external",
+                "external",
+                link,
+                as_text(view_ext.get("thumb")),
+                raw=view_ext or rec_ext,
+            )
+        ]
     return []
 
 

@@ -164,8 +164,9 @@ class FieldCollector:
         an object or array where text belongs is unknown with a warning."""
         text = clean_text(value)
         if text is None and first(value) not in (None, "") and not isinstance(first(value), bool):
-            self.warnings.append(FieldWarning(name, value, f"JSON {json_type(first(value))} where text was expected; "
-                                                           "stored as unknown"))
+            self.warnings.append(
+                FieldWarning(name, value, f"JSON {json_type(first(value))} where text was expected; stored as unknown")
+            )
         return unescape_entities(text) if text else None
 
     def date(self, value: Any, name: str) -> datetime | None:
@@ -207,8 +208,11 @@ class FieldCollector:
         if value is not None and best is not None and value != _NOT_RATED:
             worst = record.worst_rating if record.worst_rating is not None else (1.0 if best > 1 else 0.0)
             if not min(worst, best) <= value <= max(worst, best):
-                self.warnings.append(FieldWarning("ratingValue", value, f"outside the rating scale {worst:g}..{best:g}; "
-                                                                        "stored as unknown"))
+                self.warnings.append(
+                    FieldWarning(
+                        "ratingValue", value, f"outside the rating scale {worst:g}..{best:g}; stored as unknown"
+                    )
+                )
                 record.rating_value = None
         if record.rating_text is None and record.rating_value is None:
             self.warnings.append(FieldWarning(rating_field, rating_raw, "no rating: verdict unknown"))
@@ -313,7 +317,9 @@ def from_claimreview(obj: dict[str, Any], source: SourceRef) -> Parsed | Rejecte
     """Map one schema.org ClaimReview object to a :class:`FactCheck` (verdict left unset)."""
     url = url_text(prop(obj, "url"))
     if not url:
-        return rejected(source.path, source.location, source.format, missing("ClaimReview", "url", prop(obj, "url")), obj)
+        return rejected(
+            source.path, source.location, source.format, missing("ClaimReview", "url", prop(obj, "url")), obj
+        )
     fields = FieldCollector()
     claim = fields.text(prop(obj, "claimReviewed"), "claimReviewed")
     if not claim:
@@ -335,8 +341,10 @@ def from_claimreview(obj: dict[str, Any], source: SourceRef) -> Parsed | Rejecte
         claimant=_party(claimant, "itemReviewed.author", fields)[0],
         claim_date=fields.date(prop(item, "datePublished"), "itemReviewed.datePublished"),
         appearances=_appearances(item),
-        rating_text=(fields.text(prop(rating, "alternateName"), "reviewRating.alternateName")
-                     or fields.text(prop(rating, "name"), "reviewRating.name")),
+        rating_text=(
+            fields.text(prop(rating, "alternateName"), "reviewRating.alternateName")
+            or fields.text(prop(rating, "name"), "reviewRating.name")
+        ),
         rating_value=fields.number(prop(rating, "ratingValue"), "reviewRating.ratingValue"),
         best_rating=fields.number(prop(rating, "bestRating"), "reviewRating.bestRating"),
         worst_rating=fields.number(prop(rating, "worstRating"), "reviewRating.worstRating"),
@@ -388,7 +396,9 @@ def iter_json_documents(path: Path, fmt: str) -> Iterator[tuple[str, Any] | Reje
         try:
             text = read_text(path)
         except UnicodeDecodeError as exc:
-            raise FormatError(f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8") from None
+            raise FormatError(
+                f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8"
+            ) from None
         try:
             document = json_limits.loads(text)
         except json.JSONDecodeError as exc:
@@ -491,7 +501,9 @@ def _read_html(path: Path) -> Iterator[ReadResult]:
     try:
         text = read_text(path)
     except UnicodeDecodeError as exc:
-        raise FormatError(f"HTML page is not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8") from None
+        raise FormatError(
+            f"HTML page is not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8"
+        ) from None
     parser = _JsonLdScripts()
     count = 0
     try:
@@ -500,21 +512,36 @@ def _read_html(path: Path) -> Iterator[ReadResult]:
     except AssertionError as exc:  # html.parser's reaction to some malformed declarations ("<![foo[")
         count += 1
         line = parser.getpos()[0]
-        yield rejected(path, f"line {line}", FORMAT, f"HTML could not be parsed from here on ({exc}); "
-                       "the JSON-LD scripts before it are read", text.splitlines()[line - 1] if text else "")
+        yield rejected(
+            path,
+            f"line {line}",
+            FORMAT,
+            f"HTML could not be parsed from here on ({exc}); the JSON-LD scripts before it are read",
+            text.splitlines()[line - 1] if text else "",
+        )
     for i, (line, body) in enumerate(parser.scripts, start=1):
         where = f"line {line} (script {i})"
         try:
             document = json_limits.loads(_unwrap_script(body))
         except json.JSONDecodeError as exc:
             count += 1
-            yield rejected(path, where, FORMAT, f"invalid JSON-LD: {exc.msg} at line {exc.lineno} column {exc.colno} of the script", body)
+            yield rejected(
+                path,
+                where,
+                FORMAT,
+                f"invalid JSON-LD: {exc.msg} at line {exc.lineno} column {exc.colno} of the script",
+                body,
+            )
             continue
         results = _extract(document, where, path) or []
         count += len(results)
         yield from results
     if count == 0:
-        found = f"{len(parser.scripts)} application/ld+json script(s)" if parser.scripts else "no application/ld+json script"
+        found = (
+            f"{len(parser.scripts)} application/ld+json script(s)"
+            if parser.scripts
+            else "no application/ld+json script"
+        )
         raise FormatError(f"HTML page has no ClaimReview ({found})")
 
 

@@ -31,8 +31,19 @@ CLASSIFICATION = "classification"
 SUMMARY = "summary"
 #: Columns only the notes file has: 2021 on (``believable``, ``harmful`` are 2021 questions
 #: left empty later); ``isMediaNote`` since 2023, ``isCollaborativeNote`` in recent downloads.
-NOTES_ONLY = (TWEET_ID, CLASSIFICATION, SUMMARY, "believable", "harmful", "validationDifficulty",
-              "trustworthySources", "misleadingOther", "notMisleadingOther", "isMediaNote", "isCollaborativeNote")
+NOTES_ONLY = (
+    TWEET_ID,
+    CLASSIFICATION,
+    SUMMARY,
+    "believable",
+    "harmful",
+    "validationDifficulty",
+    "trustworthySources",
+    "misleadingOther",
+    "notMisleadingOther",
+    "isMediaNote",
+    "isCollaborativeNote",
+)
 
 # noteStatusHistory-00000.tsv (first published in 2021 with only the first/current status)
 CURRENT_STATUS = "currentStatus"
@@ -49,16 +60,40 @@ LOCKED_STATUS = "lockedStatus"
 LOCKED_AT = "timestampMillisOfStatusLock"
 DECIDED_BY = "currentDecidedBy"
 #: Later status columns that are only kept in ``raw`` (their timestamps date the snapshot).
-STATUS_LATER = ("timestampMillisOfRetroLock", "currentCoreStatus", "currentExpansionStatus", "currentGroupStatus",
-                "currentModelingGroup", "timestampMillisOfMostRecentStatusChange",
-                "timestampMillisOfNmrDueToMinStableCrhTime", "currentMultiGroupStatus", "currentModelingMultiGroup",
-                "timestampMinuteOfFinalScoringOutput", "timestampMillisOfFirstNmrDueToMinStableCrhTime")
+STATUS_LATER = (
+    "timestampMillisOfRetroLock",
+    "currentCoreStatus",
+    "currentExpansionStatus",
+    "currentGroupStatus",
+    "currentModelingGroup",
+    "timestampMillisOfMostRecentStatusChange",
+    "timestampMillisOfNmrDueToMinStableCrhTime",
+    "currentMultiGroupStatus",
+    "currentModelingMultiGroup",
+    "timestampMinuteOfFinalScoringOutput",
+    "timestampMillisOfFirstNmrDueToMinStableCrhTime",
+)
 #: Timestamp columns of a status row that are no record field but still date a download.
-STATUS_EXTRA_TIMES = ("timestampMillisOfRetroLock", "timestampMillisOfMostRecentStatusChange",
-                      "timestampMillisOfNmrDueToMinStableCrhTime", "timestampMillisOfFirstNmrDueToMinStableCrhTime")
+STATUS_EXTRA_TIMES = (
+    "timestampMillisOfRetroLock",
+    "timestampMillisOfMostRecentStatusChange",
+    "timestampMillisOfNmrDueToMinStableCrhTime",
+    "timestampMillisOfFirstNmrDueToMinStableCrhTime",
+)
 #: Columns only the status history has, any era.
-STATUS_ONLY = (CURRENT_STATUS, CURRENT_STATUS_AT, FIRST_NON_NMR_STATUS, FIRST_NON_NMR_AT, LATEST_NON_NMR_STATUS,
-               LATEST_NON_NMR_AT, LATEST_NON_NMR_AT_2022, LOCKED_STATUS, LOCKED_AT, DECIDED_BY, *STATUS_LATER)
+STATUS_ONLY = (
+    CURRENT_STATUS,
+    CURRENT_STATUS_AT,
+    FIRST_NON_NMR_STATUS,
+    FIRST_NON_NMR_AT,
+    LATEST_NON_NMR_STATUS,
+    LATEST_NON_NMR_AT,
+    LATEST_NON_NMR_AT_2022,
+    LOCKED_STATUS,
+    LOCKED_AT,
+    DECIDED_BY,
+    *STATUS_LATER,
+)
 
 # ratings-00000.tsv
 #: The rater since 2022 (``participantId`` before).
@@ -72,15 +107,30 @@ NOT_HELPFUL_2021 = "notHelpful"
 RATED_ON_TWEET_ID = "ratedOnTweetId"
 #: Columns only the ratings file has, 2021 on (``notHelpfulArgumentativeOrInflammatory`` was
 #: renamed ``…OrBiased`` in 2022; ``ratingSourceBucketed``, ``suggestion`` are recent).
-RATINGS_ONLY = (RATER, HELPFULNESS_LEVEL, HELPFUL_2021, NOT_HELPFUL_2021, RATED_ON_TWEET_ID, "agree", "disagree",
-                "helpfulOther", "notHelpfulOther", "notHelpfulArgumentativeOrInflammatory",
-                "notHelpfulArgumentativeOrBiased", "ratingSourceBucketed")
+RATINGS_ONLY = (
+    RATER,
+    HELPFULNESS_LEVEL,
+    HELPFUL_2021,
+    NOT_HELPFUL_2021,
+    RATED_ON_TWEET_ID,
+    "agree",
+    "disagree",
+    "helpfulOther",
+    "notHelpfulOther",
+    "notHelpfulArgumentativeOrInflammatory",
+    "notHelpfulArgumentativeOrBiased",
+    "ratingSourceBucketed",
+)
 
 # Other files of a download, which claimwatch does not read: columns that name them when
 # one is given to ``ingest notes``. noteRequests: ``sourceLink`` in 2024, ``sourceLinks`` and
 # the feed-eligibility timestamps later.
-USER_ENROLLMENT_ONLY = ("enrollmentState", "successfulRatingNeededToEarnIn", "timestampOfLastEarnOut",
-                        "modelingPopulation")
+USER_ENROLLMENT_ONLY = (
+    "enrollmentState",
+    "successfulRatingNeededToEarnIn",
+    "timestampOfLastEarnOut",
+    "modelingPopulation",
+)
 NOTE_REQUESTS_ONLY = ("sourceLink", "sourceLinks", "noteRequestFeedEligibleTimestamp")
 
 # ---------------------------------------------------------------- fields

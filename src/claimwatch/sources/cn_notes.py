@@ -32,11 +32,16 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
 
     def build(row: TsvRow) -> Parsed:
         warnings: list[FieldWarning] = row.absent_warnings()
-        note = Note(note_id=row.id("note_id"), tweet_id=row.id("tweet_id"),
-                    classification=row.word("classification", warnings),
-                    created_at=row.time("created_at", warnings),
-                    author_id=row.participant("author_id", warnings), snapshot_at=ctx.observed_at,
-                    raw=row.raw(), source=tsv.source(row.line))
+        note = Note(
+            note_id=row.id("note_id"),
+            tweet_id=row.id("tweet_id"),
+            classification=row.word("classification", warnings),
+            created_at=row.time("created_at", warnings),
+            author_id=row.participant("author_id", warnings),
+            snapshot_at=ctx.observed_at,
+            raw=row.raw(),
+            source=tsv.source(row.line),
+        )
         return Parsed(note, warnings)
 
     yield from tsv.records(build)

@@ -34,8 +34,10 @@ _FLAGS = {"": False, "0": False, "1": True, "0.0": False, "1.0": True}
 def open_tsv(path: Path, column_map: Mapping[str, str]) -> TsvFile:
     tsv = TsvFile(path, FORMAT, FIELDS, c.RATING_REQUIRED, column_map)
     if not any(f in tsv.index for f in c.RATING_LEVEL_FIELDS):
-        raise FormatError(f"neither {c.HELPFULNESS_LEVEL!r} nor {c.HELPFUL_2021!r} is among the columns, so the "
-                          "ratings cannot be split by helpfulness (name one with --map helpfulness_level=COLUMN)")
+        raise FormatError(
+            f"neither {c.HELPFULNESS_LEVEL!r} nor {c.HELPFUL_2021!r} is among the columns, so the "
+            "ratings cannot be split by helpfulness (name one with --map helpfulness_level=COLUMN)"
+        )
     return tsv
 
 
@@ -59,8 +61,18 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
     yield from tsv.records(count)
     where = SourceRef(str(path), "whole file", FORMAT)
     for note_id, (n, helpful, somewhat, not_helpful) in counts.items():
-        yield Parsed(NoteRatings(note_id=note_id, snapshot_at=ctx.observed_at, file_name=path.name, ratings=n,
-                                 helpful=helpful, somewhat_helpful=somewhat, not_helpful=not_helpful, source=where))
+        yield Parsed(
+            NoteRatings(
+                note_id=note_id,
+                snapshot_at=ctx.observed_at,
+                file_name=path.name,
+                ratings=n,
+                helpful=helpful,
+                somewhat_helpful=somewhat,
+                not_helpful=not_helpful,
+                source=where,
+            )
+        )
 
 
 def _level(row: TsvRow) -> str:

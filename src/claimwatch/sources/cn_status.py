@@ -32,15 +32,21 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
     def build(row: TsvRow) -> Parsed:
         w: list[FieldWarning] = row.absent_warnings()
         status = NoteStatus(
-            note_id=row.id("note_id"), snapshot_at=ctx.observed_at,
+            note_id=row.id("note_id"),
+            snapshot_at=ctx.observed_at,
             created_at=row.time("created_at", w),
-            current_status=row.word("current_status", w), current_status_at=row.time("current_status_at", w),
-            first_non_nmr_status=row.word("first_non_nmr_status", w), first_non_nmr_at=row.time("first_non_nmr_at", w),
+            current_status=row.word("current_status", w),
+            current_status_at=row.time("current_status_at", w),
+            first_non_nmr_status=row.word("first_non_nmr_status", w),
+            first_non_nmr_at=row.time("first_non_nmr_at", w),
             latest_non_nmr_status=row.word("latest_non_nmr_status", w),
             latest_non_nmr_at=row.time("latest_non_nmr_at", w),
-            locked_status=row.word("locked_status", w), locked_at=row.time("locked_at", w),
+            locked_status=row.word("locked_status", w),
+            locked_at=row.time("locked_at", w),
             decided_by=row.word("decided_by", w),
-            raw=row.raw(), source=tsv.source(row.line))
+            raw=row.raw(),
+            source=tsv.source(row.line),
+        )
         return Parsed(status, w)
 
     yield from tsv.records(build)

@@ -87,7 +87,9 @@ class TsvRow:
 
     def raw(self) -> dict[str, str]:
         """The row as {column: value}, empty values left out (a TSV cannot tell empty from absent)."""
-        return {name: value for name, value in zip(self._file.columns, self.values, strict=False) if value}  # short rows
+        return {
+            name: value for name, value in zip(self._file.columns, self.values, strict=False) if value
+        }  # short rows
 
     def id(self, field: str) -> str:
         """A numeric id field; ``ValueError`` (the row is rejected) when it is not one."""
@@ -108,8 +110,13 @@ class TsvRow:
         value = self.get(field)
         if len(value) <= _MAX_WORD and value.isprintable():
             return value or None
-        warnings.append(FieldWarning(self.name(field), shown(value),
-                                     f"longer than {_MAX_WORD} characters or has control characters; stored as unknown"))
+        warnings.append(
+            FieldWarning(
+                self.name(field),
+                shown(value),
+                f"longer than {_MAX_WORD} characters or has control characters; stored as unknown",
+            )
+        )
         return None
 
     def participant(self, field: str, warnings: list[FieldWarning]) -> str | None:
@@ -117,14 +124,21 @@ class TsvRow:
         value = self.get(field)
         if not value or _PARTICIPANT.fullmatch(value):
             return value or None
-        warnings.append(FieldWarning(self.name(field), shown(value),
-                                     "not a participant id (letters and digits, at most 128); stored as unknown"))
+        warnings.append(
+            FieldWarning(
+                self.name(field),
+                shown(value),
+                "not a participant id (letters and digits, at most 128); stored as unknown",
+            )
+        )
         return None
 
     def absent_reason(self) -> str:
         s = "s" if len(self.absent) > 1 else ""
-        return (f"the row has {self.n_fields} of {len(self.values)} fields: no column{s} {', '.join(self.absent)} "
-                "(trailing tabs lost or the row cut short?)")
+        return (
+            f"the row has {self.n_fields} of {len(self.values)} fields: no column{s} {', '.join(self.absent)} "
+            "(trailing tabs lost or the row cut short?)"
+        )
 
     def absent_warnings(self) -> list[FieldWarning]:
         """A warning for a short row whose absent columns include read fields (see the module doc)."""
@@ -136,8 +150,15 @@ class TsvRow:
 class TsvFile:
     """A Community Notes TSV: its header, checked up front, and its rows streamed."""
 
-    def __init__(self, path: Path, fmt: str, fields: Mapping[str, tuple[str, ...]], required: Sequence[str],
-                 column_map: Mapping[str, str] | None = None, extra_times: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        fields: Mapping[str, tuple[str, ...]],
+        required: Sequence[str],
+        column_map: Mapping[str, str] | None = None,
+        extra_times: Sequence[str] = (),
+    ) -> None:
         """``fields`` maps our field to the column's names, newest first; ``column_map`` (``--map``)
         names a column for a field outright. ``extra_times`` are timestamp columns that are no
         field but date the download (:meth:`latest`)."""
@@ -151,8 +172,9 @@ class TsvFile:
             mapped = (column_map or {}).get(field)
             if mapped is not None:
                 if mapped not in position:
-                    raise FormatError(f"--map {field}={mapped}: no such column; the header has: "
-                                      f"{short_header(self.columns)}")
+                    raise FormatError(
+                        f"--map {field}={mapped}: no such column; the header has: {short_header(self.columns)}"
+                    )
                 self.index[field] = position[mapped]
             elif found := [position[n] for n in names if n in position]:
                 self.index[field] = found[0]
@@ -160,9 +182,11 @@ class TsvFile:
         if missing:
             names = ", ".join(" or ".join(repr(n) for n in fields[f]) for f in missing)
             maps = " ".join(f"--map {f}=COLUMN" for f in missing)
-            raise FormatError(f"required column{'s' if len(missing) > 1 else ''} {names} "
-                              f"{'are' if len(missing) > 1 else 'is'} missing (renamed? name it with {maps}); "
-                              f"the header has: {short_header(self.columns)}")
+            raise FormatError(
+                f"required column{'s' if len(missing) > 1 else ''} {names} "
+                f"{'are' if len(missing) > 1 else 'is'} missing (renamed? name it with {maps}); "
+                f"the header has: {short_header(self.columns)}"
+            )
         self._required_width = max(self.index[f] for f in required) + 1
         self._extra_times = [position[n] for n in extra_times if n in position]
 
@@ -214,8 +238,10 @@ class TsvFile:
         if len(values) > len(self.columns):
             return f"{len(values)} fields but the header has {len(self.columns)}"
         if len(values) < self._required_width:
-            return (f"{len(values)} fields but the header has {len(self.columns)}: the row ends before required "
-                    f"column {self.columns[len(values)]!r} (cut short?)")
+            return (
+                f"{len(values)} fields but the header has {len(self.columns)}: the row ends before required "
+                f"column {self.columns[len(values)]!r} (cut short?)"
+            )
         if clean_name(values[0]) == self.columns[0] and [clean_name(v) for v in values] == self.columns:
             return "the header row again (files joined together?)"
         return values
@@ -292,8 +318,13 @@ def _records(lines: _Lines, width: int) -> Iterator[tuple[int, str, str | None]]
             nxt = lines.take()
             if nxt is None or len(held) >= MAX_ROW_LINES or nxt[1].count("\t") >= width - 1:
                 lines.push_back(held[1:] + ([nxt] if nxt else []))
-                where = ("before the end of the file" if nxt is None else f"within {MAX_ROW_LINES} lines"
-                         if len(held) >= MAX_ROW_LINES else f"before line {nxt[0]}, a row of its own")
+                where = (
+                    "before the end of the file"
+                    if nxt is None
+                    else f"within {MAX_ROW_LINES} lines"
+                    if len(held) >= MAX_ROW_LINES
+                    else f"before line {nxt[0]}, a row of its own"
+                )
                 yield start, text, f"a quoted field opened on this line is not closed {where} (a stray '\"'?)"
                 break
             held.append(nxt)

@@ -42,8 +42,15 @@ def _extract_feed(document: Any, where: str, path: Path) -> list[ReadResult] | N
                     why = "no item"
                 else:
                     why = "item is null" if item is None else "no ClaimReview in item"
-                results.append(rejected(path, join_location(where, at), FORMAT, f"feed item has no ClaimReview ({why})",
-                                        json_limits.clip(element)))
+                results.append(
+                    rejected(
+                        path,
+                        join_location(where, at),
+                        FORMAT,
+                        f"feed item has no ClaimReview ({why})",
+                        json_limits.clip(element),
+                    )
+                )
                 continue
         results.extend(claimreview_results(found, where, path, FORMAT))
     return results
@@ -51,4 +58,6 @@ def _extract_feed(document: Any, where: str, path: Path) -> list[ReadResult] | N
 
 def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
     """FactChecks from a DataFeed file (or JSONL of feeds); each ClaimReview via ``from_claimreview``."""
-    yield from read_json_documents(Path(path), FORMAT, _extract_feed, "a Data Commons DataFeed (no dataFeedElement list)")
+    yield from read_json_documents(
+        Path(path), FORMAT, _extract_feed, "a Data Commons DataFeed (no dataFeedElement list)"
+    )

@@ -47,9 +47,26 @@ CLAIMSKG_FORMAT = "claimskg"
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "review_url": ("review_url", "url", "factcheck", "factcheck_url", "fact_check_url", "claimReview_url", "link"),
     "claim_text": ("claim_text", "claim", "claimReviewed", "vclaim", "statement", "claimReview_claimReviewed", "text"),
-    "rating_text": ("rating", "rating_text", "textual_rating", "ruling", "verdict", "truth_label",
-                    "reviewRating.alternateName", "rating_alternateName", "ratingName", "reviewRating.name"),
-    "publisher_name": ("publisher", "publisher_name", "checkedby", "site_name", "author.name", "claimReview_author_name"),
+    "rating_text": (
+        "rating",
+        "rating_text",
+        "textual_rating",
+        "ruling",
+        "verdict",
+        "truth_label",
+        "reviewRating.alternateName",
+        "rating_alternateName",
+        "ratingName",
+        "reviewRating.name",
+    ),
+    "publisher_name": (
+        "publisher",
+        "publisher_name",
+        "checkedby",
+        "site_name",
+        "author.name",
+        "claimReview_author_name",
+    ),
     "publisher_site": ("publisher_site", "author.url", "claimReview_author_url"),
     "review_date": ("review_date", "ruling_date", "date_published", "reviewDate", "claimReview_datePublished"),
     "claimant": ("claimant", "speaker", "itemReviewed.author.name", "creativeWork_author_name"),
@@ -66,8 +83,23 @@ REQUIRED_FIELDS = ("review_url", "claim_text")
 CORE_FIELDS = frozenset({"review_url", "claim_text", "rating_text", "rating_value"})
 #: Column names that tables of posts (or anything else) use too: they do not show that a
 #: table holds fact-checks (twarc-csv has ``author.name`` and ``author.url``, for one).
-GENERIC_COLUMNS = frozenset({"url", "link", "text", "title", "headline", "language", "lang", "rating", "verdict",
-                             "statement", "speaker", "authorname", "authorurl"})
+GENERIC_COLUMNS = frozenset(
+    {
+        "url",
+        "link",
+        "text",
+        "title",
+        "headline",
+        "language",
+        "lang",
+        "rating",
+        "verdict",
+        "statement",
+        "speaker",
+        "authorname",
+        "authorurl",
+    }
+)
 
 #: ClaimsKG explorer export: our field → its column.
 CLAIMSKG_COLUMNS: dict[str, str] = {
@@ -121,8 +153,9 @@ def is_factcheck_header(header: list[str]) -> bool:
     return len(specific) >= 2 and bool(specific & CORE_FIELDS)
 
 
-def resolve_columns(header: list[str], column_map: Mapping[str, str] | None = None,
-                    family: Mapping[str, str] | None = None) -> dict[str, str]:
+def resolve_columns(
+    header: list[str], column_map: Mapping[str, str] | None = None, family: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Our field → the header's column, for the fields that have one.
 
     ``column_map`` entries win, then ``family`` (a known export's columns), then aliases.
@@ -145,8 +178,14 @@ def resolve_columns(header: list[str], column_map: Mapping[str, str] | None = No
     claimed = set(columns.values())
     for field_name, aliases in FIELD_ALIASES.items():
         if field_name not in columns:
-            hit = next((by_key[_column_key(a)] for a in aliases
-                        if _column_key(a) in by_key and by_key[_column_key(a)] not in claimed), None)
+            hit = next(
+                (
+                    by_key[_column_key(a)]
+                    for a in aliases
+                    if _column_key(a) in by_key and by_key[_column_key(a)] not in claimed
+                ),
+                None,
+            )
             if hit is not None:
                 columns[field_name] = hit
                 claimed.add(hit)
@@ -173,8 +212,9 @@ def _require(header: list[str], columns: dict[str, str]) -> None:
     )
 
 
-def _from_row(row: dict[str, str], columns: dict[str, str], scale: tuple[float, float] | None,
-              source: SourceRef) -> ReadResult:
+def _from_row(
+    row: dict[str, str], columns: dict[str, str], scale: tuple[float, float] | None, source: SourceRef
+) -> ReadResult:
     fields = FieldCollector()
 
     def cell(field_name: str) -> str | None:
@@ -190,11 +230,18 @@ def _from_row(row: dict[str, str], columns: dict[str, str], scale: tuple[float, 
 
     for required in REQUIRED_FIELDS:
         if not cell(required):
-            return rejected(source.path, source.location, source.format,
-                            f"no {required} (column {columns[required]!r} is empty)", row)
+            return rejected(
+                source.path,
+                source.location,
+                source.format,
+                f"no {required} (column {columns[required]!r} is empty)",
+                row,
+            )
     url = cell("review_url")
-    best, worst = scale or (fields.number(cell("best_rating"), column("best_rating")),
-                            fields.number(cell("worst_rating"), column("worst_rating")))
+    best, worst = scale or (
+        fields.number(cell("best_rating"), column("best_rating")),
+        fields.number(cell("worst_rating"), column("worst_rating")),
+    )
     record = FactCheck(
         review_url=url,
         claim_text=text("claim_text"),

@@ -52,7 +52,11 @@ def _units(document: Any, prefix: str = "") -> list[_Unit] | None:
         if not any(u is not None for u in units):
             return None
         other = "neither a claim nor a markup page"
-        return [unit for i, u in enumerate(units) for unit in (u if u is not None else [(f"{prefix}[{i}]", other, document[i])])]
+        return [
+            unit
+            for i, u in enumerate(units)
+            for unit in (u if u is not None else [(f"{prefix}[{i}]", other, document[i])])
+        ]
     if not isinstance(document, dict):
         return None
     for key, kind in _KINDS.items():
@@ -65,8 +69,10 @@ def _units(document: Any, prefix: str = "") -> list[_Unit] | None:
             if not isinstance(items, list):
                 return [(at, f"{key} is a JSON {json_type(items)}, not a list", items)]
             if key == "results":  # image search: each result wraps its claim
-                return [(f"{at}[{i}].claim", kind, r.get("claim") if isinstance(r, dict) else r)
-                        for i, r in enumerate(items)]
+                return [
+                    (f"{at}[{i}].claim", kind, r.get("claim") if isinstance(r, dict) else r)
+                    for i, r in enumerate(items)
+                ]
             return [(f"{at}[{i}]", kind, item) for i, item in enumerate(items)]
     if not document or set(document) == {"nextPageToken"}:
         return []  # an empty result page
@@ -86,8 +92,15 @@ def _extract(document: Any, where: str, path: Path) -> list[ReadResult] | None:
         entries = unit.get(entries_key) if isinstance(unit, dict) else None
         if not isinstance(entries, list) or not entries:
             owner = "claim" if kind == "claim" else "markup page"
-            results.append(rejected(path, join_location(where, at), FORMAT, f"{owner} has no {entries_key} entries",
-                                    json_limits.clip(unit)))
+            results.append(
+                rejected(
+                    path,
+                    join_location(where, at),
+                    FORMAT,
+                    f"{owner} has no {entries_key} entries",
+                    json_limits.clip(unit),
+                )
+            )
             continue
         build = _from_review if kind == "claim" else _from_markup
         for j, entry in enumerate(entries):
@@ -136,8 +149,9 @@ def _from_markup(page: dict[str, Any], markup: Any, source: SourceRef, raw: dict
     fields = FieldCollector()
     claim = fields.text(markup.get("claimReviewed"), "claimReviewed")
     if not claim:
-        return rejected(source.path, source.location, FORMAT,
-                        missing("markup", "claimReviewed", markup.get("claimReviewed")), raw)
+        return rejected(
+            source.path, source.location, FORMAT, missing("markup", "claimReviewed", markup.get("claimReviewed")), raw
+        )
     author = page.get("claimReviewAuthor") if isinstance(page.get("claimReviewAuthor"), dict) else {}
     claim_author = markup.get("claimAuthor") if isinstance(markup.get("claimAuthor"), dict) else {}
     rating = markup.get("rating") if isinstance(markup.get("rating"), dict) else {}
@@ -165,5 +179,6 @@ def _from_markup(page: dict[str, Any], markup: Any, source: SourceRef, raw: dict
 
 def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
     """FactChecks from Fact Check Tools output (see the module docstring for the shapes)."""
-    yield from read_json_documents(Path(path), FORMAT, _extract,
-                                   "Fact Check Tools output (a claims:search page, claims or markup pages)")
+    yield from read_json_documents(
+        Path(path), FORMAT, _extract, "Fact Check Tools output (a claims:search page, claims or markup pages)"
+    )

@@ -51,15 +51,18 @@ _POST_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Telegram messages", re.compile(r'"date_unixtime"\s*:|"_"\s*:\s*"Message"')),
 )
 #: Columns only tables of posts have: X API v2 / twarc-csv and Twitter v1.1 / archive names.
-_POST_COLUMNS = re.compile(r"^(?:author\.)?public_metrics\.|^(?:author_id|conversation_id|tweet_id|id_str|full_text|"
-                           r"favorite_count|retweet_count|in_reply_to_status_id_str|(?:user\.)?screen_name)$")
+_POST_COLUMNS = re.compile(
+    r"^(?:author\.)?public_metrics\.|^(?:author_id|conversation_id|tweet_id|id_str|full_text|"
+    r"favorite_count|retweet_count|in_reply_to_status_id_str|(?:user\.)?screen_name)$"
+)
 #: Post author fields: with a post id and a time, they show a table of posts (as metrics do).
 _AUTHOR_FIELDS = ("author_id", "author_handle")
 
 
 def _looks_like_posts(path: Path, why: str, hint: str = "") -> FormatError:
-    return FormatError(f"{path.name} looks like social-media posts ({why}), not fact-checks; use `claimwatch ingest posts`"
-                       + hint)
+    return FormatError(
+        f"{path.name} looks like social-media posts ({why}), not fact-checks; use `claimwatch ingest posts`" + hint
+    )
 
 
 def _post_columns(header: list[str]) -> list[str]:
@@ -70,7 +73,9 @@ def _post_columns(header: list[str]) -> list[str]:
     if named:
         return named
     lower = {h.casefold(): h for h in header}
-    found = {field: next((lower[a] for a in aliases if a in lower), None) for field, aliases in generic.FIELD_ALIASES.items()}
+    found = {
+        field: next((lower[a] for a in aliases if a in lower), None) for field, aliases in generic.FIELD_ALIASES.items()
+    }
     metrics = [found[f] for f in generic.METRIC_FIELDS if found[f]]
     author = next((found[f] for f in _AUTHOR_FIELDS if found[f]), None)
     evidence = metrics or ([author, found["created_at"]] if author and found["created_at"] else [])
@@ -110,7 +115,9 @@ def detect_factcheck_format(path: Path) -> str:
             if pattern.search(text):
                 return name
         if _LABEL_EVENTS.search(text):
-            raise FormatError(f"{path.name} holds X label-stream events, not fact-checks; use `claimwatch ingest labels`")
+            raise FormatError(
+                f"{path.name} holds X label-stream events, not fact-checks; use `claimwatch ingest labels`"
+            )
         for what, pattern in _POST_SIGNATURES:
             if pattern.search(text):
                 raise _looks_like_posts(path, what)
@@ -124,11 +131,15 @@ def detect_factcheck_format(path: Path) -> str:
     if factcheck_csv.is_factcheck_header(header):
         return "csv"
     if cn_columns.NOTE_ID in header:
-        raise FormatError(f"{path.name} is a Community Notes download (column {cn_columns.NOTE_ID}), not fact-checks; "
-                          "use `claimwatch ingest notes`")
+        raise FormatError(
+            f"{path.name} is a Community Notes download (column {cn_columns.NOTE_ID}), not fact-checks; "
+            "use `claimwatch ingest notes`"
+        )
     post_columns = _post_columns(header)
     if post_columns:
-        raise _looks_like_posts(path, f"columns {', '.join(post_columns[:3])} and no claim/review/rating columns",
-                                " (if it does hold fact-checks, give --format csv and --map review_url=COLUMN "
-                                "--map claim_text=COLUMN)")
+        raise _looks_like_posts(
+            path,
+            f"columns {', '.join(post_columns[:3])} and no claim/review/rating columns",
+            " (if it does hold fact-checks, give --format csv and --map review_url=COLUMN --map claim_text=COLUMN)",
+        )
     return "csv"

@@ -57,11 +57,24 @@ JSONL_FORMAT = "jsonl"
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "id_str", "post_id", "tweet_id", "status_id"),
     "author_id": ("author_id", "user_id", "user.id_str", "user_id_str"),
-    "author_handle": ("author_handle", "username", "handle", "screen_name", "user.screen_name", "user_screen_name",
-                      "user", "author"),
+    "author_handle": (
+        "author_handle",
+        "username",
+        "handle",
+        "screen_name",
+        "user.screen_name",
+        "user_screen_name",
+        "user",
+        "author",
+    ),
     "author_name": ("author_name", "display_name", "user_name", "user.name"),
-    "author_followers": ("author_followers", "followers", "followers_count", "user.followers_count",
-                         "user_followers_count"),
+    "author_followers": (
+        "author_followers",
+        "followers",
+        "followers_count",
+        "user.followers_count",
+        "user_followers_count",
+    ),
     "created_at": ("created_at", "date", "timestamp", "published_at"),
     "text": ("extended_tweet.full_text", "full_text", "text", "content", "body", "message"),
     "lang": ("lang", "language"),
@@ -69,8 +82,13 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "kind": ("kind", "post_kind", "post_type"),
     "referenced_id": ("referenced_id", "referenced_post_id"),
     # The post this one reposts / quotes / answers; a value also gives the kind (see build_post).
-    "repost_of": ("repost_of", "retweeted_status.id_str", "retweeted_status_id_str", "retweeted_status_id",
-                  "retweeted_status.id"),
+    "repost_of": (
+        "repost_of",
+        "retweeted_status.id_str",
+        "retweeted_status_id_str",
+        "retweeted_status_id",
+        "retweeted_status.id",
+    ),
     "quote_of": ("quote_of", "quoted_status_id_str", "quoted_status.id_str", "quoted_status_id"),
     "reply_to": ("reply_to", "in_reply_to_status_id_str", "in_reply_to_status_id"),
     "views": ("views", "view_count", "impressions", "impression_count"),
@@ -240,13 +258,15 @@ def read_csv(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
         raise FormatError("no header row: the file is empty or its first line is not UTF-8")
     columns = _csv_columns(header, ctx.column_map)
     if "id" not in columns:
-        raise FormatError(
-            f"no id column among {column_list(header)}; name the post id column with --map id=COLUMN")
+        raise FormatError(f"no id column among {column_list(header)}; name the post id column with --map id=COLUMN")
     for text in unread_columns_notes(header, {c for cs in columns.values() for c in cs}):
         note(ctx, text)
     if not ({"author_id", "author_handle"} & columns.keys() or context_account(ctx)):
-        note(ctx, "no author column: posts are stored without an author; if the file holds one account's posts, "
-                  "pass --account HANDLE (or --map author_handle=COLUMN)")
+        note(
+            ctx,
+            "no author column: posts are stored without an author; if the file holds one account's posts, "
+            "pass --account HANDLE (or --map author_handle=COLUMN)",
+        )
     for no, row, rejection in iter_csv_rows(path, CSV_FORMAT, delimiter):
         if rejection:
             yield rejection
@@ -301,9 +321,32 @@ def read_jsonl(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
 _ID_SNIFF_OBJECTS = 20
 #: Words that make an unread column look like one of our fields, and the field kind named.
 _LOOKS_LIKE: tuple[tuple[str, frozenset[str]], ...] = (
-    ("metrics", frozenset({"count", "counts", "views", "view", "impressions", "impression", "likes", "favorites",
-                           "favourites", "retweets", "reposts", "shares", "replies", "quotes", "bookmarks",
-                           "reactions", "engagement", "engagements", "plays"})),
+    (
+        "metrics",
+        frozenset(
+            {
+                "count",
+                "counts",
+                "views",
+                "view",
+                "impressions",
+                "impression",
+                "likes",
+                "favorites",
+                "favourites",
+                "retweets",
+                "reposts",
+                "shares",
+                "replies",
+                "quotes",
+                "bookmarks",
+                "reactions",
+                "engagement",
+                "engagements",
+                "plays",
+            }
+        ),
+    ),
     ("an author", frozenset({"user", "username", "screen", "author", "handle", "account"})),
     ("a time", frozenset({"date", "time", "timestamp", "datetime"})),
 )
@@ -326,8 +369,10 @@ def unread_columns_notes(columns: Iterable[str], used: set[str]) -> list[str]:
     notes = []
     for looks, names in found.items():
         maps = " ".join(f"--map {_guess_field(n) or 'FIELD'}={n}" for n in names[:3])
-        notes.append(f"columns that look like {looks} were not read: {column_list(names)}; "
-                     f"map them with {maps}{' …' if len(names) > 3 else ''}")
+        notes.append(
+            f"columns that look like {looks} were not read: {column_list(names)}; "
+            f"map them with {maps}{' …' if len(names) > 3 else ''}"
+        )
     return notes
 
 

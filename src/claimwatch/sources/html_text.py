@@ -20,8 +20,9 @@ _HIDDEN_ELEMENTS = frozenset({"script", "style", "template"})
 #: Class of Mastodon's quote-post fallback paragraph ("RE: https://…"), hidden by clients.
 HIDDEN_CLASS = "quote-inline"
 #: Elements with no end tag (they never open anything to skip).
-_VOID_ELEMENTS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-                            "track", "wbr"})
+_VOID_ELEMENTS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+)
 
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 _BREAKS = re.compile(r" *\n *")

@@ -121,6 +121,7 @@ def _where(location: str) -> str:
 
 # Guards for values of hostile JSON: the type a field should have, else "absent".
 
+
 def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -136,6 +137,7 @@ def as_text(value: Any) -> str | None:
 
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
 
 #: Bytes after the first line read to see whether anything follows it.
 _SNIFF_BYTES = 8192
@@ -160,8 +162,11 @@ def iter_values(path: Path, fmt: str) -> Iterator[tuple[str, dict[str, Any] | No
             if isinstance(item, dict):
                 yield location, item, None
             else:
-                yield location, None, rejected(path, location, fmt,
-                                               f"JSON {json_type(item)} where an object was expected", item)
+                yield (
+                    location,
+                    None,
+                    rejected(path, location, fmt, f"JSON {json_type(item)} where an object was expected", item),
+                )
     else:
         raise FormatError(f"top-level JSON {json_type(document)}, not an object or an array")
 

@@ -59,8 +59,9 @@ def loads(text: str) -> Any:
 
 def _pair_surrogates(text: str) -> str:
     """``text`` with each unpaired ``\\uD800``-``\\uDFFF`` escape replaced by ``\\ufffd``."""
-    escapes = [(m.end() - 6, m.end(), int(m.group(2), 16)) for m in _SURROGATE_ESCAPE.finditer(text)
-               if len(m.group(1)) % 2]
+    escapes = [
+        (m.end() - 6, m.end(), int(m.group(2), 16)) for m in _SURROGATE_ESCAPE.finditer(text) if len(m.group(1)) % 2
+    ]
     pieces, kept, paired_to = [], 0, -1
     for i, (start, end, unit) in enumerate(escapes):
         if unit < 0xDC00:  # high: needs a low one right after it

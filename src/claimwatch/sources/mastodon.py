@@ -52,8 +52,12 @@ FORMAT = "mastodon"
 PLATFORM = "mastodon"
 
 #: Status counter -> our metric field (there is no view count).
-STATUS_COUNTS = {"favourites_count": "likes", "reblogs_count": "reposts", "replies_count": "replies",
-                 "quotes_count": "quotes"}
+STATUS_COUNTS = {
+    "favourites_count": "likes",
+    "reblogs_count": "reposts",
+    "replies_count": "replies",
+    "quotes_count": "quotes",
+}
 #: ActivityPub collection on a Note -> our metric field (``totalItems``, when the server sends it).
 NOTE_COUNTS = {"likes": "likes", "shares": "reposts", "replies": "replies"}
 STREAM_STATUS_EVENTS = frozenset({"update", "status.update"})
@@ -133,8 +137,9 @@ class _Reader(ObjectsReader):
         yields the quoted status as context (one level: context is not followed further)."""
         reblog = status.get("reblog")
         if isinstance(reblog, dict):
-            yield self._status_row(status, location, collected, (PostKind.REPOST, _uri_id(reblog.get("uri"))),
-                                   text_from=reblog)
+            yield self._status_row(
+                status, location, collected, (PostKind.REPOST, _uri_id(reblog.get("uri"))), text_from=reblog
+            )
             if collected:
                 yield from self._status(reblog, f"{location} reblog", collected=False)
             return
@@ -143,8 +148,14 @@ class _Reader(ObjectsReader):
         if collected and quoted is not None:
             yield from self._status(quoted, f"{location} quote", collected=False)
 
-    def _status_row(self, status: dict[str, Any], location: str, collected: bool,
-                    kind: tuple[PostKind, str | None], text_from: dict[str, Any] | None = None) -> ReadResult:
+    def _status_row(
+        self,
+        status: dict[str, Any],
+        location: str,
+        collected: bool,
+        kind: tuple[PostKind, str | None],
+        text_from: dict[str, Any] | None = None,
+    ) -> ReadResult:
         try:
             key = status_id(status.get("uri") or status.get("url"))
         except ValueError as exc:
@@ -154,18 +165,32 @@ class _Reader(ObjectsReader):
         handle = _handle(account, status.get("uri"), warnings)
         source = text_from or status
         fields: dict[str, Any] = {
-            "platform": PLATFORM, "id": key, "author_id": handle, "author_handle": handle,
-            "author_name": account.get("display_name"), "author_followers": account.get("followers_count"),
-            "created_at": status.get("created_at"), "lang": source.get("language"),
+            "platform": PLATFORM,
+            "id": key,
+            "author_id": handle,
+            "author_handle": handle,
+            "author_name": account.get("display_name"),
+            "author_followers": account.get("followers_count"),
+            "created_at": status.get("created_at"),
+            "lang": source.get("language"),
             "text": _post_text(source.get("spoiler_text"), source.get("content"), spoiler_is_html=False),
-            "kind": kind[0], "referenced_id": kind[1],
+            "kind": kind[0],
+            "referenced_id": kind[1],
             # a boost has no page of its own; its uri (…/activity) is no address for a reader
             "url": as_text(status.get("url")) or (None if text_from else as_text(status.get("uri"))),
         }
         fields.update({ours: status.get(theirs) for theirs, ours in STATUS_COUNTS.items()})
         media = [] if text_from else _status_media(status.get("media_attachments"))
-        return build_post(fields, status, self.source(location), self.ctx, media=media,
-                          author_raw=account or None, collected=collected, warnings=warnings)
+        return build_post(
+            fields,
+            status,
+            self.source(location),
+            self.ctx,
+            media=media,
+            author_raw=account or None,
+            collected=collected,
+            warnings=warnings,
+        )
 
     # ------------------------------------------------------------------ ActivityPub outbox
 
@@ -173,8 +198,11 @@ class _Reader(ObjectsReader):
         kind = activity.get("type")
         if kind == "Announce":
             yield self._announce(activity, location)
-        elif kind == "Create" and isinstance(activity.get("object"), dict) \
-                and activity["object"].get("type") in NOTE_TYPES:
+        elif (
+            kind == "Create"
+            and isinstance(activity.get("object"), dict)
+            and activity["object"].get("type") in NOTE_TYPES
+        ):
             yield self._note(activity["object"], activity, location)
         else:
             yield Skipped(f"ActivityPub {kind or 'untyped'} activities")
@@ -188,15 +216,19 @@ class _Reader(ObjectsReader):
         content, lang = _note_content(note)
         kind, referenced = _note_kind(note)
         fields: dict[str, Any] = {
-            "platform": PLATFORM, "id": key, "author_id": _actor_id(actor), "author_handle": _actor_handle(actor),
-            "created_at": note.get("published") or activity.get("published"), "lang": lang,
+            "platform": PLATFORM,
+            "id": key,
+            "author_id": _actor_id(actor),
+            "author_handle": _actor_handle(actor),
+            "created_at": note.get("published") or activity.get("published"),
+            "lang": lang,
             "text": _post_text(note.get("summary"), content, spoiler_is_html=True),
-            "kind": kind, "referenced_id": referenced,
+            "kind": kind,
+            "referenced_id": referenced,
             "url": as_text(note.get("url")) or as_text(note.get("id")),
         }
         fields.update({ours: as_dict(note.get(theirs)).get("totalItems") for theirs, ours in NOTE_COUNTS.items()})
-        return build_post(fields, activity, self.source(location), self.ctx,
-                          media=_note_media(note.get("attachment")))
+        return build_post(fields, activity, self.source(location), self.ctx, media=_note_media(note.get("attachment")))
 
     def _announce(self, activity: dict[str, Any], location: str) -> ReadResult:
         """A boost in the outbox: the boosted post is only a URI, so the row has no text."""
@@ -207,8 +239,15 @@ class _Reader(ObjectsReader):
         except ValueError as exc:
             return self.reject(location, f"Announce without usable ids: {exc}", activity)
         actor = activity.get("actor")
-        fields = {"platform": PLATFORM, "id": key, "author_id": _actor_id(actor), "author_handle": _actor_handle(actor),
-                  "created_at": activity.get("published"), "kind": PostKind.REPOST, "referenced_id": referenced}
+        fields = {
+            "platform": PLATFORM,
+            "id": key,
+            "author_id": _actor_id(actor),
+            "author_handle": _actor_handle(actor),
+            "created_at": activity.get("published"),
+            "kind": PostKind.REPOST,
+            "referenced_id": referenced,
+        }
         return build_post(fields, activity, self.source(location), self.ctx, media=[])
 
 
@@ -278,8 +317,9 @@ def _handle(account: dict[str, Any], status_uri: Any, warnings: list[FieldWarnin
         return acct
     host = _split(account.get("url"))[0] or _split(status_uri)[0]
     if host is None:
-        warnings.append(FieldWarning("account.acct", acct, "no instance known to qualify the handle with; "
-                                                           "stored as given"))
+        warnings.append(
+            FieldWarning("account.acct", acct, "no instance known to qualify the handle with; stored as given")
+        )
         return acct
     return f"{acct}@{host}"
 
@@ -336,11 +376,16 @@ def _status_media(attachments: Any) -> list[MediaRef]:
         if not isinstance(item, dict):
             continue
         key = item.get("id")
-        media.append(MediaRef(
-            media_key=str(key) if isinstance(key, (str, int)) and str(key) else f"attachment {n}",
-            type=as_text(item.get("type")), url=as_text(item.get("url")) or as_text(item.get("remote_url")),
-            preview_url=as_text(item.get("preview_url")),
-            duration_ms=_milliseconds(as_dict(as_dict(item.get("meta")).get("original")).get("duration")), raw=item))
+        media.append(
+            MediaRef(
+                media_key=str(key) if isinstance(key, (str, int)) and str(key) else f"attachment {n}",
+                type=as_text(item.get("type")),
+                url=as_text(item.get("url")) or as_text(item.get("remote_url")),
+                preview_url=as_text(item.get("preview_url")),
+                duration_ms=_milliseconds(as_dict(as_dict(item.get("meta")).get("original")).get("duration")),
+                raw=item,
+            )
+        )
     return media
 
 
@@ -360,6 +405,12 @@ def _note_media(attachments: Any) -> list[MediaRef]:
     for n, item in enumerate(attachments if isinstance(attachments, list) else (), start=1):
         if isinstance(item, dict):
             mime = as_text(item.get("mediaType"))
-            media.append(MediaRef(f"attachment {n}", mime.split("/", 1)[0] if mime else as_text(item.get("type")),
-                                  as_text(item.get("url")), raw=item))
+            media.append(
+                MediaRef(
+                    f"attachment {n}",
+                    mime.split("/", 1)[0] if mime else as_text(item.get("type")),
+                    as_text(item.get("url")),
+                    raw=item,
+                )
+            )
     return media

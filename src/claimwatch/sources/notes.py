@@ -23,7 +23,8 @@ from claimwatch.sources.x_labels import detect_label_format
 
 _MODULES: dict[str, ModuleType] = {m.FORMAT: m for m in (cn_notes, cn_status, cn_ratings)}
 NOTE_FORMATS: dict[str, Callable[[Path, ReadContext], Iterator[ReadResult]]] = {
-    name: m.read for name, m in _MODULES.items()}
+    name: m.read for name, m in _MODULES.items()
+}
 #: The fields ``--map FIELD=COLUMN`` takes, per format.
 MAP_FIELDS: dict[str, tuple[str, ...]] = {name: tuple(m.FIELDS) for name, m in _MODULES.items()}
 #: Field -> the column's current name (the same in every file that has the field).
@@ -35,8 +36,9 @@ _MARKERS = (
     (cn_status.FORMAT, frozenset(c.STATUS_ONLY)),
     (cn_notes.FORMAT, frozenset(c.NOTES_ONLY)),
 )
-_READ_FILES = ("claimwatch reads the notes, noteStatusHistory and ratings files of a download "
-               "(`claimwatch ingest notes`)")
+_READ_FILES = (
+    "claimwatch reads the notes, noteStatusHistory and ratings files of a download (`claimwatch ingest notes`)"
+)
 
 
 def sniff_notes_header(header: list[str]) -> str | None:
@@ -70,8 +72,9 @@ def check_column_map(column_map: Mapping[str, str]) -> None:
     unknown = sorted(set(column_map) - _CURRENT_NAME.keys())
     if unknown:
         fields = "; ".join(f"{fmt}: {', '.join(names)}" for fmt, names in MAP_FIELDS.items())
-        raise FormatError(f"--map: unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                          f"the fields are {fields}")
+        raise FormatError(
+            f"--map: unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; the fields are {fields}"
+        )
 
 
 def detect_notes_format(path: Path, column_map: Mapping[str, str] | None = None) -> str:
@@ -118,9 +121,11 @@ def _json_kind(path: Path) -> str:
     # imported here: posts.py imports this module to point Community Notes TSVs here
     from claimwatch.sources.posts import detect_post_format
 
-    for what, command, detect in (("X label stream events", "labels", detect_label_format),
-                                  ("fact-checks", "factchecks", detect_factcheck_format),
-                                  ("posts", "posts", detect_post_format)):
+    for what, command, detect in (
+        ("X label stream events", "labels", detect_label_format),
+        ("fact-checks", "factchecks", detect_factcheck_format),
+        ("posts", "posts", detect_post_format),
+    ):
         try:
             fmt = detect(path)
         except (ValueError, RecursionError):  # not that format (FormatError), or too deep to tell

@@ -36,7 +36,8 @@ SNIFF_BYTES = 8192
 CSV_SUFFIXES = frozenset({".csv", ".tsv"})
 
 _FACTCHECK_MARKERS = re.compile(
-    r'"@type"\s*:\s*"ClaimReview"|"claimReviewed"\s*:|"claimReview"\s*:|"dataFeedElement"\s*:', re.IGNORECASE)
+    r'"@type"\s*:\s*"ClaimReview"|"claimReviewed"\s*:|"claimReview"\s*:|"dataFeedElement"\s*:', re.IGNORECASE
+)
 _HTML = re.compile(r"<(!doctype\s+html|html)\b", re.IGNORECASE)
 _PAGE_KEY = re.compile(r'"(?:data|includes|meta)"\s*:')
 #: Keys and type names only each platform's files have, sought in the first SNIFF_BYTES of a JSON
@@ -44,13 +45,17 @@ _PAGE_KEY = re.compile(r'"(?:data|includes|meta)"\s*:')
 #: for Mastodon, Telethon type tags and Desktop export keys for Telegram. A key inside a string
 #: value is escaped (``\"time_us\"``), so post text cannot fake one.
 PLATFORM_MARKERS = {
-    "bluesky": re.compile(r'"\$type"\s*:\s*"(?:app\.bsky\.|network\.bsky\.jetstream)|"time_us"\s*:'
-                          r'|"collection"\s*:\s*"app\.bsky\.'),
+    "bluesky": re.compile(
+        r'"\$type"\s*:\s*"(?:app\.bsky\.|network\.bsky\.jetstream)|"time_us"\s*:'
+        r'|"collection"\s*:\s*"app\.bsky\.'
+    ),
     "mastodon": re.compile(r'"(?:favourites_count|reblogs_count|spoiler_text|orderedItems)"\s*:'),
-    "telegram": re.compile(r'"_"\s*:\s*"(?:Message|MessageService|Peer(?:Channel|Chat|User))"'
-                           r'|"(?:date_unixtime|text_entities|personal_information|left_chats)"\s*:'
-                           r'|"type"\s*:\s*"(?:personal_chat|bot_chat|saved_messages|(?:private|public)_'
-                           r'(?:channel|supergroup)|private_group)"'),
+    "telegram": re.compile(
+        r'"_"\s*:\s*"(?:Message|MessageService|Peer(?:Channel|Chat|User))"'
+        r'|"(?:date_unixtime|text_entities|personal_information|left_chats)"\s*:'
+        r'|"type"\s*:\s*"(?:personal_chat|bot_chat|saved_messages|(?:private|public)_'
+        r'(?:channel|supergroup)|private_group)"'
+    ),
 }
 
 
@@ -58,8 +63,10 @@ def detect_post_format(path: Path) -> str:
     """The POST_FORMATS name for ``path``, from its first few KB; FormatError when unsure."""
     head = _head(path)
     if _HTML.match(head) or _FACTCHECK_MARKERS.search(head):
-        raise FormatError("this looks like fact-checks (ClaimReview / fact-check feed or an HTML page), "
-                          "not posts; use `claimwatch ingest factchecks`")
+        raise FormatError(
+            "this looks like fact-checks (ClaimReview / fact-check feed or an HTML page), "
+            "not posts; use `claimwatch ingest factchecks`"
+        )
     if x_archive.PREFIX.match(head):
         return x_archive.FORMAT
     if head[0] in "{[":
@@ -72,15 +79,18 @@ def _detect_csv(path: Path, first_line: str) -> str:
     header = [h.strip() for h in next(csv.reader([first_line], delimiter=delimiter))]
     notes_format = sniff_notes_header(header)
     if notes_format:
-        raise FormatError(f"this is a Community Notes download ({notes_format}), not posts; "
-                          "use `claimwatch ingest notes`")
+        raise FormatError(
+            f"this is a Community Notes download ({notes_format}), not posts; use `claimwatch ingest notes`"
+        )
     other = unread_notes_file(header)
     if other:
         raise FormatError(f"this is {other}, not posts")
     if factcheck_csv.is_factcheck_header(header):
         found = factcheck_csv.resolve_columns(header)
-        raise FormatError(f"this looks like a fact-check CSV (columns {generic.column_list(list(found.values())[:4])}), "
-                          "not posts; use `claimwatch ingest factchecks`")
+        raise FormatError(
+            f"this looks like a fact-check CSV (columns {generic.column_list(list(found.values())[:4])}), "
+            "not posts; use `claimwatch ingest factchecks`"
+        )
     if "id" in header and any(twarc.CSV_FAMILY.match(h) for h in header):
         return "twarc-csv"
     if len(header) > 1 or path.suffix.lower() in CSV_SUFFIXES:
@@ -110,8 +120,9 @@ def _detect_json(path: Path, head: str) -> str:
         obj = load_json(first)
     except ValueError:  # a multi-line JSON document
         obj = None
-    if isinstance(obj, dict) and (x_v2.ENVELOPE in obj or any(key in obj for key in x_v2.PAGE_KEYS)
-                                  or all(key in obj for key in x_v1.MARKERS)):
+    if isinstance(obj, dict) and (
+        x_v2.ENVELOPE in obj or any(key in obj for key in x_v2.PAGE_KEYS) or all(key in obj for key in x_v1.MARKERS)
+    ):
         _refuse_other_objects(obj)
         if x_v2.ENVELOPE in obj or all(key in obj for key in x_v1.MARKERS):
             return "twarc2"
@@ -144,5 +155,7 @@ def _refuse_other_objects(obj: dict[str, Any]) -> None:
 
 
 def _unknown(what: str) -> FormatError:
-    return FormatError(f"cannot tell the post format ({what}); supported formats: {', '.join(POST_FORMATS)}. "
-                       "Name one explicitly if the file is one of them.")
+    return FormatError(
+        f"cannot tell the post format ({what}); supported formats: {', '.join(POST_FORMATS)}. "
+        "Name one explicitly if the file is one of them."
+    )

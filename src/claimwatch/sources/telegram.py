@@ -51,23 +51,45 @@ PLATFORM = "telegram"
 
 #: Desktop chat ``type`` -> the peer kind of its id (the ``from_id`` prefixes Desktop writes).
 DESKTOP_CHAT_PEERS = {
-    "personal_chat": "user", "bot_chat": "user", "saved_messages": "user", "replies": "user",
-    "verification_codes": "user", "private_group": "chat", "private_supergroup": "channel",
-    "public_supergroup": "channel", "private_channel": "channel", "public_channel": "channel",
+    "personal_chat": "user",
+    "bot_chat": "user",
+    "saved_messages": "user",
+    "replies": "user",
+    "verification_codes": "user",
+    "private_group": "chat",
+    "private_supergroup": "channel",
+    "public_supergroup": "channel",
+    "private_channel": "channel",
+    "public_channel": "channel",
 }
 DESKTOP_MESSAGE = "message"
 DESKTOP_SERVICE = "service"
 #: Desktop message keys describing its photo / its file (video, voice, document, sticker …).
 DESKTOP_PHOTO_KEYS = ("photo", "width", "height", "photo_file_size")
-DESKTOP_FILE_KEYS = ("file", "file_name", "file_size", "thumbnail", "media_type", "mime_type", "duration_seconds",
-                     "width", "height", "sticker_emoji", "performer", "title")
+DESKTOP_FILE_KEYS = (
+    "file",
+    "file_name",
+    "file_size",
+    "thumbnail",
+    "media_type",
+    "mime_type",
+    "duration_seconds",
+    "width",
+    "height",
+    "sticker_emoji",
+    "performer",
+    "title",
+)
 
 TELETHON_MESSAGE = "Message"
 #: Telethon message types that are not posts, and what they are.
 TELETHON_NOT_POSTS = {"MessageService": "service messages", "MessageEmpty": "empty (deleted) messages"}
 #: Telethon peer type -> (peer kind, id key).
-TELETHON_PEERS = {"PeerUser": ("user", "user_id"), "PeerChat": ("chat", "chat_id"),
-                  "PeerChannel": ("channel", "channel_id")}
+TELETHON_PEERS = {
+    "PeerUser": ("user", "user_id"),
+    "PeerChat": ("chat", "chat_id"),
+    "PeerChannel": ("channel", "channel_id"),
+}
 _PEER = re.compile(r"(?:user|chat|channel)\d{1,20}")
 
 
@@ -130,8 +152,9 @@ class _Reader(ObjectsReader):
             if usable:
                 yield from self._desktop_message(message, info, where)
             else:
-                yield self.reject(where, f"the chat's id {bare!r} is not a number: its messages cannot be keyed",
-                                   message)
+                yield self.reject(
+                    where, f"the chat's id {bare!r} is not a number: its messages cannot be keyed", message
+                )
 
     def _desktop_message(self, message: Any, chat: _Chat, location: str) -> Results:
         if not isinstance(message, dict):
@@ -141,8 +164,9 @@ class _Reader(ObjectsReader):
             yield Skipped("service messages (joins, pins, calls …)")
             return
         if message.get("type") != DESKTOP_MESSAGE:
-            yield self.reject(location, f"message type {message.get('type')!r} is neither 'message' nor 'service'",
-                               message)
+            yield self.reject(
+                location, f"message type {message.get('type')!r} is neither 'message' nor 'service'", message
+            )
             return
         try:
             key = message_id(chat.peer, message.get("id"))
@@ -153,23 +177,32 @@ class _Reader(ObjectsReader):
         created = message.get("date_unixtime")
         if not created and message.get("date"):
             created = message["date"]
-            warnings.append(FieldWarning("date", created, "no date_unixtime (an older export): the local time "
-                                                          "without offset is read as UTC"))
+            warnings.append(
+                FieldWarning(
+                    "date", created, "no date_unixtime (an older export): the local time without offset is read as UTC"
+                )
+            )
         kind, referenced = _desktop_kind(message, chat)
         from_id = message.get("from_id")  # "user123" / "channel123"; a bare number in old exports
         author = peer_id(from_id) or (str(from_id) if is_int(from_id) else None)
         if author is None and from_id is not None:
             warnings.append(FieldWarning("from_id", from_id, "not a Telegram peer id; the chat is the author"))
         fields: dict[str, Any] = {
-            "platform": PLATFORM, "id": key, "created_at": created, "text": _desktop_text(message),
+            "platform": PLATFORM,
+            "id": key,
+            "created_at": created,
+            "text": _desktop_text(message),
             "author_id": author or chat.peer,
             "author_name": message.get("from") if author else chat.name,
-            "kind": kind, "referenced_id": referenced,
-            "views": message.get("views"), "reposts": message.get("forwards"),
+            "kind": kind,
+            "referenced_id": referenced,
+            "views": message.get("views"),
+            "reposts": message.get("forwards"),
             "likes": _reaction_total(message.get("reactions"), warnings),
         }
-        yield build_post(fields, message, self.source(location), self.ctx, media=_desktop_media(message),
-                         warnings=warnings)
+        yield build_post(
+            fields, message, self.source(location), self.ctx, media=_desktop_media(message), warnings=warnings
+        )
 
     # ------------------------------------------------------------------ Telethon
 
@@ -190,15 +223,26 @@ class _Reader(ObjectsReader):
         kind, referenced = _telethon_kind(message, peer)
         reactions = message.get("reactions")
         fields: dict[str, Any] = {
-            "platform": PLATFORM, "id": key, "created_at": message.get("date"), "text": message.get("message"),
+            "platform": PLATFORM,
+            "id": key,
+            "created_at": message.get("date"),
+            "text": message.get("message"),
             "author_id": _telethon_peer(message.get("from_id")) or peer,
-            "kind": kind, "referenced_id": referenced,
-            "views": message.get("views"), "reposts": message.get("forwards"),
+            "kind": kind,
+            "referenced_id": referenced,
+            "views": message.get("views"),
+            "reposts": message.get("forwards"),
             "replies": as_dict(message.get("replies")).get("replies"),
             "likes": _reaction_total(as_dict(reactions).get("results"), warnings),
         }
-        yield build_post(fields, message, self.source(location), self.ctx, media=_telethon_media(message.get("media")),
-                         warnings=warnings)
+        yield build_post(
+            fields,
+            message,
+            self.source(location),
+            self.ctx,
+            media=_telethon_media(message.get("media")),
+            warnings=warnings,
+        )
 
 
 # ---------------------------------------------------------------------- Desktop fields
@@ -213,8 +257,10 @@ def _desktop_text(message: dict[str, Any]) -> str:
     if isinstance(text, str):
         return text
     parts = text if isinstance(text, list) else ()
-    return "".join(p if isinstance(p, str) else p.get("text", "") if isinstance(p, dict)
-                   and isinstance(p.get("text"), str) else "" for p in parts)
+    return "".join(
+        p if isinstance(p, str) else p.get("text", "") if isinstance(p, dict) and isinstance(p.get("text"), str) else ""
+        for p in parts
+    )
 
 
 def _desktop_kind(message: dict[str, Any], chat: _Chat) -> tuple[PostKind, str | None]:
@@ -241,8 +287,14 @@ def _desktop_media(message: dict[str, Any]) -> list[MediaRef]:
         mime = message.get("mime_type")
         kind = message.get("media_type") or (mime.split("/", 1)[0] if isinstance(mime, str) else None) or "file"
         seconds, _ = to_count(message.get("duration_seconds"), "duration_seconds")
-        media.append(MediaRef("file", str(kind), duration_ms=seconds * 1000 if seconds is not None else None,
-                              raw={k: message[k] for k in DESKTOP_FILE_KEYS if k in message}))
+        media.append(
+            MediaRef(
+                "file",
+                str(kind),
+                duration_ms=seconds * 1000 if seconds is not None else None,
+                raw={k: message[k] for k in DESKTOP_FILE_KEYS if k in message},
+            )
+        )
     return media
 
 
@@ -271,8 +323,9 @@ def _telethon_kind(message: dict[str, Any], peer: str) -> tuple[PostKind, str | 
     if not isinstance(reply, dict) or reply.get("reply_to_msg_id") is None:
         return PostKind.ORIGINAL, None
     try:
-        return PostKind.REPLY, message_id(_telethon_peer(reply.get("reply_to_peer_id")) or peer,
-                                          reply.get("reply_to_msg_id"))
+        return PostKind.REPLY, message_id(
+            _telethon_peer(reply.get("reply_to_peer_id")) or peer, reply.get("reply_to_msg_id")
+        )
     except ValueError:
         return PostKind.REPLY, None
 
@@ -291,8 +344,14 @@ def _telethon_media(media: Any) -> list[MediaRef]:
         major = mime.split("/", 1)[0] if isinstance(mime, str) else ""
         durations = (as_dict(a).get("duration") for a in as_list(doc.get("attributes")))
         seconds = next((d for d in durations if _is_seconds(d)), None)
-        return [MediaRef(str(doc["id"]), major if major in ("video", "audio", "image") else "document",
-                         duration_ms=None if seconds is None else round(seconds * 1000), raw=media)]
+        return [
+            MediaRef(
+                str(doc["id"]),
+                major if major in ("video", "audio", "image") else "document",
+                duration_ms=None if seconds is None else round(seconds * 1000),
+                raw=media,
+            )
+        ]
     if kind == "MessageMediaWebPage":
         url = as_dict(media.get("webpage")).get("url")
         return [MediaRef("webpage", "webpage", url if isinstance(url, str) else None, raw=media)]

@@ -89,8 +89,10 @@ CSV_REFERENCES = "referenced_tweets"
 CSV_TYPE = "type"
 REFERENCED_ROW_TYPES = frozenset(ref_type for ref_type, _ in x_v2.REFERENCE_KINDS)
 #: Columns of the twarc-csv family (any era): a CSV with an ``id`` and one of these is read as twarc-csv.
-CSV_FAMILY = re.compile(r"^(?:author\.username|public_metrics\..+|referenced_tweets(?:\..+)?|attachments\..+"
-                        r"|entities\..+|__twarc\..+)$")
+CSV_FAMILY = re.compile(
+    r"^(?:author\.username|public_metrics\..+|referenced_tweets(?:\..+)?|attachments\..+"
+    r"|entities\..+|__twarc\..+)$"
+)
 #: Referenced-post rows held back for the retrieval time of the row after them, at most.
 _MAX_WAITING = 100
 
@@ -127,17 +129,23 @@ def read_csv(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
         yield _csv_post(path, waiting_no, waiting_row, ctx, None)
 
 
-def _csv_post(path: Path, no: int, row: dict[str, str], ctx: ReadContext,
-              observed_at: datetime | None) -> ReadResult:
+def _csv_post(path: Path, no: int, row: dict[str, str], ctx: ReadContext, observed_at: datetime | None) -> ReadResult:
     warnings: list[FieldWarning] = []
     fields: dict[str, Any] = {ours: _unquote(row.get(column))[0] for ours, column in CSV_COLUMNS.items()}
     fields["text"] = _csv_text(row)
     references = row.get(CSV_REFERENCES)
     if references and not any(fields[name] for name in ("repost_of", "quote_of", "reply_to")):
         fields["kind"], fields["referenced_id"] = _json_references(references, warnings)
-    return build_post(fields, row, SourceRef(str(path), f"line {no}", CSV_FORMAT), ctx, observed_at=observed_at,
-                      media=_csv_media(row, warnings), collected=not _is_referenced_row(row),
-                      warnings=warnings)
+    return build_post(
+        fields,
+        row,
+        SourceRef(str(path), f"line {no}", CSV_FORMAT),
+        ctx,
+        observed_at=observed_at,
+        media=_csv_media(row, warnings),
+        collected=not _is_referenced_row(row),
+        warnings=warnings,
+    )
 
 
 def _is_referenced_row(row: dict[str, str]) -> bool:

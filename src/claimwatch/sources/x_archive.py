@@ -46,8 +46,11 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
     if context_account(ctx):
         handle, account_id = context_account(ctx), None
     if handle is None:
-        note(ctx, "no author: a Twitter archive's posts do not name their account (and no manifest.js lies beside "
-                  "the file); pass --account HANDLE")
+        note(
+            ctx,
+            "no author: a Twitter archive's posts do not name their account (and no manifest.js lies beside "
+            "the file); pass --account HANDLE",
+        )
     for n, item in enumerate(items, start=1):
         tweet = item.get(WRAPPER) if isinstance(item, dict) and isinstance(item.get(WRAPPER), dict) else item
         source = SourceRef(str(path), f"item {n}", FORMAT)
@@ -59,8 +62,9 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
         if not fields["repost_of"] and x_v1.is_retweet_text(fields["text"]):
             fields["kind"] = PostKind.REPOST
         fields["author_handle"], fields["author_id"] = handle, account_id
-        yield build_post(fields, tweet, source, ctx, observed_at=generated, media=_media(tweet, warnings),
-                         warnings=warnings)
+        yield build_post(
+            fields, tweet, source, ctx, observed_at=generated, media=_media(tweet, warnings), warnings=warnings
+        )
 
 
 def _items(path: Path) -> list[Any]:
@@ -72,10 +76,12 @@ def _items(path: Path) -> list[Any]:
     if match is None:
         raise FormatError("not a Twitter archive data file: it does not start with 'window.YTD.<name>.partN ='")
     if match.group(1) not in POST_FILES:
-        raise FormatError(f"a Twitter archive '{match.group(1)}' file, not the account's posts; "
-                          "claimwatch reads data/tweets.js (tweet.js in older archives)")
+        raise FormatError(
+            f"a Twitter archive '{match.group(1)}' file, not the account's posts; "
+            "claimwatch reads data/tweets.js (tweet.js in older archives)"
+        )
     try:
-        items = load_json(text[match.end():])
+        items = load_json(text[match.end() :])
     except ValueError as exc:
         raise FormatError(f"the archive's JSON is broken: {exc}") from None
     if not isinstance(items, list):
@@ -89,7 +95,7 @@ def _manifest(path: Path) -> tuple[str | None, str | None, datetime | None]:
     try:
         text = read_text(path)
         match = _MANIFEST_PREFIX.match(text)
-        config = load_json(text[match.end():].rstrip().rstrip(";")) if match else None
+        config = load_json(text[match.end() :].rstrip().rstrip(";")) if match else None
     except (OSError, UnicodeDecodeError, ValueError):
         return None, None, None
     user = config.get("userInfo") if isinstance(config, dict) else None
@@ -100,8 +106,11 @@ def _manifest(path: Path) -> tuple[str | None, str | None, datetime | None]:
     except (ValueError, OverflowError, OSError):
         generated = None
     handle, account_id = user.get("userName"), user.get("accountId")
-    return (handle if isinstance(handle, str) and handle else None,
-            account_id if isinstance(account_id, str) and account_id else None, generated)
+    return (
+        handle if isinstance(handle, str) and handle else None,
+        account_id if isinstance(account_id, str) and account_id else None,
+        generated,
+    )
 
 
 def _media(tweet: dict[str, Any], warnings: list[FieldWarning]) -> list[MediaRef]:
@@ -113,6 +122,12 @@ def _media(tweet: dict[str, Any], warnings: list[FieldWarning]) -> list[MediaRef
         if not isinstance(item, dict) or not (item.get("id_str") or item.get("id")):
             warnings.append(FieldWarning("extended_entities.media", item, "media item without an id; ignored"))
             continue
-        refs.append(MediaRef(media_key=str(item.get("id_str") or item.get("id")), type=item.get("type"),
-                             url=item.get("media_url_https") or item.get("media_url"), raw=item))
+        refs.append(
+            MediaRef(
+                media_key=str(item.get("id_str") or item.get("id")),
+                type=item.get("type"),
+                url=item.get("media_url_https") or item.get("media_url"),
+                raw=item,
+            )
+        )
     return refs

@@ -47,8 +47,13 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
         assert obj is not None
         problem = _unstorable(obj)
         if problem:
-            yield rejected(path, f"line {no}", FORMAT, problem,
-                           f"[a JSON object {problem}; not kept]" if problem == _TOO_DEEP else obj)
+            yield rejected(
+                path,
+                f"line {no}",
+                FORMAT,
+                problem,
+                f"[a JSON object {problem}; not kept]" if problem == _TOO_DEEP else obj,
+            )
             continue
         try:
             yield Parsed(_event(obj, SourceRef(str(path), f"line {no}", FORMAT)))
@@ -82,8 +87,9 @@ def _event(obj: dict[str, Any], source: SourceRef) -> LabelEvent:
         raise ValueError("no 'data' object")
     kinds = [k for k in EVENT_KINDS if k in data]
     if len(kinds) != 1:
-        raise ValueError(f"expected one of {', '.join(EVENT_KINDS)} in 'data', found keys "
-                         f"{[shown(k) for k in sorted(data)[:10]]}")
+        raise ValueError(
+            f"expected one of {', '.join(EVENT_KINDS)} in 'data', found keys {[shown(k) for k in sorted(data)[:10]]}"
+        )
     ev = data[kinds[0]]
     if not isinstance(ev, dict):
         raise ValueError(f"{kinds[0]} is a JSON {json_type(ev)}, not an object")
@@ -98,13 +104,24 @@ def _event(obj: dict[str, Any], source: SourceRef) -> LabelEvent:
     if not isinstance(event_type, str):
         raise ValueError(f"event_type is a JSON {json_type(event_type)}, not a string")
     if len(event_type) > _MAX_EVENT_TYPE or not event_type.isprintable():
-        raise ValueError(f"event_type {shown(event_type)!r} is longer than {_MAX_EVENT_TYPE} characters "
-                         "or has control characters")
+        raise ValueError(
+            f"event_type {shown(event_type)!r} is longer than {_MAX_EVENT_TYPE} characters or has control characters"
+        )
     if label == "notice" and not event_type:
         raise ValueError("a public_tweet_notice without an event_type cannot be matched to its apply/remove")
-    return LabelEvent(platform="x", platform_id=post_id, label=label, event_type=event_type, action=action,
-                      event_at=event_at, label_title=_text(ev.get("label_title")), details=_text(ev.get("details")),
-                      details_url=_text(ev.get("extended_details_url")), raw=obj, source=source)
+    return LabelEvent(
+        platform="x",
+        platform_id=post_id,
+        label=label,
+        event_type=event_type,
+        action=action,
+        event_at=event_at,
+        label_title=_text(ev.get("label_title")),
+        details=_text(ev.get("details")),
+        details_url=_text(ev.get("extended_details_url")),
+        raw=obj,
+        source=source,
+    )
 
 
 def _event_at(value: Any) -> datetime:
@@ -133,8 +150,10 @@ def detect_label_format(path: Path) -> str:
             return FORMAT
         if i >= _SNIFF_LINES:
             break
-    raise FormatError("no X label stream event (a JSON line with data.public_tweet_notice or "
-                      "data.public_tweet_unviewable) in its first lines")
+    raise FormatError(
+        "no X label stream event (a JSON line with data.public_tweet_notice or "
+        "data.public_tweet_unviewable) in its first lines"
+    )
 
 
 LABEL_FORMATS = {FORMAT: read}

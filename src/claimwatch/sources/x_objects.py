@@ -39,8 +39,7 @@ class XObjectKind:
 
 KINDS: tuple[XObjectKind, ...] = (
     XObjectKind("direct-message events", ("dm_conversation_id", "event_type", "sender_id"), with_text=True),
-    XObjectKind("label stream events", tuple(x_labels.EVENT_KINDS), "use `claimwatch ingest labels`",
-                with_text=True),
+    XObjectKind("label stream events", tuple(x_labels.EVENT_KINDS), "use `claimwatch ingest labels`", with_text=True),
     XObjectKind("users", ("username", "screen_name")),
     XObjectKind("communities", ("join_policy", "access")),
     XObjectKind("lists", ("owner_id", "member_count", "follower_count", "private")),
@@ -49,9 +48,24 @@ KINDS: tuple[XObjectKind, ...] = (
     XObjectKind("post counts (/2/tweets/counts)", ("tweet_count",)),
     XObjectKind("compliance jobs", ("upload_url", "download_url", "resumable")),
     XObjectKind("compliance results", ("redacted_at", "action")),
-    XObjectKind("compliance stream events", (
-        "delete", "withheld", "drop", "undrop", "scrub_geo", "user_delete", "user_undelete", "user_suspend",
-        "user_unsuspend", "user_withheld", "user_protect", "user_unprotect", "user_profile_modification")),
+    XObjectKind(
+        "compliance stream events",
+        (
+            "delete",
+            "withheld",
+            "drop",
+            "undrop",
+            "scrub_geo",
+            "user_delete",
+            "user_undelete",
+            "user_suspend",
+            "user_unsuspend",
+            "user_withheld",
+            "user_protect",
+            "user_unprotect",
+            "user_profile_modification",
+        ),
+    ),
     XObjectKind("usage", ("project_usage", "daily_project_usage", "cap_reset_day", "project_cap")),
     XObjectKind("filtered-stream rules", ("value", "tag")),
 )

@@ -35,8 +35,9 @@ def fields(post: dict[str, Any]) -> dict[str, Any]:
     user = user if isinstance(user, dict) else {}
     extended = post.get("extended_tweet")
     retweeted = post.get("retweeted_status")
-    text = ((extended.get("full_text") if isinstance(extended, dict) else None)
-            or post.get("full_text") or post.get("text"))
+    text = (
+        (extended.get("full_text") if isinstance(extended, dict) else None) or post.get("full_text") or post.get("text")
+    )
     out = {
         "id": post.get("id_str") or post.get("id"),
         "author_id": user.get("id_str") or user.get("id"),
@@ -52,6 +53,5 @@ def fields(post: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_retweet_text(text: Any) -> bool:
-    """"RT @handle: …": how a retweet looks where no ``retweeted_status`` says so (the archive)."""
+    """ "RT @handle: …": how a retweet looks where no ``retweeted_status`` says so (the archive)."""
     return isinstance(text, str) and text.startswith("RT @")
-

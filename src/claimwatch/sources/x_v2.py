@@ -64,8 +64,15 @@ METRIC_KEYS = {
 ENVELOPE = "__twarc"
 RETRIEVED_AT = "retrieved_at"
 #: Keys only a v2 post object has (besides ``id`` and ``text``): a JSON line with them is a post.
-V2_POST_KEYS = ("public_metrics", "edit_history_tweet_ids", "edit_history_post_ids", "author_id", "conversation_id",
-                *REFERENCED_KEYS, *NOTE_KEYS)
+V2_POST_KEYS = (
+    "public_metrics",
+    "edit_history_tweet_ids",
+    "edit_history_post_ids",
+    "author_id",
+    "conversation_id",
+    *REFERENCED_KEYS,
+    *NOTE_KEYS,
+)
 PAGE_NOUN = "an X API {name} page"
 
 #: Bytes read past the first line to tell one document from JSON lines.
@@ -84,8 +91,8 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
         text = read_text(path)
     except UnicodeDecodeError as exc:
         raise FormatError(
-            f"not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-            "X API v2 pages are UTF-8 JSON") from None
+            f"not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); X API v2 pages are UTF-8 JSON"
+        ) from None
     try:
         page = load_json(text)
     except ValueError as exc:
@@ -99,8 +106,10 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
     if not any(key in page for key in PAGE_KEYS):
         if page.get("errors"):
             raise FormatError(f"an X API error response with no data: {json.dumps(page['errors'])[:300]}")
-        raise FormatError(f"not an X API v2 page: top-level keys are {column_list(sorted(page))}, "
-                          f"expected some of {', '.join(PAGE_KEYS)}")
+        raise FormatError(
+            f"not an X API v2 page: top-level keys are {column_list(sorted(page))}, "
+            f"expected some of {', '.join(PAGE_KEYS)}"
+        )
     other = page_kind(page.get("data"))
     if other is not None:
         raise FormatError(other.message(PAGE_NOUN, "data items"))
@@ -123,8 +132,10 @@ def read_lines(path: Path, ctx: ReadContext, fmt: str) -> Iterator[ReadResult]:
         is_page = "errors" in obj or any(key in obj for key in PAGE_KEYS)
         other = page_kind(obj.get("data")) if is_page else classify(obj)
         if other is not None:
-            message = other.message(PAGE_NOUN if is_page else "X API {name} objects, one per line",
-                                    "data items" if is_page else "the objects")
+            message = other.message(
+                PAGE_NOUN if is_page else "X API {name} objects, one per line",
+                "data items" if is_page else "the objects",
+            )
             if not read_any:
                 raise FormatError(f"{location}: {message}")
             yield rejected(path, location, fmt, message, obj)
@@ -135,8 +146,18 @@ def read_lines(path: Path, ctx: ReadContext, fmt: str) -> Iterator[ReadResult]:
             results = read_page(obj, path, location, ctx, observed_at, fmt)
         elif any(key in obj for key in x_v1.MARKERS):
             user = obj.get("user")
-            results = iter((build_post(x_v1.fields(obj), obj, source, ctx, observed_at=observed_at,
-                                       author_raw=user if isinstance(user, dict) else None),))
+            results = iter(
+                (
+                    build_post(
+                        x_v1.fields(obj),
+                        obj,
+                        source,
+                        ctx,
+                        observed_at=observed_at,
+                        author_raw=user if isinstance(user, dict) else None,
+                    ),
+                )
+            )
         elif "id" in obj:
             results = read_flat_post(obj, source, ctx, observed_at)
         else:
@@ -154,7 +175,9 @@ def envelope_time(obj: dict[str, Any], fallback: datetime) -> tuple[datetime, Fi
     try:
         return parse_time(value) or fallback, None
     except (ValueError, OverflowError, OSError) as exc:
-        return fallback, FieldWarning(f"{ENVELOPE}.{RETRIEVED_AT}", value, f"{exc}; the file's observation time is used")
+        return fallback, FieldWarning(
+            f"{ENVELOPE}.{RETRIEVED_AT}", value, f"{exc}; the file's observation time is used"
+        )
 
 
 def first_line(path: Path) -> tuple[str, bool]:
@@ -233,8 +256,13 @@ def read_post(
         return rejected(source.path, source.location, source.format, "item is not a JSON object", post)
     other = classify(post)
     if other is not None:
-        return rejected(source.path, source.location, source.format,
-                        other.message("an X API {name} object, not a post", "its keys"), post)
+        return rejected(
+            source.path,
+            source.location,
+            source.format,
+            other.message("an X API {name} object, not a post", "its keys"),
+            post,
+        )
     warnings: list[FieldWarning] = []
     user = users.get(str(post.get("author_id")))
     fields = _fields(post, user, warnings)
@@ -242,8 +270,17 @@ def read_post(
     keys = attachments.get("media_keys") if isinstance(attachments, dict) else None
     keys = [str(key) for key in keys if key] if isinstance(keys, list) else []
     refs = [media_ref(media.get(key) or {"media_key": key}, warnings) for key in keys]
-    return build_post(fields, post, source, ctx, observed_at=observed_at, media=refs,
-                      author_raw=user, collected=collected, warnings=warnings)
+    return build_post(
+        fields,
+        post,
+        source,
+        ctx,
+        observed_at=observed_at,
+        media=refs,
+        author_raw=user,
+        collected=collected,
+        warnings=warnings,
+    )
 
 
 def read_flat_post(
@@ -276,7 +313,8 @@ def media_ref(item: dict[str, Any], warnings: list[FieldWarning]) -> MediaRef:
     metrics = item.get("public_metrics")
     duration, duration_warning = to_count(item.get("duration_ms"), f"media {key} duration_ms")
     views, views_warning = to_count(
-        metrics.get("view_count") if isinstance(metrics, dict) else None, f"media {key} view_count")
+        metrics.get("view_count") if isinstance(metrics, dict) else None, f"media {key} view_count"
+    )
     warnings.extend(w for w in (duration_warning, views_warning) if w)
     return MediaRef(
         media_key=key,

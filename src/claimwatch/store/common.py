@@ -26,8 +26,9 @@ def chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
 
 def json_digest(obj: Any) -> str:
     # surrogatepass: a lone surrogate (bad input) still hashes, stably, instead of raising
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False)
-                          .encode("utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    ).hexdigest()
 
 
 @dataclass
@@ -72,13 +73,18 @@ _SOURCED = s.Post.__table__.c
 
 def provenance(raw: dict[str, Any], source: r.SourceRef | None, digest: str, run_id: int | None) -> dict[str, Any]:
     """The SourcedRecord columns of a row (where it came from is escaped to fit, never refused)."""
+
     def fit(value: str | None, column: sa.Column[Any]) -> str | None:
         return None if value is None else sanitise.escape_text(value, sanitise.column_limit(column))
 
-    return dict(raw=raw, source_format=fit(source and source.format, _SOURCED.source_format),
-                source_path=fit(source and source.path, _SOURCED.source_path),
-                source_location=fit(source and source.location, _SOURCED.source_location),
-                content_hash=digest, ingest_run_id=run_id)
+    return dict(
+        raw=raw,
+        source_format=fit(source and source.format, _SOURCED.source_format),
+        source_path=fit(source and source.path, _SOURCED.source_path),
+        source_location=fit(source and source.location, _SOURCED.source_location),
+        content_hash=digest,
+        ingest_run_id=run_id,
+    )
 
 
 def raw_text(raw: Any) -> str:

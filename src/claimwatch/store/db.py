@@ -97,6 +97,7 @@ def _sqlite_file(url: str) -> Path | None:
 
 # --------------------------------------------------------------------------- engines
 
+
 def _sqlite_pragmas(read_only: bool) -> Callable[..., None]:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         # claimwatch issues BEGIN itself (see _sqlite_begin): pysqlite's own BEGIN comes only
@@ -112,6 +113,7 @@ def _sqlite_pragmas(read_only: bool) -> Callable[..., None]:
             _set_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+
     return on_connect
 
 
@@ -170,8 +172,10 @@ def create_engine(db: str | Path, *, read_only: bool = False) -> sa.Engine:
     except OSError as exc:
         raise StoreError(f"store {name}: cannot create its folder: {exc.strerror or exc}") from exc
     except (sa.exc.ArgumentError, ImportError) as exc:
-        raise StoreError(f"store {name}: not a store path or database URL claimwatch can use ({_first_line(exc)}); "
-                         "give a SQLite file or postgresql+psycopg://user@host/db") from exc
+        raise StoreError(
+            f"store {name}: not a store path or database URL claimwatch can use ({_first_line(exc)}); "
+            "give a SQLite file or postgresql+psycopg://user@host/db"
+        ) from exc
     sa.event.listen(engine, "handle_error", _one_line_errors(db))
     return engine
 
@@ -192,6 +196,7 @@ def writable(folder: Path) -> bool:
 
 
 # --------------------------------------------------------------------------- opening a store
+
 
 def open_store(db: str | Path, *, read_only: bool = False, create: bool = True) -> sa.Engine:
     """An engine for the store at ``db``, ready to use; :class:`StoreError` says why not.
@@ -232,22 +237,32 @@ def _schema_state(conn: sa.Connection) -> _SchemaState:
     script = ScriptDirectory.from_config(_alembic_config(conn))
     tables = set(sa.inspect(conn).get_table_names())
     current = MigrationContext.configure(conn).get_current_revision() if "alembic_version" in tables else None
-    return _SchemaState(current, script.get_current_head() or "", {rev.revision for rev in script.walk_revisions()},
-                        bool(tables - {"alembic_version"}))
+    return _SchemaState(
+        current,
+        script.get_current_head() or "",
+        {rev.revision for rev in script.walk_revisions()},
+        bool(tables - {"alembic_version"}),
+    )
 
 
 def _check_schema(state: _SchemaState, name: str, read_only: bool, create: bool = True) -> None:
     if state.current is None and state.other_tables:
-        raise StoreError(f"store {name}: holds other tables and no claimwatch schema, so it is not a claimwatch "
-                         "store; give a new file or an empty database")
+        raise StoreError(
+            f"store {name}: holds other tables and no claimwatch schema, so it is not a claimwatch "
+            "store; give a new file or an empty database"
+        )
     if state.current is not None and state.current not in state.known:
-        raise StoreError(f"store {name}: has schema revision {state.current}, which this claimwatch does not know "
-                         "(made by a newer version?); upgrade claimwatch")
+        raise StoreError(
+            f"store {name}: has schema revision {state.current}, which this claimwatch does not know "
+            "(made by a newer version?); upgrade claimwatch"
+        )
     if (read_only or not create) and state.current is None:
         raise StoreError(f"no claimwatch store in {name} (run `claimwatch init --db {name}` to create one)")
     if read_only and state.current != state.head:
-        raise StoreError(f"store {name}: was made by an older claimwatch (schema {state.current}, this one needs "
-                         f"{state.head}); run `claimwatch init --db {name}` to upgrade it")
+        raise StoreError(
+            f"store {name}: was made by an older claimwatch (schema {state.current}, this one needs "
+            f"{state.head}); run `claimwatch init --db {name}` to upgrade it"
+        )
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
@@ -304,6 +319,7 @@ def retry_races(fn: Callable[P, T]) -> Callable[P, T]:
     inserted one of its keys first or PostgreSQL broke a deadlock: the rerun reads the other
     command's rows and updates them instead. A key clash that persists is a real error and is
     raised. SQLite needs none of it: ``BEGIN IMMEDIATE`` lets one writer in at a time."""
+
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> T:
         conn = args[0]
@@ -319,6 +335,7 @@ def retry_races(fn: Callable[P, T]) -> Callable[P, T]:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
+
     return run
 
 
@@ -327,8 +344,10 @@ def retry_races(fn: Callable[P, T]) -> Callable[P, T]:
 #: SQLite's messages for what a user can meet, and what to tell them.
 _SQLITE_REASONS = {
     "database or disk is full": "the disk is full",
-    "attempt to write a readonly database": ("read-only (the file or its folder cannot be written); commands that "
-                                             "only read, such as report, stats and study run, still work"),
+    "attempt to write a readonly database": (
+        "read-only (the file or its folder cannot be written); commands that "
+        "only read, such as report, stats and study run, still work"
+    ),
     "file is not a database": "not a SQLite database, so not a claimwatch store",
     "database disk image is malformed": "the store file is damaged (malformed); restore it from a copy",
     "disk i/o error": "disk I/O error reading or writing the store",
@@ -351,8 +370,10 @@ def _one_line_errors(db: str | Path) -> Callable[[Any], None]:
         if reason is None and ctx.is_disconnect:
             reason = f"lost the connection to the database server ({_first_line(ctx.original_exception)})"
         if reason is not None:
-            raise StoreError(f"store {name}: {reason}" if reason != BUSY else f"{BUSY} ({name})") \
-                from ctx.original_exception
+            raise StoreError(
+                f"store {name}: {reason}" if reason != BUSY else f"{BUSY} ({name})"
+            ) from ctx.original_exception
+
     return handle
 
 
@@ -385,8 +406,10 @@ def _why_unopenable(path: Path | None) -> str:
     if not path.parent.is_dir():
         return "its folder does not exist"
     if not writable(path.parent) and path.with_name(path.name + "-wal").exists():
-        return (f"on read-only media with an unfinished write-ahead log ({path.name}-wal); copy the store and that "
-                "file to writable storage")
+        return (
+            f"on read-only media with an unfinished write-ahead log ({path.name}-wal); copy the store and that "
+            "file to writable storage"
+        )
     if not writable(path.parent):
         return "read-only media (its folder cannot be written)"
     return "permission denied (cannot open the file)"

@@ -18,8 +18,12 @@ _CHUNK = 500
 def _distinct(conn: sa.Connection, column: sa.ColumnElement[str], joined: sa.FromClause | None = None) -> list[str]:
     """The distinct non-empty values of ``column`` over collected posts (``joined``: posts and what
     the column comes from), sorted."""
-    q = (sa.select(column).select_from(joined if joined is not None else s.Post.__table__)
-         .where(s.Post.collected.is_(True), column.is_not(None)).distinct())
+    q = (
+        sa.select(column)
+        .select_from(joined if joined is not None else s.Post.__table__)
+        .where(s.Post.collected.is_(True), column.is_not(None))
+        .distinct()
+    )
     return sorted(v for (v,) in conn.execute(q) if v)
 
 
@@ -30,8 +34,11 @@ def account_handles(conn: sa.Connection) -> list[str]:
 
 def post_languages(conn: sa.Connection) -> list[str]:
     """The languages reports select on: detected, else the platform's tag (as ``repo.select_posts``)."""
-    return _distinct(conn, sa.func.coalesce(s.PostAnalysis.lang, s.Post.lang),
-                     sa.outerjoin(s.Post, s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id))
+    return _distinct(
+        conn,
+        sa.func.coalesce(s.PostAnalysis.lang, s.Post.lang),
+        sa.outerjoin(s.Post, s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id),
+    )
 
 
 def platforms(conn: sa.Connection) -> list[str]:
@@ -48,28 +55,49 @@ def factcheck_count(conn: sa.Connection) -> int:
 
 
 def _never_matched() -> sa.Select[tuple[int]]:
-    return (sa.select(sa.func.count()).select_from(s.Post)
-            .outerjoin(s.MatchState, s.MatchState.post_id == s.Post.id).where(s.MatchState.post_id.is_(None)))
+    return (
+        sa.select(sa.func.count())
+        .select_from(s.Post)
+        .outerjoin(s.MatchState, s.MatchState.post_id == s.Post.id)
+        .where(s.MatchState.post_id.is_(None))
+    )
 
 
 def unmatched_among(conn: sa.Connection, keys: Sequence[tuple[str, str]]) -> int:
     """How many of these posts (platform, platform id) were never matched (or re-opened by an edit)."""
     key = sa.tuple_(s.Post.platform, s.Post.platform_id)
-    return sum(conn.scalar(_never_matched().where(key.in_(keys[i:i + _CHUNK]))) or 0
-               for i in range(0, len(keys), _CHUNK))
+    return sum(
+        conn.scalar(_never_matched().where(key.in_(keys[i : i + _CHUNK]))) or 0 for i in range(0, len(keys), _CHUNK)
+    )
 
 
-def unmatched_in_window(conn: sa.Connection, *, handles: Sequence[str], since: datetime, until: datetime,
-                        kinds: Sequence[str], platforms: Sequence[str]) -> tuple[int, int]:
+def unmatched_in_window(
+    conn: sa.Connection,
+    *,
+    handles: Sequence[str],
+    since: datetime,
+    until: datetime,
+    kinds: Sequence[str],
+    platforms: Sequence[str],
+) -> tuple[int, int]:
     """(never matched, all) collected posts of a study's window: these accounts (any, when none;
     case-insensitive), created in [since, until), of these kinds and platforms (any, when none)."""
-    where = [s.Post.collected.is_(True), s.Post.created_at >= since, s.Post.created_at < until,
-             s.Post.kind.in_(list(kinds))]
+    where = [
+        s.Post.collected.is_(True),
+        s.Post.created_at >= since,
+        s.Post.created_at < until,
+        s.Post.kind.in_(list(kinds)),
+    ]
     if platforms:
         where.append(s.Post.platform.in_(list(platforms)))
     if handles:
-        where.append(s.Post.author_id.in_(sa.select(s.Author.id).where(
-            sa.func.lower(s.Author.handle).in_([h.lstrip("@").lower() for h in handles]))))
+        where.append(
+            s.Post.author_id.in_(
+                sa.select(s.Author.id).where(
+                    sa.func.lower(s.Author.handle).in_([h.lstrip("@").lower() for h in handles])
+                )
+            )
+        )
     total = sa.select(sa.func.count()).select_from(s.Post).where(*where)
     return conn.scalar(_never_matched().where(*where)) or 0, conn.scalar(total) or 0
 

@@ -21,10 +21,18 @@ def posts_to_match(conn: sa.Connection, index_version: str, rematch: bool, max_c
 
     ``text`` is the first ``max_chars`` characters (``text_length`` says how long the post is):
     matching reads no more, and a 10 MB post must not cost gigabytes."""
-    q = (sa.select(s.Post.id, sa.func.substr(s.Post.text, 1, max_chars).label("text"),
-                   sa.func.length(s.Post.text).label("text_length"), s.Post.text_hash, s.Post.created_at)
-         .where(s.Post.collected.is_(True))
-         .outerjoin(s.MatchState, s.MatchState.post_id == s.Post.id).order_by(s.Post.id))
+    q = (
+        sa.select(
+            s.Post.id,
+            sa.func.substr(s.Post.text, 1, max_chars).label("text"),
+            sa.func.length(s.Post.text).label("text_length"),
+            s.Post.text_hash,
+            s.Post.created_at,
+        )
+        .where(s.Post.collected.is_(True))
+        .outerjoin(s.MatchState, s.MatchState.post_id == s.Post.id)
+        .order_by(s.Post.id)
+    )
     if not rematch:
         q = q.where(sa.or_(s.MatchState.post_id.is_(None), s.MatchState.index_version != index_version))
     return list(conn.execute(q))
@@ -47,44 +55,82 @@ def current_text_hashes(conn: sa.Connection, post_ids: Sequence[int]) -> dict[in
     editing one of them waits for (or is waited for by) this write."""
     out: dict[int, str | None] = {}
     for chunk in chunks(sorted(set(post_ids))):
-        out.update({row.id: row.text_hash for row in conn.execute(
-            sa.select(s.Post.id, s.Post.text_hash).where(s.Post.id.in_(chunk)).order_by(s.Post.id).with_for_update())})
+        out.update(
+            {
+                row.id: row.text_hash
+                for row in conn.execute(
+                    sa.select(s.Post.id, s.Post.text_hash)
+                    .where(s.Post.id.in_(chunk))
+                    .order_by(s.Post.id)
+                    .with_for_update()
+                )
+            }
+        )
     return out
 
 
-def write_matches(conn: sa.Connection, post_id: int, candidates: Sequence[CandidateRow],
-                  method: str, index_version: str) -> int:
+def write_matches(
+    conn: sa.Connection, post_id: int, candidates: Sequence[CandidateRow], method: str, index_version: str
+) -> int:
     """Replace a post's machine candidates; analyst decisions on its current text are kept as
     they are. A decision on an earlier text stays as history while the machine's view of the
     new text takes its status (``outdated`` when the machine no longer ranks the pair).
 
     Returns the number of proposals written.
     """
-    decided = {row.factcheck_id: row.current for row in conn.execute(
-        sa.select(s.Match.factcheck_id, (s.Match.decided_text_hash == s.Post.text_hash).label("current"))
-        .join(s.Post, s.Post.id == s.Match.post_id)
-        .where(s.Match.post_id == post_id, s.Match.decision.is_not(None)))}
+    decided = {
+        row.factcheck_id: row.current
+        for row in conn.execute(
+            sa.select(s.Match.factcheck_id, (s.Match.decided_text_hash == s.Post.text_hash).label("current"))
+            .join(s.Post, s.Post.id == s.Match.post_id)
+            .where(s.Match.post_id == post_id, s.Match.decision.is_not(None))
+        )
+    }
     conn.execute(sa.delete(s.Match).where(s.Match.post_id == post_id, s.Match.decision.is_(None)))
     now = s.utcnow()
     rows, proposed = [], 0
     ranked = {c.factcheck_id for c in candidates}
     outdated = [fc for fc, current in decided.items() if not current and fc not in ranked]
     if outdated:
-        conn.execute(sa.update(s.Match).where(s.Match.post_id == post_id, s.Match.factcheck_id.in_(outdated))
-                     .values(status=r.MatchStatus.OUTDATED.value, updated_at=now))
+        conn.execute(
+            sa.update(s.Match)
+            .where(s.Match.post_id == post_id, s.Match.factcheck_id.in_(outdated))
+            .values(status=r.MatchStatus.OUTDATED.value, updated_at=now)
+        )
     for c in candidates:
         status = r.MatchStatus.PROPOSED if c.proposed else r.MatchStatus.CANDIDATE
         if c.factcheck_id in decided:
             machine = {} if decided[c.factcheck_id] else {"status": status.value}
             proposed += machine.get("status") == r.MatchStatus.PROPOSED
-            conn.execute(sa.update(s.Match).where(s.Match.post_id == post_id, s.Match.factcheck_id == c.factcheck_id)
-                         .values(rank=c.rank, score=c.score, confidence=c.confidence, evidence=c.evidence,
-                                 method=method, updated_at=now, **machine))
+            conn.execute(
+                sa.update(s.Match)
+                .where(s.Match.post_id == post_id, s.Match.factcheck_id == c.factcheck_id)
+                .values(
+                    rank=c.rank,
+                    score=c.score,
+                    confidence=c.confidence,
+                    evidence=c.evidence,
+                    method=method,
+                    updated_at=now,
+                    **machine,
+                )
+            )
             continue
         proposed += status == r.MatchStatus.PROPOSED
-        rows.append(dict(post_id=post_id, factcheck_id=c.factcheck_id, rank=c.rank, score=c.score,
-                         confidence=c.confidence, method=method, evidence=c.evidence, status=status.value,
-                         created_at=now, updated_at=now))
+        rows.append(
+            dict(
+                post_id=post_id,
+                factcheck_id=c.factcheck_id,
+                rank=c.rank,
+                score=c.score,
+                confidence=c.confidence,
+                method=method,
+                evidence=c.evidence,
+                status=status.value,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     if rows:
         conn.execute(sa.insert(s.Match), rows)
     set_match_state(conn, post_id, index_version, None)
@@ -93,8 +139,11 @@ def write_matches(conn: sa.Connection, post_id: int, candidates: Sequence[Candid
 
 def set_match_state(conn: sa.Connection, post_id: int, index_version: str, skip_reason: str | None) -> None:
     conn.execute(sa.delete(s.MatchState).where(s.MatchState.post_id == post_id))
-    conn.execute(sa.insert(s.MatchState).values(post_id=post_id, index_version=index_version,
-                                                 skip_reason=skip_reason, matched_at=s.utcnow()))
+    conn.execute(
+        sa.insert(s.MatchState).values(
+            post_id=post_id, index_version=index_version, skip_reason=skip_reason, matched_at=s.utcnow()
+        )
+    )
 
 
 def decide_match(conn: sa.Connection, match_id: int, status: r.MatchStatus, who: str, note: str | None) -> bool:
@@ -107,15 +156,25 @@ def decide_match(conn: sa.Connection, match_id: int, status: r.MatchStatus, who:
         raise ValueError(f"the analyst's name must be at most {limit} characters, and name and note plain text")
     decided = status != r.MatchStatus.PROPOSED
     on_text = sa.select(s.Post.text_hash).where(s.Post.id == s.Match.post_id).scalar_subquery()
-    res = conn.execute(sa.update(s.Match).where(s.Match.id == match_id).values(
-        status=status.value, decision=status.value if decided else None, decided_by=who if decided else None,
-        decided_at=s.utcnow() if decided else None, decided_text_hash=on_text if decided else None, note=note,
-        updated_at=s.utcnow()))
+    res = conn.execute(
+        sa.update(s.Match)
+        .where(s.Match.id == match_id)
+        .values(
+            status=status.value,
+            decision=status.value if decided else None,
+            decided_by=who if decided else None,
+            decided_at=s.utcnow() if decided else None,
+            decided_text_hash=on_text if decided else None,
+            note=note,
+            updated_at=s.utcnow(),
+        )
+    )
     return res.rowcount > 0
 
 
-def matches_for_posts(conn: sa.Connection, post_ids: Sequence[int], statuses: Sequence[str]
-                      ) -> dict[int, list[StoredMatch]]:
+def matches_for_posts(
+    conn: sa.Connection, post_ids: Sequence[int], statuses: Sequence[str]
+) -> dict[int, list[StoredMatch]]:
     """Matches in the given statuses with their fact-checks, best score first."""
     out: dict[int, list[StoredMatch]] = {}
     for chunk in chunks(list(post_ids)):
@@ -127,8 +186,10 @@ def matches_for_posts(conn: sa.Connection, post_ids: Sequence[int], statuses: Se
 
 def on_earlier_text() -> sa.ColumnElement[bool]:
     """A match whose analyst decision was made on another text than its post's (joined) one."""
-    return sa.and_(s.Match.decision.is_not(None),
-                   sa.or_(s.Match.decided_text_hash.is_(None), s.Match.decided_text_hash != s.Post.text_hash))
+    return sa.and_(
+        s.Match.decision.is_not(None),
+        sa.or_(s.Match.decided_text_hash.is_(None), s.Match.decided_text_hash != s.Post.text_hash),
+    )
 
 
 def decisions_on_earlier_text(conn: sa.Connection, post_ids: Sequence[int]) -> list[StoredMatch]:
@@ -136,29 +197,72 @@ def decisions_on_earlier_text(conn: sa.Connection, post_ids: Sequence[int]) -> l
     since): not counted anywhere, listed for re-review, oldest decision first."""
     out: list[StoredMatch] = []
     for chunk in chunks(sorted(set(post_ids))):
-        out.extend(_match(row) for row in conn.execute(
-            _matches_query().where(s.Match.post_id.in_(chunk), on_earlier_text())))
-    return sorted(out, key=lambda m: (m.decision is None or m.decision.at is None,
-                                      m.decision.at if m.decision and m.decision.at else 0, m.id))
+        out.extend(
+            _match(row) for row in conn.execute(_matches_query().where(s.Match.post_id.in_(chunk), on_earlier_text()))
+        )
+    return sorted(
+        out,
+        key=lambda m: (
+            m.decision is None or m.decision.at is None,
+            m.decision.at if m.decision and m.decision.at else 0,
+            m.id,
+        ),
+    )
 
 
-_FACTCHECK_COLUMNS = ("review_url", "claim_text", "title", "publisher_name", "publisher_site", "rating_text", "verdict",
-                      "review_date", "language")
+_FACTCHECK_COLUMNS = (
+    "review_url",
+    "claim_text",
+    "title",
+    "publisher_name",
+    "publisher_site",
+    "rating_text",
+    "verdict",
+    "review_date",
+    "language",
+)
 
 
 def _matches_query() -> sa.Select[Any]:
-    return (sa.select(s.Match.id, s.Match.post_id, s.Match.rank, s.Match.score, s.Match.confidence, s.Match.status,
-                      s.Match.method, s.Match.evidence, s.Match.decision, s.Match.decided_by, s.Match.decided_at,
-                      s.Match.note, (s.Match.decided_text_hash == s.Post.text_hash).label("on_current_text"),
-                      s.FactCheck.id.label("factcheck_id"), *(getattr(s.FactCheck, c) for c in _FACTCHECK_COLUMNS))
-            .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
-            .join(s.Post, s.Post.id == s.Match.post_id))
+    return (
+        sa.select(
+            s.Match.id,
+            s.Match.post_id,
+            s.Match.rank,
+            s.Match.score,
+            s.Match.confidence,
+            s.Match.status,
+            s.Match.method,
+            s.Match.evidence,
+            s.Match.decision,
+            s.Match.decided_by,
+            s.Match.decided_at,
+            s.Match.note,
+            (s.Match.decided_text_hash == s.Post.text_hash).label("on_current_text"),
+            s.FactCheck.id.label("factcheck_id"),
+            *(getattr(s.FactCheck, c) for c in _FACTCHECK_COLUMNS),
+        )
+        .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
+        .join(s.Post, s.Post.id == s.Match.post_id)
+    )
 
 
 def _match(row: Any) -> StoredMatch:
     fc = StoredFactCheck(id=row.factcheck_id, **{c: getattr(row, c) for c in _FACTCHECK_COLUMNS})
-    decision = None if row.decision is None else Decision(row.decision, row.decided_by, row.decided_at, row.note,
-                                                          bool(row.on_current_text))
-    return StoredMatch(id=row.id, post_id=row.post_id, rank=row.rank, score=float(row.score),
-                       confidence=None if row.confidence is None else float(row.confidence), status=row.status,
-                       method=row.method, evidence=row.evidence or {}, factcheck=fc, decision=decision)
+    decision = (
+        None
+        if row.decision is None
+        else Decision(row.decision, row.decided_by, row.decided_at, row.note, bool(row.on_current_text))
+    )
+    return StoredMatch(
+        id=row.id,
+        post_id=row.post_id,
+        rank=row.rank,
+        score=float(row.score),
+        confidence=None if row.confidence is None else float(row.confidence),
+        status=row.status,
+        method=row.method,
+        evidence=row.evidence or {},
+        factcheck=fc,
+        decision=decision,
+    )

@@ -14,6 +14,7 @@ from claimwatch.store.rows import StoredAnalysis, StoredTopic
 
 # --------------------------------------------------------------------------- text analysis and topics
 
+
 @retry_races
 def write_analysis(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Replace the stored analysis (language, check-worthiness, claim sentence) of these posts."""
@@ -43,8 +44,11 @@ def analysis_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int
 def topics_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[StoredTopic]]:
     out: dict[int, list[StoredTopic]] = {}
     for chunk in chunks(list(post_ids)):
-        q = (sa.select(*s.PostTopic.__table__.c).where(s.PostTopic.post_id.in_(chunk))
-             .order_by(s.PostTopic.post_id, s.PostTopic.topic))
+        q = (
+            sa.select(*s.PostTopic.__table__.c)
+            .where(s.PostTopic.post_id.in_(chunk))
+            .order_by(s.PostTopic.post_id, s.PostTopic.topic)
+        )
         for row in conn.execute(q):
             out.setdefault(row.post_id, []).append(StoredTopic(**row._mapping))
     return out

@@ -41,25 +41,45 @@ def _upsert_authors(conn: sa.Connection, authors: dict[tuple[str, str], r.Author
     for platform, pids in by_platform.items():
         for chunk in chunks(pids):
             for row in conn.execute(
-                sa.select(s.Author.id, s.Author.platform_id, s.Author.handle, s.Author.name, s.Author.followers)
-                .where(s.Author.platform == platform, s.Author.platform_id.in_(chunk))
+                sa.select(s.Author.id, s.Author.platform_id, s.Author.handle, s.Author.name, s.Author.followers).where(
+                    s.Author.platform == platform, s.Author.platform_id.in_(chunk)
+                )
             ):
                 key = (platform, row.platform_id)
                 ids[key] = row.id
                 new = authors[key]
                 # Fill in what a richer record knows; a sparse mention never erases it.
-                changes = {k: v for k, v in (("handle", new.handle), ("name", new.name), ("followers", new.followers))
-                           if v is not None and v != getattr(row, k)}
+                changes = {
+                    k: v
+                    for k, v in (("handle", new.handle), ("name", new.name), ("followers", new.followers))
+                    if v is not None and v != getattr(row, k)
+                }
                 if changes:
                     if new.raw:
                         changes["raw"] = new.raw
-                    conn.execute(sa.update(s.Author).where(s.Author.id == row.id).values(**changes, updated_at=s.utcnow()))
+                    conn.execute(
+                        sa.update(s.Author).where(s.Author.id == row.id).values(**changes, updated_at=s.utcnow())
+                    )
     missing = [(k, a) for k, a in authors.items() if k not in ids]
     if missing:
-        new_ids = conn.execute(
-            sa.insert(s.Author).returning(s.Author.id, sort_by_parameter_order=True),
-            [dict(platform=key[0], platform_id=key[1], handle=a.handle, name=a.name, followers=a.followers, raw=a.raw)
-             for key, a in missing]).scalars().all()
+        new_ids = (
+            conn.execute(
+                sa.insert(s.Author).returning(s.Author.id, sort_by_parameter_order=True),
+                [
+                    dict(
+                        platform=key[0],
+                        platform_id=key[1],
+                        handle=a.handle,
+                        name=a.name,
+                        followers=a.followers,
+                        raw=a.raw,
+                    )
+                    for key, a in missing
+                ],
+            )
+            .scalars()
+            .all()
+        )
         ids.update(zip((key for key, _ in missing), new_ids, strict=True))
     return ids
 
@@ -74,10 +94,19 @@ def text_hash(text: str) -> str:
 
 def post_content_hash(p: r.Post) -> str:
     """Hash of what a post *is* (not its metrics, which go to snapshots)."""
-    return json_digest([
-        p.text, p.kind.value, p.referenced_id, p.lang, p.url, p.created_at,
-        _author_key(p.author) if p.author else None, [m.media_key for m in p.media], p.collected,
-    ])
+    return json_digest(
+        [
+            p.text,
+            p.kind.value,
+            p.referenced_id,
+            p.lang,
+            p.url,
+            p.created_at,
+            _author_key(p.author) if p.author else None,
+            [m.media_key for m in p.media],
+            p.collected,
+        ]
+    )
 
 
 @retry_races
@@ -101,9 +130,14 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
     for platform, pids in by_platform.items():
         for chunk in chunks(pids):
             for row in conn.execute(
-                sa.select(s.Post.id, s.Post.platform_id, s.Post.content_hash, s.Post.collected, s.Post.text_hash,
-                          s.Post.observed_at)
-                .where(s.Post.platform == platform, s.Post.platform_id.in_(chunk))
+                sa.select(
+                    s.Post.id,
+                    s.Post.platform_id,
+                    s.Post.content_hash,
+                    s.Post.collected,
+                    s.Post.text_hash,
+                    s.Post.observed_at,
+                ).where(s.Post.platform == platform, s.Post.platform_id.in_(chunk))
             ):
                 existing[(platform, row.platform_id)] = row
 
@@ -121,10 +155,17 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
     for key, p in chosen.items():
         digest = post_content_hash(p)
         values = dict(
-            platform=p.platform, platform_id=p.platform_id,
+            platform=p.platform,
+            platform_id=p.platform_id,
             author_id=author_ids.get(_author_key(p.author)) if p.author else None,
-            created_at=p.created_at, text=p.text, lang=p.lang, url=p.url, kind=p.kind.value,
-            referenced_id=p.referenced_id, collected=p.collected, text_hash=text_hash(p.text),
+            created_at=p.created_at,
+            text=p.text,
+            lang=p.lang,
+            url=p.url,
+            kind=p.kind.value,
+            referenced_id=p.referenced_id,
+            collected=p.collected,
+            text_hash=text_hash(p.text),
             observed_at=p.metrics.observed_at if p.metrics else None,
             **provenance(p.raw, p.source, digest, run_id),
         )
@@ -153,12 +194,21 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
     counts.inserted += len(new)
     _reopen(conn, edited)
     counts.snapshots_added, counts.conflicts = _add_snapshots(
-        conn, [(post_ids[(p.platform, p.platform_id)], p) for p in posts if p.metrics is not None], run_id)
+        conn, [(post_ids[(p.platform, p.platform_id)], p) for p in posts if p.metrics is not None], run_id
+    )
     return counts
 
 
-_VERSION_COLUMNS = ("content_hash", "text", "observed_at", "raw", "source_format", "source_path",
-                    "source_location", "ingest_run_id")
+_VERSION_COLUMNS = (
+    "content_hash",
+    "text",
+    "observed_at",
+    "raw",
+    "source_format",
+    "source_path",
+    "source_location",
+    "ingest_run_id",
+)
 
 
 def _stored_content(conn: sa.Connection, post_id: int) -> dict[str, Any]:
@@ -168,12 +218,16 @@ def _stored_content(conn: sa.Connection, post_id: int) -> dict[str, Any]:
 
 def _keep_version(conn: sa.Connection, post_id: int, reason: str, values: dict[str, Any]) -> int:
     """Keep a post's content that is not (or no longer) the stored one; 1 if it was new."""
-    known = conn.scalar(sa.select(s.PostVersion.id).where(s.PostVersion.post_id == post_id,
-                                                          s.PostVersion.content_hash == values["content_hash"]))
+    known = conn.scalar(
+        sa.select(s.PostVersion.id).where(
+            s.PostVersion.post_id == post_id, s.PostVersion.content_hash == values["content_hash"]
+        )
+    )
     if known is not None:
         return 0
-    conn.execute(sa.insert(s.PostVersion).values(post_id=post_id, reason=reason,
-                                                 **{c: values[c] for c in _VERSION_COLUMNS}))
+    conn.execute(
+        sa.insert(s.PostVersion).values(post_id=post_id, reason=reason, **{c: values[c] for c in _VERSION_COLUMNS})
+    )
     return 1
 
 
@@ -184,21 +238,36 @@ def _reopen(conn: sa.Connection, post_ids: Sequence[int]) -> None:
     on_text = sa.select(s.Post.text_hash).where(s.Post.id == s.Match.post_id).scalar_subquery()
     for chunk in chunks(list(post_ids)):
         conn.execute(sa.delete(s.Match).where(s.Match.post_id.in_(chunk), s.Match.decision.is_(None)))
-        conn.execute(sa.update(s.Match).where(s.Match.post_id.in_(chunk), s.Match.decision.is_not(None)).values(
-            status=sa.case((s.Match.decided_text_hash == on_text, s.Match.decision),
-                           else_=r.MatchStatus.OUTDATED.value), updated_at=s.utcnow()))
+        conn.execute(
+            sa.update(s.Match)
+            .where(s.Match.post_id.in_(chunk), s.Match.decision.is_not(None))
+            .values(
+                status=sa.case(
+                    (s.Match.decided_text_hash == on_text, s.Match.decision), else_=r.MatchStatus.OUTDATED.value
+                ),
+                updated_at=s.utcnow(),
+            )
+        )
         for table in (s.MatchState, s.PostAnalysis, s.PostTopic):
             conn.execute(sa.delete(table).where(table.post_id.in_(chunk)))
 
 
-def _insert_posts(conn: sa.Connection, new: list[tuple[tuple[str, str], dict[str, Any], list[r.MediaRef]]],
-                  post_ids: dict[tuple[str, str], int]) -> None:
+def _insert_posts(
+    conn: sa.Connection,
+    new: list[tuple[tuple[str, str], dict[str, Any], list[r.MediaRef]]],
+    post_ids: dict[tuple[str, str], int],
+) -> None:
     """Insert a batch's new posts and their media in two statements (one row per post was most
     of an ingest's time)."""
     if not new:
         return
-    ids = conn.execute(sa.insert(s.Post).returning(s.Post.id, sort_by_parameter_order=True),
-                       [values for _, values, _ in new]).scalars().all()
+    ids = (
+        conn.execute(
+            sa.insert(s.Post).returning(s.Post.id, sort_by_parameter_order=True), [values for _, values, _ in new]
+        )
+        .scalars()
+        .all()
+    )
     media_rows = []
     for (key, _, media), post_id in zip(new, ids, strict=True):
         post_ids[key] = post_id
@@ -214,8 +283,18 @@ def _media_rows(post_id: int, media: list[r.MediaRef]) -> list[dict[str, Any]]:
         if m.media_key in seen:
             continue
         seen.add(m.media_key)
-        rows.append(dict(post_id=post_id, media_key=m.media_key, type=m.type, url=m.url, preview_url=m.preview_url,
-                         duration_ms=m.duration_ms, view_count=m.view_count, raw=m.raw))
+        rows.append(
+            dict(
+                post_id=post_id,
+                media_key=m.media_key,
+                type=m.type,
+                url=m.url,
+                preview_url=m.preview_url,
+                duration_ms=m.duration_ms,
+                view_count=m.view_count,
+                raw=m.raw,
+            )
+        )
     return rows
 
 
@@ -229,8 +308,9 @@ def _replace_media(conn: sa.Connection, post_id: int, media: list[r.MediaRef]) -
 _METRICS = r.METRIC_FIELDS
 
 
-def _add_snapshots(conn: sa.Connection, items: list[tuple[int, r.Post]], run_id: int | None
-                   ) -> tuple[int, list[r.Rejected]]:
+def _add_snapshots(
+    conn: sa.Connection, items: list[tuple[int, r.Post]], run_id: int | None
+) -> tuple[int, list[r.Rejected]]:
     """Add snapshots for (post id, observed_at) pairs not yet stored.
 
     The same observation twice adds nothing; if it disagrees with the stored numbers the
@@ -241,9 +321,11 @@ def _add_snapshots(conn: sa.Connection, items: list[tuple[int, r.Post]], run_id:
     existing: dict[tuple[int, datetime], tuple] = {}
     for chunk in chunks(sorted({pid for pid, _ in items})):
         for row in conn.execute(
-            sa.select(s.MetricSnapshot.post_id, s.MetricSnapshot.observed_at,
-                      *(getattr(s.MetricSnapshot, m) for m in _METRICS))
-            .where(s.MetricSnapshot.post_id.in_(chunk))
+            sa.select(
+                s.MetricSnapshot.post_id,
+                s.MetricSnapshot.observed_at,
+                *(getattr(s.MetricSnapshot, m) for m in _METRICS),
+            ).where(s.MetricSnapshot.post_id.in_(chunk))
         ):
             existing[(row.post_id, row.observed_at)] = tuple(row)[2:]
     rows, conflicts = [], []
@@ -255,13 +337,24 @@ def _add_snapshots(conn: sa.Connection, items: list[tuple[int, r.Post]], run_id:
         if key in existing:
             if existing[key] != numbers:
                 src = p.source or r.SourceRef("?", "?", "?")
-                conflicts.append(r.Rejected(
-                    src, f"conflicting snapshot for post {p.platform_id} at {m.observed_at.isoformat()}: "
-                         f"kept {dict(zip(_METRICS, existing[key], strict=True))}, ignored {dict(zip(_METRICS, numbers, strict=True))}",
-                    json.dumps(dict(zip(_METRICS, numbers, strict=True)))))
+                conflicts.append(
+                    r.Rejected(
+                        src,
+                        f"conflicting snapshot for post {p.platform_id} at {m.observed_at.isoformat()}: "
+                        f"kept {dict(zip(_METRICS, existing[key], strict=True))}, ignored {dict(zip(_METRICS, numbers, strict=True))}",
+                        json.dumps(dict(zip(_METRICS, numbers, strict=True))),
+                    )
+                )
             continue
         existing[key] = numbers
-        rows.append(dict(post_id=pid, observed_at=m.observed_at, ingest_run_id=run_id, **dict(zip(_METRICS, numbers, strict=True))))
+        rows.append(
+            dict(
+                post_id=pid,
+                observed_at=m.observed_at,
+                ingest_run_id=run_id,
+                **dict(zip(_METRICS, numbers, strict=True)),
+            )
+        )
     if rows:
         conn.execute(sa.insert(s.MetricSnapshot), rows)
     return len(rows), conflicts
@@ -269,10 +362,20 @@ def _add_snapshots(conn: sa.Connection, items: list[tuple[int, r.Post]], run_id:
 
 # --------------------------------------------------------------------------- report queries
 
-def select_posts(conn: sa.Connection, *, handles: Sequence[str] = (), since: datetime | None = None,
-                 until: datetime | None = None, keywords: Sequence[str] = (), include_reposts: bool = False,
-                 platform: str | None = None, topics: Sequence[str] = (), langs: Sequence[str] = (),
-                 matched: Sequence[str] = ()) -> list[StoredPost]:
+
+def select_posts(
+    conn: sa.Connection,
+    *,
+    handles: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    keywords: Sequence[str] = (),
+    include_reposts: bool = False,
+    platform: str | None = None,
+    topics: Sequence[str] = (),
+    langs: Sequence[str] = (),
+    matched: Sequence[str] = (),
+) -> list[StoredPost]:
     """Collected posts in a selection, with author handle, oldest first.
 
     ``until`` is exclusive. Keywords match case-insensitively anywhere in the text (any of them).
@@ -281,15 +384,32 @@ def select_posts(conn: sa.Connection, *, handles: Sequence[str] = (), since: dat
     ``matched``: posts with a match in any of these statuses.
     """
     lang = sa.func.coalesce(s.PostAnalysis.lang, s.Post.lang)
-    q = (sa.select(s.Post.id, s.Post.platform, s.Post.platform_id, s.Post.created_at, s.Post.text,
-                   lang.label("lang"), s.Post.lang.label("platform_lang"),
-                   s.Post.url, s.Post.kind, s.Post.referenced_id, s.Author.handle, s.Author.name.label("author_name"))
-         .outerjoin(s.Author, s.Author.id == s.Post.author_id)
-         .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
-         .where(s.Post.collected.is_(True)).order_by(s.Post.created_at, s.Post.id))
+    q = (
+        sa.select(
+            s.Post.id,
+            s.Post.platform,
+            s.Post.platform_id,
+            s.Post.created_at,
+            s.Post.text,
+            lang.label("lang"),
+            s.Post.lang.label("platform_lang"),
+            s.Post.url,
+            s.Post.kind,
+            s.Post.referenced_id,
+            s.Author.handle,
+            s.Author.name.label("author_name"),
+        )
+        .outerjoin(s.Author, s.Author.id == s.Post.author_id)
+        .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
+        .where(s.Post.collected.is_(True))
+        .order_by(s.Post.created_at, s.Post.id)
+    )
     if topics:
-        q = q.where(sa.exists().where(s.PostTopic.post_id == s.Post.id, s.PostTopic.topic.in_(list(topics)),
-                                      s.PostTopic.assigned.is_(True)))
+        q = q.where(
+            sa.exists().where(
+                s.PostTopic.post_id == s.Post.id, s.PostTopic.topic.in_(list(topics)), s.PostTopic.assigned.is_(True)
+            )
+        )
     if matched:
         q = q.where(sa.exists().where(s.Match.post_id == s.Post.id, s.Match.status.in_(list(matched))))
     if langs:
@@ -314,8 +434,11 @@ def snapshots_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[in
     out: dict[int, list[Snapshot]] = {}
     cols = [s.MetricSnapshot.post_id, s.MetricSnapshot.observed_at, *(getattr(s.MetricSnapshot, m) for m in _METRICS)]
     for chunk in chunks(list(post_ids)):
-        q = (sa.select(*cols).where(s.MetricSnapshot.post_id.in_(chunk))
-             .order_by(s.MetricSnapshot.post_id, s.MetricSnapshot.observed_at))
+        q = (
+            sa.select(*cols)
+            .where(s.MetricSnapshot.post_id.in_(chunk))
+            .order_by(s.MetricSnapshot.post_id, s.MetricSnapshot.observed_at)
+        )
         for row in conn.execute(q):
             out.setdefault(row.post_id, []).append(Snapshot(**row._mapping))
     return out
@@ -324,8 +447,13 @@ def snapshots_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[in
 def media_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[StoredMedia]]:
     out: dict[int, list[StoredMedia]] = {}
     for chunk in chunks(list(post_ids)):
-        q = (sa.select(s.Media.post_id, s.Media.media_key, s.Media.type, s.Media.url, s.Media.view_count,
-                       s.Media.duration_ms).where(s.Media.post_id.in_(chunk)).order_by(s.Media.post_id, s.Media.media_key))
+        q = (
+            sa.select(
+                s.Media.post_id, s.Media.media_key, s.Media.type, s.Media.url, s.Media.view_count, s.Media.duration_ms
+            )
+            .where(s.Media.post_id.in_(chunk))
+            .order_by(s.Media.post_id, s.Media.media_key)
+        )
         for row in conn.execute(q):
             out.setdefault(row.post_id, []).append(StoredMedia(**row._mapping))
     return out
@@ -333,9 +461,18 @@ def media_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, l
 
 def authors_of(conn: sa.Connection, handles: Sequence[str]) -> list[StoredAuthor]:
     """Accounts by handle (case-insensitive), for a study's account block."""
-    q = (sa.select(s.Author.platform, s.Author.platform_id, s.Author.handle, s.Author.name, s.Author.followers,
-                   s.Author.updated_at)
-         .where(sa.func.lower(s.Author.handle).in_([h.lower() for h in handles])).order_by(s.Author.handle))
+    q = (
+        sa.select(
+            s.Author.platform,
+            s.Author.platform_id,
+            s.Author.handle,
+            s.Author.name,
+            s.Author.followers,
+            s.Author.updated_at,
+        )
+        .where(sa.func.lower(s.Author.handle).in_([h.lower() for h in handles]))
+        .order_by(s.Author.handle)
+    )
     return [StoredAuthor(**row._mapping) for row in conn.execute(q)]
 
 
@@ -343,6 +480,12 @@ def platform_ids_of(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, t
     """Store post id -> (platform, platform id)."""
     out: dict[int, tuple[str, str]] = {}
     for chunk in chunks(sorted(set(post_ids))):
-        out.update({row.id: (row.platform, row.platform_id) for row in conn.execute(
-            sa.select(s.Post.id, s.Post.platform, s.Post.platform_id).where(s.Post.id.in_(chunk)))})
+        out.update(
+            {
+                row.id: (row.platform, row.platform_id)
+                for row in conn.execute(
+                    sa.select(s.Post.id, s.Post.platform, s.Post.platform_id).where(s.Post.id.in_(chunk))
+                )
+            }
+        )
     return out

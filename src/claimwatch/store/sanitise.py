@@ -222,8 +222,9 @@ def _check_post(p: r.Post) -> _Check:
 def _check_author(a: r.Author, c: _Check) -> None:
     if _problem(a.platform, A.platform) or _problem(a.platform_id, A.platform_id):
         c.changes["author"] = None
-        c.warnings.append(f"field author.platform_id = {_show(a.platform_id)}: not a storable account id; "
-                          "author stored as unknown")
+        c.warnings.append(
+            f"field author.platform_id = {_show(a.platform_id)}: not a storable account id; author stored as unknown"
+        )
         return
     ac = _Check("author", a.platform_id)
     ac.short("handle", a.handle, A.handle)

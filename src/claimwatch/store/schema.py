@@ -320,8 +320,9 @@ class LabelEvent(SourcedRecord, Base):
 
     __tablename__ = "label_events"
     __table_args__ = (
-        sa.UniqueConstraint("platform", "platform_id", "label", "event_type", "action", "event_at",
-                            name="uq_label_event"),
+        sa.UniqueConstraint(
+            "platform", "platform_id", "label", "event_type", "action", "event_at", name="uq_label_event"
+        ),
         sa.Index("ix_label_events_post", "platform", "platform_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

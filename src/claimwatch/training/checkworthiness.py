@@ -74,8 +74,10 @@ FILES: dict[str, dict[str, tuple[str, ...]]] = {
     "sentence": {
         "train": (f"{_CT24}/CT24_checkworthy_english_train.fixed.tsv",),
         "dev": (f"{_CT24}/CT24_checkworthy_english_dev.tsv",),
-        "held_out": (f"{_CT24}/CT24_checkworthy_english_dev-test.tsv",
-                     f"{_CT23}/CT23_1B_checkworthy_english_test_gold.tsv"),
+        "held_out": (
+            f"{_CT24}/CT24_checkworthy_english_dev-test.tsv",
+            f"{_CT23}/CT23_1B_checkworthy_english_test_gold.tsv",
+        ),
     },
     "post": {
         "train": (f"{_CT22}/CT22_english_1A_checkworthy_train.tsv", f"{_CT21}/dataset_train_v1_english.tsv"),
@@ -85,8 +87,10 @@ FILES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 _CLAIMBUSTER = "claimbuster-arslan2020/crowdsourced.csv"
 #: What each head is trained on, for people (``describe()``).
-TRAINED_ON = {"sentence": "CheckThat! 2024 task 1 train (ClaimBuster debates)",
-              "post": "CheckThat! 2021+2022 task 1A train tweets"}
+TRAINED_ON = {
+    "sentence": "CheckThat! 2024 task 1 train (ClaimBuster debates)",
+    "post": "CheckThat! 2021+2022 task 1A train tweets",
+}
 
 
 def normalised(text: str) -> str:
@@ -114,15 +118,20 @@ def check_two_classes(labels: np.ndarray, what: str) -> None:
     present = set(np.unique(labels).tolist())
     if present != {0, 1}:
         only = "check-worthy" if present == {1} else "not check-worthy"
-        raise ValueError(f"{what}: every example is labelled {only}; training needs both classes "
-                         f"(got {len(labels)} example(s))")
+        raise ValueError(
+            f"{what}: every example is labelled {only}; training needs both classes (got {len(labels)} example(s))"
+        )
 
 
 def training_set(datasets: Path, kind: str, log: Callable[[str], None] = print) -> TrainingSet:
     """The training texts of one head, without texts of any dev / dev-test file or repeats."""
     files = FILES[kind]
-    protected = {normalised(x.text) for rel in files["dev"] + files["held_out"] + _other_held_out(kind)
-                 if (datasets / rel).is_file() for x in load_labelled(datasets / rel)}
+    protected = {
+        normalised(x.text)
+        for rel in files["dev"] + files["held_out"] + _other_held_out(kind)
+        if (datasets / rel).is_file()
+        for x in load_labelled(datasets / rel)
+    }
     items: list[LabelledText] = []
     seen: set[str] = set()
     overlap = repeats = 0
@@ -136,8 +145,10 @@ def training_set(datasets: Path, kind: str, log: Callable[[str], None] = print) 
             else:
                 seen.add(key)
                 items.append(x)
-    log(f"{kind}: {len(items)} training texts ({sum(x.checkworthy for x in items)} check-worthy); removed "
-        f"{overlap} that appear in dev/dev-test files and {repeats} repeats")
+    log(
+        f"{kind}: {len(items)} training texts ({sum(x.checkworthy for x in items)} check-worthy); removed "
+        f"{overlap} that appear in dev/dev-test files and {repeats} repeats"
+    )
     groups = _debates(datasets, items) if kind == "sentence" else None
     return TrainingSet(items, groups, overlap, repeats)
 
@@ -147,15 +158,19 @@ def dev_set(datasets: Path, kind: str) -> list[LabelledText]:
     return [x for rel in FILES[kind]["dev"] if (datasets / rel).is_file() for x in load_labelled(datasets / rel)]
 
 
-def describe_head(datasets: Path, kind: str, data: TrainingSet, threshold: float, figures: dict[str, Any]
-                  ) -> dict[str, Any]:
+def describe_head(
+    datasets: Path, kind: str, data: TrainingSet, threshold: float, figures: dict[str, Any]
+) -> dict[str, Any]:
     """What a model's meta.json records of one head: its data (files, counts, removals) and figures."""
     return {
         "train_files": {rel: file_sha256(datasets / rel)[:16] for rel in FILES[kind]["train"]},
         "dev_files": [rel for rel in FILES[kind]["dev"] if (datasets / rel).is_file()],
-        "n_train": len(data.items), "positives": int(data.labels.sum()),
-        "removed_dev_overlap": data.removed_overlap, "removed_repeats": data.removed_repeats,
-        "threshold": threshold, "figures": figures,
+        "n_train": len(data.items),
+        "positives": int(data.labels.sum()),
+        "removed_dev_overlap": data.removed_overlap,
+        "removed_repeats": data.removed_repeats,
+        "threshold": threshold,
+        "figures": figures,
     }
 
 
@@ -168,9 +183,11 @@ def _other_held_out(kind: str) -> tuple[str, ...]:
 def _required(datasets: Path, rel: str) -> Path:
     path = datasets / rel
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: `train checkworthiness` needs the CLEF CheckThat! "
-                                "check-worthiness data (https://gitlab.com/checkthat_lab) in the layout of "
-                                "../shared/datasets")
+        raise FileNotFoundError(
+            f"{path} not found: `train checkworthiness` needs the CLEF CheckThat! "
+            "check-worthiness data (https://gitlab.com/checkthat_lab) in the layout of "
+            "../shared/datasets"
+        )
     return path
 
 
@@ -193,8 +210,9 @@ def fit_ngram(texts: Sequence[str], labels: np.ndarray) -> NgramModel:
     from sklearn.linear_model import LogisticRegression
 
     # n-grams seen once are noise in a large set, but all a tiny (user-supplied, test) set has.
-    vectorisers = [ngram_vectoriser(analyzer, rng, min_df=2 if len(texts) >= 1000 else 1)
-                   for _, analyzer, rng in NGRAM_VECTORISERS]
+    vectorisers = [
+        ngram_vectoriser(analyzer, rng, min_df=2 if len(texts) >= 1000 else 1) for _, analyzer, rng in NGRAM_VECTORISERS
+    ]
     clipped = [t[:MAX_CHARS] for t in texts]
     x = hstack([v.fit_transform(clipped) for v in vectorisers]).tocsr()
     lr = LogisticRegression(C=NGRAM_C, class_weight="balanced", max_iter=5000).fit(x, labels)
@@ -214,10 +232,16 @@ def fit_dense(embeddings: np.ndarray, labels: np.ndarray, hidden: tuple[int, ...
     for m in range(members):
         with warnings.catch_warnings():  # max_iter is part of the recipe (with early stopping on larger sets)
             warnings.simplefilter("ignore", ConvergenceWarning)
-            mlp = MLPClassifier(hidden_layer_sizes=hidden, alpha=DENSE_ALPHA, early_stopping=len(labels) >= 200,
-                                random_state=SEED + m, max_iter=200).fit(embeddings, labels)
-        layers.append([(w.astype(np.float32), b.astype(np.float32))
-                       for w, b in zip(mlp.coefs_, mlp.intercepts_, strict=True)])
+            mlp = MLPClassifier(
+                hidden_layer_sizes=hidden,
+                alpha=DENSE_ALPHA,
+                early_stopping=len(labels) >= 200,
+                random_state=SEED + m,
+                max_iter=200,
+            ).fit(embeddings, labels)
+        layers.append(
+            [(w.astype(np.float32), b.astype(np.float32)) for w, b in zip(mlp.coefs_, mlp.intercepts_, strict=True)]
+        )
     return DenseModel(layers)
 
 
@@ -226,16 +250,25 @@ def _folds(labels: np.ndarray, groups: np.ndarray | None) -> list[tuple[np.ndarr
 
     k = min(FOLDS, int(np.bincount(labels).min()))
     if k < 2:
-        raise ValueError(f"training needs at least 2 examples of each class for cross-validation "
-                         f"(got {int(labels.sum())} check-worthy of {len(labels)})")
+        raise ValueError(
+            f"training needs at least 2 examples of each class for cross-validation "
+            f"(got {int(labels.sum())} check-worthy of {len(labels)})"
+        )
     if groups is not None and len(np.unique(groups)) >= k:
         return list(GroupKFold(k).split(labels, labels, groups))
     return list(StratifiedKFold(k, shuffle=True, random_state=SEED).split(labels, labels))
 
 
-def fit_head(texts: Sequence[str], labels: np.ndarray, embeddings: np.ndarray, kind: str, *,
-             groups: np.ndarray | None = None, dev: tuple[Sequence[str], np.ndarray, np.ndarray] | None = None,
-             log: Callable[[str], None] = print) -> tuple[Head, dict[str, Any]]:
+def fit_head(
+    texts: Sequence[str],
+    labels: np.ndarray,
+    embeddings: np.ndarray,
+    kind: str,
+    *,
+    groups: np.ndarray | None = None,
+    dev: tuple[Sequence[str], np.ndarray, np.ndarray] | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[Head, dict[str, Any]]:
     """Fit one head; returns it with its cross-validation and dev figures (at its threshold)."""
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
@@ -266,15 +299,25 @@ def fit_head(texts: Sequence[str], labels: np.ndarray, embeddings: np.ndarray, k
     return head, figures
 
 
-def choose_threshold(labels: np.ndarray, probs: np.ndarray, dev_labels: np.ndarray | None = None,
-                     dev_probs: np.ndarray | None = None) -> float:
+def choose_threshold(
+    labels: np.ndarray, probs: np.ndarray, dev_labels: np.ndarray | None = None, dev_probs: np.ndarray | None = None
+) -> float:
     """The threshold with the best mean F1 over the out-of-fold predictions and the dev set: the
     cross-validated folds stand for unseen debates/tweets, dev for cleanly labelled ones."""
+
     def f1(y: np.ndarray, p: np.ndarray, t: float) -> float:
         return binary_metrics(y.astype(bool), p >= t)["f1"]
 
-    best = max(THRESHOLDS, key=lambda t: (np.mean([f1(labels, probs, t)] + (
-        [f1(dev_labels, dev_probs, t)] if dev_labels is not None and dev_probs is not None else [])), -t))
+    best = max(
+        THRESHOLDS,
+        key=lambda t: (
+            np.mean(
+                [f1(labels, probs, t)]
+                + ([f1(dev_labels, dev_probs, t)] if dev_labels is not None and dev_probs is not None else [])
+            ),
+            -t,
+        ),
+    )
     return float(best)
 
 
@@ -300,16 +343,25 @@ def train(datasets: Path, out: Path, encoder: Encoder, *, log: Callable[[str], N
         dev = None
         if dev_items:
             dev_texts = [x.text for x in dev_items]
-            dev = (dev_texts, np.array([x.checkworthy for x in dev_items], dtype=np.int64),
-                   cached_embeddings(dev_texts, encoder))
+            dev = (
+                dev_texts,
+                np.array([x.checkworthy for x in dev_items], dtype=np.int64),
+                cached_embeddings(dev_texts, encoder),
+            )
         heads[kind], figures = fit_head(texts, data.labels, emb, kind, groups=data.groups, dev=dev, log=log)
-        log(f"{kind}: threshold {heads[kind].threshold:.2f}; " + "; ".join(
-            f"{split} F1 {f['f1']:.3f} MAP {f['map']:.3f}" for split, f in figures.items()))
+        log(
+            f"{kind}: threshold {heads[kind].threshold:.2f}; "
+            + "; ".join(f"{split} F1 {f['f1']:.3f} MAP {f['map']:.3f}" for split, f in figures.items())
+        )
         described[kind] = describe_head(datasets, kind, data, heads[kind].threshold, figures)
     meta = {
-        "name": "claimwatch check-worthiness", "version": VERSION, "encoder": encoder.name, "seed": SEED,
+        "name": "claimwatch check-worthiness",
+        "version": VERSION,
+        "encoder": encoder.name,
+        "seed": SEED,
         "command": "claimwatch train checkworthiness " + " ".join(sys.argv[3:]),
-        "trained_on_summary": TRAINED_ON, "heads": described,
+        "trained_on_summary": TRAINED_ON,
+        "heads": described,
     }
     model = CheckworthinessModel(heads, meta)
     model.save(out)

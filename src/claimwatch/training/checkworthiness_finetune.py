@@ -64,8 +64,15 @@ SCALE = 10.0
 THRESHOLD = 0.5
 
 
-def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str | None = None, seed: int | None = None,
-             log: Callable[[str], None] = print) -> dict[str, Any]:
+def finetune(
+    datasets: Path,
+    out: Path,
+    *,
+    steps: int | None = None,
+    base: str | None = None,
+    seed: int | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Fine-tune the encoder and both heads; writes the model to ``out`` and returns its metadata.
 
     ``steps`` stops early (tests and smoke runs); ``base`` is the sentence-transformers directory
@@ -95,8 +102,10 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
     heads = torch.nn.ModuleDict({k: torch.nn.Linear(dim, 1) for k in BATCHES})
     plan = _plan(labels, rng)
     total = min(len(plan), steps) if steps else len(plan)
-    opt = torch.optim.AdamW([{"params": enc.parameters(), "lr": LR_ENCODER},
-                             {"params": heads.parameters(), "lr": LR_HEAD}], weight_decay=0.01)
+    opt = torch.optim.AdamW(
+        [{"params": enc.parameters(), "lr": LR_ENCODER}, {"params": heads.parameters(), "lr": LR_HEAD}],
+        weight_decay=0.01,
+    )
     warm = max(1, int(WARMUP * total))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / total))
     pos_weight = {k: torch.tensor(float((1 - y.mean()) / y.mean())) for k, y in labels.items()}
@@ -112,8 +121,10 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
     t0 = time.perf_counter()
     for step, (kind, rows) in enumerate(plan[:total], start=1):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            logits(kind, [texts[kind][i] for i in rows]), torch.from_numpy(labels[kind][rows]),
-            pos_weight=pos_weight[kind])
+            logits(kind, [texts[kind][i] for i in rows]),
+            torch.from_numpy(labels[kind][rows]),
+            pos_weight=pos_weight[kind],
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -126,12 +137,19 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
     if partial.exists():
         shutil.rmtree(partial)
     _save_encoder(source, enc, tok, partial / OWN_ENCODER_DIR)
-    model = CheckworthinessModel({k: _head(heads[k], len(TEXT_FEATURES)) for k in BATCHES}, {
-        "name": "claimwatch check-worthiness (fine-tuned encoder)", "version": VERSION, "seed": seed,
-        "own_encoder": OWN_ENCODER_DIR, "base_encoder": base_name, "steps": total,
-        "command": "claimwatch train checkworthiness " + " ".join(sys.argv[3:]),
-        "trained_on_summary": TRAINED_ON,
-    })
+    model = CheckworthinessModel(
+        {k: _head(heads[k], len(TEXT_FEATURES)) for k in BATCHES},
+        {
+            "name": "claimwatch check-worthiness (fine-tuned encoder)",
+            "version": VERSION,
+            "seed": seed,
+            "own_encoder": OWN_ENCODER_DIR,
+            "base_encoder": base_name,
+            "steps": total,
+            "command": "claimwatch train checkworthiness " + " ".join(sys.argv[3:]),
+            "trained_on_summary": TRAINED_ON,
+        },
+    )
     model.save(partial)
     _check_target(out)
     if out.exists():
@@ -146,8 +164,9 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
         figures = {}
         if dev:
             scores = model.score([x.text for x in dev], kind=kind, encoder=encoder)
-            figures["dev"] = {k: round(float(v), 4) for k, v in
-                              score_metrics([x.checkworthy for x in dev], scores, THRESHOLD).items()}
+            figures["dev"] = {
+                k: round(float(v), 4) for k, v in score_metrics([x.checkworthy for x in dev], scores, THRESHOLD).items()
+            }
             log(f"{kind}: dev F1 {figures['dev']['f1']:.3f} MAP {figures['dev']['map']:.3f} at {THRESHOLD}")
         described[kind] = describe_head(datasets, kind, d, THRESHOLD, figures)
     model.meta["heads"] = described
@@ -158,8 +177,9 @@ def finetune(datasets: Path, out: Path, *, steps: int | None = None, base: str |
 def _check_target(out: Path) -> None:
     """``out`` may be new, empty or a model to replace; anything else is the user's and stays."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "meta.json").is_file())):
-        raise ValueError(f"{out} exists and is not a check-worthiness model directory; refusing to replace it "
-                         "(choose a new --out)")
+        raise ValueError(
+            f"{out} exists and is not a check-worthiness model directory; refusing to replace it (choose a new --out)"
+        )
 
 
 def _plan(labels: dict[str, np.ndarray], rng: np.random.Generator) -> list[tuple[str, np.ndarray]]:
@@ -168,7 +188,7 @@ def _plan(labels: dict[str, np.ndarray], rng: np.random.Generator) -> list[tuple
     for kind, (size, _, passes) in BATCHES.items():
         for _ in range(passes):
             perm = rng.permutation(len(labels[kind]))
-            plan += [(kind, perm[i:i + size]) for i in range(0, len(perm), size)]
+            plan += [(kind, perm[i : i + size]) for i in range(0, len(perm), size)]
     order = rng.permutation(len(plan))
     return [plan[i] for i in order]
 
@@ -187,7 +207,8 @@ def _head(linear: Any, n_features: int) -> Head:
 def _save_encoder(source: str, enc: Any, tok: Any, target: Path) -> None:
     """A sentence-transformers directory: the base model's module files with the tuned weights."""
     src = Path(source)
-    shutil.copytree(src, target, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "*.onnx", "onnx", ".*",
-                                                               "README.md"))
+    shutil.copytree(
+        src, target, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "*.onnx", "onnx", ".*", "README.md")
+    )
     enc.save_pretrained(target, safe_serialization=True)
     tok.save_pretrained(target)

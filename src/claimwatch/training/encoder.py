@@ -35,8 +35,9 @@ from claimwatch.training.retrieval import SEED, checkthat_tasks
 SCALE = 20.0
 
 
-def training_triples(datasets: Path, encoder: Encoder, *, log: Callable[[str], None] = print
-                     ) -> list[tuple[str, str, str]]:
+def training_triples(
+    datasets: Path, encoder: Encoder, *, log: Callable[[str], None] = print
+) -> list[tuple[str, str, str]]:
     """(query, gold claim text, hard negative claim text) for the train queries of 2A and 2B."""
     triples: list[tuple[str, str, str]] = []
     for t in checkthat_tasks(datasets):
@@ -55,8 +56,16 @@ def training_triples(datasets: Path, encoder: Encoder, *, log: Callable[[str], N
     return triples
 
 
-def fine_tune(source: str, triples: list[tuple[str, str, str]], out: Path, *, epochs: int = 1, batch_size: int = 32,
-              lr: float = 2e-5, log: Callable[[str], None] = print) -> None:
+def fine_tune(
+    source: str,
+    triples: list[tuple[str, str, str]],
+    out: Path,
+    *,
+    epochs: int = 1,
+    batch_size: int = 32,
+    lr: float = 2e-5,
+    log: Callable[[str], None] = print,
+) -> None:
     """Plain PyTorch loop over sentence-transformers modules (no extra training libraries)."""
     import torch
     from sentence_transformers import SentenceTransformer
@@ -72,7 +81,7 @@ def fine_tune(source: str, triples: list[tuple[str, str, str]], out: Path, *, ep
         random.Random(SEED + epoch).shuffle(order)
         total = 0.0
         for start in range(0, len(order), batch_size):
-            batch = [triples[i] for i in order[start:start + batch_size]]
+            batch = [triples[i] for i in order[start : start + batch_size]]
             if len(batch) < 2:
                 continue
             q, p, n = (_embed(model, [t[k] for t in batch]) for k in range(3))
@@ -94,15 +103,22 @@ def _embed(model: Any, texts: list[str]) -> Any:
     return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=1)
 
 
-def train_encoder(datasets: Path, out: Path, base: Encoder, *, epochs: int = 1,
-                  log: Callable[[str], None] = print) -> dict[str, Any]:
+def train_encoder(
+    datasets: Path, out: Path, base: Encoder, *, epochs: int = 1, log: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Fine-tune ``base``'s model and write it with a ``claimwatch-training.json`` beside it."""
     triples = training_triples(datasets, base, log=log)
     if not triples:
         raise ValueError(f"no training pairs found under {datasets}")
     log(f"fine-tuning {base.base_name} on {len(triples)} (query, claim, hard negative) triples")
     fine_tune(base.source, triples, out, epochs=epochs, log=log)
-    meta = {"base": base.base_name, "seed": SEED, "epochs": epochs, "triples": len(triples), "loss_scale": SCALE,
-            "command": "claimwatch train encoder " + " ".join(sys.argv[3:])}
+    meta = {
+        "base": base.base_name,
+        "seed": SEED,
+        "epochs": epochs,
+        "triples": len(triples),
+        "loss_scale": SCALE,
+        "command": "claimwatch train encoder " + " ".join(sys.argv[3:]),
+    }
     (out / "claimwatch-training.json").write_text(json.dumps(meta, indent=1))
     return meta

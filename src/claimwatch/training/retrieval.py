@@ -60,11 +60,21 @@ def checkthat_tasks(datasets: Path) -> list[TaskFiles]:
     a = datasets / "clef2022-checkthat-task2a-tweets-snopes"
     b = datasets / "clef2021-2022-checkthat-task2b-debates-politifact"
     return [
-        TaskFiles("2A", a / "vclaims.jsonl", a / "train" / "CT2022-Task2A-EN-Train-Dev_Queries.tsv",
-                  a / "train" / "CT2022-Task2A-EN-Train_QRELs.tsv", a / "dev" / "CT2022-Task2A-EN-Dev_QRELs.tsv"),
-        TaskFiles("2B", b / "vclaims_with_article_text.jsonl.gz", b / "train" / "CT2022-Task2B-EN-Train-Dev_Queries.tsv",
-                  b / "train" / "CT2022-Task2B-EN-Train_QRELs.tsv", b / "dev" / "CT2022-Task2B-EN-Dev_QRELs.tsv",
-                  DEBATE_CONTEXT),
+        TaskFiles(
+            "2A",
+            a / "vclaims.jsonl",
+            a / "train" / "CT2022-Task2A-EN-Train-Dev_Queries.tsv",
+            a / "train" / "CT2022-Task2A-EN-Train_QRELs.tsv",
+            a / "dev" / "CT2022-Task2A-EN-Dev_QRELs.tsv",
+        ),
+        TaskFiles(
+            "2B",
+            b / "vclaims_with_article_text.jsonl.gz",
+            b / "train" / "CT2022-Task2B-EN-Train-Dev_Queries.tsv",
+            b / "train" / "CT2022-Task2B-EN-Train_QRELs.tsv",
+            b / "dev" / "CT2022-Task2B-EN-Dev_QRELs.tsv",
+            DEBATE_CONTEXT,
+        ),
     ]
 
 
@@ -85,8 +95,9 @@ def no_claim_posts(path: Path, limit: int | None = None) -> list[Query]:
     return out
 
 
-def _labelled(retriever: Retriever, queries: list[Query], qrels: dict[str, set[str]]
-              ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _labelled(
+    retriever: Retriever, queries: list[Query], qrels: dict[str, set[str]]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     feats, labels = [], []
     for q, cand in zip(queries, retriever.candidates(clean_queries(queries)), strict=True):
         ids = [retriever.index.docs[r].id for r in cand.rows]
@@ -95,8 +106,9 @@ def _labelled(retriever: Retriever, queries: list[Query], qrels: dict[str, set[s
     return feats, labels
 
 
-def _top1(retriever: Retriever, queries: list[Query], qrels: dict[str, set[str]] | None
-          ) -> tuple[list[np.ndarray], list[bool]]:
+def _top1(
+    retriever: Retriever, queries: list[Query], qrels: dict[str, set[str]] | None
+) -> tuple[list[np.ndarray], list[bool]]:
     """Confidence inputs of each query's top hit, and whether that hit is right (never, without qrels)."""
     assert retriever.model is not None
     inputs, correct = [], []
@@ -117,15 +129,21 @@ def _file_sha(path: Path) -> str:
 def train(datasets: Path, out: Path, encoder: Encoder, *, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train and calibrate; writes the model to ``out`` and returns its metadata."""
     tasks = checkthat_tasks(datasets)
-    negatives_file = (datasets / "clef2022-checkthat-task1a-checkworthiness-tweets-en"
-                      / "CT22_english_1A_checkworthy_train.tsv")
-    debate_negatives_file = (datasets / "clef2024-checkthat-task1-checkworthiness-en"
-                             / "CT24_checkworthy_english_train.fixed.tsv")
+    negatives_file = (
+        datasets / "clef2022-checkthat-task1a-checkworthiness-tweets-en" / "CT22_english_1A_checkworthy_train.tsv"
+    )
+    debate_negatives_file = (
+        datasets / "clef2024-checkthat-task1-checkworthiness-en" / "CT24_checkworthy_english_train.fixed.tsv"
+    )
     for f in [p for t in tasks for p in (t.vclaims, t.queries, t.train_qrels, t.dev_qrels)] + [
-            negatives_file, debate_negatives_file]:
+        negatives_file,
+        debate_negatives_file,
+    ]:
         if not f.is_file():
-            raise FileNotFoundError(f"{f} not found: `train retrieval` needs the CLEF CheckThat! data "
-                                    "(https://gitlab.com/checkthat_lab) in the layout of ../shared/datasets")
+            raise FileNotFoundError(
+                f"{f} not found: `train retrieval` needs the CLEF CheckThat! data "
+                "(https://gitlab.com/checkthat_lab) in the layout of ../shared/datasets"
+            )
     indexes: dict[str, ClaimIndex] = {}
     dev_sets: dict[str, tuple[list[Query], dict[str, set[str]]]] = {}
     feats: list[np.ndarray] = []
@@ -141,8 +159,7 @@ def train(datasets: Path, out: Path, encoder: Encoder, *, log: Callable[[str], N
         f, lab = _labelled(Retriever(indexes[t.name], encoder), train_q, train_qrels)
         feats += f
         labels += lab
-        log(f"{t.name}: {len(train_q)} train queries, gold among candidates for "
-            f"{sum(int(x.any()) for x in lab)}")
+        log(f"{t.name}: {len(train_q)} train queries, gold among candidates for {sum(int(x.any()) for x in lab)}")
     booster = train_ranker(feats, labels, seed=SEED)
     model = RetrievalModel(booster, None, {})
     inputs: list[np.ndarray] = []
@@ -160,11 +177,22 @@ def train(datasets: Path, out: Path, encoder: Encoder, *, log: Callable[[str], N
         log(f"calibration: {len(negatives)} no-claim posts from {file.name} against the {name} claims")
     model.calibration = fit_calibration(np.vstack(inputs), np.array(correct), seed=SEED)
     model.meta = {
-        "encoder": encoder.name, "seed": SEED, "command": "claimwatch train retrieval " + " ".join(sys.argv[3:]),
-        "trained_on": {t.name: {"vclaims": _file_sha(t.vclaims), "queries": _file_sha(t.queries),
-                                "train_qrels": _file_sha(t.train_qrels)} for t in tasks},
-        "calibrated_on": {**{t.name: _file_sha(t.dev_qrels) for t in tasks}, "no_claim_tweets": _file_sha(negatives_file),
-                      "no_claim_sentences": _file_sha(debate_negatives_file)},
+        "encoder": encoder.name,
+        "seed": SEED,
+        "command": "claimwatch train retrieval " + " ".join(sys.argv[3:]),
+        "trained_on": {
+            t.name: {
+                "vclaims": _file_sha(t.vclaims),
+                "queries": _file_sha(t.queries),
+                "train_qrels": _file_sha(t.train_qrels),
+            }
+            for t in tasks
+        },
+        "calibrated_on": {
+            **{t.name: _file_sha(t.dev_qrels) for t in tasks},
+            "no_claim_tweets": _file_sha(negatives_file),
+            "no_claim_sentences": _file_sha(debate_negatives_file),
+        },
         "n_train_queries": len(feats),
     }
     model.save(out)
