@@ -170,6 +170,7 @@ def test_match_stores_language_and_topics_and_reports_filter_by_them(
     assert mws.stats().posts_by_topic == {"rain": 1}
 
 
+@pytest.mark.slow  # over a second on 2 cores
 def test_match_refuses_a_bad_topic_file_before_any_work(mws: claimwatch.Workspace, tmp_path: Path) -> None:
     bad = tmp_path / "t.yaml"
     bad.write_text("topics:\n  - name: x\n")

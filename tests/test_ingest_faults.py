@@ -229,6 +229,7 @@ def _hostile_x_lines(n: int) -> Iterator[tuple[str, str, bool]]:
             yield json.dumps(page([post(pid, f"post {i}", 1000 + i)])), pid, True
 
 
+@pytest.mark.slow  # over a second on 2 cores
 def test_hostile_records_in_a_big_archive_never_stop_the_ingest(ws: claimwatch.Workspace, tmp_path: Path) -> None:
     lines = list(_hostile_x_lines(3_000))
     first = tmp_path / "big.jsonl"

@@ -213,6 +213,7 @@ def test_posts_per_week_on_a_date_axis(report: tuple[StudyResult, dict[str, Path
 # --------------------------------------------------------------------------- "1 post"
 
 
+@pytest.mark.slow  # over a second on 2 cores
 def test_a_study_of_one_post_says_1_post_everywhere(store: tuple[claimwatch.Workspace, Path], tmp_path: Path) -> None:
     ws, d = store
     result = _study(d, ws, accounts=["example_account"], window={"from": "2024-07-10", "to": "2024-07-10"})

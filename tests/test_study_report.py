@@ -199,6 +199,7 @@ def test_pngs_are_150_dpi_pngs_and_the_pdf_has_the_headline(ccdh: tuple[StudyRes
     assert _squash(result.methods[1]) in text and "1,300,000,000" in text
 
 
+@pytest.mark.slow  # over a second on 2 cores
 def test_the_same_result_gives_the_same_files(ccdh: tuple[StudyResult, dict[str, Path]], tmp_path: Path) -> None:
     result, paths = ccdh
     again = write_study(result, tmp_path)
