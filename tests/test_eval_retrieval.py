@@ -58,6 +58,21 @@ def ct(tmp_path: Path) -> dict[str, Path]:
     return {"vclaims": v, "queries": q, "qrels": r}
 
 
+def _eval(ct: dict[str, Path], *args: str) -> tuple[int, str, str]:
+    """`claimwatch eval retrieval` on the small CheckThat!-format fixture, with extra options."""
+    return run(
+        "eval",
+        "retrieval",
+        "--vclaims",
+        str(ct["vclaims"]),
+        "--queries",
+        str(ct["queries"]),
+        "--qrels",
+        str(ct["qrels"]),
+        *args,
+    )
+
+
 def test_metrics_follow_the_checkthat_scorer() -> None:
     assert average_precision(["a", "b", "c"], {"b"}, 5) == 0.5
     assert average_precision(["a", "b", "c"], {"b", "c"}, 5) == pytest.approx((1 / 2 + 2 / 3) / 2)
@@ -133,21 +148,7 @@ def test_bad_claims_and_qrels(tmp_path: Path) -> None:
 
 def test_eval_cli_plain_fusion(ct: dict[str, Path], tmp_path: Path, encoder) -> None:
     run_file = tmp_path / "run.trec"
-    code, out, err = run(
-        "eval",
-        "retrieval",
-        "--vclaims",
-        str(ct["vclaims"]),
-        "--queries",
-        str(ct["queries"]),
-        "--qrels",
-        str(ct["qrels"]),
-        "--retrieval-model",
-        "none",
-        "--json",
-        "--run-out",
-        str(run_file),
-    )
+    code, out, err = _eval(ct, "--retrieval-model", "none", "--json", "--run-out", str(run_file))
     assert code == 0, err
     res = json.loads(out)
     assert {"map@1", "map@5", "p@1", "mrr", "recall@20", "n_queries"} <= res.keys()
@@ -158,19 +159,7 @@ def test_eval_cli_plain_fusion(ct: dict[str, Path], tmp_path: Path, encoder) -> 
 
 def test_eval_warns_about_qrels_for_unknown_ids(ct: dict[str, Path], encoder) -> None:
     ct["qrels"].write_text(ct["qrels"].read_text() + "q9\t0\tvclaim-1\t1\nq1\t0\tvclaim-404\t1\n")
-    code, out, err = run(
-        "eval",
-        "retrieval",
-        "--vclaims",
-        str(ct["vclaims"]),
-        "--queries",
-        str(ct["queries"]),
-        "--qrels",
-        str(ct["qrels"]),
-        "--retrieval-model",
-        "none",
-        "--json",
-    )
+    code, out, err = _eval(ct, "--retrieval-model", "none", "--json")
     assert code == 0
     assert "1 qrels name queries not in" in err and "relevant claims are not in the claim set" in err
     assert json.loads(out)["n_queries"] == 4
@@ -203,31 +192,9 @@ def test_eval_against_a_store(tmp_path: Path, encoder, write_jsonl) -> None:
 
 
 def test_eval_with_a_missing_model_path_fails_clearly(ct: dict[str, Path]) -> None:
-    code, _, err = run(
-        "eval",
-        "retrieval",
-        "--vclaims",
-        str(ct["vclaims"]),
-        "--queries",
-        str(ct["queries"]),
-        "--qrels",
-        str(ct["qrels"]),
-        "--model",
-        "./nowhere",
-    )
+    code, _, err = _eval(ct, "--model", "./nowhere")
     assert code == 2 and "does not exist" in err
-    code, _, err = run(
-        "eval",
-        "retrieval",
-        "--vclaims",
-        str(ct["vclaims"]),
-        "--queries",
-        str(ct["queries"]),
-        "--qrels",
-        str(ct["qrels"]),
-        "--retrieval-model",
-        "./no-model",
-    )
+    code, _, err = _eval(ct, "--retrieval-model", "./no-model")
     assert code == 2 and "no retrieval model" in err
 
 
@@ -328,19 +295,7 @@ def test_false_proposals_without_a_trained_model_are_at_the_score_threshold(
 def test_false_proposals_with_the_calibrated_model_are_at_confidences(
     ct: dict[str, Path], tmp_path: Path, encoder
 ) -> None:
-    code, out, err = run(
-        "eval",
-        "retrieval",
-        "--vclaims",
-        str(ct["vclaims"]),
-        "--queries",
-        str(ct["queries"]),
-        "--qrels",
-        str(ct["qrels"]),
-        "--negatives",
-        str(_negatives(tmp_path)),
-        "--json",
-    )
+    code, out, err = _eval(ct, "--negatives", str(_negatives(tmp_path)), "--json")
     assert code == 0, err
     res = json.loads(out)
     assert res["method"] == "hybrid-rerank-lgbm-v1" and "false_proposal_rate_at_score" not in res
