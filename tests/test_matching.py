@@ -115,7 +115,8 @@ def test_analyst_decisions_survive_rematch(loaded: claimwatch.Workspace) -> None
     with loaded.engine.connect() as conn:
         row = conn.execute(sa.select(s.Match.status, s.Match.decided_by, s.Match.note).where(s.Match.id == mid)).one()
     assert tuple(row) == ("rejected", "analyst@example.org", "different claim")
-    assert not loaded.decide(10**9, MatchStatus.CONFIRMED, "x", None)
+    with pytest.raises(claimwatch.UnknownMatch):
+        loaded.decide(10**9, MatchStatus.CONFIRMED, "x", None)
 
 
 def test_index_is_incremental_and_persisted(loaded: claimwatch.Workspace, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -37,13 +37,24 @@ from claimwatch.claims.rerank import RetrievalModel, load_model
 from claimwatch.claims.retrieval import Retriever
 from claimwatch.claims.topics import TopicSet
 from claimwatch.config import Settings, load_settings
-from claimwatch.records import MatchStatus, Verdict
+from claimwatch.records import DecisionKind, MatchStatus, Verdict
 from claimwatch.store import db, repo
-from claimwatch.store.rows import QuarantineEntry, StoreStats
+from claimwatch.store.review import DecisionConflict, UnknownMatch
+from claimwatch.store.rows import AuditEntry, Decision, QuarantineEntry, ReviewPage, StoreStats
 from claimwatch.verdicts import VerdictTable
 
 if TYPE_CHECKING:
     from claimwatch.evaluation.retrieval import RetrievalRun
+
+__all__ = ["DecisionConflict", "Tools", "UnknownMatch", "Workspace", "open", "tools"]
+
+#: What ``decide`` accepts as the new status (``proposed`` reopens, as it always did).
+_DECISIONS = {
+    MatchStatus.CONFIRMED.value: DecisionKind.CONFIRMED,
+    MatchStatus.REJECTED.value: DecisionKind.REJECTED,
+    MatchStatus.PROPOSED.value: DecisionKind.REOPENED,
+    DecisionKind.REOPENED.value: DecisionKind.REOPENED,
+}
 
 
 class Tools:
@@ -365,9 +376,120 @@ class Workspace(Tools):
         assert topic_set is not None
         return score_topics(self.engine, Analyser(self.encoder, None, topic_set), progress)
 
-    def decide(self, match_id: int, status: MatchStatus, who: str, note: str | None = None) -> bool:
+    # ------------------------------------------------------------------ review and audit
+
+    def review_queue(
+        self,
+        status: str = "proposed",
+        accounts: Sequence[str] = (),
+        min_confidence: float | None = None,
+        max_confidence: float | None = None,
+        platform: str | None = None,
+        lang: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> ReviewPage:
+        """Posts awaiting an analyst, one :class:`~claimwatch.store.rows.QueueItem` per post: the
+        match to decide (``match_id``) and all the post's candidates beside it, with their versions.
+
+        ``status``: ``proposed`` — posts with a machine proposal; ``candidate`` — posts with only
+        candidates below the proposal threshold (no proposal, nothing confirmed): what the machine
+        may have missed, decided with :meth:`choose`; ``all`` — either; ``decided`` — posts with a
+        confirmed or rejected match. Filters: author handles (``accounts``), the item's confidence
+        band, platform, language (detected, else the platform's tag), ``since <= created_at < until``.
+
+        Order: confidence × views, highest first. An item's confidence is its best match's
+        calibrated confidence, else its score (no trained model); views are those of the post's
+        latest snapshot that counted views. Posts with unknown views come after every post with
+        known views (0 included), by confidence; ties by post id, so pages are stable."""
+        with self.engine.connect() as conn:
+            return repo.review_queue(
+                conn,
+                status=status,
+                accounts=accounts,
+                min_confidence=min_confidence,
+                max_confidence=max_confidence,
+                platform=platform,
+                lang=lang,
+                since=since,
+                until=until,
+                limit=limit,
+                offset=offset,
+            )
+
+    def decide(
+        self,
+        match_id: int,
+        status: MatchStatus | str,
+        by: str,
+        note: str | None = None,
+        expected_version: int | None = None,
+    ) -> Decision:
+        """Confirm (``confirmed``), reject (``rejected``) or reopen (``proposed``/``reopened``: the
+        decision withdrawn, the match back to the machine's status) a match, appended to its
+        history with an audit entry, in one transaction.
+
+        ``expected_version``: the match version the analyst reviewed (``Candidate.version``); when
+        someone decided it since, :class:`DecisionConflict` says who and when and nothing is
+        written. None decides on the current version (the CLI). Raises :class:`UnknownMatch` for
+        an unknown id, ValueError for another status, an unusable name or note."""
+        kind = _DECISIONS.get(str(status))
+        if kind is None:
+            raise ValueError(f"an analyst can confirm, reject or reopen a match, not set it to {status}")
         with db.writing(self.engine) as conn:
-            return repo.decide_match(conn, match_id, status, who, note)
+            return repo.decide(conn, match_id, kind, by, note, expected_version)
+
+    def choose(
+        self, match_id: int, by: str, note: str | None = None, expected_version: int | None = None
+    ) -> list[Decision]:
+        """Pick this candidate for its post: it is confirmed (decision ``chosen``) and the post's
+        other proposed or confirmed matches are rejected, all in one transaction; the chosen
+        decision comes first. A conflict on the chosen match writes nothing."""
+        with db.writing(self.engine) as conn:
+            return repo.choose(conn, match_id, by, note, expected_version)
+
+    def bulk_confirm(self, match_ids: Sequence[int], by: str, note: str | None = None) -> list[Decision]:
+        """Confirm several matches (posts repeating the same claim), each in its own transaction.
+
+        Each is confirmed only if it still awaits a decision (proposed or candidate): one another
+        analyst decided meanwhile is skipped, never overwritten, and an unknown id is skipped too;
+        what was confirmed before or after a skipped one stays confirmed. Returns the decisions
+        made, in the order given: the ids missing from it were skipped."""
+        out = []
+        for match_id in dict.fromkeys(match_ids):
+            with db.writing(self.engine) as conn:
+                version = repo.pending_version(conn, match_id)
+                if version is not None:
+                    out.append(repo.decide(conn, match_id, DecisionKind.CONFIRMED, by, note, version))
+        return out
+
+    def match_history(self, match_id: int) -> list[Decision]:
+        """Every decision on a match, oldest first (raises :class:`UnknownMatch`)."""
+        with self.engine.connect() as conn:
+            return repo.match_history(conn, match_id)
+
+    def audit(
+        self,
+        since: datetime | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[AuditEntry]:
+        """Audit entries, newest first; ``action`` exact (``match.confirm``) or a prefix ending
+        in a dot (``match.``)."""
+        with self.engine.connect() as conn:
+            return repo.list_audit(conn, since=since, actor=actor, action=action, limit=limit, offset=offset)
+
+    def export_audit(self, out: str | Path | IO[str], format: str = "jsonl") -> int:  # noqa: A002 - the contract's name
+        """Write the whole audit log, oldest first, as JSON Lines or CSV to a file (replaced whole,
+        see :mod:`claimwatch.atomic`) or an open text stream; returns the entries written."""
+        from claimwatch.audit_export import export
+
+        with self.engine.connect() as conn:
+            return export(repo.list_audit(conn, limit=None, newest_first=False), out, format)
 
     # ------------------------------------------------------------------ reports and inspection
 

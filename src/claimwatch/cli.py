@@ -29,6 +29,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from claimwatch import api, atomic
+from claimwatch.analysis.jsonable import jsonable
 from claimwatch.analysis.report import Report, Selection
 from claimwatch.claims.encoder import ModelNotFound
 from claimwatch.claims.rerank import ModelError
@@ -37,6 +38,7 @@ from claimwatch.ingest import FileReport, IngestReport
 from claimwatch.records import MatchStatus
 from claimwatch.sources.notes import MAP_FIELDS as NOTE_MAP_FIELDS
 from claimwatch.store.db import StoreError
+from claimwatch.store.rows import Decision, QueueItem
 from claimwatch.terminal import safe
 from claimwatch.wording import count
 
@@ -65,11 +67,17 @@ ingest_app = typer.Typer(
     no_args_is_help=True,
 )
 quarantine_app = typer.Typer(help="Inspect records that could not be used.", no_args_is_help=True)
-review_app = typer.Typer(help="Record analyst decisions on proposed matches.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Review proposed matches: the queue, decisions (kept as history) and their history.", no_args_is_help=True
+)
 verdicts_app = typer.Typer(help="Rating → verdict normalisation.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(review_app, name="review")
+audit_app = typer.Typer(
+    help="The append-only log of every change to matches, studies, users and tokens.", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
 app.add_typer(verdicts_app, name="verdicts")
 eval_app = typer.Typer(help="Measure matching quality on labelled data.", no_args_is_help=True)
 train_app = typer.Typer(help="Rebuild trained models from public data (fixed seeds).", no_args_is_help=True)
@@ -718,18 +726,35 @@ def quarantine_list(
     console.print(t)
 
 
-def _decide(match_id: int, status: MatchStatus, by: str, note: str | None, db: str | None) -> None:
-    if not by.strip():
-        _fail("--by must name the analyst")
-    with _user_errors():
-        found = _open(db).decide(match_id, status, by.strip(), note)
-    if not found:
-        _fail(f"no match with id {match_id}")
-    _say(f"match {match_id}: {status.value} by {by}")
+@contextmanager
+def _review_errors() -> Iterator[None]:
+    """An unknown match id or a decision someone else made first: one line, like user errors."""
+    try:
+        with _user_errors():
+            yield
+    except (api.UnknownMatch, api.DecisionConflict) as exc:
+        _fail(str(exc))
 
 
 ByOpt = Annotated[str, typer.Option("--by", help="Who decided (recorded with the time).")]
 NoteOpt = Annotated[str | None, typer.Option(help="Why (kept with the decision).")]
+
+
+def _by(by: str) -> str:
+    if not by.strip():
+        _fail("--by must name the analyst")
+    return by.strip()
+
+
+def _said(decisions: list[Decision]) -> None:
+    for d in decisions:
+        _say(f"match {d.match_id}: {d.new_status} by {d.decided_by} ({d.decision}; version {d.version})")
+
+
+def _decide(match_id: int, status: MatchStatus | str, by: str, note: str | None, db: str | None) -> None:
+    by = _by(by)
+    with _review_errors():
+        _said([_open(db).decide(match_id, status, by, note)])
 
 
 @review_app.command("confirm")
@@ -742,6 +767,157 @@ def review_confirm(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = N
 def review_reject(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = None) -> None:
     """Reject a match (it does not); re-matching never brings it back as a proposal."""
     _decide(match_id, MatchStatus.REJECTED, by, note, db)
+
+
+@review_app.command("reopen")
+def review_reopen(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = None) -> None:
+    """Withdraw a decision: the match is pending again, with the machine's status (history kept)."""
+    _decide(match_id, "reopened", by, note, db)
+
+
+@review_app.command("choose")
+def review_choose(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = None) -> None:
+    """Pick this candidate for its post: confirm it, reject the post's other proposed or confirmed matches."""
+    by = _by(by)
+    with _review_errors():
+        _said(_open(db).choose(match_id, by, note))
+
+
+@review_app.command("history")
+def review_history(match_id: int, db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Every decision on a match, oldest first."""
+    with _review_errors():
+        history = _open(db, read_only=True).match_history(match_id)
+    if as_json:
+        print(json.dumps(jsonable(history)))
+        return
+    if not history:
+        _say(f"match {match_id}: no decisions yet")
+        return
+    t = Table()
+    for col in ("when (UTC)", "who", "decision", "status", "version", "note"):
+        t.add_column(col, overflow="fold")
+    for d in history:
+        status = f"{d.previous_status or '?'} → {d.new_status}"
+        cells = [f"{d.decided_at:%Y-%m-%d %H:%M:%S}", d.decided_by, d.decision, status, str(d.version), d.note or ""]
+        t.add_row(*(Text(safe(c)) for c in cells))
+    console.print(t)
+
+
+@review_app.command("queue")
+def review_queue(
+    db: DbOpt = None,
+    status: Annotated[str, typer.Option(help="proposed | candidate | all | decided")] = "proposed",
+    account: Annotated[list[str] | None, typer.Option("--account", help="Author handle (repeatable).")] = None,
+    min_confidence: Annotated[float | None, typer.Option(help="Lowest confidence (else score) to list.")] = None,
+    max_confidence: Annotated[float | None, typer.Option(help="Highest confidence (else score) to list.")] = None,
+    platform: Annotated[str | None, typer.Option(help="Only posts from this platform.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Only posts in this language (ISO 639-1).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Posts to show.")] = 20,
+    offset: Annotated[int, typer.Option(min=0, help="Posts to skip.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Posts awaiting review, highest confidence × views first: each candidate's match id, the post,
+    the fact-checked claim, publisher, rating and confidence (decide with confirm/reject/choose)."""
+    with _user_errors():
+        page = _open(db, read_only=True).review_queue(
+            status=status,
+            accounts=account or (),
+            min_confidence=min_confidence,
+            max_confidence=max_confidence,
+            platform=platform,
+            lang=lang,
+            limit=limit,
+            offset=offset,
+        )
+    if as_json:
+        print(json.dumps(jsonable(page)))
+        return
+    if not page.items:
+        _say("nothing to review" if not offset else f"no posts after the first {offset:,}")
+        return
+    t = Table(show_lines=True)
+    for col in ("match", "status", "post", "fact-checked claim", "publisher", "rating", "confidence"):
+        t.add_column(col, overflow="fold")
+    for item in page.items:
+        for i, c in enumerate(item.candidates):
+            fc = c.factcheck
+            cells = [
+                ("▶ " if c.match_id == item.match_id else "  ") + str(c.match_id),
+                c.status,
+                _queued_post(item) if i == 0 else "",
+                fc.claim_text,
+                fc.publisher_name or fc.publisher_site or "",
+                fc.rating_text or "",
+                f"{c.confidence:.0%}" if c.confidence is not None else f"score {c.score:.2f}",
+            ]
+            t.add_row(*(Text(safe(cell)) for cell in cells))
+    console.print(t)
+    shown = f"{offset + 1:,}–{offset + len(page.items):,}"
+    _say(
+        f"posts {shown} of {page.total:,}; ▶ marks the match to decide: claimwatch review confirm|reject|choose ID --by NAME"
+    )
+
+
+def _queued_post(item: QueueItem) -> str:
+    p = item.post
+    views = "views unknown" if item.views is None else f"{item.views:,} views"
+    if item.views_observed_at is not None:
+        views += f" ({item.views_observed_at:%Y-%m-%d})"
+    when = f"{p.created_at:%Y-%m-%d}" if p.created_at else "date unknown"
+    text = p.text if len(p.text) <= 500 else p.text[:500] + "…"
+    return f"{text}\n— @{p.handle or '?'} · {when} · {views}" + (f"\n{p.url}" if p.url else "")
+
+
+@audit_app.command("list")
+def audit_list(
+    db: DbOpt = None,
+    actor: Annotated[str | None, typer.Option(help="Only this actor's entries.")] = None,
+    action: Annotated[str | None, typer.Option(help="An action (match.confirm) or a prefix ending in '.'.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only entries at or after this date/time (UTC).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Entries to show.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Entries to skip.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Audit entries, newest first: when, who, what, on which object, before → after."""
+    when = _parse_time(since, "--since")
+    with _user_errors():
+        rows = _open(db, read_only=True).audit(since=when, actor=actor, action=action, limit=limit, offset=offset)
+    if as_json:
+        print(json.dumps(jsonable(rows)))
+        return
+    if not rows:
+        _say("the audit log is empty" if not (actor or action or since or offset) else "no entries")
+        return
+    t = Table()
+    for col in ("id", "when (UTC)", "actor", "action", "object", "before", "after"):
+        t.add_column(col, overflow="fold")
+    for e in rows:
+        cells = [
+            str(e.id),
+            f"{e.at:%Y-%m-%d %H:%M:%S}" if e.at else "",
+            e.actor,
+            e.action,
+            f"{e.object_type} {e.object_id or ''}".strip(),
+            json.dumps(e.before, ensure_ascii=False) if e.before is not None else "",
+            json.dumps(e.after, ensure_ascii=False) if e.after is not None else "",
+        ]
+        t.add_row(*(Text(safe(c)) for c in cells))
+    console.print(t)
+
+
+@audit_app.command("export")
+def audit_export(
+    db: DbOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl | csv")] = "jsonl",
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: standard output).")] = None,
+) -> None:
+    """The whole audit log, oldest first, as JSON Lines or CSV."""
+    _check_out(out, "--out", folder=False)
+    with _user_errors():
+        n = _open(db, read_only=True).export_audit(out if out is not None else sys.stdout, format=fmt)
+    if out is not None:
+        _say(f"wrote {count(n, 'audit entry', 'audit entries')} to {out}", to=err)
 
 
 @verdicts_app.command("apply")

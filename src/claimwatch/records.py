@@ -53,6 +53,17 @@ class MatchStatus(StrEnum):
     OUTDATED = "outdated"
 
 
+class DecisionKind(StrEnum):
+    """What an analyst did to a match (a ``match_decisions`` row). ``chosen``: confirmed as the
+    right one of a post's candidates, the post's other proposals rejected with it; ``reopened``:
+    the decision withdrawn, the match back to the machine's status, pending again."""
+
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    REOPENED = "reopened"
+    CHOSEN = "chosen"
+
+
 @dataclass(slots=True)
 class SourceRef:
     """Where a record came from: file and line (1-based) or row/offset description."""

@@ -10,10 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
-from claimwatch.store import sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.common import chunks
-from claimwatch.store.rows import Decision, StoredFactCheck, StoredMatch
+from claimwatch.store.rows import CurrentDecision, StoredFactCheck, StoredMatch
 
 
 def posts_to_match(conn: sa.Connection, index_version: str, rematch: bool, max_chars: int) -> list[Any]:
@@ -74,19 +73,23 @@ def write_matches(
 ) -> int:
     """Replace a post's machine candidates; analyst decisions on its current text are kept as
     they are. A decision on an earlier text stays as history while the machine's view of the
-    new text takes its status (``outdated`` when the machine no longer ranks the pair).
+    new text takes its status (``outdated`` when the machine no longer ranks the pair); so does a
+    reopened match (its history is kept with it).
 
     Returns the number of proposals written.
     """
     decided = {
-        row.factcheck_id: row.current
+        row.factcheck_id: bool(row.current)
         for row in conn.execute(
-            sa.select(s.Match.factcheck_id, (s.Match.decided_text_hash == s.Post.text_hash).label("current"))
+            sa.select(
+                s.Match.factcheck_id,
+                sa.and_(s.Match.decision.is_not(None), s.Match.decided_text_hash == s.Post.text_hash).label("current"),
+            )
             .join(s.Post, s.Post.id == s.Match.post_id)
-            .where(s.Match.post_id == post_id, s.Match.decision.is_not(None))
+            .where(s.Match.post_id == post_id, sa.not_(machine_only()))
         )
     }
-    conn.execute(sa.delete(s.Match).where(s.Match.post_id == post_id, s.Match.decision.is_(None)))
+    conn.execute(sa.delete(s.Match).where(s.Match.post_id == post_id, machine_only()))
     now = s.utcnow()
     rows, proposed = [], 0
     ranked = {c.factcheck_id for c in candidates}
@@ -137,6 +140,12 @@ def write_matches(
     return proposed
 
 
+def machine_only() -> sa.ColumnElement[bool]:
+    """A match no analyst ever decided: the machine may replace it. One with a history (even a
+    reopened one) is kept, like a decision on an earlier text, so its history keeps its match."""
+    return sa.and_(s.Match.decision.is_(None), ~sa.exists().where(s.MatchDecision.match_id == s.Match.id))
+
+
 def set_match_state(conn: sa.Connection, post_id: int, index_version: str, skip_reason: str | None) -> None:
     conn.execute(sa.delete(s.MatchState).where(s.MatchState.post_id == post_id))
     conn.execute(
@@ -144,32 +153,6 @@ def set_match_state(conn: sa.Connection, post_id: int, index_version: str, skip_
             post_id=post_id, index_version=index_version, skip_reason=skip_reason, matched_at=s.utcnow()
         )
     )
-
-
-def decide_match(conn: sa.Connection, match_id: int, status: r.MatchStatus, who: str, note: str | None) -> bool:
-    """Record an analyst decision on the post's current text (reopening clears it); returns
-    False when there is no such match."""
-    if status not in (r.MatchStatus.CONFIRMED, r.MatchStatus.REJECTED, r.MatchStatus.PROPOSED):
-        raise ValueError(f"an analyst can confirm, reject or reopen a match, not set it to {status}")
-    limit = sanitise.column_limit(s.Match.__table__.c.decided_by) or 0
-    if len(who) > limit or not sanitise.storable(who + (note or "")):
-        raise ValueError(f"the analyst's name must be at most {limit} characters, and name and note plain text")
-    decided = status != r.MatchStatus.PROPOSED
-    on_text = sa.select(s.Post.text_hash).where(s.Post.id == s.Match.post_id).scalar_subquery()
-    res = conn.execute(
-        sa.update(s.Match)
-        .where(s.Match.id == match_id)
-        .values(
-            status=status.value,
-            decision=status.value if decided else None,
-            decided_by=who if decided else None,
-            decided_at=s.utcnow() if decided else None,
-            decided_text_hash=on_text if decided else None,
-            note=note,
-            updated_at=s.utcnow(),
-        )
-    )
-    return res.rowcount > 0
 
 
 def matches_for_posts(
@@ -238,6 +221,7 @@ def _matches_query() -> sa.Select[Any]:
             s.Match.decided_by,
             s.Match.decided_at,
             s.Match.note,
+            s.Match.version,
             (s.Match.decided_text_hash == s.Post.text_hash).label("on_current_text"),
             s.FactCheck.id.label("factcheck_id"),
             *(getattr(s.FactCheck, c) for c in _FACTCHECK_COLUMNS),
@@ -252,7 +236,7 @@ def _match(row: Any) -> StoredMatch:
     decision = (
         None
         if row.decision is None
-        else Decision(row.decision, row.decided_by, row.decided_at, row.note, bool(row.on_current_text))
+        else CurrentDecision(row.decision, row.decided_by, row.decided_at, row.note, bool(row.on_current_text))
     )
     return StoredMatch(
         id=row.id,
@@ -265,4 +249,5 @@ def _match(row: Any) -> StoredMatch:
         evidence=row.evidence or {},
         factcheck=fc,
         decision=decision,
+        version=row.version,
     )

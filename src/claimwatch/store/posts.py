@@ -18,6 +18,7 @@ from claimwatch.store import sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.common import BatchCounts, chunks, json_digest, provenance
 from claimwatch.store.db import retry_races
+from claimwatch.store.matches import machine_only
 from claimwatch.store.rows import Snapshot, StoredAuthor, StoredMedia, StoredPost
 
 
@@ -237,10 +238,10 @@ def _reopen(conn: sa.Connection, post_ids: Sequence[int]) -> None:
     and count again only if the text is the one they were made on (else ``outdated``)."""
     on_text = sa.select(s.Post.text_hash).where(s.Post.id == s.Match.post_id).scalar_subquery()
     for chunk in chunks(list(post_ids)):
-        conn.execute(sa.delete(s.Match).where(s.Match.post_id.in_(chunk), s.Match.decision.is_(None)))
+        conn.execute(sa.delete(s.Match).where(s.Match.post_id.in_(chunk), machine_only()))
         conn.execute(
             sa.update(s.Match)
-            .where(s.Match.post_id.in_(chunk), s.Match.decision.is_not(None))
+            .where(s.Match.post_id.in_(chunk), sa.not_(machine_only()))
             .values(
                 status=sa.case(
                     (s.Match.decided_text_hash == on_text, s.Match.decision), else_=r.MatchStatus.OUTDATED.value
@@ -363,6 +364,38 @@ def _add_snapshots(
 # --------------------------------------------------------------------------- report queries
 
 
+def post_lang() -> sa.ColumnElement[str | None]:
+    """A post's language: the detected one, else the platform's tag (needs the analysis joined)."""
+    return sa.func.coalesce(s.PostAnalysis.lang, s.Post.lang)
+
+
+def handle_in(handles: Sequence[str]) -> sa.ColumnElement[bool]:
+    """The post's author is one of ``handles`` (case-insensitive, a leading @ ignored)."""
+    return sa.func.lower(s.Author.handle).in_([h.lstrip("@").lower() for h in handles])
+
+
+def stored_posts_query() -> sa.Select[Any]:
+    """The columns of :class:`StoredPost`, with the author and analysis joined (callers filter)."""
+    return (
+        sa.select(
+            s.Post.id,
+            s.Post.platform,
+            s.Post.platform_id,
+            s.Post.created_at,
+            s.Post.text,
+            post_lang().label("lang"),
+            s.Post.lang.label("platform_lang"),
+            s.Post.url,
+            s.Post.kind,
+            s.Post.referenced_id,
+            s.Author.handle,
+            s.Author.name.label("author_name"),
+        )
+        .outerjoin(s.Author, s.Author.id == s.Post.author_id)
+        .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
+    )
+
+
 def select_posts(
     conn: sa.Connection,
     *,
@@ -383,27 +416,7 @@ def select_posts(
     (else the platform's tag) is one of these. ``lang`` in the result is that language.
     ``matched``: posts with a match in any of these statuses.
     """
-    lang = sa.func.coalesce(s.PostAnalysis.lang, s.Post.lang)
-    q = (
-        sa.select(
-            s.Post.id,
-            s.Post.platform,
-            s.Post.platform_id,
-            s.Post.created_at,
-            s.Post.text,
-            lang.label("lang"),
-            s.Post.lang.label("platform_lang"),
-            s.Post.url,
-            s.Post.kind,
-            s.Post.referenced_id,
-            s.Author.handle,
-            s.Author.name.label("author_name"),
-        )
-        .outerjoin(s.Author, s.Author.id == s.Post.author_id)
-        .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
-        .where(s.Post.collected.is_(True))
-        .order_by(s.Post.created_at, s.Post.id)
-    )
+    q = stored_posts_query().where(s.Post.collected.is_(True)).order_by(s.Post.created_at, s.Post.id)
     if topics:
         q = q.where(
             sa.exists().where(
@@ -413,9 +426,9 @@ def select_posts(
     if matched:
         q = q.where(sa.exists().where(s.Match.post_id == s.Post.id, s.Match.status.in_(list(matched))))
     if langs:
-        q = q.where(lang.in_(list(langs)))
+        q = q.where(post_lang().in_(list(langs)))
     if handles:
-        q = q.where(sa.func.lower(s.Author.handle).in_([h.lstrip("@").lower() for h in handles]))
+        q = q.where(handle_in(handles))
     if since:
         q = q.where(s.Post.created_at >= since)
     if until:

@@ -3,8 +3,9 @@
 One import for callers (``from claimwatch.store import repo; repo.upsert_posts(...)``), one
 module per topic behind it: :mod:`~claimwatch.store.posts` (authors, posts, versions, media,
 snapshots), :mod:`~claimwatch.store.factchecks`, :mod:`~claimwatch.store.matches` (candidates,
-proposals, analyst decisions), :mod:`~claimwatch.store.post_analysis` (language,
-check-worthiness, topics), :mod:`~claimwatch.store.notes`, :mod:`~claimwatch.store.labels`,
+proposals), :mod:`~claimwatch.store.review` (analyst decisions and their history, the review
+queue), :mod:`~claimwatch.store.audit` (the append-only audit log),
+:mod:`~claimwatch.store.post_analysis` (language, check-worthiness, topics), :mod:`~claimwatch.store.notes`, :mod:`~claimwatch.store.labels`,
 :mod:`~claimwatch.store.runs` (ingest runs and the quarantine) and :mod:`~claimwatch.store.stats`.
 Reads hand typed, frozen records to analysis (:mod:`~claimwatch.store.rows`).
 
@@ -19,6 +20,7 @@ key first (:func:`~claimwatch.store.db.retry_races`). No SQL strings: SQLAlchemy
 
 from __future__ import annotations
 
+from claimwatch.store.audit import append_audit, list_audit
 from claimwatch.store.common import BatchCounts
 from claimwatch.store.factchecks import (
     claim_key,
@@ -33,7 +35,6 @@ from claimwatch.store.labels import add_label_events, label_events_on_posts
 from claimwatch.store.matches import (
     CandidateRow,
     current_text_hashes,
-    decide_match,
     decisions_on_earlier_text,
     matches_for_posts,
     posts_to_match,
@@ -65,6 +66,15 @@ from claimwatch.store.posts import (
     text_hash,
     upsert_posts,
 )
+from claimwatch.store.review import (
+    DecisionConflict,
+    UnknownMatch,
+    choose,
+    decide,
+    match_history,
+    pending_version,
+    review_queue,
+)
 from claimwatch.store.runs import (
     add_quarantine,
     dated_files,
@@ -80,15 +90,19 @@ from claimwatch.store.stats import notes_and_labels_stats, stats
 __all__ = [
     "BatchCounts",
     "CandidateRow",
+    "DecisionConflict",
+    "UnknownMatch",
     "add_label_events",
     "add_note_statuses",
     "add_quarantine",
     "analysis_for_posts",
+    "append_audit",
     "authors_of",
+    "choose",
     "claim_key",
     "current_text_hashes",
     "dated_files",
-    "decide_match",
+    "decide",
     "decisions_on_earlier_text",
     "factcheck_content_hash",
     "factcheck_docs",
@@ -97,17 +111,21 @@ __all__ = [
     "finish_run",
     "ingest_runs",
     "label_events_on_posts",
+    "list_audit",
     "list_quarantine",
     "mark_interrupted",
+    "match_history",
     "matches_for_posts",
     "media_for_posts",
     "note_rating_counts",
     "note_statuses",
     "notes_and_labels_stats",
     "notes_on_posts",
+    "pending_version",
     "platform_ids_of",
     "post_content_hash",
     "posts_to_match",
+    "review_queue",
     "running_runs",
     "select_posts",
     "set_match_state",

@@ -68,8 +68,8 @@ class StoredFactCheck:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """An analyst's decision on a match."""
+class CurrentDecision:
+    """The analyst decision a match stands on now (its full history is :class:`Decision` rows)."""
 
     #: confirmed or rejected
     decision: str
@@ -96,12 +96,105 @@ class StoredMatch:
     method: str
     evidence: dict[str, Any]
     factcheck: StoredFactCheck
-    decision: Decision | None
+    decision: CurrentDecision | None
+    #: bumped by every decision (see :class:`Decision`)
+    version: int = 0
 
     @property
     def decided_by(self) -> str | None:
         """The analyst behind the status: set only for a decision on the post's current text."""
         return self.decision.by if self.decision and self.decision.on_current_text else None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One entry of a match's decision history (``match_decisions``): appended, never changed."""
+
+    id: int
+    match_id: int
+    decided_by: str
+    decided_at: datetime
+    #: confirmed | rejected | reopened | chosen (a :class:`~claimwatch.records.DecisionKind` value)
+    decision: str
+    note: str | None
+    #: the match's status before; None for a decision made before the history was kept
+    previous_status: str | None
+    new_status: str
+    #: the match's version after this decision: pass it as ``expected_version`` to decide again
+    version: int
+    #: hash of the post text decided on
+    post_text_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the append-only audit log. Writers build it without ``id`` and ``at`` (the
+    store sets both); ``before`` / ``after`` are the object's state as JSON-able mappings
+    (None: the object did not exist before, or no longer exists after)."""
+
+    actor: str
+    #: ``<object>.<verb>``, e.g. match.confirm, study.run, user.add, token.revoke
+    action: str
+    object_type: str
+    object_id: str | None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A fact-check proposed (or ranked below the threshold) for a post in the review queue."""
+
+    match_id: int
+    #: pass as ``expected_version`` when deciding: a decision made since is then a conflict
+    version: int
+    #: a :class:`~claimwatch.records.MatchStatus` value
+    status: str
+    rank: int
+    score: float
+    confidence: float | None
+    method: str
+    factcheck: StoredFactCheck
+    #: words the post and the claim share (the matcher's evidence)
+    matched_terms: list[str]
+    #: cosine similarity of post and claim embeddings; None when the matcher did not record it
+    similarity: float | None
+    #: everything the matcher stored as evidence (features, the query it read)
+    evidence: dict[str, Any]
+    decision: CurrentDecision | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """One post to review: the pending match to decide and every candidate of the post beside it."""
+
+    #: the post's best pending match (highest confidence, else score)
+    match_id: int
+    post: StoredPost
+    #: the sentence that holds the claim and its offsets in ``post.text`` (for highlighting)
+    claim_sentence: str | None
+    claim_start: int | None
+    claim_end: int | None
+    #: views at the latest snapshot, and when it was taken (None: unknown)
+    views: int | None
+    views_observed_at: datetime | None
+    media: list[StoredMedia]
+    #: all the post's matches but outdated ones, best rank first
+    candidates: list[Candidate]
+    #: the confidence the queue is ordered by (the best pending match's, else its score)
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPage:
+    """A page of the review queue; ``total`` counts every post the filters select."""
+
+    items: list[QueueItem]
+    total: int
+    limit: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)

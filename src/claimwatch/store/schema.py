@@ -213,8 +213,50 @@ class Match(Base):
     decided_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(sa.Text)
     decided_text_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    #: bumped by every analyst decision: a decision names the version it was made on, and one made
+    #: on a version another analyst has since decided is refused (optimistic concurrency)
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MatchDecision(Base):
+    """Every analyst decision on a match, appended and never updated or deleted: who, when, what,
+    why, the status before and after, and the hash of the post text decided on. ``matches.status``
+    is the materialised current state, written in the same transaction."""
+
+    __tablename__ = "match_decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: no cascade: a match with history is never deleted (re-matching and edits keep it)
+    match_id: Mapped[int] = mapped_column(sa.ForeignKey("matches.id"), index=True)
+    decided_by: Mapped[str] = mapped_column(sa.String(128))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: confirmed | rejected | reopened | chosen
+    decision: Mapped[str] = mapped_column(sa.String(16))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    #: None for decisions from before the history existed (backfilled)
+    previous_status: Mapped[str | None] = mapped_column(sa.String(16))
+    new_status: Mapped[str] = mapped_column(sa.String(16))
+    #: the match's version after this decision
+    version: Mapped[int]
+    post_text_hash: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class AuditLog(Base):
+    """Append-only log of every change to a match, study, user or token: who, when, what, and the
+    object's state before and after (JSON). Writers only ever insert."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_at", "at", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(128), index=True)
+    #: e.g. match.confirm, study.run, user.add, token.revoke
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    object_type: Mapped[str] = mapped_column(sa.String(32))
+    object_id: Mapped[str | None] = mapped_column(sa.String(128))
+    before: Mapped[dict | None] = mapped_column(sa.JSON)
+    after: Mapped[dict | None] = mapped_column(sa.JSON)
 
 
 class PostAnalysis(Base):

@@ -1,0 +1,347 @@
+"""Analyst review: decisions appended to a match's history with optimistic concurrency, and the
+review queue (one item per post, ordered by confidence × views).
+
+A decision is three writes in the caller's transaction: the match's materialised status (what
+the matcher and reports read), guarded by its version (``UPDATE … WHERE version = expected``);
+a ``match_decisions`` row; an audit entry. Two analysts deciding the same match at once: the
+row lock (PostgreSQL ``FOR UPDATE``, SQLite's ``BEGIN IMMEDIATE``) orders them, and the second,
+having reviewed a version that is no longer current, gets :class:`DecisionConflict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from claimwatch import records as r
+from claimwatch.store import sanitise
+from claimwatch.store import schema as s
+from claimwatch.store.audit import append_audit, check_actor
+from claimwatch.store.common import chunks
+from claimwatch.store.matches import matches_for_posts
+from claimwatch.store.post_analysis import analysis_for_posts
+from claimwatch.store.posts import handle_in, media_for_posts, post_lang, stored_posts_query
+from claimwatch.store.rows import AuditEntry, Candidate, Decision, QueueItem, ReviewPage, StoredMatch, StoredPost
+
+#: What the machine leaves for an analyst; a reopened match returns to one of these.
+PENDING = (r.MatchStatus.PROPOSED.value, r.MatchStatus.CANDIDATE.value)
+#: The review queue's ``status`` choices.
+QUEUE_STATUSES = ("proposed", "candidate", "all", "decided")
+#: The match statuses shown beside a queued post (outdated ones count nowhere).
+_SHOWN = (*PENDING, r.MatchStatus.CONFIRMED.value, r.MatchStatus.REJECTED.value)
+_VERB = {
+    r.DecisionKind.CONFIRMED: "confirm",
+    r.DecisionKind.REJECTED: "reject",
+    r.DecisionKind.REOPENED: "reopen",
+    r.DecisionKind.CHOSEN: "choose",
+}
+_HISTORY_COLUMNS = tuple(c.name for c in s.MatchDecision.__table__.c)
+
+
+class UnknownMatch(LookupError):
+    def __init__(self, match_id: int) -> None:
+        super().__init__(f"no match with id {match_id}")
+        self.match_id = match_id
+
+
+class DecisionConflict(Exception):
+    """The match was decided by someone else after the version the analyst reviewed."""
+
+    def __init__(self, match_id: int, status: str, latest: Decision | None) -> None:
+        by = f"decided by {latest.decided_by} at {latest.decided_at:%Y-%m-%d %H:%M:%S} UTC" if latest else "changed"
+        super().__init__(
+            f"match {match_id} was {by} (now {status}) while you were reviewing it; reload and decide again"
+        )
+        self.match_id, self.status, self.latest = match_id, status, latest
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def decide(
+    conn: sa.Connection,
+    match_id: int,
+    kind: r.DecisionKind,
+    by: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+) -> Decision:
+    """Append a decision and set the match's status to what it makes it, in one transaction.
+
+    ``expected_version``: the version the analyst reviewed; None decides on the current one.
+    Raises :class:`UnknownMatch`, :class:`DecisionConflict`, or ValueError (a name or note the
+    store cannot hold, a reopen of a match nobody decided)."""
+    check_actor(by)
+    if note is not None and not sanitise.storable(note):
+        raise ValueError("the note must be plain text (no NUL characters or lone surrogates)")
+    row = conn.execute(
+        sa.select(s.Match.status, s.Match.version, s.Match.decision, s.Match.decided_by, s.Match.note, s.Post.text_hash)
+        .join(s.Post, s.Post.id == s.Match.post_id)
+        .where(s.Match.id == match_id)
+        .with_for_update(of=s.Match)
+    ).one_or_none()
+    if row is None:
+        raise UnknownMatch(match_id)
+    if expected_version is not None and row.version != expected_version:
+        raise DecisionConflict(match_id, row.status, _latest(conn, match_id))
+    reopen = kind == r.DecisionKind.REOPENED
+    if reopen and row.decision is None:
+        raise ValueError(f"match {match_id} has no decision to reopen (it is {row.status})")
+    if reopen:
+        status = _machine_status(conn, match_id)
+    else:
+        status = r.MatchStatus.REJECTED.value if kind == r.DecisionKind.REJECTED else r.MatchStatus.CONFIRMED.value
+    now, version = s.utcnow(), row.version + 1
+    after = {
+        "status": status,
+        "version": version,
+        "decision": None if reopen else status,
+        "decided_by": None if reopen else by,
+        "note": note,
+    }
+    updated = conn.execute(
+        sa.update(s.Match)
+        .where(s.Match.id == match_id, s.Match.version == row.version)
+        .values(
+            decided_at=None if reopen else now,
+            decided_text_hash=None if reopen else row.text_hash,
+            updated_at=now,
+            **after,
+        )
+    )
+    if updated.rowcount != 1:  # the lock makes this unreachable; the version guard stays the rule
+        raise DecisionConflict(match_id, row.status, _latest(conn, match_id))
+    values = dict(
+        match_id=match_id,
+        decided_by=by,
+        decided_at=now,
+        decision=kind.value,
+        note=note,
+        previous_status=row.status,
+        new_status=status,
+        version=version,
+        post_text_hash=row.text_hash,
+    )
+    decision_id = conn.execute(sa.insert(s.MatchDecision).values(**values)).inserted_primary_key[0]
+    before = {"status": row.status, "version": row.version, "decision": row.decision, "decided_by": row.decided_by}
+    append_audit(
+        conn, AuditEntry(by, f"match.{_VERB[kind]}", "match", str(match_id), before | {"note": row.note}, after)
+    )
+    return Decision(id=decision_id, **values)
+
+
+def choose(
+    conn: sa.Connection, match_id: int, by: str, note: str | None = None, expected_version: int | None = None
+) -> list[Decision]:
+    """Confirm this match as the right one for its post and reject the post's other proposed and
+    confirmed matches (the chosen decision first). Every match of the post is locked first, in id
+    order, so two analysts choosing for one post never deadlock: the second waits, then conflicts."""
+    post_id = conn.scalar(sa.select(s.Match.post_id).where(s.Match.id == match_id))
+    if post_id is None:
+        raise UnknownMatch(match_id)
+    ids = conn.scalars(
+        sa.select(s.Match.id).where(s.Match.post_id == post_id).order_by(s.Match.id).with_for_update()
+    ).all()
+    out = [decide(conn, match_id, r.DecisionKind.CHOSEN, by, note, expected_version)]
+    others = conn.scalars(
+        sa.select(s.Match.id)
+        .where(
+            s.Match.id.in_([i for i in ids if i != match_id]),
+            s.Match.status.in_([r.MatchStatus.PROPOSED.value, r.MatchStatus.CONFIRMED.value]),
+        )
+        .order_by(s.Match.id)
+    ).all()
+    why = f"match {match_id} chosen instead" + (f": {note}" if note else "")
+    out.extend(decide(conn, other, r.DecisionKind.REJECTED, by, why) for other in others)
+    return out
+
+
+def pending_version(conn: sa.Connection, match_id: int) -> int | None:
+    """The version of a match still awaiting a decision (proposed or candidate), its row locked;
+    None when there is no such match or someone has decided it (bulk decisions skip those)."""
+    row = conn.execute(
+        sa.select(s.Match.status, s.Match.version).where(s.Match.id == match_id).with_for_update()
+    ).one_or_none()
+    return row.version if row is not None and row.status in PENDING else None
+
+
+def match_history(conn: sa.Connection, match_id: int) -> list[Decision]:
+    """Every decision on a match, oldest first; raises :class:`UnknownMatch`."""
+    if conn.scalar(sa.select(s.Match.id).where(s.Match.id == match_id)) is None:
+        raise UnknownMatch(match_id)
+    return [Decision(**row._mapping) for row in conn.execute(_history(match_id).order_by(s.MatchDecision.id))]
+
+
+def _history(match_id: int) -> sa.Select[Any]:
+    return sa.select(*(getattr(s.MatchDecision, c) for c in _HISTORY_COLUMNS)).where(
+        s.MatchDecision.match_id == match_id
+    )
+
+
+def _latest(conn: sa.Connection, match_id: int) -> Decision | None:
+    row = conn.execute(_history(match_id).order_by(s.MatchDecision.id.desc()).limit(1)).one_or_none()
+    return None if row is None else Decision(**row._mapping)
+
+
+def _machine_status(conn: sa.Connection, match_id: int) -> str:
+    """The status the machine gave the match before analysts decided it (proposed if unknown)."""
+    before = conn.scalar(
+        sa.select(s.MatchDecision.previous_status)
+        .where(s.MatchDecision.match_id == match_id, s.MatchDecision.previous_status.in_(PENDING))
+        .order_by(s.MatchDecision.id.desc())
+        .limit(1)
+    )
+    return before or r.MatchStatus.PROPOSED.value
+
+
+# --------------------------------------------------------------------------- the queue
+
+
+def review_queue(
+    conn: sa.Connection,
+    *,
+    status: str = "proposed",
+    accounts: Sequence[str] = (),
+    min_confidence: float | None = None,
+    max_confidence: float | None = None,
+    platform: str | None = None,
+    lang: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> ReviewPage:
+    """Posts awaiting review, one item each; see :meth:`claimwatch.api.Workspace.review_queue`."""
+    if status not in QUEUE_STATUSES:
+        raise ValueError(f"queue status {status!r}: use one of {', '.join(QUEUE_STATUSES)}")
+    if limit < 1 or offset < 0:
+        raise ValueError("the queue's limit must be at least 1 and its offset at least 0")
+    acting, in_queue = _queue_rule(status)
+    confidence = sa.func.max(sa.func.coalesce(s.Match.confidence, s.Match.score)).label("confidence")
+    best = sa.select(s.Match.post_id, confidence).where(s.Match.status.in_(acting)).group_by(s.Match.post_id).subquery()
+    views, views_at = _latest_views()
+    q = (
+        sa.select(s.Post.id, best.c.confidence, views.label("views"), views_at.label("views_at"))
+        .join(best, best.c.post_id == s.Post.id)
+        .outerjoin(s.Author, s.Author.id == s.Post.author_id)
+        .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
+        .where(in_queue)
+    )
+    if accounts:
+        q = q.where(handle_in(accounts))
+    if platform:
+        q = q.where(s.Post.platform == platform)
+    if lang:
+        q = q.where(post_lang() == lang)
+    if since:
+        q = q.where(s.Post.created_at >= since)
+    if until:
+        q = q.where(s.Post.created_at < until)
+    if min_confidence is not None:
+        q = q.where(best.c.confidence >= min_confidence)
+    if max_confidence is not None:
+        q = q.where(best.c.confidence <= max_confidence)
+    total = conn.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
+    page = conn.execute(
+        q.order_by(
+            views.is_(None),
+            (best.c.confidence * views).desc(),
+            best.c.confidence.desc(),
+            s.Post.id,
+        )
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return ReviewPage(_items(conn, page, acting), total, limit, offset)
+
+
+def _queue_rule(status: str) -> tuple[tuple[str, ...], sa.ColumnElement[bool]]:
+    """The match statuses an item is about, and which posts are in the queue.
+
+    proposed: posts with a machine proposal. candidate: posts with candidates below the threshold
+    and no proposal or confirmed match (what the machine missed). all: either. decided: posts
+    with a confirmed or rejected match (to review a decision again or reopen it)."""
+
+    def has(*statuses: str) -> sa.ColumnElement[bool]:
+        return sa.exists().where(s.Match.post_id == s.Post.id, s.Match.status.in_(statuses))
+
+    proposed, candidate = r.MatchStatus.PROPOSED.value, r.MatchStatus.CANDIDATE.value
+    confirmed, rejected = r.MatchStatus.CONFIRMED.value, r.MatchStatus.REJECTED.value
+    candidate_only = sa.and_(has(candidate), ~has(proposed, confirmed))
+    return {
+        "proposed": ((proposed,), has(proposed)),
+        "candidate": ((candidate,), candidate_only),
+        "all": (PENDING, sa.or_(has(proposed), candidate_only)),
+        "decided": ((confirmed, rejected), has(confirmed, rejected)),
+    }[status]
+
+
+def _latest_views() -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[Any]]:
+    """The post's views at its latest snapshot that counted them, and that snapshot's time."""
+    latest = (
+        sa.select(s.MetricSnapshot.observed_at)
+        .where(s.MetricSnapshot.post_id == s.Post.id, s.MetricSnapshot.views.is_not(None))
+        .order_by(s.MetricSnapshot.observed_at.desc())
+        .limit(1)
+    )
+    views = latest.with_only_columns(s.MetricSnapshot.views)
+    return views.scalar_subquery(), latest.scalar_subquery()
+
+
+def _items(conn: sa.Connection, page: Sequence[Any], acting: tuple[str, ...]) -> list[QueueItem]:
+    ids = [row.id for row in page]
+    posts: dict[int, StoredPost] = {}
+    for chunk in chunks(ids):
+        posts.update(
+            (row.id, StoredPost(**row._mapping))
+            for row in conn.execute(stored_posts_query().where(s.Post.id.in_(chunk)))
+        )
+    analysis = analysis_for_posts(conn, ids)
+    media = media_for_posts(conn, ids)
+    matches = matches_for_posts(conn, ids, _SHOWN)
+    out = []
+    for row in page:
+        shown = sorted(matches.get(row.id, []), key=lambda m: (m.rank, m.id))
+        # the match to decide: a proposal before a candidate, then the most confident
+        todo = min(
+            (m for m in shown if m.status in acting),
+            key=lambda m: (acting.index(m.status), -(m.confidence if m.confidence is not None else m.score), m.rank),
+        )
+        a = analysis.get(row.id)
+        out.append(
+            QueueItem(
+                match_id=todo.id,
+                post=posts[row.id],
+                claim_sentence=a.claim_sentence if a else None,
+                claim_start=a.claim_start if a else None,
+                claim_end=a.claim_end if a else None,
+                views=row.views,
+                views_observed_at=row.views_at,
+                media=media.get(row.id, []),
+                candidates=[_candidate(m) for m in shown],
+                confidence=float(row.confidence),
+            )
+        )
+    return out
+
+
+def _candidate(m: StoredMatch) -> Candidate:
+    terms = m.evidence.get("shared_terms")
+    cos = (m.evidence.get("features") or {}).get("cos")
+    return Candidate(
+        match_id=m.id,
+        version=m.version,
+        status=m.status,
+        rank=m.rank,
+        score=m.score,
+        confidence=m.confidence,
+        method=m.method,
+        factcheck=m.factcheck,
+        matched_terms=[str(t) for t in terms] if isinstance(terms, list) else [],
+        similarity=float(cos) if isinstance(cos, int | float) else None,
+        evidence=m.evidence,
+        decision=m.decision,
+    )
