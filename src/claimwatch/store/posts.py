@@ -375,8 +375,11 @@ def select_posts(
     topics: Sequence[str] = (),
     langs: Sequence[str] = (),
     matched: Sequence[str] = (),
+    newest_first: bool = False,
+    limit: int | None = None,
 ) -> list[StoredPost]:
-    """Collected posts in a selection, with author handle, oldest first.
+    """Collected posts in a selection, with author handle, oldest first (``newest_first``: the
+    other way, as a search shows them; ``limit``: only that many).
 
     ``until`` is exclusive. Keywords match case-insensitively anywhere in the text (any of them).
     ``topics``: posts assigned to any of these topics. ``langs``: posts whose detected language
@@ -402,7 +405,8 @@ def select_posts(
         .outerjoin(s.Author, s.Author.id == s.Post.author_id)
         .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
         .where(s.Post.collected.is_(True))
-        .order_by(s.Post.created_at, s.Post.id)
+        .order_by(*((s.Post.created_at.desc(), s.Post.id.desc()) if newest_first else (s.Post.created_at, s.Post.id)))
+        .limit(limit)
     )
     if topics:
         q = q.where(

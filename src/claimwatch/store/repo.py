@@ -5,7 +5,8 @@ module per topic behind it: :mod:`~claimwatch.store.posts` (authors, posts, vers
 snapshots), :mod:`~claimwatch.store.factchecks`, :mod:`~claimwatch.store.matches` (candidates,
 proposals, analyst decisions), :mod:`~claimwatch.store.post_analysis` (language,
 check-worthiness, topics), :mod:`~claimwatch.store.notes`, :mod:`~claimwatch.store.labels`,
-:mod:`~claimwatch.store.runs` (ingest runs and the quarantine) and :mod:`~claimwatch.store.stats`.
+:mod:`~claimwatch.store.runs` (ingest runs and the quarantine), :mod:`~claimwatch.store.stats`
+and :mod:`~claimwatch.store.users` (workspace users, API tokens, shared secrets).
 Reads hand typed, frozen records to analysis (:mod:`~claimwatch.store.rows`).
 
 Writes take a batch of records and run inside the caller's transaction, so a batch
@@ -26,6 +27,7 @@ from claimwatch.store.factchecks import (
     factcheck_docs,
     factcheck_texts,
     factchecks_for_verdicts,
+    search_factchecks,
     set_verdict,
     upsert_factchecks,
 )
@@ -76,6 +78,19 @@ from claimwatch.store.runs import (
     start_run,
 )
 from claimwatch.store.stats import notes_and_labels_stats, stats
+from claimwatch.store.users import (
+    add_token,
+    add_user,
+    find_user,
+    list_tokens,
+    list_users,
+    login_record,
+    remove_user,
+    revoke_token,
+    set_password_hash,
+    shared_secret,
+    user_for_token,
+)
 
 __all__ = [
     "BatchCounts",
@@ -83,6 +98,8 @@ __all__ = [
     "add_label_events",
     "add_note_statuses",
     "add_quarantine",
+    "add_token",
+    "add_user",
     "analysis_for_posts",
     "authors_of",
     "claim_key",
@@ -94,10 +111,14 @@ __all__ = [
     "factcheck_docs",
     "factcheck_texts",
     "factchecks_for_verdicts",
+    "find_user",
     "finish_run",
     "ingest_runs",
     "label_events_on_posts",
     "list_quarantine",
+    "list_tokens",
+    "list_users",
+    "login_record",
     "mark_interrupted",
     "matches_for_posts",
     "media_for_posts",
@@ -108,11 +129,16 @@ __all__ = [
     "platform_ids_of",
     "post_content_hash",
     "posts_to_match",
+    "remove_user",
+    "revoke_token",
     "running_runs",
+    "search_factchecks",
     "select_posts",
     "set_match_state",
     "set_note_ratings",
+    "set_password_hash",
     "set_verdict",
+    "shared_secret",
     "snapshots_for_posts",
     "start_run",
     "stats",
@@ -122,6 +148,7 @@ __all__ = [
     "upsert_factchecks",
     "upsert_notes",
     "upsert_posts",
+    "user_for_token",
     "write_analysis",
     "write_matches",
     "write_topics",
