@@ -252,6 +252,7 @@ def test_dashboard_numbers_link_to_the_posts_behind_them(site):
     c = client(site, "viewer")
     home = c.get("/").text
     assert "ballots.yaml" in home and "Check-worthy claims with no fact-check yet" in home
+    assert "not matched yet" in home, "an empty list of claims says why it may be empty"
     run = c.get("/?study=ballots.yaml").text
     assert "2 posts by @demo_account" in run and "1 confirmed by an analyst" in run
     links = dict(re.findall(r'href="(/runs/[^"]+/posts\?group=([\w-]+))"', run))

@@ -105,6 +105,7 @@ def dashboard(request: Request, who: Viewer, study: str | None = None) -> Respon
         folder=options.studies_dir,
         unchecked=report.unchecked[:50],
         unchecked_rule=report.unchecked_rule,
+        warnings=report.warnings,
     )
 
 
