@@ -331,3 +331,17 @@ def test_the_templates_autoescape(site):
 
     assert env.autoescape is True
     assert all(Path(env.loader.searchpath[0], n).suffix == ".j2" for n in env.list_templates())
+
+
+def test_behind_a_proxy_under_a_path_every_link_keeps_the_prefix(site):
+    """``serve --root-path /cw``: the proxy forwards /cw/…; links, redirects and assets say /cw/…."""
+    c = TestClient(site, root_path="/cw", follow_redirects=False)
+    site.state.login_limit = FailureLimit()
+    assert c.get("/cw/search").headers["location"].endswith("/cw/login")
+    page = c.get("/cw/login").text
+    links = re.findall(r'(?:href|src|action)="([^"]+)"', page)
+    assert links and all(link.startswith("/cw/") for link in links), links
+    res = c.post("/cw/login", data={"name": "vic", "password": PASSWORD, "csrf_token": csrf_of(page)})
+    assert res.headers["location"] == "/cw/"
+    assert c.get("/cw/api/v1/me").json()["name"] == "vic"
+    assert c.get("/cw/nowhere/api/v1").status_code == 404

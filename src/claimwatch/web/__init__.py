@@ -51,6 +51,7 @@ def create_app(workspace: Workspace | Settings, options: WebOptions | None = Non
     """The app over ``workspace`` (or the store named by ``settings``, opened for writing)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace, create=False)
     options = options or WebOptions()
+    options.runs_dir.mkdir(parents=True, exist_ok=True)
     app = FastAPI(
         title="claimwatch",
         summary="Posts repeating fact-checked claims: search, studies, users (JSON for every page).",

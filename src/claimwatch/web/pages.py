@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from claimwatch.records import Role
 from claimwatch.web import security as sec
 from claimwatch.web.render import render
-from claimwatch.web.studies import Run, study_files, study_path
+from claimwatch.web.studies import DRAWING, Run, study_files, study_path
 
 router = APIRouter()
 Viewer = Annotated[sec.Principal, Depends(sec.require(Role.VIEWER))]
@@ -167,7 +167,8 @@ def run_download(request: Request, run_id: str, fmt: str, who: Viewer) -> FileRe
     if not run.files:
         from claimwatch.reports.study import write_study  # matplotlib and fpdf2 load only when they draw
 
-        run.files = write_study(run.result, request.app.state.options.runs_dir / run.id)
+        with DRAWING:
+            run.files = write_study(run.result, request.app.state.options.runs_dir / run.id)
     return FileResponse(run.files[fmt], media_type=DOWNLOADS[fmt], filename=f"study.{fmt}")
 
 

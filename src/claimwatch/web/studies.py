@@ -22,6 +22,8 @@ from claimwatch.reports.study_view import Group, groups
 STUDY_SUFFIXES = (".yaml", ".yml")
 #: runs kept per server process (the oldest is forgotten first)
 KEPT_RUNS = 16
+#: matplotlib's pyplot state is not thread-safe: requests draw charts one at a time
+DRAWING = threading.Lock()
 
 
 def study_files(folder: Path) -> list[str]:
@@ -50,7 +52,8 @@ class Run:
         if self._charts is None:
             from claimwatch.reports.charts import study_charts  # matplotlib loads when a chart is drawn
 
-            self._charts = study_charts(self.result)
+            with DRAWING:
+                self._charts = study_charts(self.result)
         return self._charts
 
     def groups(self) -> dict[str, list[Group]]:
