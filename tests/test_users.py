@@ -4,6 +4,9 @@ the CLI never takes a password as an argument."""
 
 from __future__ import annotations
 
+import os
+
+import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
@@ -14,6 +17,7 @@ from claimwatch.records import Role
 from claimwatch.store import schema as s
 
 PASSWORD = "correct horse battery"
+PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
 
 
 def test_passwords_are_stored_as_argon2_hashes_and_verified(tmp_path):
@@ -120,3 +124,15 @@ def test_cli_users_add_list_token_remove(tmp_path):
 def test_the_cli_has_no_password_argument():
     res = CliRunner().invoke(app, ["users", "add", "--help"])
     assert "--password-stdin" in res.output and "--password " not in res.output
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")
+def test_users_tokens_and_the_session_key_on_postgres():
+    ws = claimwatch.open(PG_URL)
+    ws.reset()
+    ws.add_user("ana", "analyst", PASSWORD)
+    token = ws.create_token("ana", "ci")
+    assert ws.verify_token(token).name == "ana" and ws.verify_login("ana", PASSWORD).role == "analyst"
+    assert ws.shared_secret("web_session_key") == claimwatch.open(PG_URL).shared_secret("web_session_key")
+    assert ws.remove_user("ana") and ws.verify_token(token) is None
