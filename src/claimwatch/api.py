@@ -14,14 +14,15 @@ encoder and models without one (``claimwatch.tools().eval_retrieval(...)``).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from claimwatch import ingest
+from claimwatch import auth, ingest
 from claimwatch.analysis import checks
 from claimwatch.analysis.report import UNCHECKED_MIN_SCORE, Report, Selection, build_report
 from claimwatch.analysis.study import StudyResult, run_study
@@ -37,10 +38,20 @@ from claimwatch.claims.rerank import RetrievalModel, load_model
 from claimwatch.claims.retrieval import Retriever
 from claimwatch.claims.topics import TopicSet
 from claimwatch.config import Settings, load_settings
-from claimwatch.records import DecisionKind, MatchStatus, Verdict
+from claimwatch.records import DecisionKind, MatchStatus, Role, Verdict
 from claimwatch.store import db, repo
 from claimwatch.store.review import DecisionConflict, UnknownMatch
-from claimwatch.store.rows import AuditEntry, Decision, QuarantineEntry, ReviewPage, StoreStats
+from claimwatch.store.rows import (
+    ApiTokenInfo,
+    AuditEntry,
+    Decision,
+    QuarantineEntry,
+    ReviewPage,
+    StoredFactCheck,
+    StoredPost,
+    StoreStats,
+    User,
+)
 from claimwatch.verdicts import VerdictTable
 
 if TYPE_CHECKING:
@@ -490,6 +501,86 @@ class Workspace(Tools):
 
         with self.engine.connect() as conn:
             return export(repo.list_audit(conn, limit=None, newest_first=False), out, format)
+
+    # ------------------------------------------------------------------ users and API tokens
+    # TODO(integrator, issue 12): append an audit entry (user.add, user.remove, token.create,
+    # token.revoke) in the same transaction once the review branch's store/audit.py lands.
+
+    def add_user(self, name: str, role: str | Role, password: str) -> User:
+        """A new workspace user; ValueError (one line) for a taken name, bad role or short password."""
+        name, role = auth.check_name(name), auth.check_role(role)
+        password_hash = auth.hash_password(password)
+        with db.writing(self.engine) as conn:
+            if repo.find_user(conn, name) is not None:
+                raise ValueError(f"user {name!r} exists already")
+            return repo.add_user(conn, name, role.value, password_hash)
+
+    def remove_user(self, name: str) -> bool:
+        """Delete the user and their API tokens; False when there is none of that name."""
+        with db.writing(self.engine) as conn:
+            return repo.remove_user(conn, name)
+
+    def user(self, name: str) -> User | None:
+        with self.engine.connect() as conn:
+            return repo.find_user(conn, name)
+
+    def list_users(self) -> list[User]:
+        with self.engine.connect() as conn:
+            return repo.list_users(conn)
+
+    def verify_login(self, name: str, password: str) -> User | None:
+        """The user if the name and password match and the user is enabled. An unknown name takes
+        as long as a wrong password (a dummy hash is verified), so timing does not tell names apart."""
+        with self.engine.connect() as conn:
+            found = repo.login_record(conn, name)
+        user, password_hash = found if found else (None, None)
+        if not auth.check_password(password_hash, password) or user is None or user.disabled:
+            return None
+        if password_hash and auth.needs_rehash(password_hash):
+            with db.writing(self.engine) as conn:
+                repo.set_password_hash(conn, user.id, auth.hash_password(password))
+        return user
+
+    def create_token(self, user: str, name: str) -> str:
+        """A new API token for ``user``: returned once, only its SHA-256 is stored."""
+        token = auth.new_token()
+        with db.writing(self.engine) as conn:
+            owner = repo.find_user(conn, user)
+            if owner is None:
+                raise ValueError(f"no user {user!r}")
+            repo.add_token(conn, owner.id, auth.check_name(name), auth.token_digest(token))
+        return token
+
+    def verify_token(self, token: str) -> User | None:
+        """The enabled user of an unrevoked token (its last use is recorded), else None."""
+        with db.writing(self.engine) as conn:
+            return repo.user_for_token(conn, auth.token_digest(token), datetime.now(UTC))
+
+    def revoke_token(self, token_id: int) -> ApiTokenInfo | None:
+        """Revoke a token by its id (kept, marked with when); None when there is no such token."""
+        with db.writing(self.engine) as conn:
+            return repo.revoke_token(conn, token_id, datetime.now(UTC))
+
+    def list_tokens(self, user: str | None = None) -> list[ApiTokenInfo]:
+        with self.engine.connect() as conn:
+            return repo.list_tokens(conn, user)
+
+    def shared_secret(self, name: str) -> str:
+        """A random secret kept in the store, made on first use (e.g. the web session key)."""
+        with db.writing(self.engine) as conn:
+            return repo.shared_secret(conn, name, lambda: secrets.token_urlsafe(48))
+
+    # ------------------------------------------------------------------ search
+
+    def search_posts(self, phrase: str, limit: int = 50) -> list[StoredPost]:
+        """Collected posts containing ``phrase`` (any case), newest first."""
+        with self.engine.connect() as conn:
+            return repo.select_posts(conn, keywords=(phrase,), include_reposts=True, newest_first=True, limit=limit)
+
+    def search_factchecks(self, phrase: str, limit: int = 50) -> list[StoredFactCheck]:
+        """Fact-checks whose claim, title or publisher contains ``phrase`` (any case), newest first."""
+        with self.engine.connect() as conn:
+            return repo.search_factchecks(conn, phrase, limit)
 
     # ------------------------------------------------------------------ reports and inspection
 

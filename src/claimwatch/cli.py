@@ -920,6 +920,132 @@ def audit_export(
         _say(f"wrote {count(n, 'audit entry', 'audit entries')} to {out}", to=err)
 
 
+# ---------------------------------------------------------------------------- users / serve
+
+users_app = typer.Typer(
+    help="Who may use the web workspace (claimwatch serve), and their API tokens.", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The new password: one line from stdin (scripts), else typed twice at a hidden prompt —
+    never an argument, which other users of the machine can read in the process list."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="The sign-in name.")],
+    role: Annotated[str, typer.Option(help="admin | analyst | viewer")] = "viewer",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Add a user: viewers read, analysts also decide and run studies, admins also manage users."""
+    ws = _open(db)
+    with _user_errors():
+        user = ws.add_user(name, role, _read_password(password_stdin))
+    _say(f"user {user.name} added ({user.role})")
+
+
+@users_app.command("remove")
+def users_remove(name: str, db: DbOpt = None) -> None:
+    """Remove a user and their API tokens (their past decisions keep their name)."""
+    if not _open(db).remove_user(name):
+        _fail(f"no user {name!r}")
+    _say(f"user {name} removed")
+
+
+@users_app.command("list")
+def users_list(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Users with their role, and their API tokens (names and dates, never the tokens)."""
+    ws = _open(db, read_only=True)
+    users, tokens = ws.list_users(), ws.list_tokens()
+    if as_json:
+        print(json.dumps({"users": [asdict(u) for u in users], "tokens": [asdict(tk) for tk in tokens]}, default=str))
+        return
+    if not users:
+        console.print("no users yet: add one with `claimwatch users add NAME --role admin`")
+        return
+    t = Table()
+    for col in ("name", "role", "created", "disabled", "API tokens"):
+        t.add_column(col, overflow="fold")
+    for u in users:
+        mine = [f"{tk.id}:{tk.name}" + (" (revoked)" if tk.revoked_at else "") for tk in tokens if tk.user == u.name]
+        t.add_row(
+            *(
+                Text(safe(c))
+                for c in (u.name, u.role, str(u.created_at)[:19], "yes" if u.disabled else "", ", ".join(mine))
+            )
+        )
+    console.print(t)
+
+
+@users_app.command("token")
+def users_token(
+    name: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    label: Annotated[str, typer.Option("--name", help="What the token is for (shown in `users list`).")] = "script",
+    revoke: Annotated[int | None, typer.Option(help="Revoke the token with this id instead.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Create an API token for NAME (printed once: only its hash is stored), or --revoke ID."""
+    ws = _open(db)
+    if revoke is not None:
+        if ws.revoke_token(revoke) is None:
+            _fail(f"no API token with id {revoke}")
+        _say(f"API token {revoke} revoked")
+        return
+    with _user_errors():
+        token = ws.create_token(name, label)
+    print(token)
+    _say("keep it now: claimwatch stores only its hash. Use it as `Authorization: Bearer TOKEN`.", to=err)
+
+
+@app.command()
+def serve(
+    db: DbOpt = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default; see README for a proxy).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    studies: Annotated[
+        Path | None,
+        typer.Option(help="Folder of study files the Dashboard and Studies pages offer (default: ./studies)."),
+    ] = None,
+    root_path: Annotated[str, typer.Option(help="URL prefix when a reverse proxy serves the app under a path.")] = "",
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips.")
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Proxy addresses whose forwarded headers are trusted.")
+    ] = "127.0.0.1",
+    secure_cookies: Annotated[
+        bool, typer.Option(help="Send the session cookie over HTTPS only (behind a TLS proxy).")
+    ] = False,
+) -> None:
+    """The web workspace: dashboard, search, studies and a JSON API (/api/v1) over the store."""
+    import uvicorn  # the web stack loads only for this command
+
+    from claimwatch.web import WebOptions, create_app
+
+    ws = _open(db)
+    if not ws.list_users():
+        _fail(f"no users in {db or 'the store'} yet: add one first with `claimwatch users add NAME --role admin`")
+    options = WebOptions(studies_dir=studies or Path("studies"), secure_cookies=secure_cookies)
+    _say(f"claimwatch workspace on http://{host}:{port}{root_path}/ (Ctrl+C stops it)", to=err)
+    uvicorn.run(
+        create_app(ws, options),
+        host=host,
+        port=port,
+        root_path=root_path,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level="warning",
+    )
+
+
 @verdicts_app.command("apply")
 def verdicts_apply(
     db: DbOpt = None,

@@ -64,6 +64,21 @@ class DecisionKind(StrEnum):
     CHOSEN = "chosen"
 
 
+class Role(StrEnum):
+    """What a workspace user may do; each role may do everything the ones below it may.
+
+    ``viewer`` reads; ``analyst`` also decides matches and runs studies; ``admin`` also manages
+    users and their API tokens."""
+
+    VIEWER = "viewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+    def allows(self, needed: Role) -> bool:
+        order = list(Role)
+        return order.index(self) >= order.index(needed)
+
+
 @dataclass(slots=True)
 class SourceRef:
     """Where a record came from: file and line (1-based) or row/offset description."""

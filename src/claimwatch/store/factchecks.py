@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from claimwatch.store import sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.common import BatchCounts, chunks, json_digest, provenance
 from claimwatch.store.db import retry_races
+from claimwatch.store.rows import StoredFactCheck
 
 
 def claim_key(claim_text: str) -> str:
@@ -155,3 +157,17 @@ def factcheck_texts(conn: sa.Connection, ids: Sequence[int]) -> dict[int, str]:
             }
         )
     return out
+
+
+def search_factchecks(conn: sa.Connection, phrase: str, limit: int = 50) -> list[StoredFactCheck]:
+    """Fact-checks whose claim, title or publisher contains ``phrase`` (any case; as the post
+    search's keywords match), newest review first."""
+    searched = (s.FactCheck.claim_text, s.FactCheck.title, s.FactCheck.publisher_name)
+    columns = [getattr(s.FactCheck, f.name) for f in fields(StoredFactCheck)]
+    q = (
+        sa.select(*columns)
+        .where(sa.or_(*(sa.func.lower(c).contains(phrase.lower(), autoescape=True) for c in searched)))
+        .order_by(s.FactCheck.review_date.desc(), s.FactCheck.id.desc())
+        .limit(limit)
+    )
+    return [StoredFactCheck(**row._mapping) for row in conn.execute(q)]

@@ -408,15 +408,23 @@ def select_posts(
     topics: Sequence[str] = (),
     langs: Sequence[str] = (),
     matched: Sequence[str] = (),
+    newest_first: bool = False,
+    limit: int | None = None,
 ) -> list[StoredPost]:
-    """Collected posts in a selection, with author handle, oldest first.
+    """Collected posts in a selection, with author handle, oldest first (``newest_first``: the
+    other way, as a search shows them; ``limit``: only that many).
 
     ``until`` is exclusive. Keywords match case-insensitively anywhere in the text (any of them).
     ``topics``: posts assigned to any of these topics. ``langs``: posts whose detected language
     (else the platform's tag) is one of these. ``lang`` in the result is that language.
     ``matched``: posts with a match in any of these statuses.
     """
-    q = stored_posts_query().where(s.Post.collected.is_(True)).order_by(s.Post.created_at, s.Post.id)
+    q = (
+        stored_posts_query()
+        .where(s.Post.collected.is_(True))
+        .order_by(*((s.Post.created_at.desc(), s.Post.id.desc()) if newest_first else (s.Post.created_at, s.Post.id)))
+        .limit(limit)
+    )
     if topics:
         q = q.where(
             sa.exists().where(

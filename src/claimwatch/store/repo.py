@@ -5,8 +5,9 @@ module per topic behind it: :mod:`~claimwatch.store.posts` (authors, posts, vers
 snapshots), :mod:`~claimwatch.store.factchecks`, :mod:`~claimwatch.store.matches` (candidates,
 proposals), :mod:`~claimwatch.store.review` (analyst decisions and their history, the review
 queue), :mod:`~claimwatch.store.audit` (the append-only audit log),
-:mod:`~claimwatch.store.post_analysis` (language, check-worthiness, topics), :mod:`~claimwatch.store.notes`, :mod:`~claimwatch.store.labels`,
-:mod:`~claimwatch.store.runs` (ingest runs and the quarantine) and :mod:`~claimwatch.store.stats`.
+:mod:`~claimwatch.store.post_analysis` (language, check-worthiness, topics), :mod:`~claimwatch.store.notes`,
+:mod:`~claimwatch.store.labels`, :mod:`~claimwatch.store.runs` (ingest runs and the quarantine),
+:mod:`~claimwatch.store.stats` and :mod:`~claimwatch.store.users` (workspace users, API tokens, shared secrets).
 Reads hand typed, frozen records to analysis (:mod:`~claimwatch.store.rows`).
 
 Writes take a batch of records and run inside the caller's transaction, so a batch
@@ -28,6 +29,7 @@ from claimwatch.store.factchecks import (
     factcheck_docs,
     factcheck_texts,
     factchecks_for_verdicts,
+    search_factchecks,
     set_verdict,
     upsert_factchecks,
 )
@@ -86,6 +88,19 @@ from claimwatch.store.runs import (
     start_run,
 )
 from claimwatch.store.stats import notes_and_labels_stats, stats
+from claimwatch.store.users import (
+    add_token,
+    add_user,
+    find_user,
+    list_tokens,
+    list_users,
+    login_record,
+    remove_user,
+    revoke_token,
+    set_password_hash,
+    shared_secret,
+    user_for_token,
+)
 
 __all__ = [
     "BatchCounts",
@@ -95,6 +110,8 @@ __all__ = [
     "add_label_events",
     "add_note_statuses",
     "add_quarantine",
+    "add_token",
+    "add_user",
     "analysis_for_posts",
     "append_audit",
     "authors_of",
@@ -108,11 +125,15 @@ __all__ = [
     "factcheck_docs",
     "factcheck_texts",
     "factchecks_for_verdicts",
+    "find_user",
     "finish_run",
     "ingest_runs",
     "label_events_on_posts",
     "list_audit",
     "list_quarantine",
+    "list_tokens",
+    "list_users",
+    "login_record",
     "mark_interrupted",
     "match_history",
     "matches_for_posts",
@@ -126,11 +147,16 @@ __all__ = [
     "post_content_hash",
     "posts_to_match",
     "review_queue",
+    "remove_user",
+    "revoke_token",
     "running_runs",
+    "search_factchecks",
     "select_posts",
     "set_match_state",
     "set_note_ratings",
+    "set_password_hash",
     "set_verdict",
+    "shared_secret",
     "snapshots_for_posts",
     "start_run",
     "stats",
@@ -140,6 +166,7 @@ __all__ = [
     "upsert_factchecks",
     "upsert_notes",
     "upsert_posts",
+    "user_for_token",
     "write_analysis",
     "write_matches",
     "write_topics",

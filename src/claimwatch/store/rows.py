@@ -370,3 +370,27 @@ class StoreStats:
     label_events: int
     labelled_posts: int
     ingest_runs: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A workspace user as the store keeps it (never with the password hash)."""
+
+    id: int
+    name: str
+    #: a :class:`~claimwatch.records.Role` value
+    role: str
+    created_at: datetime
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokenInfo:
+    """An API token's record: who, what it is called, when it was used (never the token)."""
+
+    id: int
+    user: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None

@@ -1,0 +1,45 @@
+"""One Jinja environment for every page: autoescaping on for every template (post and
+fact-check text is hostile), links through the reports' ``safe_url`` (no ``javascript:``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader
+
+from claimwatch.reports.render import safe_url
+from claimwatch.reports.study_view import human
+from claimwatch.web import security as sec
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+env.filters["safe_url"] = safe_url
+env.filters["human"] = human
+env.filters["day"] = lambda dt: dt.strftime("%Y-%m-%d") if dt else "unknown"
+env.filters["count"] = lambda n: "unknown" if n is None else f"{n:,}"
+
+
+def render(
+    request: Request,
+    template: str,
+    who: sec.Principal | None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    """The page ``template`` with the layout's values: who is signed in, the CSRF token for its
+    forms, the URL prefix (``--root-path``) and a one-time message from the last change."""
+    page = env.get_template(template).render(
+        request=request,
+        who=who,
+        csrf=sec.csrf_token(request),
+        base=request.scope.get("root_path", ""),
+        flash=request.session.pop("flash", None),
+        **values,
+    )
+    return HTMLResponse(page, status_code=status, headers=headers)
