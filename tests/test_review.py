@@ -247,6 +247,21 @@ def test_choose_confirms_one_and_rejects_the_others(store) -> None:
     assert _status(ws, m["1", "b"])[0] == "confirmed"  # the conflict wrote nothing
 
 
+def test_choose_with_the_versions_seen_never_overturns_an_unseen_confirmation(store) -> None:
+    """Ana's page showed candidates a and b both pending; meanwhile Bob confirmed a. Ana choosing b
+    with the versions she saw is a conflict on a, and writes nothing; seen afresh, it goes through."""
+    ws, m = store
+    seen = {m["1", "a"]: _status(ws, m["1", "a"])[1], m["1", "b"]: _status(ws, m["1", "b"])[1]}
+    ws.decide(m["1", "a"], MatchStatus.CONFIRMED, "bob@example.org")
+    with pytest.raises(claimwatch.DecisionConflict, match=f"match {m['1', 'a']} was decided by bob@example.org"):
+        ws.choose(m["1", "b"], "ana@example.org", seen_versions=seen, expected_version=seen[m["1", "b"]])
+    assert _status(ws, m["1", "a"])[0] == "confirmed" and _status(ws, m["1", "b"])[0] != "confirmed"
+    fresh = {k: _status(ws, k)[1] for k in seen}
+    decided = ws.choose(m["1", "b"], "ana@example.org", seen_versions=fresh)
+    assert [(d.match_id, d.new_status) for d in decided] == [(m["1", "b"], "confirmed"), (m["1", "a"], "rejected")]
+    assert decided[1].previous_status == "confirmed"  # Bob's confirmation, overturned on the record
+
+
 def test_bulk_confirm_skips_what_someone_decided(store) -> None:
     ws, m = store
     ws.decide(m["2", "a"], MatchStatus.REJECTED, "bob@example.org")

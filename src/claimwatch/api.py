@@ -15,7 +15,7 @@ encoder and models without one (``claimwatch.tools().eval_retrieval(...)``).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -453,13 +453,20 @@ class Workspace(Tools):
             return repo.decide(conn, match_id, kind, by, note, expected_version)
 
     def choose(
-        self, match_id: int, by: str, note: str | None = None, expected_version: int | None = None
+        self,
+        match_id: int,
+        by: str,
+        note: str | None = None,
+        expected_version: int | None = None,
+        seen_versions: Mapping[int, int] | None = None,
     ) -> list[Decision]:
         """Pick this candidate for its post: it is confirmed (decision ``chosen``) and the post's
         other proposed or confirmed matches are rejected, all in one transaction; the chosen
-        decision comes first. A conflict on the chosen match writes nothing."""
+        decision comes first. A conflict writes nothing: on the chosen match (``expected_version``)
+        or, with ``seen_versions`` (every candidate's version as the page showed them), on any
+        match it would reject — so a choice never overturns a confirmation its analyst did not see."""
         with db.writing(self.engine) as conn:
-            return repo.choose(conn, match_id, by, note, expected_version)
+            return repo.choose(conn, match_id, by, note, expected_version, seen_versions)
 
     def bulk_confirm(self, match_ids: Sequence[int], by: str, note: str | None = None) -> list[Decision]:
         """Confirm several matches (posts repeating the same claim), each in its own transaction.

@@ -10,7 +10,7 @@ having reviewed a version that is no longer current, gets :class:`DecisionConfli
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -134,11 +134,21 @@ def decide(
 
 
 def choose(
-    conn: sa.Connection, match_id: int, by: str, note: str | None = None, expected_version: int | None = None
+    conn: sa.Connection,
+    match_id: int,
+    by: str,
+    note: str | None = None,
+    expected_version: int | None = None,
+    seen_versions: Mapping[int, int] | None = None,
 ) -> list[Decision]:
     """Confirm this match as the right one for its post and reject the post's other proposed and
     confirmed matches (the chosen decision first). Every match of the post is locked first, in id
-    order, so two analysts choosing for one post never deadlock: the second waits, then conflicts."""
+    order, so two analysts choosing for one post never deadlock: the second waits, then conflicts.
+
+    ``seen_versions`` (match id → version, as the analyst's page showed the post's candidates)
+    guards the whole post: a match it would reject that changed since — or an analyst's
+    confirmation the page did not show — is a :class:`DecisionConflict`, and nothing is written.
+    None (the CLI) decides on the current state, as :func:`decide` does."""
     post_id = conn.scalar(sa.select(s.Match.post_id).where(s.Match.id == match_id))
     if post_id is None:
         raise UnknownMatch(match_id)
@@ -155,7 +165,9 @@ def choose(
         .order_by(s.Match.id)
     ).all()
     why = f"match {match_id} chosen instead" + (f": {note}" if note else "")
-    out.extend(decide(conn, other, r.DecisionKind.REJECTED, by, why) for other in others)
+    for other in others:
+        seen = None if seen_versions is None else seen_versions.get(other, -1)  # -1: never shown, never matches
+        out.append(decide(conn, other, r.DecisionKind.REJECTED, by, why, seen))
     return out
 
 
