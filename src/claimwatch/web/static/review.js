@@ -56,7 +56,8 @@
   });
 
   // Remember which card asked; once its new state is in, focus the next card still pending
-  // (or the same card when the decision met a conflict: its message is to be read first).
+  // (or the same card when the decision met a conflict: its message is to be read first). A
+  // rejected proposal may leave weak candidates on the card: it has left this queue all the same.
   var deciding = null;
   document.addEventListener("htmx:beforeRequest", function (event) {
     var card = event.detail.elt.closest ? event.detail.elt.closest(".card") : null;
@@ -66,7 +67,7 @@
     var card = deciding && document.getElementById(deciding);
     deciding = null;
     if (!card) return;
-    if (card.classList.contains("conflict") || card.classList.contains("pending")) {
+    if (card.classList.contains("conflict")) {
       focusCard(card);
       return;
     }
