@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,8 @@ from typer.testing import CliRunner
 
 import claimwatch
 from claimwatch.cli import app
-from claimwatch.demo import MARK
+from claimwatch.demo import MARK, open_commands
+from claimwatch.web.studies import study_files
 
 SRC = Path(claimwatch.__file__).resolve().parents[1]
 
@@ -107,7 +109,11 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
     assert proc.returncode == 0, proc.stderr
     assert _digest(user_store.parent) == before, "the configured store and index are untouched"
     assert {p.name for p in tmp_path.iterdir()} == {"claimwatch.toml", "mine", "mine.jsonl", "claimwatch-demo"}
-    assert {p.name for p in out.iterdir()} >= {MARK, "demo.db", "demo.index", "study"}
+    assert {p.name for p in out.iterdir()} >= {MARK, "demo.db", "demo.index", "study", "studies"}
+    assert study_files(out / "studies") == ["study.yaml"], "serve --studies offers the example study"
+    tail = proc.stdout.splitlines()[-3:]
+    assert tail[0].startswith("open the demo in the web workspace")
+    assert [line.strip() for line in tail[1:]] == open_commands(out)
 
     class Res:  # the assertions below read the output as CliRunner gave it
         stdout = proc.stdout
@@ -173,3 +179,19 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
     (out / "report.json").unlink()
     res = CliRunner().invoke(app, ["demo", "--out", str(out)])
     assert res.exit_code == 0 and json.loads((out / "report.json").read_text())["headline"] == h
+
+
+def test_the_printed_commands_open_the_demo_store(tmp_path: Path) -> None:
+    """What `claimwatch demo` prints at its end, run as printed: an admin for the demo's store."""
+    out = tmp_path / "my demo"  # a space: the paths are quoted for the shell
+    claimwatch.open(out / "demo.db").engine.dispose()
+    add, serve = open_commands(out)
+    argv = shlex.split(add)
+    assert argv[:2] == ["claimwatch", "users"] and shlex.split(serve)[-2:] == ["--studies", str(out / "studies")]
+    res = CliRunner().invoke(app, [*(a if a != "NAME" else "ada" for a in argv[1:]), "--password-stdin"],
+                             input="s3cret-example-pw\n")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert claimwatch.open(out / "demo.db").user("ada").role == "admin"
+    assert shlex.split(serve)[1:4] == ["serve", "--db", str(out / "demo.db")]
+    url = "postgresql+psycopg://demo:hunter2@127.0.0.1:5432/demo"
+    assert all("hunter2" not in c and "127.0.0.1:5432/demo" in c for c in open_commands(out, url))

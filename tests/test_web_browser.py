@@ -8,12 +8,15 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import uvicorn
 from web_store import PASSWORD, USERS, build
 
+import claimwatch
 from claimwatch.web import WebOptions, create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,10 +35,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("webbrowser")
-    ws, studies = build(folder)
+@contextmanager
+def live(ws: claimwatch.Workspace, studies: Path, folder: Path) -> Iterator[str]:
+    """The app over ``ws`` served by uvicorn on a free loopback port (in a thread); yields its URL."""
     port = _free_port()
     srv = uvicorn.Server(
         uvicorn.Config(create_app(ws, WebOptions(studies_dir=studies, runs_dir=folder / "runs")),
@@ -47,9 +49,19 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     while not srv.started:
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("webbrowser")
+    ws, studies = build(folder)
+    with live(ws, studies, folder) as url:
+        yield url
 
 
 def test_sign_in_dashboard_search_and_a_refused_viewer(server: str, tmp_path: Path) -> None:

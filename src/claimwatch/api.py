@@ -14,6 +14,9 @@ encoder and models without one (``claimwatch.tools().eval_retrieval(...)``).
 
 from __future__ import annotations
 
+import dataclasses
+import getpass
+import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -46,6 +49,7 @@ from claimwatch.store.rows import (
     AuditEntry,
     Decision,
     QuarantineEntry,
+    QueueItem,
     ReviewPage,
     StoredFactCheck,
     StoredPost,
@@ -483,6 +487,18 @@ class Workspace(Tools):
                     out.append(repo.decide(conn, match_id, DecisionKind.CONFIRMED, by, note, version))
         return out
 
+    def review_item(self, match_id: int) -> QueueItem:
+        """The queue item of the post of ``match_id`` as it is now, decided or not, with all its
+        candidates (raises :class:`UnknownMatch`)."""
+        with self.engine.connect() as conn:
+            return repo.review_item(conn, match_id)
+
+    def proposals_by_factcheck(self, factcheck_ids: Sequence[int]) -> dict[int, list[int]]:
+        """For each fact-check, the ids of its matches still proposed: the posts repeating that
+        claim, for :meth:`bulk_confirm`."""
+        with self.engine.connect() as conn:
+            return repo.proposals_by_factcheck(conn, factcheck_ids)
+
     def match_history(self, match_id: int) -> list[Decision]:
         """Every decision on a match, oldest first (raises :class:`UnknownMatch`)."""
         with self.engine.connect() as conn:
@@ -510,22 +526,28 @@ class Workspace(Tools):
             return export(repo.list_audit(conn, limit=None, newest_first=False), out, format)
 
     # ------------------------------------------------------------------ users and API tokens
-    # TODO(integrator, issue 12): append an audit entry (user.add, user.remove, token.create,
-    # token.revoke) in the same transaction once the review branch's store/audit.py lands.
+    # Every change appends an audit entry in its own transaction. ``actor``: who made it (the
+    # signed-in user on the web); None is the operating-system user running this process (the CLI).
 
-    def add_user(self, name: str, role: str | Role, password: str) -> User:
+    def add_user(self, name: str, role: str | Role, password: str, *, actor: str | None = None) -> User:
         """A new workspace user; ValueError (one line) for a taken name, bad role or short password."""
         name, role = auth.check_name(name), auth.check_role(role)
         password_hash = auth.hash_password(password)
         with db.writing(self.engine) as conn:
             if repo.find_user(conn, name) is not None:
                 raise ValueError(f"user {name!r} exists already")
-            return repo.add_user(conn, name, role.value, password_hash)
+            user = repo.add_user(conn, name, role.value, password_hash)
+            repo.append_audit(conn, AuditEntry(_actor(actor), "user.add", "user", name, None, _public(user)))
+            return user
 
-    def remove_user(self, name: str) -> bool:
+    def remove_user(self, name: str, *, actor: str | None = None) -> bool:
         """Delete the user and their API tokens; False when there is none of that name."""
         with db.writing(self.engine) as conn:
-            return repo.remove_user(conn, name)
+            user = repo.find_user(conn, name)
+            if user is None or not repo.remove_user(conn, name):
+                return False
+            repo.append_audit(conn, AuditEntry(_actor(actor), "user.remove", "user", name, _public(user), None))
+            return True
 
     def user(self, name: str) -> User | None:
         with self.engine.connect() as conn:
@@ -548,14 +570,17 @@ class Workspace(Tools):
                 repo.set_password_hash(conn, user.id, auth.hash_password(password))
         return user
 
-    def create_token(self, user: str, name: str) -> str:
-        """A new API token for ``user``: returned once, only its SHA-256 is stored."""
+    def create_token(self, user: str, name: str, *, actor: str | None = None) -> str:
+        """A new API token for ``user``: returned once, only its SHA-256 is stored (and never logged)."""
         token = auth.new_token()
         with db.writing(self.engine) as conn:
             owner = repo.find_user(conn, user)
             if owner is None:
                 raise ValueError(f"no user {user!r}")
-            repo.add_token(conn, owner.id, auth.check_name(name), auth.token_digest(token))
+            info = repo.add_token(conn, owner.id, auth.check_name(name), auth.token_digest(token))
+            repo.append_audit(
+                conn, AuditEntry(_actor(actor), "token.create", "token", str(info.id), None, _public(info))
+            )
         return token
 
     def verify_token(self, token: str) -> User | None:
@@ -563,10 +588,17 @@ class Workspace(Tools):
         with db.writing(self.engine) as conn:
             return repo.user_for_token(conn, auth.token_digest(token), datetime.now(UTC))
 
-    def revoke_token(self, token_id: int) -> ApiTokenInfo | None:
+    def revoke_token(self, token_id: int, *, actor: str | None = None) -> ApiTokenInfo | None:
         """Revoke a token by its id (kept, marked with when); None when there is no such token."""
         with db.writing(self.engine) as conn:
-            return repo.revoke_token(conn, token_id, datetime.now(UTC))
+            before = next((tk for tk in repo.list_tokens(conn) if tk.id == token_id), None)
+            revoked = repo.revoke_token(conn, token_id, datetime.now(UTC))
+            if revoked is not None and before is not None and before.revoked_at is None:
+                entry = AuditEntry(
+                    _actor(actor), "token.revoke", "token", str(token_id), _public(before), _public(revoked)
+                )
+                repo.append_audit(conn, entry)
+            return revoked
 
     def list_tokens(self, user: str | None = None) -> list[ApiTokenInfo]:
         with self.engine.connect() as conn:
@@ -608,9 +640,11 @@ class Workspace(Tools):
         out["language_detector"] = DETECTOR
         return out
 
-    def run_study(self, study: str | Path | Study) -> StudyResult:
+    def run_study(self, study: str | Path | Study, *, actor: str | None = None) -> StudyResult:
         """Compute a study (a YAML file or a parsed :class:`Study`) from the store.
 
+        ``actor``: who ran it, recorded in the audit log as ``study.run`` with its headline
+        counts (a study changes nothing in the store, so it is logged only when someone is named).
         Raises :class:`~claimwatch.analysis.checks.UnknownName` when the study names an account,
         topic or platform no stored post has; ``warnings`` say what the figures may miss."""
         study = study if isinstance(study, Study) else load_study(study)
@@ -619,6 +653,11 @@ class Workspace(Tools):
             warnings = checks.study_warnings(conn, study)
         result = run_study(self.engine, study, self.encoder)
         result.warnings.extend(warnings)
+        if actor is not None:
+            after = {"title": study.title, "sha256": study.source_sha256, "summary": result.to_dict().get("summary")}
+            entry = AuditEntry(actor, "study.run", "study", Path(study.source).name, None, after)
+            with db.writing(self.engine) as conn:
+                repo.append_audit(conn, entry)
         return result
 
     def report(self, selection: Selection | None = None) -> Report:
@@ -651,6 +690,21 @@ class Workspace(Tools):
     ) -> list[QuarantineEntry]:
         with self.engine.connect() as conn:
             return repo.list_quarantine(conn, action=action, path=path, limit=limit, offset=offset)
+
+
+def _actor(actor: str | None) -> str:
+    """Who made a change: the name given, else the operating-system user running the process."""
+    if actor is not None:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        return "unknown"
+
+
+def _public(record: User | ApiTokenInfo) -> dict[str, Any]:
+    """A user or token record for the audit log (neither holds a password hash or a token)."""
+    return json.loads(json.dumps(dataclasses.asdict(record), default=str))
 
 
 def _is_store(target: str | Path) -> bool:

@@ -1335,7 +1335,7 @@ def demo(
 ) -> None:
     """Run the whole pipeline on the bundled synthetic demo data and write the report (with the default
     settings, so it prints the same figures everywhere; your configured store is never opened)."""
-    from claimwatch.demo import run_demo
+    from claimwatch.demo import open_commands, run_demo
 
     with _user_errors():  # DemoRefused: a folder or store the demo did not make
         rep, paths, log = run_demo(out, db)
@@ -1343,6 +1343,9 @@ def demo(
         _say(line)
     print_report(rep, limit=30)
     _say("wrote " + ", ".join(str(p) for p in paths.values()))
+    _say("open the demo in the web workspace (review queue, dashboard, studies): add yourself, then serve")
+    for command in open_commands(out, db):
+        _say(f"  {command}")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ explicit ``db``, e.g. a PostgreSQL database) holding anything but the demo's dat
 from __future__ import annotations
 
 import csv
+import shlex
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ LABELS_FILE = "label_events.jsonl"
 STUDY_FILE = "study.yaml"
 #: The generic CSV carries no observation time; fix it so the demo is the same everywhere.
 CSV_OBSERVED_AT = datetime(2024, 8, 1, 12, 0, tzinfo=UTC)
+#: The demo's folder of study files for ``claimwatch serve --studies``.
+STUDIES_DIR = "studies"
 #: The file that marks a folder as the demo's own: only such a folder (or a new or empty one) is written.
 MARK = ".claimwatch-demo"
 _MARK_TEXT = (
@@ -157,4 +160,18 @@ def _run(ws: api.Workspace, out: Path) -> tuple[Report, dict[str, Path], list[st
     study = ws.run_study(DATA_DIR / STUDY_FILE)
     log += [f"study: {study.study.title}", *study.headline()]
     paths.update({f"study-{fmt}": path for fmt, path in write_study(study, out / "study").items()})
+    studies = out / STUDIES_DIR  # what `claimwatch serve --studies` offers: the example study only
+    studies.mkdir(exist_ok=True)
+    paths["studies"] = Path(shutil.copyfile(DATA_DIR / STUDY_FILE, studies / STUDY_FILE))
     return report, paths, log
+
+
+def open_commands(out: Path, db: str | None = None) -> list[str]:
+    """The commands that open the demo in the web workspace (``claimwatch demo`` prints them at
+    its end): an admin user for its store, then ``serve`` with the demo's study folder. A database
+    URL is shown without its password (type yours in)."""
+    store = shlex.quote(display_name(db) if db else str(out / "demo.db"))
+    return [
+        f"claimwatch users add NAME --role admin --db {store}",
+        f"claimwatch serve --db {store} --studies {shlex.quote(str(out / STUDIES_DIR))}",
+    ]

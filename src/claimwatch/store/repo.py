@@ -75,6 +75,8 @@ from claimwatch.store.review import (
     decide,
     match_history,
     pending_version,
+    proposals_by_factcheck,
+    review_item,
     review_queue,
 )
 from claimwatch.store.runs import (
@@ -146,6 +148,8 @@ __all__ = [
     "platform_ids_of",
     "post_content_hash",
     "posts_to_match",
+    "proposals_by_factcheck",
+    "review_item",
     "review_queue",
     "remove_user",
     "revoke_token",

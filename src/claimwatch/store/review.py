@@ -270,6 +270,38 @@ def review_queue(
     return ReviewPage(_items(conn, page, acting), total, limit, offset)
 
 
+def review_item(conn: sa.Connection, match_id: int) -> QueueItem:
+    """The queue item of the post of ``match_id`` as it is now, decided or not (the web page
+    redraws one card after a decision); raises :class:`UnknownMatch`."""
+    post_id = conn.scalar(sa.select(s.Match.post_id).where(s.Match.id == match_id))
+    if post_id is None:
+        raise UnknownMatch(match_id)
+    confidence = sa.func.max(sa.func.coalesce(s.Match.confidence, s.Match.score))
+    best = sa.select(confidence).where(s.Match.post_id == post_id, s.Match.status.in_(_SHOWN)).scalar_subquery()
+    views, views_at = _latest_views()
+    row = conn.execute(
+        sa.select(
+            s.Post.id, sa.func.coalesce(best, 0.0).label("confidence"), views.label("views"), views_at.label("views_at")
+        ).where(s.Post.id == post_id)
+    ).one()
+    return _items(conn, [row], _SHOWN)[0]
+
+
+def proposals_by_factcheck(conn: sa.Connection, factcheck_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The ids of the matches still proposed for each fact-check (posts repeating one claim, for
+    a bulk confirm), oldest first."""
+    out: dict[int, list[int]] = {}
+    for chunk in chunks(list(dict.fromkeys(factcheck_ids))):
+        rows = conn.execute(
+            sa.select(s.Match.factcheck_id, s.Match.id)
+            .where(s.Match.factcheck_id.in_(chunk), s.Match.status == r.MatchStatus.PROPOSED.value)
+            .order_by(s.Match.id)
+        )
+        for fc, match_id in rows:
+            out.setdefault(fc, []).append(match_id)
+    return out
+
+
 def _queue_rule(status: str) -> tuple[tuple[str, ...], sa.ColumnElement[bool]]:
     """The match statuses an item is about, and which posts are in the queue.
 

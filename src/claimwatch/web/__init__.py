@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from claimwatch.api import Workspace
 from claimwatch.config import Settings
-from claimwatch.web import api_v1, pages
+from claimwatch.web import api_v1, pages, review
 from claimwatch.web import security as sec
 from claimwatch.web.render import render
 from claimwatch.web.studies import Runs
@@ -54,7 +54,7 @@ def create_app(workspace: Workspace | Settings, options: WebOptions | None = Non
     options.runs_dir.mkdir(parents=True, exist_ok=True)
     app = FastAPI(
         title="claimwatch",
-        summary="Posts repeating fact-checked claims: search, studies, users (JSON for every page).",
+        summary="Posts repeating fact-checked claims: review, search, studies, audit, users (JSON for every page).",
         openapi_url="/api/v1/openapi.json",
         docs_url=None,  # Swagger UI needs inline script and a CDN: see api_docs, below
         redoc_url=None,
@@ -75,7 +75,9 @@ def create_app(workspace: Workspace | Settings, options: WebOptions | None = Non
     app.add_middleware(sec.SecurityHeaders)  # added last = outermost: on every response
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)
+    app.include_router(review.router)
     app.include_router(api_v1.router)
+    app.include_router(review.api)
 
     @app.get("/api/v1/docs", include_in_schema=False)
     def api_docs(request: Request) -> Response:

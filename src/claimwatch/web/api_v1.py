@@ -79,7 +79,7 @@ def users(request: Request, who: Admin) -> list[User]:
 @router.post("/users", status_code=201)
 def add_user(request: Request, body: NewUser, who: Admin) -> User:
     try:
-        return sec.workspace(request).add_user(body.name, body.role, body.password)
+        return sec.workspace(request).add_user(body.name, body.role, body.password, actor=who.user.name)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
 
@@ -88,7 +88,7 @@ def add_user(request: Request, body: NewUser, who: Admin) -> User:
 def remove_user(request: Request, name: str, who: Admin) -> None:
     if name == who.user.name:
         raise HTTPException(400, "you cannot remove yourself; another admin can")
-    if not sec.workspace(request).remove_user(name):
+    if not sec.workspace(request).remove_user(name, actor=who.user.name):
         raise HTTPException(404, f"no user {name!r}")
 
 
@@ -100,20 +100,14 @@ def tokens(request: Request, who: Admin) -> list[ApiTokenInfo]:
 @router.post("/users/{name}/tokens", status_code=201)
 def create_token(request: Request, name: str, body: NewToken, who: Admin) -> Token:
     try:
-        return Token(token=sec.workspace(request).create_token(name, body.name))
+        return Token(token=sec.workspace(request).create_token(name, body.name, actor=who.user.name))
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
 
 
 @router.delete("/tokens/{token_id}")
 def revoke_token(request: Request, token_id: int, who: Admin) -> ApiTokenInfo:
-    revoked = sec.workspace(request).revoke_token(token_id)
+    revoked = sec.workspace(request).revoke_token(token_id, actor=who.user.name)
     if revoked is None:
         raise HTTPException(404, f"no API token {token_id}")
     return revoked
-
-
-@router.get("/review/queue")
-def review_queue(who: Viewer) -> None:
-    """TODO(integrator, issue 12 item 3): ws.review_queue(...) as JSON. 501 until the review API lands."""
-    raise HTTPException(501, "the review queue arrives with the review API")

@@ -1,5 +1,5 @@
-"""The server-rendered pages: sign-in, dashboard, search, studies, users; stubs for the review
-queue and the audit log, which arrive with the review API (issue 12, items 1-2 and the audit log).
+"""The server-rendered pages: sign-in, dashboard, search, studies, users (the review queue and
+the audit log are in :mod:`claimwatch.web.review`).
 
 Every route takes :func:`~claimwatch.web.security.require` (sign-in excepted): the role it needs
 and, for a change, the CSRF token. Pages render through one autoescaping Jinja environment.
@@ -109,9 +109,10 @@ def dashboard(request: Request, who: Viewer, study: str | None = None) -> Respon
     )
 
 
-def _compute(request: Request, path: Path, source: str) -> Run:
+def _compute(request: Request, path: Path, source: str, actor: str | None = None) -> Run:
+    """Compute a study; ``actor``: who ran it, for the audit log (viewing a dashboard is not logged)."""
     try:
-        result = sec.workspace(request).run_study(path)
+        result = sec.workspace(request).run_study(path, actor=actor)
     except ValueError as exc:  # a bad study file, an unknown account or topic: one line
         raise HTTPException(400, str(exc)) from None
     return request.app.state.runs.add(source, result)
@@ -190,7 +191,6 @@ def run_study(
 ) -> Response:
     """Run a study file from the folder, or an uploaded one (kept only in the server's temporary
     folder), and go to its page with the report downloads."""
-    # TODO(integrator, issue 12): ws.append audit entry study.run once the review branch's audit API lands.
     options = request.app.state.options
     if upload is not None and upload.filename:
         folder = Path(tempfile.mkdtemp(prefix="upload-", dir=options.runs_dir))
@@ -205,7 +205,7 @@ def run_study(
         path, source = found, study
     else:
         raise HTTPException(400, "choose a study file or upload one")
-    run = _compute(request, path, source)
+    run = _compute(request, path, source, actor=who.user.name)
     return _see(request, f"/runs/{run.id}")
 
 
@@ -239,7 +239,7 @@ def add_user(
     password: Annotated[str, Form()],
 ) -> Response:
     try:
-        user = sec.workspace(request).add_user(name, role, password)
+        user = sec.workspace(request).add_user(name, role, password, actor=who.user.name)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     return _see(request, "/users", f"user {user.name} added ({user.role})")
@@ -249,7 +249,7 @@ def add_user(
 def remove_user(request: Request, name: str, who: Admin) -> Response:
     if name == who.user.name:
         raise HTTPException(400, "you cannot remove yourself; another admin can")
-    if not sec.workspace(request).remove_user(name):
+    if not sec.workspace(request).remove_user(name, actor=who.user.name):
         raise HTTPException(404, f"no user {name!r}")
     return _see(request, "/users", f"user {name} removed")
 
@@ -259,7 +259,7 @@ def create_token(request: Request, name: str, who: Admin, label: Annotated[str, 
     """A new API token, shown on this one page only (the store keeps its hash)."""
     ws = sec.workspace(request)
     try:
-        token = ws.create_token(name, label)
+        token = ws.create_token(name, label, actor=who.user.name)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     return render(
@@ -270,23 +270,6 @@ def create_token(request: Request, name: str, who: Admin, label: Annotated[str, 
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token(request: Request, token_id: int, who: Admin) -> Response:
-    if sec.workspace(request).revoke_token(token_id) is None:
+    if sec.workspace(request).revoke_token(token_id, actor=who.user.name) is None:
         raise HTTPException(404, f"no API token {token_id}")
     return _see(request, "/users", f"API token {token_id} revoked")
-
-
-# --------------------------------------------------------------------------- arriving with the review API
-
-
-@router.get("/review")
-def review_queue(request: Request, who: Viewer) -> HTMLResponse:
-    """TODO(integrator, issue 12 item 3): the review queue, on ws.review_queue / decide / choose /
-    bulk_confirm from the review branch. Until then: 501, never made-up cards."""
-    raise HTTPException(501, "the review queue arrives with the review API")
-
-
-@router.get("/audit")
-def audit(request: Request, who: Viewer) -> HTMLResponse:
-    """TODO(integrator, issue 12 item 4): list and export ws.audit(...) from the review branch.
-    Until then the page does not exist (404), rather than an empty log that looks real."""
-    raise HTTPException(404, "the audit log arrives with the review API (not in this build yet)")
