@@ -193,6 +193,22 @@ def test_rematching_never_touches_decisions_and_keeps_history(store) -> None:
     assert len(ws.match_history(m["1", "b"])) == 2
 
 
+def test_the_card_of_a_post_with_only_outdated_matches_shows_them(store) -> None:
+    """Both candidates were decided and reopened, then the machine ranked nothing: the web page
+    still redraws the post's card (its outdated matches), never an error."""
+    ws, m = store
+    for key in (("1", "a"), ("1", "b")):
+        ws.decide(m[key], MatchStatus.CONFIRMED, "ana@example.org")
+        ws.decide(m[key], "reopened", "ana@example.org")
+    with ws.engine.connect() as conn:
+        post_id = conn.scalar(sa.select(s.Match.post_id).where(s.Match.id == m["1", "a"]))
+    with db.writing(ws.engine) as conn:
+        repo.write_matches(conn, post_id, [], "test-matcher", "v2")
+    item = ws.review_item(m["1", "a"])
+    assert {c.match_id: c.status for c in item.candidates} == {m["1", "a"]: "outdated", m["1", "b"]: "outdated"}
+    assert post_id not in {i.post.id for i in ws.review_queue(status="all").items}
+
+
 def test_queue_orders_by_confidence_times_views_unknown_views_last(store) -> None:
     ws, m = store
     queue = ws.review_queue(status="all")

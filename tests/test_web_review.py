@@ -173,6 +173,26 @@ def test_choose_confirms_a_candidate_and_rejects_the_proposal(site):
     assert "chosen by you" in res.text
 
 
+def test_choose_from_a_stale_card_never_overturns_a_confirmation_it_did_not_show(site):
+    """The card showed the proposal pending; Bob confirmed it since. Choosing the weak candidate from
+    that card sends the versions it showed: 409, Bob's confirmation stands, nothing of ana's written."""
+    ws = site.state.workspace
+    item = ws.review_queue().items[0]
+    weak = next(c for c in item.candidates if c.status == "candidate")
+    seen = ",".join(f"{c.match_id}:{c.version}" for c in item.candidates)
+    c = client(site, "analyst")
+    assert f'name="seen" value="{seen}"' in c.get("/review").text, "the card sends what it showed"
+    ws.decide(item.match_id, "confirmed", "bob")
+    res = c.post(
+        f"/review/match/{weak.match_id}/decide",
+        data={"decision": "choose", "expected_version": weak.version, "seen": seen, "csrf_token": csrf(c)},
+        headers=HTMX,
+    )
+    assert res.status_code == 409 and f"match {item.match_id} was decided by bob" in res.text
+    statuses = {x.match_id: x.status for x in ws.review_item(weak.match_id).candidates}
+    assert statuses[item.match_id] == "confirmed" and statuses[weak.match_id] == "candidate"
+
+
 def test_reopen_puts_a_decided_match_back_in_the_queue(site):
     ws = site.state.workspace
     item = ws.review_queue().items[0]

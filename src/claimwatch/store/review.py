@@ -272,7 +272,8 @@ def review_queue(
 
 def review_item(conn: sa.Connection, match_id: int) -> QueueItem:
     """The queue item of the post of ``match_id`` as it is now, decided or not (the web page
-    redraws one card after a decision); raises :class:`UnknownMatch`."""
+    redraws one card after a decision), outdated matches too — the card of a post whose text
+    changed since shows them, rather than nothing; raises :class:`UnknownMatch`."""
     post_id = conn.scalar(sa.select(s.Match.post_id).where(s.Match.id == match_id))
     if post_id is None:
         raise UnknownMatch(match_id)
@@ -284,7 +285,8 @@ def review_item(conn: sa.Connection, match_id: int) -> QueueItem:
             s.Post.id, sa.func.coalesce(best, 0.0).label("confidence"), views.label("views"), views_at.label("views_at")
         ).where(s.Post.id == post_id)
     ).one()
-    return _items(conn, [row], _SHOWN)[0]
+    every = (*_SHOWN, r.MatchStatus.OUTDATED.value)
+    return _items(conn, [row], every, every)[0]
 
 
 def proposals_by_factcheck(conn: sa.Connection, factcheck_ids: Sequence[int]) -> dict[int, list[int]]:
@@ -335,7 +337,9 @@ def _latest_views() -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[Any]]:
     return views.scalar_subquery(), latest.scalar_subquery()
 
 
-def _items(conn: sa.Connection, page: Sequence[Any], acting: tuple[str, ...]) -> list[QueueItem]:
+def _items(
+    conn: sa.Connection, page: Sequence[Any], acting: tuple[str, ...], statuses: tuple[str, ...] = _SHOWN
+) -> list[QueueItem]:
     ids = [row.id for row in page]
     posts: dict[int, StoredPost] = {}
     for chunk in chunks(ids):
@@ -345,7 +349,7 @@ def _items(conn: sa.Connection, page: Sequence[Any], acting: tuple[str, ...]) ->
         )
     analysis = analysis_for_posts(conn, ids)
     media = media_for_posts(conn, ids)
-    matches = matches_for_posts(conn, ids, _SHOWN)
+    matches = matches_for_posts(conn, ids, statuses)
     out = []
     for row in page:
         shown = sorted(matches.get(row.id, []), key=lambda m: (m.rank, m.id))

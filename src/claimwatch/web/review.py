@@ -120,10 +120,21 @@ def review_errors() -> Iterator[None]:
         raise HTTPException(400, str(exc)) from None
 
 
-def _decide(ws: Workspace, match_id: int, decision: str, by: str, note: str | None, version: int | None) -> None:
+def _seen(field: str) -> dict[int, int] | None:
+    """The card's ``match_id:version`` pairs (every candidate as the page showed it), or None."""
+    try:
+        pairs = [pair.split(":") for pair in field.split(",") if pair.strip()]
+        return {int(m): int(v) for m, v in pairs} or None
+    except ValueError:
+        raise ValueError(f"seen versions {field[:80]!r}: expected match_id:version pairs") from None
+
+
+def _decide(
+    ws: Workspace, match_id: int, decision: str, by: str, note: str | None, version: int | None, seen: str = ""
+) -> None:
     note = (note or "").strip() or None
-    if decision == "choose":
-        ws.choose(match_id, by, note, expected_version=version)
+    if decision == "choose":  # guarded for the whole post: the other candidates as the card showed them
+        ws.choose(match_id, by, note, expected_version=version, seen_versions=_seen(seen))
     elif decision in VERDICTS:
         ws.decide(match_id, VERDICTS[decision], by, note, expected_version=version)
     else:
@@ -158,13 +169,14 @@ def decide(
     decision: Annotated[str, Form()],
     expected_version: Annotated[int | None, Form()] = None,
     note: Annotated[str, Form()] = "",
+    seen: Annotated[str, Form()] = "",
 ) -> Response:
     """Confirm, reject, reopen or choose; htmx gets the card redrawn in its decided state (409 and
     the card as it is now, with the message, when someone decided it first). A plain form post
     (no script) goes back to the queue with the message."""
     ws, htmx = sec.workspace(request), request.headers.get("HX-Request") == "true"
     try:
-        _decide(ws, match_id, decision, who.user.name, note, expected_version)
+        _decide(ws, match_id, decision, who.user.name, note, expected_version, seen)
         message, error, status = f"match {match_id} {DONE[decision]} by you", None, 200
     except UnknownMatch as exc:
         raise HTTPException(404, str(exc)) from None
@@ -253,6 +265,8 @@ class DecisionIn(BaseModel):
 
 class ChooseIn(BaseModel):
     expected_version: int | None = None
+    #: every candidate of the post as the caller saw it (match id → version): guards the whole post
+    seen_versions: dict[int, int] | None = None
     note: str | None = None
 
 
@@ -284,7 +298,9 @@ def api_decide(request: Request, match_id: int, body: DecisionIn, who: Analyst) 
 def api_choose(request: Request, match_id: int, body: ChooseIn, who: Analyst) -> list[Decision]:
     """Confirm this candidate for its post and reject the post's other proposals (chosen first)."""
     with review_errors():
-        return sec.workspace(request).choose(match_id, who.user.name, body.note, body.expected_version)
+        return sec.workspace(request).choose(
+            match_id, who.user.name, body.note, body.expected_version, body.seen_versions
+        )
 
 
 @api.post("/matches/bulk-confirm")
