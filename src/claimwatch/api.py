@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from claimwatch import auth, ingest
 from claimwatch.analysis import checks
 from claimwatch.analysis.report import UNCHECKED_MIN_SCORE, Report, Selection, build_report
-from claimwatch.analysis.study import StudyResult, run_study
+from claimwatch.analysis.study import StudyResult, review_selection, run_study
 from claimwatch.analysis.study_file import Study, load_study
 from claimwatch.claims import checkworthiness as cw
 from claimwatch.claims.analyse import Analyser, Scorer
@@ -405,6 +405,8 @@ class Workspace(Tools):
         until: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
+        study: str | Path | Study | None = None,
+        narrative: str | None = None,
     ) -> ReviewPage:
         """Posts awaiting an analyst, one :class:`~claimwatch.store.rows.QueueItem` per post: the
         match to decide (``match_id``) and all the post's candidates beside it, with their versions.
@@ -418,10 +420,24 @@ class Workspace(Tools):
         Order: confidence × views, highest first. An item's confidence is its best match's
         calibrated confidence, else its score (no trained model); views are those of the post's
         latest snapshot that counted views. Posts with unknown views come after every post with
-        known views (0 included), by confidence; ties by post id, so pages are stable."""
+        known views (0 included), by confidence; ties by post id, so pages are stable.
+
+        ``study`` (a study file or a parsed :class:`Study`): only the posts it selects — its
+        accounts, window, platforms and kinds (not its topic rule). ``narrative`` (one of that
+        study's names): only the posts whose pending or confirmed fact-checks fall in it by the
+        study's seed fact-check and keyword rules (not the embedding rule: no encoder is loaded
+        for a queue). Raises :class:`~claimwatch.analysis.study_file.StudyError` for an unusable
+        study file, ValueError for a narrative without a study or not in it."""
+        if narrative is not None and study is None:
+            raise ValueError("a narrative filter needs the study that defines it")
         with self.engine.connect() as conn:
+            selected = None
+            if study is not None:
+                study = study if isinstance(study, Study) else load_study(study)
+                selected = review_selection(conn, study, narrative)
             return repo.review_queue(
                 conn,
+                post_ids=selected,
                 status=status,
                 accounts=accounts,
                 min_confidence=min_confidence,

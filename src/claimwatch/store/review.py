@@ -10,7 +10,7 @@ having reviewed a version that is no longer current, gets :class:`DecisionConfli
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -223,6 +223,7 @@ def review_queue(
     lang: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    post_ids: Collection[int] | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> ReviewPage:
@@ -242,6 +243,8 @@ def review_queue(
         .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
         .where(in_queue)
     )
+    if post_ids is not None:  # a study's (or narrative's) selection, computed by analysis/
+        q = q.where(s.Post.id.in_(list(post_ids)))
     if accounts:
         q = q.where(handle_in(accounts))
     if platform:

@@ -27,6 +27,7 @@ from claimwatch.store.review import QUEUE_STATUSES, DecisionConflict, UnknownMat
 from claimwatch.store.rows import AuditEntry, Decision, QueueItem, ReviewPage
 from claimwatch.web import security as sec
 from claimwatch.web.render import render
+from claimwatch.web.studies import study_files, study_path
 
 router = APIRouter()
 api = APIRouter(prefix="/api/v1")
@@ -57,6 +58,9 @@ class QueueFilter:
     max_confidence: str = ""
     since: str = ""
     until: str = ""
+    #: a study file's name in the server's studies folder, and one of its narratives
+    study: str = ""
+    narrative: str = ""
     limit: int = 20
     offset: int = 0
 
@@ -65,10 +69,19 @@ class QueueFilter:
         values = asdict(replace(self, **changes))  # type: ignore[arg-type]
         return urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
-    def page(self, ws: Workspace) -> ReviewPage:
-        """The queue page; 400 with a one-line reason for a filter that is not understood."""
+    def page(self, request: Request) -> ReviewPage:
+        """The queue page; 400 with a one-line reason for a filter that is not understood, 404
+        for a study file not in the server's studies folder."""
+        study = None
+        if self.study.strip():
+            folder = request.app.state.options.studies_dir
+            study = study_path(folder, self.study.strip())
+            if study is None:
+                raise HTTPException(404, f"no study file {self.study.strip()!r} in {folder}")
         try:
-            return ws.review_queue(
+            return sec.workspace(request).review_queue(
+                study=study,
+                narrative=self.narrative.strip() or None,
                 status=self.status,
                 accounts=[a.strip().lstrip("@") for a in self.account.replace(",", " ").split() if a.strip("@ ")],
                 min_confidence=_number("min_confidence", self.min_confidence),
@@ -157,8 +170,9 @@ def _cards(
 @router.get("/review")
 def review_queue(request: Request, who: Viewer, f: QueueQuery) -> HTMLResponse:
     """One card per post awaiting review, best first (confidence × views); read-only for viewers."""
-    page = f.page(sec.workspace(request))
-    return _cards(request, who, "review.html.j2", page.items, page=page, f=f, statuses=QUEUE_STATUSES)
+    page = f.page(request)
+    studies = study_files(request.app.state.options.studies_dir)
+    return _cards(request, who, "review.html.j2", page.items, page=page, f=f, statuses=QUEUE_STATUSES, studies=studies)
 
 
 @router.post("/review/match/{match_id}/decide")
@@ -284,7 +298,7 @@ class BulkOut(BaseModel):
 @api.get("/review/queue")
 def api_queue(request: Request, who: Viewer, f: QueueQuery) -> ReviewPage:
     """The review queue (the page's filters), one item per post with all its candidates."""
-    return f.page(sec.workspace(request))
+    return f.page(request)
 
 
 @api.post("/matches/{match_id}/decision")
