@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from review_store import build
+from review_store import queue_folder, queue_template  # noqa: F401 - fixtures
 from test_web_review import cards, client
 from typer.testing import CliRunner
 
@@ -20,19 +19,9 @@ from claimwatch.cli import app
 from claimwatch.web import WebOptions, create_app
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("filters")
-    ws, _ = build(folder)
-    ws.engine.dispose()
-    return folder
-
-
 @pytest.fixture()
-def folder(template: Path, tmp_path: Path) -> Path:
-    shutil.copy(template / "queue.db", tmp_path / "queue.db")
-    shutil.copytree(template / "studies", tmp_path / "studies")
-    return tmp_path
+def folder(queue_folder: Path) -> Path:  # noqa: F811 - the fixture
+    return queue_folder
 
 
 def ids(page) -> list[str]:

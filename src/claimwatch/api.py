@@ -488,6 +488,23 @@ class Workspace(Tools):
         with db.writing(self.engine) as conn:
             return repo.choose(conn, match_id, by, note, expected_version, seen_versions)
 
+    def propose_factcheck(
+        self,
+        post_id: int,
+        factcheck_id: int,
+        by: str,
+        note: str | None = None,
+        seen_versions: Mapping[int, int] | None = None,
+    ) -> Decision:
+        """The analyst's own match: this stored fact-check is the post's claim (found by searching
+        the fact-checks, e.g. one the machine missed). The post × fact-check match is re-used or
+        added (method ``analyst``), confirmed (history ``chosen``, audit ``match.attach``), and the
+        post's other proposed or confirmed matches are rejected as :meth:`choose` does, with the
+        same ``seen_versions`` guard; one transaction. Returns the confirming decision. Raises
+        LookupError (unknown post or fact-check), :class:`DecisionConflict`, ValueError."""
+        with db.writing(self.engine) as conn:
+            return repo.attach(conn, post_id, factcheck_id, by, note, seen_versions)
+
     def bulk_confirm(self, match_ids: Sequence[int], by: str, note: str | None = None) -> list[Decision]:
         """Confirm several matches (posts repeating the same claim), each in its own transaction.
 
