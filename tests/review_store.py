@@ -6,8 +6,10 @@ each role, and a study file. Everything example.org."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 from conftest import claimreview, page, post
@@ -98,3 +100,20 @@ def build(folder: Path) -> tuple[claimwatch.Workspace, Path]:
     studies.mkdir()
     (studies / "election.yaml").write_text(yaml.safe_dump(STUDY))
     return ws, studies
+
+
+@pytest.fixture(scope="module")
+def queue_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The store built once per test module (users' argon2 hashes take a while)."""
+    folder = tmp_path_factory.mktemp("queue")
+    ws, _ = build(folder)
+    ws.engine.dispose()  # the last connection closed: SQLite's write-ahead log is in the file
+    return folder
+
+
+@pytest.fixture()
+def queue_folder(queue_template: Path, tmp_path: Path) -> Path:
+    """A copy of the store (``queue.db``) and its ``studies`` folder for one test."""
+    shutil.copy(queue_template / "queue.db", tmp_path / "queue.db")
+    shutil.copytree(queue_template / "studies", tmp_path / "studies")
+    return tmp_path

@@ -137,6 +137,7 @@ def _url(path: str) -> str:
         "{run_id}": "none",
         "{fmt}": "json",
         "{match_id}": "1",
+        "{post_id}": "1",
     }.items():
         path = path.replace(name, value)
     return path

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from claimwatch import auth, ingest
 from claimwatch.analysis import checks
 from claimwatch.analysis.report import UNCHECKED_MIN_SCORE, Report, Selection, build_report
-from claimwatch.analysis.study import StudyResult, run_study
+from claimwatch.analysis.study import StudyResult, review_selection, run_study
 from claimwatch.analysis.study_file import Study, load_study
 from claimwatch.claims import checkworthiness as cw
 from claimwatch.claims.analyse import Analyser, Scorer
@@ -405,6 +405,8 @@ class Workspace(Tools):
         until: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
+        study: str | Path | Study | None = None,
+        narrative: str | None = None,
     ) -> ReviewPage:
         """Posts awaiting an analyst, one :class:`~claimwatch.store.rows.QueueItem` per post: the
         match to decide (``match_id``) and all the post's candidates beside it, with their versions.
@@ -418,10 +420,24 @@ class Workspace(Tools):
         Order: confidence × views, highest first. An item's confidence is its best match's
         calibrated confidence, else its score (no trained model); views are those of the post's
         latest snapshot that counted views. Posts with unknown views come after every post with
-        known views (0 included), by confidence; ties by post id, so pages are stable."""
+        known views (0 included), by confidence; ties by post id, so pages are stable.
+
+        ``study`` (a study file or a parsed :class:`Study`): only the posts it selects — its
+        accounts, window, platforms and kinds (not its topic rule). ``narrative`` (one of that
+        study's names): only the posts whose pending or confirmed fact-checks fall in it by the
+        study's seed fact-check and keyword rules (not the embedding rule: no encoder is loaded
+        for a queue). Raises :class:`~claimwatch.analysis.study_file.StudyError` for an unusable
+        study file, ValueError for a narrative without a study or not in it."""
+        if narrative is not None and study is None:
+            raise ValueError("a narrative filter needs the study that defines it")
         with self.engine.connect() as conn:
+            selected = None
+            if study is not None:
+                study = study if isinstance(study, Study) else load_study(study)
+                selected = review_selection(conn, study, narrative)
             return repo.review_queue(
                 conn,
+                post_ids=selected,
                 status=status,
                 accounts=accounts,
                 min_confidence=min_confidence,
@@ -471,6 +487,23 @@ class Workspace(Tools):
         match it would reject — so a choice never overturns a confirmation its analyst did not see."""
         with db.writing(self.engine) as conn:
             return repo.choose(conn, match_id, by, note, expected_version, seen_versions)
+
+    def propose_factcheck(
+        self,
+        post_id: int,
+        factcheck_id: int,
+        by: str,
+        note: str | None = None,
+        seen_versions: Mapping[int, int] | None = None,
+    ) -> Decision:
+        """The analyst's own match: this stored fact-check is the post's claim (found by searching
+        the fact-checks, e.g. one the machine missed). The post × fact-check match is re-used or
+        added (method ``analyst``), confirmed (history ``chosen``, audit ``match.attach``), and the
+        post's other proposed or confirmed matches are rejected as :meth:`choose` does, with the
+        same ``seen_versions`` guard; one transaction. Returns the confirming decision. Raises
+        LookupError (unknown post or fact-check), :class:`DecisionConflict`, ValueError."""
+        with db.writing(self.engine) as conn:
+            return repo.attach(conn, post_id, factcheck_id, by, note, seen_versions)
 
     def bulk_confirm(self, match_ids: Sequence[int], by: str, note: str | None = None) -> list[Decision]:
         """Confirm several matches (posts repeating the same claim), each in its own transaction.

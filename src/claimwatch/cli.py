@@ -815,6 +815,12 @@ def review_queue(
     lang: Annotated[str | None, typer.Option(help="Only posts in this language (ISO 639-1).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Posts to show.")] = 20,
     offset: Annotated[int, typer.Option(min=0, help="Posts to skip.")] = 0,
+    study: Annotated[
+        Path | None, typer.Option(help="Only the posts this study file selects (accounts, window, platforms, kinds).")
+    ] = None,
+    narrative: Annotated[
+        str | None, typer.Option(help="Only the posts in this narrative of --study (seed and keyword rules).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Posts awaiting review, highest confidence × views first: each candidate's match id, the post,
@@ -829,6 +835,8 @@ def review_queue(
             lang=lang,
             limit=limit,
             offset=offset,
+            study=study,
+            narrative=narrative,
         )
     if as_json:
         print(json.dumps(jsonable(page)))

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -172,10 +173,7 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
     descriptions (embedding rules); keyword and seed rules work without it."""
     labels_at = study.labels_as_of or study.views_as_of or study.until
     with engine.connect() as conn:
-        window = repo.select_posts(
-            conn, handles=study.accounts, since=study.since, until=study.until, include_reposts=True
-        )
-        posts = [p for p in window if _funnel(p, study) is None]
+        posts = _selected(conn, study)
         ids = [p.id for p in posts]
         snaps = repo.snapshots_for_posts(conn, ids)
         off_topic = _off_topic(conn, study, posts, encoder)
@@ -229,6 +227,41 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
 
 
 # --------------------------------------------------------------------------- selection
+
+
+def review_selection(conn: sa.Connection, study: Study, narrative: str | None = None) -> list[int]:
+    """The ids of the posts ``study`` selects — its accounts, window, platforms and kinds, the
+    rules :func:`run_study` applies first — for the review queue (the topic rule is left out: it
+    may need the sentence encoder, and a queue filter must stay cheap).
+
+    ``narrative`` (one of the study's names) keeps the posts whose fact-checks fall in it by the
+    study's seed fact-check and keyword rules: a post's confirmed and proposed matches, or, when
+    it has none, its candidates (a weak candidate never drags a proposed post into another
+    narrative; a rejected match says nothing). The embedding rule (a narrative's description)
+    needs the encoder and is not applied here. Raises ValueError for a narrative the study does
+    not name."""
+    if narrative is not None and narrative not in (names := [n.name for n in study.narratives]):
+        known = ", ".join(names) or "none"
+        raise ValueError(f"narrative {narrative!r} is not in {Path(study.source).name} (its narratives: {known})")
+    posts = _selected(conn, study)
+    if narrative is None:
+        return [p.id for p in posts]
+    statuses = (*_CONSIDERED, MatchStatus.CANDIDATE.value)
+    matches = repo.matches_for_posts(conn, [p.id for p in posts], statuses)
+    matched = [_matched_post(p, _strongest(matches[p.id])) for p in posts if p.id in matches]
+    assignments = nar.assign(matched, study.narratives, None)
+    return [key for key, a in assignments.items() if a.narrative == narrative]
+
+
+def _strongest(ms: list[StoredMatch]) -> list[StoredMatch]:
+    """The confirmed and proposed matches, else (none) all: the candidates."""
+    return [m for m in ms if m.status in _CONSIDERED] or ms
+
+
+def _selected(conn: sa.Connection, study: Study) -> list[StoredPost]:
+    """The study's accounts' posts that pass the window, platform and kind rules."""
+    window = repo.select_posts(conn, handles=study.accounts, since=study.since, until=study.until, include_reposts=True)
+    return [p for p in window if _funnel(p, study) is None]
 
 
 def _funnel(p: StoredPost, study: Study) -> Exclusion | None:

@@ -71,6 +71,7 @@ from claimwatch.store.posts import (
 from claimwatch.store.review import (
     DecisionConflict,
     UnknownMatch,
+    attach,
     choose,
     decide,
     match_history,
@@ -116,6 +117,7 @@ __all__ = [
     "add_user",
     "analysis_for_posts",
     "append_audit",
+    "attach",
     "authors_of",
     "choose",
     "claim_key",

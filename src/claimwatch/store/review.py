@@ -10,7 +10,7 @@ having reviewed a version that is no longer current, gets :class:`DecisionConfli
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,8 +28,12 @@ from claimwatch.store.rows import AuditEntry, Candidate, Decision, QueueItem, Re
 
 #: What the machine leaves for an analyst; a reopened match returns to one of these.
 PENDING = (r.MatchStatus.PROPOSED.value, r.MatchStatus.CANDIDATE.value)
+#: The method of a match an analyst made (attached a stored fact-check to a post).
+ANALYST_METHOD = "analyst"
 #: The review queue's ``status`` choices.
 QUEUE_STATUSES = ("proposed", "candidate", "all", "decided")
+#: What an analyst's decision leaves.
+_DECIDED = (r.MatchStatus.CONFIRMED.value, r.MatchStatus.REJECTED.value)
 #: The match statuses shown beside a queued post (outdated ones count nowhere).
 _SHOWN = (*PENDING, r.MatchStatus.CONFIRMED.value, r.MatchStatus.REJECTED.value)
 _VERB = {
@@ -68,10 +72,12 @@ def decide(
     by: str,
     note: str | None = None,
     expected_version: int | None = None,
+    action: str | None = None,
 ) -> Decision:
     """Append a decision and set the match's status to what it makes it, in one transaction.
 
     ``expected_version``: the version the analyst reviewed; None decides on the current one.
+    ``action``: the audit entry's action when not the decision's own (``match.attach``).
     Raises :class:`UnknownMatch`, :class:`DecisionConflict`, or ValueError (a name or note the
     store cannot hold, a reopen of a match nobody decided)."""
     check_actor(by)
@@ -128,7 +134,8 @@ def decide(
     decision_id = conn.execute(sa.insert(s.MatchDecision).values(**values)).inserted_primary_key[0]
     before = {"status": row.status, "version": row.version, "decision": row.decision, "decided_by": row.decided_by}
     append_audit(
-        conn, AuditEntry(by, f"match.{_VERB[kind]}", "match", str(match_id), before | {"note": row.note}, after)
+        conn,
+        AuditEntry(by, action or f"match.{_VERB[kind]}", "match", str(match_id), before | {"note": row.note}, after),
     )
     return Decision(id=decision_id, **values)
 
@@ -140,6 +147,7 @@ def choose(
     note: str | None = None,
     expected_version: int | None = None,
     seen_versions: Mapping[int, int] | None = None,
+    action: str | None = None,
 ) -> list[Decision]:
     """Confirm this match as the right one for its post and reject the post's other proposed and
     confirmed matches (the chosen decision first). Every match of the post is locked first, in id
@@ -155,7 +163,7 @@ def choose(
     ids = conn.scalars(
         sa.select(s.Match.id).where(s.Match.post_id == post_id).order_by(s.Match.id).with_for_update()
     ).all()
-    out = [decide(conn, match_id, r.DecisionKind.CHOSEN, by, note, expected_version)]
+    out = [decide(conn, match_id, r.DecisionKind.CHOSEN, by, note, expected_version, action)]
     others = conn.scalars(
         sa.select(s.Match.id)
         .where(
@@ -169,6 +177,54 @@ def choose(
         seen = None if seen_versions is None else seen_versions.get(other, -1)  # -1: never shown, never matches
         out.append(decide(conn, other, r.DecisionKind.REJECTED, by, why, seen))
     return out
+
+
+def attach(
+    conn: sa.Connection,
+    post_id: int,
+    factcheck_id: int,
+    by: str,
+    note: str | None = None,
+    seen_versions: Mapping[int, int] | None = None,
+) -> Decision:
+    """An analyst's match: the post repeats this stored fact-check's claim although the machine
+    did not rank it (or ranked it too low). The pair's match is re-used when it exists, else
+    added (method :data:`ANALYST_METHOD`, status candidate, score 0: no machine score — the
+    method says why), then chosen as :func:`choose` does — confirmed (history ``chosen``, audit
+    ``match.attach``), the post's other proposed or confirmed matches rejected, guarded by
+    ``seen_versions``. Raises LookupError for an unknown post or fact-check."""
+    check_actor(by)
+    if conn.scalar(sa.select(s.Post.id).where(s.Post.id == post_id)) is None:
+        raise LookupError(f"no post with id {post_id}")
+    if conn.scalar(sa.select(s.FactCheck.id).where(s.FactCheck.id == factcheck_id)) is None:
+        raise LookupError(f"no fact-check with id {factcheck_id}")
+    # lock the post's matches first (choose locks them again, in the same order): two analysts
+    # attaching to one post wait for each other instead of both inserting
+    conn.execute(sa.select(s.Match.id).where(s.Match.post_id == post_id).order_by(s.Match.id).with_for_update()).all()
+    pair = (s.Match.post_id == post_id, s.Match.factcheck_id == factcheck_id)
+    existing = conn.execute(sa.select(s.Match.id, s.Match.status).where(*pair)).one_or_none()
+    match_id = existing.id if existing else None
+    # a decided pair the analyst's card did not show was decided since it was drawn: a conflict
+    unseen = -1 if existing and existing.status in _DECIDED else None
+    if match_id is None:
+        rank = conn.scalar(sa.select(sa.func.max(s.Match.rank)).where(s.Match.post_id == post_id)) or 0
+        now = s.utcnow()
+        match_id = conn.execute(
+            sa.insert(s.Match).values(
+                post_id=post_id,
+                factcheck_id=factcheck_id,
+                rank=rank + 1,
+                score=0.0,
+                confidence=None,
+                method=ANALYST_METHOD,
+                evidence={"attached_by": by},
+                status=r.MatchStatus.CANDIDATE.value,
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+    expected = None if seen_versions is None else seen_versions.get(match_id, unseen)
+    return choose(conn, match_id, by, note, expected, seen_versions, action="match.attach")[0]
 
 
 def pending_version(conn: sa.Connection, match_id: int) -> int | None:
@@ -223,6 +279,7 @@ def review_queue(
     lang: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    post_ids: Collection[int] | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> ReviewPage:
@@ -242,6 +299,8 @@ def review_queue(
         .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
         .where(in_queue)
     )
+    if post_ids is not None:  # a study's (or narrative's) selection, computed by analysis/
+        q = q.where(s.Post.id.in_(list(post_ids)))
     if accounts:
         q = q.where(handle_in(accounts))
     if platform:

@@ -27,6 +27,7 @@ from claimwatch.store.review import QUEUE_STATUSES, DecisionConflict, UnknownMat
 from claimwatch.store.rows import AuditEntry, Decision, QueueItem, ReviewPage
 from claimwatch.web import security as sec
 from claimwatch.web.render import render
+from claimwatch.web.studies import study_files, study_path
 
 router = APIRouter()
 api = APIRouter(prefix="/api/v1")
@@ -39,6 +40,8 @@ VERDICTS = {"confirm": "confirmed", "reject": "rejected", "reopen": "reopened"}
 DONE = {"confirm": "confirmed", "reject": "rejected", "reopen": "reopened", "choose": "chosen"}
 #: the largest page of the queue or the audit log
 MAX_LIMIT = 200
+#: fact-checks a card's search lists
+FOUND_LIMIT = 10
 
 
 # --------------------------------------------------------------------------- filters (pages and API)
@@ -57,6 +60,9 @@ class QueueFilter:
     max_confidence: str = ""
     since: str = ""
     until: str = ""
+    #: a study file's name in the server's studies folder, and one of its narratives
+    study: str = ""
+    narrative: str = ""
     limit: int = 20
     offset: int = 0
 
@@ -65,10 +71,19 @@ class QueueFilter:
         values = asdict(replace(self, **changes))  # type: ignore[arg-type]
         return urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
-    def page(self, ws: Workspace) -> ReviewPage:
-        """The queue page; 400 with a one-line reason for a filter that is not understood."""
+    def page(self, request: Request) -> ReviewPage:
+        """The queue page; 400 with a one-line reason for a filter that is not understood, 404
+        for a study file not in the server's studies folder."""
+        study = None
+        if self.study.strip():
+            folder = request.app.state.options.studies_dir
+            study = study_path(folder, self.study.strip())
+            if study is None:
+                raise HTTPException(404, f"no study file {self.study.strip()!r} in {folder}")
         try:
-            return ws.review_queue(
+            return sec.workspace(request).review_queue(
+                study=study,
+                narrative=self.narrative.strip() or None,
                 status=self.status,
                 accounts=[a.strip().lstrip("@") for a in self.account.replace(",", " ").split() if a.strip("@ ")],
                 min_confidence=_number("min_confidence", self.min_confidence),
@@ -109,10 +124,11 @@ QueueQuery = Annotated[QueueFilter, Depends(QueueFilter)]
 
 @contextmanager
 def review_errors() -> Iterator[None]:
-    """The library's review errors as HTTP: unknown match 404, conflict 409, bad input 400."""
+    """The library's review errors as HTTP: unknown match (post, fact-check) 404, conflict 409,
+    bad input 400."""
     try:
         yield
-    except UnknownMatch as exc:
+    except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
     except DecisionConflict as exc:
         raise HTTPException(409, str(exc)) from None
@@ -157,8 +173,9 @@ def _cards(
 @router.get("/review")
 def review_queue(request: Request, who: Viewer, f: QueueQuery) -> HTMLResponse:
     """One card per post awaiting review, best first (confidence × views); read-only for viewers."""
-    page = f.page(sec.workspace(request))
-    return _cards(request, who, "review.html.j2", page.items, page=page, f=f, statuses=QUEUE_STATUSES)
+    page = f.page(request)
+    studies = study_files(request.app.state.options.studies_dir)
+    return _cards(request, who, "review.html.j2", page.items, page=page, f=f, statuses=QUEUE_STATUSES, studies=studies)
 
 
 @router.post("/review/match/{match_id}/decide")
@@ -188,6 +205,48 @@ def decide(
         request.session["flash"] = error or message
         return RedirectResponse(request.scope.get("root_path", "") + "/review", status_code=303)
     item = ws.review_item(match_id)
+    return _cards(request, who, "_card.html.j2", [item], status, item=item, message=message, error=error)
+
+
+@router.get("/review/post/{post_id}/factchecks")
+def find_factchecks(request: Request, post_id: int, who: Viewer, q: str = "", seen: str = "") -> HTMLResponse:
+    """The card's fact-check search: stored fact-checks containing ``q``, each with an "attach"
+    button for analysts (a fragment htmx puts under the card's search box)."""
+    phrase = q.strip()
+    found = sec.workspace(request).search_factchecks(phrase, limit=FOUND_LIMIT) if phrase else []
+    can_decide = who.role.allows(Role.ANALYST)
+    return render(
+        request, "_found.html.j2", who, post_id=post_id, q=phrase, seen=seen, found=found, can_decide=can_decide
+    )
+
+
+@router.post("/review/post/{post_id}/attach")
+def attach(
+    request: Request,
+    post_id: int,
+    who: Analyst,
+    factcheck_id: Annotated[int, Form()],
+    note: Annotated[str, Form()] = "",
+    seen: Annotated[str, Form()] = "",
+) -> Response:
+    """Attach a stored fact-check to the post as the analyst's match: confirmed, the post's other
+    proposals rejected (as choose). htmx gets the card redrawn; a conflict (a candidate decided
+    since the card was drawn) is 409 with the card as it is now and nothing written."""
+    ws, htmx = sec.workspace(request), request.headers.get("HX-Request") == "true"
+    shown = None
+    try:
+        done = ws.propose_factcheck(post_id, factcheck_id, who.user.name, note.strip() or None, _seen(seen))
+        message, error, status, shown = f"fact-check {factcheck_id} attached by you", None, 200, done.match_id
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except DecisionConflict as exc:
+        message, error, status, shown = None, str(exc), 409, exc.match_id
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    if not htmx:
+        request.session["flash"] = error or message
+        return RedirectResponse(request.scope.get("root_path", "") + "/review", status_code=303)
+    item = ws.review_item(shown)
     return _cards(request, who, "_card.html.j2", [item], status, item=item, message=message, error=error)
 
 
@@ -270,6 +329,13 @@ class ChooseIn(BaseModel):
     note: str | None = None
 
 
+class AttachIn(BaseModel):
+    factcheck_id: int
+    #: every candidate of the post as the caller saw it (match id → version): guards the whole post
+    seen_versions: dict[int, int] | None = None
+    note: str | None = None
+
+
 class BulkIn(BaseModel):
     match_ids: list[int]
     note: str | None = None
@@ -284,7 +350,7 @@ class BulkOut(BaseModel):
 @api.get("/review/queue")
 def api_queue(request: Request, who: Viewer, f: QueueQuery) -> ReviewPage:
     """The review queue (the page's filters), one item per post with all its candidates."""
-    return f.page(sec.workspace(request))
+    return f.page(request)
 
 
 @api.post("/matches/{match_id}/decision")
@@ -300,6 +366,16 @@ def api_choose(request: Request, match_id: int, body: ChooseIn, who: Analyst) ->
     with review_errors():
         return sec.workspace(request).choose(
             match_id, who.user.name, body.note, body.expected_version, body.seen_versions
+        )
+
+
+@api.post("/posts/{post_id}/attach")
+def api_attach(request: Request, post_id: int, body: AttachIn, who: Analyst) -> Decision:
+    """The analyst's match: this stored fact-check is the post's claim (confirmed; the post's
+    other proposals rejected, as choose). 404 unknown post or fact-check, 409 conflict."""
+    with review_errors():
+        return sec.workspace(request).propose_factcheck(
+            post_id, body.factcheck_id, who.user.name, body.note, body.seen_versions
         )
 
 
