@@ -232,6 +232,28 @@ def test_queue_orders_by_confidence_times_views_unknown_views_last(store) -> Non
     assert candidates.items[0].match_id == m["4", "c"]
 
 
+def test_a_selection_too_big_to_bind_gives_the_same_queue(store, monkeypatch) -> None:
+    """A study selecting more posts than one IN list may bind is filtered as the rows stream:
+    the same items, order, total and pages as the bound list."""
+    from claimwatch.store import review
+
+    ws, m = store
+    with ws.engine.connect() as conn:
+        every = [i.post.id for i in review.review_queue(conn, status="all", limit=100).items]
+        chosen = every[1:]
+
+        def pages() -> list[tuple[list[int], int]]:
+            out = []
+            for offset in (0, 1, 2):
+                page = review.review_queue(conn, status="all", post_ids=chosen, limit=1, offset=offset)
+                out.append(([i.post.id for i in page.items], page.total))
+            return out
+
+        bound = pages()
+        monkeypatch.setattr(review, "_IN_LIST_MAX", 0)
+        assert pages() == bound and bound[0][1] == len(chosen) and bound[2][0] == [chosen[2]]
+
+
 def test_queue_filters_and_pages(store) -> None:
     ws, m = store
     assert [i.post.platform_id for i in ws.review_queue(min_confidence=0.65).items] == ["1", "3"]

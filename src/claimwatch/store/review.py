@@ -267,6 +267,10 @@ def _machine_status(conn: sa.Connection, match_id: int) -> str:
 
 # --------------------------------------------------------------------------- the queue
 
+#: Above this many selected posts the ids are not bound into one ``IN`` list (SQLite binds at most
+#: 32,766 parameters, PostgreSQL 65,535): the queue's rows are filtered in Python instead.
+_IN_LIST_MAX = 10_000
+
 
 def review_queue(
     conn: sa.Connection,
@@ -299,8 +303,10 @@ def review_queue(
         .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
         .where(in_queue)
     )
-    if post_ids is not None:  # a study's (or narrative's) selection, computed by analysis/
-        q = q.where(s.Post.id.in_(list(post_ids)))
+    chosen = None if post_ids is None else set(post_ids)
+    if chosen is not None and len(chosen) <= _IN_LIST_MAX:  # a study's (or narrative's) selection
+        q = q.where(s.Post.id.in_(sorted(chosen)))
+        chosen = None
     if accounts:
         q = q.where(handle_in(accounts))
     if platform:
@@ -315,17 +321,12 @@ def review_queue(
         q = q.where(best.c.confidence >= min_confidence)
     if max_confidence is not None:
         q = q.where(best.c.confidence <= max_confidence)
+    ordered = q.order_by(views.is_(None), (best.c.confidence * views).desc(), best.c.confidence.desc(), s.Post.id)
+    if chosen is not None:  # too many ids to bind: the queue's rows are filtered as they stream
+        rows = [row for row in conn.execute(ordered) if row.id in chosen]
+        return ReviewPage(_items(conn, rows[offset : offset + limit], acting), len(rows), limit, offset)
     total = conn.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
-    page = conn.execute(
-        q.order_by(
-            views.is_(None),
-            (best.c.confidence * views).desc(),
-            best.c.confidence.desc(),
-            s.Post.id,
-        )
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    page = conn.execute(ordered.limit(limit).offset(offset)).all()
     return ReviewPage(_items(conn, page, acting), total, limit, offset)
 
 
