@@ -69,6 +69,7 @@ def test_every_fault_is_one_line_of_the_callers_error(artefact: Path, damage: st
     assert needle.format(d=artefact) in str(exc.value) and "\n" not in str(exc.value)
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_the_shipped_models_are_in_the_format(tmp_path: Path) -> None:
     for shipped in (rerank.SHIPPED, cw.SHIPPED):
         assert set(read_meta(shipped, "shipped model", Broken)["checksums"])

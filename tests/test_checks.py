@@ -96,6 +96,7 @@ def test_report_names_a_typo_instead_of_printing_zero(db: str) -> None:
     assert "no stored post is in language 'EN' (languages of stored posts: en)" in line
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_report_before_match_warns_in_the_output_and_the_json(db: str, tmp_path: Path) -> None:
     code, out, err = run("report", "--db", db)
     assert code == 0 and "warning: the store holds no fact-checks" in err
@@ -112,6 +113,7 @@ def test_report_before_match_warns_in_the_output_and_the_json(db: str, tmp_path:
     assert json.loads((tmp_path / "r" / "report.json").read_text())["warnings"] == warnings
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_study_file_with_a_typo_names_the_file(db: str, tmp_path: Path) -> None:
     study = tmp_path / "study.yaml"
     study.write_text(STUDY.format(account="demo_acount"))
@@ -122,6 +124,7 @@ def test_a_study_file_with_a_typo_names_the_file(db: str, tmp_path: Path) -> Non
     assert "topic 'us-election-2024' is not stored" in line and "platform 'twitter' (stored: x)" in line
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_study_before_match_warns(db: str, tmp_path: Path) -> None:
     _factchecks(tmp_path, db)
     study = tmp_path / "study.yaml"

@@ -133,6 +133,7 @@ def model() -> CheckworthinessModel:
     return load_model()
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_shipped_model_says_what_it_is(model: CheckworthinessModel, encoder) -> None:
     assert model.encoder_name == encoder.name
     text = model.describe()
@@ -141,6 +142,7 @@ def test_shipped_model_says_what_it_is(model: CheckworthinessModel, encoder) -> 
     assert 0.0 < model.threshold("sentence") < 1.0 and 0.0 < model.threshold("post") < 1.0
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_claims_outscore_chatter_reusing_matching_embeddings(model: CheckworthinessModel, encoder) -> None:
     texts = CLAIMS + CHATTER
     emb = encoder.encode([embedding_text(t) for t in texts])
@@ -172,6 +174,7 @@ def test_awkward_posts(model: CheckworthinessModel, encoder) -> None:
         model.score(["a claim"], kind="tweet")
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_missing_or_damaged_model_fails_clearly(tmp_path: Path, model: CheckworthinessModel) -> None:
     with pytest.raises(ModelError, match="no check-worthiness model at .*train checkworthiness"):
         load_model(str(tmp_path / "nowhere"))
@@ -269,6 +272,7 @@ def test_train_is_deterministic_and_eval_reads_its_model(tmp_path: Path, encoder
     assert f"use `--cw-model {tmp_path / 'a'}`" in err and "--model is the sentence encoder" in err
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_eval_cli_with_the_shipped_model_and_bad_input(tmp_path: Path, encoder) -> None:
     tweets = tsv(
         tmp_path,

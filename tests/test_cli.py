@@ -47,6 +47,7 @@ def test_init_ingest_stats_and_quarantine(db: str, write_jsonl) -> None:
     assert code == 0 and rows[0]["location"] == "line 2" and rows[0]["source_path"] == str(f)
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_exit_status_is_nonzero_only_when_nothing_is_read(db: str, tmp_path: Path, write_jsonl) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
@@ -56,6 +57,7 @@ def test_exit_status_is_nonzero_only_when_nothing_is_read(db: str, tmp_path: Pat
     assert run("ingest", "posts", str(empty), str(good), "--db", db)[0] == 0
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_format_option_and_column_map(db: str, tmp_path: Path) -> None:
     f = tmp_path / "posts.csv"
     f.write_text("pid,who,body,impr\n7,someone,hello there friends,12\n")
@@ -85,6 +87,7 @@ def test_format_option_and_column_map(db: str, tmp_path: Path) -> None:
     assert code == 2 and "expected FIELD=COLUMN" in err
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_factchecks_verdicts_match_review_report(db: str, tmp_path: Path, write_jsonl, encoder) -> None:
     fc = tmp_path / "fc.json"
     fc.write_text(
@@ -133,6 +136,7 @@ def test_bad_model_path_is_reported(db: str) -> None:
     assert code == 2 and "does not exist" in err
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_markup_in_posts_and_paths_is_printed_verbatim(db: str, tmp_path: Path, write_jsonl) -> None:
     """Rich console markup in data ("[bold]", "[/x]") must neither style nor crash the output."""
     f = write_jsonl("[odd] name.jsonl", [page([post("1", "[/broken] [bold]not bold[/bold] post text here")])])

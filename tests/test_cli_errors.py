@@ -79,6 +79,7 @@ def test_commands_on_stored_data_never_create_a_store(tmp_path: Path) -> None:
     assert run("init", "--db", str(missing))[0] == 0 and missing.exists()
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 @pytest.mark.parametrize("kind", ["a folder", "not a database", "postgres:// refused", "postgresql+psycopg refused"])
 def test_a_bad_store_is_one_line_for_every_reading_command(files: dict[str, Path], kind: str) -> None:
     db, needle = {
@@ -98,6 +99,7 @@ def test_a_bad_store_is_one_line_for_every_reading_command(files: dict[str, Path
     assert files["notes.csv"].read_text().startswith("id,text\n1,hello\n")
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_output_paths_that_cannot_be_written_are_one_line_before_any_work(
     files: dict[str, Path], tmp_path: Path, write_jsonl
 ) -> None:

@@ -41,6 +41,7 @@ def test_verdicts_show_reads_the_configured_tables(house_table: Path, tmp_path: 
     assert code == 2 and "missing.tsv" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_eval_and_train_take_the_encoder_from_the_settings(tmp_path: Path, monkeypatch) -> None:
     data = tmp_path / "cw.tsv"
     data.write_text("Sentence_id\tText\tclass_label\n1\tTaxes rose by 40 percent.\tYes\n2\tThank you.\tNo\n")
@@ -66,6 +67,7 @@ def test_eval_and_train_take_the_encoder_from_the_settings(tmp_path: Path, monke
     assert not list(tmp_path.glob("[mec]")), "nothing is written when the settings are wrong"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_the_check_worthiness_model_has_its_own_option(tmp_path: Path) -> None:
     data = tmp_path / "cw.tsv"
     data.write_text("Sentence_id\tText\tclass_label\n1\tTaxes rose by 40 percent.\tYes\n")

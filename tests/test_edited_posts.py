@@ -115,6 +115,7 @@ def _confirmed_only(ws: claimwatch.Workspace) -> claimwatch.Report:
     return ws.report(Selection(include_proposed=False))
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_an_edit_reopens_the_post_and_keeps_the_decision_as_history(
     each_store: claimwatch.Workspace, tmp_path: Path
 ) -> None:
@@ -148,6 +149,7 @@ def test_an_edit_reopens_the_post_and_keeps_the_decision_as_history(
     assert 'id="earlier-decisions"' in to_html(rep) and "ana@example.org" in to_html(rep)
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_rematching_the_new_text_proposes_but_never_confirms(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
     ids = _setup(each_store, tmp_path)
     _ingest(each_store, tmp_path, EDITED, "v2.jsonl")
@@ -182,6 +184,7 @@ def test_re_review_on_the_new_text_counts_again(each_store: claimwatch.Workspace
     assert _matches(each_store) == {FC_MACHINES: ("rejected", "rejected", "bo@example.org")}
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_the_text_the_decision_was_made_on_restores_it(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
     _setup(each_store, tmp_path)
     _ingest(each_store, tmp_path, EDITED, "v2.jsonl")
@@ -224,6 +227,7 @@ def test_a_study_does_not_count_a_decision_on_an_earlier_text(each_store: claimw
         ),
     ],
 )
+@pytest.mark.slow  # over half a second on 2 cores
 def test_migration_takes_existing_decisions_as_made_on_the_stored_text(backend: str, tmp_path: Path) -> None:
     """A store at 0004 with a confirmed match, upgraded: the decision counts, on the stored text."""
     from alembic import command

@@ -217,6 +217,7 @@ def test_ranker_is_deterministic_and_model_files_are_checked(tmp_path: Path) -> 
     assert load_model("none", "enc-x") is None
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_match_records_confidence_with_a_model(mws, tmp_path: Path, write_jsonl) -> None:
     """With the shipped model only the top candidate carries a confidence and can be proposed."""
     import sqlalchemy as sa

@@ -305,6 +305,7 @@ def _ingest_and_check(ws: claimwatch.Workspace, generated: Generated) -> None:
     assert ws.ingest_factchecks([generated.path]).inserted == 0
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 @pytest.mark.parametrize("kind", KINDS)
 def test_faulty_files_ingest_into_a_store(ws: claimwatch.Workspace, tmp_path: Path, kind: str) -> None:
     _ingest_and_check(ws, generate(kind, 7, tmp_path))

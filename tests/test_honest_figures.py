@@ -102,6 +102,7 @@ def _cli(*args: str) -> str:
 # --------------------------------------------------------------------------- A3: unknown is never 0
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_report_headline_says_views_unknown_for_all_and_dates_only_its_posts(store) -> None:
     ws, _ = store
     rep = ws.report(claimwatch.Selection(handles=("demo_account",), keywords=("bread", "The election ballots")))
@@ -121,6 +122,7 @@ def test_report_headline_says_views_unknown_for_all_and_dates_only_its_posts(sto
     assert (en.debunked_posts, en.debunked_views, en.debunked_views_unknown) == (1, None, 1)
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_report_observation_dates_come_from_the_posts_behind_the_figure(store) -> None:
     ws, _ = store
     h = ws.report(claimwatch.Selection(handles=("demo_account",))).headline
@@ -129,6 +131,7 @@ def test_report_observation_dates_come_from_the_posts_behind_the_figure(store) -
     assert h.observed_to.date().isoformat() == "2024-08-01", "the later, unrelated snapshot dates nothing here"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_study_headline_and_tables_never_show_0_for_unknown_views(store, tmp_path: Path) -> None:
     ws, d = store
     result = ws.run_study(d / "study.yaml")
@@ -155,6 +158,7 @@ def test_study_headline_and_tables_never_show_0_for_unknown_views(store, tmp_pat
 # --------------------------------------------------------------------------- A6: excluded posts are listed
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_study_lists_the_posts_each_rule_left_out(store, tmp_path: Path) -> None:
     ws, d = store
     result = ws.run_study(d / "study.yaml")
@@ -209,6 +213,7 @@ def test_a_study_with_nothing_left_out_says_so(store) -> None:
 # --------------------------------------------------------------------------- A7: claim next to the post, headline first
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_readable_report_lists_the_posts_behind_the_headline_first_with_their_claim(store, tmp_path: Path) -> None:
     ws, d = store
     rep = ws.report(claimwatch.Selection(handles=("demo_account",)))
@@ -237,6 +242,7 @@ def test_readable_report_lists_the_posts_behind_the_headline_first_with_their_cl
     validate(json.loads(printed))
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_study_formats_show_the_claim_next_to_the_post(store, tmp_path: Path) -> None:
     ws, d = store
     out = tmp_path / "study"

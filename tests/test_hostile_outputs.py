@@ -137,6 +137,7 @@ def test_md_cell_renders_as_the_literal_text(value: str) -> None:
 # --------------------------------------------------------------------------- the terminal
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_cli_output_shows_control_characters_and_never_sends_them(store: tuple[claimwatch.Workspace, Path]) -> None:
     ws, d = store
     db = str(d / "t.db")

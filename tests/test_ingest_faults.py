@@ -129,6 +129,7 @@ def _row(i: int, text: str | None = None) -> list[str]:
     return [str(1000 + i), "demo_account", "2024-07-01T10:00:00Z", text or f"post number {i}", str(10 * i), "1"]
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_stray_quote_costs_one_line_not_the_rest_of_the_file(tmp_path: Path) -> None:
     lines = _csv_text([_row(i) for i in range(30_000)]).splitlines(keepends=True)
     lines[5] = '1005,demo_account,2024-07-01T10:00:00Z,"an unclosed quote,50,1\n'
@@ -163,6 +164,7 @@ def test_quotes_inside_unquoted_fields_and_multiline_quoted_text_read_like_the_c
     assert got[1]["text"] == "two\nlines, and a comma"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_quoted_field_longer_than_the_limit_is_judged_a_stray_quote(tmp_path: Path) -> None:
     long_text = "\n".join(["line"] * (MAX_RECORD_LINES + 10))
     path = tmp_path / "long.csv"
@@ -320,6 +322,7 @@ def test_compressed_archives_are_read_as_they_are(ws: claimwatch.Workspace, tmp_
     assert _views(ws) == {"1": 10, "2": 20, "3": 30}
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_cut_gzip_keeps_what_was_read_and_says_why(ws: claimwatch.Workspace, tmp_path: Path) -> None:
     data = "".join(json.dumps(page([post(str(i), f"post {i}")])) + "\n" for i in range(1, 2000)).encode()
     path = tmp_path / "cut.jsonl.gz"

@@ -113,6 +113,7 @@ def test_events_for_unknown_posts_join_when_the_post_arrives(ws: claimwatch.Work
     assert h[ids[LATER]].carried_label_at(utc(2024, 7, 30)) and not h[ids["1816000000000000010"]].ever_labelled
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_conflicting_copy_from_another_file_keeps_the_first(ws: claimwatch.Workspace) -> None:
     ws.ingest_labels([LABELS])
     rep = ws.ingest_labels([FIXTURES / "notes" / "labels_conflict.jsonl"])
@@ -122,6 +123,7 @@ def test_a_conflicting_copy_from_another_file_keeps_the_first(ws: claimwatch.Wor
     assert label_histories(ws.engine, [POST_1])[POST_1].periods[0].title == "SYNTHETIC SAMPLE label title"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_cli_ingest_labels_and_wrong_file(tmp_path: Path) -> None:
     db = str(tmp_path / "cli.db")
     res = CliRunner().invoke(
@@ -243,6 +245,7 @@ def _write_events(
     return expected
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 @pytest.mark.parametrize(("seed", "bom", "newline"), [(1, False, b"\n"), (2, True, b"\r\n"), (3, True, b"\n")])
 def test_generated_bad_events_cost_only_their_line(
     each_store: claimwatch.Workspace, tmp_path: Path, seed: int, bom: bool, newline: bytes

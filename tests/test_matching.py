@@ -77,6 +77,7 @@ def test_clean_query_strips_urls_handles_and_signatures() -> None:
     assert clean_query(text) == "Look at this"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_match_proposes_paraphrases_and_skips_textless_posts(loaded: claimwatch.Workspace) -> None:
     rep = loaded.match()
     assert rep.posts_considered == 5 and rep.posts_matched == 3
@@ -119,6 +120,7 @@ def test_analyst_decisions_survive_rematch(loaded: claimwatch.Workspace) -> None
         loaded.decide(10**9, MatchStatus.CONFIRMED, "x", None)
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_index_is_incremental_and_persisted(loaded: claimwatch.Workspace, tmp_path: Path) -> None:
     first = loaded.build_index()
     assert first.total == 4 and first.encoded == 4

@@ -353,6 +353,7 @@ def test_a_truncated_gzip_keeps_the_rows_before_the_break(ws: claimwatch.Workspa
 # ---------------------------------------------------------------------------- --map
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_map_names_a_renamed_column_and_is_recorded_in_the_run(ws: claimwatch.Workspace) -> None:
     rep = ws.ingest_notes([NOTES / "notes_renamed_column.tsv"], SNAP_1, column_map={"tweet_id": "postId"})
     assert (rep.files[0].format, rep.files[0].read, rep.quarantined) == ("cn-notes", 3, 0)
@@ -425,6 +426,7 @@ def test_missing_or_renamed_column_fails_the_file_before_any_row(ws: claimwatch.
     assert q.source_path.endswith("notes_renamed_column.tsv") and "'tweetId'" in q.reason
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_snapshot_date_comes_from_the_option_or_the_latest_timestamp(ws: claimwatch.Workspace) -> None:
     given = ws.ingest_notes([NOTES / "noteStatusHistory.tsv"], SNAP_1).files[0]
     assert (given.observed_at, given.observed_at_source) == (SNAP_1.isoformat(), "--snapshot-date")
@@ -609,6 +611,7 @@ NOTE_CASES: list[tuple[str, RowMaker]] = [
     ("seed", "bom", "newline", "packed"),
     [(1, False, b"\n", False), (2, True, b"\r\n", False), (3, False, b"\n", True), (4, True, b"\n", False)],
 )
+@pytest.mark.slow  # over half a second on 2 cores
 def test_generated_bad_note_rows_cost_only_themselves(
     each_store: claimwatch.Workspace, tmp_path: Path, seed: int, bom: bool, newline: bytes, packed: bool
 ) -> None:
@@ -687,6 +690,7 @@ def _rating(**changes: str) -> RowMaker:
     return _with(RATING_LAYOUT, _valid_rating, **changes)
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_generated_bad_rating_rows_are_left_out_of_the_counts(ws: claimwatch.Workspace, tmp_path: Path) -> None:
     cases = [
         ("somewhat", _rating()),
@@ -733,6 +737,7 @@ def test_sample_post_has_three_proposed_notes_one_shown(ws: claimwatch.Workspace
     assert all("1816100000000000004" not in f.note_ids for f in facts.values())
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_shown_now_and_ever_shown_on_hand_made_cases(ws: claimwatch.Workspace, tmp_path: Path) -> None:
     crh, nmr, crnh = c.CURRENTLY_RATED_HELPFUL, c.NEEDS_MORE_RATINGS, c.CURRENTLY_RATED_NOT_HELPFUL
     notes = write_tsv(
@@ -962,6 +967,7 @@ def test_a_post_is_unknown_only_when_no_note_decides_it(ws: claimwatch.Workspace
     assert community_notes(facts["100"]).describe() == "2 proposed, shown (inferred from a later snapshot)"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_study_before_any_snapshot_says_the_status_is_unknown_never_none_shown(
     ws: claimwatch.Workspace, tmp_path: Path, write_jsonl
 ) -> None:

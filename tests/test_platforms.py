@@ -107,6 +107,7 @@ def store(mws: claimwatch.Workspace, tmp_path: Path, write_jsonl) -> claimwatch.
     return mws
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_report_shows_views_where_known_and_engagement_elsewhere(store: claimwatch.Workspace, tmp_path: Path):
     out_dir = tmp_path / "report"
     cli("report", "--confirmed-only", "-k", "counted twice", "--out", str(out_dir), "--db", str(tmp_path / "t.db"))
@@ -153,6 +154,7 @@ def test_report_shows_views_where_known_and_engagement_elsewhere(store: claimwat
     assert table["10"]["views"] == "1000"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_study_counts_unknown_views_apart_with_their_engagement(store: claimwatch.Workspace, tmp_path: Path):
     study = write_file(
         tmp_path,

@@ -3,6 +3,7 @@ kept whole, and the ingest summary says so — never a silent swap for an older 
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from conftest import page, post
 
@@ -41,6 +42,7 @@ def test_an_older_copy_from_another_file_does_not_replace_the_newer_one(each_sto
     assert ws.stats().post_versions == 1
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_newer_version_replaces_the_stored_one_which_is_kept(each_store, write_jsonl) -> None:
     ws = each_store
     older = write_jsonl("older.jsonl", [page([post("1", "the first text", 100)], retrieved_at=EARLY)])

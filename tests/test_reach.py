@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from conftest import claimreview, page, post
 
@@ -49,6 +50,7 @@ def test_totals_count_unknown_views_apart() -> None:
     assert week_of(datetime(2024, 7, 17, tzinfo=UTC)).isoformat() == "2024-07-15"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_study_reach_with_out_of_order_and_conflicting_snapshots(
     ws: claimwatch.Workspace, tmp_path, write_jsonl
 ) -> None:

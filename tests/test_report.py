@@ -140,6 +140,7 @@ def test_headline_counts_debunked_posts_and_latest_views(store: claimwatch.Works
     assert h.sentence().startswith("2 posts repeat claims rated false or misleading, viewed 4,000 times")
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_confirmed_only_and_rejections(store: claimwatch.Workspace) -> None:
     assert store.report(Selection(handles=("demo_account",), include_proposed=False)).headline.debunked_posts == 0
     store.decide(_match_id(store, "1"), MatchStatus.CONFIRMED, "ana")

@@ -95,6 +95,7 @@ def _status(ws: claimwatch.Workspace, match_id: int) -> tuple[str, int]:
     return row.status, row.version
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_history_is_appended_and_the_status_derived(store) -> None:
     ws, m = store
     first = ws.decide(m["1", "a"], MatchStatus.CONFIRMED, "ana@example.org", "same claim")
@@ -209,6 +210,7 @@ def test_the_card_of_a_post_with_only_outdated_matches_shows_them(store) -> None
     assert post_id not in {i.post.id for i in ws.review_queue(status="all").items}
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_queue_orders_by_confidence_times_views_unknown_views_last(store) -> None:
     ws, m = store
     queue = ws.review_queue(status="all")
@@ -232,6 +234,7 @@ def test_queue_orders_by_confidence_times_views_unknown_views_last(store) -> Non
     assert candidates.items[0].match_id == m["4", "c"]
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_selection_too_big_to_bind_gives_the_same_queue(store, monkeypatch) -> None:
     """A study selecting more posts than one IN list may bind is filtered as the rows stream:
     the same items, order, total and pages as the bound list."""
@@ -300,6 +303,7 @@ def test_choose_with_the_versions_seen_never_overturns_an_unseen_confirmation(st
     assert decided[1].previous_status == "confirmed"  # Bob's confirmation, overturned on the record
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_bulk_confirm_skips_what_someone_decided(store) -> None:
     ws, m = store
     ws.decide(m["2", "a"], MatchStatus.REJECTED, "bob@example.org")

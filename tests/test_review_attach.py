@@ -33,6 +33,7 @@ def factcheck_id(ws: claimwatch.Workspace, phrase: str) -> int:
     return fc.id
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_attach_adds_the_analysts_match_and_rejects_the_other_proposal(ws) -> None:
     item = item_of(ws, "14")  # proposed: dead voters; weak candidate: shredded
     proposed = next(c for c in item.candidates if c.status == "proposed")
@@ -58,6 +59,7 @@ def test_attach_adds_the_analysts_match_and_rejects_the_other_proposal(ws) -> No
     assert ("match.attach", str(d.match_id)) in actions and ("match.reject", str(proposed.match_id)) in actions
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_attach_reuses_the_pairs_match(ws) -> None:
     item = item_of(ws, "11")
     weak = next(c for c in item.candidates if c.status == "candidate")
@@ -68,6 +70,7 @@ def test_attach_reuses_the_pairs_match(ws) -> None:
     assert ws.review_item(d.match_id).candidates[0].method != "analyst"  # the machine's match, re-used as it was
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_attach_refuses_unknown_ids_and_a_stale_card_writes_nothing(ws) -> None:
     item = item_of(ws, "16")
     machines, dead = factcheck_id(ws, "machines flipped"), factcheck_id(ws, "dead people")
@@ -86,6 +89,7 @@ def test_attach_refuses_unknown_ids_and_a_stale_card_writes_nothing(ws) -> None:
     assert [e.action for e in ws.audit(action="match.attach")] == []
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_card_search_lists_factchecks_and_attach_redraws_the_card(ws, tmp_path: Path) -> None:
     site = create_app(ws, WebOptions(studies_dir=tmp_path / "studies", runs_dir=tmp_path / "runs"))
     analyst = client(site, "analyst")

@@ -46,6 +46,7 @@ def test_queue_lists_posts_claims_and_match_ids(db) -> None:
     assert "nothing to review" in _run("review", "queue", "--db", path, "--account", "nobody")
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_decide_choose_reopen_and_history(db) -> None:
     path, m = db
     assert f"match {m['2', 'a']}: confirmed by ana" in _run(
@@ -65,6 +66,7 @@ def test_decide_choose_reopen_and_history(db) -> None:
     assert [json.loads(line)["actor"] for line in lines] == ["ana", "bob", "bob", "bob"]
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_errors_are_one_line(db, tmp_path: Path) -> None:
     path, m = db
     assert "error: no match with id 424242" in _run("review", "confirm", "424242", "--by", "ana", "--db", path, code=2)

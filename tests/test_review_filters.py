@@ -28,6 +28,7 @@ def ids(page) -> list[str]:
     return [item.post.platform_id for item in page.items]
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_study_keeps_its_posts_and_a_narrative_those_its_rules_assign(folder: Path) -> None:
     ws = claimwatch.open(folder / "queue.db")
     study = load_study(folder / "studies" / "election.yaml")
@@ -47,6 +48,7 @@ def test_a_study_keeps_its_posts_and_a_narrative_those_its_rules_assign(folder: 
     assert ws.review_queue(study=study, narrative="shredded ballots", accounts=["nobody"]).total == 0
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_narrative_filter_needs_a_study_that_names_it(folder: Path) -> None:
     ws = claimwatch.open(folder / "queue.db")
     with pytest.raises(ValueError, match="needs the study"):
@@ -55,6 +57,7 @@ def test_a_narrative_filter_needs_a_study_that_names_it(folder: Path) -> None:
         ws.review_queue(study=folder / "studies" / "election.yaml", narrative="x")
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_cli_queue_with_study_and_narrative(folder: Path) -> None:
     runner, db, study = CliRunner(), str(folder / "queue.db"), str(folder / "studies" / "election.yaml")
     res = runner.invoke(

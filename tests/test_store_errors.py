@@ -171,6 +171,7 @@ def _read_only_commands(path: Path, tmp_path: Path) -> list[tuple[int, str, str]
     ]
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_read_only_commands_read_a_store_on_read_only_media(store: Path, tmp_path: Path, monkeypatch) -> None:
     """Read-only media: the folder cannot be written (tests may run as root, who ignores chmod,
     so the check is made to answer as on a read-only mount); SQLite opens the store immutable."""
@@ -250,6 +251,7 @@ def _umask() -> int:
     return old
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_report_out_on_a_full_disk_keeps_the_old_files_and_says_so(store: Path, tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "out"
     assert run("report", "--db", str(store), "--out", str(out))[0] == 0

@@ -28,6 +28,7 @@ def store(ws: claimwatch.Workspace, tmp_path: Path) -> claimwatch.Workspace:
     return build_store(ws, tmp_path)
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_study_reproduces_the_ccdh_november_2024_figures(store: claimwatch.Workspace, tmp_path: Path) -> None:
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(STUDY))
@@ -84,6 +85,7 @@ def test_study_reproduces_the_ccdh_november_2024_figures(store: claimwatch.Works
     assert first == again
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_study_with_machine_proposals_counts_them_apart(store: claimwatch.Workspace, tmp_path: Path) -> None:
     path = tmp_path / "study.yaml"
     path.write_text(

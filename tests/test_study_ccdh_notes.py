@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from ccdh_store import propose, write_notes
 from conftest import claimreview, page, post
 
@@ -23,6 +24,7 @@ def _pid(n: int) -> str:
     return f"18700000000000{n:05d}"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_study_reproduces_the_ccdh_october_2024_notes_figures(
     ws: claimwatch.Workspace, tmp_path: Path, write_jsonl
 ) -> None:

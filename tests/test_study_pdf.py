@@ -154,6 +154,7 @@ def test_columns_are_as_wide_as_their_widest_figure() -> None:
 # --------------------------------------------------------------------------- the PDF
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_pdf_never_breaks_an_id_a_date_or_a_view_count(report: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = report
     lines = pdf_text(paths["pdf"].read_bytes())
@@ -168,6 +169,7 @@ def test_pdf_never_breaks_an_id_a_date_or_a_view_count(report: tuple[StudyResult
     assert [r.post_id for r in result.posts[:3]] == list(X_VIEWS), "most viewed first"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_table_with_figures_too_wide_at_7_5_pt_is_set_smaller(
     store: tuple[claimwatch.Workspace, Path], tmp_path: Path
 ) -> None:
@@ -184,6 +186,7 @@ def test_a_table_with_figures_too_wide_at_7_5_pt_is_set_smaller(
 # --------------------------------------------------------------------------- charts
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_views_over_time_with_two_observations_has_a_date_axis(report: tuple[StudyResult, dict[str, Path]]) -> None:
     result, _ = report
     assert [p.observed_at.date() for p in result.views_over_time["all"]] == [date(2024, 8, 1), date(2024, 8, 3)]
@@ -191,6 +194,7 @@ def test_views_over_time_with_two_observations_has_a_date_axis(report: tuple[Stu
     assert len(ticks) >= 4 and not any(":" in t for t in ticks), f"days, never hours: {ticks}"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_views_over_time_with_one_observation_is_one_dated_point(store: tuple[claimwatch.Workspace, Path]) -> None:
     ws, d = store
     result = _study(d, ws, views={"policy": "as_of", "as_of": "2024-08-01"})
@@ -203,6 +207,7 @@ def test_views_over_time_with_one_observation_is_one_dated_point(store: tuple[cl
     assert f"all debunked-claim posts ({sum(X_VIEWS.values()) / 1e9:.3g} bn)" in svg
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_posts_per_week_on_a_date_axis(report: tuple[StudyResult, dict[str, Path]]) -> None:
     result, _ = report
     ticks = _xticks(_chart(study_charts(result), "posts_per_week"))

@@ -120,6 +120,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[StudyResult, dict
 # --------------------------------------------------------------------------- the CCDH-shaped study
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_every_format_is_written(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
     assert set(paths) == {"json", "html", "md", "csv", "pdf", "charts"}
@@ -129,6 +130,7 @@ def test_every_format_is_written(ccdh: tuple[StudyResult, dict[str, Path]]) -> N
     assert {"study", "posts", "summary"} <= data.keys() and data == json.loads(json.dumps(result.to_dict()))
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_html_has_the_figures_and_links_to_every_post_and_fact_check(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
     page_html = paths["html"].read_text()
@@ -154,6 +156,7 @@ def test_html_has_the_figures_and_links_to_every_post_and_fact_check(ccdh: tuple
     assert len(links.imgs) == 4 and all(src.startswith("data:image/svg+xml;base64,") for src in links.imgs)
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_methods_and_sources_are_in_the_report(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
     page_html, md = paths["html"].read_text(), paths["md"].read_text()
@@ -283,6 +286,7 @@ def test_study_json_holds_the_target_shape(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- hostile text
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_hostile_text_is_escaped_in_html_and_svg(hostile: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = hostile
     assert result.summary.by_category[0].claim_category == HOSTILE_NARRATIVE
@@ -299,6 +303,7 @@ def test_hostile_text_is_escaped_in_html_and_svg(hostile: tuple[StudyResult, dic
     assert any("&lt;script&gt;alert(" in svg for svg in legend), "the narrative name is in a chart, escaped"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_hostile_text_is_neutralised_in_markdown_and_csv(hostile: tuple[StudyResult, dict[str, Path]]) -> None:
     _, paths = hostile
     md = paths["md"].read_text()
@@ -313,6 +318,7 @@ def test_hostile_text_is_neutralised_in_markdown_and_csv(hostile: tuple[StudyRes
     assert not any(v[:1] in ("=", "+", "-", "@") for r in rows.values() for v in r.values())
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_hostile_text_does_not_break_the_pdf(hostile: tuple[StudyResult, dict[str, Path]]) -> None:
     _, paths = hostile
     pdf = paths["pdf"].read_bytes()

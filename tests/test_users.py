@@ -20,6 +20,7 @@ PASSWORD = "correct horse battery"
 PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_passwords_are_stored_as_argon2_hashes_and_verified(tmp_path):
     ws = claimwatch.open(tmp_path / "t.db")
     user = ws.add_user("ana@example.org", "analyst", PASSWORD)
@@ -98,6 +99,7 @@ def test_the_session_key_is_made_once_and_shared(tmp_path):
     assert len(key) >= 48 and claimwatch.open(tmp_path / "t.db").shared_secret("web_session_key") == key
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_cli_users_add_list_token_remove(tmp_path):
     db = str(tmp_path / "t.db")
     run = CliRunner().invoke

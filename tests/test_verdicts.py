@@ -312,6 +312,7 @@ def test_known_text_beats_numbers(table: VerdictTable) -> None:
     assert table.normalise("True", 1, 5, 1) == (T, "table")
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_user_tables_override_shipped_rows(tmp_path: Path) -> None:
     tsv = tmp_path / "ours.tsv"
     tsv.write_text(

@@ -56,6 +56,7 @@ def csrf(c: TestClient) -> str:
 # --------------------------------------------------------------------------- sign-in and sessions
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_pages_need_a_sign_in_and_the_session_cookie_is_strict(site):
     c = client(site)
     res = c.get("/")
@@ -74,6 +75,7 @@ def test_pages_need_a_sign_in_and_the_session_cookie_is_strict(site):
     assert c.get("/search").status_code == 303
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_sign_in_needs_the_forms_csrf_token(site):
     c = client(site)
     c.get("/login")
@@ -81,6 +83,7 @@ def test_sign_in_needs_the_forms_csrf_token(site):
     assert res.status_code == 403 and "CSRF" in res.text
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_sign_in_is_rate_limited_per_name_and_per_address(site):
     now = [0.0]
     c = client(site)
@@ -99,6 +102,7 @@ def test_sign_in_is_rate_limited_per_name_and_per_address(site):
     assert sign_in("ana", PASSWORD) == 303
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_removed_user_is_signed_out_at_once(tmp_path):
     ws, studies = build(tmp_path)
     ws.add_user("temp", "analyst", PASSWORD)
@@ -154,6 +158,7 @@ def _send(c: TestClient, method: str, path: str, headers: dict[str, str] | None 
     return c.request(method, _url(path), data=data, headers=headers or {})
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_every_change_refuses_a_viewer_and_a_request_without_csrf(site):
     changes = [(m, p) for m, p in _routes(site) if m not in ("GET", "HEAD", "OPTIONS")]
     assert len(changes) >= 10, changes  # the enumeration sees the routes
@@ -171,6 +176,7 @@ def test_every_change_refuses_a_viewer_and_a_request_without_csrf(site):
     assert client(site, "analyst").get("/users").status_code == 403
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_every_page_but_sign_in_needs_a_signed_in_user(site):
     c = client(site)
     for method, path in _routes(site):

@@ -66,6 +66,7 @@ def decide(c: TestClient, match_id: int, decision: str, version: int | None, not
 # --------------------------------------------------------------------------- the page
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_the_queue_shows_one_card_per_post_best_first_with_the_claim_marked(site):
     ws = site.state.workspace
     html = client(site, "analyst").get("/review").text
@@ -93,6 +94,7 @@ def test_the_queue_shows_one_card_per_post_best_first_with_the_claim_marked(site
     assert "<mark>" not in no_claim
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_filters_and_pagination(site):
     c = client(site, "viewer")
     assert len(cards(c.get("/review?min_confidence=0.85").text)) == 4
@@ -113,6 +115,7 @@ def test_filters_and_pagination(site):
     assert c.get("/review?since=July").status_code == 400
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_a_viewer_reads_the_queue_without_actions(site):
     html = client(site, "viewer").get("/review").text
     assert len(cards(html)) == 6
@@ -123,6 +126,7 @@ def test_a_viewer_reads_the_queue_without_actions(site):
 # --------------------------------------------------------------------------- decisions
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_confirm_redraws_the_card_decided_and_records_who_and_the_note(site):
     ws = site.state.workspace
     item = ws.review_queue().items[0]
@@ -193,6 +197,7 @@ def test_choose_from_a_stale_card_never_overturns_a_confirmation_it_did_not_show
     assert statuses[item.match_id] == "confirmed" and statuses[weak.match_id] == "candidate"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_reopen_puts_a_decided_match_back_in_the_queue(site):
     ws = site.state.workspace
     item = ws.review_queue().items[0]
@@ -202,6 +207,7 @@ def test_reopen_puts_a_decided_match_back_in_the_queue(site):
     assert item.post.id in {i.post.id for i in ws.review_queue().items}
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_bulk_confirm_confirms_the_posts_of_one_fact_check_and_counts_the_skipped(site):
     ws = site.state.workspace
     html = client(site, "analyst").get("/review").text
@@ -232,6 +238,7 @@ def test_decisions_need_the_csrf_token_and_the_analyst_role(site):
     assert ws.match_history(item.match_id) == []
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_the_match_page_shows_its_history(site):
     ws = site.state.workspace
     item = ws.review_queue().items[0]
@@ -310,6 +317,7 @@ def test_the_audit_page_filters_and_exports(site):
     assert c.get("/audit/export?format=xml").status_code == 422
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_user_token_and_study_changes_are_audited_with_who_made_them(site):
     ws = site.state.workspace
     admin, analyst = client(site, "admin"), client(site, "analyst")

@@ -106,6 +106,7 @@ def test_flatten_context_posts_have_own_author_media_and_location():
     assert flat[(QUOTE, True)].referenced_id == "1380226330034372610"
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_flatten_and_pages_ingest_to_equal_stores(tmp_path):
     import claimwatch
 
@@ -358,6 +359,7 @@ def test_archive_without_manifest_needs_account(tmp_path):
     assert ctx.notes == []
 
 
+@pytest.mark.slow  # over half a second on 2 cores
 def test_account_option_through_cli_and_api(tmp_path):
     import claimwatch
 
