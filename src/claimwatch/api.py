@@ -18,6 +18,7 @@ import dataclasses
 import getpass
 import json
 import secrets
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,17 +33,18 @@ from claimwatch.analysis.study import StudyResult, review_selection, run_study
 from claimwatch.analysis.study_file import Study, load_study
 from claimwatch.claims import checkworthiness as cw
 from claimwatch.claims.analyse import Analyser, Scorer
-from claimwatch.claims.docs import ClaimDoc
+from claimwatch.claims.docs import ClaimDoc, Query
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex, IndexStats
 from claimwatch.claims.language import DETECTOR
 from claimwatch.claims.match import MatchReport, match_posts, score_topics
 from claimwatch.claims.rerank import RetrievalModel, load_model
 from claimwatch.claims.retrieval import Retriever
+from claimwatch.claims.text import clean_query
 from claimwatch.claims.topics import TopicSet
 from claimwatch.config import Settings, load_settings
 from claimwatch.records import DecisionKind, MatchStatus, Role, Verdict
-from claimwatch.store import db, repo
+from claimwatch.store import db, lookups, repo
 from claimwatch.store.review import DecisionConflict, UnknownMatch
 from claimwatch.store.rows import (
     ApiTokenInfo,
@@ -228,6 +230,9 @@ class Workspace(Tools):
         super().__init__(settings)
         self.read_only = read_only
         self.engine: sa.Engine = db.open_store(settings.db, read_only=read_only, create=create)
+        #: the semantic search's retriever and the fact-check count it was built for
+        self._similar: tuple[int, Retriever] | None = None
+        self._similar_lock = threading.Lock()
         self.index_dir = Path(settings.index_dir) if settings.index_dir else db.index_dir_for(settings.db)
         #: what the last index update did (e.g. rebuilt a corrupt index, and why)
         self.index_stats: IndexStats | None = None
@@ -648,6 +653,27 @@ class Workspace(Tools):
         """Collected posts containing ``phrase`` (any case), newest first."""
         with self.engine.connect() as conn:
             return repo.select_posts(conn, keywords=(phrase,), include_reposts=True, newest_first=True, limit=limit)
+
+    def similar_factchecks(self, text: str, limit: int = 10) -> list[tuple[StoredFactCheck, float]]:
+        """Stored fact-checks whose claim means what ``text`` says (semantic search: the matcher's
+        own retrieval, dense + BM25, no re-ranking threshold), best first, with the fused score.
+
+        The retriever (encoder and index) is loaded on first use and kept for the process; it is
+        reloaded when the store's fact-checks change, so a new ingest is searched too."""
+        query = clean_query(text)
+        if not query:
+            return []
+        with self.engine.connect() as conn:
+            count = lookups.factcheck_count(conn)
+        if count == 0:
+            return []
+        with self._similar_lock:  # one encoder per process, used by one request at a time
+            if self._similar is None or self._similar[0] != count:
+                self._similar = (count, self.retriever())
+            hits = self._similar[1].search([Query("search", query)], top_k=max(1, limit))[0]
+        with self.engine.connect() as conn:
+            found = repo.factchecks_by_id(conn, [int(h.doc_id) for h in hits])
+        return [(found[int(h.doc_id)], h.score) for h in hits if int(h.doc_id) in found]
 
     def search_factchecks(self, phrase: str, limit: int = 50) -> list[StoredFactCheck]:
         """Fact-checks whose claim, title or publisher contains ``phrase`` (any case), newest first."""

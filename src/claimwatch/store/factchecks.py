@@ -159,6 +159,18 @@ def factcheck_texts(conn: sa.Connection, ids: Sequence[int]) -> dict[int, str]:
     return out
 
 
+def factchecks_by_id(conn: sa.Connection, ids: Sequence[int]) -> dict[int, StoredFactCheck]:
+    """The stored fact-checks with these ids (those that exist)."""
+    columns = [getattr(s.FactCheck, f.name) for f in fields(StoredFactCheck)]
+    out: dict[int, StoredFactCheck] = {}
+    for chunk in chunks(list(ids)):
+        out.update(
+            (row.id, StoredFactCheck(**row._mapping))
+            for row in conn.execute(sa.select(*columns).where(s.FactCheck.id.in_(chunk)))
+        )
+    return out
+
+
 def search_factchecks(conn: sa.Connection, phrase: str, limit: int = 50) -> list[StoredFactCheck]:
     """Fact-checks whose claim, title or publisher contains ``phrase`` (any case; as the post
     search's keywords match), newest review first."""

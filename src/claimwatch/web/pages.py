@@ -213,12 +213,25 @@ def run_study(
 
 
 @router.get("/search")
-def search(request: Request, who: Viewer, q: str = "", limit: int = 50) -> HTMLResponse:
-    """Posts and fact-checks containing the words as typed (any case)."""
+def search(request: Request, who: Viewer, q: str = "", limit: int = 50, meaning: str = "") -> HTMLResponse:
+    """Posts and fact-checks containing the words as typed (any case); with ``meaning``, also the
+    fact-checks whose claim means the same (semantic: the matcher's retrieval, see
+    :meth:`~claimwatch.api.Workspace.similar_factchecks`)."""
     ws, phrase, limit = sec.workspace(request), q.strip(), max(1, min(limit, 200))
     posts = ws.search_posts(phrase, limit) if phrase else []
     factchecks = ws.search_factchecks(phrase, limit) if phrase else []
-    return render(request, "search.html.j2", who, q=phrase, posts=posts, factchecks=factchecks, limit=limit)
+    similar = ws.similar_factchecks(phrase, 10) if phrase and meaning else []
+    return render(
+        request,
+        "search.html.j2",
+        who,
+        q=phrase,
+        posts=posts,
+        factchecks=factchecks,
+        limit=limit,
+        meaning=bool(meaning),
+        similar=similar,
+    )
 
 
 # --------------------------------------------------------------------------- users (admin)
