@@ -123,6 +123,23 @@ def test_cli_users_add_list_token_remove(tmp_path):
     assert res.exit_code == 2 and "no user 'bo'" in res.output
 
 
+def test_cli_role_change_and_by_are_audited(tmp_path):
+    db = str(tmp_path / "t.db")
+    run = CliRunner().invoke
+    claimwatch.open(db)
+    add = ["users", "add", "cy", "--role", "viewer", "--password-stdin", "--by", "ada@example.org", "--db", db]
+    assert run(app, add, input=PASSWORD + "\n").exit_code == 0
+    res = run(app, ["users", "role", "cy", "analyst", "--by", "ada@example.org", "--db", db])
+    assert res.exit_code == 0 and "now analyst" in res.output
+    assert claimwatch.open(db).user("cy").role == "analyst"
+    res = run(app, ["users", "role", "cy", "boss", "--db", db])
+    assert res.exit_code == 2 and "boss" in res.output and claimwatch.open(db).user("cy").role == "analyst"
+    assert run(app, ["users", "role", "nobody", "viewer", "--db", db]).exit_code == 2
+    entries = claimwatch.open(db).audit(action="user.")
+    assert [(e.actor, e.action) for e in entries] == [("ada@example.org", "user.role"), ("ada@example.org", "user.add")]
+    assert (entries[0].before["role"], entries[0].after["role"]) == ("viewer", "analyst")
+
+
 def test_the_cli_has_no_password_argument():
     res = CliRunner().invoke(app, ["users", "add", "--help"])
     assert "--password-stdin" in res.output and "--password " not in res.output

@@ -587,6 +587,21 @@ class Workspace(Tools):
             repo.append_audit(conn, AuditEntry(_actor(actor), "user.remove", "user", name, _public(user), None))
             return True
 
+    def set_role(self, name: str, role: str | Role, *, actor: str | None = None) -> User:
+        """Give a user another role (audited as ``user.role``); ValueError for no such user or role."""
+        role = auth.check_role(role)
+        with db.writing(self.engine) as conn:
+            user = repo.find_user(conn, name)
+            if user is None:
+                raise ValueError(f"no user {name!r}")
+            repo.set_role(conn, user.id, role.value)
+            changed = repo.find_user(conn, name)
+            assert changed is not None
+            repo.append_audit(
+                conn, AuditEntry(_actor(actor), "user.role", "user", name, _public(user), _public(changed))
+            )
+            return changed
+
     def user(self, name: str) -> User | None:
         with self.engine.connect() as conn:
             return repo.find_user(conn, name)

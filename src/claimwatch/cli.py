@@ -944,26 +944,45 @@ def _read_password(from_stdin: bool) -> str:
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+ActorOpt = Annotated[
+    str | None, typer.Option("--by", help="Who makes the change, for the audit log (default: your login name).")
+]
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="The sign-in name.")],
     role: Annotated[str, typer.Option(help="admin | analyst | viewer")] = "viewer",
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    by: ActorOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Add a user: viewers read, analysts also decide and run studies, admins also manage users."""
     ws = _open(db)
     with _user_errors():
-        user = ws.add_user(name, role, _read_password(password_stdin))
+        user = ws.add_user(name, role, _read_password(password_stdin), actor=by)
     _say(f"user {user.name} added ({user.role})")
 
 
 @users_app.command("remove")
-def users_remove(name: str, db: DbOpt = None) -> None:
+def users_remove(name: str, by: ActorOpt = None, db: DbOpt = None) -> None:
     """Remove a user and their API tokens (their past decisions keep their name)."""
-    if not _open(db).remove_user(name):
+    if not _open(db).remove_user(name, actor=by):
         _fail(f"no user {name!r}")
     _say(f"user {name} removed")
+
+
+@users_app.command("role")
+def users_role(
+    name: Annotated[str, typer.Argument(help="The sign-in name.")],
+    role: Annotated[str, typer.Argument(help="admin | analyst | viewer")],
+    by: ActorOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Give a user another role (takes effect on their next request; audited)."""
+    with _user_errors():
+        user = _open(db).set_role(name, role, actor=by)
+    _say(f"user {user.name} is now {user.role}")
 
 
 @users_app.command("list")
@@ -996,17 +1015,18 @@ def users_token(
     name: Annotated[str, typer.Argument(help="The user the token acts as.")],
     label: Annotated[str, typer.Option("--name", help="What the token is for (shown in `users list`).")] = "script",
     revoke: Annotated[int | None, typer.Option(help="Revoke the token with this id instead.")] = None,
+    by: ActorOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Create an API token for NAME (printed once: only its hash is stored), or --revoke ID."""
     ws = _open(db)
     if revoke is not None:
-        if ws.revoke_token(revoke) is None:
+        if ws.revoke_token(revoke, actor=by) is None:
             _fail(f"no API token with id {revoke}")
         _say(f"API token {revoke} revoked")
         return
     with _user_errors():
-        token = ws.create_token(name, label)
+        token = ws.create_token(name, label, actor=by)
     print(token)
     _say("keep it now: claimwatch stores only its hash. Use it as `Authorization: Bearer TOKEN`.", to=err)
 

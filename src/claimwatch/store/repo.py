@@ -102,6 +102,7 @@ from claimwatch.store.users import (
     remove_user,
     revoke_token,
     set_password_hash,
+    set_role,
     shared_secret,
     user_for_token,
 )
@@ -155,6 +156,7 @@ __all__ = [
     "review_item",
     "review_queue",
     "remove_user",
+    "set_role",
     "revoke_token",
     "running_runs",
     "factchecks_by_id",

@@ -48,6 +48,10 @@ def add_user(conn: sa.Connection, name: str, role: str, password_hash: str) -> U
     return user
 
 
+def set_role(conn: sa.Connection, user_id: int, role: str) -> None:
+    conn.execute(sa.update(s.User).where(s.User.id == user_id).values(role=role))
+
+
 def set_password_hash(conn: sa.Connection, user_id: int, password_hash: str) -> None:
     conn.execute(sa.update(s.User).where(s.User.id == user_id).values(password_hash=password_hash))
 
