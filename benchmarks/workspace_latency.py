@@ -259,7 +259,10 @@ def main() -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600.0) as client:
             wait_ready(client, server)
             sign_in(client, password)
-            figures = [measure(client, name, path, args.requests, args.seconds) for name, path in pages]
+            figures = []
+            for name, path in pages:
+                figures.append(measure(client, name, path, args.requests, args.seconds))
+                print(f"  {figures[-1]}", file=sys.stderr)  # a long run shows each page as it ends
     finally:
         server.terminate()
         try:
