@@ -9,12 +9,11 @@ import csv
 import io
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from review_store import HOSTILE, PASSWORD, USERS, build
+from review_store import HOSTILE, PASSWORD, USERS, queue_folder, queue_template  # noqa: F401 - fixtures
 
 import claimwatch
 from claimwatch.web import WebOptions, create_app
@@ -23,21 +22,10 @@ from claimwatch.web.security import FailureLimit
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The store built once (users' argon2 hashes take a while); each test gets its own copy."""
-    folder = tmp_path_factory.mktemp("review")
-    ws, _ = build(folder)
-    ws.engine.dispose()  # the last connection closed: SQLite's write-ahead log is in the file
-    return folder
-
-
 @pytest.fixture()
-def site(template: Path, tmp_path: Path):
-    shutil.copy(template / "queue.db", tmp_path / "queue.db")
-    shutil.copytree(template / "studies", tmp_path / "studies")
-    ws = claimwatch.open(tmp_path / "queue.db")
-    return create_app(ws, WebOptions(studies_dir=tmp_path / "studies", runs_dir=tmp_path / "runs"))
+def site(queue_folder: Path):  # noqa: F811 - the shared fixture
+    ws = claimwatch.open(queue_folder / "queue.db")
+    return create_app(ws, WebOptions(studies_dir=queue_folder / "studies", runs_dir=queue_folder / "runs"))
 
 
 def client(site, role: str) -> TestClient:
