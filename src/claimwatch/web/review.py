@@ -170,6 +170,18 @@ def _cards(
     return render(request, template, who, status=status, bulk=bulk, can_decide=can_decide, **values)
 
 
+def _decided(
+    request: Request, who: sec.Principal, match_id: int, message: str | None, error: str | None, status: int
+) -> Response:
+    """After a decision on ``match_id``: htmx gets its card redrawn as it is now (with the outcome);
+    a plain form post goes back to the queue with the outcome as the flash message."""
+    if request.headers.get("HX-Request") != "true":
+        request.session["flash"] = error or message
+        return RedirectResponse(request.scope.get("root_path", "") + "/review", status_code=303)
+    item = sec.workspace(request).review_item(match_id)
+    return _cards(request, who, "_card.html.j2", [item], status, item=item, message=message, error=error)
+
+
 @router.get("/review")
 def review_queue(request: Request, who: Viewer, f: QueueQuery) -> HTMLResponse:
     """One card per post awaiting review, best first (confidence × views); read-only for viewers."""
@@ -191,7 +203,7 @@ def decide(
     """Confirm, reject, reopen or choose; htmx gets the card redrawn in its decided state (409 and
     the card as it is now, with the message, when someone decided it first). A plain form post
     (no script) goes back to the queue with the message."""
-    ws, htmx = sec.workspace(request), request.headers.get("HX-Request") == "true"
+    ws = sec.workspace(request)
     try:
         _decide(ws, match_id, decision, who.user.name, note, expected_version, seen)
         message, error, status = f"match {match_id} {DONE[decision]} by you", None, 200
@@ -201,11 +213,7 @@ def decide(
         message, error, status = None, str(exc), 409
     except ValueError as exc:
         message, error, status = None, str(exc), 400
-    if not htmx:
-        request.session["flash"] = error or message
-        return RedirectResponse(request.scope.get("root_path", "") + "/review", status_code=303)
-    item = ws.review_item(match_id)
-    return _cards(request, who, "_card.html.j2", [item], status, item=item, message=message, error=error)
+    return _decided(request, who, match_id, message, error, status)
 
 
 @router.get("/review/post/{post_id}/factchecks")
@@ -232,7 +240,7 @@ def attach(
     """Attach a stored fact-check to the post as the analyst's match: confirmed, the post's other
     proposals rejected (as choose). htmx gets the card redrawn; a conflict (a candidate decided
     since the card was drawn) is 409 with the card as it is now and nothing written."""
-    ws, htmx = sec.workspace(request), request.headers.get("HX-Request") == "true"
+    ws = sec.workspace(request)
     shown = None
     try:
         done = ws.propose_factcheck(post_id, factcheck_id, who.user.name, note.strip() or None, _seen(seen))
@@ -243,11 +251,7 @@ def attach(
         message, error, status, shown = None, str(exc), 409, exc.match_id
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
-    if not htmx:
-        request.session["flash"] = error or message
-        return RedirectResponse(request.scope.get("root_path", "") + "/review", status_code=303)
-    item = ws.review_item(shown)
-    return _cards(request, who, "_card.html.j2", [item], status, item=item, message=message, error=error)
+    return _decided(request, who, shown, message, error, status)
 
 
 @router.post("/review/bulk-confirm")
