@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
+from claimwatch.store import queue_table
 from claimwatch.store import schema as s
 from claimwatch.store.common import chunks
 from claimwatch.store.rows import CurrentDecision, StoredFactCheck, StoredMatch
@@ -147,12 +148,15 @@ def machine_only() -> sa.ColumnElement[bool]:
 
 
 def set_match_state(conn: sa.Connection, post_id: int, index_version: str, skip_reason: str | None) -> None:
+    """Record that the post was matched (or skipped, and why) — the last write of a post's
+    matching, so the post's queue rows are refreshed here, after its matches changed."""
     conn.execute(sa.delete(s.MatchState).where(s.MatchState.post_id == post_id))
     conn.execute(
         sa.insert(s.MatchState).values(
             post_id=post_id, index_version=index_version, skip_reason=skip_reason, matched_at=s.utcnow()
         )
     )
+    queue_table.refresh_posts(conn, [post_id])
 
 
 def matches_for_posts(

@@ -24,6 +24,7 @@ from claimwatch.store.common import chunks
 from claimwatch.store.matches import matches_for_posts
 from claimwatch.store.post_analysis import analysis_for_posts
 from claimwatch.store.posts import handle_in, media_for_posts, post_lang, stored_posts_query
+from claimwatch.store.queue_table import lock_posts, refresh_posts
 from claimwatch.store.rows import AuditEntry, Candidate, Decision, QueueItem, ReviewPage, StoredMatch, StoredPost
 
 #: What the machine leaves for an analyst; a reopened match returns to one of these.
@@ -83,6 +84,10 @@ def decide(
     check_actor(by)
     if note is not None and not sanitise.storable(note):
         raise ValueError("the note must be plain text (no NUL characters or lone surrogates)")
+    post_id = conn.scalar(sa.select(s.Match.post_id).where(s.Match.id == match_id))
+    if post_id is None:
+        raise UnknownMatch(match_id)
+    lock_posts(conn, [post_id])  # the post before its matches, as every writer (queue_table)
     row = conn.execute(
         sa.select(s.Match.status, s.Match.version, s.Match.decision, s.Match.decided_by, s.Match.note, s.Post.text_hash)
         .join(s.Post, s.Post.id == s.Match.post_id)
@@ -137,6 +142,7 @@ def decide(
         conn,
         AuditEntry(by, action or f"match.{_VERB[kind]}", "match", str(match_id), before | {"note": row.note}, after),
     )
+    refresh_posts(conn, [post_id])
     return Decision(id=decision_id, **values)
 
 
@@ -160,6 +166,7 @@ def choose(
     post_id = conn.scalar(sa.select(s.Match.post_id).where(s.Match.id == match_id))
     if post_id is None:
         raise UnknownMatch(match_id)
+    lock_posts(conn, [post_id])
     ids = conn.scalars(
         sa.select(s.Match.id).where(s.Match.post_id == post_id).order_by(s.Match.id).with_for_update()
     ).all()
@@ -198,8 +205,9 @@ def attach(
         raise LookupError(f"no post with id {post_id}")
     if conn.scalar(sa.select(s.FactCheck.id).where(s.FactCheck.id == factcheck_id)) is None:
         raise LookupError(f"no fact-check with id {factcheck_id}")
-    # lock the post's matches first (choose locks them again, in the same order): two analysts
-    # attaching to one post wait for each other instead of both inserting
+    # lock the post and its matches first (choose locks them again, in the same order): two
+    # analysts attaching to one post wait for each other instead of both inserting
+    lock_posts(conn, [post_id])
     conn.execute(sa.select(s.Match.id).where(s.Match.post_id == post_id).order_by(s.Match.id).with_for_update()).all()
     pair = (s.Match.post_id == post_id, s.Match.factcheck_id == factcheck_id)
     existing = conn.execute(sa.select(s.Match.id, s.Match.status).where(*pair)).one_or_none()
@@ -230,6 +238,7 @@ def attach(
 def pending_version(conn: sa.Connection, match_id: int) -> int | None:
     """The version of a match still awaiting a decision (proposed or candidate), its row locked;
     None when there is no such match or someone has decided it (bulk decisions skip those)."""
+    lock_posts(conn, conn.scalars(sa.select(s.Match.post_id).where(s.Match.id == match_id)).all())
     row = conn.execute(
         sa.select(s.Match.status, s.Match.version).where(s.Match.id == match_id).with_for_update()
     ).one_or_none()

@@ -1,0 +1,206 @@
+"""The review queues and the dashboard's lists, materialised (``review_queue_entries``).
+
+A post's rows are a function of its own rows only: its matches' statuses and scores, its latest
+views, its analysis, whether it was matched, its kind. So every writer of those calls
+:func:`refresh_posts` with the posts it touched, in its own transaction, and the table stays what
+:func:`rebuild` would make of the store (the property the tests check). Counts are kept as
+deltas (``review_queue_counts``): a change appends how many rows each list gained or lost.
+
+On PostgreSQL a refresh locks its posts' rows first (``FOR UPDATE``, in id order): two writers
+refreshing one post take turns, so the second reads the first's rows and its deltas are exact.
+Every writer that locks a post's matches locks the post before them (:func:`lock_posts`), so the
+order is always post, then matches — no deadlock between a decision and a re-match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from claimwatch import records as r
+from claimwatch.store import schema as s
+from claimwatch.store.common import chunks
+from claimwatch.store.rows import claim_score
+
+E = s.ReviewQueueEntry
+#: the review queue's statuses (``review queue --status``), the dashboard's list of check-worthy
+#: posts no fact-check covers, the posts a whole-store report counts, and those never matched
+REVIEW_QUEUES = ("proposed", "candidate", "all", "decided")
+UNCHECKED, REPORT, UNMATCHED = "unchecked", "report", "unmatched"
+_PROPOSED, _CANDIDATE = r.MatchStatus.PROPOSED.value, r.MatchStatus.CANDIDATE.value
+_CONFIRMED, _REJECTED = r.MatchStatus.CONFIRMED.value, r.MatchStatus.REJECTED.value
+#: posts per id range when everything is rebuilt
+_RANGE = 20_000
+
+
+@dataclass(frozen=True)
+class _PostState:
+    """What a post's rows are made of."""
+
+    collected: bool
+    kind: str
+    views: int | None
+    views_at: datetime | None
+    matched: bool
+    #: status -> max(coalesce(confidence, score)) over the post's matches in that status
+    best: dict[str, float]
+    checkworthiness: float | None
+    claim_score: float | None
+
+
+def queue_confidence(best: dict[str, float], queue: str) -> float | None:
+    """The post's confidence in a review queue (None: not in it) — the rule of
+    :func:`claimwatch.store.review._queue_rule` over the post's match statuses."""
+    has = best.__contains__
+    candidate_only = has(_CANDIDATE) and not (has(_PROPOSED) or has(_CONFIRMED))
+    acting = {
+        "proposed": (_PROPOSED,) if has(_PROPOSED) else (),
+        "candidate": (_CANDIDATE,) if candidate_only else (),
+        "all": (_PROPOSED, _CANDIDATE) if has(_PROPOSED) or candidate_only else (),
+        "decided": (_CONFIRMED, _REJECTED),
+    }[queue]
+    found = [best[st] for st in acting if has(st)]
+    return max(found) if found else None
+
+
+def _rows(post_id: int, p: _PostState) -> list[dict[str, Any]]:
+    def row(queue: str, confidence: float, cw: float | None = None, cs: float | None = None) -> dict[str, Any]:
+        return dict(
+            queue=queue,
+            post_id=post_id,
+            confidence=confidence,
+            views=p.views,
+            views_at=p.views_at,
+            views_unknown=p.views is None,
+            rank_key=-(confidence * (p.views or 0)),
+            rank_confidence=-confidence,
+            checkworthiness=cw,
+            claim_score=cs,
+        )
+
+    out = []
+    for queue in REVIEW_QUEUES:
+        confidence = queue_confidence(p.best, queue)
+        if confidence is not None:
+            out.append(row(queue, confidence))
+    # what a whole-store report lists: collected posts, reposts left out (they carry no views)
+    if p.collected and p.kind != r.PostKind.REPOST.value:
+        out.append(row(REPORT, 0.0))
+        if not p.matched:
+            out.append(row(UNMATCHED, 0.0))
+        if p.checkworthiness is not None and not (_PROPOSED in p.best or _CONFIRMED in p.best):
+            score = max(p.checkworthiness, p.claim_score or 0.0)  # the report's queue_score
+            out.append(row(UNCHECKED, score, p.checkworthiness, p.claim_score))
+    return out
+
+
+def _states(conn: sa.Connection, where: Any) -> dict[int, _PostState]:
+    """The state of the posts selected by ``where(column)`` (a condition on a post id column)."""
+    best: dict[int, dict[str, float]] = {}
+    q = sa.select(
+        s.Match.post_id, s.Match.status, sa.func.max(sa.func.coalesce(s.Match.confidence, s.Match.score))
+    ).where(where(s.Match.post_id))
+    for post_id, status, confidence in conn.execute(q.group_by(s.Match.post_id, s.Match.status)):
+        best.setdefault(post_id, {})[status] = float(confidence)
+    analysis = {
+        row.post_id: (row.checkworthiness, claim_score(row.sentence_scores))
+        for row in conn.execute(
+            sa.select(s.PostAnalysis.post_id, s.PostAnalysis.checkworthiness, s.PostAnalysis.sentence_scores).where(
+                where(s.PostAnalysis.post_id)
+            )
+        )
+    }
+    matched = sa.exists().where(s.MatchState.post_id == s.Post.id)
+    q = sa.select(
+        s.Post.id, s.Post.collected, s.Post.kind, s.Post.views_latest, s.Post.views_latest_at, matched.label("matched")
+    ).where(where(s.Post.id))
+    return {
+        row.id: _PostState(
+            bool(row.collected),
+            row.kind,
+            row.views_latest,
+            row.views_latest_at,
+            bool(row.matched),
+            best.get(row.id, {}),
+            *analysis.get(row.id, (None, None)),
+        )
+        for row in conn.execute(q)
+    }
+
+
+def lock_posts(conn: sa.Connection, post_ids: Iterable[int]) -> None:
+    """Lock these posts' rows until the transaction ends (PostgreSQL; SQLite has one writer at a
+    time), in id order. Taken before any lock on their matches: see the module's note."""
+    for chunk in chunks(sorted(set(post_ids))):
+        conn.execute(sa.select(s.Post.id).where(s.Post.id.in_(chunk)).order_by(s.Post.id).with_for_update()).all()
+
+
+def refresh_posts(conn: sa.Connection, post_ids: Collection[int]) -> None:
+    """Recompute the rows of these posts from the store, in the caller's transaction."""
+    for chunk in chunks(sorted(set(post_ids))):
+        lock_posts(conn, chunk)
+        before: dict[str, int] = dict(
+            conn.execute(sa.select(E.queue, sa.func.count()).where(E.post_id.in_(chunk)).group_by(E.queue)).all()
+        )
+        conn.execute(sa.delete(E).where(E.post_id.in_(chunk)))
+        rows = [
+            row
+            for post_id, p in _states(conn, lambda col, chunk=chunk: col.in_(chunk)).items()
+            for row in _rows(post_id, p)
+        ]
+        if rows:
+            conn.execute(sa.insert(E), rows)
+        after: dict[str, int] = {}
+        for row in rows:
+            after[row["queue"]] = after.get(row["queue"], 0) + 1
+        deltas = [
+            {"queue": q, "delta": after.get(q, 0) - before.get(q, 0)}
+            for q in sorted(before.keys() | after.keys())
+            if after.get(q, 0) != before.get(q, 0)
+        ]
+        if deltas:
+            conn.execute(sa.insert(s.ReviewQueueCount), deltas)
+
+
+def rebuild(conn: sa.Connection, progress: bool = False) -> int:
+    """Recompute the whole table from the store (the migration's backfill); returns its rows."""
+    conn.execute(sa.delete(E))
+    conn.execute(sa.delete(s.ReviewQueueCount))
+    top = conn.scalar(sa.select(sa.func.max(s.Post.id))) or 0
+    totals: dict[str, int] = {}
+    for lo in range(0, top + 1, _RANGE):
+        states = _states(conn, lambda col, lo=lo: col.between(lo, lo + _RANGE - 1))
+        rows = [row for post_id, p in states.items() for row in _rows(post_id, p)]
+        if rows:
+            conn.execute(sa.insert(E), rows)
+        for row in rows:
+            totals[row["queue"]] = totals.get(row["queue"], 0) + 1
+    if totals:
+        conn.execute(sa.insert(s.ReviewQueueCount), [{"queue": q, "delta": n} for q, n in sorted(totals.items())])
+    return sum(totals.values())
+
+
+def count(conn: sa.Connection, queue: str) -> int:
+    """How many posts a list holds (the sum of its deltas)."""
+    return int(
+        conn.scalar(sa.select(sa.func.sum(s.ReviewQueueCount.delta)).where(s.ReviewQueueCount.queue == queue)) or 0
+    )
+
+
+def ordered(queue: str) -> tuple[sa.Select[Any], tuple[sa.ColumnElement[Any], ...]]:
+    """A list's rows (post id, confidence, views, views time) and their order, the order of the
+    index ``ix_review_queue_order``: known views first, confidence × views, confidence, post id."""
+    q = sa.select(
+        E.post_id.label("id"), E.confidence, E.views, E.views_at.label("views_at"), E.checkworthiness, E.claim_score
+    ).where(E.queue == queue)
+    return q, (E.views_unknown, E.rank_key, E.rank_confidence, E.post_id)
+
+
+def entries(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Every row as stored, in a stable order (what the tests compare with a rebuild)."""
+    q = sa.select(*E.__table__.c).order_by(E.queue, E.post_id)
+    return [dict(row._mapping) for row in conn.execute(q)]
