@@ -52,19 +52,28 @@ class _PostState:
     claim_score: float | None
 
 
+#: the match statuses an item of each review queue is about (its confidence, the match to decide)
+ACTING = {
+    "proposed": (_PROPOSED,),
+    "candidate": (_CANDIDATE,),
+    "all": (_PROPOSED, _CANDIDATE),
+    "decided": (_CONFIRMED, _REJECTED),
+}
+
+
 def queue_confidence(best: dict[str, float], queue: str) -> float | None:
-    """The post's confidence in a review queue (None: not in it) — the rule of
-    :func:`claimwatch.store.review._queue_rule` over the post's match statuses."""
-    has = best.__contains__
-    candidate_only = has(_CANDIDATE) and not (has(_PROPOSED) or has(_CONFIRMED))
-    acting = {
-        "proposed": (_PROPOSED,) if has(_PROPOSED) else (),
-        "candidate": (_CANDIDATE,) if candidate_only else (),
-        "all": (_PROPOSED, _CANDIDATE) if has(_PROPOSED) or candidate_only else (),
-        "decided": (_CONFIRMED, _REJECTED),
+    """The post's confidence in a review queue, None when it is not in it. proposed: posts with a
+    machine proposal. candidate: posts with candidates below the threshold and no proposal or
+    confirmed match (what the machine missed). all: either. decided: posts with a confirmed or
+    rejected match (to review a decision again or reopen it)."""
+    candidate_only = _CANDIDATE in best and not (_PROPOSED in best or _CONFIRMED in best)
+    member = {
+        "proposed": _PROPOSED in best,
+        "candidate": candidate_only,
+        "all": _PROPOSED in best or candidate_only,
+        "decided": _CONFIRMED in best or _REJECTED in best,
     }[queue]
-    found = [best[st] for st in acting if has(st)]
-    return max(found) if found else None
+    return max(best[st] for st in ACTING[queue] if st in best) if member else None
 
 
 def _rows(post_id: int, p: _PostState) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
-from claimwatch.store import sanitise
+from claimwatch.store import queue_table, sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.audit import append_audit, check_actor
 from claimwatch.store.common import chunks
@@ -301,40 +301,40 @@ def review_queue(
         raise ValueError(f"queue status {status!r}: use one of {', '.join(QUEUE_STATUSES)}")
     if limit < 1 or offset < 0:
         raise ValueError("the queue's limit must be at least 1 and its offset at least 0")
-    acting, in_queue = _queue_rule(status)
-    confidence = sa.func.max(sa.func.coalesce(s.Match.confidence, s.Match.score)).label("confidence")
-    best = sa.select(s.Match.post_id, confidence).where(s.Match.status.in_(acting)).group_by(s.Match.post_id).subquery()
-    views, views_at = _latest_views()
-    q = (
-        sa.select(s.Post.id, best.c.confidence, views.label("views"), views_at.label("views_at"))
-        .join(best, best.c.post_id == s.Post.id)
-        .outerjoin(s.Author, s.Author.id == s.Post.author_id)
-        .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
-        .where(in_queue)
-    )
+    acting = queue_table.ACTING[status]
+    q, order = queue_table.ordered(status)
+    E = s.ReviewQueueEntry
     chosen = None if post_ids is None else set(post_ids)
+    filtered = chosen is not None or any(
+        f is not None and f != () for f in (accounts, platform, lang, since, until, min_confidence, max_confidence)
+    )
     if chosen is not None and len(chosen) <= _IN_LIST_MAX:  # a study's (or narrative's) selection
-        q = q.where(s.Post.id.in_(sorted(chosen)))
+        q = q.where(E.post_id.in_(sorted(chosen)))
         chosen = None
+    if accounts or platform or lang or since or until:  # the post's own columns: joined by its key
+        q = q.join(s.Post, s.Post.id == E.post_id)
     if accounts:
-        q = q.where(handle_in(accounts))
+        q = q.join(s.Author, s.Author.id == s.Post.author_id).where(handle_in(accounts))
+    if lang:
+        q = q.outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id).where(post_lang() == lang)
     if platform:
         q = q.where(s.Post.platform == platform)
-    if lang:
-        q = q.where(post_lang() == lang)
     if since:
         q = q.where(s.Post.created_at >= since)
     if until:
         q = q.where(s.Post.created_at < until)
     if min_confidence is not None:
-        q = q.where(best.c.confidence >= min_confidence)
+        q = q.where(E.confidence >= min_confidence)
     if max_confidence is not None:
-        q = q.where(best.c.confidence <= max_confidence)
-    ordered = q.order_by(views.is_(None), (best.c.confidence * views).desc(), best.c.confidence.desc(), s.Post.id)
+        q = q.where(E.confidence <= max_confidence)
+    ordered = q.order_by(*order)
     if chosen is not None:  # too many ids to bind: the queue's rows are filtered as they stream
         rows = [row for row in conn.execute(ordered) if row.id in chosen]
         return ReviewPage(_items(conn, rows[offset : offset + limit], acting), len(rows), limit, offset)
-    total = conn.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
+    if filtered:
+        total = conn.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
+    else:
+        total = queue_table.count(conn, status)
     page = conn.execute(ordered.limit(limit).offset(offset)).all()
     return ReviewPage(_items(conn, page, acting), total, limit, offset)
 
@@ -348,10 +348,12 @@ def review_item(conn: sa.Connection, match_id: int) -> QueueItem:
         raise UnknownMatch(match_id)
     confidence = sa.func.max(sa.func.coalesce(s.Match.confidence, s.Match.score))
     best = sa.select(confidence).where(s.Match.post_id == post_id, s.Match.status.in_(_SHOWN)).scalar_subquery()
-    views, views_at = _latest_views()
     row = conn.execute(
         sa.select(
-            s.Post.id, sa.func.coalesce(best, 0.0).label("confidence"), views.label("views"), views_at.label("views_at")
+            s.Post.id,
+            sa.func.coalesce(best, 0.0).label("confidence"),
+            s.Post.views_latest.label("views"),
+            s.Post.views_latest_at.label("views_at"),
         ).where(s.Post.id == post_id)
     ).one()
     every = (*_SHOWN, r.MatchStatus.OUTDATED.value)
@@ -371,39 +373,6 @@ def proposals_by_factcheck(conn: sa.Connection, factcheck_ids: Sequence[int]) ->
         for fc, match_id in rows:
             out.setdefault(fc, []).append(match_id)
     return out
-
-
-def _queue_rule(status: str) -> tuple[tuple[str, ...], sa.ColumnElement[bool]]:
-    """The match statuses an item is about, and which posts are in the queue.
-
-    proposed: posts with a machine proposal. candidate: posts with candidates below the threshold
-    and no proposal or confirmed match (what the machine missed). all: either. decided: posts
-    with a confirmed or rejected match (to review a decision again or reopen it)."""
-
-    def has(*statuses: str) -> sa.ColumnElement[bool]:
-        return sa.exists().where(s.Match.post_id == s.Post.id, s.Match.status.in_(statuses))
-
-    proposed, candidate = r.MatchStatus.PROPOSED.value, r.MatchStatus.CANDIDATE.value
-    confirmed, rejected = r.MatchStatus.CONFIRMED.value, r.MatchStatus.REJECTED.value
-    candidate_only = sa.and_(has(candidate), ~has(proposed, confirmed))
-    return {
-        "proposed": ((proposed,), has(proposed)),
-        "candidate": ((candidate,), candidate_only),
-        "all": (PENDING, sa.or_(has(proposed), candidate_only)),
-        "decided": ((confirmed, rejected), has(confirmed, rejected)),
-    }[status]
-
-
-def _latest_views() -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[Any]]:
-    """The post's views at its latest snapshot that counted them, and that snapshot's time."""
-    latest = (
-        sa.select(s.MetricSnapshot.observed_at)
-        .where(s.MetricSnapshot.post_id == s.Post.id, s.MetricSnapshot.views.is_not(None))
-        .order_by(s.MetricSnapshot.observed_at.desc())
-        .limit(1)
-    )
-    views = latest.with_only_columns(s.MetricSnapshot.views)
-    return views.scalar_subquery(), latest.scalar_subquery()
 
 
 def _items(
