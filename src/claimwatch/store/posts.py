@@ -433,6 +433,17 @@ def stored_posts_query() -> sa.Select[Any]:
     )
 
 
+def posts_by_id(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, StoredPost]:
+    """These posts as :func:`select_posts` gives them, by store id."""
+    out: dict[int, StoredPost] = {}
+    for chunk in chunks(list(post_ids)):
+        out.update(
+            (row.id, StoredPost(**row._mapping))
+            for row in conn.execute(stored_posts_query().where(s.Post.id.in_(chunk)))
+        )
+    return out
+
+
 def select_posts(
     conn: sa.Connection,
     *,

@@ -204,9 +204,29 @@ def ordered(queue: str) -> tuple[sa.Select[Any], tuple[sa.ColumnElement[Any], ..
     """A list's rows (post id, confidence, views, views time) and their order, the order of the
     index ``ix_review_queue_order``: known views first, confidence × views, confidence, post id."""
     q = sa.select(
-        E.post_id.label("id"), E.confidence, E.views, E.views_at.label("views_at"), E.checkworthiness, E.claim_score
+        E.post_id.label("id"), E.confidence, E.views, E.views_at, E.views_unknown, E.rank_key, E.rank_confidence
     ).where(E.queue == queue)
     return q, (E.views_unknown, E.rank_key, E.rank_confidence, E.post_id)
+
+
+def unchecked_ids(conn: sa.Connection, post_from: float, sentence_from: float, limit: int) -> list[int]:
+    """The first ``limit`` posts of the dashboard's unchecked list at these thresholds (the
+    check-worthiness model's, for the post and its claim sentence), in the index's order — and
+    every post tied with the last one, whose order a report breaks by platform id (the caller
+    sorts them as the report does)."""
+    q, order = ordered(UNCHECKED)
+    q = q.where(sa.or_(E.checkworthiness >= post_from, sa.func.coalesce(E.claim_score, 0.0) >= sentence_from))
+    page = conn.execute(q.order_by(*order).limit(limit)).all()
+    ids = [row.id for row in page]
+    if len(page) == limit:
+        last = page[-1]
+        tied = q.where(
+            E.views_unknown == last.views_unknown,
+            E.rank_key == last.rank_key,
+            E.rank_confidence == last.rank_confidence,
+        )
+        ids += [row.id for row in conn.execute(tied) if row.id not in set(ids)]
+    return ids
 
 
 def entries(conn: sa.Connection) -> list[dict[str, Any]]:

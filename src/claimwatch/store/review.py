@@ -23,9 +23,9 @@ from claimwatch.store.audit import append_audit, check_actor
 from claimwatch.store.common import chunks
 from claimwatch.store.matches import matches_for_posts
 from claimwatch.store.post_analysis import analysis_for_posts
-from claimwatch.store.posts import handle_in, media_for_posts, post_lang, stored_posts_query
+from claimwatch.store.posts import handle_in, media_for_posts, post_lang, posts_by_id
 from claimwatch.store.queue_table import lock_posts, refresh_posts
-from claimwatch.store.rows import AuditEntry, Candidate, Decision, QueueItem, ReviewPage, StoredMatch, StoredPost
+from claimwatch.store.rows import AuditEntry, Candidate, Decision, QueueItem, ReviewPage, StoredMatch
 
 #: What the machine leaves for an analyst; a reopened match returns to one of these.
 PENDING = (r.MatchStatus.PROPOSED.value, r.MatchStatus.CANDIDATE.value)
@@ -379,12 +379,7 @@ def _items(
     conn: sa.Connection, page: Sequence[Any], acting: tuple[str, ...], statuses: tuple[str, ...] = _SHOWN
 ) -> list[QueueItem]:
     ids = [row.id for row in page]
-    posts: dict[int, StoredPost] = {}
-    for chunk in chunks(ids):
-        posts.update(
-            (row.id, StoredPost(**row._mapping))
-            for row in conn.execute(stored_posts_query().where(s.Post.id.in_(chunk)))
-        )
+    posts = posts_by_id(conn, ids)
     analysis = analysis_for_posts(conn, ids)
     media = media_for_posts(conn, ids)
     matches = matches_for_posts(conn, ids, statuses)
