@@ -162,12 +162,18 @@ def set_match_state(conn: sa.Connection, post_id: int, index_version: str, skip_
 def matches_for_posts(
     conn: sa.Connection, post_ids: Sequence[int], statuses: Sequence[str]
 ) -> dict[int, list[StoredMatch]]:
-    """Matches in the given statuses with their fact-checks, best score first."""
+    """Matches in the given statuses with their fact-checks, best score first.
+
+    The statuses are filtered here, not in SQL: a post has a few matches, and a status condition
+    lets SQLite's planner walk the status index (every proposal in the store) instead of the
+    posts' own matches — 0.2 s instead of 1 ms for a queue page on a 100k-proposal store."""
+    wanted = set(statuses)
     out: dict[int, list[StoredMatch]] = {}
     for chunk in chunks(list(post_ids)):
-        q = _matches_query().where(s.Match.post_id.in_(chunk), s.Match.status.in_(list(statuses)))
+        q = _matches_query().where(s.Match.post_id.in_(chunk))
         for row in conn.execute(q.order_by(s.Match.post_id, s.Match.score.desc())):
-            out.setdefault(row.post_id, []).append(_match(row))
+            if row.status in wanted:
+                out.setdefault(row.post_id, []).append(_match(row))
     return out
 
 

@@ -411,6 +411,20 @@ def handle_in(handles: Sequence[str]) -> sa.ColumnElement[bool]:
     return sa.func.lower(s.Author.handle).in_([h.lstrip("@").lower() for h in handles])
 
 
+def author_ids(conn: sa.Connection, handles: Sequence[str]) -> list[int]:
+    """The ids of the accounts :func:`handle_in` selects (resolved first, so that a query for
+    their posts walks the posts' author index)."""
+    return list(conn.scalars(sa.select(s.Author.id).where(handle_in(handles))))
+
+
+def posts_of(conn: sa.Connection, authors: Sequence[int]) -> list[int]:
+    """The ids of these accounts' posts."""
+    out: list[int] = []
+    for chunk in chunks(list(authors)):
+        out += conn.scalars(sa.select(s.Post.id).where(s.Post.author_id.in_(chunk)))
+    return out
+
+
 def stored_posts_query() -> sa.Select[Any]:
     """The columns of :class:`StoredPost`, with the author and analysis joined (callers filter)."""
     return (

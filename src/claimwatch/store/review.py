@@ -23,7 +23,7 @@ from claimwatch.store.audit import append_audit, check_actor
 from claimwatch.store.common import chunks
 from claimwatch.store.matches import matches_for_posts
 from claimwatch.store.post_analysis import analysis_for_posts
-from claimwatch.store.posts import handle_in, media_for_posts, post_lang, posts_by_id
+from claimwatch.store.posts import author_ids, media_for_posts, post_lang, posts_by_id, posts_of
 from claimwatch.store.queue_table import lock_posts, refresh_posts
 from claimwatch.store.rows import AuditEntry, Candidate, Decision, QueueItem, ReviewPage, StoredMatch
 
@@ -305,16 +305,20 @@ def review_queue(
     q, order = queue_table.ordered(status)
     E = s.ReviewQueueEntry
     chosen = None if post_ids is None else set(post_ids)
-    filtered = chosen is not None or any(
-        f is not None and f != () for f in (accounts, platform, lang, since, until, min_confidence, max_confidence)
+    filtered = (
+        chosen is not None
+        or bool(accounts or platform or lang or since or until)
+        or min_confidence is not None
+        or max_confidence is not None
     )
+    if accounts:  # the accounts' posts (their index), then which are in the queue (its key)
+        theirs = set(posts_of(conn, author_ids(conn, accounts)))
+        chosen = theirs if chosen is None else chosen & theirs
     if chosen is not None and len(chosen) <= _IN_LIST_MAX:  # a study's (or narrative's) selection
         q = q.where(E.post_id.in_(sorted(chosen)))
         chosen = None
-    if accounts or platform or lang or since or until:  # the post's own columns: joined by its key
+    if platform or lang or since or until:  # the post's own columns: joined by its key
         q = q.join(s.Post, s.Post.id == E.post_id)
-    if accounts:
-        q = q.join(s.Author, s.Author.id == s.Post.author_id).where(handle_in(accounts))
     if lang:
         q = q.outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id).where(post_lang() == lang)
     if platform:
@@ -365,13 +369,15 @@ def proposals_by_factcheck(conn: sa.Connection, factcheck_ids: Sequence[int]) ->
     a bulk confirm), oldest first."""
     out: dict[int, list[int]] = {}
     for chunk in chunks(list(dict.fromkeys(factcheck_ids))):
+        # the status is checked here: in SQL it would walk the status index (every proposal)
         rows = conn.execute(
-            sa.select(s.Match.factcheck_id, s.Match.id)
-            .where(s.Match.factcheck_id.in_(chunk), s.Match.status == r.MatchStatus.PROPOSED.value)
+            sa.select(s.Match.factcheck_id, s.Match.id, s.Match.status)
+            .where(s.Match.factcheck_id.in_(chunk))
             .order_by(s.Match.id)
         )
-        for fc, match_id in rows:
-            out.setdefault(fc, []).append(match_id)
+        for fc, match_id, status in rows:
+            if status == r.MatchStatus.PROPOSED.value:
+                out.setdefault(fc, []).append(match_id)
     return out
 
 
