@@ -245,3 +245,40 @@ def test_the_dashboard_equals_the_report_after_random_writes(tmp_path) -> None:
     assert report.unchecked, "the mix left check-worthy posts without a fact-check"
     assert ws.unchecked(50) == report.unchecked[:50]
     assert ws.store_warnings() == report.warnings
+
+
+def test_the_migration_backfills_what_the_writers_keep(tmp_path) -> None:
+    """A store written at the head, taken back to 0008 (the table and the latest views gone),
+    then upgraded: the backfill gives the rows and counts the writers had kept."""
+    from alembic import command
+
+    path = tmp_path / "m.db"
+    ws = claimwatch.open(path)
+    rng = random.Random(9)
+    with db.writing(ws.engine) as conn:
+        repo.upsert_factchecks(
+            conn, [(r.FactCheck(f"https://example.org/fc/{i}", f"c {i}"), "t") for i in range(3)], None
+        )
+        fcs = list(conn.scalars(sa.select(s.FactCheck.id)))
+    posts: dict[int, r.Post] = {}
+    for _ in range(60):
+        _operate(ws, rng, posts, fcs)
+    with ws.engine.connect() as conn:
+        kept = _state(conn)
+        views = conn.execute(
+            sa.select(s.Post.id, s.Post.views_latest, s.Post.views_latest_at).order_by(s.Post.id)
+        ).all()
+    assert kept[0] and any(v.views_latest is not None for v in views)
+    ws.engine.dispose()
+    engine = db.create_engine(path)
+    with db.writing(engine) as conn:
+        command.downgrade(db._alembic_config(conn), "0008")
+        assert "review_queue_entries" not in sa.inspect(conn).get_table_names()
+    engine.dispose()
+    ws = claimwatch.open(path)
+    with ws.engine.connect() as conn:
+        assert _state(conn) == kept
+        assert (
+            conn.execute(sa.select(s.Post.id, s.Post.views_latest, s.Post.views_latest_at).order_by(s.Post.id)).all()
+            == views
+        )
