@@ -220,6 +220,11 @@ def library_timings(ws: claimwatch.Workspace, deep: int, repeats: int) -> list[C
         ("candidate queue", lambda: html_queue(0, "candidate")),
         ("api queue (20 items)", lambda: ws.review_queue(limit=20)),
         ("account filter (first page)", lambda: ws.review_queue(accounts=["bench_user_7"], limit=20)),
+        (
+            "date filter, one month",
+            lambda: ws.review_queue(since=EPOCH + timedelta(days=150), until=EPOCH + timedelta(days=180), limit=20),
+        ),
+        ("confidence band 0.9-1", lambda: ws.review_queue(min_confidence=0.9, limit=20)),
         ("dashboard: unchecked + warnings", lambda: (ws.unchecked(50), ws.store_warnings(), ws.unchecked_rule())),
     ]
     if match_id is not None:

@@ -30,7 +30,7 @@ def _post(i: int, rng: random.Random, text: str | None = None, seen: datetime | 
         created_at=T0 + timedelta(days=i % 5),
         text=text or f"synthetic post {i} about ballots {rng.randint(0, 3)}",
         kind=kind,
-        lang="en",
+        lang=rng.choice(["en", "de", None]),
         metrics=None if kind == r.PostKind.REPOST else r.MetricSnapshot(seen, views=views, likes=rng.randint(0, 9)),
         collected=rng.random() > 0.1,
     )
@@ -89,7 +89,8 @@ def _operate(ws: claimwatch.Workspace, rng: random.Random, posts: dict[int, r.Po
         elif op == "analysis":
             scores = [[0, 5, round(rng.random(), 3)] for _ in range(rng.randint(0, 2))]
             cw = rng.choice([None, round(rng.random(), 3), round(rng.random(), 3)])
-            repo.write_analysis(conn, [dict(post_id=post_id, lang="en", checkworthiness=cw, sentence_scores=scores)])
+            lang = rng.choice(["en", "fr", "und"])
+            repo.write_analysis(conn, [dict(post_id=post_id, lang=lang, checkworthiness=cw, sentence_scores=scores)])
         elif op == "attach":
             repo.attach(conn, post_id, rng.choice(fcs), BY)
         elif matches:
@@ -282,3 +283,40 @@ def test_the_migration_backfills_what_the_writers_keep(tmp_path) -> None:
             conn.execute(sa.select(s.Post.id, s.Post.views_latest, s.Post.views_latest_at).order_by(s.Post.id)).all()
             == views
         )
+
+
+@pytest.mark.slow  # ~3 s: 150 writes, 48 filtered queues
+def test_each_queue_filter_keeps_the_unfiltered_order(tmp_path) -> None:
+    """Every filter of the queue selects, in the same order, the items of the unfiltered queue whose
+    post (language detected else the platform's, platform, creation time, account) or confidence fits."""
+    ws = claimwatch.open(tmp_path / "f.db")
+    rng = random.Random(21)
+    with db.writing(ws.engine) as conn:
+        repo.upsert_factchecks(
+            conn, [(r.FactCheck(f"https://example.org/fc/{i}", f"c {i}"), "t") for i in range(5)], None
+        )
+        fcs = list(conn.scalars(sa.select(s.FactCheck.id)))
+    posts: dict[int, r.Post] = {}
+    for _ in range(150):
+        _operate(ws, rng, posts, fcs)
+    day = T0 + timedelta(days=2)
+    filters = {
+        "lang": ({"lang": "de"}, lambda i: i.post.lang == "de"),
+        "lang (detected)": ({"lang": "fr"}, lambda i: i.post.lang == "fr"),
+        "platform": ({"platform": "x"}, lambda i: i.post.platform == "x"),
+        "dates": (
+            {"since": day, "until": day + timedelta(days=2)},
+            lambda i: day <= i.post.created_at < day + timedelta(days=2),
+        ),
+        "band": ({"min_confidence": 0.3, "max_confidence": 0.8}, lambda i: 0.3 <= i.confidence <= 0.8),
+        "account": ({"accounts": ["@ACCT1"]}, lambda i: i.post.handle == "acct1"),
+    }
+    for status in ("proposed", "candidate", "all", "decided"):
+        every = ws.review_queue(status=status, limit=1000).items
+        assert every, status
+        for name, (kwargs, fits) in filters.items():
+            page = ws.review_queue(status=status, limit=1000, **kwargs)
+            want = [i.post.id for i in every if fits(i)]
+            assert [i.post.id for i in page.items] == want and page.total == len(want), (status, name)
+            deep = ws.review_queue(status=status, limit=2, offset=1, **kwargs)
+            assert [i.post.id for i in deep.items] == want[1:3], (status, name)

@@ -43,6 +43,10 @@ class _PostState:
 
     collected: bool
     kind: str
+    platform: str
+    created_at: datetime | None
+    #: detected, else the platform's tag (``posts.post_lang``)
+    lang: str | None
     views: int | None
     views_at: datetime | None
     matched: bool
@@ -89,6 +93,9 @@ def _rows(post_id: int, p: _PostState) -> list[dict[str, Any]]:
             rank_confidence=-confidence,
             checkworthiness=cw,
             claim_score=cs,
+            platform=p.platform,
+            created_at=p.created_at,
+            lang=p.lang,
         )
 
     out = []
@@ -116,29 +123,45 @@ def _states(conn: sa.Connection, where: Any) -> dict[int, _PostState]:
     for post_id, status, confidence in conn.execute(q.group_by(s.Match.post_id, s.Match.status)):
         best.setdefault(post_id, {})[status] = float(confidence)
     analysis = {
-        row.post_id: (row.checkworthiness, claim_score(row.sentence_scores))
+        row.post_id: (row.lang, row.checkworthiness, claim_score(row.sentence_scores))
         for row in conn.execute(
-            sa.select(s.PostAnalysis.post_id, s.PostAnalysis.checkworthiness, s.PostAnalysis.sentence_scores).where(
-                where(s.PostAnalysis.post_id)
-            )
+            sa.select(
+                s.PostAnalysis.post_id,
+                s.PostAnalysis.lang,
+                s.PostAnalysis.checkworthiness,
+                s.PostAnalysis.sentence_scores,
+            ).where(where(s.PostAnalysis.post_id))
         )
     }
     matched = sa.exists().where(s.MatchState.post_id == s.Post.id)
     q = sa.select(
-        s.Post.id, s.Post.collected, s.Post.kind, s.Post.views_latest, s.Post.views_latest_at, matched.label("matched")
+        s.Post.id,
+        s.Post.collected,
+        s.Post.kind,
+        s.Post.platform,
+        s.Post.created_at,
+        s.Post.lang,
+        s.Post.views_latest,
+        s.Post.views_latest_at,
+        matched.label("matched"),
     ).where(where(s.Post.id))
-    return {
-        row.id: _PostState(
+    out = {}
+    for row in conn.execute(q):
+        lang, cw, cs = analysis.get(row.id, (None, None, None))
+        out[row.id] = _PostState(
             bool(row.collected),
             row.kind,
+            row.platform,
+            row.created_at,
+            lang if lang is not None else row.lang,
             row.views_latest,
             row.views_latest_at,
             bool(row.matched),
             best.get(row.id, {}),
-            *analysis.get(row.id, (None, None)),
+            cw,
+            cs,
         )
-        for row in conn.execute(q)
-    }
+    return out
 
 
 def lock_posts(conn: sa.Connection, post_ids: Iterable[int]) -> None:

@@ -23,7 +23,7 @@ from claimwatch.store.audit import append_audit, check_actor
 from claimwatch.store.common import chunks
 from claimwatch.store.matches import matches_for_posts
 from claimwatch.store.post_analysis import analysis_for_posts
-from claimwatch.store.posts import author_ids, media_for_posts, post_lang, posts_by_id, posts_of
+from claimwatch.store.posts import author_ids, media_for_posts, posts_by_id, posts_of
 from claimwatch.store.queue_table import lock_posts, refresh_posts
 from claimwatch.store.rows import AuditEntry, Candidate, Decision, QueueItem, ReviewPage, StoredMatch
 
@@ -317,20 +317,19 @@ def review_queue(
     if chosen is not None and len(chosen) <= _IN_LIST_MAX:  # a study's (or narrative's) selection
         q = q.where(E.post_id.in_(sorted(chosen)))
         chosen = None
-    if platform or lang or since or until:  # the post's own columns: joined by its key
-        q = q.join(s.Post, s.Post.id == E.post_id)
-    if lang:
-        q = q.outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id).where(post_lang() == lang)
+    if lang:  # the post's columns, kept in the queue's rows
+        q = q.where(E.lang == lang)
     if platform:
-        q = q.where(s.Post.platform == platform)
+        q = q.where(E.platform == platform)
     if since:
-        q = q.where(s.Post.created_at >= since)
+        q = q.where(E.created_at >= since)
     if until:
-        q = q.where(s.Post.created_at < until)
+        q = q.where(E.created_at < until)
+    # the band on -confidence, a column of the order index: no row is read to test it
     if min_confidence is not None:
-        q = q.where(E.confidence >= min_confidence)
+        q = q.where(E.rank_confidence <= -min_confidence)
     if max_confidence is not None:
-        q = q.where(E.confidence <= max_confidence)
+        q = q.where(E.rank_confidence >= -max_confidence)
     ordered = q.order_by(*order)
     if chosen is not None:  # too many ids to bind: the queue's rows are filtered as they stream
         rows = [row for row in conn.execute(ordered) if row.id in chosen]

@@ -472,6 +472,11 @@ class ReviewQueueEntry(Base):
     rank_confidence: Mapped[float]
     checkworthiness: Mapped[float | None]
     claim_score: Mapped[float | None]
+    #: the post's columns the queue filters on, here so a filtered page and its count read this
+    #: narrow table only: platform, creation time, language (detected, else the platform's tag)
+    platform: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime | None]
+    lang: Mapped[str | None] = mapped_column(sa.String(16))
 
 
 class ReviewQueueCount(Base):

@@ -34,6 +34,9 @@ def upgrade() -> None:
         sa.Column("rank_confidence", sa.Float(), nullable=False),
         sa.Column("checkworthiness", sa.Float(), nullable=True),
         sa.Column("claim_score", sa.Float(), nullable=True),
+        sa.Column("platform", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lang", sa.String(length=16), nullable=True),
         sa.ForeignKeyConstraint(["post_id"], ["posts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("queue", "post_id"),
     )
