@@ -111,6 +111,22 @@ def _operate(ws: claimwatch.Workspace, rng: random.Random, posts: dict[int, r.Po
         return op
 
 
+def _factchecks(ws: claimwatch.Workspace, n: int) -> list[int]:
+    with db.writing(ws.engine) as conn:
+        repo.upsert_factchecks(
+            conn, [(r.FactCheck(f"https://example.org/fc/{i}", f"synthetic claim {i}"), "t") for i in range(n)], None
+        )
+        return list(conn.scalars(sa.select(s.FactCheck.id)))
+
+
+def _random_writes(
+    ws: claimwatch.Workspace, rng: random.Random, fcs: list[int], steps: int, posts: dict | None = None
+) -> None:
+    posts = {} if posts is None else posts
+    for _ in range(steps):
+        _operate(ws, rng, posts, fcs)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_maintained_queue_equals_a_rebuild_after_any_mix_of_writes(tmp_path, seed: int) -> None:
     ws = claimwatch.open(tmp_path / "q.db")
@@ -134,16 +150,7 @@ def test_the_maintained_queue_equals_a_rebuild_on_postgresql(each_store: claimwa
 
 def _check_random_writes(ws: claimwatch.Workspace, seed: int, steps: int) -> None:
     rng = random.Random(seed)
-    with db.writing(ws.engine) as conn:
-        repo.upsert_factchecks(
-            conn,
-            [
-                (r.FactCheck(f"https://example.org/fc/{i}", f"synthetic claim {i}", rating_text="False"), "t")
-                for i in range(5)
-            ],
-            None,
-        )
-        fcs = list(conn.scalars(sa.select(s.FactCheck.id)))
+    fcs = _factchecks(ws, 5)
     posts: dict[int, r.Post] = {}
     done: list[str] = []
     seen: set[str] = set()
@@ -229,19 +236,13 @@ def test_the_dashboard_lists_and_warns_as_the_whole_store_report(tmp_path) -> No
 def test_the_dashboard_equals_the_report_after_random_writes(tmp_path) -> None:
     ws = claimwatch.open(tmp_path / "r.db", checkworthiness_model="none")  # thresholds 0.5, no model to load
     rng = random.Random(5)
-    with db.writing(ws.engine) as conn:
-        repo.upsert_factchecks(
-            conn, [(r.FactCheck(f"https://example.org/fc/{i}", f"claim {i}"), "t") for i in range(4)], None
-        )
-        fcs = list(conn.scalars(sa.select(s.FactCheck.id)))
+    fcs = _factchecks(ws, 4)
     posts: dict[int, r.Post] = {}
-    for _ in range(60):
-        _operate(ws, rng, posts, fcs)
+    _random_writes(ws, rng, fcs, 60, posts)
     with db.writing(ws.engine) as conn:  # most posts check-worthy, then the mix goes on over them
         ids = conn.scalars(sa.select(s.Post.id)).all()
         repo.write_analysis(conn, [dict(post_id=i, lang="en", checkworthiness=rng.random()) for i in ids])
-    for _ in range(60):
-        _operate(ws, rng, posts, fcs)
+    _random_writes(ws, rng, fcs, 60, posts)
     report = ws.report()
     assert report.unchecked, "the mix left check-worthy posts without a fact-check"
     assert ws.unchecked(50) == report.unchecked[:50]
@@ -256,14 +257,8 @@ def test_the_migration_backfills_what_the_writers_keep(tmp_path) -> None:
     path = tmp_path / "m.db"
     ws = claimwatch.open(path)
     rng = random.Random(9)
-    with db.writing(ws.engine) as conn:
-        repo.upsert_factchecks(
-            conn, [(r.FactCheck(f"https://example.org/fc/{i}", f"c {i}"), "t") for i in range(3)], None
-        )
-        fcs = list(conn.scalars(sa.select(s.FactCheck.id)))
-    posts: dict[int, r.Post] = {}
-    for _ in range(60):
-        _operate(ws, rng, posts, fcs)
+    fcs = _factchecks(ws, 3)
+    _random_writes(ws, rng, fcs, 60)
     with ws.engine.connect() as conn:
         kept = _state(conn)
         views = conn.execute(
@@ -291,14 +286,8 @@ def test_each_queue_filter_keeps_the_unfiltered_order(tmp_path) -> None:
     post (language detected else the platform's, platform, creation time, account) or confidence fits."""
     ws = claimwatch.open(tmp_path / "f.db")
     rng = random.Random(21)
-    with db.writing(ws.engine) as conn:
-        repo.upsert_factchecks(
-            conn, [(r.FactCheck(f"https://example.org/fc/{i}", f"c {i}"), "t") for i in range(5)], None
-        )
-        fcs = list(conn.scalars(sa.select(s.FactCheck.id)))
-    posts: dict[int, r.Post] = {}
-    for _ in range(150):
-        _operate(ws, rng, posts, fcs)
+    fcs = _factchecks(ws, 5)
+    _random_writes(ws, rng, fcs, 150)
     day = T0 + timedelta(days=2)
     filters = {
         "lang": ({"lang": "de"}, lambda i: i.post.lang == "de"),
