@@ -309,3 +309,23 @@ def test_each_queue_filter_keeps_the_unfiltered_order(tmp_path) -> None:
             assert [i.post.id for i in page.items] == want and page.total == len(want), (status, name)
             deep = ws.review_queue(status=status, limit=2, offset=1, **kwargs)
             assert [i.post.id for i in deep.items] == want[1:3], (status, name)
+
+
+def test_a_long_tie_at_the_cut_is_broken_as_the_report_breaks_it(tmp_path) -> None:
+    """120 posts with the same score and unknown views all tie at the 50th: the list reads on to the
+    end of the tie and orders it by platform id (the reverse of the store's id order here)."""
+    from claimwatch.analysis.report import Selection, build_report, unchecked_rows
+
+    ws = claimwatch.open(tmp_path / "t.db")
+    rng = random.Random(3)
+    posts = [_post(500 - i, rng) for i in range(120)]
+    for p in posts:
+        p.kind, p.metrics, p.collected = r.PostKind.ORIGINAL, None, True
+    with db.writing(ws.engine) as conn:
+        repo.upsert_posts(conn, posts, None)
+        ids = conn.scalars(sa.select(s.Post.id)).all()
+        repo.write_analysis(conn, [dict(post_id=i, lang="en", checkworthiness=0.8) for i in ids])
+    want = build_report(ws.engine, Selection(), None, (0.5, 0.5)).unchecked
+    assert len(want) == 50 and [row.post_id for row in want] == sorted(row.post_id for row in want)
+    with ws.engine.connect() as conn:
+        assert unchecked_rows(conn, (0.5, 0.5), 50) == want

@@ -238,18 +238,22 @@ def unchecked_ids(conn: sa.Connection, post_from: float, sentence_from: float, l
     every post tied with the last one, whose order a report breaks by platform id (the caller
     sorts them as the report does)."""
     q, order = ordered(UNCHECKED)
-    q = q.where(sa.or_(E.checkworthiness >= post_from, sa.func.coalesce(E.claim_score, 0.0) >= sentence_from))
-    page = conn.execute(q.order_by(*order).limit(limit)).all()
-    ids = [row.id for row in page]
-    if len(page) == limit:
-        last = page[-1]
-        tied = q.where(
-            E.views_unknown == last.views_unknown,
-            E.rank_key == last.rank_key,
-            E.rank_confidence == last.rank_confidence,
-        )
-        ids += [row.id for row in conn.execute(tied) if row.id not in set(ids)]
-    return ids
+    q = q.where(sa.or_(E.checkworthiness >= post_from, sa.func.coalesce(E.claim_score, 0.0) >= sentence_from)).order_by(
+        *order
+    )
+
+    def key(row: Any) -> tuple[bool, float, float]:
+        return (row.views_unknown, row.rank_key, row.rank_confidence)
+
+    # read on past the last post until the ties end (one read unless the ties are many)
+    n = limit + 50
+    while True:
+        page = conn.execute(q.limit(n)).all()
+        if len(page) < n or key(page[-1]) != key(page[limit - 1]):
+            break
+        n *= 2
+    tied = page[limit:] if len(page) > limit else []
+    return [row.id for row in page[:limit]] + [row.id for row in tied if key(row) == key(page[limit - 1])]
 
 
 def entries(conn: sa.Connection) -> list[dict[str, Any]]:

@@ -338,8 +338,10 @@ def review_queue(
         total = conn.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
     else:
         total = queue_table.count(conn, status)
-    page = conn.execute(ordered.limit(limit).offset(offset)).all()
-    return ReviewPage(_items(conn, page, acting), total, limit, offset)
+    # the page's keys first: skipping OFFSET rows reads the order index alone, then its rows by key
+    ids = conn.scalars(ordered.with_only_columns(E.post_id).limit(limit).offset(offset)).all()
+    rows = {row.id: row for row in conn.execute(queue_table.ordered(status)[0].where(E.post_id.in_(ids)))}
+    return ReviewPage(_items(conn, [rows[i] for i in ids], acting), total, limit, offset)
 
 
 def review_item(conn: sa.Connection, match_id: int) -> QueueItem:

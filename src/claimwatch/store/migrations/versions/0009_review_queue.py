@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("lang", sa.String(length=16), nullable=True),
         sa.ForeignKeyConstraint(["post_id"], ["posts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("queue", "post_id"),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_review_queue_order",
