@@ -1,13 +1,16 @@
 """Benchmark: p50/p95/max latency of the web workspace's pages on a big store.
 
     python benchmarks/workspace_latency.py [--posts 1000000] [--factchecks 200000] [--pending 100000]
-        [--db PATH-or-URL] [--requests 200] [--seconds 60] [--json]
+        [--db PATH-or-URL] [--requests 200] [--seconds 60] [--json] [--library N] [--add-analysis]
 
 Builds (or reuses, when its counts are already right) a synthetic, seeded store through the
 library's own batch writers (``repo.upsert_factchecks``, ``repo.upsert_posts``,
-``repo.write_matches``): no SQL here and no encoder, because the pages' latency depends on the
-rows, not on how the matches were made. Each of ``--pending`` posts gets one proposal (pending
-review) and two lower-ranked candidates. Then it adds a user, starts ``claimwatch serve`` on a free
+``repo.write_matches``, ``repo.write_analysis``): no SQL here and no encoder, because the pages'
+latency depends on the rows, not on how the matches were made. Each of ``--pending`` posts gets one
+proposal (pending review) and two lower-ranked candidates; 30 % of the posts get a check-worthiness
+(the dashboard's "not yet checked" list; ``--add-analysis`` adds it to a store built without it).
+``--library N`` times the library calls behind the pages in this process, N times each, instead of
+the HTTP run (figures undistorted by a server, for a shared machine). Otherwise it adds a user, starts ``claimwatch serve`` on a free
 loopback port in a subprocess, signs in with one httpx client in this process and requests each
 page until ``--requests`` answers or ``--seconds`` have passed (the first request, cold caches,
 is reported apart). The server is stopped at the end, also on error.
