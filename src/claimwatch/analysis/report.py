@@ -361,7 +361,7 @@ def _unchecked(rows: list[PostRow], checkworthy_from: tuple[float, float]) -> li
         and r.checkworthiness is not None
         and (r.checkworthiness >= checkworthy_from[0] or (r.claim_score or 0.0) >= checkworthy_from[1])
     ]
-    # the store's order index breaks no tie by platform id: unchecked_rows sorts its ties here too
+    # the store's index breaks ties by store id, not platform id: unchecked_rows re-sorts here
     todo.sort(key=lambda r: (r.views is None, -queue_score(r) * (r.views or 0), -queue_score(r), r.post_id))
     return todo[:UNCHECKED_LIMIT]
 
