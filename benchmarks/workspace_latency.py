@@ -1,13 +1,16 @@
 """Benchmark: p50/p95/max latency of the web workspace's pages on a big store.
 
     python benchmarks/workspace_latency.py [--posts 1000000] [--factchecks 200000] [--pending 100000]
-        [--db PATH-or-URL] [--requests 200] [--seconds 60] [--json]
+        [--db PATH-or-URL] [--requests 200] [--seconds 60] [--json] [--library N] [--add-analysis]
 
 Builds (or reuses, when its counts are already right) a synthetic, seeded store through the
 library's own batch writers (``repo.upsert_factchecks``, ``repo.upsert_posts``,
-``repo.write_matches``): no SQL here and no encoder, because the pages' latency depends on the
-rows, not on how the matches were made. Each of ``--pending`` posts gets one proposal (pending
-review) and two lower-ranked candidates. Then it adds a user, starts ``claimwatch serve`` on a free
+``repo.write_matches``, ``repo.write_analysis``): no SQL here and no encoder, because the pages'
+latency depends on the rows, not on how the matches were made. Each of ``--pending`` posts gets one
+proposal (pending review) and two lower-ranked candidates; 30 % of the posts get a check-worthiness
+(the dashboard's "not yet checked" list; ``--add-analysis`` adds it to a store built without it).
+``--library N`` times the library calls behind the pages in this process, N times each, instead of
+the HTTP run (figures undistorted by a server, for a shared machine). Otherwise it adds a user, starts ``claimwatch serve`` on a free
 loopback port in a subprocess, signs in with one httpx client in this process and requests each
 page until ``--requests`` answers or ``--seconds`` have passed (the first request, cold caches,
 is reported apart). The server is stopped at the end, also on error.
@@ -157,7 +160,89 @@ def build_store(engine, scale: Scale, seed: int) -> float:
                     for rank, fc in enumerate(fcs, start=1)
                 ]
                 repo.write_matches(conn, matched[k], cands, METHOD, INDEX_VERSION)
+    add_analysis(engine, seed)
     return time.perf_counter() - start
+
+
+#: the share of posts the synthetic analysis scores (check-worthiness known), about half of them
+#: above the default threshold of 0.5: the dashboard's "not yet checked" list has real work to do
+ANALYSED = 0.3
+
+
+def add_analysis(engine, seed: int) -> int:
+    """Write a synthetic check-worthiness for ``ANALYSED`` of the posts through the repo's own
+    writer (``repo.write_analysis``, which keeps the dashboard's list); returns how many."""
+    rng = random.Random(seed + 1)
+    with engine.connect() as conn:
+        ids = [row.id for row in repo.posts_to_match(conn, INDEX_VERSION, True, 1)]
+    scored = sorted(rng.sample(ids, round(len(ids) * ANALYSED)))
+    start = time.perf_counter()
+    for n, batch in enumerate(chunked(len(scored), 5000)):
+        rows = []
+        for k in batch:
+            sentence = round(rng.random(), 4)
+            rows.append(
+                dict(
+                    post_id=scored[k],
+                    lang="en",
+                    lang_confidence=0.99,
+                    checkworthiness=round(rng.random() ** 2, 4),  # most below 0.5, a long tail above
+                    claim_sentence=None,
+                    sentence_scores=[[0, 10, sentence]],
+                    models={"checkworthiness": "bench-synthetic"},
+                )
+            )
+        with db.writing(engine) as conn:
+            repo.write_analysis(conn, rows)
+        if n % 20 == 19:
+            print(f"  analysis written: {batch.stop:,} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    return len(scored)
+
+
+@dataclass
+class CallFigures:
+    call: str
+    repeats: int
+    median_ms: float
+    max_ms: float
+
+
+def library_timings(ws: claimwatch.Workspace, deep: int, repeats: int) -> list[CallFigures]:
+    """In-process timings of the library calls behind the queue and dashboard pages (no HTTP, no
+    templates): each call ``repeats`` times after one warm-up; median and max."""
+    first = ws.review_queue(limit=1).items
+    match_id = first[0].match_id if first else None
+
+    def html_queue(offset: int = 0, status: str = "proposed") -> None:
+        items = ws.review_queue(status=status, limit=20, offset=offset).items  # what /review draws
+        ws.proposals_by_factcheck([c.factcheck.id for item in items for c in item.candidates])
+
+    calls = [
+        ("queue first page (/review)", html_queue),
+        (f"queue offset {deep:,}", lambda: html_queue(deep)),
+        ("candidate queue", lambda: html_queue(0, "candidate")),
+        ("api queue (20 items)", lambda: ws.review_queue(limit=20)),
+        ("account filter (first page)", lambda: ws.review_queue(accounts=["bench_user_7"], limit=20)),
+        (
+            "date filter, one month",
+            lambda: ws.review_queue(since=EPOCH + timedelta(days=150), until=EPOCH + timedelta(days=180), limit=20),
+        ),
+        ("confidence band 0.9-1", lambda: ws.review_queue(min_confidence=0.9, limit=20)),
+        ("dashboard: unchecked + warnings", lambda: (ws.unchecked(50), ws.store_warnings(), ws.unchecked_rule())),
+    ]
+    if match_id is not None:
+        calls.append(("review_item (one card)", lambda: ws.review_item(match_id)))
+    out = []
+    for name, call in calls:
+        call()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - t0) * 1000)
+        out.append(CallFigures(name, repeats, statistics.median(times), max(times)))
+        print(f"  {out[-1]}", file=sys.stderr)
+    return out
 
 
 def free_port() -> int:
@@ -223,6 +308,17 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="time per page (at most)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds one request may take")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument(
+        "--add-analysis",
+        action="store_true",
+        help="write the synthetic check-worthiness into an existing store built without it, and stop",
+    )
+    ap.add_argument(
+        "--library",
+        type=int,
+        metavar="N",
+        help="time the library calls behind the pages N times each, in this process (no server)",
+    )
     args = ap.parse_args()
     scale = Scale(args.posts, args.factchecks, args.pending)
     if scale.pending > scale.posts or scale.factchecks < 3:
@@ -241,6 +337,24 @@ def main() -> None:
         print(f"building {args.db} ({scale})", file=sys.stderr)
         build_s = build_store(ws.engine, scale, args.seed)
         print(f"build time: {build_s:.0f} s", file=sys.stderr)
+    deep = max(0, (scale.pending * 9 // 10) // 20 * 20)
+    if args.add_analysis:
+        with ws.engine.connect() as conn:
+            if repo.stats(conn).posts_analysed:
+                sys.exit(f"{args.db} has post analysis already")
+        t0 = time.perf_counter()
+        n = add_analysis(ws.engine, args.seed)
+        print(f"analysis of {n:,} posts written in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        return
+    if args.library:
+        calls = library_timings(ws, deep, args.library)
+        if args.json:
+            print(json.dumps({"scale": asdict(scale), "calls": [asdict(c) for c in calls]}, indent=2))
+            return
+        print(f"| library call | repeats | median ms | max ms |\n|{'---|' * 4}")
+        for c in calls:
+            print(f"| {c.call} | {c.repeats} | {c.median_ms:.1f} | {c.max_ms:.1f} |")
+        return
     password = secrets.token_urlsafe(16)
     if any(u.name == USER for u in ws.list_users()):
         ws.remove_user(USER, actor="benchmark")
@@ -250,7 +364,6 @@ def main() -> None:
     port = free_port()
     cmd = [sys.executable, "-m", "claimwatch", "serve", "--db", args.db, "--port", str(port)]
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    deep = max(0, (scale.pending * 9 // 10) // 20 * 20)
     pages = [
         ("review (first page)", "/review"),
         (f"review (offset {deep:,})", f"/review?offset={deep}"),

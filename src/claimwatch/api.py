@@ -28,7 +28,16 @@ import sqlalchemy as sa
 
 from claimwatch import auth, ingest
 from claimwatch.analysis import checks
-from claimwatch.analysis.report import UNCHECKED_MIN_SCORE, Report, Selection, build_report
+from claimwatch.analysis.post_rows import PostRow
+from claimwatch.analysis.report import (
+    UNCHECKED_LIMIT,
+    UNCHECKED_MIN_SCORE,
+    Report,
+    Selection,
+    build_report,
+    unchecked_rows,
+    unchecked_rule,
+)
 from claimwatch.analysis.study import StudyResult, review_selection, run_study
 from claimwatch.analysis.study_file import Study, load_study
 from claimwatch.claims import checkworthiness as cw
@@ -742,18 +751,32 @@ class Workspace(Tools):
         selection = selection or Selection()
         with self.engine.connect() as conn:
             checks.check_names(conn, checks.Names.of_selection(selection))
-        cw_model = self.checkworthiness_model()
-        report = build_report(
-            self.engine,
-            selection,
-            self.matching_settings(),
-            (cw_model.threshold("post"), cw_model.threshold("sentence"))
-            if cw_model
-            else (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE),
-        )
+        report = build_report(self.engine, selection, self.matching_settings(), self._checkworthy_from())
         with self.engine.connect() as conn:
             report.warnings.extend(checks.report_warnings(conn, report))
         return report
+
+    def unchecked(self, limit: int = UNCHECKED_LIMIT) -> list[PostRow]:
+        """The first ``limit`` (at most 50) check-worthy posts no fact-check covers yet, as
+        ``report().unchecked`` lists them, without building the report (the dashboard)."""
+        with self.engine.connect() as conn:
+            return unchecked_rows(conn, self._checkworthy_from(), min(limit, UNCHECKED_LIMIT))
+
+    def unchecked_rule(self) -> str:
+        """The rule of :meth:`unchecked`, in words, with the model's thresholds."""
+        return unchecked_rule(self._checkworthy_from())
+
+    def store_warnings(self) -> list[str]:
+        """The ``warnings`` of ``report()`` (every post), from counts the store keeps."""
+        with self.engine.connect() as conn:
+            return checks.store_warnings(conn)
+
+    def _checkworthy_from(self) -> tuple[float, float]:
+        """The check-worthiness model's (post, sentence) thresholds; 0.5 each without a model."""
+        cw_model = self.checkworthiness_model()
+        if cw_model is None:
+            return (UNCHECKED_MIN_SCORE, UNCHECKED_MIN_SCORE)
+        return (cw_model.threshold("post"), cw_model.threshold("sentence"))
 
     def stats(self) -> StoreStats:
         with self.engine.connect() as conn:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from claimwatch.analysis.report import Report, Selection
 from claimwatch.analysis.study_file import Study
-from claimwatch.store import lookups
+from claimwatch.store import lookups, queue_table, repo
 
 
 class UnknownName(ValueError):
@@ -126,6 +126,17 @@ def report_warnings(conn: sa.Connection, report: Report) -> list[str]:
     keys = [(row.platform, row.post_id) for row in report.rows]
     return coverage_warnings(
         lookups.unmatched_among(conn, keys), len(keys), lookups.factcheck_count(conn), "this report"
+    )
+
+
+def store_warnings(conn: sa.Connection) -> list[str]:
+    """:func:`report_warnings` of a whole-store report, from the counts the store keeps (the
+    dashboard shows them without building the report)."""
+    return coverage_warnings(
+        repo.queue_count(conn, queue_table.UNMATCHED),
+        repo.queue_count(conn, queue_table.REPORT),
+        lookups.factcheck_count(conn),
+        "this report",
     )
 
 

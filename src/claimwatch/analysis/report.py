@@ -285,13 +285,32 @@ def build_report(
         languages=_languages(rows),
         earlier_decisions=earlier_decisions,
         unchecked=_unchecked(rows, checkworthy_from),
-        unchecked_rule=(
-            f"post check-worthiness ≥ {checkworthy_from[0]:.2f} or claim sentence ≥ "
-            f"{checkworthy_from[1]:.2f} (the model's thresholds), no proposed or confirmed "
-            "fact-check; score = the higher of the two; "
-            f"ranked by check-worthiness × views (unknown views rank last); top {UNCHECKED_LIMIT}"
-        ),
+        unchecked_rule=unchecked_rule(checkworthy_from),
     )
+
+
+def unchecked_rule(checkworthy_from: tuple[float, float]) -> str:
+    """The "not yet checked" list's rule, in words (reports and the dashboard)."""
+    return (
+        f"post check-worthiness ≥ {checkworthy_from[0]:.2f} or claim sentence ≥ "
+        f"{checkworthy_from[1]:.2f} (the model's thresholds), no proposed or confirmed "
+        "fact-check; score = the higher of the two; "
+        f"ranked by check-worthiness × views (unknown views rank last); top {UNCHECKED_LIMIT}"
+    )
+
+
+def unchecked_rows(
+    conn: sa.Connection, checkworthy_from: tuple[float, float], limit: int = UNCHECKED_LIMIT
+) -> list[PostRow]:
+    """The first ``limit`` rows of a whole-store report's ``unchecked`` list, without building the
+    report: the store keeps the list's posts in order (``review_queue_entries``: check-worthiness
+    known, no proposed or confirmed fact-check, collected, not a repost), the thresholds are
+    applied as it is read, and the rows are made and ordered as the report makes and orders them."""
+    ids = repo.unchecked_ids(conn, checkworthy_from[0], checkworthy_from[1], limit)
+    by_id = repo.posts_by_id(conn, ids)
+    posts = [by_id[i] for i in ids]
+    matches = repo.matches_for_posts(conn, ids, Selection().statuses())
+    return _unchecked(post_rows(conn, posts, matches, AsOf()), checkworthy_from)[:limit]
 
 
 def _earlier(p: StoredPost, m: StoredMatch) -> EarlierDecision:
@@ -342,6 +361,7 @@ def _unchecked(rows: list[PostRow], checkworthy_from: tuple[float, float]) -> li
         and r.checkworthiness is not None
         and (r.checkworthiness >= checkworthy_from[0] or (r.claim_score or 0.0) >= checkworthy_from[1])
     ]
+    # the store's index breaks ties by store id, not platform id: unchecked_rows re-sorts here
     todo.sort(key=lambda r: (r.views is None, -queue_score(r) * (r.views or 0), -queue_score(r), r.post_id))
     return todo[:UNCHECKED_LIMIT]
 

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
+from claimwatch.store import queue_table
 from claimwatch.store import schema as s
 from claimwatch.store.common import chunks
 from claimwatch.store.rows import CurrentDecision, StoredFactCheck, StoredMatch
@@ -147,23 +148,32 @@ def machine_only() -> sa.ColumnElement[bool]:
 
 
 def set_match_state(conn: sa.Connection, post_id: int, index_version: str, skip_reason: str | None) -> None:
+    """Record that the post was matched (or skipped, and why) — the last write of a post's
+    matching, so the post's queue rows are refreshed here, after its matches changed."""
     conn.execute(sa.delete(s.MatchState).where(s.MatchState.post_id == post_id))
     conn.execute(
         sa.insert(s.MatchState).values(
             post_id=post_id, index_version=index_version, skip_reason=skip_reason, matched_at=s.utcnow()
         )
     )
+    queue_table.refresh_posts(conn, [post_id])
 
 
 def matches_for_posts(
     conn: sa.Connection, post_ids: Sequence[int], statuses: Sequence[str]
 ) -> dict[int, list[StoredMatch]]:
-    """Matches in the given statuses with their fact-checks, best score first."""
+    """Matches in the given statuses with their fact-checks, best score first.
+
+    The statuses are filtered here, not in SQL: a post has a few matches, and a status condition
+    lets SQLite's planner walk the status index (every proposal in the store) instead of the
+    posts' own matches — 0.2 s instead of 1 ms for a queue page on a 100k-proposal store."""
+    wanted = set(statuses)
     out: dict[int, list[StoredMatch]] = {}
     for chunk in chunks(list(post_ids)):
-        q = _matches_query().where(s.Match.post_id.in_(chunk), s.Match.status.in_(list(statuses)))
+        q = _matches_query().where(s.Match.post_id.in_(chunk))
         for row in conn.execute(q.order_by(s.Match.post_id, s.Match.score.desc())):
-            out.setdefault(row.post_id, []).append(_match(row))
+            if row.status in wanted:
+                out.setdefault(row.post_id, []).append(_match(row))
     return out
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from claimwatch.store import queue_table
 from claimwatch.store import schema as s
 from claimwatch.store.common import chunks
 from claimwatch.store.db import retry_races
@@ -22,6 +23,7 @@ def write_analysis(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(sa.delete(s.PostAnalysis).where(s.PostAnalysis.post_id.in_(chunk)))
     if rows:
         conn.execute(sa.insert(s.PostAnalysis), list(rows))
+    queue_table.refresh_posts(conn, [row["post_id"] for row in rows])  # the dashboard's unchecked list
 
 
 @retry_races

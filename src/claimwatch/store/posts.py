@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
-from claimwatch.store import sanitise
+from claimwatch.store import queue_table, sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.common import BatchCounts, chunks, json_digest, provenance
 from claimwatch.store.db import retry_races
@@ -152,6 +152,7 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
     now = s.utcnow()
     post_ids: dict[tuple[str, str], int] = {}
     edited: list[int] = []
+    updated: list[int] = []
     new: list[tuple[tuple[str, str], dict[str, Any], list[r.MediaRef]]] = []
     for key, p in chosen.items():
         digest = post_content_hash(p)
@@ -188,15 +189,19 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
         conn.execute(sa.update(s.Post).where(s.Post.id == post_id).values(**values, updated_at=now))
         _replace_media(conn, post_id, p.media)
         counts.updated += 1
+        updated.append(post_id)
         if old.text_hash != values["text_hash"]:
             edited.append(post_id)
 
     _insert_posts(conn, new, post_ids)
     counts.inserted += len(new)
     _reopen(conn, edited)
-    counts.snapshots_added, counts.conflicts = _add_snapshots(
+    counts.snapshots_added, counts.conflicts, viewed = _add_snapshots(
         conn, [(post_ids[(p.platform, p.platform_id)], p) for p in posts if p.metrics is not None], run_id
     )
+    # new posts, changed ones (kind, collected, an edit re-opening matches) and new latest views
+    changed = {post_ids[key] for key, _, _ in new} | set(updated) | viewed
+    queue_table.refresh_posts(conn, changed)
     return counts
 
 
@@ -311,14 +316,15 @@ _METRICS = r.METRIC_FIELDS
 
 def _add_snapshots(
     conn: sa.Connection, items: list[tuple[int, r.Post]], run_id: int | None
-) -> tuple[int, list[r.Rejected]]:
-    """Add snapshots for (post id, observed_at) pairs not yet stored.
+) -> tuple[int, list[r.Rejected], set[int]]:
+    """Add snapshots for (post id, observed_at) pairs not yet stored; returns how many, the
+    conflicts, and the posts whose latest views changed (:func:`_set_latest_views`).
 
     The same observation twice adds nothing; if it disagrees with the stored numbers the
     first one is kept and the disagreement is reported, never silently merged.
     """
     if not items:
-        return 0, []
+        return 0, [], set()
     existing: dict[tuple[int, datetime], tuple] = {}
     for chunk in chunks(sorted({pid for pid, _ in items})):
         for row in conn.execute(
@@ -358,7 +364,38 @@ def _add_snapshots(
         )
     if rows:
         conn.execute(sa.insert(s.MetricSnapshot), rows)
-    return len(rows), conflicts
+    return len(rows), conflicts, _set_latest_views(conn, rows)
+
+
+def _set_latest_views(conn: sa.Connection, snapshots: list[dict[str, Any]]) -> set[int]:
+    """Keep ``posts.views_latest(_at)``: the views of each post's latest snapshot that counted
+    views. A new snapshot older than the stored one does not replace it; one without views never
+    does (unknown is not 0). Returns the posts whose latest views changed."""
+    latest: dict[int, dict[str, Any]] = {}
+    for snap in snapshots:
+        if snap["views"] is None:
+            continue
+        cur = latest.get(snap["post_id"])
+        if cur is None or snap["observed_at"] > cur["observed_at"]:
+            latest[snap["post_id"]] = snap
+    if not latest:
+        return set()
+    stored: dict[int, datetime | None] = {}
+    for chunk in chunks(sorted(latest)):
+        stored.update(conn.execute(sa.select(s.Post.id, s.Post.views_latest_at).where(s.Post.id.in_(chunk))).all())
+    newer = [
+        {"pid": pid, "views": snap["views"], "at": snap["observed_at"]}
+        for pid, snap in latest.items()
+        if stored.get(pid) is None or snap["observed_at"] > stored[pid]
+    ]
+    if newer:
+        conn.execute(
+            sa.update(s.Post)
+            .where(s.Post.id == sa.bindparam("pid"))
+            .values(views_latest=sa.bindparam("views"), views_latest_at=sa.bindparam("at")),
+            newer,
+        )
+    return {row["pid"] for row in newer}
 
 
 # --------------------------------------------------------------------------- report queries
@@ -372,6 +409,20 @@ def post_lang() -> sa.ColumnElement[str | None]:
 def handle_in(handles: Sequence[str]) -> sa.ColumnElement[bool]:
     """The post's author is one of ``handles`` (case-insensitive, a leading @ ignored)."""
     return sa.func.lower(s.Author.handle).in_([h.lstrip("@").lower() for h in handles])
+
+
+def author_ids(conn: sa.Connection, handles: Sequence[str]) -> list[int]:
+    """The ids of the accounts :func:`handle_in` selects (resolved first, so that a query for
+    their posts walks the posts' author index)."""
+    return list(conn.scalars(sa.select(s.Author.id).where(handle_in(handles))))
+
+
+def posts_of(conn: sa.Connection, authors: Sequence[int]) -> list[int]:
+    """The ids of these accounts' posts."""
+    out: list[int] = []
+    for chunk in chunks(list(authors)):
+        out += conn.scalars(sa.select(s.Post.id).where(s.Post.author_id.in_(chunk)))
+    return out
 
 
 def stored_posts_query() -> sa.Select[Any]:
@@ -394,6 +445,17 @@ def stored_posts_query() -> sa.Select[Any]:
         .outerjoin(s.Author, s.Author.id == s.Post.author_id)
         .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
     )
+
+
+def posts_by_id(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, StoredPost]:
+    """These posts as :func:`select_posts` gives them, by store id."""
+    out: dict[int, StoredPost] = {}
+    for chunk in chunks(list(post_ids)):
+        out.update(
+            (row.id, StoredPost(**row._mapping))
+            for row in conn.execute(stored_posts_query().where(s.Post.id.in_(chunk)))
+        )
+    return out
 
 
 def select_posts(

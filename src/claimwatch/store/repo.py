@@ -64,11 +64,14 @@ from claimwatch.store.posts import (
     media_for_posts,
     platform_ids_of,
     post_content_hash,
+    posts_by_id,
     select_posts,
     snapshots_for_posts,
     text_hash,
     upsert_posts,
 )
+from claimwatch.store.queue_table import count as queue_count
+from claimwatch.store.queue_table import unchecked_ids
 from claimwatch.store.review import (
     DecisionConflict,
     UnknownMatch,
@@ -151,7 +154,9 @@ __all__ = [
     "pending_version",
     "platform_ids_of",
     "post_content_hash",
+    "posts_by_id",
     "posts_to_match",
+    "queue_count",
     "proposals_by_factcheck",
     "review_item",
     "review_queue",
@@ -173,6 +178,7 @@ __all__ = [
     "stored_topics",
     "text_hash",
     "topics_for_posts",
+    "unchecked_ids",
     "upsert_factchecks",
     "upsert_notes",
     "upsert_posts",

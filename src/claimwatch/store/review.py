@@ -17,14 +17,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
-from claimwatch.store import sanitise
+from claimwatch.store import queue_table, sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.audit import append_audit, check_actor
 from claimwatch.store.common import chunks
 from claimwatch.store.matches import matches_for_posts
 from claimwatch.store.post_analysis import analysis_for_posts
-from claimwatch.store.posts import handle_in, media_for_posts, post_lang, stored_posts_query
-from claimwatch.store.rows import AuditEntry, Candidate, Decision, QueueItem, ReviewPage, StoredMatch, StoredPost
+from claimwatch.store.posts import author_ids, media_for_posts, posts_by_id, posts_of
+from claimwatch.store.queue_table import lock_posts, refresh_posts
+from claimwatch.store.rows import AuditEntry, Candidate, Decision, QueueItem, ReviewPage, StoredMatch
 
 #: What the machine leaves for an analyst; a reopened match returns to one of these.
 PENDING = (r.MatchStatus.PROPOSED.value, r.MatchStatus.CANDIDATE.value)
@@ -83,6 +84,10 @@ def decide(
     check_actor(by)
     if note is not None and not sanitise.storable(note):
         raise ValueError("the note must be plain text (no NUL characters or lone surrogates)")
+    post_id = conn.scalar(sa.select(s.Match.post_id).where(s.Match.id == match_id))
+    if post_id is None:
+        raise UnknownMatch(match_id)
+    lock_posts(conn, [post_id])  # the post before its matches, as every writer (queue_table)
     row = conn.execute(
         sa.select(s.Match.status, s.Match.version, s.Match.decision, s.Match.decided_by, s.Match.note, s.Post.text_hash)
         .join(s.Post, s.Post.id == s.Match.post_id)
@@ -137,6 +142,7 @@ def decide(
         conn,
         AuditEntry(by, action or f"match.{_VERB[kind]}", "match", str(match_id), before | {"note": row.note}, after),
     )
+    refresh_posts(conn, [post_id])
     return Decision(id=decision_id, **values)
 
 
@@ -160,6 +166,7 @@ def choose(
     post_id = conn.scalar(sa.select(s.Match.post_id).where(s.Match.id == match_id))
     if post_id is None:
         raise UnknownMatch(match_id)
+    lock_posts(conn, [post_id])
     ids = conn.scalars(
         sa.select(s.Match.id).where(s.Match.post_id == post_id).order_by(s.Match.id).with_for_update()
     ).all()
@@ -198,8 +205,9 @@ def attach(
         raise LookupError(f"no post with id {post_id}")
     if conn.scalar(sa.select(s.FactCheck.id).where(s.FactCheck.id == factcheck_id)) is None:
         raise LookupError(f"no fact-check with id {factcheck_id}")
-    # lock the post's matches first (choose locks them again, in the same order): two analysts
-    # attaching to one post wait for each other instead of both inserting
+    # lock the post and its matches first (choose locks them again, in the same order): two
+    # analysts attaching to one post wait for each other instead of both inserting
+    lock_posts(conn, [post_id])
     conn.execute(sa.select(s.Match.id).where(s.Match.post_id == post_id).order_by(s.Match.id).with_for_update()).all()
     pair = (s.Match.post_id == post_id, s.Match.factcheck_id == factcheck_id)
     existing = conn.execute(sa.select(s.Match.id, s.Match.status).where(*pair)).one_or_none()
@@ -230,6 +238,7 @@ def attach(
 def pending_version(conn: sa.Connection, match_id: int) -> int | None:
     """The version of a match still awaiting a decision (proposed or candidate), its row locked;
     None when there is no such match or someone has decided it (bulk decisions skip those)."""
+    lock_posts(conn, conn.scalars(sa.select(s.Match.post_id).where(s.Match.id == match_id)).all())
     row = conn.execute(
         sa.select(s.Match.status, s.Match.version).where(s.Match.id == match_id).with_for_update()
     ).one_or_none()
@@ -292,42 +301,47 @@ def review_queue(
         raise ValueError(f"queue status {status!r}: use one of {', '.join(QUEUE_STATUSES)}")
     if limit < 1 or offset < 0:
         raise ValueError("the queue's limit must be at least 1 and its offset at least 0")
-    acting, in_queue = _queue_rule(status)
-    confidence = sa.func.max(sa.func.coalesce(s.Match.confidence, s.Match.score)).label("confidence")
-    best = sa.select(s.Match.post_id, confidence).where(s.Match.status.in_(acting)).group_by(s.Match.post_id).subquery()
-    views, views_at = _latest_views()
-    q = (
-        sa.select(s.Post.id, best.c.confidence, views.label("views"), views_at.label("views_at"))
-        .join(best, best.c.post_id == s.Post.id)
-        .outerjoin(s.Author, s.Author.id == s.Post.author_id)
-        .outerjoin(s.PostAnalysis, s.PostAnalysis.post_id == s.Post.id)
-        .where(in_queue)
-    )
+    acting = queue_table.ACTING[status]
+    q, order = queue_table.ordered(status)
+    E = s.ReviewQueueEntry
     chosen = None if post_ids is None else set(post_ids)
+    filtered = (
+        chosen is not None
+        or bool(accounts or platform or lang or since or until)
+        or min_confidence is not None
+        or max_confidence is not None
+    )
+    if accounts:  # the accounts' posts (their index), then which are in the queue (its key)
+        theirs = set(posts_of(conn, author_ids(conn, accounts)))
+        chosen = theirs if chosen is None else chosen & theirs
     if chosen is not None and len(chosen) <= _IN_LIST_MAX:  # a study's (or narrative's) selection
-        q = q.where(s.Post.id.in_(sorted(chosen)))
+        q = q.where(E.post_id.in_(sorted(chosen)))
         chosen = None
-    if accounts:
-        q = q.where(handle_in(accounts))
+    if lang:  # the post's columns, kept in the queue's rows
+        q = q.where(E.lang == lang)
     if platform:
-        q = q.where(s.Post.platform == platform)
-    if lang:
-        q = q.where(post_lang() == lang)
+        q = q.where(E.platform == platform)
     if since:
-        q = q.where(s.Post.created_at >= since)
+        q = q.where(E.created_at >= since)
     if until:
-        q = q.where(s.Post.created_at < until)
+        q = q.where(E.created_at < until)
+    # the band on -confidence, a column of the order index: no row is read to test it
     if min_confidence is not None:
-        q = q.where(best.c.confidence >= min_confidence)
+        q = q.where(E.rank_confidence <= -min_confidence)
     if max_confidence is not None:
-        q = q.where(best.c.confidence <= max_confidence)
-    ordered = q.order_by(views.is_(None), (best.c.confidence * views).desc(), best.c.confidence.desc(), s.Post.id)
+        q = q.where(E.rank_confidence >= -max_confidence)
+    ordered = q.order_by(*order)
     if chosen is not None:  # too many ids to bind: the queue's rows are filtered as they stream
         rows = [row for row in conn.execute(ordered) if row.id in chosen]
         return ReviewPage(_items(conn, rows[offset : offset + limit], acting), len(rows), limit, offset)
-    total = conn.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
-    page = conn.execute(ordered.limit(limit).offset(offset)).all()
-    return ReviewPage(_items(conn, page, acting), total, limit, offset)
+    if filtered:
+        total = conn.scalar(sa.select(sa.func.count()).select_from(q.subquery())) or 0
+    else:
+        total = queue_table.count(conn, status)
+    # the page's keys first: skipping OFFSET rows reads the order index alone, then its rows by key
+    ids = conn.scalars(ordered.with_only_columns(E.post_id).limit(limit).offset(offset)).all()
+    rows = {row.id: row for row in conn.execute(queue_table.ordered(status)[0].where(E.post_id.in_(ids)))}
+    return ReviewPage(_items(conn, [rows[i] for i in ids], acting), total, limit, offset)
 
 
 def review_item(conn: sa.Connection, match_id: int) -> QueueItem:
@@ -339,10 +353,12 @@ def review_item(conn: sa.Connection, match_id: int) -> QueueItem:
         raise UnknownMatch(match_id)
     confidence = sa.func.max(sa.func.coalesce(s.Match.confidence, s.Match.score))
     best = sa.select(confidence).where(s.Match.post_id == post_id, s.Match.status.in_(_SHOWN)).scalar_subquery()
-    views, views_at = _latest_views()
     row = conn.execute(
         sa.select(
-            s.Post.id, sa.func.coalesce(best, 0.0).label("confidence"), views.label("views"), views_at.label("views_at")
+            s.Post.id,
+            sa.func.coalesce(best, 0.0).label("confidence"),
+            s.Post.views_latest.label("views"),
+            s.Post.views_latest_at.label("views_at"),
         ).where(s.Post.id == post_id)
     ).one()
     every = (*_SHOWN, r.MatchStatus.OUTDATED.value)
@@ -354,59 +370,23 @@ def proposals_by_factcheck(conn: sa.Connection, factcheck_ids: Sequence[int]) ->
     a bulk confirm), oldest first."""
     out: dict[int, list[int]] = {}
     for chunk in chunks(list(dict.fromkeys(factcheck_ids))):
+        # the status is checked here: in SQL it would walk the status index (every proposal)
         rows = conn.execute(
-            sa.select(s.Match.factcheck_id, s.Match.id)
-            .where(s.Match.factcheck_id.in_(chunk), s.Match.status == r.MatchStatus.PROPOSED.value)
+            sa.select(s.Match.factcheck_id, s.Match.id, s.Match.status)
+            .where(s.Match.factcheck_id.in_(chunk))
             .order_by(s.Match.id)
         )
-        for fc, match_id in rows:
-            out.setdefault(fc, []).append(match_id)
+        for fc, match_id, status in rows:
+            if status == r.MatchStatus.PROPOSED.value:
+                out.setdefault(fc, []).append(match_id)
     return out
-
-
-def _queue_rule(status: str) -> tuple[tuple[str, ...], sa.ColumnElement[bool]]:
-    """The match statuses an item is about, and which posts are in the queue.
-
-    proposed: posts with a machine proposal. candidate: posts with candidates below the threshold
-    and no proposal or confirmed match (what the machine missed). all: either. decided: posts
-    with a confirmed or rejected match (to review a decision again or reopen it)."""
-
-    def has(*statuses: str) -> sa.ColumnElement[bool]:
-        return sa.exists().where(s.Match.post_id == s.Post.id, s.Match.status.in_(statuses))
-
-    proposed, candidate = r.MatchStatus.PROPOSED.value, r.MatchStatus.CANDIDATE.value
-    confirmed, rejected = r.MatchStatus.CONFIRMED.value, r.MatchStatus.REJECTED.value
-    candidate_only = sa.and_(has(candidate), ~has(proposed, confirmed))
-    return {
-        "proposed": ((proposed,), has(proposed)),
-        "candidate": ((candidate,), candidate_only),
-        "all": (PENDING, sa.or_(has(proposed), candidate_only)),
-        "decided": ((confirmed, rejected), has(confirmed, rejected)),
-    }[status]
-
-
-def _latest_views() -> tuple[sa.ScalarSelect[Any], sa.ScalarSelect[Any]]:
-    """The post's views at its latest snapshot that counted them, and that snapshot's time."""
-    latest = (
-        sa.select(s.MetricSnapshot.observed_at)
-        .where(s.MetricSnapshot.post_id == s.Post.id, s.MetricSnapshot.views.is_not(None))
-        .order_by(s.MetricSnapshot.observed_at.desc())
-        .limit(1)
-    )
-    views = latest.with_only_columns(s.MetricSnapshot.views)
-    return views.scalar_subquery(), latest.scalar_subquery()
 
 
 def _items(
     conn: sa.Connection, page: Sequence[Any], acting: tuple[str, ...], statuses: tuple[str, ...] = _SHOWN
 ) -> list[QueueItem]:
     ids = [row.id for row in page]
-    posts: dict[int, StoredPost] = {}
-    for chunk in chunks(ids):
-        posts.update(
-            (row.id, StoredPost(**row._mapping))
-            for row in conn.execute(stored_posts_query().where(s.Post.id.in_(chunk)))
-        )
+    posts = posts_by_id(conn, ids)
     analysis = analysis_for_posts(conn, ids)
     media = media_for_posts(conn, ids)
     matches = matches_for_posts(conn, ids, statuses)

@@ -216,7 +216,12 @@ class StoredAnalysis:
     @property
     def claim_score(self) -> float | None:
         """The best sentence's score from the sentence head (does it state a checkable fact)."""
-        return max((sc[2] for sc in self.sentence_scores or []), default=None)
+        return claim_score(self.sentence_scores)
+
+
+def claim_score(sentence_scores: list[list[float]] | None) -> float | None:
+    """The best sentence's score among ``[start, end, score]`` triples (None when none was scored)."""
+    return max((sc[2] for sc in sentence_scores or []), default=None)
 
 
 @dataclass(frozen=True, slots=True)

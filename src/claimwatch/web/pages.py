@@ -96,16 +96,16 @@ def dashboard(request: Request, who: Viewer, study: str | None = None) -> Respon
         if path is None:
             raise HTTPException(404, f"no study file {study!r} in {options.studies_dir}")
         return render(request, "run.html.j2", who, run=_compute(request, path, study))
-    report = sec.workspace(request).report()
+    ws = sec.workspace(request)
     return render(
         request,
         "dashboard.html.j2",
         who,
         studies=study_files(options.studies_dir),
         folder=options.studies_dir,
-        unchecked=report.unchecked[:50],
-        unchecked_rule=report.unchecked_rule,
-        warnings=report.warnings,
+        unchecked=ws.unchecked(50),
+        unchecked_rule=ws.unchecked_rule(),
+        warnings=ws.store_warnings(),
     )
 
 
