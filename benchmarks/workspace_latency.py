@@ -1,7 +1,7 @@
 """Benchmark: p50/p95/max latency of the web workspace's pages on a big store.
 
     python benchmarks/workspace_latency.py [--posts 1000000] [--factchecks 200000] [--pending 100000]
-        [--db PATH-or-URL] [--requests 200] [--seconds 60] [--json]
+        [--db PATH-or-URL] [--requests 200] [--seconds 60] [--json] [--build-only]
 
 Builds (or reuses, when its counts are already right) a synthetic, seeded store through the
 library's own batch writers (``repo.upsert_factchecks``, ``repo.upsert_posts``,
@@ -223,6 +223,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="time per page (at most)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds one request may take")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--build-only", action="store_true", help="build (or check) the store, measure nothing")
     args = ap.parse_args()
     scale = Scale(args.posts, args.factchecks, args.pending)
     if scale.pending > scale.posts or scale.factchecks < 3:
@@ -241,6 +242,9 @@ def main() -> None:
         print(f"building {args.db} ({scale})", file=sys.stderr)
         build_s = build_store(ws.engine, scale, args.seed)
         print(f"build time: {build_s:.0f} s", file=sys.stderr)
+    if args.build_only:
+        ws.engine.dispose()
+        return
     password = secrets.token_urlsafe(16)
     if any(u.name == USER for u in ws.list_users()):
         ws.remove_user(USER, actor="benchmark")
