@@ -291,14 +291,31 @@ def test_postgres_search_uses_the_trigram_indexes_with_the_same_results() -> Non
     assert _found(ws, "ψηφος")[0] == _found(ws, "ΨΗΦΟΣ")[0] != []  # PostgreSQL's lower() knows Greek
 
 
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL")
+def test_postgres_without_pg_trgm_scans_with_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert PG_URL
+    monkeypatch.setattr(search_index, "pg_trgm_created", lambda conn: False)
+    ws = claimwatch.open(PG_URL)
+    ws.reset()
+    _fill(ws.engine)
+    with ws.engine.connect() as conn:
+        names = set(conn.execute(sa.text("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%_trgm'")).scalars())
+    assert names == set()
+    for phrase in PHRASES:
+        assert _found(ws, phrase) == _scanned(ws, phrase), phrase
+    assert len(_found(ws, "zeppelin")[0]) == 9
+
+
 def _through_indexes(ws: claimwatch.Workspace, plans: list[str]) -> Callable[[], None]:
-    """Price sequential scans out for every search query (the test tables are so small that the
-    planner rightly scans them) and record its plan: the query's shape can use the indexes, and
+    """Price sequential scans and the date index out for every search query (the test tables are
+    so small that the planner rightly scans them) and record its plan: the query's shape can use the indexes, and
     they give the rows the scan gives. Returns the function that stops it."""
 
     def force(conn, cursor, statement, parameters, *_):  # noqa: ANN001 - SQLAlchemy's event signature
         if statement.lstrip().upper().startswith("SELECT") and " LIKE " in statement:
-            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_seqscan = off")  # and the date index walk: bitmap scans only
+            cursor.execute("SET LOCAL enable_indexscan = off")
             cursor.execute("EXPLAIN " + statement, parameters)
             plans.append("\n".join(row[0] for row in cursor.fetchall()))
 

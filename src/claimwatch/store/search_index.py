@@ -37,7 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 #: a trigram index cannot find a shorter phrase
 MIN_CHARS = 3
 #: up to this many index hits, look them up and sort them (linear in the hits)
-FEW = 1000
+FEW = 5000
 #: the newest rows searched first when there are more (a common phrase has ``limit`` matches in them)
 WINDOW = 5000
 #: at most this many of a long phrase's trigrams are asked for (any of them give a superset; a
@@ -74,6 +74,17 @@ def sqlite_has_trigram_fts() -> bool:
         return False
     finally:
         probe.close()
+
+
+def pg_trgm_created(conn: sa.Connection) -> bool:
+    """Creates the ``pg_trgm`` extension unless it is there; False when it cannot be (not installed,
+    no privilege). In a savepoint, so the failure does not abort the migration's transaction."""
+    try:
+        with conn.begin_nested():
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        return True
+    except sa.exc.DBAPIError:
+        return False
 
 
 def is_search_object(name: str | None) -> bool:

@@ -20,7 +20,6 @@ The search keeps its meaning (``lower(column) LIKE '%phrase%'``); these only mak
   a common phrase is found by walking newest first and stopping at the limit.
 """
 
-import sqlalchemy as sa
 from alembic import op
 
 from claimwatch.store import search_index
@@ -52,16 +51,6 @@ def _sqlite_ddl(idx: search_index.TextIndex) -> list[str]:
     ]
 
 
-def _pg_trgm_created() -> bool:
-    bind = op.get_bind()
-    try:
-        with bind.begin_nested():  # a failure must not abort the migration's transaction
-            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        return True
-    except sa.exc.DBAPIError:
-        return False
-
-
 def upgrade() -> None:
     for name, table, column in DATE_INDEXES:
         op.create_index(name, table, [column, "id"])
@@ -70,7 +59,7 @@ def upgrade() -> None:
         for idx in search_index.INDEXES:
             for statement in _sqlite_ddl(idx):
                 op.execute(statement)
-    elif dialect == "postgresql" and _pg_trgm_created():
+    elif dialect == "postgresql" and search_index.pg_trgm_created(op.get_bind()):
         for idx in search_index.INDEXES:
             for column in idx.columns:
                 op.execute(
