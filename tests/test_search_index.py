@@ -172,12 +172,13 @@ def test_sqlite_here_has_fts5_trigram_and_the_store_gets_the_index(indexed) -> N
     assert {"posts_search", "factchecks_search"} <= _fts_tables(indexed)
 
 
-#: (FEW, WINDOW) sending the phrases down each way; the SQL that tells the way was taken
+#: (FEW, MANY, WINDOW) sending the phrases down each way; the SQL that tells the way was taken
 WAYS = {
-    "look-up": ((search_index.FEW, search_index.WINDOW), "posts.id IN (SELECT posts_search.rowid"),
-    "window": ((2, 10), "IN (SELECT posts.id"),
-    "date-walk": ((2, 1), "(+ posts.id) IN (SELECT posts_search.rowid"),
-    "scan": ((2, 1), "ORDER BY (+ posts.created_at) DESC"),
+    "look-up": ((search_index.FEW, search_index.MANY, search_index.WINDOW), "posts.id IN (?"),
+    "date-walk": ((2, 1000, 1), "(+ posts.id) IN (SELECT posts_search.rowid"),
+    "window": ((1, 2, 10), "posts.created_at >= ?"),
+    "window, then date-walk": ((1, 2, 1), "(+ posts.id) IN (SELECT posts_search.rowid"),
+    "scan": ((1, 2, 1), "ORDER BY (+ posts.created_at) DESC"),
 }
 
 
@@ -185,8 +186,9 @@ WAYS = {
 def test_indexed_search_finds_what_the_scan_finds_in_the_same_order(
     indexed, without_index, statements, way: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (few, window), sql = WAYS[way]
+    (few, many, window), sql = WAYS[way]
     monkeypatch.setattr(search_index, "FEW", few)
+    monkeypatch.setattr(search_index, "MANY", many)
     monkeypatch.setattr(search_index, "WINDOW", window)
     assert not _fts_tables(without_index)
     for phrase in PHRASES:

@@ -14,10 +14,12 @@ indexes only change how the rows are found, never which ones: every way below ke
   choose a plan, so :func:`newest_rows_containing` decides from what it can count cheaply:
 
   1. fewer than :data:`FEW` index hits: look them up and sort them (a rare phrase);
-  2. else, the :data:`WINDOW` newest rows often hold ``limit`` matches already (a common phrase,
-     or a phrase of fewer than :data:`MIN_CHARS` characters, which no trigram index can find);
-  3. else walk the date index newest first, keeping the rows among the index hits (no table read
-     for the others), or, without a usable index, scan the table as before the index.
+  2. fewer than :data:`MANY`: walk the date index newest first, keeping the entries among the hits
+     (no table read for the others) until ``limit`` match;
+  3. more, or no index to ask (a phrase of fewer than :data:`MIN_CHARS` characters, which no
+     trigram index can find; a store without the index): read the :data:`WINDOW` newest rows
+     through the date index until ``limit`` match (a common phrase has them there);
+  4. else as 2 with the index, or scan the table as before the index.
 
 Why ``+column`` in a few places: SQLite's documented way to keep the planner from using an index
 for one term. Left alone it walks the whole date index for a rare phrase, reading every row in
@@ -36,9 +38,12 @@ from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 #: a trigram index cannot find a shorter phrase
 MIN_CHARS = 3
-#: up to this many index hits, look them up and sort them (linear in the hits)
+#: below this many index hits, look them up and sort them (linear in the hits)
 FEW = 5000
-#: the newest rows searched first when there are more (a common phrase has ``limit`` matches in them)
+#: from this many, a phrase is common: the newest rows hold ``limit`` matches, and reading
+#: the index hits alone would cost more than reading those rows
+MANY = 50_000
+#: how many of the newest rows are read first for a common phrase or one the index cannot find
 WINDOW = 5000
 #: at most this many of a long phrase's trigrams are asked for (any of them give a superset; a
 #: pasted paragraph must not become a query of hundreds of terms)
@@ -135,12 +140,19 @@ def newest_rows_containing(
     if len(phrase) >= MIN_CHARS and _has_fts(conn, index):
         fts = sa.table(index.fts, sa.column("rowid"), sa.column(index.fts))
         hits = sa.select(fts.c.rowid).where(fts.c[index.fts].match(fts_query(phrase)))
-        if conn.execute(sa.select(sa.func.count()).select_from(hits.limit(FEW).subquery())).scalar_one() < FEW:
-            return conn.execute(q.where(id_col.in_(hits)).order_by(*newest).limit(limit)).all()
-    window = sa.select(id_col).order_by(*newest).limit(WINDOW).correlate(None)
-    rows = conn.execute(q.where(id_col.in_(window)).order_by(*newest).limit(limit)).all()
-    if len(rows) == limit:  # the window is the newest rows: its first matches are the first of all
-        return rows
+        few = conn.execute(hits.limit(FEW)).scalars().all()  # asked once: the index's work is the cost
+        if len(few) < FEW:
+            return conn.execute(q.where(id_col.in_(few)).order_by(*newest).limit(limit)).all() if few else []
+        counted = conn.execute(sa.select(sa.func.count()).select_from(hits.limit(MANY).subquery())).scalar_one()
+        if counted < MANY:
+            return conn.execute(q.where(_unindexed(id_col).in_(hits)).order_by(*newest).limit(limit)).all()
+    # The window: rows dated from the WINDOW-th newest on (a prefix of the order, so its first
+    # matches are the first of all), read in date-index order until ``limit`` of them match.
+    edge = conn.execute(sa.select(date_col).order_by(*newest).offset(WINDOW - 1).limit(1)).scalar()
+    if edge is not None:
+        rows = conn.execute(q.where(date_col >= edge).order_by(*newest).limit(limit)).all()
+        if len(rows) == limit:
+            return rows
     if hits is not None:
         return conn.execute(q.where(_unindexed(id_col).in_(hits)).order_by(*newest).limit(limit)).all()
     return conn.execute(q.order_by(_unindexed(date_col).desc(), id_col.desc()).limit(limit)).all()
