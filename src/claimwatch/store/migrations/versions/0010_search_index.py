@@ -66,6 +66,9 @@ def upgrade() -> None:
                     f"CREATE INDEX IF NOT EXISTS {idx.pg_index(column)} ON {idx.table} "
                     f"USING gin (lower({column}) gin_trgm_ops)"
                 )
+            # statistics of the new expressions now: how common a phrase is decides the plan
+            # (trigram index or newest first), and autovacuum analyses only after row changes
+            op.execute(f"ANALYZE {idx.table}")
 
 
 def downgrade() -> None:
