@@ -136,6 +136,10 @@ def newest_rows_containing(
     newest = (date_col.desc(), id_col.desc())
     if conn.dialect.name != "sqlite":
         return conn.execute(q.order_by(*newest).limit(limit)).all()
+
+    def walk(hits: sa.Select) -> Sequence[sa.Row]:
+        return conn.execute(q.where(_unindexed(id_col).in_(hits)).order_by(*newest).limit(limit)).all()
+
     hits = None
     if len(phrase) >= MIN_CHARS and _has_fts(conn, index):
         fts = sa.table(index.fts, sa.column("rowid"), sa.column(index.fts))
@@ -145,7 +149,7 @@ def newest_rows_containing(
             return conn.execute(q.where(id_col.in_(few)).order_by(*newest).limit(limit)).all() if few else []
         counted = conn.execute(sa.select(sa.func.count()).select_from(hits.limit(MANY).subquery())).scalar_one()
         if counted < MANY:
-            return conn.execute(q.where(_unindexed(id_col).in_(hits)).order_by(*newest).limit(limit)).all()
+            return walk(hits)
     # The window: rows dated from the WINDOW-th newest on (a prefix of the order, so its first
     # matches are the first of all), read in date-index order until ``limit`` of them match.
     edge = conn.execute(sa.select(date_col).order_by(*newest).offset(WINDOW - 1).limit(1)).scalar()
@@ -154,5 +158,5 @@ def newest_rows_containing(
         if len(rows) == limit:
             return rows
     if hits is not None:
-        return conn.execute(q.where(_unindexed(id_col).in_(hits)).order_by(*newest).limit(limit)).all()
+        return walk(hits)
     return conn.execute(q.order_by(_unindexed(date_col).desc(), id_col.desc()).limit(limit)).all()
