@@ -175,12 +175,8 @@ def search_factchecks(conn: sa.Connection, phrase: str, limit: int = 50) -> list
     """Fact-checks whose claim, title or publisher contains ``phrase`` (any case; as the post
     search's keywords match), newest review first: found through the trigram index when the store
     has one (:mod:`~claimwatch.store.search_index`)."""
-    searched = (s.FactCheck.claim_text, s.FactCheck.title, s.FactCheck.publisher_name)
     columns = [getattr(s.FactCheck, f.name) for f in fields(StoredFactCheck)]
-    q = sa.select(*columns).where(
-        sa.or_(*(sa.func.lower(c).contains(phrase.lower(), autoescape=True) for c in searched))
-    )
     rows = search_index.newest_rows_containing(
-        conn, q, search_index.FACTCHECKS, phrase.lower(), s.FactCheck.review_date, s.FactCheck.id, limit
+        conn, sa.select(*columns), s.FactCheck.__table__, search_index.FACTCHECKS, phrase, limit
     )
     return [StoredFactCheck(**row._mapping) for row in rows]

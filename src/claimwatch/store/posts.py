@@ -454,12 +454,8 @@ def search_posts(conn: sa.Connection, phrase: str, limit: int = 50) -> list[Stor
     """Collected posts (reposts too) whose text contains ``phrase`` (any case; as ``select_posts``'
     keywords match), newest first: found through the trigram index when the store has one
     (:mod:`~claimwatch.store.search_index`)."""
-    q = stored_posts_query().where(
-        s.Post.collected.is_(True), sa.func.lower(s.Post.text).contains(phrase.lower(), autoescape=True)
-    )
-    rows = search_index.newest_rows_containing(
-        conn, q, search_index.POSTS, phrase.lower(), s.Post.created_at, s.Post.id, limit
-    )
+    q = stored_posts_query().where(s.Post.collected.is_(True))
+    rows = search_index.newest_rows_containing(conn, q, s.Post.__table__, search_index.POSTS, phrase, limit)
     return [StoredPost(**row._mapping) for row in rows]
 
 

@@ -29,7 +29,10 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-DATE_INDEXES = (("ix_posts_created", "posts", "created_at"), ("ix_factchecks_review_date", "factchecks", "review_date"))
+DATE_INDEXES = (
+    ("ix_posts_created", search_index.POSTS),
+    ("ix_factchecks_review_date", search_index.FACTCHECKS),
+)
 
 
 def _sqlite_ddl(idx: search_index.TextIndex) -> list[str]:
@@ -52,8 +55,8 @@ def _sqlite_ddl(idx: search_index.TextIndex) -> list[str]:
 
 
 def upgrade() -> None:
-    for name, table, column in DATE_INDEXES:
-        op.create_index(name, table, [column, "id"])
+    for name, idx in DATE_INDEXES:
+        op.create_index(name, idx.table, [idx.date, "id"])
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite" and search_index.sqlite_has_trigram_fts():
         for idx in search_index.INDEXES:
@@ -81,5 +84,5 @@ def downgrade() -> None:
         elif dialect == "postgresql":
             for column in idx.columns:
                 op.execute(f"DROP INDEX IF EXISTS {idx.pg_index(column)}")
-    for name, table, _ in DATE_INDEXES:
-        op.drop_index(name, table_name=table)
+    for name, idx in DATE_INDEXES:
+        op.drop_index(name, table_name=idx.table)
