@@ -178,7 +178,7 @@ WAYS = {
     "date-walk": ((2, 1000, 1), "(+ posts.id) IN (SELECT posts_search.rowid"),
     "window": ((1, 2, 10), "posts.created_at >= ?"),
     "window, then date-walk": ((1, 2, 1), "(+ posts.id) IN (SELECT posts_search.rowid"),
-    "scan": ((1, 2, 1), "ORDER BY (+ posts.created_at) DESC"),
+    "scan": ((1, 2, 1), "LIMIT ? OFFSET ?) AS anon_1 ORDER BY anon_1.created_at DESC"),
 }
 
 
