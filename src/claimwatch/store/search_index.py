@@ -40,6 +40,8 @@ import sqlalchemy as sa
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
+from claimwatch.store import sanitise
+
 #: a trigram index cannot find a shorter phrase
 MIN_CHARS = 3
 #: below this many index hits, look them up and sort them (linear in the hits)
@@ -144,6 +146,8 @@ def newest_rows_containing(
     :func:`containing`), newest first, at most ``limit``: found the fastest way this store allows
     (see the module docstring)."""
     phrase = phrase.lower()
+    if not sanitise.storable(phrase):  # a NUL or lone surrogate: no stored text holds one (FTS5
+        return []  # would end its query at the NUL; PostgreSQL and the driver refuse them)
     date_col, id_col = table.c[index.date], table.c.id
     q = q.where(containing(conn, [table.c[c] for c in index.columns], phrase))
     newest = (date_col.desc(), id_col.desc())
