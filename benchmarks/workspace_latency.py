@@ -2,6 +2,7 @@
 
     python benchmarks/workspace_latency.py [--posts 1000000] [--factchecks 200000] [--pending 100000]
         [--db PATH-or-URL] [--requests 200] [--seconds 60] [--json] [--library N] [--add-analysis]
+        [--build-only]
 
 Builds (or reuses, when its counts are already right) a synthetic, seeded store through the
 library's own batch writers (``repo.upsert_factchecks``, ``repo.upsert_posts``,
@@ -319,6 +320,7 @@ def main() -> None:
         metavar="N",
         help="time the library calls behind the pages N times each, in this process (no server)",
     )
+    ap.add_argument("--build-only", action="store_true", help="build (or check) the store, measure nothing")
     args = ap.parse_args()
     scale = Scale(args.posts, args.factchecks, args.pending)
     if scale.pending > scale.posts or scale.factchecks < 3:
@@ -354,6 +356,9 @@ def main() -> None:
         print(f"| library call | repeats | median ms | max ms |\n|{'---|' * 4}")
         for c in calls:
             print(f"| {c.call} | {c.repeats} | {c.median_ms:.1f} | {c.max_ms:.1f} |")
+        return
+    if args.build_only:
+        ws.engine.dispose()
         return
     password = secrets.token_urlsafe(16)
     if any(u.name == USER for u in ws.list_users()):

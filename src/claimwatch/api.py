@@ -676,7 +676,7 @@ class Workspace(Tools):
     def search_posts(self, phrase: str, limit: int = 50) -> list[StoredPost]:
         """Collected posts containing ``phrase`` (any case), newest first."""
         with self.engine.connect() as conn:
-            return repo.select_posts(conn, keywords=(phrase,), include_reposts=True, newest_first=True, limit=limit)
+            return repo.search_posts(conn, phrase, limit)
 
     def similar_factchecks(self, text: str, limit: int = 10) -> list[tuple[StoredFactCheck, float]]:
         """Stored fact-checks whose claim means what ``text`` says (semantic search: the matcher's

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
-from claimwatch.store import sanitise
+from claimwatch.store import sanitise, search_index
 from claimwatch.store import schema as s
 from claimwatch.store.common import BatchCounts, chunks, json_digest, provenance
 from claimwatch.store.db import retry_races
@@ -173,13 +173,10 @@ def factchecks_by_id(conn: sa.Connection, ids: Sequence[int]) -> dict[int, Store
 
 def search_factchecks(conn: sa.Connection, phrase: str, limit: int = 50) -> list[StoredFactCheck]:
     """Fact-checks whose claim, title or publisher contains ``phrase`` (any case; as the post
-    search's keywords match), newest review first."""
-    searched = (s.FactCheck.claim_text, s.FactCheck.title, s.FactCheck.publisher_name)
+    search's keywords match), newest review first: found through the trigram index when the store
+    has one (:mod:`~claimwatch.store.search_index`)."""
     columns = [getattr(s.FactCheck, f.name) for f in fields(StoredFactCheck)]
-    q = (
-        sa.select(*columns)
-        .where(sa.or_(*(sa.func.lower(c).contains(phrase.lower(), autoescape=True) for c in searched)))
-        .order_by(s.FactCheck.review_date.desc(), s.FactCheck.id.desc())
-        .limit(limit)
+    rows = search_index.newest_rows_containing(
+        conn, sa.select(*columns), s.FactCheck.__table__, search_index.FACTCHECKS, phrase, limit
     )
-    return [StoredFactCheck(**row._mapping) for row in conn.execute(q)]
+    return [StoredFactCheck(**row._mapping) for row in rows]

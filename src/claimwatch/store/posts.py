@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
-from claimwatch.store import queue_table, sanitise
+from claimwatch.store import queue_table, sanitise, search_index
 from claimwatch.store import schema as s
 from claimwatch.store.common import BatchCounts, chunks, json_digest, provenance
 from claimwatch.store.db import retry_races
@@ -510,6 +510,15 @@ def select_posts(
     if platform:
         q = q.where(s.Post.platform == platform)
     return [StoredPost(**row._mapping) for row in conn.execute(q)]
+
+
+def search_posts(conn: sa.Connection, phrase: str, limit: int = 50) -> list[StoredPost]:
+    """Collected posts (reposts too) whose text contains ``phrase`` (any case; as ``select_posts``'
+    keywords match), newest first: found through the trigram index when the store has one
+    (:mod:`~claimwatch.store.search_index`)."""
+    q = stored_posts_query().where(s.Post.collected.is_(True))
+    rows = search_index.newest_rows_containing(conn, q, s.Post.__table__, search_index.POSTS, phrase, limit)
+    return [StoredPost(**row._mapping) for row in rows]
 
 
 def snapshots_for_posts(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[Snapshot]]:

@@ -87,6 +87,7 @@ class Post(SourcedRecord, Base):
     __table_args__ = (
         sa.UniqueConstraint("platform", "platform_id", name="uq_post_platform_id"),
         sa.Index("ix_posts_author_created", "author_id", "created_at"),
+        sa.Index("ix_posts_created", "created_at", "id"),  # the search's order (newest first)
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(sa.String(32))
@@ -167,7 +168,10 @@ class FactCheck(SourcedRecord, Base):
     """Keyed by review URL plus a hash of the claim text (one review may cover several claims)."""
 
     __tablename__ = "factchecks"
-    __table_args__ = (sa.UniqueConstraint("review_url", "claim_key", name="uq_factcheck_url_claim"),)
+    __table_args__ = (
+        sa.UniqueConstraint("review_url", "claim_key", name="uq_factcheck_url_claim"),
+        sa.Index("ix_factchecks_review_date", "review_date", "id"),  # the search's order (newest first)
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     review_url: Mapped[str] = mapped_column(sa.String(1024))
     claim_key: Mapped[str] = mapped_column(sa.String(64))

@@ -3,6 +3,7 @@
 from alembic import context
 
 from claimwatch.store.schema import Base
+from claimwatch.store.search_index import is_search_object
 
 target_metadata = Base.metadata
 connection = context.config.attributes.get("connection")
@@ -14,6 +15,8 @@ context.configure(
     target_metadata=target_metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    # the search indexes live outside the ORM schema (migration 0010): never autogenerate a drop of them
+    include_object=lambda obj, name, type_, reflected, compare_to: not is_search_object(name),
 )
 with context.begin_transaction():
     context.run_migrations()
