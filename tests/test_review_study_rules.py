@@ -115,6 +115,13 @@ def test_the_cache_is_bounded_least_recently_used_first() -> None:
     assert cache.get("a") == [1]  # "a" used last: "b" goes first
     cache.put("c", [3])
     assert (cache.get("a"), cache.get("b"), cache.get("c"), len(cache)) == ([1], None, [3], 2)
+    ids = SelectionCache(size=10, max_ids=5)
+    ids.put("a", [1, 2])
+    ids.put("b", [3, 4, 5])
+    ids.put("c", [6])  # six ids: "a" goes
+    assert (ids.get("a"), ids.get("b"), ids.get("c")) == (None, [3, 4, 5], [6])
+    ids.put("d", list(range(6)))  # more than all: not kept, nothing dropped for it
+    assert (ids.get("d"), len(ids)) == (None, 2)
 
 
 @pytest.mark.slow  # the sentence encoder

@@ -15,17 +15,22 @@ go first) and thread-safe: the web app serves requests from a thread pool.
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 
-#: selections kept per workspace (each a tuple of post ids)
-SIZE = 16
+#: selections kept per workspace, and post ids kept in all (8 bytes each: 32 MB)
+SIZE, MAX_IDS = 16, 4_000_000
 
 
 class SelectionCache:
-    def __init__(self, size: int = SIZE) -> None:
-        self.size = size
-        self._entries: OrderedDict[Hashable, tuple[int, ...]] = OrderedDict()
+    """Least recently used first out, past ``size`` entries or ``max_ids`` ids in all (a study
+    with no accounts selects every post: a million ids)."""
+
+    def __init__(self, size: int = SIZE, max_ids: int = MAX_IDS) -> None:
+        self.size, self.max_ids = size, max_ids
+        self._entries: OrderedDict[Hashable, array[int]] = OrderedDict()
+        self._ids = 0
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> list[int] | None:
@@ -34,14 +39,18 @@ class SelectionCache:
             if ids is None:
                 return None
             self._entries.move_to_end(key)
-            return list(ids)
+            return ids.tolist()
 
     def put(self, key: Hashable, ids: Sequence[int]) -> None:
+        if len(ids) > self.max_ids:
+            return
         with self._lock:
-            self._entries[key] = tuple(ids)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(key, None)
+            self._ids += len(ids) - (len(old) if old is not None else 0)
+            self._entries[key] = array("q", ids)
+            while len(self._entries) > self.size or self._ids > self.max_ids:
+                _, dropped = self._entries.popitem(last=False)
+                self._ids -= len(dropped)
 
     def __len__(self) -> int:
         with self._lock:
