@@ -436,8 +436,8 @@ class Workspace(Tools):
         ``narrative`` (one of that study's names): only the posts that fall in it by the study's
         rules as :meth:`run_study` assigns them (seed fact-checks, keywords, the description by
         embedding), judged on their pending or confirmed fact-checks. A topic or narrative
-        description loads the encoder; the selection is cached until the study file or the store
-        changes (:mod:`claimwatch.analysis.selection_cache`). Raises
+        description loads the encoder; the selection is cached until the study's rules or the
+        store change (:mod:`claimwatch.analysis.selection_cache`). Raises
         :class:`~claimwatch.analysis.study_file.StudyError` for an unusable study file, ValueError
         for a narrative without a study or not in it, or a stored topic not scored in the store."""
         if narrative is not None and study is None:

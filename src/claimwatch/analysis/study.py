@@ -234,7 +234,9 @@ def review_selection(
 ) -> list[int]:
     """The ids of the posts ``study`` selects, for the review queue: the post rules
     :func:`run_study` applies — accounts, window, platforms, kinds and the topic rule (the same
-    :func:`_off_topic`) — so the queue holds the posts the study would count once decided.
+    :func:`_off_topic`) — so the queue holds the posts the study would count once their
+    matches are decided (its verdict, status and confidence rules are about matches: left to the
+    decisions and the ratings).
 
     ``narrative`` (one of the study's names) keeps the posts that fall in it by the study's rules
     as :func:`run_study` assigns them (``nar.assign``: seed fact-checks, keywords, then the
