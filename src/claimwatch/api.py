@@ -14,6 +14,7 @@ encoder and models without one (``claimwatch.tools().eval_retrieval(...)``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import json
@@ -38,7 +39,8 @@ from claimwatch.analysis.report import (
     unchecked_rows,
     unchecked_rule,
 )
-from claimwatch.analysis.study import StudyResult, review_selection, run_study
+from claimwatch.analysis.selection_cache import SelectionCache
+from claimwatch.analysis.study import StudyResult, review_selection, run_study, selection_key, selection_needs_encoder
 from claimwatch.analysis.study_file import Study, load_study
 from claimwatch.claims import checkworthiness as cw
 from claimwatch.claims.analyse import Analyser, Scorer
@@ -242,6 +244,8 @@ class Workspace(Tools):
         #: the semantic search's retriever and the fact-check count it was built for
         self._similar: tuple[int, Retriever] | None = None
         self._similar_lock = threading.Lock()
+        #: the review queue's study selections (see :meth:`_study_selection`)
+        self._selections = SelectionCache()
         self.index_dir = Path(settings.index_dir) if settings.index_dir else db.index_dir_for(settings.db)
         #: what the last index update did (e.g. rebuilt a corrupt index, and why)
         self.index_stats: IndexStats | None = None
@@ -437,18 +441,21 @@ class Workspace(Tools):
         known views (0 included), by confidence; ties by post id, so pages are stable.
 
         ``study`` (a study file or a parsed :class:`Study`): only the posts it selects — its
-        accounts, window, platforms and kinds (not its topic rule). ``narrative`` (one of that
-        study's names): only the posts whose pending or confirmed fact-checks fall in it by the
-        study's seed fact-check and keyword rules (not the embedding rule: no encoder is loaded
-        for a queue). Raises :class:`~claimwatch.analysis.study_file.StudyError` for an unusable
-        study file, ValueError for a narrative without a study or not in it."""
+        accounts, window, platforms, kinds and topic rule, as :meth:`run_study` applies them.
+        ``narrative`` (one of that study's names): only the posts that fall in it by the study's
+        rules as :meth:`run_study` assigns them (seed fact-checks, keywords, the description by
+        embedding), judged on their pending or confirmed fact-checks. A topic or narrative
+        description loads the encoder; the selection is cached until the study's rules or the
+        store change (:mod:`claimwatch.analysis.selection_cache`). Raises
+        :class:`~claimwatch.analysis.study_file.StudyError` for an unusable study file, ValueError
+        for a narrative without a study or not in it, or a stored topic not scored in the store."""
         if narrative is not None and study is None:
             raise ValueError("a narrative filter needs the study that defines it")
         with self.engine.connect() as conn:
             selected = None
             if study is not None:
                 study = study if isinstance(study, Study) else load_study(study)
-                selected = review_selection(conn, study, narrative)
+                selected = self._study_selection(conn, study, narrative)
             return repo.review_queue(
                 conn,
                 post_ids=selected,
@@ -463,6 +470,21 @@ class Workspace(Tools):
                 limit=limit,
                 offset=offset,
             )
+
+    def _study_selection(self, conn: sa.Connection, study: Study, narrative: str | None) -> list[int]:
+        """:func:`~claimwatch.analysis.study.review_selection`, cached per study rules, narrative
+        and store change marks (the rule: :mod:`claimwatch.analysis.selection_cache`). The
+        encoder loads only when a topic or the narrative has a description, and serves one
+        request at a time, as for the semantic search."""
+        topic = study.topic if isinstance(study.topic, str) else None
+        key = (selection_key(study, narrative), repo.change_marks(conn, topic=topic, matches=narrative is not None))
+        if (ids := self._selections.get(key)) is not None:
+            return ids
+        needs = selection_needs_encoder(study, narrative)
+        with self._similar_lock if needs else contextlib.nullcontext():
+            ids = review_selection(conn, study, narrative, self.encoder if needs else None)
+        self._selections.put(key, ids)
+        return ids
 
     def decide(
         self,

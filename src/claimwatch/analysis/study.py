@@ -229,28 +229,62 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
 # --------------------------------------------------------------------------- selection
 
 
-def review_selection(conn: sa.Connection, study: Study, narrative: str | None = None) -> list[int]:
-    """The ids of the posts ``study`` selects — its accounts, window, platforms and kinds, the
-    rules :func:`run_study` applies first — for the review queue (the topic rule is left out: it
-    may need the sentence encoder, and a queue filter must stay cheap).
+def review_selection(
+    conn: sa.Connection, study: Study, narrative: str | None = None, encoder: Encoder | None = None
+) -> list[int]:
+    """The ids of the posts ``study`` selects, for the review queue: the post rules
+    :func:`run_study` applies — accounts, window, platforms, kinds and the topic rule (the same
+    :func:`_off_topic`) — so the queue holds the posts the study would count once their
+    matches are decided (its verdict, status and confidence rules are about matches: left to the
+    decisions and the ratings).
 
-    ``narrative`` (one of the study's names) keeps the posts whose fact-checks fall in it by the
-    study's seed fact-check and keyword rules: a post's confirmed and proposed matches, or, when
-    it has none, its candidates (a weak candidate never drags a proposed post into another
-    narrative; a rejected match says nothing). The embedding rule (a narrative's description)
-    needs the encoder and is not applied here. Raises ValueError for a narrative the study does
-    not name."""
+    ``narrative`` (one of the study's names) keeps the posts that fall in it by the study's rules
+    as :func:`run_study` assigns them (``nar.assign``: seed fact-checks, keywords, then the
+    description by embedding), judged on a post's confirmed and proposed matches, or, when it has
+    none, its candidates (a weak candidate never drags a proposed post into another narrative; a
+    rejected match says nothing).
+
+    ``encoder`` is needed when :func:`selection_needs_encoder` says so (a topic or the narrative
+    with a description); keyword, seed and stored-topic rules work without it. Raises ValueError
+    for a narrative the study does not name, a stored topic not scored in this store, or a
+    description rule without an encoder."""
     if narrative is not None and narrative not in (names := [n.name for n in study.narratives]):
         known = ", ".join(names) or "none"
         raise ValueError(f"narrative {narrative!r} is not in {Path(study.source).name} (its narratives: {known})")
-    posts = _selected(conn, study)
+    described = _described(study, narrative)
+    if described and encoder is None:
+        raise ValueError(f"narrative {narrative!r} has a description, which needs the text encoder")
+    selected = _selected(conn, study)
+    off_topic = _off_topic(conn, study, selected, encoder)
+    posts = [p for p in selected if p.id not in off_topic]
     if narrative is None:
         return [p.id for p in posts]
     statuses = (*_CONSIDERED, MatchStatus.CANDIDATE.value)
     matches = repo.matches_for_posts(conn, [p.id for p in posts], statuses)
     matched = [_matched_post(p, _strongest(matches[p.id])) for p in posts if p.id in matches]
-    assignments = nar.assign(matched, study.narratives, None)
+    assignments = nar.assign(matched, study.narratives, encoder if described else None)
     return [key for key, a in assignments.items() if a.narrative == narrative]
+
+
+def selection_needs_encoder(study: Study, narrative: str | None = None) -> bool:
+    """Whether :func:`review_selection` needs the sentence encoder: the study's topic has
+    descriptions, or the narrative filtered on has one."""
+    topic = study.topic is not None and not isinstance(study.topic, str) and bool(study.topic.topics[0].descriptions)
+    return topic or _described(study, narrative)
+
+
+def selection_key(study: Study, narrative: str | None = None) -> tuple[object, ...]:
+    """What :func:`review_selection` reads of a study, as a cache key: its post rules, topic and
+    narratives (not its title or report settings, which select nothing; and not the file's
+    hash, which a study changed in code keeps)."""
+    topic = study.topic if study.topic is None or isinstance(study.topic, str) else tuple(study.topic.topics)
+    return (study.accounts, study.since, study.until, study.platforms, study.kinds, topic, study.narratives, narrative)
+
+
+def _described(study: Study, narrative: str | None) -> bool:
+    """Whether ``narrative`` has a description. The embedding rule only places posts no seed or
+    keyword rule placed, so filtering on a narrative without one never needs the encoder."""
+    return any(n.name == narrative and n.description for n in study.narratives)
 
 
 def _strongest(ms: list[StoredMatch]) -> list[StoredMatch]:

@@ -22,6 +22,7 @@ key first (:func:`~claimwatch.store.db.retry_races`). No SQL strings: SQLAlchemy
 from __future__ import annotations
 
 from claimwatch.store.audit import append_audit, list_audit
+from claimwatch.store.change_marks import change_marks
 from claimwatch.store.common import BatchCounts
 from claimwatch.store.factchecks import (
     claim_key,
@@ -125,6 +126,7 @@ __all__ = [
     "append_audit",
     "attach",
     "authors_of",
+    "change_marks",
     "choose",
     "claim_key",
     "current_text_hashes",

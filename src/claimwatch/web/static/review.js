@@ -57,8 +57,13 @@
 
   // Remember which card asked; once its new state is in, focus the next card still pending
   // (or the same card when the decision met a conflict: its message is to be read first). A
-  // rejected proposal may leave weak candidates on the card: it has left this queue all the same.
+  // rejected proposal may leave weak candidates on the card (still "pending" by its class): it
+  // has left this queue all the same, so the cards decided here are remembered apart.
   var deciding = null;
+  var decidedHere = {};
+  function waiting(c) {
+    return c.classList.contains("pending") && !decidedHere[c.id];
+  }
   document.addEventListener("htmx:beforeRequest", function (event) {
     var card = event.detail.elt.closest ? event.detail.elt.closest(".card") : null;
     deciding = card ? card.id : null;
@@ -71,9 +76,32 @@
       focusCard(card);
       return;
     }
+    decidedHere[card.id] = true;
     var list = cards();
     var after = list.slice(list.indexOf(card) + 1);
-    var next = after.filter(function (c) { return c.classList.contains("pending"); })[0];
+    var next = after.filter(waiting)[0];
+    if (!next && !list.some(waiting)) {
+      nextBatch();
+      return;
+    }
     focusCard(next || after[0] || card);
   });
+
+  // The page's last pending card decided while the queue holds more posts than the page shows:
+  // the queue page again, same filters and offset, brings the next ones (the decided posts have
+  // left the queue, so its "next" link would skip as many), and the keyboard carries on from its
+  // first card. A page showing the whole queue stays, its last card's outcome in view.
+  var RESUME = "claimwatch.review.resume";
+  function nextBatch() {
+    var queue = document.querySelector(".queue[data-remaining]"); // posts from this page's offset on
+    if (!queue || Number(queue.getAttribute("data-remaining")) <= cards().length) return;
+    try { sessionStorage.setItem(RESUME, "1"); } catch (e) { /* storage off: press j after the reload */ }
+    window.location.reload();
+  }
+  try {
+    if (sessionStorage.getItem(RESUME)) {
+      sessionStorage.removeItem(RESUME);
+      focusCard(document.querySelector(".card.pending"));
+    }
+  } catch (e) { /* storage off */ }
 })();
