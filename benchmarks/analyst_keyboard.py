@@ -31,15 +31,13 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
-from workspace_latency import Scale, build_store, counts_of, free_port, wait_ready
+from workspace_latency import Scale, build_store, counts_of, serving
 
 import claimwatch
 from claimwatch.records import MatchStatus
@@ -229,21 +227,10 @@ def main() -> None:
     if args.screenshots:
         args.screenshots.mkdir(parents=True, exist_ok=True)
 
-    port = free_port()
-    cmd = [sys.executable, "-m", "claimwatch", "serve", "--db", path, "--port", str(port)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            wait_ready(client, server)
+    with serving(path) as base:
         t0 = time.perf_counter()
-        done = clear_queue(f"http://127.0.0.1:{port}", password, decisions, args.screenshots)
+        done = clear_queue(base, password, decisions, args.screenshots)
         wall = time.perf_counter() - t0
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
     wrong = check_store(path, done, pending_before)
 
     ui = [d.ui_ms for d in done]

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -266,6 +267,26 @@ def wait_ready(client: httpx.Client, server: subprocess.Popen, timeout: float = 
     raise RuntimeError(f"the server did not answer within {timeout:.0f} s")
 
 
+@contextmanager
+def serving(db_url: str) -> Iterator[str]:
+    """``claimwatch serve`` on a free loopback port in a second process, ready; yields its base URL and
+    stops it on the way out (the load generator stays in this process)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "claimwatch", "serve", "--db", db_url, "--port", str(port)]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            wait_ready(client, server)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 def sign_in(client: httpx.Client, password: str) -> None:
     form = client.get("/login").text
     found = re.search(r'name="csrf_token" value="([^"]+)"', form)
@@ -366,9 +387,6 @@ def main() -> None:
     ws.add_user(USER, "analyst", password, actor="benchmark")
     ws.engine.dispose()
 
-    port = free_port()
-    cmd = [sys.executable, "-m", "claimwatch", "serve", "--db", args.db, "--port", str(port)]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     pages = [
         ("review (first page)", "/review"),
         (f"review (offset {deep:,})", f"/review?offset={deep}"),
@@ -377,20 +395,12 @@ def main() -> None:
         (f"search '{SEARCH_WORD}'", f"/search?q={SEARCH_WORD}"),
         ("api review queue", "/api/v1/review/queue"),
     ]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=args.timeout) as client:
-            wait_ready(client, server)
-            sign_in(client, password)
-            figures = []
-            for name, path in pages:
-                figures.append(measure(client, name, path, args.requests, args.seconds))
-                print(f"  {figures[-1]}", file=sys.stderr)  # a long run shows each page as it ends
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with serving(args.db) as base, httpx.Client(base_url=base, timeout=args.timeout) as client:
+        sign_in(client, password)
+        figures = []
+        for name, path in pages:
+            figures.append(measure(client, name, path, args.requests, args.seconds))
+            print(f"  {figures[-1]}", file=sys.stderr)  # a long run shows each page as it ends
 
     if args.json:
         out = {
