@@ -253,6 +253,25 @@ class ClaimIndex:
             index.save()
         return index, IndexStats(len(docs), len(todo), len(docs) - len(todo), removed, reason, index.version)
 
+    def without(self, ids: set[str]) -> ClaimIndex:
+        """An in-memory copy without the documents ``ids``, as if they had never been indexed.
+
+        Embeddings are reused (no re-encoding); the BM25 indexes are rebuilt over the rest so term
+        statistics are those of the smaller collection. For leave-gold-out evaluation."""
+        keep = [row for row, d in enumerate(self.docs) if d.id not in ids]
+        docs = [self.docs[row] for row in keep]
+        bm25 = {}
+        for name in self.bm25:
+            texts = [_field_text(d, name) for d in docs]
+            if any(texts):
+                bm25[name] = bm25s.BM25()
+                bm25[name].index(tokenize(texts), show_progress=False)
+        emb = self.embeddings[keep]
+        ann = _build_ann(emb.astype(np.float32)) if len(docs) >= ANN_MIN_DOCS else None
+        # a directory of its own, so an accidental save() never overwrites the full index
+        directory = self.directory.with_name(self.directory.name + ".subset")
+        return ClaimIndex(directory, self.model, docs, [self.hashes[r] for r in keep], emb, bm25, ann)
+
     # ------------------------------------------------------------------ scoring
 
     def dense_search(self, query_embeddings: np.ndarray, k: int) -> np.ndarray:
