@@ -59,7 +59,7 @@ def test_index_without_documents_reuses_embeddings_and_recounts_bm25(tmp_path: P
     assert not calls, "no document is encoded again"
     assert [d.id for d in smaller.docs] == ["vclaim-2", "vclaim-4", "vclaim-5"]
     assert np.array_equal(smaller.embeddings, index.embeddings[[1, 3, 4]])
-    assert smaller.directory != index.directory, "a save() could never overwrite the full index"
+    assert smaller.directory != index.directory, "a save() can never overwrite the full index"
     # "votes" occurs only in the removed claim: the smaller collection has no posting for it.
     assert index.bm25_scores(["vote"], "claim").max > 0
     assert smaller.bm25_scores(["vote"], "claim").max == 0
@@ -137,3 +137,14 @@ def test_hard_negative_dev_set_reads_as_negatives() -> None:
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "hard_negatives" / "dev.tsv"
     posts = no_claim_posts(path)
     assert len(posts) == 182 and len({p.id for p in posts}) == 182 and all(p.text for p in posts)
+
+
+def test_calibration_cv_counts_proposals_at_the_default_confidence() -> None:
+    from claimwatch.training.retrieval import calibration_cv
+
+    oof = np.array([0.9, 0.6, 0.4, 0.7, 0.1, 0.2])
+    correct = np.array([True, True, True, False, False, False])
+    cv = calibration_cv(oof, correct)
+    assert cv["precision@0.5"] == pytest.approx(2 / 3, abs=1e-4), "three proposed, two right"
+    assert cv["wrong_proposed@0.5"] == pytest.approx(1 / 3, abs=1e-4), "one of three wrong top-1s proposed"
+    assert calibration_cv(np.array([0.1]), np.array([True]))["precision@0.5"] is None, "nothing proposed"
