@@ -63,7 +63,7 @@ def main() -> None:
     out = {}
     for name, vclaims, queries, qrels, negatives, context in splits:
         claims = checkthat.load_vclaims(vclaims)
-        neg = no_claim_posts(negatives) if negatives else []
+        neg = {negatives.name: no_claim_posts(negatives)} if negatives else None
         full, _ = evaluate_files(claims, queries, qrels, encoder, model, negatives=neg, context_window=context)
         plain, _ = evaluate_files(claims, queries, qrels, encoder, None, context_window=context)
         out[name] = {

@@ -72,7 +72,7 @@ from claimwatch.store.rows import (
 from claimwatch.verdicts import VerdictTable
 
 if TYPE_CHECKING:
-    from claimwatch.evaluation.retrieval import RetrievalRun
+    from claimwatch.evaluation.retrieval import OpenWorld, RetrievalRun
 
 __all__ = ["DecisionConflict", "Tools", "UnknownMatch", "Workspace", "open", "tools"]
 
@@ -140,12 +140,14 @@ class Tools:
         queries: Path,
         qrels: Path,
         *,
-        negatives: Path | None = None,
+        negatives: Sequence[Path] = (),
+        open_world: OpenWorld | None = None,
         context: int = 0,
         depth: int = 20,
         show_progress: bool = False,
     ) -> tuple[dict[str, Any], RetrievalRun]:
-        """Ranking metrics (and, with ``negatives``, false proposals on posts without a fact-check).
+        """Ranking metrics (and, with ``negatives``, false proposals on posts without a fact-check,
+        per file and together; with ``open_world``, the leave-gold-out figures).
 
         ``vclaims``: CheckThat! verified claims (JSONL/TSV), or a claimwatch store (a ``.db`` file or a
         database URL, opened read-only) whose fact-checks are the claims; its qrels name fact-check
@@ -163,7 +165,7 @@ class Tools:
                 store.engine.dispose()
         else:
             claims = checkthat.load_vclaims(Path(vclaims))
-        neg = no_claim_posts(negatives) if negatives else []
+        neg = {str(path): no_claim_posts(checkthat.existing_file(path)) for path in negatives}
         return evaluate_files(
             claims,
             queries,
@@ -171,6 +173,7 @@ class Tools:
             self.encoder,
             self.retrieval_model(),
             negatives=neg,
+            open_world=open_world,
             context_window=context,
             alpha=self.settings.alpha,
             threshold=self.settings.threshold,

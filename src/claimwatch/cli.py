@@ -1122,17 +1122,7 @@ def _print_eval(res: dict[str, Any]) -> None:
         t.add_row(key.upper(), f"{res[key]:.4f}")
     console.print(t)
     if "top1_at_confidence" in res:
-        pr = Table(title="top-1 proposals at confidence ≥ t")
-        for col in ("t", "proposed", "precision", "recall"):
-            pr.add_column(col, justify="right")
-        for p in res["top1_at_confidence"]:
-            pr.add_row(
-                f"{p['threshold']:.1f}",
-                str(p["proposed"]),
-                "-" if p["precision"] is None else f"{p['precision']:.3f}",
-                f"{p['recall']:.3f}",
-            )
-        console.print(pr)
+        console.print(_top1_table("top-1 proposals at confidence ≥ t", res["top1_at_confidence"]))
         for key, title in (("reliability", "queries"), ("reliability_with_no_claim_posts", "queries + no-claim posts")):
             if key not in res:
                 continue
@@ -1150,24 +1140,62 @@ def _print_eval(res: dict[str, Any]) -> None:
                     )
             console.print(rel)
     if "no_claim_posts" in res:
-        _say(_false_proposals(res))
+        _say(_false_proposals(res, res["method"], f"on {count(res['no_claim_posts'], 'post')} without a fact-check"))
+        per_file = res["negatives_per_file"]
+        if len(per_file) > 1:
+            for name, sub in per_file.items():
+                _say(_false_proposals(sub, res["method"], f"on {count(sub['no_claim_posts'], 'post')} of {name}"))
+    if "open_world" in res:
+        _print_open_world(res["open_world"])
 
 
-def _false_proposals(res: dict[str, Any]) -> str:
+def _top1_table(title: str, points: list[dict[str, Any]]) -> Table:
+    """Precision/recall of top-1 proposals at each threshold (metrics.ThresholdPoint rows)."""
+    t = Table(title=title)
+    for col in ("t", "proposed", "precision", "recall"):
+        t.add_column(col, justify="right")
+    for p in points:
+        t.add_row(
+            f"{p['threshold']:g}",
+            str(p["proposed"]),
+            "-" if p["precision"] is None else f"{p['precision']:.3f}",
+            f"{p['recall']:.3f}",
+        )
+    return t
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _false_proposals(res: dict[str, Any], method: str, where: str) -> str:
     """The false proposal line: at confidences where they exist, else at the score threshold."""
-
-    def rate(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1%}"
-
-    head = f"false proposals on {count(res['no_claim_posts'], 'post')} without a fact-check: "
+    head = f"false proposals {where}: "
     if "false_proposal_rate" in res:
-        return head + ", ".join(f"{rate(r)} at confidence ≥ {t}" for t, r in res["false_proposal_rate"].items())
-    score = "fused score" if res["method"] == "hybrid-bm25-dense-v1" else "re-ranker score"
+        return head + ", ".join(f"{_rate(r)} at confidence ≥ {t}" for t, r in res["false_proposal_rate"].items())
+    score = "fused score" if method == "hybrid-bm25-dense-v1" else "re-ranker score"
     ((t, r),) = res["false_proposal_rate_at_score"].items()
     return head + (
-        f"no calibrated confidence without a trained model, so none at a confidence; {rate(r)} at the "
+        f"no calibrated confidence without a trained model, so none at a confidence; {_rate(r)} at the "
         f"{score} threshold {t} (from which `claimwatch match` proposes)"
     )
+
+
+def _print_open_world(ow: dict[str, Any]) -> None:
+    _say(
+        f"open world (leave-gold-out, seed {ow['seed']}, fraction {ow['fraction']}): {ow['claims_removed']:,} "
+        f"gold claims removed ({ow['collection']:,} left); {ow['open_queries']} queries without their gold, "
+        f"{ow['closed_queries']} with it"
+    )
+    _say(_false_proposals(ow, ow["method"], f"on the {ow['open_queries']} queries without their gold"))
+    by = "confidence" if ow["decided_by"] == "confidence" else "score"
+    console.print(_top1_table(f"top-1 proposals at {by} ≥ t on the queries that keep their gold", ow[f"top1_at_{by}"]))
+    if ow["closed_world"]:
+        cw_ = ow["closed_world"]
+        _say(
+            "closed world in the reduced collection: "
+            + ", ".join(f"{k.upper()} {cw_[k]:.4f}" for k in ("map@5", "p@1"))
+        )
 
 
 @eval_app.command("retrieval")
@@ -1187,23 +1215,44 @@ def eval_retrieval(
     model: ModelOpt = None,
     retrieval_model: RetrievalModelOpt = None,
     negatives: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
-            help="Check-worthiness TSV; its label-0 posts measure the "
-            "false proposal rate on posts without a fact-check."
+            help="Check-worthiness TSV; its label-0 posts measure the false proposal rate on posts "
+            "without a fact-check. Repeat for several files (reported per file and together)."
         ),
     ] = None,
+    open_world: Annotated[
+        bool,
+        typer.Option(
+            "--open-world",
+            help="Also leave gold out: a seeded share of the queries lose their gold claims from the "
+            "collection; report how often they are proposed something anyway, and top-1 precision on the rest.",
+        ),
+    ] = False,
+    open_world_seed: Annotated[int, typer.Option(help="Seed of the leave-gold-out pick.")] = 13,
+    open_world_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the queries whose gold claims leave the collection.")
+    ] = 0.5,
     context: Annotated[int, typer.Option(help="Neighbouring debate sentences to add as context.")] = 0,
     depth: Annotated[int, typer.Option(help="Claims ranked per query.")] = 20,
     run_out: Annotated[Path | None, typer.Option("--run-out", help="Write a TREC run file.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """MAP@1/3/5, P@1, Recall@5/@20, MRR; with a calibrated model also precision/recall at confidence
-    0.5/0.7/0.9 and a reliability table."""
+    0.5/0.7/0.9 and a reliability table; with --open-world, the leave-gold-out figures."""
+    from claimwatch.evaluation.retrieval import OpenWorld
+
     _check_out(run_out, "--run-out", folder=False)
     with _user_errors():  # DataError (a malformed file, with its line) is a ValueError
         res, run = _tools(model=model, retrieval_model=retrieval_model).eval_retrieval(
-            vclaims, queries, qrels, negatives=negatives, context=context, depth=depth, show_progress=err.is_terminal
+            vclaims,
+            queries,
+            qrels,
+            negatives=negatives or (),
+            open_world=OpenWorld(open_world_fraction, open_world_seed) if open_world else None,
+            context=context,
+            depth=depth,
+            show_progress=err.is_terminal,
         )
     _warn(run.warnings)
     if run_out:

@@ -238,12 +238,7 @@ class ClaimIndex:
                 todo.append(row)
         if todo:
             emb[todo] = encoder.encode([docs[i].embed_text() for i in todo], show_progress=show_progress)
-        bm25 = {}
-        for name in FIELDS:
-            texts = [_field_text(d, name) for d in docs]
-            if docs and any(texts):
-                bm25[name] = bm25s.BM25()
-                bm25[name].index(tokenize(texts), show_progress=False)
+        bm25 = _bm25_fields(docs)
         ann = _build_ann(emb) if len(docs) >= ANN_MIN_DOCS else None
         if ann is not None:
             emb = emb.astype(np.float16)
@@ -252,6 +247,28 @@ class ClaimIndex:
         if persist and (previous is None or previous.version != index.version or reason):
             index.save()
         return index, IndexStats(len(docs), len(todo), len(docs) - len(todo), removed, reason, index.version)
+
+    def without(self, ids: set[str]) -> ClaimIndex:
+        """An in-memory copy without the documents ``ids``, as if they had never been indexed.
+
+        Embeddings are reused (no re-encoding); the BM25 indexes are rebuilt over the rest so term
+        statistics are those of the smaller collection. For leave-gold-out evaluation."""
+        keep = [row for row, d in enumerate(self.docs) if d.id not in ids]
+        return self._derived([self.docs[r] for r in keep], [self.hashes[r] for r in keep], self.embeddings[keep])
+
+    def plus(self, docs: Sequence[ClaimDoc], encoder: Encoder) -> ClaimIndex:
+        """An in-memory copy with ``docs`` added (only they are encoded): what the collection would be
+        after ingesting them. For the stability check (does adding unrelated claims move confidence?)."""
+        added = encoder.encode([d.embed_text() for d in docs]).astype(self.embeddings.dtype)
+        return self._derived(
+            [*self.docs, *docs], [*self.hashes, *(_doc_hash(d) for d in docs)], np.vstack([self.embeddings, added])
+        )
+
+    def _derived(self, docs: list[ClaimDoc], hashes: list[str], emb: np.ndarray) -> ClaimIndex:
+        ann = _build_ann(emb.astype(np.float32)) if len(docs) >= ANN_MIN_DOCS else None
+        # a directory of its own, so an accidental save() never overwrites the full index
+        directory = self.directory.with_name(self.directory.name + ".derived")
+        return ClaimIndex(directory, self.model, docs, hashes, emb, _bm25_fields(docs), ann)
 
     # ------------------------------------------------------------------ scoring
 
@@ -367,6 +384,17 @@ class FieldScores:
             self._buffer.fill(0.0)
         else:
             self._buffer[self._touched] = 0.0
+
+
+def _bm25_fields(docs: Sequence[ClaimDoc]) -> dict[str, bm25s.BM25]:
+    """One BM25 index per field that has any text."""
+    bm25 = {}
+    for name in FIELDS:
+        texts = [_field_text(d, name) for d in docs]
+        if docs and any(texts):
+            bm25[name] = bm25s.BM25()
+            bm25[name].index(tokenize(texts), show_progress=False)
+    return bm25
 
 
 def _doc_to_json(d: ClaimDoc) -> dict[str, object]:

@@ -29,15 +29,18 @@ class ModelError(RuntimeError):
     pass
 
 
-#: Top-1 evidence the confidence model looks at: the re-ranker's score and lead, plus the
-#: absolute similarity features that separate "the same claim" from "a related one".
+#: Top-1 evidence the confidence model looks at: how close the top claim is to the post (dense and
+#: lexical), how far ahead of the other candidates by cosine, and whether names and numbers agree.
+#: Only what depends on the (post, claim) pair and on claims that compete with it: not the re-ranker
+#: score, nor BM25 (both move when unrelated fact-checks join the collection: issue 13 measured
+#: confidence moving by up to 0.35 with them after 10,000 unrelated claims were added). The re-ranker
+#: still picks the top claim; the confidence says how sure that pick is.
 CONFIDENCE_INPUTS = (
-    "score",
-    "lead",
     "cos",
-    "bm25_all_rel",
-    "bm25_claim_rel",
+    "cos_lead",
+    "cos_gap",
     "jaccard",
+    "query_coverage",
     "names_shared",
     "names_doc_only",
     "num_shared",
@@ -47,17 +50,18 @@ CONFIDENCE_INPUTS = (
 
 def confidence_inputs(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
     """The CONFIDENCE_INPUTS vector for one query's candidates (their scores and feature rows)."""
-    order = np.argsort(-scores)
-    top = order[0]
-    lead = float(scores[top] - scores[order[1]]) if len(scores) > 1 else 0.0
     col = {n: i for i, n in enumerate(FEATURE_NAMES)}
-    values = [float(scores[top]), lead] + [float(features[top, col[n]]) for n in CONFIDENCE_INPUTS[2:]]
+    top = int(np.argmax(scores))
+    cos = features[:, col["cos"]]
+    others = np.delete(cos, top)
+    lead = float(cos[top] - others.max()) if len(others) else 0.0
+    values = [float(cos[top]), lead] + [float(features[top, col[n]]) for n in CONFIDENCE_INPUTS[2:]]
     return np.nan_to_num(np.array(values, dtype=np.float64), nan=0.0)
 
 
 #: +1: more of it can only raise confidence; -1: can only lower it. Monotone constraints keep the
 #: model sane on inputs unlike its training data (a tiny collection, off-topic chatter).
-CONFIDENCE_MONOTONE = (1, 1, 1, 1, 1, 1, 1, -1, 1, -1)
+CONFIDENCE_MONOTONE = (1, 1, 1, 1, 1, 1, -1, 1, -1)
 
 
 @dataclass
@@ -183,8 +187,10 @@ _CONFIDENCE_PARAMS = {
 _CONFIDENCE_ROUNDS = 150
 
 
-def fit_calibration(inputs: np.ndarray, correct: np.ndarray, seed: int = 13) -> Calibration:
-    """Monotone boosted model on the inputs; isotonic on its 5-fold out-of-fold predictions."""
+def fit_calibration(inputs: np.ndarray, correct: np.ndarray, seed: int = 13) -> tuple[Calibration, np.ndarray]:
+    """Monotone boosted model on the inputs; isotonic on its 5-fold out-of-fold predictions.
+    Also returns those out-of-fold probabilities (isotonic applied): a cross-validated view of
+    how the calibration does on examples it was not fitted on."""
     import lightgbm
     from sklearn.isotonic import IsotonicRegression
     from sklearn.model_selection import StratifiedKFold
@@ -197,7 +203,10 @@ def fit_calibration(inputs: np.ndarray, correct: np.ndarray, seed: int = 13) -> 
         oof[test_idx] = fold.predict(inputs[test_idx], num_threads=1)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, y)
     booster = lightgbm.train(params, lightgbm.Dataset(inputs, y), _CONFIDENCE_ROUNDS)
-    return Calibration(booster, [float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_])
+    return (
+        Calibration(booster, [float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_]),
+        iso.predict(oof),
+    )
 
 
 def load_model(setting: str, encoder_name: str) -> RetrievalModel | None:

@@ -76,7 +76,7 @@ class Embedded:
 @dataclass
 class Candidates:
     """One query's candidate rows and their feature matrix. ``gated``: too far from every claim
-    to be re-ranked; only cos, bm25_all_raw and fused_v1 are filled in."""
+    to be re-ranked; only cos, bm25_all_rel and fused_v1 are filled in."""
 
     rows: np.ndarray
     features: np.ndarray
@@ -190,7 +190,8 @@ class Retriever:
                 cos_ctx[pool] = self.index.cosines(ctx_emb[qi], pool)
             rows = pool[np.argsort(-fused[pool], kind="stable")[: self.n_candidates]]
             if gate is not None and (not len(pool) or float(cos[pool].max()) < gate):
-                out.append(Candidates(rows, _lean_features(cos[rows], all_scores.at(rows), fused[rows]), gated=True))
+                rel = all_scores.at(rows) / top if top > 0 else np.zeros(len(rows), dtype=np.float32)
+                out.append(Candidates(rows, _lean_features(cos[rows], rel, fused[rows]), gated=True))
                 all_scores.release()
                 continue
             bm25 = {
@@ -235,10 +236,10 @@ class Retriever:
             yield embedded, self.search(batch, top_k, embedded)
 
 
-def _lean_features(cos: np.ndarray, bm25_all: np.ndarray, fused: np.ndarray) -> np.ndarray:
+def _lean_features(cos: np.ndarray, bm25_all_rel: np.ndarray, fused: np.ndarray) -> np.ndarray:
     """The features a gated query's evidence shows: similarity and the v1 score."""
     out = np.full((len(cos), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
     out[:, FEATURE_NAMES.index("cos")] = cos
-    out[:, FEATURE_NAMES.index("bm25_all_raw")] = bm25_all
+    out[:, FEATURE_NAMES.index("bm25_all_rel")] = bm25_all_rel
     out[:, FEATURE_NAMES.index("fused_v1")] = fused
     return out
