@@ -162,7 +162,9 @@ class Encoder:
         # they encoded short posts ~10 % faster than 64 and ~40 % faster than 256.
         self.backend = NUMPY_BACKEND if model == USE_MULTILINGUAL else resolve_backend(backend)
         if max_seq_length is not None and (max_seq_length < 8 or self.backend == NUMPY_BACKEND):
-            raise ValueError(f"max_seq_length must be at least 8 (and is not for {USE_MULTILINGUAL}), not {max_seq_length}")
+            raise ValueError(
+                f"max_seq_length must be at least 8 (and is not for {USE_MULTILINGUAL}), not {max_seq_length}"
+            )
         self.source, self.base_name = resolve_model(model)
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
