@@ -85,8 +85,10 @@ def test_english_post_finds_a_foreign_factcheck_when_surer() -> None:
     weak, strong = _main_hit(1, "fc-en-2", 0.05), _main_hit(0, "fc-en-1", 0.999)
     (whale_hits, whale_routed), (vax_hits, vax_routed) = ml.route(["en", "en"], [weak, strong], emb, 5)
     assert whale_routed and whale_hits[0].doc_id == "fc-de-1"
-    assert [h.doc_id for h in whale_hits] == ["fc-de-1"]  # only foreign rows are searched this way
     assert not vax_routed and vax_hits == strong
+    # An English top hit on the multilingual side is the English path's business: nothing changes.
+    [(hits, routed)] = ml.route(["en"], [weak], ml.encoder.encode(["The election was stolen"]), 5)
+    assert not routed and hits == weak
 
 
 def test_calibration_rises_with_similarity_and_margin() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -159,3 +160,19 @@ def test_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch, tm
     with pytest.raises(encoder_mod.ModelNotFound, match=r"pip install 'claimwatch\[large\]'") as err:
         encoder_mod.resolve_model("fake-model")
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_the_real_large_extra_when_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """With claimwatch[large] installed: the five parts reassemble into the verified upstream weights."""
+    from importlib import metadata
+
+    spec = split_model.ALL_MPNET_BASE_V2
+    try:
+        metadata.distribution(spec.packages[0])
+    except metadata.PackageNotFoundError:
+        pytest.skip("the large extra is not installed")
+    got = materialise(spec, tmp_path)
+    assert (got / "model.safetensors").stat().st_size == 437_971_872
+    assert json.loads((got / "meta.json").read_text())["checksums"]["model.safetensors"] == spec.weights_sha256
+    assert json.loads((got / "modules.json").read_text())  # a sentence-transformers folder

@@ -13,9 +13,10 @@ the English path is blind:
   fused score's lexical part is noise; MiniLM maps non-English text poorly (the shipped model's
   multilingual dev P@1 was 0.68);
 - a post in English (or of undetermined language) keeps the English path; when the collection
-  holds fact-checks detected as not English, they are also ranked by USE cosine, and the post
-  keeps whichever list's top hit is surer (as a post's claim sentence does). On an English-only
-  collection nothing changes, so English figures are unchanged by construction.
+  holds fact-checks detected as not English, the post is also ranked by USE cosine, and when
+  that ranking's top hit is a non-English fact-check the post keeps whichever list's top hit is
+  surer (as a post's claim sentence does). On an English-only collection nothing changes, so
+  English figures are unchanged by construction.
 
 A multilingual hit's confidence is a logistic calibration of its top cosine and its margin over
 the runner-up (:data:`CALIBRATION`), fitted on English CheckThat! 2A *train* tweets against the
@@ -75,7 +76,8 @@ class MultilingualSearch:
         self.encoder = encoder
         self.doc_langs = list(doc_langs)
         #: rows of fact-checks not in English (what an English post is also searched against)
-        self.foreign_rows = np.array([i for i, lang in enumerate(self.doc_langs) if needs_multilingual(lang)], np.int64)
+        self._foreign = np.array([needs_multilingual(lang) for lang in self.doc_langs], dtype=bool)
+        self.foreign_rows = np.flatnonzero(self._foreign)
 
     @classmethod
     def build(
@@ -93,28 +95,31 @@ class MultilingualSearch:
         return len(main) == len(self.index) and bool(np.array_equal(main.ids, self.index.ids))
 
     def search(self, embeddings: np.ndarray, top_k: int, rows: np.ndarray | None = None) -> list[list[Hit]]:
-        """Top-k hits per query by USE cosine among ``rows`` (default: every document), with a
-        calibrated confidence on the top hit; the score is the cosine."""
-        pool = np.arange(len(self.index)) if rows is None else rows
-        if not len(pool) or not len(embeddings):
+        """Top-k hits per query by USE cosine among ``rows`` (default: every document, through the
+        index's dense search: approximate on large collections), with a calibrated confidence on
+        the top hit; the score is the cosine."""
+        n = len(self.index) if rows is None else len(rows)
+        if not n or not len(embeddings):
             return [[] for _ in range(len(embeddings))]
-        sims = embeddings @ self.index.embeddings[pool].astype(np.float32).T
-        k = min(top_k, len(pool))
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.take_along_axis(part, np.argsort(-np.take_along_axis(sims, part, 1), axis=1, kind="stable"), 1)
-        top = np.take_along_axis(sims, order[:, :1], 1)[:, 0]
-        second = np.take_along_axis(sims, order[:, 1:2], 1)[:, 0] if k > 1 else np.zeros_like(top)
-        conf = CALIBRATION(top, top - second)
+        k = min(max(top_k, 2), n)  # the runner-up is needed for the margin
+        if rows is None:
+            found = self.index.dense_search(embeddings, k)
+        else:
+            sims = embeddings @ self.index.embeddings[rows].astype(np.float32).T
+            found = rows[np.argpartition(-sims, k - 1, axis=1)[:, :k]]
         out = []
-        for qi in range(len(embeddings)):
+        for qi, cand in enumerate(found):
+            cand = cand[cand >= 0]
+            cos = self.index.cosines(embeddings[qi], cand)
+            order = np.argsort(-cos, kind="stable")
+            cand, cos = cand[order], cos[order]
+            margin = cos[0] - cos[1] if len(cos) > 1 else cos[0]
+            conf = float(CALIBRATION(np.array([cos[0]]), np.array([margin]))[0])
             hits = []
-            for rank, j in enumerate(order[qi]):
-                row = int(pool[j])
+            for rank, (row, c) in enumerate(zip(cand[:top_k], cos[:top_k], strict=True)):
                 feats = np.full(len(FEATURE_NAMES), np.nan, dtype=np.float32)
-                feats[_COS] = sims[qi, j]
-                hits.append(
-                    Hit(row, self.index.docs[row].id, float(sims[qi, j]), float(conf[qi]) if rank == 0 else None, feats)
-                )
+                feats[_COS] = c
+                hits.append(Hit(int(row), self.index.docs[row].id, float(c), conf if rank == 0 else None, feats))
             out.append(hits)
         return out
 
@@ -130,8 +135,14 @@ class MultilingualSearch:
         for i, hits in zip(foreign, self.search(embeddings[foreign], top_k), strict=True):
             out[i] = (hits, True)
         if len(self.foreign_rows) and others:
-            for i, hits in zip(others, self.search(embeddings[others], top_k, self.foreign_rows), strict=True):
-                if hits and (not out[i][0] or sureness(hits[0]) > sureness(out[i][0][0])):
+            # Ranked against every document, so the margin (and so the confidence) is the one the
+            # calibration was fitted on; only a foreign top hit can be what the English path missed.
+            for i, hits in zip(others, self.search(embeddings[others], top_k), strict=True):
+                if (
+                    hits
+                    and self._foreign[hits[0].row]
+                    and (not out[i][0] or sureness(hits[0]) > sureness(out[i][0][0]))
+                ):
                     out[i] = (hits, True)
         return out
 
