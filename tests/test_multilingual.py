@@ -116,7 +116,8 @@ def test_use_backend_embeds_across_languages() -> None:
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     sims = emb @ emb.T
     assert min(sims[0, 1], sims[0, 2]) > 0.6 > sims[0, 3] + 0.3
-    assert np.array_equal(enc.encode(["a b c", "x y z"])[1], enc.encode(["x y z"])[0])  # no batch effects
+    # A text's embedding does not depend on what it is batched with (beyond float rounding).
+    assert np.allclose(enc.encode(["a b c", "x y z"])[1], enc.encode(["x y z"])[0], atol=1e-5)
 
 
 @pytest.mark.slow

@@ -32,7 +32,7 @@ from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex, tokenize
 from claimwatch.claims.language import Detected, detect_languages
 from claimwatch.claims.multilingual import METHOD as MULTILINGUAL_METHOD
-from claimwatch.claims.multilingual import MultilingualSearch, sureness
+from claimwatch.claims.multilingual import MultilingualSearch, needs_multilingual, sureness
 from claimwatch.claims.retrieval import STREAM_BATCH as BATCH
 from claimwatch.claims.retrieval import Embedded, Hit, Retriever
 from claimwatch.claims.text import clean_query, skip_reason
@@ -274,13 +274,20 @@ def _search(
     (the calibrated confidence, else the score).
     """
     positions = batch.positions()
-    queries = [q for q in batch.queries if q is not None]
+    # A post in another language is ranked by the multilingual index alone: it skips English ranking.
+    langs = batch.query_langs if multilingual is not None else None
+    keep = [k for k in range(len(positions)) if langs is None or not needs_multilingual(langs[k])]
+    ranked = [positions[k] for k in keep]
+    queries = [q for q in (batch.queries[i] for i in ranked) if q is not None]
     extra = [
-        (i, q, a.claim_query)
-        for i, (q, a) in enumerate(zip(batch.queries, analyses or [], strict=False))
-        if q is not None and a.claim_query
+        (i, q, analyses[i].claim_query)
+        for i, q in zip(ranked, queries, strict=True)
+        if analyses is not None and analyses[i].claim_query
     ]
     embedded = batch.embedded
+    if len(keep) < len(positions):
+        context = {new: embedded.context[old] for new, old in enumerate(keep) if old in embedded.context}
+        embedded = Embedded(embedded.embeddings[keep], context)
     if extra:
         queries = queries + [Query(q.id, text, q.date) for _, q, text in extra]
         embedded = Embedded(
@@ -288,11 +295,9 @@ def _search(
             embedded.context,
         )
     found = retriever.search(queries, top_k, embedded) if queries else []
-    out = {
-        i: (q.text, hits)
-        for i, q, hits in zip(positions, queries[: len(positions)], found[: len(positions)], strict=True)
-    }
-    for (i, _, text), hits in zip(extra, found[len(positions) :], strict=True):
+    out: dict[int, tuple[str, list[Hit]]] = {i: ("", []) for i in positions}
+    out |= {i: (q.text, hits) for i, q, hits in zip(ranked, queries[: len(ranked)], found[: len(ranked)], strict=True)}
+    for (i, _, text), hits in zip(extra, found[len(ranked) :], strict=True):
         if hits and (not out[i][1] or sureness(hits[0]) > sureness(out[i][1][0])):
             out[i] = (text, hits)
     if multilingual is None or batch.query_langs is None or batch.ml_embeddings is None:
