@@ -176,3 +176,22 @@ def test_the_real_large_extra_when_installed(monkeypatch: pytest.MonkeyPatch, tm
     assert (got / "model.safetensors").stat().st_size == 437_971_872
     assert json.loads((got / "meta.json").read_text())["checksums"]["model.safetensors"] == spec.weights_sha256
     assert json.loads((got / "modules.json").read_text())  # a sentence-transformers folder
+
+
+def test_a_model_whose_int8_export_disagrees_runs_as_float32_onnx(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    parts = _split_zip(tmp_path, _model_entries())
+    spec = _spec(int8_ok=False)
+    root = tmp_path / "cache"
+    monkeypatch.setenv("CLAIMWATCH_CACHE_DIR", str(root))
+    monkeypatch.setitem(split_model.SPLIT_MODELS, "fake-model", spec)
+    monkeypatch.setattr(split_model, "part_paths", lambda _spec: parts)
+    split_model.cached_materialise.cache_clear()
+    try:
+        enc = encoder_mod.Encoder("fake-model", backend="onnx-int8")  # nothing loads before encode()
+        assert enc.backend == "onnx" and enc.name == "fake-model (test) [onnx]"
+        assert enc.source == str(model_dir(spec, root))
+        assert encoder_mod.Encoder("fake-model", backend="torch").backend == "torch"
+    finally:
+        split_model.cached_materialise.cache_clear()

