@@ -1,6 +1,6 @@
 """Claim-retrieval quality on CheckThat! 2A and 2B, for the shipped model and the v1 fusion baseline.
 
-    python benchmarks/retrieval_quality.py [--datasets ../shared/datasets] [--retrieval-model DIR]
+    python benchmarks/retrieval_quality.py [--datasets ../shared/datasets] [--retrieval-model DIR] [--model NAME]
 
 The same code path as `claimwatch eval retrieval`. Splits: 2A dev and dev-test (CT2022; dev-test
 = CT2021 2A test), 2B dev (CT2021/22). Final test splits are not used (they are held out).
@@ -26,6 +26,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--datasets", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
     ap.add_argument("--retrieval-model", default="")
+    ap.add_argument("--model", default="", help="encoder (default: the bundled MiniLM), e.g. all-mpnet-base-v2")
     args = ap.parse_args()
     a = args.datasets / "clef2022-checkthat-task2a-tweets-snopes"
     b = args.datasets / "clef2021-2022-checkthat-task2b-debates-politifact"
@@ -58,7 +59,7 @@ def main() -> None:
             DEBATE_CONTEXT,
         ),
     ]
-    encoder = Encoder()
+    encoder = Encoder(args.model or None)
     model = load_model(args.retrieval_model, encoder.name)
     out = {}
     for name, vclaims, queries, qrels, negatives, context in splits:

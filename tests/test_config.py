@@ -29,6 +29,7 @@ OTHER = {
     "index_dir": "idx",
     "topics": "topics.yaml",
     "checkworthiness_model": "none",
+    "multilingual_model": "use-multilingual-v3",
 }
 
 

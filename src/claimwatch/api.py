@@ -49,6 +49,7 @@ from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex, IndexStats
 from claimwatch.claims.language import DETECTOR
 from claimwatch.claims.match import MatchReport, match_posts, score_topics
+from claimwatch.claims.multilingual import MultilingualSearch
 from claimwatch.claims.rerank import RetrievalModel, load_model
 from claimwatch.claims.retrieval import Retriever
 from claimwatch.claims.text import clean_query
@@ -364,7 +365,16 @@ class Workspace(Tools):
         return index, self.index_stats
 
     def build_index(self, show_progress: bool = False) -> IndexStats:
-        return self._sync_index(show_progress)[1]
+        index, stats = self._sync_index(show_progress)
+        self.multilingual(index)  # built (or brought up to date) with the main index
+        return stats
+
+    def multilingual(self, index: ClaimIndex) -> MultilingualSearch | None:
+        """The multilingual index beside ``index`` when the multilingual_model setting names one."""
+        name = self.settings.multilingual_model.strip()
+        if not name or name.lower() == "none":
+            return None
+        return MultilingualSearch.build(index, encoder=Encoder(name, backend=self.settings.encoder_backend))
 
     def load_index(self) -> ClaimIndex:
         """The index, updated first when fact-checks changed or the files are corrupt or for another model."""
@@ -395,15 +405,17 @@ class Workspace(Tools):
         progress: Callable[[int, int], None] | None = None,
     ) -> MatchReport:
         analyser = self.analyser(topics)  # a bad topic file fails here, before any work
+        retriever = self.retriever()
         return match_posts(
             self.engine,
-            self.retriever(),
+            retriever,
             top_k=top_k or self.settings.top_k,
             threshold=self.settings.threshold if threshold is None else threshold,
             min_confidence=self.settings.min_confidence if min_confidence is None else min_confidence,
             rematch=rematch,
             analyser=analyser,
             progress=progress,
+            multilingual=self.multilingual(retriever.index),
         )
 
     def score_topics(self, topics: str | Path | TopicSet, progress: Callable[[int, int], None] | None = None) -> int:

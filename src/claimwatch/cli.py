@@ -105,8 +105,17 @@ ModelOpt = Annotated[
     typer.Option(
         "--model",
         help="The sentence encoder: a sentence-transformers "
-        "model path or cached name (default: the model setting, "
+        "model path or cached name, or all-mpnet-base-v2 (the 'large' extra) or use-multilingual-v3 "
+        "(the 'multilingual' extra) (default: the model setting, "
         "CLAIMWATCH_MODEL, else the bundled all-MiniLM-L6-v2).",
+    ),
+]
+MultilingualOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--multilingual-model",
+        help="Encoder for posts and fact-checks not in English, e.g. use-multilingual-v3 (the 'multilingual' "
+        "extra), or 'none' (default: the multilingual_model setting, CLAIMWATCH_MULTILINGUAL_MODEL, else none).",
     ),
 ]
 CwModelOpt = Annotated[
@@ -490,9 +499,9 @@ def ingest_labels(
 
 
 @app.command()
-def index(db: DbOpt = None, model: ModelOpt = None) -> None:
+def index(db: DbOpt = None, model: ModelOpt = None, multilingual_model: MultilingualOpt = None) -> None:
     """Build or update the search index over all fact-checks (only new or edited ones are encoded)."""
-    ws = _open(db, model=model)
+    ws = _open(db, model=model, multilingual_model=multilingual_model)
     with _user_errors(), _progress() as prog:
         prog.add_task("encoding fact-checks", total=None)
         st = ws.build_index(show_progress=err.is_terminal)
@@ -528,11 +537,18 @@ def match(
         ),
     ] = None,
     cw_model: CwModelOpt = None,
+    multilingual_model: MultilingualOpt = None,
 ) -> None:
     """Propose fact-checks for posts not yet matched against the current index; store each post's
     language, check-worthiness, claim sentence and topics."""
     ws = _open(
-        db, model=model, threshold=threshold, top_k=top_k, min_confidence=min_confidence, checkworthiness_model=cw_model
+        db,
+        model=model,
+        threshold=threshold,
+        top_k=top_k,
+        min_confidence=min_confidence,
+        checkworthiness_model=cw_model,
+        multilingual_model=multilingual_model,
     )
     with _user_errors(), _progress() as prog:
         task = prog.add_task("matching posts", total=None)

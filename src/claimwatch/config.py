@@ -56,6 +56,9 @@ class Settings:
     topics: str = ""
     #: check-worthiness model directory; empty = the shipped one; "none" = do not score
     checkworthiness_model: str = ""
+    #: multilingual encoder for posts and fact-checks not in English (e.g. use-multilingual-v3,
+    #: the 'multilingual' extra); empty or "none" = English path only
+    multilingual_model: str = ""
 
     def with_overrides(self, **kw: Any) -> Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})

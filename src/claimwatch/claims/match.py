@@ -30,7 +30,9 @@ from claimwatch.claims.analyse import Embedded as AnalysisEmbedded
 from claimwatch.claims.docs import Query
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.index import ClaimIndex, tokenize
-from claimwatch.claims.language import Detected
+from claimwatch.claims.language import Detected, detect_languages
+from claimwatch.claims.multilingual import METHOD as MULTILINGUAL_METHOD
+from claimwatch.claims.multilingual import MultilingualSearch, needs_multilingual, sureness
 from claimwatch.claims.retrieval import STREAM_BATCH as BATCH
 from claimwatch.claims.retrieval import Embedded, Hit, Retriever
 from claimwatch.claims.text import clean_query, skip_reason
@@ -66,8 +68,10 @@ class MatchReport:
         )
 
 
-def _proposed(hit: Hit, rank: int, retriever: Retriever, threshold: float, min_confidence: float) -> bool:
-    if retriever.model is not None and retriever.model.calibration is not None:
+def _proposed(
+    hit: Hit, rank: int, retriever: Retriever, threshold: float, min_confidence: float, multilingual: bool = False
+) -> bool:
+    if multilingual or (retriever.model is not None and retriever.model.calibration is not None):
         return rank == 1 and hit.confidence is not None and hit.confidence >= min_confidence
     return hit.score >= threshold
 
@@ -82,36 +86,40 @@ def match_posts(
     rematch: bool = False,
     analyser: Analyser | None = None,
     progress: Callable[[int, int], None] | None = None,
+    multilingual: MultilingualSearch | None = None,
 ) -> MatchReport:
     """Match every collected post not yet matched against this index version.
 
     Posts with no matchable text (media-only, only links or handles) are recorded as
     skipped with the reason, not treated as errors. With an ``analyser``, each post's
     language, check-worthiness, claim sentence and topics are stored from the same
-    encoder pass, and a long post's claim sentence is matched as a second query.
+    encoder pass, and a long post's claim sentence is matched as a second query. With
+    ``multilingual``, posts are routed by language (see :mod:`claimwatch.claims.multilingual`).
     """
     index = retriever.index
-    report = MatchReport(index.version, retriever.method)
+    # The multilingual index is part of what a match was made with: turning it on re-matches.
+    version = index.version if multilingual is None else f"{index.version}+{multilingual.index.version}"
+    report = MatchReport(version, retriever.method)
     with engine.connect() as conn:
-        todo = repo.posts_to_match(conn, index.version, rematch, MAX_MATCH_CHARS)
+        todo = repo.posts_to_match(conn, version, rematch, MAX_MATCH_CHARS)
     report.posts_considered = len(todo)
     chunks = [todo[start : start + BATCH] for start in range(0, len(todo), BATCH)]
     done = 0
     encoder, workers = retriever.stream_encoder()
-    for chunk, batch in overlapped(chunks, lambda c: _embed(c, retriever, encoder, analyser), workers):
+    for chunk, batch in overlapped(chunks, lambda c: _embed(c, retriever, encoder, analyser, multilingual), workers):
         analyses = (
             analyser.analyse(batch.posts, batch.post_embeddings(), batch.analysis_embeddings, batch.langs)
             if analyser
             else None
         )
-        hits = _search(retriever, batch, analyses, top_k)
+        hits = _search(retriever, batch, analyses, top_k, multilingual)
 
-        def proposed(h: Hit, rank: int) -> bool:
-            return _proposed(h, rank, retriever, threshold, min_confidence)
+        def proposed(h: Hit, rank: int, routed: bool) -> bool:
+            return _proposed(h, rank, retriever, threshold, min_confidence, routed)
 
         with writing(engine) as conn:
             written = _write_chunk(
-                conn, chunk, batch.reasons, hits, analyses, analyser, retriever.method, index, proposed
+                conn, chunk, batch.reasons, hits, analyses, analyser, retriever.method, index, version, proposed
             )
         report.proposals += written.proposals
         report.posts_matched += written.posts_matched
@@ -135,12 +143,13 @@ def _write_chunk(
     conn: sa.Connection,
     chunk: list[Any],
     reasons: list[str | None],
-    hits: dict[int, tuple[str, list[Hit]]],
+    hits: dict[int, tuple[str, list[Hit], bool]],
     analyses: list[Analysis] | None,
     analyser: Analyser | None,
     method: str,
     index: ClaimIndex,
-    proposed: Callable[[Hit, int], bool],
+    version: str,
+    proposed: Callable[[Hit, int, bool], bool],
 ) -> _Written:
     """Store one chunk's matches, skip reasons and analysis, for posts whose text is still the
     one that was matched (their rows stay locked until commit, so an edit waits or is seen)."""
@@ -152,9 +161,9 @@ def _write_chunk(
             why = why if same else TEXT_CHANGED
             out.skipped[why] = out.skipped.get(why, 0) + 1
             if same:
-                repo.set_match_state(conn, row.id, index.version, why)
+                repo.set_match_state(conn, row.id, version, why)
             continue
-        query, post_hits = hits[pos]
+        query, post_hits, routed = hits[pos]
         cands = [
             repo.CandidateRow(
                 int(h.doc_id),
@@ -162,11 +171,11 @@ def _write_chunk(
                 round(h.score, 6),
                 _evidence(query, index.docs[h.row].claim, h, row.text_length),
                 None if h.confidence is None else round(h.confidence, 4),
-                proposed(h, rank),
+                proposed(h, rank, routed),
             )
             for rank, h in enumerate(post_hits, start=1)
         ]
-        out.proposals += repo.write_matches(conn, row.id, cands, method, index.version)
+        out.proposals += repo.write_matches(conn, row.id, cands, MULTILINGUAL_METHOD if routed else method, version)
         out.posts_matched += 1
     if analyser and analyses is not None:
         _store_analysis(
@@ -188,6 +197,9 @@ class _Batch:
     posts: list[PostText]
     analysis_embeddings: AnalysisEmbedded
     langs: list[Detected]
+    #: the multilingual path's view: each query's language and USE embedding (None when off)
+    query_langs: list[str] | None = None
+    ml_embeddings: np.ndarray | None = None
     _offsets: list[int] | None = field(default=None, init=False, repr=False)
 
     def positions(self) -> list[int]:
@@ -214,32 +226,68 @@ def _queries(chunk: list[Any]) -> tuple[list[Query | None], list[str | None]]:
     return queries, reasons
 
 
-def _embed(chunk: list[Any], retriever: Retriever, encoder: Encoder, analyser: Analyser | None) -> _Batch:
+def _embed(
+    chunk: list[Any],
+    retriever: Retriever,
+    encoder: Encoder,
+    analyser: Analyser | None,
+    multilingual: MultilingualSearch | None = None,
+) -> _Batch:
     """Everything about a chunk that needs no store and releases the GIL: runs a chunk ahead."""
     queries, reasons = _queries(chunk)
     embedded = retriever.embed([q for q in queries if q is not None], encoder)
     if analyser is None:  # sentences and languages only feed the analysis
-        return _Batch(queries, reasons, embedded, [], AnalysisEmbedded(np.zeros((0, 0), np.float32)), [])
-    posts = [prepare(row.text or "", None if q is None else q.text) for row, q in zip(chunk, queries, strict=True)]
-    return _Batch(queries, reasons, embedded, posts, analyser.embed(posts, encoder), analyser.languages(posts))
+        batch = _Batch(queries, reasons, embedded, [], AnalysisEmbedded(np.zeros((0, 0), np.float32)), [])
+    else:
+        posts = [prepare(row.text or "", None if q is None else q.text) for row, q in zip(chunk, queries, strict=True)]
+        batch = _Batch(queries, reasons, embedded, posts, analyser.embed(posts, encoder), analyser.languages(posts))
+    if multilingual is not None:
+        _embed_multilingual(batch, multilingual)
+    return batch
+
+
+def _embed_multilingual(batch: _Batch, multilingual: MultilingualSearch) -> None:
+    """Each query's language (the analysis's when there is one) and its USE embedding where needed."""
+    texts = [q.text for q in batch.queries if q is not None]
+    if batch.langs:
+        langs = [batch.langs[i].lang for i in batch.positions()]
+    else:
+        langs = [d.lang for d in detect_languages(texts)]
+    needed = multilingual.posts_needing_embeddings(langs)
+    emb = np.zeros((len(texts), multilingual.index.embeddings.shape[1]), dtype=np.float32)
+    if needed:
+        emb[needed] = multilingual.encoder.encode([texts[i] for i in needed])
+    batch.query_langs, batch.ml_embeddings = langs, emb
 
 
 def _search(
-    retriever: Retriever, batch: _Batch, analyses: list[Analysis] | None, top_k: int
-) -> dict[int, tuple[str, list[Hit]]]:
-    """Hits per post position, with the query text that produced them.
+    retriever: Retriever,
+    batch: _Batch,
+    analyses: list[Analysis] | None,
+    top_k: int,
+    multilingual: MultilingualSearch | None = None,
+) -> dict[int, tuple[str, list[Hit], bool]]:
+    """Hits per post position, with the query text that produced them and whether they came from
+    the multilingual path.
 
     A claim sentence is searched as well; the post keeps whichever query's top hit is surer
     (the calibrated confidence, else the score).
     """
     positions = batch.positions()
-    queries = [q for q in batch.queries if q is not None]
+    # A post in another language is ranked by the multilingual index alone: it skips English ranking.
+    langs = batch.query_langs if multilingual is not None else None
+    keep = [k for k in range(len(positions)) if langs is None or not needs_multilingual(langs[k])]
+    ranked = [positions[k] for k in keep]
+    queries = [q for q in (batch.queries[i] for i in ranked) if q is not None]
     extra = [
-        (i, q, a.claim_query)
-        for i, (q, a) in enumerate(zip(batch.queries, analyses or [], strict=False))
-        if q is not None and a.claim_query
+        (i, q, analyses[i].claim_query)
+        for i, q in zip(ranked, queries, strict=True)
+        if analyses is not None and analyses[i].claim_query
     ]
     embedded = batch.embedded
+    if len(keep) < len(positions):
+        context = {new: embedded.context[old] for new, old in enumerate(keep) if old in embedded.context}
+        embedded = Embedded(embedded.embeddings[keep], context)
     if extra:
         queries = queries + [Query(q.id, text, q.date) for _, q, text in extra]
         embedded = Embedded(
@@ -247,18 +295,18 @@ def _search(
             embedded.context,
         )
     found = retriever.search(queries, top_k, embedded) if queries else []
-    out = {
-        i: (q.text, hits)
-        for i, q, hits in zip(positions, queries[: len(positions)], found[: len(positions)], strict=True)
-    }
-    for (i, _, text), hits in zip(extra, found[len(positions) :], strict=True):
-        if hits and (not out[i][1] or _sureness(hits[0]) > _sureness(out[i][1][0])):
+    out: dict[int, tuple[str, list[Hit]]] = {i: ("", []) for i in positions}
+    out |= {i: (q.text, hits) for i, q, hits in zip(ranked, queries[: len(ranked)], found[: len(ranked)], strict=True)}
+    for (i, _, text), hits in zip(extra, found[len(ranked) :], strict=True):
+        if hits and (not out[i][1] or sureness(hits[0]) > sureness(out[i][1][0])):
             out[i] = (text, hits)
-    return out
-
-
-def _sureness(hit: Hit) -> float:
-    return hit.confidence if hit.confidence is not None else hit.score
+    if multilingual is None or batch.query_langs is None or batch.ml_embeddings is None:
+        return {i: (text, hits, False) for i, (text, hits) in out.items()}
+    routed = multilingual.route(batch.query_langs, [out[i][1] for i in positions], batch.ml_embeddings, top_k)
+    return {
+        i: (batch.queries[i].text if ml else out[i][0], hits, ml)  # type: ignore[union-attr]
+        for i, (hits, ml) in zip(positions, routed, strict=True)
+    }
 
 
 def _store_analysis(conn: sa.Connection, chunk: list[Any], analyses: list[Analysis], analyser: Analyser) -> None:
