@@ -203,6 +203,16 @@ class Tools:
 
         return train(datasets, out, self.encoder, log=log)
 
+    def cv_retrieval(
+        self, datasets: Path, *, folds: int = 5, group_by_gold: bool = True, log: Callable[[str], None] = print
+    ) -> list[Any]:
+        """Grouped k-fold CV of the re-ranker's feature sets over all labelled 2A+2B queries (no
+        model written): a list of training.selection.CVResult."""
+        from claimwatch.training.selection import FEATURE_SETS, cross_validate, labelled_queries
+
+        queries = labelled_queries(datasets, self.encoder, log=log)
+        return cross_validate(queries, FEATURE_SETS, k=folds, group_by_gold=group_by_gold, log=log)
+
     def train_encoder(
         self, datasets: Path, out: Path, *, epochs: int = 1, log: Callable[[str], None] = print
     ) -> dict[str, Any]:
