@@ -90,3 +90,14 @@ def test_cached_candidates_round_trip(tmp_path: Path) -> None:
         (q.task, q.split, q.query_id, q.doc_ids, q.gold) for q in qs
     ]
     assert all(np.array_equal(a.features, b.features) for a, b in zip(back, qs, strict=True))
+
+
+def test_cli_cv_and_training_options_are_checked_in_one_line(tmp_path: Path) -> None:
+    from test_cli import run
+
+    code, _, err = run("train", "retrieval", "--datasets", str(tmp_path))
+    assert code != 0 and "give --out" in err and "--cv" in err
+    code, _, err = run("train", "retrieval", "--datasets", str(tmp_path), "--cv", "--out", str(tmp_path / "m"))
+    assert code != 0 and "--cv writes no model" in err and not (tmp_path / "m").exists()
+    code, _, err = run("train", "retrieval", "--datasets", str(tmp_path), "--cv")
+    assert code != 0 and "vclaims.jsonl not found" in err and "Traceback" not in err
