@@ -74,6 +74,7 @@ from claimwatch.verdicts import VerdictTable
 
 if TYPE_CHECKING:
     from claimwatch.evaluation.retrieval import OpenWorld, RetrievalRun
+    from claimwatch.training.selection import CVResult
 
 __all__ = ["DecisionConflict", "Tools", "UnknownMatch", "Workspace", "open", "tools"]
 
@@ -205,9 +206,9 @@ class Tools:
 
     def cv_retrieval(
         self, datasets: Path, *, folds: int = 5, group_by_gold: bool = True, log: Callable[[str], None] = print
-    ) -> list[Any]:
+    ) -> list[CVResult]:
         """Grouped k-fold CV of the re-ranker's feature sets over all labelled 2A+2B queries (no
-        model written): a list of training.selection.CVResult."""
+        model written)."""
         from claimwatch.training.selection import FEATURE_SETS, cross_validate, labelled_queries
 
         queries = labelled_queries(datasets, self.encoder, log=log)
