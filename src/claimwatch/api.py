@@ -74,6 +74,7 @@ from claimwatch.verdicts import VerdictTable
 
 if TYPE_CHECKING:
     from claimwatch.evaluation.retrieval import OpenWorld, RetrievalRun
+    from claimwatch.training.selection import CVResult
 
 __all__ = ["DecisionConflict", "Tools", "UnknownMatch", "Workspace", "open", "tools"]
 
@@ -202,6 +203,16 @@ class Tools:
         from claimwatch.training.retrieval import train
 
         return train(datasets, out, self.encoder, log=log)
+
+    def cv_retrieval(
+        self, datasets: Path, *, folds: int = 5, group_by_gold: bool = True, log: Callable[[str], None] = print
+    ) -> list[CVResult]:
+        """Grouped k-fold CV of the re-ranker's feature sets over all labelled 2A+2B queries (no
+        model written)."""
+        from claimwatch.training.selection import FEATURE_SETS, cross_validate, labelled_queries
+
+        queries = labelled_queries(datasets, self.encoder, log=log)
+        return cross_validate(queries, FEATURE_SETS, k=folds, group_by_gold=group_by_gold, log=log)
 
     def train_encoder(
         self, datasets: Path, out: Path, *, epochs: int = 1, log: Callable[[str], None] = print

@@ -1283,11 +1283,48 @@ def eval_retrieval(
 def train_retrieval(
     datasets: DatasetsOpt,
     out: Annotated[
-        Path, typer.Option(help="Where the model goes; point --retrieval-model or CLAIMWATCH_RETRIEVAL_MODEL at it.")
-    ],
+        Path | None,
+        typer.Option(help="Where the model goes; point --retrieval-model or CLAIMWATCH_RETRIEVAL_MODEL at it."),
+    ] = None,
     model: ModelOpt = None,
+    cv: Annotated[
+        bool,
+        typer.Option(
+            "--cv",
+            help="Instead of training: compare the re-ranker's feature sets by grouped k-fold cross-validation "
+            "over all labelled 2A+2B queries (train and dev) and print held-out MAP@5 per task; writes no model.",
+        ),
+    ] = False,
+    folds: Annotated[int, typer.Option(min=2, help="With --cv: the number of folds.")] = 5,
+    by_query: Annotated[
+        bool,
+        typer.Option(
+            "--by-query",
+            help="With --cv: fold by query alone (default: queries sharing a gold claim stay in one fold).",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Train the re-ranker on CheckThat! 2A+2B train and calibrate it on their dev sets (seeded)."""
+    if cv:
+        if out is not None:
+            _fail("--cv writes no model; drop --out (or --cv to train one)")
+        with _user_errors():
+            results = _tools(model=model).cv_retrieval(datasets, folds=folds, group_by_gold=not by_query, log=_log)
+        if as_json:
+            print(json.dumps([asdict(r) for r in results]))
+            return
+        t = Table(title=f"re-ranker, {folds}-fold CV by {'query' if by_query else 'gold-claim group'} (seed 13)")
+        tasks = sorted({name for r in results for name in r.tasks})
+        t.add_column("feature set")
+        for name in tasks:
+            t.add_column(f"{name} MAP@5 ± fold std", justify="right")
+        for r in results:
+            t.add_row(r.features, *(f"{r.tasks[n].map5:.4f} ± {r.tasks[n].fold_std:.4f}" for n in tasks))
+        console.print(t)
+        return
+    if out is None:
+        _fail("give --out (where the model goes), or --cv to compare feature sets without training")
     _check_out(out, "--out")
     with _user_errors():
         meta = _tools(model=model).train_retrieval(datasets, out, log=_log)

@@ -145,31 +145,44 @@ class RetrievalModel:
         return cls(booster, calibration, meta)
 
 
-def train_ranker(features: list[np.ndarray], labels: list[np.ndarray], seed: int = 13) -> Any:
-    """LambdaMART over groups (one per query); deterministic for a fixed seed."""
+#: LambdaMART settings of the shipped re-ranker; model selection (training.selection) varies them.
+RANKER_PARAMS: dict[str, Any] = {
+    "objective": "lambdarank",
+    "metric": "map",
+    "eval_at": [5],
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambdarank_truncation_level": 20,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 1,
+    "verbose": -1,
+}
+RANKER_ROUNDS = 300
+
+
+def train_ranker(
+    features: list[np.ndarray],
+    labels: list[np.ndarray],
+    seed: int = 13,
+    *,
+    feature_names: tuple[str, ...] = FEATURE_NAMES,
+    params: dict[str, Any] | None = None,
+    rounds: int = RANKER_ROUNDS,
+) -> Any:
+    """LambdaMART over groups (one per query); deterministic for a fixed seed. ``feature_names``
+    names the columns of ``features`` (a subset of FEATURE_NAMES when selecting features) and
+    ``params`` overrides RANKER_PARAMS."""
     import lightgbm
 
     X = np.vstack(features)
     y = np.concatenate(labels)
-    params = {
-        "objective": "lambdarank",
-        "metric": "map",
-        "eval_at": [5],
-        "learning_rate": 0.05,
-        "num_leaves": 15,
-        "min_data_in_leaf": 20,
-        "feature_fraction": 0.8,
-        "bagging_fraction": 0.8,
-        "bagging_freq": 1,
-        "lambdarank_truncation_level": 20,
-        "seed": seed,
-        "deterministic": True,
-        "force_row_wise": True,
-        "num_threads": 1,
-        "verbose": -1,
-    }
-    data = lightgbm.Dataset(X, y, group=[len(g) for g in labels], feature_name=list(FEATURE_NAMES))
-    return lightgbm.train(params, data, num_boost_round=300)
+    data = lightgbm.Dataset(X, y, group=[len(g) for g in labels], feature_name=list(feature_names))
+    return lightgbm.train({**RANKER_PARAMS, "seed": seed, **(params or {})}, data, num_boost_round=rounds)
 
 
 _CONFIDENCE_PARAMS = {

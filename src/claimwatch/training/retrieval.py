@@ -57,6 +57,19 @@ class TaskFiles:
     dev_qrels: Path
     context_window: int = 0
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.vclaims, self.queries, self.train_qrels, self.dev_qrels)
+
+
+def require_files(files: list[Path]) -> None:
+    for f in files:
+        if not f.is_file():
+            raise FileNotFoundError(
+                f"{f} not found: `train retrieval` needs the CLEF CheckThat! data "
+                "(https://gitlab.com/checkthat_lab) in the layout of ../shared/datasets"
+            )
+
 
 def checkthat_tasks(datasets: Path) -> list[TaskFiles]:
     a = datasets / "clef2022-checkthat-task2a-tweets-snopes"
@@ -97,15 +110,59 @@ def no_claim_posts(path: Path, limit: int | None = None) -> list[Query]:
     return out
 
 
-def _labelled(
-    retriever: Retriever, queries: list[Query], qrels: dict[str, set[str]]
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    feats, labels = [], []
-    for q, cand in zip(queries, retriever.candidates(clean_queries(queries)), strict=True):
-        ids = [retriever.index.docs[r].id for r in cand.rows]
-        feats.append(cand.features)
-        labels.append(np.array([1 if i in qrels[q.id] else 0 for i in ids], dtype=np.int32))
-    return feats, labels
+@dataclass(frozen=True)
+class LabelledCandidates:
+    """One labelled query's stage-1 candidates: their claim ids and feature rows, and the query's
+    gold claims (some may be missing from the candidates: MAP counts them all)."""
+
+    task: str
+    split: str
+    query_id: str
+    doc_ids: tuple[str, ...]
+    features: np.ndarray
+    gold: frozenset[str]
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([1 if i in self.gold else 0 for i in self.doc_ids], dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class LoadedTask:
+    """A task's claim index, its queries by id and its train and dev qrels."""
+
+    files: TaskFiles
+    index: ClaimIndex
+    queries: dict[str, Query]
+    qrels: dict[str, dict[str, set[str]]]
+
+    def labelled(self, split: str) -> list[Query]:
+        """The queries of ``split`` ("train" or "dev") that have qrels, in id order."""
+        return [self.queries[q] for q in sorted(self.qrels[split]) if q in self.queries]
+
+
+def load_task(t: TaskFiles, encoder: Encoder) -> LoadedTask:
+    index = cached_index(checkthat.load_vclaims(t.vclaims), encoder)
+    queries = {q.id: q for q in checkthat.load_queries(t.queries, t.context_window)}
+    qrels = {"train": checkthat.load_qrels(t.train_qrels), "dev": checkthat.load_qrels(t.dev_qrels)}
+    return LoadedTask(t, index, queries, qrels)
+
+
+def labelled_candidates(task: LoadedTask, split: str, encoder: Encoder) -> list[LabelledCandidates]:
+    """Candidates and features of ``split``'s queries, as the re-ranker is trained on them."""
+    retriever = Retriever(task.index, encoder)
+    queries, qrels = task.labelled(split), task.qrels[split]
+    return [
+        LabelledCandidates(
+            task.files.name,
+            split,
+            q.id,
+            tuple(task.index.docs[r].id for r in cand.rows),
+            cand.features,
+            frozenset(qrels[q.id]),
+        )
+        for q, cand in zip(queries, retriever.candidates(clean_queries(queries)), strict=True)
+    ]
 
 
 def _top1(
@@ -148,31 +205,23 @@ def train(datasets: Path, out: Path, encoder: Encoder, *, log: Callable[[str], N
     debate_negatives_file = (
         datasets / "clef2024-checkthat-task1-checkworthiness-en" / "CT24_checkworthy_english_train.fixed.tsv"
     )
-    for f in [p for t in tasks for p in (t.vclaims, t.queries, t.train_qrels, t.dev_qrels)] + [
-        negatives_file,
-        debate_negatives_file,
-    ]:
-        if not f.is_file():
-            raise FileNotFoundError(
-                f"{f} not found: `train retrieval` needs the CLEF CheckThat! data "
-                "(https://gitlab.com/checkthat_lab) in the layout of ../shared/datasets"
-            )
+    require_files([p for t in tasks for p in t.files] + [negatives_file, debate_negatives_file])
     indexes: dict[str, ClaimIndex] = {}
     dev_sets: dict[str, tuple[list[Query], dict[str, set[str]]]] = {}
     feats: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     for t in tasks:
         log(f"{t.name}: indexing {t.vclaims.name}")
-        indexes[t.name] = cached_index(checkthat.load_vclaims(t.vclaims), encoder)
-        queries = {q.id: q for q in checkthat.load_queries(t.queries, t.context_window)}
-        train_qrels = checkthat.load_qrels(t.train_qrels)
-        dev_qrels = checkthat.load_qrels(t.dev_qrels)
-        train_q = [queries[q] for q in sorted(train_qrels) if q in queries]
-        dev_sets[t.name] = ([queries[q] for q in sorted(dev_qrels) if q in queries], dev_qrels)
-        f, lab = _labelled(Retriever(indexes[t.name], encoder), train_q, train_qrels)
-        feats += f
-        labels += lab
-        log(f"{t.name}: {len(train_q)} train queries, gold among candidates for {sum(int(x.any()) for x in lab)}")
+        task = load_task(t, encoder)
+        indexes[t.name] = task.index
+        dev_sets[t.name] = (task.labelled("dev"), task.qrels["dev"])
+        labelled = labelled_candidates(task, "train", encoder)
+        feats += [c.features for c in labelled]
+        labels += [c.labels for c in labelled]
+        log(
+            f"{t.name}: {len(labelled)} train queries, gold among candidates for "
+            f"{sum(int(c.labels.any()) for c in labelled)}"
+        )
     booster = train_ranker(feats, labels, seed=SEED)
     model = RetrievalModel(booster, None, {})
     inputs: list[np.ndarray] = []
