@@ -12,8 +12,9 @@ sharing one common word overtake): both were features until issue 13 and moved c
 to 0.89 when 10,000 unrelated claims were added. The lexical strength is now ``query_coverage``
 (the share of the post's terms the claim contains), which depends on the pair alone; the BM25
 features left are relative to the best BM25 score for the post, which moves only when the new claim
-is the best lexical match. Grouped 5-fold cross-validation over 2A+2B train+dev gave the same
-MAP@5 either way (2A 0.9191 → 0.9183, 2B 0.6720 → 0.6723).
+is the best lexical match. 5-fold cross-validation over 2A+2B train+dev, folds by query, gave the
+same MAP@5 either way (2A 0.9191 → 0.9183, 2B 0.6720 → 0.6723); with folds that keep queries sharing
+a gold claim together (``train retrieval --cv``) ``query_coverage`` helps 2A and not 2B.
 """
 
 from __future__ import annotations
