@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from conftest import claimreview, page, post
+from queue_state import queue_state, rebuilt_queue
 
 import claimwatch
 from claimwatch.claims.encoder import Encoder, ModelNotFound
@@ -101,6 +102,11 @@ def test_match_proposes_paraphrases_and_skips_textless_posts(loaded: claimwatch.
     assert sorted(skipped) == ["no text (media-only post)", "only links, handles or hashtags"]
     # Matching again does nothing new: every post was matched against this index version.
     assert loaded.match().posts_considered == 0
+    # The matcher refreshes the review-queue rows once per chunk, not per post: what it leaves is
+    # what a rebuild makes, matched and skipped posts included.
+    with loaded.engine.connect() as conn:
+        kept = queue_state(conn)
+    assert kept == rebuilt_queue(loaded) and any(row["queue"] == "proposed" for row in kept[0])
 
 
 def test_analyst_decisions_survive_rematch(loaded: claimwatch.Workspace) -> None:

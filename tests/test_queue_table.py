@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from queue_state import queue_state, rebuilt_queue
 
 import claimwatch
 from claimwatch import records as r
-from claimwatch.store import db, queue_table, repo
+from claimwatch.store import db, repo
 from claimwatch.store import schema as s
 
 T0 = datetime(2024, 7, 1, tzinfo=UTC)
@@ -34,23 +35,6 @@ def _post(i: int, rng: random.Random, text: str | None = None, seen: datetime | 
         metrics=None if kind == r.PostKind.REPOST else r.MetricSnapshot(seen, views=views, likes=rng.randint(0, 9)),
         collected=rng.random() > 0.1,
     )
-
-
-def _state(conn: sa.Connection) -> tuple[list[dict], dict[str, int]]:
-    rows = queue_table.entries(conn)
-    queues = {row["queue"] for row in rows} | set(queue_table.REVIEW_QUEUES)
-    counts = {q: queue_table.count(conn, q) for q in sorted(queues | {"unchecked", "report", "unmatched"})}
-    return rows, counts
-
-
-def _rebuilt(ws: claimwatch.Workspace) -> tuple[list[dict], dict[str, int]]:
-    """The table as a rebuild makes it (rolled back: the store is left as it was)."""
-    with ws.engine.connect() as conn:
-        tx = conn.begin()
-        queue_table.rebuild(conn)
-        out = _state(conn)
-        tx.rollback()
-    return out
 
 
 def _operate(ws: claimwatch.Workspace, rng: random.Random, posts: dict[int, r.Post], fcs: list[int]) -> str:
@@ -158,8 +142,8 @@ def _check_random_writes(ws: claimwatch.Workspace, seed: int, steps: int) -> Non
         done.append(_operate(ws, rng, posts, fcs))
         if step % 10 == 9 or step == steps - 1:
             with ws.engine.connect() as conn:
-                kept = _state(conn)
-            assert kept == _rebuilt(ws), f"after {done}"
+                kept = queue_state(conn)
+            assert kept == rebuilt_queue(ws), f"after {done}"
             seen.update(q for q, n in kept[1].items() if n)
     # the mix reached every list, so the comparison covered each
     assert seen >= {"proposed", "candidate", "all", "decided", "unchecked", "report", "unmatched"}
@@ -260,7 +244,7 @@ def test_the_migration_backfills_what_the_writers_keep(tmp_path) -> None:
     fcs = _factchecks(ws, 3)
     _random_writes(ws, rng, fcs, 60)
     with ws.engine.connect() as conn:
-        kept = _state(conn)
+        kept = queue_state(conn)
         views = conn.execute(
             sa.select(s.Post.id, s.Post.views_latest, s.Post.views_latest_at).order_by(s.Post.id)
         ).all()
@@ -273,7 +257,7 @@ def test_the_migration_backfills_what_the_writers_keep(tmp_path) -> None:
     engine.dispose()
     ws = claimwatch.open(path)
     with ws.engine.connect() as conn:
-        assert _state(conn) == kept
+        assert queue_state(conn) == kept
         assert (
             conn.execute(sa.select(s.Post.id, s.Post.views_latest, s.Post.views_latest_at).order_by(s.Post.id)).all()
             == views

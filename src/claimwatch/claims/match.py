@@ -161,7 +161,7 @@ def _write_chunk(
             why = why if same else TEXT_CHANGED
             out.skipped[why] = out.skipped.get(why, 0) + 1
             if same:
-                repo.set_match_state(conn, row.id, version, why)
+                repo.set_match_state(conn, row.id, version, why, refresh=False)
             continue
         query, post_hits, routed = hits[pos]
         cands = [
@@ -175,7 +175,9 @@ def _write_chunk(
             )
             for rank, h in enumerate(post_hits, start=1)
         ]
-        out.proposals += repo.write_matches(conn, row.id, cands, MULTILINGUAL_METHOD if routed else method, version)
+        out.proposals += repo.write_matches(
+            conn, row.id, cands, MULTILINGUAL_METHOD if routed else method, version, refresh=False
+        )
         out.posts_matched += 1
     if analyser and analyses is not None:
         _store_analysis(
@@ -184,6 +186,8 @@ def _write_chunk(
             [a for a, same in zip(analyses, unchanged, strict=True) if same],
             analyser,
         )
+    # the chunk's queue rows once, after its matches and analysis (per post it cost a third of `match`)
+    repo.refresh_queue(conn, [row.id for row, same in zip(chunk, unchanged, strict=True) if same])
     return out
 
 
@@ -329,7 +333,7 @@ def _store_analysis(conn: sa.Connection, chunk: list[Any], analyses: list[Analys
             )
         )
         topic_rows += _topic_rows(row.id, a.topics, models["topics"], now)
-    repo.write_analysis(conn, rows)
+    repo.write_analysis(conn, rows, refresh=False)  # _write_chunk refreshes the queue rows after
     if analyser.topics is not None:
         repo.write_topics(conn, [row.id for row in chunk], topic_rows)
 

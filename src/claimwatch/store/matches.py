@@ -70,13 +70,20 @@ def current_text_hashes(conn: sa.Connection, post_ids: Sequence[int]) -> dict[in
 
 
 def write_matches(
-    conn: sa.Connection, post_id: int, candidates: Sequence[CandidateRow], method: str, index_version: str
+    conn: sa.Connection,
+    post_id: int,
+    candidates: Sequence[CandidateRow],
+    method: str,
+    index_version: str,
+    refresh: bool = True,
 ) -> int:
     """Replace a post's machine candidates; analyst decisions on its current text are kept as
     they are. A decision on an earlier text stays as history while the machine's view of the
     new text takes its status (``outdated`` when the machine no longer ranks the pair); so does a
     reopened match (its history is kept with it).
 
+    ``refresh=False``: the caller refreshes the post's queue rows itself, later in the same
+    transaction (the matcher does it once per chunk: one post at a time cost a third of `match`).
     Returns the number of proposals written.
     """
     decided = {
@@ -137,7 +144,7 @@ def write_matches(
         )
     if rows:
         conn.execute(sa.insert(s.Match), rows)
-    set_match_state(conn, post_id, index_version, None)
+    set_match_state(conn, post_id, index_version, None, refresh)
     return proposed
 
 
@@ -147,16 +154,21 @@ def machine_only() -> sa.ColumnElement[bool]:
     return sa.and_(s.Match.decision.is_(None), ~sa.exists().where(s.MatchDecision.match_id == s.Match.id))
 
 
-def set_match_state(conn: sa.Connection, post_id: int, index_version: str, skip_reason: str | None) -> None:
+def set_match_state(
+    conn: sa.Connection, post_id: int, index_version: str, skip_reason: str | None, refresh: bool = True
+) -> None:
     """Record that the post was matched (or skipped, and why) — the last write of a post's
-    matching, so the post's queue rows are refreshed here, after its matches changed."""
+    matching, so the post's queue rows are refreshed here, after its matches changed (unless the
+    caller does it for many posts at once: ``refresh=False``, then :func:`queue_table.refresh_posts`
+    before the transaction ends)."""
     conn.execute(sa.delete(s.MatchState).where(s.MatchState.post_id == post_id))
     conn.execute(
         sa.insert(s.MatchState).values(
             post_id=post_id, index_version=index_version, skip_reason=skip_reason, matched_at=s.utcnow()
         )
     )
-    queue_table.refresh_posts(conn, [post_id])
+    if refresh:
+        queue_table.refresh_posts(conn, [post_id])
 
 
 def matches_for_posts(

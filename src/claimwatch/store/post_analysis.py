@@ -17,13 +17,15 @@ from claimwatch.store.rows import StoredAnalysis, StoredTopic
 
 
 @retry_races
-def write_analysis(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Replace the stored analysis (language, check-worthiness, claim sentence) of these posts."""
+def write_analysis(conn: sa.Connection, rows: Sequence[dict[str, Any]], refresh: bool = True) -> None:
+    """Replace the stored analysis (language, check-worthiness, claim sentence) of these posts.
+    ``refresh=False``: the caller refreshes their queue rows later in the same transaction."""
     for chunk in chunks([row["post_id"] for row in rows]):
         conn.execute(sa.delete(s.PostAnalysis).where(s.PostAnalysis.post_id.in_(chunk)))
     if rows:
         conn.execute(sa.insert(s.PostAnalysis), list(rows))
-    queue_table.refresh_posts(conn, [row["post_id"] for row in rows])  # the dashboard's unchecked list
+    if refresh:
+        queue_table.refresh_posts(conn, [row["post_id"] for row in rows])  # the dashboard's unchecked list
 
 
 @retry_races

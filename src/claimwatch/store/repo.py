@@ -73,6 +73,7 @@ from claimwatch.store.posts import (
     upsert_posts,
 )
 from claimwatch.store.queue_table import count as queue_count
+from claimwatch.store.queue_table import refresh_posts as refresh_queue
 from claimwatch.store.queue_table import unchecked_ids
 from claimwatch.store.review import (
     DecisionConflict,
@@ -160,6 +161,7 @@ __all__ = [
     "posts_by_id",
     "posts_to_match",
     "queue_count",
+    "refresh_queue",
     "proposals_by_factcheck",
     "review_item",
     "review_queue",
