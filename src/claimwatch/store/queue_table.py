@@ -171,6 +171,17 @@ def lock_posts(conn: sa.Connection, post_ids: Iterable[int]) -> None:
         conn.execute(sa.select(s.Post.id).where(s.Post.id.in_(chunk)).order_by(s.Post.id).with_for_update()).all()
 
 
+def _insert(conn: sa.Connection, states: dict[int, _PostState]) -> dict[str, int]:
+    """Write these posts' rows; how many each list gained."""
+    rows = [row for post_id, p in states.items() for row in _rows(post_id, p)]
+    if rows:
+        conn.execute(sa.insert(E), rows)
+    added: dict[str, int] = {}
+    for row in rows:
+        added[row["queue"]] = added.get(row["queue"], 0) + 1
+    return added
+
+
 def refresh_posts(conn: sa.Connection, post_ids: Collection[int]) -> None:
     """Recompute the rows of these posts from the store, in the caller's transaction."""
     for chunk in chunks(sorted(set(post_ids))):
@@ -179,16 +190,7 @@ def refresh_posts(conn: sa.Connection, post_ids: Collection[int]) -> None:
             conn.execute(sa.select(E.queue, sa.func.count()).where(E.post_id.in_(chunk)).group_by(E.queue)).all()
         )
         conn.execute(sa.delete(E).where(E.post_id.in_(chunk)))
-        rows = [
-            row
-            for post_id, p in _states(conn, lambda col, chunk=chunk: col.in_(chunk)).items()
-            for row in _rows(post_id, p)
-        ]
-        if rows:
-            conn.execute(sa.insert(E), rows)
-        after: dict[str, int] = {}
-        for row in rows:
-            after[row["queue"]] = after.get(row["queue"], 0) + 1
+        after = _insert(conn, _states(conn, lambda col, chunk=chunk: col.in_(chunk)))
         deltas = [
             {"queue": q, "delta": after.get(q, 0) - before.get(q, 0)}
             for q in sorted(before.keys() | after.keys())
@@ -205,12 +207,9 @@ def rebuild(conn: sa.Connection, progress: bool = False) -> int:
     top = conn.scalar(sa.select(sa.func.max(s.Post.id))) or 0
     totals: dict[str, int] = {}
     for lo in range(0, top + 1, _RANGE):
-        states = _states(conn, lambda col, lo=lo: col.between(lo, lo + _RANGE - 1))
-        rows = [row for post_id, p in states.items() for row in _rows(post_id, p)]
-        if rows:
-            conn.execute(sa.insert(E), rows)
-        for row in rows:
-            totals[row["queue"]] = totals.get(row["queue"], 0) + 1
+        added = _insert(conn, _states(conn, lambda col, lo=lo: col.between(lo, lo + _RANGE - 1)))
+        for q, n in added.items():
+            totals[q] = totals.get(q, 0) + n
     if totals:
         conn.execute(sa.insert(s.ReviewQueueCount), [{"queue": q, "delta": n} for q, n in sorted(totals.items())])
     return sum(totals.values())
