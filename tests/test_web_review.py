@@ -12,10 +12,12 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from review_store import HOSTILE, PASSWORD, USERS, queue_folder, queue_template  # noqa: F401 - fixtures
 
 import claimwatch
+from claimwatch.store import schema as s
 from claimwatch.web import WebOptions, create_app
 from claimwatch.web.security import FailureLimit
 
@@ -151,7 +153,10 @@ def test_without_script_a_decision_posts_a_form_and_comes_back_to_the_queue(site
     assert f"match {item.match_id} rejected by you" in c.get("/review").text
     assert decide(c, 999999, "confirm", 0).status_code == 404
     bad = decide(c, item.match_id, "approve", None)
-    assert bad.status_code == 400 and "one of confirm, reject, reopen, choose" in bad.text
+    assert (
+        bad.status_code == 400
+        and "one of confirm, confirm:repeats, confirm:narrative, reject, reopen, choose" in bad.text
+    )
 
 
 def test_choose_confirms_a_candidate_and_rejects_the_proposal(site):
@@ -333,3 +338,27 @@ def test_user_token_and_study_changes_are_audited_with_who_made_them(site):
     ws.revoke_token(token_id, actor="ada")
     assert not ws.remove_user("nobody", actor="ada")
     assert len(ws.audit(limit=100)) == 3 + 5
+
+
+def test_confirm_as_narrative_only_from_the_card_and_the_api(site):
+    ws = site.state.workspace
+    item = ws.review_queue().items[0]
+    with ws.engine.begin() as conn:  # the matcher's label for the top match, as `claimwatch match` stores it
+        conn.execute(sa.update(s.Match).where(s.Match.id == item.match_id).values(relation="repeats"))
+    c = client(site, "analyst")
+    html = c.get("/review").text
+    assert "repeats the rated claim" in html and 'value="confirm:narrative"' in html
+    version = next(k.version for k in item.candidates if k.match_id == item.match_id)
+    res = decide(c, item.match_id, "confirm:narrative", version)
+    assert res.status_code == 200 and "shares the claim&#39;s narrative only" in res.text
+    assert ws.match_history(item.match_id)[-1].relation == "narrative"
+    assert decide(c, item.match_id, "reject:narrative", None).status_code == 400
+    other = ws.review_queue().items[0]
+    token = ws.create_token(USERS["analyst"], "relation test")
+    res = TestClient(site).post(
+        f"/api/v1/matches/{other.match_id}/decision",
+        json={"decision": "confirm", "relation": "narrative"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert res.status_code == 200, res.text
+    assert res.json()["relation"] == "narrative"

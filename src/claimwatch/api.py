@@ -519,10 +519,13 @@ class Workspace(Tools):
         by: str,
         note: str | None = None,
         expected_version: int | None = None,
+        relation: str | None = None,
     ) -> Decision:
         """Confirm (``confirmed``), reject (``rejected``) or reopen (``proposed``/``reopened``: the
         decision withdrawn, the match back to the machine's status) a match, appended to its
-        history with an audit entry, in one transaction.
+        history with an audit entry, in one transaction. A confirmation may say whether the post
+        ``repeats`` the rated claim or shares its ``narrative`` only (``relation``; None keeps the
+        machine's label).
 
         ``expected_version``: the match version the analyst reviewed (``Candidate.version``); when
         someone decided it since, :class:`DecisionConflict` says who and when and nothing is
@@ -532,7 +535,7 @@ class Workspace(Tools):
         if kind is None:
             raise ValueError(f"an analyst can confirm, reject or reopen a match, not set it to {status}")
         with db.writing(self.engine) as conn:
-            return repo.decide(conn, match_id, kind, by, note, expected_version)
+            return repo.decide(conn, match_id, kind, by, note, expected_version, relation=relation)
 
     def choose(
         self,
@@ -541,6 +544,7 @@ class Workspace(Tools):
         note: str | None = None,
         expected_version: int | None = None,
         seen_versions: Mapping[int, int] | None = None,
+        relation: str | None = None,
     ) -> list[Decision]:
         """Pick this candidate for its post: it is confirmed (decision ``chosen``) and the post's
         other proposed or confirmed matches are rejected, all in one transaction; the chosen
@@ -548,7 +552,7 @@ class Workspace(Tools):
         or, with ``seen_versions`` (every candidate's version as the page showed them), on any
         match it would reject — so a choice never overturns a confirmation its analyst did not see."""
         with db.writing(self.engine) as conn:
-            return repo.choose(conn, match_id, by, note, expected_version, seen_versions)
+            return repo.choose(conn, match_id, by, note, expected_version, seen_versions, relation=relation)
 
     def propose_factcheck(
         self,

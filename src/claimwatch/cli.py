@@ -32,6 +32,7 @@ from claimwatch import api, atomic
 from claimwatch.analysis.jsonable import jsonable
 from claimwatch.analysis.report import Report, Selection
 from claimwatch.claims.encoder import ModelNotFound
+from claimwatch.claims.relation import DESCRIBED, NARRATIVE
 from claimwatch.claims.rerank import ModelError
 from claimwatch.config import DEBUG_ENV
 from claimwatch.ingest import FileReport, IngestReport
@@ -617,7 +618,7 @@ def print_report(report: Report, limit: int) -> None:
                     (fc.publisher or "") if fc else "",
                     (fc.rating_text or "") if fc else "",
                     (fc.rating_class or "") if fc else "",
-                    fc.match_status if fc else "",
+                    (fc.match_status + (" (narrative)" if fc.relation == NARRATIVE else "")) if fc else "",
                     f"{fc.match_score:.3f}" if fc else "",
                     f"{fc.match_confidence:.0%}" if fc and fc.match_confidence is not None else "",
                 )
@@ -754,6 +755,14 @@ def _review_errors() -> Iterator[None]:
 
 ByOpt = Annotated[str, typer.Option("--by", help="Who decided (recorded with the time).")]
 NoteOpt = Annotated[str | None, typer.Option(help="Why (kept with the decision).")]
+RelationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="repeats (the post repeats the rated claim: counted in headlines) or narrative (it only "
+        "shares the claim's narrative: counted in the narrative figures). Default: the matcher's label.",
+    ),
+]
 
 
 def _by(by: str) -> str:
@@ -764,19 +773,24 @@ def _by(by: str) -> str:
 
 def _said(decisions: list[Decision]) -> None:
     for d in decisions:
-        _say(f"match {d.match_id}: {d.new_status} by {d.decided_by} ({d.decision}; version {d.version})")
+        what = f", {DESCRIBED[d.relation]}" if d.new_status == MatchStatus.CONFIRMED else ""
+        _say(f"match {d.match_id}: {d.new_status} by {d.decided_by} ({d.decision}; version {d.version}){what}")
 
 
-def _decide(match_id: int, status: MatchStatus | str, by: str, note: str | None, db: str | None) -> None:
+def _decide(
+    match_id: int, status: MatchStatus | str, by: str, note: str | None, db: str | None, relation: str | None = None
+) -> None:
     by = _by(by)
     with _review_errors():
-        _said([_open(db).decide(match_id, status, by, note)])
+        _said([_open(db).decide(match_id, status, by, note, relation=relation)])
 
 
 @review_app.command("confirm")
-def review_confirm(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = None) -> None:
-    """Confirm a match (the post does repeat the fact-checked claim)."""
-    _decide(match_id, MatchStatus.CONFIRMED, by, note, db)
+def review_confirm(
+    match_id: int, by: ByOpt, note: NoteOpt = None, relation: RelationOpt = None, db: DbOpt = None
+) -> None:
+    """Confirm a match: the post repeats the fact-checked claim, or (--as narrative) shares its narrative only."""
+    _decide(match_id, MatchStatus.CONFIRMED, by, note, db, relation)
 
 
 @review_app.command("reject")
@@ -792,11 +806,13 @@ def review_reopen(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = No
 
 
 @review_app.command("choose")
-def review_choose(match_id: int, by: ByOpt, note: NoteOpt = None, db: DbOpt = None) -> None:
+def review_choose(
+    match_id: int, by: ByOpt, note: NoteOpt = None, relation: RelationOpt = None, db: DbOpt = None
+) -> None:
     """Pick this candidate for its post: confirm it, reject the post's other proposed or confirmed matches."""
     by = _by(by)
     with _review_errors():
-        _said(_open(db).choose(match_id, by, note))
+        _said(_open(db).choose(match_id, by, note, relation=relation))
 
 
 @review_app.command("history")
@@ -868,7 +884,7 @@ def review_queue(
             fc = c.factcheck
             cells = [
                 ("▶ " if c.match_id == item.match_id else "  ") + str(c.match_id),
-                c.status,
+                c.status + (f"\n{DESCRIBED[c.relation]}" if c.relation else ""),
                 _queued_post(item) if i == 0 else "",
                 fc.claim_text,
                 fc.publisher_name or fc.publisher_site or "",

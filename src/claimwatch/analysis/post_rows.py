@@ -23,6 +23,7 @@ from claimwatch.analysis.labels import LabelHistory, LabelPeriod, label_historie
 from claimwatch.analysis.narratives import Assignment
 from claimwatch.analysis.notes import Knowledge, PostNotes, post_notes_by_id
 from claimwatch.analysis.reach import describe_reach, reach_as_of
+from claimwatch.claims.relation import NARRATIVE
 from claimwatch.records import DEBUNKED_VERDICTS, MatchStatus, PostKind
 from claimwatch.store import repo
 from claimwatch.store.rows import Snapshot, StoredAnalysis, StoredMatch, StoredMedia, StoredPost
@@ -61,6 +62,9 @@ class FactCheckRef:
     decided_by: str | None
     #: an analyst decision made on an earlier text of the post, e.g. "confirmed by ana on 2024-08-02, …"
     earlier_decision: str | None
+    #: the post repeats the rated claim or shares its narrative only (:mod:`claimwatch.claims.relation`;
+    #: the analyst's word when they confirmed it); None: unknown (matched before claimwatch told them apart)
+    relation: str | None = None
 
     @property
     def debunked(self) -> bool:
@@ -95,6 +99,7 @@ def factcheck_ref(m: StoredMatch) -> FactCheckRef:
         matcher=m.method,
         decided_by=m.decided_by,
         earlier_decision=earlier,
+        relation=m.relation,
     )
 
 
@@ -257,7 +262,8 @@ class PostRow:
     snapshots: int
     #: the matches counted, the one shown first: a debunking one, confirmed before proposed, then by score
     fact_checks: tuple[FactCheckRef, ...]
-    #: the shown fact-check rates the claim false or misleading
+    #: the shown fact-check rates the claim false or misleading, and the post repeats the claim (a
+    #: post that only shares its narrative is not counted as a debunked-claim post)
     debunked: bool
     community_notes: CommunityNotes
     platform_label: PlatformLabel
@@ -292,9 +298,15 @@ class AsOf:
     labels: datetime | None = None
 
 
-def preference(m: StoredMatch) -> tuple[bool, bool, float]:
-    """The order a post's matches are shown in: debunking first, confirmed before proposed, score."""
-    return (m.factcheck.verdict in DEBUNKED_VERDICTS, m.status == MatchStatus.CONFIRMED, m.score)
+def preference(m: StoredMatch) -> tuple[bool, bool, bool, float]:
+    """The order a post's matches are shown in: debunking first, a repeated claim before a shared
+    narrative, confirmed before proposed, score."""
+    return (
+        m.factcheck.verdict in DEBUNKED_VERDICTS,
+        m.relation != NARRATIVE,
+        m.status == MatchStatus.CONFIRMED,
+        m.score,
+    )
 
 
 def post_rows(
@@ -364,7 +376,7 @@ def _row(
         observed_at=reach.observed_at,
         snapshots=len(snaps),
         fact_checks=refs,
-        debunked=bool(refs) and refs[0].debunked,
+        debunked=bool(refs) and refs[0].debunked and refs[0].relation != NARRATIVE,
         community_notes=community_notes(notes),
         platform_label=platform_label(labels, as_of.labels),
         media=tuple(MediaRef(m.media_key, m.type, m.view_count, None) for m in media),

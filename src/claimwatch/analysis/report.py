@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from claimwatch.analysis.jsonable import jsonable, rfc3339
 from claimwatch.analysis.post_rows import AsOf, PostRow, headline_first, post_rows, preference
 from claimwatch.analysis.reach import ENGAGEMENT, EngagementTotal, Total, describe_views
+from claimwatch.claims.relation import NARRATIVE
 from claimwatch.records import MatchStatus, PostKind
 from claimwatch.schemas import REPORT_SCHEMA
 from claimwatch.store import repo
@@ -103,6 +104,8 @@ class Headline:
     debunked_engagement: EngagementTotal = field(default_factory=EngagementTotal)
     #: analyst decisions made on an earlier text of a post in the selection (not counted)
     decisions_on_earlier_text: int = 0
+    #: posts whose shown debunking fact-check they only share the narrative of (not counted above)
+    narrative_only: int = 0
 
     def sentence(self) -> str:
         n = self.debunked_posts
@@ -125,7 +128,14 @@ class Headline:
         return (
             f"{count(n, 'post repeats', 'posts repeat')} claims rated false or misleading{reach}. "
             f"{self.debunked_confirmed} confirmed by an analyst, {self.debunked_proposed_only} machine-proposed only. "
-            f"Selection: {count(self.posts, 'post')}, {describe_views(self.posts, self.views, self.posts_views_unknown)}."
+            + (
+                f"{count(self.narrative_only, 'more post shares', 'more posts share')} a rated claim's narrative "
+                "without repeating the claim (not counted). "
+                if self.narrative_only
+                else ""
+            )
+            + f"Selection: {count(self.posts, 'post')}, "
+            f"{describe_views(self.posts, self.views, self.posts_views_unknown)}."
             + (
                 f" {count(self.decisions_on_earlier_text, 'analyst decision was', 'analyst decisions were')} "
                 "made on an earlier text of their post "
@@ -201,6 +211,7 @@ class Report:
                     "match_status": fc.match_status if fc else None,
                     "match_score": fc.match_score if fc else None,
                     "match_confidence": fc.match_confidence if fc else None,
+                    "match_relation": fc.relation if fc else None,
                     "decided_by": fc.decided_by if fc else None,
                     "checkworthiness": row.checkworthiness,
                     "claim_sentence": row.claim_sentence,
@@ -233,6 +244,7 @@ TABLE_COLUMNS = (
     "match_status",
     "match_score",
     "match_confidence",
+    "match_relation",
     "decided_by",
     "checkworthiness",
     "claim_sentence",
@@ -390,4 +402,7 @@ def _headline(rows: list[PostRow]) -> Headline:
         observed_from=observed[0] if observed else None,
         observed_to=observed[-1] if observed else None,
         debunked_engagement=engagement,
+        narrative_only=sum(
+            r.fact_check is not None and r.fact_check.debunked and r.fact_check.relation == NARRATIVE for r in rows
+        ),
     )

@@ -48,6 +48,7 @@ from claimwatch.analysis.study_blocks import (
     AccountTotal,
     CategoryTotal,
     LabelCoverage,
+    NarrativeOnly,
     NarrativeProposal,
     Source,
     StudyInfo,
@@ -58,6 +59,7 @@ from claimwatch.analysis.study_blocks import (
     Window,
 )
 from claimwatch.analysis.study_file import Study
+from claimwatch.claims import relation as rel
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.text import clean_query
 from claimwatch.records import MatchStatus, PostKind
@@ -76,7 +78,7 @@ _CONSIDERED = (MatchStatus.CONFIRMED.value, MatchStatus.PROPOSED.value)
 class Exclusion:
     """Why an inclusion rule left a post out."""
 
-    #: window, platform, kind, topic, verdict, match status or confidence
+    #: window, platform, kind, topic, verdict, match status, confidence or relation
     rule: str
     detail: str
 
@@ -150,6 +152,13 @@ class StudyResult:
             f"  {c.claim_category}: {count(c.posts, 'post')}, {describe_views(c.posts, c.views, c.views_unknown)}"
             for c in s.by_category
         ]
+        n = s.narrative_only
+        if n.posts:
+            lines.append(
+                f"A further {count(n.posts, 'post')} {noun(n.posts, 'shares', 'share')} a rated claim's narrative "
+                f"without repeating the claim ({describe_views(n.posts, n.views, n.views_unknown)}): counted in "
+                "the narrative figures, not above."
+            )
         lines.append(self.notes_coverage.sentence())
         lines.append(f"{s.posts_with_label:,} carried a platform label at {rfc3339(self.labels.at)[:10]}.")
         lines.append(
@@ -185,8 +194,16 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         runs = repo.ingest_runs(conn)
         qualifying = {pid: ms for pid, ms in ((pid, _qualifying(ms, study)) for pid, ms in matches.items()) if ms}
         matched = [p for p in posts if p.id in qualifying]
+        # headlines count the posts that repeat a rated claim; narratives count these too
+        sharing = {
+            pid: ms
+            for pid, ms in ((pid, _qualifying(ms, study, relation=False)) for pid, ms in matches.items())
+            if ms and pid not in qualifying
+        }
+        narrative_only = [p for p in posts if p.id in sharing]
         assignments = nar.assign(
-            [_matched_post(p, qualifying[p.id]) for p in matched],
+            [_matched_post(p, qualifying[p.id]) for p in matched]
+            + [_matched_post(p, sharing[p.id]) for p in narrative_only],
             study.narratives,
             encoder if any(n.description for n in study.narratives) else None,
         )
@@ -194,7 +211,11 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         excluded = _excluded(conn, study, set(qualifying), off_topic)
 
     views = {p.id: views_as_of(snaps.get(p.id, []), study.views_as_of) for p in posts}
-    unassigned = [_matched_post(p, qualifying[p.id]) for p in matched if assignments[p.id].narrative == nar.UNASSIGNED]
+    unassigned = [
+        _matched_post(p, {**qualifying, **sharing}[p.id])
+        for p in matched + narrative_only
+        if assignments[p.id].narrative == nar.UNASSIGNED
+    ]
     proposals = nar.propose(unassigned, encoder)
     rows.sort(key=lambda r: (r.views is None, -(r.views or 0), r.post_id))
     topic_posts = [p for p in posts if p.id not in off_topic]
@@ -203,7 +224,7 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
     return StudyResult(
         study=_study_block(study, accounts, rows),
         posts=rows,
-        summary=_summary(rows, study, cov),
+        summary=_summary(rows, study, cov, _narrative_only(narrative_only, views)),
         topic_posts=_topic_block(topic_posts, views, study),
         by_account=[
             AccountTotal(k, t.posts, t.views, t.views_unknown) for k, t in _most_first(rows, lambda r: r.account)
@@ -213,7 +234,7 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
             WeekTotal(k, t.posts, t.views, t.views_unknown)
             for k, t in sorted(_totals(rows, lambda r: week_of(r.created_at) if r.created_at else None).items())
         ],
-        views_over_time=_views_over_time(matched, snaps, assignments, study),
+        views_over_time=_views_over_time(matched, narrative_only, snaps, assignments, study),
         notes_coverage=cov,
         labels=_labels_block(rows, labels_at),
         proposed_narratives=[
@@ -361,14 +382,17 @@ def _off_topic_detail(name: str, similarity: float | None, threshold: float | No
     return f"not on the topic {name!r}: no topic keyword{sim}"
 
 
-def _qualifying(ms: list[StoredMatch], study: Study) -> list[StoredMatch]:
-    """The post's matches that count: a study verdict, and confirmed (or proposed sure enough)."""
-    out = [m for m in ms if _match_exclusion(m, study) is None]
+def _qualifying(ms: list[StoredMatch], study: Study, relation: bool = True) -> list[StoredMatch]:
+    """The post's matches that count: a study verdict, confirmed (or proposed sure enough) and,
+    with ``relation``, not a post that only shares the claim's narrative."""
+    out = [m for m in ms if _match_exclusion(m, study, relation) is None]
     return sorted(out, key=lambda m: (m.status != MatchStatus.CONFIRMED, -m.score, m.factcheck.review_url))
 
 
-def _match_exclusion(m: StoredMatch, study: Study) -> Exclusion | None:
-    """The first of the verdict, match status and confidence rules a match fails (None: it counts)."""
+def _match_exclusion(m: StoredMatch, study: Study, relation: bool = True) -> Exclusion | None:
+    """The first of the verdict, match status, confidence and (with ``relation``) relation rules a
+    match fails (None: it counts). A match whose relation is unknown counts as a repeat, as
+    claimwatch counted every match before it told the two apart; the methods say how many."""
     fc = m.factcheck
     if fc.verdict not in study.verdicts:
         rating = f"{fc.rating_text!r} ({fc.verdict or 'no verdict'})" if fc.rating_text else fc.verdict or "unrated"
@@ -388,6 +412,13 @@ def _match_exclusion(m: StoredMatch, study: Study) -> Exclusion | None:
             "confidence",
             f"the match to {fc.review_url} is machine-proposed with {conf}; the study "
             f"counts proposals from {study.min_confidence:.0%}",
+        )
+    if relation and m.relation == rel.NARRATIVE:
+        who = "an analyst confirmed it" if m.status == MatchStatus.CONFIRMED else "machine-proposed"
+        return Exclusion(
+            "relation",
+            f"the post shares the narrative of {fc.review_url} without repeating the rated claim ({who}); "
+            "counted in the narrative figures, not the headline",
         )
     return None
 
@@ -444,7 +475,14 @@ def _total(rows: list[PostRow]) -> Total:
     return t
 
 
-def _summary(rows: list[PostRow], study: Study, cov: NotesCoverage) -> Summary:
+def _narrative_only(posts: list[StoredPost], views: dict[int, Any]) -> NarrativeOnly:
+    t = Total()
+    for p in posts:
+        t.add(views[p.id].value)
+    return NarrativeOnly(t.posts, t.views, t.views_unknown)
+
+
+def _summary(rows: list[PostRow], study: Study, cov: NotesCoverage, narrative_only: NarrativeOnly) -> Summary:
     t = _total(rows)
     engagement = EngagementTotal()
     for r in rows:
@@ -468,6 +506,7 @@ def _summary(rows: list[PostRow], study: Study, cov: NotesCoverage) -> Summary:
             CategoryTotal(k, t.posts, t.views, t.views_unknown)
             for k, t in _most_first(rows, lambda r: r.claim_category)
         ),
+        narrative_only=narrative_only,
     )
 
 
@@ -503,10 +542,16 @@ def _topic_block(posts: list[StoredPost], views: dict[int, Any], study: Study) -
 
 
 def _views_over_time(
-    matched: list[StoredPost], snaps: dict[int, list[Snapshot]], assignments: dict[int, nar.Assignment], study: Study
+    matched: list[StoredPost],
+    narrative_only: list[StoredPost],
+    snaps: dict[int, list[Snapshot]],
+    assignments: dict[int, nar.Assignment],
+    study: Study,
 ) -> dict[str, list[SummedViews]]:
+    """Views over time per narrative (the posts repeating its claims and those sharing it only) and
+    for ``all`` (the headline's posts: those repeating a rated claim)."""
     groups: dict[str, list[int]] = {}
-    for p in matched:
+    for p in matched + narrative_only:
         groups.setdefault(assignments[p.id].narrative, []).append(p.id)
     groups["all"] = [p.id for p in matched]
     return {
@@ -606,6 +651,7 @@ def _methods(
     no_views = sum(engagement_only(r.views, r.engagement) for r in rows)
     note_snaps = sorted({r.community_notes.snapshot_date for r in rows if r.community_notes.snapshot_date})
     left_out = Counter(e.reasons[0].rule for e in excluded)
+    unlabelled = sum(fc.relation is None for r in rows for fc in r.fact_checks)
     out = [
         f"Study file {study.source} (sha256 {study.source_sha256[:12]}…).",
         f"Window: posts created {study.start} to {study.end} inclusive (UTC).",
@@ -637,6 +683,18 @@ def _methods(
                 "earlier text of a post (edited since) "
                 "and are not counted."
                 if decisions_on_earlier_text
+                else ""
+            )
+            + (
+                " Claim vs narrative: the headline counts posts that repeat a rated claim; a post that only shares "
+                "a claim's narrative (the matcher's label, or the analyst's when they confirmed it) is counted in "
+                'the narrative figures and listed among the excluded posts (rule "relation").'
+            )
+            + (
+                f" {count(unlabelled, 'counted fact-check link has', 'counted fact-check links have')} no claim vs "
+                "narrative label (matched before claimwatch told the two apart) and "
+                f"{noun(unlabelled, 'is', 'are')} counted as repeating the claim."
+                if unlabelled
                 else ""
             )
         ),

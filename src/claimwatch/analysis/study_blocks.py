@@ -108,6 +108,15 @@ class WeekTotal:
 
 
 @dataclass(frozen=True)
+class NarrativeOnly:
+    """The posts whose only qualifying matches share a rated claim's narrative without repeating it."""
+
+    posts: int
+    views: int | None
+    views_unknown: int
+
+
+@dataclass(frozen=True)
 class Summary:
     """The ``summary`` block: the debunked-claim posts added up; each sum says what it could not include."""
 
@@ -127,6 +136,9 @@ class Summary:
     posts_with_label: int
     ad_equivalent_usd: float | None
     by_category: tuple[CategoryTotal, ...]
+    #: posts that share a rated claim's narrative without repeating it (in the narrative figures,
+    #: not in the counts above; listed among the excluded posts with the rule "relation")
+    narrative_only: NarrativeOnly
 
 
 @dataclass(frozen=True)

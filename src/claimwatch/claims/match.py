@@ -25,10 +25,12 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from claimwatch.claims import relation
 from claimwatch.claims.analyse import Analyser, Analysis, PostText, prepare
 from claimwatch.claims.analyse import Embedded as AnalysisEmbedded
 from claimwatch.claims.docs import Query
 from claimwatch.claims.encoder import Encoder
+from claimwatch.claims.features import FEATURE_NAMES
 from claimwatch.claims.index import ClaimIndex, tokenize
 from claimwatch.claims.language import Detected, detect_languages
 from claimwatch.claims.multilingual import METHOD as MULTILINGUAL_METHOD
@@ -58,22 +60,38 @@ class MatchReport:
     posts_considered: int = 0
     posts_matched: int = 0
     proposals: int = 0
+    #: of the proposals, those labelled as sharing the claim's narrative only (not repeating it)
+    narrative: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         skipped = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) or "none"
+        narrative = f", {self.narrative:,} of them sharing the claim's narrative only" if self.narrative else ""
         return (
-            f"matched {count(self.posts_matched, 'post')} with {self.method} ({count(self.proposals, 'proposal')}); "
-            f"skipped: {skipped}"
+            f"matched {count(self.posts_matched, 'post')} with {self.method} "
+            f"({count(self.proposals, 'proposal')}{narrative}); skipped: {skipped}"
         )
 
 
-def _proposed(
+def _proposal(
     hit: Hit, rank: int, retriever: Retriever, threshold: float, min_confidence: float, multilingual: bool = False
-) -> bool:
+) -> tuple[bool, str | None]:
+    """Whether a hit is proposed, and as what (:mod:`claimwatch.claims.relation`; None: unknown).
+
+    With a calibrated confidence only the top hit can be proposed: as a repeat of the rated claim,
+    or as sharing its narrative. The multilingual path's cosine is another encoder's (USE), on
+    another scale than the narrative cut: there only the confidence decides. The v1 method has no
+    confidence: its proposals' relation is unknown."""
     if multilingual or (retriever.model is not None and retriever.model.calibration is not None):
-        return rank == 1 and hit.confidence is not None and hit.confidence >= min_confidence
-    return hit.score >= threshold
+        if rank != 1:
+            return False, None
+        cosine = None if multilingual or np.isnan(hit.feature_values[_COS]) else float(hit.feature_values[_COS])
+        label = relation.classify(hit.confidence, cosine, min_confidence, False)
+        return label is not None, label
+    return hit.score >= threshold, None
+
+
+_COS = FEATURE_NAMES.index("cos")
 
 
 def match_posts(
@@ -114,14 +132,15 @@ def match_posts(
         )
         hits = _search(retriever, batch, analyses, top_k, multilingual)
 
-        def proposed(h: Hit, rank: int, routed: bool) -> bool:
-            return _proposed(h, rank, retriever, threshold, min_confidence, routed)
+        def proposed(h: Hit, rank: int, routed: bool) -> tuple[bool, str | None]:
+            return _proposal(h, rank, retriever, threshold, min_confidence, routed)
 
         with writing(engine) as conn:
             written = _write_chunk(
                 conn, chunk, batch.reasons, hits, analyses, analyser, retriever.method, index, version, proposed
             )
         report.proposals += written.proposals
+        report.narrative += written.narrative
         report.posts_matched += written.posts_matched
         for why, n in written.skipped.items():
             report.skipped[why] = report.skipped.get(why, 0) + n
@@ -134,6 +153,7 @@ def match_posts(
 @dataclass
 class _Written:
     proposals: int = 0
+    narrative: int = 0
     posts_matched: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
 
@@ -149,7 +169,7 @@ def _write_chunk(
     method: str,
     index: ClaimIndex,
     version: str,
-    proposed: Callable[[Hit, int, bool], bool],
+    proposed: Callable[[Hit, int, bool], tuple[bool, str | None]],
 ) -> _Written:
     """Store one chunk's matches, skip reasons and analysis, for posts whose text is still the
     one that was matched (their rows stay locked until commit, so an edit waits or is seen)."""
@@ -171,13 +191,14 @@ def _write_chunk(
                 round(h.score, 6),
                 _evidence(query, index.docs[h.row].claim, h, row.text_length),
                 None if h.confidence is None else round(h.confidence, 4),
-                proposed(h, rank, routed),
+                *proposed(h, rank, routed),
             )
             for rank, h in enumerate(post_hits, start=1)
         ]
         out.proposals += repo.write_matches(
             conn, row.id, cands, MULTILINGUAL_METHOD if routed else method, version, refresh=False
         )
+        out.narrative += sum(c.relation == relation.NARRATIVE for c in cands)
         out.posts_matched += 1
     if analyser and analyses is not None:
         _store_analysis(

@@ -21,6 +21,7 @@ from claimwatch import atomic
 from claimwatch.analysis.jsonable import rfc3339
 from claimwatch.analysis.post_rows import FactCheckRef
 from claimwatch.analysis.report import TABLE_COLUMNS, Report, queue_score
+from claimwatch.claims.relation import NARRATIVE
 from claimwatch.terminal import safe
 from claimwatch.wording import count
 
@@ -157,7 +158,9 @@ def to_markdown(report: Report) -> str:
                     fc_cell,
                     md_cell(fc.rating_text if fc else ""),
                     md_cell(fc.rating_class if fc else ""),
-                    md_cell(fc.match_status if fc else ""),
+                    md_cell(
+                        (fc.match_status + (" (narrative only)" if fc.relation == NARRATIVE else "")) if fc else ""
+                    ),
                     f"{fc.match_score:.3f}" if fc else "",
                     _confidence(fc.match_confidence if fc else None),
                 ]

@@ -47,6 +47,9 @@ class CandidateRow:
     #: calibrated P(correct), for the top candidate when a trained model is in use
     confidence: float | None = None
     proposed: bool = False
+    #: a proposal's claim vs narrative label (:mod:`claimwatch.claims.relation`); None: unknown
+    #: (the v1 method has no calibrated confidence to tell) or not a proposal
+    relation: str | None = None
 
 
 def current_text_hashes(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, str | None]:
@@ -121,6 +124,7 @@ def write_matches(
                     score=c.score,
                     confidence=c.confidence,
                     evidence=c.evidence,
+                    relation=c.relation,
                     method=method,
                     updated_at=now,
                     **machine,
@@ -137,6 +141,7 @@ def write_matches(
                 confidence=c.confidence,
                 method=method,
                 evidence=c.evidence,
+                relation=c.relation,
                 status=status.value,
                 created_at=now,
                 updated_at=now,
@@ -244,6 +249,8 @@ def _matches_query() -> sa.Select[Any]:
             s.Match.decided_at,
             s.Match.note,
             s.Match.version,
+            s.Match.relation,
+            s.Match.decided_relation,
             (s.Match.decided_text_hash == s.Post.text_hash).label("on_current_text"),
             s.FactCheck.id.label("factcheck_id"),
             *(getattr(s.FactCheck, c) for c in _FACTCHECK_COLUMNS),
@@ -258,7 +265,9 @@ def _match(row: Any) -> StoredMatch:
     decision = (
         None
         if row.decision is None
-        else CurrentDecision(row.decision, row.decided_by, row.decided_at, row.note, bool(row.on_current_text))
+        else CurrentDecision(
+            row.decision, row.decided_by, row.decided_at, row.note, bool(row.on_current_text), row.decided_relation
+        )
     )
     return StoredMatch(
         id=row.id,
@@ -272,4 +281,5 @@ def _match(row: Any) -> StoredMatch:
         factcheck=fc,
         decision=decision,
         version=row.version,
+        machine_relation=row.relation,
     )

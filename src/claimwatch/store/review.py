@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
+from claimwatch.claims import relation as rel
 from claimwatch.store import queue_table, sanitise
 from claimwatch.store import schema as s
 from claimwatch.store.audit import append_audit, check_actor
@@ -74,11 +75,15 @@ def decide(
     note: str | None = None,
     expected_version: int | None = None,
     action: str | None = None,
+    relation: str | None = None,
 ) -> Decision:
     """Append a decision and set the match's status to what it makes it, in one transaction.
 
     ``expected_version``: the version the analyst reviewed; None decides on the current one.
     ``action``: the audit entry's action when not the decision's own (``match.attach``).
+    ``relation`` (a confirmation only): the post repeats the rated claim or shares its narrative
+    only (:mod:`claimwatch.claims.relation`); None confirms the machine's label as it stands, so a
+    later re-match cannot change what the analyst confirmed.
     Raises :class:`UnknownMatch`, :class:`DecisionConflict`, or ValueError (a name or note the
     store cannot hold, a reopen of a match nobody decided)."""
     check_actor(by)
@@ -89,7 +94,16 @@ def decide(
         raise UnknownMatch(match_id)
     lock_posts(conn, [post_id])  # the post before its matches, as every writer (queue_table)
     row = conn.execute(
-        sa.select(s.Match.status, s.Match.version, s.Match.decision, s.Match.decided_by, s.Match.note, s.Post.text_hash)
+        sa.select(
+            s.Match.status,
+            s.Match.version,
+            s.Match.decision,
+            s.Match.decided_by,
+            s.Match.note,
+            s.Match.relation,
+            s.Match.decided_relation,
+            s.Post.text_hash,
+        )
         .join(s.Post, s.Post.id == s.Match.post_id)
         .where(s.Match.id == match_id)
         .with_for_update(of=s.Match)
@@ -105,6 +119,10 @@ def decide(
         status = _machine_status(conn, match_id)
     else:
         status = r.MatchStatus.REJECTED.value if kind == r.DecisionKind.REJECTED else r.MatchStatus.CONFIRMED.value
+    confirming = status == r.MatchStatus.CONFIRMED.value and not reopen
+    if relation is not None and not confirming:
+        raise ValueError("a relation (repeats or narrative) is given with a confirmation only")
+    decided_relation = (rel.parse(relation) if relation is not None else row.relation) if confirming else None
     now, version = s.utcnow(), row.version + 1
     after = {
         "status": status,
@@ -112,6 +130,7 @@ def decide(
         "decision": None if reopen else status,
         "decided_by": None if reopen else by,
         "note": note,
+        "decided_relation": decided_relation,
     }
     updated = conn.execute(
         sa.update(s.Match)
@@ -135,9 +154,16 @@ def decide(
         new_status=status,
         version=version,
         post_text_hash=row.text_hash,
+        relation=decided_relation,
     )
     decision_id = conn.execute(sa.insert(s.MatchDecision).values(**values)).inserted_primary_key[0]
-    before = {"status": row.status, "version": row.version, "decision": row.decision, "decided_by": row.decided_by}
+    before = {
+        "status": row.status,
+        "version": row.version,
+        "decision": row.decision,
+        "decided_by": row.decided_by,
+        "decided_relation": row.decided_relation,
+    }
     append_audit(
         conn,
         AuditEntry(by, action or f"match.{_VERB[kind]}", "match", str(match_id), before | {"note": row.note}, after),
@@ -154,6 +180,7 @@ def choose(
     expected_version: int | None = None,
     seen_versions: Mapping[int, int] | None = None,
     action: str | None = None,
+    relation: str | None = None,
 ) -> list[Decision]:
     """Confirm this match as the right one for its post and reject the post's other proposed and
     confirmed matches (the chosen decision first). Every match of the post is locked first, in id
@@ -170,7 +197,7 @@ def choose(
     ids = conn.scalars(
         sa.select(s.Match.id).where(s.Match.post_id == post_id).order_by(s.Match.id).with_for_update()
     ).all()
-    out = [decide(conn, match_id, r.DecisionKind.CHOSEN, by, note, expected_version, action)]
+    out = [decide(conn, match_id, r.DecisionKind.CHOSEN, by, note, expected_version, action, relation)]
     others = conn.scalars(
         sa.select(s.Match.id)
         .where(
@@ -193,8 +220,10 @@ def attach(
     by: str,
     note: str | None = None,
     seen_versions: Mapping[int, int] | None = None,
+    relation: str = rel.REPEATS,
 ) -> Decision:
-    """An analyst's match: the post repeats this stored fact-check's claim although the machine
+    """An analyst's match: the post repeats this stored fact-check's claim (or, with ``relation``
+    narrative, shares its narrative only) although the machine
     did not rank it (or ranked it too low). The pair's match is re-used when it exists, else
     added (method :data:`ANALYST_METHOD`, status candidate, score 0: no machine score — the
     method says why), then chosen as :func:`choose` does — confirmed (history ``chosen``, audit
@@ -232,7 +261,7 @@ def attach(
             )
         ).inserted_primary_key[0]
     expected = None if seen_versions is None else seen_versions.get(match_id, unseen)
-    return choose(conn, match_id, by, note, expected, seen_versions, action="match.attach")[0]
+    return choose(conn, match_id, by, note, expected, seen_versions, action="match.attach", relation=relation)[0]
 
 
 def pending_version(conn: sa.Connection, match_id: int) -> int | None:
@@ -432,4 +461,5 @@ def _candidate(m: StoredMatch) -> Candidate:
         similarity=float(cos) if isinstance(cos, int | float) else None,
         evidence=m.evidence,
         decision=m.decision,
+        relation=m.relation,
     )

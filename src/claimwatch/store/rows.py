@@ -78,6 +78,8 @@ class CurrentDecision:
     note: str | None
     #: made on the post's current text; a decision on an earlier text counts nowhere
     on_current_text: bool
+    #: the relation a confirmation fixed (repeats | narrative; None: unknown)
+    relation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,17 @@ class StoredMatch:
     decision: CurrentDecision | None
     #: bumped by every decision (see :class:`Decision`)
     version: int = 0
+    #: the machine's claim vs narrative label (:mod:`claimwatch.claims.relation`; None: unknown)
+    machine_relation: str | None = None
+
+    @property
+    def relation(self) -> str | None:
+        """Repeats the rated claim or shares its narrative: the confirmation's label when an analyst
+        confirmed the match on the post's current text, else the machine's; None: unknown."""
+        d = self.decision
+        if d is not None and d.on_current_text and d.decision == "confirmed" and d.relation is not None:
+            return d.relation
+        return self.machine_relation
 
     @property
     def decided_by(self) -> str | None:
@@ -124,6 +137,8 @@ class Decision:
     version: int
     #: hash of the post text decided on
     post_text_hash: str | None
+    #: the relation a confirmation gave the match (repeats | narrative; None: unknown or not a confirmation)
+    relation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +179,9 @@ class Candidate:
     #: everything the matcher stored as evidence (features, the query it read)
     evidence: dict[str, Any]
     decision: CurrentDecision | None
+    #: repeats the rated claim or shares its narrative only (the confirmation's, else the
+    #: matcher's label; :mod:`claimwatch.claims.relation`); None: unknown or a candidate
+    relation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,12 +215,16 @@ class Match(Base):
     confidence: Mapped[float | None]
     method: Mapped[str] = mapped_column(sa.String(64))
     evidence: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    #: the machine's claim vs narrative label for a proposal (``claims.relation``); None: unknown
+    relation: Mapped[str | None] = mapped_column(sa.String(16))
     status: Mapped[str] = mapped_column(sa.String(16), default="candidate")
     decision: Mapped[str | None] = mapped_column(sa.String(16))
     decided_by: Mapped[str | None] = mapped_column(sa.String(128))
     decided_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(sa.Text)
     decided_text_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    #: the claim vs narrative label a confirmation fixed: the analyst's, else the machine's they saw
+    decided_relation: Mapped[str | None] = mapped_column(sa.String(16))
     #: bumped by every analyst decision: a decision names the version it was made on, and one made
     #: on a version another analyst has since decided is refused (optimistic concurrency)
     version: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -248,6 +252,8 @@ class MatchDecision(Base):
     #: the match's version after this decision
     version: Mapped[int]
     post_text_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    #: the relation a confirmation gave the match (repeats | narrative; None: unknown)
+    relation: Mapped[str | None] = mapped_column(sa.String(16))
 
 
 class AuditLog(Base):

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
+from claimwatch.claims import relation
 from claimwatch.reports.render import safe_url
 from claimwatch.reports.study_view import human
 from claimwatch.web import security as sec
@@ -40,6 +41,7 @@ env.filters["highlight"] = highlight
 env.filters["json"] = as_json
 env.filters["when"] = lambda dt: dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "unknown"
 env.filters["count"] = lambda n: "unknown" if n is None else f"{n:,}"
+env.globals["relation_described"] = relation.DESCRIBED
 
 
 def render(

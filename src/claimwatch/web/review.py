@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from claimwatch.api import Workspace
+from claimwatch.claims import relation
 from claimwatch.records import Role
 from claimwatch.store.review import QUEUE_STATUSES, DecisionConflict, UnknownMatch
 from claimwatch.store.rows import AuditEntry, Decision, QueueItem, ReviewPage
@@ -149,12 +150,18 @@ def _decide(
     ws: Workspace, match_id: int, decision: str, by: str, note: str | None, version: int | None, seen: str = ""
 ) -> None:
     note = (note or "").strip() or None
+    # "confirm:narrative" / "confirm:repeats": a confirmation that sets the claim vs narrative label
+    decision, _, label = decision.partition(":")
+    if label and decision != "confirm":
+        raise ValueError(f"decision {decision!r}: only a confirmation takes a relation")
     if decision == "choose":  # guarded for the whole post: the other candidates as the card showed them
         ws.choose(match_id, by, note, expected_version=version, seen_versions=_seen(seen))
     elif decision in VERDICTS:
-        ws.decide(match_id, VERDICTS[decision], by, note, expected_version=version)
+        ws.decide(match_id, VERDICTS[decision], by, note, expected_version=version, relation=label or None)
     else:
-        raise ValueError(f"decision {decision!r}: one of confirm, reject, reopen, choose")
+        raise ValueError(
+            f"decision {decision!r}: one of confirm, confirm:repeats, confirm:narrative, reject, reopen, choose"
+        )
 
 
 # --------------------------------------------------------------------------- pages
@@ -206,7 +213,9 @@ def decide(
     ws = sec.workspace(request)
     try:
         _decide(ws, match_id, decision, who.user.name, note, expected_version, seen)
-        message, error, status = f"match {match_id} {DONE[decision]} by you", None, 200
+        verb, _, label = decision.partition(":")
+        said = f", {relation.DESCRIBED[label]}" if label in relation.RELATIONS else ""
+        message, error, status = f"match {match_id} {DONE[verb]} by you{said}", None, 200
     except UnknownMatch as exc:
         raise HTTPException(404, str(exc)) from None
     except DecisionConflict as exc:
@@ -321,6 +330,8 @@ def audit_export(request: Request, who: Viewer, format: Literal["jsonl", "csv"] 
 
 class DecisionIn(BaseModel):
     decision: Literal["confirm", "reject", "reopen"]
+    #: with a confirmation: the post repeats the rated claim or shares its narrative only (None: the matcher's label)
+    relation: Literal["repeats", "narrative"] | None = None
     #: the match version reviewed (``Candidate.version``): 409 if someone decided it since
     expected_version: int | None = None
     note: str | None = None
@@ -361,7 +372,9 @@ def api_queue(request: Request, who: Viewer, f: QueueQuery) -> ReviewPage:
 def api_decide(request: Request, match_id: int, body: DecisionIn, who: Analyst) -> Decision:
     with review_errors():
         ws = sec.workspace(request)
-        return ws.decide(match_id, VERDICTS[body.decision], who.user.name, body.note, body.expected_version)
+        return ws.decide(
+            match_id, VERDICTS[body.decision], who.user.name, body.note, body.expected_version, relation=body.relation
+        )
 
 
 @api.post("/matches/{match_id}/choose")
