@@ -27,7 +27,6 @@ evaluation.checkworthiness.cached_embeddings). The same data, encoder and seed g
 
 from __future__ import annotations
 
-import csv
 import re
 import sys
 import unicodedata
@@ -98,7 +97,6 @@ FILES: dict[str, dict[str, tuple[str, ...]]] = {
         "held_out": (f"{_CT22}/CT22_english_1A_checkworthy_dev_test.tsv",),
     },
 }
-_CLAIMBUSTER = "claimbuster-arslan2020/crowdsourced.csv"
 #: What each head of the fine-tuned recipe trains on, for people (``describe()``).
 TRAINED_ON = {
     "sentence": "CheckThat! 2024 task 1 train (ClaimBuster debates)",
@@ -114,10 +112,9 @@ def normalised(text: str) -> str:
 
 @dataclass
 class TrainingSet:
-    """One head's data after overlap removal; ``groups`` keep related texts in one CV fold."""
+    """One head's training data for the fine-tuned recipe, after overlap removal."""
 
     items: list[LabelledText]
-    groups: np.ndarray | None
     removed_overlap: int
     removed_repeats: int
 
@@ -162,8 +159,7 @@ def training_set(datasets: Path, kind: str, log: Callable[[str], None] = print) 
         f"{kind}: {len(items)} training texts ({sum(x.checkworthy for x in items)} check-worthy); removed "
         f"{overlap} that appear in dev/dev-test files and {repeats} repeats"
     )
-    groups = _debates(datasets, items) if kind == "sentence" else None
-    return TrainingSet(items, groups, overlap, repeats)
+    return TrainingSet(items, overlap, repeats)
 
 
 def dev_set(datasets: Path, kind: str) -> list[LabelledText]:
@@ -202,17 +198,6 @@ def _required(datasets: Path, rel: str) -> Path:
             "../shared/datasets"
         )
     return path
-
-
-def _debates(datasets: Path, items: Sequence[LabelledText]) -> np.ndarray | None:
-    """The ClaimBuster debate of each sentence (CV groups), or None without ClaimBuster's file."""
-    path = datasets / _CLAIMBUSTER
-    if not path.is_file():
-        return None
-    with open(path, encoding="utf-8", newline="") as fh:
-        debate = {row["Sentence_id"]: row["File_id"] for row in csv.DictReader(fh)}
-    names = sorted({debate.get(x.id, "") for x in items})
-    return np.array([names.index(debate.get(x.id, "")) for x in items])
 
 
 # ------------------------------------------------------------------------------ fitting
