@@ -17,11 +17,14 @@ from claimwatch.claims.checkworthiness import (
     load_model,
 )
 from claimwatch.claims.rerank import ModelError
+from claimwatch.evaluation import checkworthiness_protocol as protocol
 from claimwatch.evaluation.checkworthiness import (
     DataError,
+    LabelledText,
     load_labelled,
     score_metrics,
 )
+from claimwatch.evaluation.checkworthiness_sets import LabelledSet
 from claimwatch.training import checkworthiness as training
 
 CLAIMS = [
@@ -137,7 +140,7 @@ def model() -> CheckworthinessModel:
 def test_shipped_model_says_what_it_is(model: CheckworthinessModel, encoder) -> None:
     assert model.encoder_name == encoder.name
     text = model.describe()
-    assert "v1" in text and "CheckThat!" in text and "sentence" in text and "post" in text
+    assert "v2" in text and "CheckThat! 2022 1A tweets" in text and "sentence" in text and "post" in text
     assert sum(f.stat().st_size for f in SHIPPED.iterdir()) < 5_000_000
     assert 0.0 < model.threshold("sentence") < 1.0 and 0.0 < model.threshold("post") < 1.0
 
@@ -205,7 +208,7 @@ def fake_datasets(root: Path, sentence_labels: list[bool]) -> Path:
             for i, (t, y) in enumerate(zip(sentences, sentence_labels, strict=True))
         )
     )
-    # A dev-test sentence also in train is dropped from training.
+    # A dev-test sentence also in train is trained on once.
     (ct24 / "CT24_checkworthy_english_dev-test.tsv").write_text(
         f"Sentence_id\tText\tclass_label\n99\t{CHATTER[0]}\tNo\n"
     )
@@ -217,6 +220,11 @@ def fake_datasets(root: Path, sentence_labels: list[bool]) -> Path:
             f"COVID-19\t{i}\thttp://twitter.com/u/status/{i}\t{t} https://t.co/x{i}\t{int(y)}\n"
             for i, (t, y) in enumerate(zip(sentences, [True] * len(CLAIMS) + [False] * len(CHATTER), strict=True))
         )
+    )
+    (tweets / "CT22_english_1A_checkworthy_dev.tsv").write_text(
+        "topic\ttweet_id\ttweet_url\ttweet_text\tclass_label\n"
+        "COVID-19\t90\thttp://twitter.com/u/status/90\tlovely sunny morning in the park, coffee time\t0\n"
+        "COVID-19\t91\thttp://twitter.com/u/status/91\t3 million doses were wasted last month, the ministry says\t1\n"
     )
     ct21 = root / "clef2021-checkthat-task1a-checkworthiness-tweets-en"
     ct21.mkdir()
@@ -242,11 +250,17 @@ def test_train_is_deterministic_and_eval_reads_its_model(tmp_path: Path, encoder
     data = fake_datasets(tmp_path / "data", [True] * len(CLAIMS) + [False] * len(CHATTER))
     code, out, err = run("train", "checkworthiness", "--datasets", str(data), "--out", str(tmp_path / "a"))
     assert code == 0, err
-    assert "removed 1 that appear in dev/dev-test files" in err and "model written to" in out
+    assert "CT24 train: held-out F1" in err and "model written to" in out
     meta = json.loads((tmp_path / "a" / "meta.json").read_text())
-    assert meta["heads"]["sentence"]["n_train"] == len(CLAIMS) + len(CHATTER) - 1
-    # Neither head trains on a dev-test text, whichever kind's file holds it (tweets: + 1 from CT2021, - 1).
-    assert meta["heads"]["post"]["n_train"] == len(CLAIMS) + len(CHATTER)
+    # Every labelled text of a kind, each once: the dev-test sentence repeats a train sentence;
+    # tweets: CT2022 train and dev, and the one CT2021 tweet.
+    assert meta["heads"]["sentence"]["n_train"] == len(CLAIMS) + len(CHATTER)
+    assert meta["heads"]["post"]["n_train"] == len(CLAIMS) + len(CHATTER) + 3
+    assert set(meta["heads"]["sentence"]["figures"]) == {"CT24 train", "CT23 1B"}
+    assert set(meta["heads"]["post"]["figures"]) == {"CT22 1A", "CT21 1A"}
+    for head in meta["heads"].values():
+        assert 0.05 <= head["threshold"] <= 0.95
+        assert all(0.0 <= f["f1"] <= 1.0 and f["n"] > 0 for f in head["figures"].values())
     assert run("train", "checkworthiness", "--datasets", str(data), "--out", str(tmp_path / "b"))[0] == 0
     for name in ("sentence.npz", "post.npz"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
@@ -284,7 +298,7 @@ def test_eval_cli_with_the_shipped_model_and_bad_input(tmp_path: Path, encoder) 
     code, out, err = run("eval", "checkworthiness", "--data", str(tweets))
     assert code == 0, err
     assert "post head, 2 texts (1 check-worthy)" in out and "MAP" in out
-    assert "model: claimwatch check-worthiness v1" in out
+    assert "model: claimwatch check-worthiness v2" in out
     bad = tsv(tmp_path, "bad.tsv", "Sentence_id\tText\tclass_label\n1\tOne.\tNo\n2\tTwo.\tNo3\tThree.\tYes\n")
     code, _, err = run("eval", "checkworthiness", "--data", str(bad), "--json")
     assert code == 2 and f"{bad}:3: 5 fields" in err
@@ -296,3 +310,106 @@ def test_eval_cli_with_the_shipped_model_and_bad_input(tmp_path: Path, encoder) 
 
 def test_overlap_normalisation() -> None:
     assert training.normalised("I'll give you an EXAMPLE!  https://t.co/x") == "i ll give you an example"
+
+
+def _set(name: str, rows: list[tuple[str, bool, str]], kind: str = "sentence") -> LabelledSet:
+    items = [LabelledText(str(i), t, y, kind) for i, (t, y, _) in enumerate(rows)]
+    return LabelledSet(name, items, np.array([g for _, _, g in rows]), np.eye(len(rows), 4, dtype=np.float32))
+
+
+def test_all_sets_protocol_holds_out_texts_and_debates_across_sets() -> None:
+    """A held-out fold's texts are not trained on from any set, nor are other sentences of its debates."""
+    crowd = _set("crowd", [(f"Taxes rose {i} percent.", i % 2 == 0, f"debate-{i % 4}") for i in range(8)])
+    strict = _set("strict", [("Taxes rose 0 percent!", True, "debate-0"), ("Other words here.", False, "debate-9")])
+    tweets = _set("tweets", [("a tweet", True, "train.tsv"), ("b tweet", False, "dev.tsv")], "post")
+    sets = [crowd, strict, tweets]
+    pool = protocol.Pool.of(sets)
+    assert len(pool.texts) == 11  # "Taxes rose 0 percent!" is crowd's first text, normalised
+    for fold in protocol.plan(sets, pool):
+        held = sets[fold.set_index]
+        held_keys = {training.normalised(held.items[i].text) for i in fold.test}
+        trained = [pool.keys[i] for i in fold.train]
+        assert not held_keys & set(trained)
+        if held.kind == "sentence":
+            held_debates = set(held.groups[fold.test])
+            assert not {pool.groups[i] for i in fold.train if pool.kinds[i] == "sentence"} & held_debates
+    # Every set is scored whole, each text in exactly one fold; one group = the set held out whole.
+    for si, s in enumerate(sets):
+        tested = np.concatenate([f.test for f in protocol.plan(sets, pool) if f.set_index == si])
+        assert sorted(tested.tolist()) == list(range(len(s.items)))
+    assert len(protocol.folds_of(_set("one", [("x", True, "g"), ("y", False, "g")]))) == 1
+
+
+def test_threshold_is_chosen_on_other_sets_only() -> None:
+    """A set's figure never uses a threshold picked on its own labels."""
+    a = _set("a", [("p", True, "1"), ("q", False, "2")])
+    b = _set("b", [("r", True, "1"), ("s", False, "2")])
+    # a separates at 0.5; b only at a high threshold; each set's threshold comes from the other.
+    logits = [np.array([0.2, -0.2]), np.array([3.0, 2.0])]
+    rows = protocol.table([a, b], logits)
+    t_b = protocol.choose_threshold_for([b.labels], [protocol.sigmoid(logits[1])])
+    assert rows[0]["threshold"] == t_b == 0.89 and rows[0]["f1"] == 0.0  # at a's own best (0.5) it would be 1.0
+    assert rows[1]["threshold"] == 0.46 and rows[1]["f1"] == pytest.approx(2 / 3)
+
+
+def test_all_sets_cli_usage_errors(tmp_path: Path) -> None:
+    code, _, err = run("eval", "checkworthiness", "--all-sets")
+    assert code == 2 and "--all-sets evaluates the training recipe on --datasets DIR" in err
+    code, _, err = run("eval", "checkworthiness")
+    assert code == 2 and "give --data FILE" in err
+    code, _, err = run("eval", "checkworthiness", "--all-sets", "--datasets", str(tmp_path))
+    assert code == 2 and "not found: the all-sets evaluation needs" in err
+
+
+def complete_datasets(root: Path) -> Path:
+    """The tiny layout plus every other set's files (ClaimBuster's strict subset and debates, CT24 dev,
+    CT2021 dev and test tweets), so that the all-sets protocol can run."""
+    root = fake_datasets(root, [True] * len(CLAIMS) + [False] * len(CHATTER))
+    cb = root / "claimbuster-arslan2020"
+    cb.mkdir()
+    sentences = CLAIMS + CHATTER
+    (cb / "crowdsourced.csv").write_text(
+        "Sentence_id,Text,File_id,Verdict\n"
+        + "".join(f'{i},"{t}",debate-{i % 3}.txt,{1 if i < len(CLAIMS) else -1}\n' for i, t in enumerate(sentences))
+    )
+    strict = [{"sentence_id": i, "label": int(i < len(CLAIMS)), "text": t} for i, t in enumerate(sentences) if i % 2]
+    (cb / "3xNCS.json").write_text(json.dumps(strict))
+    ct24 = root / "clef2024-checkthat-task1-checkworthiness-en"
+    (ct24 / "CT24_checkworthy_english_dev.tsv").write_text(
+        "Sentence_id\tText\tclass_label\n"
+        "200\tWages grew 4 percent in 2022, the fastest in decades.\tYes\n"
+        "201\tThank you, that is very kind of you.\tNo\n"
+    )
+    ct21 = root / "clef2021-checkthat-task1a-checkworthiness-tweets-en"
+    header = "topic_id\ttweet_id\ttweet_url\ttweet_text\tclaim\tcheck_worthiness\n"
+    for name, rows in (
+        ("dataset_dev_v1_english.tsv", [("600", "Hospitals admitted 1,200 patients yesterday", 1)]),
+        ("dataset_test_english.tsv", [("700", "happy friday friends!!", 0), ("701", "Cases doubled in 7 days", 1)]),
+    ):
+        (ct21 / name).write_text(
+            header + "".join(f"covid-19\t{i}\thttps://twitter.com/u/status/{i}\t{t}\t{y}\t{y}\n" for i, t, y in rows)
+        )
+    return root
+
+
+@pytest.mark.slow
+def test_all_sets_cli_reports_every_set_with_its_baseline(tmp_path: Path, encoder) -> None:
+    data = complete_datasets(tmp_path / "data")
+    code, out, err = run("eval", "checkworthiness", "--all-sets", "--datasets", str(data), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert [r["set"] for r in report["sets"]] == [
+        "CT21 1A",
+        "CT22 1A",
+        "CT23 1B",
+        "CT24 dev",
+        "ClaimBuster",
+        "CT24 train",
+    ]
+    assert report["mean_f1"] == pytest.approx(np.mean([r["f1"] for r in report["sets"]]), abs=1e-4)
+    assert report["all_above_baseline"] == all(
+        r["f1"] >= max(r["baseline_f1"], r["baseline_cv_f1"]) for r in report["sets"]
+    )
+    assert {r["set"]: r["n"] for r in report["sets"]}["ClaimBuster"] == 12
+    code, out, err = run("eval", "checkworthiness", "--all-sets", "--datasets", str(data))
+    assert code == 0 and "baseline F1" in out and "mean F1" in out

@@ -222,6 +222,12 @@ class Tools:
 
         return train_encoder(datasets, out, self.encoder, epochs=epochs, log=log)
 
+    def cv_checkworthiness(self, datasets: Path, *, log: Callable[[str], None] = print) -> dict[str, Any]:
+        """The check-worthiness recipe and its baseline over every labelled set (no model written)."""
+        from claimwatch.training.checkworthiness import all_sets_report
+
+        return all_sets_report(datasets, self.encoder, log=log)
+
     def train_checkworthiness(
         self,
         datasets: Path,

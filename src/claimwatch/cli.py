@@ -1366,13 +1366,25 @@ def train_encoder_cmd(
 @eval_app.command("checkworthiness")
 def eval_checkworthiness(
     data: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             help="A labelled CheckThat! check-worthiness TSV: debate sentences "
             "(Sentence_id, Text, class_label Yes/No) or tweets (tweet_id, tweet_text, "
             "class_label / check_worthiness 1/0)."
         ),
-    ],
+    ] = None,
+    all_sets: Annotated[
+        bool,
+        typer.Option(
+            "--all-sets",
+            help="Instead: cross-validate the training recipe and the MiniLM + logistic regression baseline "
+            "over every labelled set under --datasets (held out by debate / split file) and print F1 per set.",
+        ),
+    ] = False,
+    datasets: Annotated[
+        Path | None,
+        typer.Option(help="With --all-sets: the folder with CheckThat! and ClaimBuster data (../shared/datasets)."),
+    ] = None,
     cw_model: CwModelOpt = None,
     model: ModelOpt = None,
     kind: Annotated[
@@ -1389,6 +1401,21 @@ def eval_checkworthiness(
 ) -> None:
     """F1, precision and recall of the check-worthy class, accuracy and MAP of the ranking by score."""
     from claimwatch.claims.checkworthiness import is_model_dir
+
+    if all_sets:
+        if datasets is None or data is not None or cw_model or threshold is not None or kind:
+            _fail(
+                "--all-sets evaluates the training recipe on --datasets DIR; drop --data/--cw-model/--kind/--threshold"
+            )
+        with _user_errors():
+            report = _tools(model=model).cv_checkworthiness(datasets, log=_log)
+        if as_json:
+            print(json.dumps(report))
+            return
+        _print_all_sets(report)
+        return
+    if data is None:
+        _fail("give --data FILE (a labelled TSV), or --all-sets --datasets DIR")
 
     if model and not cw_model and is_model_dir(model):  # the spelling before --cw-model existed
         _say(
@@ -1412,6 +1439,29 @@ def eval_checkworthiness(
     for key in ("f1", "precision", "recall", "accuracy", "map"):
         t.add_row(key.upper() if key == "map" else key, f"{res[key]:.4f}")
     console.print(t)
+
+
+def _print_all_sets(report: dict[str, Any]) -> None:
+    t = Table(title=f"check-worthiness over every labelled set (held out by debate / split file), {report['encoder']}")
+    for col in ("set", "head", "n (check-worthy)", "threshold", "F1", "baseline F1 at 0.5 / CV", "MAP", "baseline MAP"):
+        t.add_column(col, justify="left" if col in ("set", "head") else "right")
+    for r in report["sets"]:
+        t.add_row(
+            r["set"],
+            r["kind"],
+            f"{r['n']:,} ({r['positives']:,})",
+            f"{r['threshold']:.2f}",
+            f"{r['f1']:.3f}",
+            f"{r['baseline_f1']:.3f} / {r['baseline_cv_f1']:.3f}",
+            f"{r['map']:.3f}",
+            f"{r['baseline_map']:.3f}",
+        )
+    console.print(t)
+    verdict = "every set above its baseline" if report["all_above_baseline"] else "NOT above the baseline on every set"
+    _say(
+        f"mean F1 {report['mean_f1']:.3f} (baseline {report['baseline_mean_f1']:.3f} at 0.5, "
+        f"{report['baseline_cv_mean_f1']:.3f} at CV thresholds); {verdict}"
+    )
 
 
 @train_app.command("checkworthiness")

@@ -7,21 +7,24 @@ the words themselves. Each *kind* of text has its own head, because the CheckTha
 different things for debate sentences (a factual claim the public would want checked) and for
 tweets (a claim worth a fact-checker's time: harmful, of general interest):
 
-- ``sentence``: one sentence of speech or a transcript (trained on CheckThat! 2024 task 1);
-- ``post``: a whole social-media post (trained on CheckThat! 2021/2022 task 1A tweets).
+- ``sentence``: one sentence of speech or a transcript (trained on the debate sentences of
+  CheckThat! 2023/2024 and ClaimBuster);
+- ``post``: a whole social-media post (trained on the CheckThat! 2021/2022 1A tweets).
 
-A head is three small models, stacked:
+A head is three small parts:
 
 1. ``ngram``: logistic regression over TF-IDF word 1-2-grams and character 2-5-grams;
-2. ``dense``: a small MLP ensemble (or a logistic regression) over the 384-d MiniLM embedding;
+2. ``dense``: a small MLP (or a logistic regression) over the 384-d MiniLM embedding;
 3. ``meta``: logistic regression over the two logits plus cheap text features (numbers, names,
-   first person, hedges, question marks, links, ...), fitted on out-of-fold predictions, so the
-   output is a probability under the training data's class balance.
+   first person, hedges, question marks, links, ...). The shipped model (v2) gives each logit
+   weight 0.5 and the text features 0: a plain average, because a fitted meta-model learnt its
+   training split and did worse on new debates (see :mod:`claimwatch.training.checkworthiness`).
 
-``threshold`` (per kind) turns the score into a yes/no; it was chosen on cross-validation and dev
-data, never on dev-test. Texts with no word left after cleaning (only links, emoji, handles) score
-0; long texts are scored on their first :data:`MAX_CHARS` characters (the encoder sees ~256 tokens
-anyway; split long posts into sentences to score each).
+``threshold`` (per kind) turns the score into a yes/no; it was chosen by cross-validation over
+every labelled set (:mod:`claimwatch.evaluation.checkworthiness_protocol`). Texts with no word
+left after cleaning (only links, emoji, handles) score 0; long texts are scored on their first
+:data:`MAX_CHARS` characters (the encoder sees ~256 tokens anyway; split long posts into
+sentences to score each).
 
 Files (``meta.json`` + one ``<kind>.npz`` per head, arrays only, loaded without pickle) are
 checked against the SHA-256 sums in ``meta.json`` on load.
