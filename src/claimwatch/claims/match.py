@@ -156,29 +156,33 @@ def _write_chunk(
     out = _Written()
     current = repo.current_text_hashes(conn, [row.id for row in chunk])
     unchanged = [current.get(row.id) == row.text_hash for row in chunk]
+    skipped: dict[int, str | None] = {}
+    matched = []
     for pos, (row, why, same) in enumerate(zip(chunk, reasons, unchanged, strict=True)):
         if not same or why is not None:
             why = why if same else TEXT_CHANGED
             out.skipped[why] = out.skipped.get(why, 0) + 1
             if same:
-                repo.set_match_state(conn, row.id, version, why, refresh=False)
+                skipped[row.id] = why
             continue
         query, post_hits, routed = hits[pos]
+        query_terms = set(tokenize([query])[0])
         cands = [
             repo.CandidateRow(
                 int(h.doc_id),
                 rank,
                 round(h.score, 6),
-                _evidence(query, index.docs[h.row].claim, h, row.text_length),
+                _evidence(query, query_terms, index.claim_terms(h.row), h, row.text_length),
                 None if h.confidence is None else round(h.confidence, 4),
                 proposed(h, rank, routed),
             )
             for rank, h in enumerate(post_hits, start=1)
         ]
-        out.proposals += repo.write_matches(
-            conn, row.id, cands, MULTILINGUAL_METHOD if routed else method, version, refresh=False
-        )
-        out.posts_matched += 1
+        matched.append(repo.PostMatches(row.id, cands, MULTILINGUAL_METHOD if routed else method))
+    # the chunk's writes in a few statements each (one post at a time they were half of `match`)
+    repo.set_match_states(conn, skipped, version, refresh=False)
+    out.proposals += repo.write_matches_many(conn, matched, version, refresh=False)
+    out.posts_matched += len(matched)
     if analyser and analyses is not None:
         _store_analysis(
             conn,
@@ -384,12 +388,13 @@ def score_topics(engine: sa.Engine, analyser: Analyser, progress: Callable[[int,
     return len(todo)
 
 
-def _evidence(query: str, claim: str, hit: Hit, post_chars: int) -> dict[str, object]:
+def _evidence(
+    query: str, query_terms: set[str], claim_terms: frozenset[str], hit: Hit, post_chars: int
+) -> dict[str, object]:
     """What an analyst needs to judge the proposal: the scores, the features and the shared words
     (and, for a post longer than matching reads, how much of it was read)."""
-    q_tokens, c_tokens = tokenize([query, claim])
     out: dict[str, object] = {
-        "shared_terms": sorted(set(q_tokens) & set(c_tokens))[:20],
+        "shared_terms": sorted(query_terms & claim_terms)[:20],
         "query": query[:500],
         "features": hit.features,
     }

@@ -56,11 +56,8 @@ class Hit:
     @property
     def features(self) -> dict[str, float]:
         """Named, rounded feature values for evidence; built on demand (most hits are never shown)."""
-        return {
-            name: round(float(v), 4)
-            for name, v in zip(FEATURE_NAMES, self.feature_values, strict=True)
-            if not np.isnan(v)
-        }
+        values = self.feature_values.tolist()  # Python floats: per-element numpy scalars cost more than the rounding
+        return {name: round(v, 4) for name, v in zip(FEATURE_NAMES, values, strict=True) if v == v}  # v != v: NaN
 
 
 @dataclass
