@@ -208,6 +208,8 @@ class _Batch:
     #: the multilingual path's view: each query's language and USE embedding (None when off)
     query_langs: list[str] | None = None
     ml_embeddings: np.ndarray | None = None
+    #: the sentences' nearest documents (computed in the background, like the posts')
+    sentence_nearest: np.ndarray | None = None
     _offsets: list[int] | None = field(default=None, init=False, repr=False)
 
     def positions(self) -> list[int]:
@@ -216,11 +218,11 @@ class _Batch:
     def post_embeddings(self) -> dict[int, np.ndarray]:
         return dict(zip(self.positions(), self.embedded.embeddings, strict=True))
 
-    def sentence_embedding(self, pos: int, query: str) -> np.ndarray:
-        """The embedding of one sentence query of the post at ``pos`` (sentences are stored flat)."""
+    def sentence_row(self, pos: int, query: str) -> int:
+        """Where one sentence query of the post at ``pos`` is among the flat sentence rows."""
         if self._offsets is None:
             self._offsets = [0, *accumulate(len(p.sentence_queries) for p in self.posts)]
-        return self.analysis_embeddings.sentences[self._offsets[pos] + self.posts[pos].sentence_queries.index(query)]
+        return self._offsets[pos] + self.posts[pos].sentence_queries.index(query)
 
 
 def _queries(chunk: list[Any]) -> tuple[list[Query | None], list[str | None]]:
@@ -248,7 +250,9 @@ def _embed(
         batch = _Batch(queries, reasons, embedded, [], AnalysisEmbedded(np.zeros((0, 0), np.float32)), [])
     else:
         posts = [prepare(row.text or "", None if q is None else q.text) for row, q in zip(chunk, queries, strict=True)]
-        batch = _Batch(queries, reasons, embedded, posts, analyser.embed(posts, encoder), analyser.languages(posts))
+        sentences = analyser.embed(posts, encoder)
+        batch = _Batch(queries, reasons, embedded, posts, sentences, analyser.languages(posts))
+        batch.sentence_nearest = retriever.nearest(sentences.sentences)
     if multilingual is not None:
         _embed_multilingual(batch, multilingual)
     return batch
@@ -295,12 +299,16 @@ def _search(
     embedded = batch.embedded
     if len(keep) < len(positions):
         context = {new: embedded.context[old] for new, old in enumerate(keep) if old in embedded.context}
-        embedded = Embedded(embedded.embeddings[keep], context)
+        nearest = None if embedded.nearest is None else embedded.nearest[keep]
+        embedded = Embedded(embedded.embeddings[keep], context, nearest)
     if extra:
         queries = queries + [Query(q.id, text, q.date) for _, q, text in extra]
+        rows = [batch.sentence_row(i, text) for i, _, text in extra]
+        nearest = None
+        if embedded.nearest is not None and batch.sentence_nearest is not None:
+            nearest = np.vstack([embedded.nearest, batch.sentence_nearest[rows]])
         embedded = Embedded(
-            np.vstack([embedded.embeddings, np.stack([batch.sentence_embedding(i, text) for i, _, text in extra])]),
-            embedded.context,
+            np.vstack([embedded.embeddings, batch.analysis_embeddings.sentences[rows]]), embedded.context, nearest
         )
     found = retriever.search(queries, top_k, embedded) if queries else []
     out: dict[int, tuple[str, list[Hit]]] = {i: ("", []) for i in positions}
