@@ -1,4 +1,8 @@
-"""Throughput and peak memory of matching, against 14k real and 1M synthetic fact-checks.
+"""Throughput and peak memory of **ranking only**, against 14k real and 1M synthetic fact-checks.
+
+Ranking only: post text in, ranked candidates out, in memory. Not what ``claimwatch match``
+does end to end (language, check-worthiness, claim sentences, topics, store writes and the
+review-queue refresh come on top): ``benchmarks/ingest_match_100k.py`` measures that command.
 
     python benchmarks/matching_throughput.py --claims 14k  [--posts 5000] [--backend onnx-int8]
     python benchmarks/matching_throughput.py --claims 1m   [--posts 5000]
@@ -17,9 +21,9 @@ too.
 Posts: CheckThat! 2A train/dev tweets and synthetic chatter, 1:4, seeded. Reported: posts/s for
 (a) the plain pipeline — sentence-transformers (torch float32) + BM25 fusion (v1), encoding a batch
 then searching it (at 1M its queries meet the int8-built index: same model, speed is what counts)
-— and (b) the full pipeline as ``claimwatch match`` runs it (ONNX int8 encoders running a batch
-ahead on both cores, candidates, features, LambdaMART, calibrated confidence), both end to end
-from raw post text to ranked candidates, in the same process. Needs the CheckThat! data under
+— and (b) the full ranking pipeline as ``claimwatch match`` runs it (ONNX int8 encoders running a
+batch ahead on both cores, candidates, features, LambdaMART, calibrated confidence), both from raw
+post text to ranked candidates, in the same process (``full_posts_per_s`` is ranking only). Needs the CheckThat! data under
 ``--datasets`` (https://gitlab.com/checkthat_lab/clef2022-checkthat-lab).
 """
 
@@ -193,6 +197,7 @@ def main() -> None:
                 "encoder": encoder.name,
                 "ann": index.ann is not None,
                 "index_load_s": round(load_s, 1),
+                "measures": "ranking only (no analysis, no store); claimwatch match: ingest_match_100k.py",
                 "plain_st_bm25_posts_per_s": round(plain),
                 "full_posts_per_s": round(full),
                 "full_vs_plain": round(full / plain, 2),

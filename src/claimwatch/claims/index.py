@@ -119,6 +119,7 @@ class ClaimIndex:
         self.dates = np.array([d.date.timestamp() / 86400 if d.date else np.nan for d in docs], dtype=np.float64)
         #: per-field BM25 work buffers, reused by every query (see :meth:`bm25_scores`)
         self._buffers: dict[str, np.ndarray] = {}
+        self._claim_terms: dict[int, frozenset[str]] = {}
         h = hashlib.sha256(model.encode())
         for d, th in zip(docs, hashes, strict=True):
             h.update(f"{d.id}:{th};".encode())
@@ -271,6 +272,14 @@ class ClaimIndex:
         return ClaimIndex(directory, self.model, docs, hashes, emb, _bm25_fields(docs), ann)
 
     # ------------------------------------------------------------------ scoring
+
+    def claim_terms(self, row: int) -> frozenset[str]:
+        """The tokens of a document's claim (what match evidence shows as shared terms), computed
+        once per document: the same claims turn up as candidates of many posts."""
+        got = self._claim_terms.get(row)
+        if got is None:
+            got = self._claim_terms[row] = frozenset(tokenize([self.docs[row].claim])[0])
+        return got
 
     def dense_search(self, query_embeddings: np.ndarray, k: int) -> np.ndarray:
         """Rows of the ``k`` nearest documents per query (exact below ANN_MIN_DOCS); -1 pads."""

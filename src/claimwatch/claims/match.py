@@ -176,30 +176,34 @@ def _write_chunk(
     out = _Written()
     current = repo.current_text_hashes(conn, [row.id for row in chunk])
     unchanged = [current.get(row.id) == row.text_hash for row in chunk]
+    skipped: dict[int, str | None] = {}
+    matched = []
     for pos, (row, why, same) in enumerate(zip(chunk, reasons, unchanged, strict=True)):
         if not same or why is not None:
             why = why if same else TEXT_CHANGED
             out.skipped[why] = out.skipped.get(why, 0) + 1
             if same:
-                repo.set_match_state(conn, row.id, version, why, refresh=False)
+                skipped[row.id] = why
             continue
         query, post_hits, routed = hits[pos]
+        query_terms = set(tokenize([query])[0])
         cands = [
             repo.CandidateRow(
                 int(h.doc_id),
                 rank,
                 round(h.score, 6),
-                _evidence(query, index.docs[h.row].claim, h, row.text_length),
+                _evidence(query, query_terms, index.claim_terms(h.row), h, row.text_length),
                 None if h.confidence is None else round(h.confidence, 4),
                 *proposed(h, rank, routed),
             )
             for rank, h in enumerate(post_hits, start=1)
         ]
-        out.proposals += repo.write_matches(
-            conn, row.id, cands, MULTILINGUAL_METHOD if routed else method, version, refresh=False
-        )
         out.narrative += sum(c.relation == relation.NARRATIVE for c in cands)
-        out.posts_matched += 1
+        matched.append(repo.PostMatches(row.id, cands, MULTILINGUAL_METHOD if routed else method))
+    # the chunk's writes in a few statements each (one post at a time they were half of `match`)
+    repo.set_match_states(conn, skipped, version, refresh=False)
+    out.proposals += repo.write_matches_many(conn, matched, version, refresh=False)
+    out.posts_matched += len(matched)
     if analyser and analyses is not None:
         _store_analysis(
             conn,
@@ -225,6 +229,8 @@ class _Batch:
     #: the multilingual path's view: each query's language and USE embedding (None when off)
     query_langs: list[str] | None = None
     ml_embeddings: np.ndarray | None = None
+    #: the sentences' nearest documents (computed in the background, like the posts')
+    sentence_nearest: np.ndarray | None = None
     _offsets: list[int] | None = field(default=None, init=False, repr=False)
 
     def positions(self) -> list[int]:
@@ -233,11 +239,11 @@ class _Batch:
     def post_embeddings(self) -> dict[int, np.ndarray]:
         return dict(zip(self.positions(), self.embedded.embeddings, strict=True))
 
-    def sentence_embedding(self, pos: int, query: str) -> np.ndarray:
-        """The embedding of one sentence query of the post at ``pos`` (sentences are stored flat)."""
+    def sentence_row(self, pos: int, query: str) -> int:
+        """Where one sentence query of the post at ``pos`` is among the flat sentence rows."""
         if self._offsets is None:
             self._offsets = [0, *accumulate(len(p.sentence_queries) for p in self.posts)]
-        return self.analysis_embeddings.sentences[self._offsets[pos] + self.posts[pos].sentence_queries.index(query)]
+        return self._offsets[pos] + self.posts[pos].sentence_queries.index(query)
 
 
 def _queries(chunk: list[Any]) -> tuple[list[Query | None], list[str | None]]:
@@ -265,7 +271,9 @@ def _embed(
         batch = _Batch(queries, reasons, embedded, [], AnalysisEmbedded(np.zeros((0, 0), np.float32)), [])
     else:
         posts = [prepare(row.text or "", None if q is None else q.text) for row, q in zip(chunk, queries, strict=True)]
-        batch = _Batch(queries, reasons, embedded, posts, analyser.embed(posts, encoder), analyser.languages(posts))
+        sentences = analyser.embed(posts, encoder)
+        batch = _Batch(queries, reasons, embedded, posts, sentences, analyser.languages(posts))
+        batch.sentence_nearest = retriever.nearest(sentences.sentences)
     if multilingual is not None:
         _embed_multilingual(batch, multilingual)
     return batch
@@ -312,12 +320,16 @@ def _search(
     embedded = batch.embedded
     if len(keep) < len(positions):
         context = {new: embedded.context[old] for new, old in enumerate(keep) if old in embedded.context}
-        embedded = Embedded(embedded.embeddings[keep], context)
+        nearest = None if embedded.nearest is None else embedded.nearest[keep]
+        embedded = Embedded(embedded.embeddings[keep], context, nearest)
     if extra:
         queries = queries + [Query(q.id, text, q.date) for _, q, text in extra]
+        rows = [batch.sentence_row(i, text) for i, _, text in extra]
+        nearest = None
+        if embedded.nearest is not None and batch.sentence_nearest is not None:
+            nearest = np.vstack([embedded.nearest, batch.sentence_nearest[rows]])
         embedded = Embedded(
-            np.vstack([embedded.embeddings, np.stack([batch.sentence_embedding(i, text) for i, _, text in extra])]),
-            embedded.context,
+            np.vstack([embedded.embeddings, batch.analysis_embeddings.sentences[rows]]), embedded.context, nearest
         )
     found = retriever.search(queries, top_k, embedded) if queries else []
     out: dict[int, tuple[str, list[Hit]]] = {i: ("", []) for i in positions}
@@ -405,12 +417,13 @@ def score_topics(engine: sa.Engine, analyser: Analyser, progress: Callable[[int,
     return len(todo)
 
 
-def _evidence(query: str, claim: str, hit: Hit, post_chars: int) -> dict[str, object]:
+def _evidence(
+    query: str, query_terms: set[str], claim_terms: frozenset[str], hit: Hit, post_chars: int
+) -> dict[str, object]:
     """What an analyst needs to judge the proposal: the scores, the features and the shared words
     (and, for a post longer than matching reads, how much of it was read)."""
-    q_tokens, c_tokens = tokenize([query, claim])
     out: dict[str, object] = {
-        "shared_terms": sorted(set(q_tokens) & set(c_tokens))[:20],
+        "shared_terms": sorted(query_terms & claim_terms)[:20],
         "query": query[:500],
         "features": hit.features,
     }

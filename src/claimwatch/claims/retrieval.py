@@ -56,11 +56,8 @@ class Hit:
     @property
     def features(self) -> dict[str, float]:
         """Named, rounded feature values for evidence; built on demand (most hits are never shown)."""
-        return {
-            name: round(float(v), 4)
-            for name, v in zip(FEATURE_NAMES, self.feature_values, strict=True)
-            if not np.isnan(v)
-        }
+        values = self.feature_values.tolist()  # Python floats: per-element numpy scalars cost more than the rounding
+        return {name: round(v, 4) for name, v in zip(FEATURE_NAMES, values, strict=True) if v == v}  # v != v: NaN
 
 
 @dataclass
@@ -71,6 +68,9 @@ class Embedded:
     embeddings: np.ndarray
     #: query position → embedding of "context + text" (debate sentences with their surroundings)
     context: dict[int, np.ndarray]
+    #: each embedding's nearest document rows (:meth:`Retriever.nearest`) when computed ahead, in
+    #: the background stage that encoded them; None: :meth:`Retriever.candidates` computes them
+    nearest: np.ndarray | None = None
 
 
 @dataclass
@@ -138,11 +138,19 @@ class Retriever:
         return out
 
     def embed(self, queries: list[Query], encoder: Encoder | None = None) -> Embedded:
-        """One encoder pass for a batch: the texts, plus "context + text" where a query has context."""
+        """One encoder pass for a batch: the texts, plus "context + text" where a query has context;
+        with their nearest documents (a background stage thus does all of a batch's work that
+        releases the GIL)."""
         enc = encoder or self.encoder
         with_ctx = [i for i, q in enumerate(queries) if q.context]
         ctx = enc.encode([f"{queries[i].context} {queries[i].text}" for i in with_ctx]) if with_ctx else []
-        return Embedded(enc.encode([q.text for q in queries]), dict(zip(with_ctx, ctx, strict=True)))
+        emb = enc.encode([q.text for q in queries])
+        return Embedded(emb, dict(zip(with_ctx, ctx, strict=True)), self.nearest(emb))
+
+    def nearest(self, embeddings: np.ndarray) -> np.ndarray | None:
+        """Rows of the documents nearest each embedding, the dense half of a candidate pool (None
+        for an empty index). A matrix product and a partition: numpy work that releases the GIL."""
+        return self.index.dense_search(embeddings, N_DENSE) if len(self.index) and len(embeddings) else None
 
     def stream_encoder(self) -> tuple[Encoder, int]:
         """The encoder for background stages and how many may run at once (see :func:`overlapped`)."""
@@ -167,7 +175,7 @@ class Retriever:
             ]
         embedded = embedded or self.embed(queries)
         q_emb, ctx_emb = embedded.embeddings, embedded.context
-        dense_rows = self.index.dense_search(q_emb, N_DENSE)
+        dense_rows = embedded.nearest if embedded.nearest is not None else self.index.dense_search(q_emb, N_DENSE)
         out = []
         # Collection-sized work buffers, shared by the batch: only pool positions are written and read.
         n = len(self.index)

@@ -72,6 +72,15 @@ def current_text_hashes(conn: sa.Connection, post_ids: Sequence[int]) -> dict[in
     return out
 
 
+@dataclass
+class PostMatches:
+    """One post's new machine candidates, as :func:`write_matches_many` takes them."""
+
+    post_id: int
+    candidates: Sequence[CandidateRow]
+    method: str
+
+
 def write_matches(
     conn: sa.Connection,
     post_id: int,
@@ -80,76 +89,84 @@ def write_matches(
     index_version: str,
     refresh: bool = True,
 ) -> int:
-    """Replace a post's machine candidates; analyst decisions on its current text are kept as
-    they are. A decision on an earlier text stays as history while the machine's view of the
-    new text takes its status (``outdated`` when the machine no longer ranks the pair); so does a
-    reopened match (its history is kept with it).
+    """Replace a post's machine candidates; :func:`write_matches_many` for one post."""
+    return write_matches_many(conn, [PostMatches(post_id, candidates, method)], index_version, refresh)
 
-    ``refresh=False``: the caller refreshes the post's queue rows itself, later in the same
-    transaction (the matcher does it once per chunk: one post at a time cost a third of `match`).
-    Returns the number of proposals written.
+
+def write_matches_many(
+    conn: sa.Connection, posts: Sequence[PostMatches], index_version: str, refresh: bool = True
+) -> int:
+    """Replace these posts' machine candidates; analyst decisions on a post's current text are
+    kept as they are. A decision on an earlier text stays as history while the machine's view of
+    the new text takes its status (``outdated`` when the machine no longer ranks the pair); so
+    does a reopened match (its history is kept with it).
+
+    A batch of posts costs a few statements, not a few per post (per post they were most of what
+    `match` spent in the store). ``refresh=False``: the caller refreshes the posts' queue rows
+    itself, later in the same transaction. Returns the number of proposals written.
     """
-    decided = {
-        row.factcheck_id: bool(row.current)
+    ids = [p.post_id for p in posts]
+    if len(set(ids)) < len(ids):
+        raise ValueError("write_matches_many: a post appears twice in one batch")
+    decided: dict[int, dict[int, bool]] = {}
+    for chunk in chunks(ids):
         for row in conn.execute(
             sa.select(
+                s.Match.post_id,
                 s.Match.factcheck_id,
                 sa.and_(s.Match.decision.is_not(None), s.Match.decided_text_hash == s.Post.text_hash).label("current"),
             )
             .join(s.Post, s.Post.id == s.Match.post_id)
-            .where(s.Match.post_id == post_id, sa.not_(machine_only()))
-        )
-    }
-    conn.execute(sa.delete(s.Match).where(s.Match.post_id == post_id, machine_only()))
+            .where(s.Match.post_id.in_(chunk), sa.not_(machine_only()))
+        ):
+            decided.setdefault(row.post_id, {})[row.factcheck_id] = bool(row.current)
+        conn.execute(sa.delete(s.Match).where(s.Match.post_id.in_(chunk), machine_only()))
     now = s.utcnow()
     rows, proposed = [], 0
-    ranked = {c.factcheck_id for c in candidates}
-    outdated = [fc for fc, current in decided.items() if not current and fc not in ranked]
-    if outdated:
-        conn.execute(
-            sa.update(s.Match)
-            .where(s.Match.post_id == post_id, s.Match.factcheck_id.in_(outdated))
-            .values(status=r.MatchStatus.OUTDATED.value, updated_at=now)
-        )
-    for c in candidates:
-        status = r.MatchStatus.PROPOSED if c.proposed else r.MatchStatus.CANDIDATE
-        if c.factcheck_id in decided:
-            machine = {} if decided[c.factcheck_id] else {"status": status.value}
-            proposed += machine.get("status") == r.MatchStatus.PROPOSED
+    for post in posts:
+        kept = decided.get(post.post_id, {})
+        ranked = {c.factcheck_id for c in post.candidates}
+        outdated = [fc for fc, current in kept.items() if not current and fc not in ranked]
+        if outdated:
             conn.execute(
                 sa.update(s.Match)
-                .where(s.Match.post_id == post_id, s.Match.factcheck_id == c.factcheck_id)
-                .values(
-                    rank=c.rank,
-                    score=c.score,
-                    confidence=c.confidence,
-                    evidence=c.evidence,
-                    relation=c.relation,
-                    method=method,
-                    updated_at=now,
-                    **machine,
-                )
+                .where(s.Match.post_id == post.post_id, s.Match.factcheck_id.in_(outdated))
+                .values(status=r.MatchStatus.OUTDATED.value, updated_at=now)
             )
-            continue
-        proposed += status == r.MatchStatus.PROPOSED
-        rows.append(
-            dict(
-                post_id=post_id,
-                factcheck_id=c.factcheck_id,
+        for c in post.candidates:
+            status = r.MatchStatus.PROPOSED if c.proposed else r.MatchStatus.CANDIDATE
+            # what the machine's ranking sets, on a new row or on one an analyst decided
+            ranked_values = dict(
                 rank=c.rank,
                 score=c.score,
                 confidence=c.confidence,
-                method=method,
                 evidence=c.evidence,
                 relation=c.relation,
-                status=status.value,
-                created_at=now,
+                method=post.method,
                 updated_at=now,
             )
-        )
+            if c.factcheck_id in kept:
+                machine = {} if kept[c.factcheck_id] else {"status": status.value}
+                proposed += machine.get("status") == r.MatchStatus.PROPOSED
+                conn.execute(
+                    sa.update(s.Match)
+                    .where(s.Match.post_id == post.post_id, s.Match.factcheck_id == c.factcheck_id)
+                    .values(**ranked_values, **machine)
+                )
+                continue
+            proposed += status == r.MatchStatus.PROPOSED
+            rows.append(
+                dict(
+                    post_id=post.post_id,
+                    factcheck_id=c.factcheck_id,
+                    status=status.value,
+                    created_at=now,
+                    **ranked_values,
+                )
+            )
     if rows:
         conn.execute(sa.insert(s.Match), rows)
-    set_match_state(conn, post_id, index_version, None, refresh)
+    set_match_states(conn, {post_id: None for post_id in ids}, index_version, refresh)
     return proposed
 
 
@@ -162,18 +179,31 @@ def machine_only() -> sa.ColumnElement[bool]:
 def set_match_state(
     conn: sa.Connection, post_id: int, index_version: str, skip_reason: str | None, refresh: bool = True
 ) -> None:
-    """Record that the post was matched (or skipped, and why) — the last write of a post's
-    matching, so the post's queue rows are refreshed here, after its matches changed (unless the
-    caller does it for many posts at once: ``refresh=False``, then :func:`queue_table.refresh_posts`
-    before the transaction ends)."""
-    conn.execute(sa.delete(s.MatchState).where(s.MatchState.post_id == post_id))
-    conn.execute(
-        sa.insert(s.MatchState).values(
-            post_id=post_id, index_version=index_version, skip_reason=skip_reason, matched_at=s.utcnow()
+    """Record that the post was matched (or skipped, and why); :func:`set_match_states` for one post."""
+    set_match_states(conn, {post_id: skip_reason}, index_version, refresh)
+
+
+def set_match_states(
+    conn: sa.Connection, skip_reasons: dict[int, str | None], index_version: str, refresh: bool = True
+) -> None:
+    """Record that these posts were matched (skip reason None) or skipped, and why — the last
+    write of a post's matching, so the posts' queue rows are refreshed here, after their matches
+    changed (unless the caller does it for many posts at once: ``refresh=False``, then
+    :func:`queue_table.refresh_posts` before the transaction ends)."""
+    ids = list(skip_reasons)
+    for chunk in chunks(ids):
+        conn.execute(sa.delete(s.MatchState).where(s.MatchState.post_id.in_(chunk)))
+    if ids:
+        now = s.utcnow()
+        conn.execute(
+            sa.insert(s.MatchState),
+            [
+                dict(post_id=post_id, index_version=index_version, skip_reason=why, matched_at=now)
+                for post_id, why in skip_reasons.items()
+            ],
         )
-    )
     if refresh:
-        queue_table.refresh_posts(conn, [post_id])
+        queue_table.refresh_posts(conn, ids)
 
 
 def matches_for_posts(

@@ -38,12 +38,15 @@ from claimwatch.store.factchecks import (
 from claimwatch.store.labels import add_label_events, label_events_on_posts
 from claimwatch.store.matches import (
     CandidateRow,
+    PostMatches,
     current_text_hashes,
     decisions_on_earlier_text,
     matches_for_posts,
     posts_to_match,
     set_match_state,
+    set_match_states,
     write_matches,
+    write_matches_many,
 )
 from claimwatch.store.notes import (
     add_note_statuses,
@@ -116,6 +119,7 @@ from claimwatch.store.users import (
 __all__ = [
     "BatchCounts",
     "CandidateRow",
+    "PostMatches",
     "DecisionConflict",
     "UnknownMatch",
     "add_label_events",
@@ -174,6 +178,7 @@ __all__ = [
     "search_posts",
     "select_posts",
     "set_match_state",
+    "set_match_states",
     "set_note_ratings",
     "set_password_hash",
     "set_verdict",
@@ -191,5 +196,6 @@ __all__ = [
     "user_for_token",
     "write_analysis",
     "write_matches",
+    "write_matches_many",
     "write_topics",
 ]
