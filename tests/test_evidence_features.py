@@ -68,6 +68,8 @@ def test_every_confidence_input_has_a_direction_and_the_rejecting_evidence_only_
 def test_the_pair_ranker_score_and_its_lead_come_from_pair_features_only() -> None:
     # the pair ranker must not see anything that moves when unrelated claims join the collection
     assert not any(f.startswith("bm25") or f in ("fused_v1", "cos_rank", "cos_gap") for f in PAIR_FEATURES)
+    # nor dates (CheckThat!'s pairs are days apart; a repeat years later is still a repeat)
+    assert "days_apart" not in PAIR_FEATURES and "claim_after_query" not in PAIR_FEATURES
     inputs = confidence_inputs(np.array([1.0, 3.0]), features("Biden lost Georgia"), np.array([0.5, -0.25]))
     # the re-ranker picked the second claim: its pair score, and its lead over the first
     assert inputs[CONFIDENCE_INPUTS.index("pair_score")] == -0.25

@@ -62,9 +62,15 @@ CONFIDENCE_INPUTS = (
 #: Inputs derived from several features; the rest are the top claim's feature values.
 _DERIVED = 5
 #: The pair ranker's features: what depends on the (post, claim) pair alone — no ranks, nothing
-#: relative to the other candidates or to BM25 (whose statistics follow the whole collection).
+#: relative to the other candidates or to BM25 (whose statistics follow the whole collection) — and
+#: no dates: CheckThat! pairs a tweet with the fact-check that cited it, days apart, so a ranker
+#: learns "far apart in time = wrong" and a post repeating an old claim years later loses its
+#: confidence (the demo's right proposals fell from 60 to 30 with them). Time enters the confidence
+#: only as ``claim_lag``, one-sided and monotone.
 PAIR_FEATURES = tuple(
-    f for f in FEATURE_NAMES if f not in ("cos_gap", "cos_rank", "fused_v1") and not f.startswith("bm25_")
+    f
+    for f in FEATURE_NAMES
+    if f not in ("cos_gap", "cos_rank", "fused_v1", "days_apart", "claim_after_query") and not f.startswith("bm25_")
 )
 _PAIR_COLS = [FEATURE_NAMES.index(f) for f in PAIR_FEATURES]
 
