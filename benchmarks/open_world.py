@@ -9,8 +9,10 @@ The same code path as `claimwatch eval retrieval --open-world --negatives …`. 
   context): for each seed, half the queries lose their gold claims from the collection; a proposal
   for a query whose gold is gone is false; top-1 precision is measured on the queries that keep it;
 * **hard negatives** (``benchmarks/data/hard_negatives``, hand-written posts on the collections'
-  topics that repeat no rated claim) against the Snopes and the PolitiFact collections. The ``test``
-  half is for the final figure only: never choose anything by it.
+  topics that repeat no rated claim) against the Snopes and the PolitiFact collections. The ``dev``
+  half is among the confidence's calibration examples (issue 13), so its figure is in-sample: the
+  out-of-fold one is in `claimwatch train retrieval`'s log. The ``test`` half is for the final figure
+  only: never choose anything by it.
 
 Default confidence = the ``min_confidence`` setting (0.5). Without a calibrated model the figures are at
 the fused-score threshold (labelled ``decided_by: score``).

@@ -2,7 +2,8 @@
 
 Cheap by design (no cross-encoder): what the strongest CheckThat! systems combined —
 dense and lexical similarity per field, rank positions, shared numbers and names, and
-how far apart the query's date and the claim's date are. All are computed for the
+how far apart the query's date and the claim's date are — plus whether the post denies or
+debunks the claim (claims.stance: a post close to a claim by every similarity may reject it). All are computed for the
 candidates of one query at once. Missing values are NaN (the tree model handles them).
 
 Stability (issue 13): a proposal's confidence must not move when fact-checks unrelated to the post
@@ -27,6 +28,7 @@ import numpy as np
 
 from claimwatch.claims.docs import ClaimDoc, Query
 from claimwatch.claims.index import FIELDS, FieldScores, PoolScores
+from claimwatch.claims.stance import ClaimStance, claim_stance, combine, post_stance
 
 FEATURE_NAMES: tuple[str, ...] = (
     "cos",
@@ -44,6 +46,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "names_doc_only",
     "days_apart",
     "claim_after_query",
+    "stance_denies",
+    "stance_debunks",
     "query_len",
     "doc_len",
 )
@@ -83,11 +87,14 @@ class DocTerms:
     tokens: frozenset[str]
     numbers: frozenset[str]
     names: frozenset[str]
+    #: the claim's own words for the stance cues (the claim, not its title: titles of fact-checks
+    #: often carry the verdict, "Fact check: …")
+    stance: ClaimStance
 
 
 def doc_terms(doc: ClaimDoc, tokens: list[str]) -> DocTerms:
     text = f"{doc.claim} {doc.title}"
-    return DocTerms(frozenset(tokens), frozenset(numbers(text)), frozenset(names(text)))
+    return DocTerms(frozenset(tokens), frozenset(numbers(text)), frozenset(names(text)), claim_stance(doc.claim))
 
 
 def candidate_features(
@@ -110,6 +117,7 @@ def candidate_features(
     out[:, col["fused_v1"]] = qs.fused[rows]
     q_tokens = set(qs.tokens)
     q_numbers, q_names = numbers(query.text), names(query.text)
+    q_stance = post_stance(query.text)
     for i, row in enumerate(rows):
         t = terms_of(int(row))
         union = len(q_tokens | t.tokens)
@@ -122,6 +130,9 @@ def candidate_features(
         out[i, col["names_shared"]] = len(q_names & t.names)
         out[i, col["names_doc_only"]] = len(t.names - q_names)
         out[i, col["doc_len"]] = len(t.tokens)
+        cues = combine(q_stance, t.stance)
+        out[i, col["stance_denies"]] = cues.denies
+        out[i, col["stance_debunks"]] = cues.debunks
     if query.date is not None:
         delta = doc_dates[rows] - query.date.timestamp() / 86400
         out[:, col["days_apart"]] = np.log1p(np.abs(delta))

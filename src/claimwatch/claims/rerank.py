@@ -2,7 +2,8 @@
 
 A model directory holds ``ranker.txt`` (a LightGBM LambdaMART model, text format),
 ``confidence.txt`` + ``calibration.json`` (monotone boosted model + isotonic map from
-top-1 evidence to P(correct)) and
+top-1 evidence to P(correct)), ``pair.txt`` (a second LambdaMART on pair features only, whose
+score is part of that evidence) and
 ``meta.json`` (feature names, the encoder the features were computed with, the data and
 command that trained it, checksums). Loading checks all of it: a model trained on other
 features or with another encoder is refused with a clear message, not used silently.
@@ -30,14 +31,24 @@ class ModelError(RuntimeError):
 
 
 #: Top-1 evidence the confidence model looks at: how close the top claim is to the post (dense and
-#: lexical), how far ahead of the other candidates by cosine, and whether names and numbers agree.
+#: lexical), how far ahead of the other candidates by cosine, whether names and numbers agree,
+#: whether the post denies or debunks the claim (a denial is not a repeat), and how long after the
+#: post the claim was first fact-checked (a post long before the claim's first fact-check rarely
+#: repeats it: issue 13 met a proposal for a claim that arose 8 months after the post).
 #: Only what depends on the (post, claim) pair and on claims that compete with it: not the re-ranker
 #: score, nor BM25 (both move when unrelated fact-checks join the collection: issue 13 measured
 #: confidence moving by up to 0.35 with them after 10,000 unrelated claims were added). The re-ranker
-#: still picks the top claim; the confidence says how sure that pick is.
+#: still picks the top claim; the confidence says how sure that pick is. ``pair_score`` and
+#: ``pair_lead`` are the score of a second ranker trained on PAIR_FEATURES only (stable for the same
+#: reason) for the top claim, and its lead over the best other candidate: out-of-fold on the
+#: calibration examples they raised the share of 2A dev posts proposed right at 0.5 from 0.68 to 0.73
+#: with no more false proposals (issue 13).
 CONFIDENCE_INPUTS = (
     "cos",
     "cos_lead",
+    "claim_lag",
+    "pair_score",
+    "pair_lead",
     "cos_gap",
     "jaccard",
     "query_coverage",
@@ -45,23 +56,49 @@ CONFIDENCE_INPUTS = (
     "names_doc_only",
     "num_shared",
     "num_doc_only",
+    "stance_denies",
+    "stance_debunks",
 )
+#: Inputs derived from several features; the rest are the top claim's feature values.
+_DERIVED = 5
+#: The pair ranker's features: what depends on the (post, claim) pair alone — no ranks, nothing
+#: relative to the other candidates or to BM25 (whose statistics follow the whole collection) — and
+#: no dates: CheckThat! pairs a tweet with the fact-check that cited it, days apart, so a ranker
+#: learns "far apart in time = wrong" and a post repeating an old claim years later loses its
+#: confidence (the demo's right proposals fell from 60 to 30 with them). Time enters the confidence
+#: only as ``claim_lag``, one-sided and monotone.
+PAIR_FEATURES = tuple(
+    f
+    for f in FEATURE_NAMES
+    if f not in ("cos_gap", "cos_rank", "fused_v1", "days_apart", "claim_after_query") and not f.startswith("bm25_")
+)
+_PAIR_COLS = [FEATURE_NAMES.index(f) for f in PAIR_FEATURES]
 
 
-def confidence_inputs(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """The CONFIDENCE_INPUTS vector for one query's candidates (their scores and feature rows)."""
+def _top_and_lead(values: np.ndarray, top: int) -> tuple[float, float]:
+    others = np.delete(values, top)
+    return float(values[top]), float(values[top] - others.max()) if len(others) else 0.0
+
+
+def confidence_inputs(scores: np.ndarray, features: np.ndarray, pair_scores: np.ndarray) -> np.ndarray:
+    """The CONFIDENCE_INPUTS vector for one query's candidates (their re-ranker scores, feature rows
+    and pair-ranker scores). ``claim_lag`` is log(1 + days) by which the claim's first fact-check
+    follows the post, 0 when the claim came first or a date is unknown (no evidence either way)."""
     col = {n: i for i, n in enumerate(FEATURE_NAMES)}
     top = int(np.argmax(scores))
-    cos = features[:, col["cos"]]
-    others = np.delete(cos, top)
-    lead = float(cos[top] - others.max()) if len(others) else 0.0
-    values = [float(cos[top]), lead] + [float(features[top, col[n]]) for n in CONFIDENCE_INPUTS[2:]]
+    lag = float(features[top, col["days_apart"]]) if features[top, col["claim_after_query"]] == 1 else 0.0
+    values = [
+        *_top_and_lead(features[:, col["cos"]], top),
+        lag,
+        *_top_and_lead(pair_scores, top),
+        *(float(features[top, col[n]]) for n in CONFIDENCE_INPUTS[_DERIVED:]),
+    ]
     return np.nan_to_num(np.array(values, dtype=np.float64), nan=0.0)
 
 
 #: +1: more of it can only raise confidence; -1: can only lower it. Monotone constraints keep the
 #: model sane on inputs unlike its training data (a tiny collection, off-topic chatter).
-CONFIDENCE_MONOTONE = (1, 1, 1, 1, 1, 1, -1, 1, -1)
+CONFIDENCE_MONOTONE = (1, 1, -1, 1, 1, 1, 1, 1, 1, -1, 1, -1, -1, -1)
 
 
 @dataclass
@@ -80,10 +117,14 @@ class Calibration:
 
 
 class RetrievalModel:
-    def __init__(self, booster: Any, calibration: Calibration | None, meta: dict[str, Any]) -> None:
+    def __init__(
+        self, booster: Any, calibration: Calibration | None, meta: dict[str, Any], pair: Any | None = None
+    ) -> None:
         self.booster = booster
         self.calibration = calibration
         self.meta = meta
+        #: the pair-feature ranker whose score the confidence looks at (with the calibration)
+        self.pair = pair
 
     @property
     def method(self) -> str:
@@ -96,6 +137,13 @@ class RetrievalModel:
     def score(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(features, num_threads=1), dtype=np.float64)
 
+    def confidence_inputs(self, scores: list[np.ndarray], features: list[np.ndarray]) -> np.ndarray:
+        """CONFIDENCE_INPUTS rows for queries with candidates (the pair ranker scores them in one call)."""
+        assert self.pair is not None
+        flat = self.pair.predict(np.vstack(features)[:, _PAIR_COLS], num_threads=1)
+        pair = np.split(flat, np.cumsum([len(f) for f in features])[:-1])
+        return np.vstack([confidence_inputs(s, f, p) for s, f, p in zip(scores, features, pair, strict=True)])
+
     def confidences(self, scores: list[np.ndarray], features: list[np.ndarray]) -> list[float | None]:
         """Calibrated P(the top-scored candidate is right) per query; None without a calibration
         or without candidates."""
@@ -104,8 +152,8 @@ class RetrievalModel:
         present = [i for i, sc in enumerate(scores) if len(sc)]
         out: list[float | None] = [None] * len(scores)
         if present:
-            probs = self.calibration.batch(np.vstack([confidence_inputs(scores[i], features[i]) for i in present]))
-            for i, p in zip(present, probs, strict=True):
+            inputs = self.confidence_inputs([scores[i] for i in present], [features[i] for i in present])
+            for i, p in zip(present, self.calibration.batch(inputs), strict=True):
                 out[i] = float(p)
         return out
 
@@ -115,12 +163,13 @@ class RetrievalModel:
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(directory / "ranker.txt"))
         files = ["ranker.txt"]
-        if self.calibration:
+        if self.calibration and self.pair is not None:
             self.calibration.booster.save_model(str(directory / "confidence.txt"))
+            self.pair.save_model(str(directory / "pair.txt"))
             (directory / "calibration.json").write_text(
                 json.dumps({"iso_x": self.calibration.iso_x, "iso_y": self.calibration.iso_y})
             )
-            files += ["confidence.txt", "calibration.json"]
+            files += ["confidence.txt", "pair.txt", "calibration.json"]
         write_meta(directory, dict(self.meta, features=list(FEATURE_NAMES), method=METHOD), files)
 
     @classmethod
@@ -136,13 +185,14 @@ class RetrievalModel:
                 "`claimwatch train retrieval`"
             )
         booster = lightgbm.Booster(model_file=str(directory / "ranker.txt"))
-        calibration = None
+        calibration = pair = None
         if (directory / "calibration.json").is_file():
             iso = json.loads((directory / "calibration.json").read_text())
             calibration = Calibration(
                 lightgbm.Booster(model_file=str(directory / "confidence.txt")), iso["iso_x"], iso["iso_y"]
             )
-        return cls(booster, calibration, meta)
+            pair = lightgbm.Booster(model_file=str(directory / "pair.txt"))
+        return cls(booster, calibration, meta, pair)
 
 
 #: LambdaMART settings of the shipped re-ranker; model selection (training.selection) varies them.

@@ -53,6 +53,7 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "without query_coverage": tuple(f for f in FEATURE_NAMES if f != "query_coverage"),
     "pair-only": tuple(f for f in FEATURE_NAMES if f not in (*_RANK_AND_RELATIVE, "fused_v1")),
     "pair-only + BM25-relative + fused": tuple(f for f in FEATURE_NAMES if f not in ("cos_gap", "cos_rank")),
+    "without stance cues": tuple(f for f in FEATURE_NAMES if not f.startswith("stance_")),
 }
 
 
