@@ -3,6 +3,7 @@ reports count — headlines the posts that repeat a rated claim, narratives thos
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from review_store import build
@@ -11,6 +12,8 @@ from typer.testing import CliRunner
 import claimwatch
 from claimwatch.analysis.report import Selection
 from claimwatch.claims import relation
+from claimwatch.claims.features import FEATURE_NAMES
+from claimwatch.claims.retrieval import Hit
 from claimwatch.cli import app
 from claimwatch.records import MatchStatus
 from claimwatch.schemas import validate
@@ -138,3 +141,17 @@ def test_cli_confirm_as(store) -> None:
     assert f"match {match_id}: confirmed by ana" in ok.output and "shares the claim's narrative only" in ok.output
     queue = runner.invoke(app, ["review", "queue", "--status", "decided", "--db", db])
     assert "shares the claim's narrative only" in " ".join(queue.output.split())
+
+
+def test_of_hit_reads_the_cosine_and_the_stance_cues_from_the_features() -> None:
+    def hit(confidence: float, cos: float, denies: int = 0) -> Hit:
+        f = np.full(len(FEATURE_NAMES), np.nan, dtype=np.float32)
+        f[FEATURE_NAMES.index("cos")] = cos
+        f[FEATURE_NAMES.index("stance_denies")] = denies
+        f[FEATURE_NAMES.index("stance_debunks")] = 0
+        return Hit(0, "c", 1.0, confidence, f)
+
+    assert relation.of_hit(hit(0.9, 0.8), 0.5) == relation.REPEATS
+    assert relation.of_hit(hit(0.9, 0.8, denies=1), 0.5) == relation.NARRATIVE
+    assert relation.of_hit(hit(0.2, 0.7), 0.5) == relation.NARRATIVE
+    assert relation.of_hit(hit(0.2, 0.7), 0.5, cosine_comparable=False) is None  # another encoder's cosine

@@ -30,13 +30,13 @@ from claimwatch.claims.analyse import Analyser, Analysis, PostText, prepare
 from claimwatch.claims.analyse import Embedded as AnalysisEmbedded
 from claimwatch.claims.docs import Query
 from claimwatch.claims.encoder import Encoder
-from claimwatch.claims.features import FEATURE_NAMES
 from claimwatch.claims.index import ClaimIndex, tokenize
 from claimwatch.claims.language import Detected, detect_languages
 from claimwatch.claims.multilingual import METHOD as MULTILINGUAL_METHOD
 from claimwatch.claims.multilingual import MultilingualSearch, needs_multilingual, sureness
 from claimwatch.claims.retrieval import STREAM_BATCH as BATCH
 from claimwatch.claims.retrieval import Embedded, Hit, Retriever
+from claimwatch.claims.stance import stance_cues
 from claimwatch.claims.text import clean_query, skip_reason
 from claimwatch.claims.topics import TopicScore
 from claimwatch.overlap import overlapped
@@ -85,13 +85,9 @@ def _proposal(
     if multilingual or (retriever.model is not None and retriever.model.calibration is not None):
         if rank != 1:
             return False, None
-        cosine = None if multilingual or np.isnan(hit.feature_values[_COS]) else float(hit.feature_values[_COS])
-        label = relation.classify(hit.confidence, cosine, min_confidence, False)
+        label = relation.of_hit(hit, min_confidence, cosine_comparable=not multilingual)
         return label is not None, label
     return hit.score >= threshold, None
-
-
-_COS = FEATURE_NAMES.index("cos")
 
 
 def match_posts(
@@ -192,7 +188,7 @@ def _write_chunk(
                 int(h.doc_id),
                 rank,
                 round(h.score, 6),
-                _evidence(query, query_terms, index.claim_terms(h.row), h, row.text_length),
+                _evidence(query, query_terms, index.claim_terms(h.row), index.docs[h.row].claim, h, row.text_length),
                 None if h.confidence is None else round(h.confidence, 4),
                 *proposed(h, rank, routed),
             )
@@ -418,15 +414,18 @@ def score_topics(engine: sa.Engine, analyser: Analyser, progress: Callable[[int,
 
 
 def _evidence(
-    query: str, query_terms: set[str], claim_terms: frozenset[str], hit: Hit, post_chars: int
+    query: str, query_terms: set[str], claim_terms: frozenset[str], claim: str, hit: Hit, post_chars: int
 ) -> dict[str, object]:
-    """What an analyst needs to judge the proposal: the scores, the features and the shared words
-    (and, for a post longer than matching reads, how much of it was read)."""
+    """What an analyst needs to judge the proposal: the scores, the features and the shared words,
+    the post's words that deny or debunk the claim (and, for a post longer than matching reads, how
+    much of it was read)."""
     out: dict[str, object] = {
         "shared_terms": sorted(query_terms & claim_terms)[:20],
         "query": query[:500],
         "features": hit.features,
     }
+    if relation.disputed(hit):
+        out["stance"] = list(stance_cues(query, claim).cues)
     if post_chars > MAX_MATCH_CHARS:
         out["text_read"] = {"chars": MAX_MATCH_CHARS, "post_chars": post_chars}
     return out

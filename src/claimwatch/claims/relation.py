@@ -25,7 +25,14 @@ the label is a proposal for review like any other.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+
+from claimwatch.claims.features import FEATURE_NAMES
+
+if TYPE_CHECKING:
+    from claimwatch.claims.retrieval import Hit
 
 REPEATS: Final = "repeats"
 NARRATIVE: Final = "narrative"
@@ -51,6 +58,23 @@ def classify(confidence: float | None, cosine: float | None, min_confidence: flo
     if sure or (cosine is not None and cosine >= NARRATIVE_COSINE):
         return NARRATIVE
     return None
+
+
+_COS, _DENIES, _DEBUNKS = (FEATURE_NAMES.index(n) for n in ("cos", "stance_denies", "stance_debunks"))
+
+
+def of_hit(hit: Hit, min_confidence: float, cosine_comparable: bool = True) -> str | None:
+    """:func:`classify` for a ranked top hit, from its features: the pair's cosine (unless
+    ``cosine_comparable`` is False: another encoder's scale) and the stance cues the re-ranker
+    computed (:mod:`claimwatch.claims.stance`: the post denies or debunks the claim)."""
+    f = hit.feature_values
+    cosine = float(f[_COS]) if cosine_comparable and not np.isnan(f[_COS]) else None
+    return classify(hit.confidence, cosine, min_confidence, disputed(hit))
+
+
+def disputed(hit: Hit) -> bool:
+    """The re-ranker's stance cues say the post denies or debunks the hit's claim."""
+    return bool(hit.feature_values[_DENIES] == 1 or hit.feature_values[_DEBUNKS] == 1)
 
 
 def parse(value: str) -> str:
