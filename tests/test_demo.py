@@ -130,10 +130,16 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
         "(x: 3): likes 183,736, reposts 47,530, replies 12,708, quotes 2,124, bookmarks 9,740."
     ) in " ".join(res.stdout.split())
     assert "Selection: 179 posts, 273,497,432 views (views unknown for 6)." in " ".join(res.stdout.split())
-    assert "matched 193 posts with hybrid-rerank-lgbm-v1 (61 proposals)" in res.stdout
     assert (
-        "against the demo's ground truth: 57 right, 0 with the wrong fact-check, 0 false proposals, 7 missed"
+        "matched 193 posts with hybrid-rerank-lgbm-v1 (68 proposals, 7 of them sharing the claim's narrative only)"
         in res.stdout
+    )
+    assert (
+        "against the demo's ground truth: 57 right, 0 with the wrong fact-check, 0 false proposals, 7 missed "
+        "(5 more with the right fact-check labelled as sharing its narrative only)" in res.stdout
+    )
+    assert "4 more posts share a rated claim's narrative without repeating the claim (not counted)." in " ".join(
+        res.stdout.split()
     )
     assert sorted(p.name for p in out.glob("report.*")) == ["report.csv", "report.html", "report.json", "report.md"]
     # The example study: machine proposals ≥ 50 %, views as of the first collection, notes and labels joined.

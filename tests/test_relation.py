@@ -155,3 +155,13 @@ def test_of_hit_reads_the_cosine_and_the_stance_cues_from_the_features() -> None
     assert relation.of_hit(hit(0.9, 0.8, denies=1), 0.5) == relation.NARRATIVE
     assert relation.of_hit(hit(0.2, 0.7), 0.5) == relation.NARRATIVE
     assert relation.of_hit(hit(0.2, 0.7), 0.5, cosine_comparable=False) is None  # another encoder's cosine
+
+
+def test_the_stance_cues_are_not_read_for_a_post_in_another_language() -> None:
+    f = np.full(len(FEATURE_NAMES), np.nan, dtype=np.float32)
+    f[FEATURE_NAMES.index("cos")] = 0.8
+    f[FEATURE_NAMES.index("stance_denies")] = 1  # Spanish "No regales tu voto" read as an English "no"
+    f[FEATURE_NAMES.index("stance_debunks")] = 0
+    hit = Hit(0, "c", 1.0, 0.9, f)
+    assert relation.of_hit(hit, 0.5) == relation.NARRATIVE
+    assert relation.of_hit(hit, 0.5, stance=False) == relation.REPEATS

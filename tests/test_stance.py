@@ -17,6 +17,10 @@ REPEATS = [
     ("No way! Dead people voted in Wayne County, not kidding", "Dead people voted in Wayne County"),
     ("Not only did dead people vote in Wayne County, they voted twice", "Dead people voted in Wayne County"),
     ("I can't believe Dominion machines switched votes!", "Dominion voting machines switched votes"),
+    (
+        "Never forget the Atlanta video: suitcases full of ballots dragged out from under a table.",
+        "A Georgia video shows workers pulling suitcases of ballots out from under a table",
+    ),
 ]
 
 DENIALS = [

@@ -74,18 +74,25 @@ class MatchReport:
 
 
 def _proposal(
-    hit: Hit, rank: int, retriever: Retriever, threshold: float, min_confidence: float, multilingual: bool = False
+    hit: Hit,
+    rank: int,
+    retriever: Retriever,
+    threshold: float,
+    min_confidence: float,
+    multilingual: bool = False,
+    english: bool = True,
 ) -> tuple[bool, str | None]:
     """Whether a hit is proposed, and as what (:mod:`claimwatch.claims.relation`; None: unknown).
 
     With a calibrated confidence only the top hit can be proposed: as a repeat of the rated claim,
     or as sharing its narrative. The multilingual path's cosine is another encoder's (USE), on
-    another scale than the narrative cut: there only the confidence decides. The v1 method has no
+    another scale than the narrative cut: there only the confidence decides. The stance cues are
+    English words: for a post detected in another language they are not read. The v1 method has no
     confidence: its proposals' relation is unknown."""
     if multilingual or (retriever.model is not None and retriever.model.calibration is not None):
         if rank != 1:
             return False, None
-        label = relation.of_hit(hit, min_confidence, cosine_comparable=not multilingual)
+        label = relation.of_hit(hit, min_confidence, cosine_comparable=not multilingual, stance=english)
         return label is not None, label
     return hit.score >= threshold, None
 
@@ -128,8 +135,8 @@ def match_posts(
         )
         hits = _search(retriever, batch, analyses, top_k, multilingual)
 
-        def proposed(h: Hit, rank: int, routed: bool) -> tuple[bool, str | None]:
-            return _proposal(h, rank, retriever, threshold, min_confidence, routed)
+        def proposed(h: Hit, rank: int, routed: bool, english: bool) -> tuple[bool, str | None]:
+            return _proposal(h, rank, retriever, threshold, min_confidence, routed, english)
 
         with writing(engine) as conn:
             written = _write_chunk(
@@ -165,7 +172,7 @@ def _write_chunk(
     method: str,
     index: ClaimIndex,
     version: str,
-    proposed: Callable[[Hit, int, bool], tuple[bool, str | None]],
+    proposed: Callable[[Hit, int, bool, bool], tuple[bool, str | None]],
 ) -> _Written:
     """Store one chunk's matches, skip reasons and analysis, for posts whose text is still the
     one that was matched (their rows stay locked until commit, so an edit waits or is seen)."""
@@ -182,15 +189,19 @@ def _write_chunk(
                 skipped[row.id] = why
             continue
         query, post_hits, routed = hits[pos]
+        # the stance cues read English words: not for a post detected in another language
+        english = analyses is None or analyses[pos].lang.lang in ("en", None)
         query_terms = set(tokenize([query])[0])
         cands = [
             repo.CandidateRow(
                 int(h.doc_id),
                 rank,
                 round(h.score, 6),
-                _evidence(query, query_terms, index.claim_terms(h.row), index.docs[h.row].claim, h, row.text_length),
+                _evidence(
+                    query, query_terms, index.claim_terms(h.row), index.docs[h.row].claim, h, row.text_length, english
+                ),
                 None if h.confidence is None else round(h.confidence, 4),
-                *proposed(h, rank, routed),
+                *proposed(h, rank, routed, english),
             )
             for rank, h in enumerate(post_hits, start=1)
         ]
@@ -414,7 +425,13 @@ def score_topics(engine: sa.Engine, analyser: Analyser, progress: Callable[[int,
 
 
 def _evidence(
-    query: str, query_terms: set[str], claim_terms: frozenset[str], claim: str, hit: Hit, post_chars: int
+    query: str,
+    query_terms: set[str],
+    claim_terms: frozenset[str],
+    claim: str,
+    hit: Hit,
+    post_chars: int,
+    english: bool = True,
 ) -> dict[str, object]:
     """What an analyst needs to judge the proposal: the scores, the features and the shared words,
     the post's words that deny or debunk the claim (and, for a post longer than matching reads, how
@@ -424,7 +441,7 @@ def _evidence(
         "query": query[:500],
         "features": hit.features,
     }
-    if relation.disputed(hit):
+    if english and relation.disputed(hit):
         out["stance"] = list(stance_cues(query, claim).cues)
     if post_chars > MAX_MATCH_CHARS:
         out["text_read"] = {"chars": MAX_MATCH_CHARS, "post_chars": post_chars}

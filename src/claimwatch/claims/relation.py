@@ -63,13 +63,14 @@ def classify(confidence: float | None, cosine: float | None, min_confidence: flo
 _COS, _DENIES, _DEBUNKS = (FEATURE_NAMES.index(n) for n in ("cos", "stance_denies", "stance_debunks"))
 
 
-def of_hit(hit: Hit, min_confidence: float, cosine_comparable: bool = True) -> str | None:
+def of_hit(hit: Hit, min_confidence: float, cosine_comparable: bool = True, stance: bool = True) -> str | None:
     """:func:`classify` for a ranked top hit, from its features: the pair's cosine (unless
-    ``cosine_comparable`` is False: another encoder's scale) and the stance cues the re-ranker
-    computed (:mod:`claimwatch.claims.stance`: the post denies or debunks the claim)."""
+    ``cosine_comparable`` is False: another encoder's scale) and, with ``stance`` (the cues are
+    English words), the stance cues the re-ranker computed (:mod:`claimwatch.claims.stance`: the
+    post denies or debunks the claim)."""
     f = hit.feature_values
     cosine = float(f[_COS]) if cosine_comparable and not np.isnan(f[_COS]) else None
-    return classify(hit.confidence, cosine, min_confidence, disputed(hit))
+    return classify(hit.confidence, cosine, min_confidence, stance and disputed(hit))
 
 
 def disputed(hit: Hit) -> bool:

@@ -58,8 +58,9 @@ _REPORTING = re.compile(
     r"supposedly|allegedly|according\s+to\s+(?:a\s+)?(?:viral|meme|rumou?r))\b",
     re.IGNORECASE,
 )
-#: Words after a negation that make it something else: "not only", "can't believe", "can't wait".
-_NOT_NEGATING = frozenset("only just believe wait stop surprised doubt".split())
+#: Words after a negation that make it something else: "not only", "can't believe", "can't wait",
+#: "never forget" (a call to remember the claim, not a denial of it).
+_NOT_NEGATING = frozenset("only just believe wait stop surprised doubt forget".split())
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{8,})[\"“”«»]")
 #: A negation governs words up to the end of its clause.
 _CLAUSE_END = re.compile(r"[.!?;:,—–()\n]+")
