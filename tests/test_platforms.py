@@ -103,7 +103,7 @@ def store(mws: claimwatch.Workspace, tmp_path: Path, write_jsonl) -> claimwatch.
             .where(s.Match.rank == 1, s.Post.text.contains("counted twice"))
         ).all()
     for match_id in ids:
-        mws.decide(match_id, MatchStatus.CONFIRMED, "ana@example.org")
+        mws.decide(match_id, MatchStatus.CONFIRMED, "ana@example.org", relation="repeats")
     return mws
 
 

@@ -165,3 +165,9 @@ def test_the_stance_cues_are_not_read_for_a_post_in_another_language() -> None:
     hit = Hit(0, "c", 1.0, 0.9, f)
     assert relation.of_hit(hit, 0.5) == relation.NARRATIVE
     assert relation.of_hit(hit, 0.5, stance=False) == relation.REPEATS
+
+
+def test_confirming_a_candidate_without_a_label_means_it_repeats(store) -> None:
+    ws, _ = store
+    match_id, _, _ = _match_id(ws, "14", rank=2)  # a candidate: the matcher gave it no relation
+    assert ws.decide(match_id, MatchStatus.CONFIRMED, "ana").relation == relation.REPEATS

@@ -82,8 +82,8 @@ def decide(
     ``expected_version``: the version the analyst reviewed; None decides on the current one.
     ``action``: the audit entry's action when not the decision's own (``match.attach``).
     ``relation`` (a confirmation only): the post repeats the rated claim or shares its narrative
-    only (:mod:`claimwatch.claims.relation`); None confirms the machine's label as it stands, so a
-    later re-match cannot change what the analyst confirmed.
+    only (:mod:`claimwatch.claims.relation`); None confirms the machine's label as it stands (a
+    candidate, which has none: repeats), so a later re-match cannot change what was confirmed.
     Raises :class:`UnknownMatch`, :class:`DecisionConflict`, or ValueError (a name or note the
     store cannot hold, a reopen of a match nobody decided)."""
     check_actor(by)
@@ -122,7 +122,11 @@ def decide(
     confirming = status == r.MatchStatus.CONFIRMED.value and not reopen
     if relation is not None and not confirming:
         raise ValueError("a relation (repeats or narrative) is given with a confirmation only")
-    decided_relation = (rel.parse(relation) if relation is not None else row.relation) if confirming else None
+    # a confirmation without a relation accepts the machine's label; a candidate has none: the analyst
+    # confirms that the post repeats the claim (what confirming meant before the two were told apart)
+    decided_relation = (
+        (rel.parse(relation) if relation is not None else row.relation or rel.REPEATS) if confirming else None
+    )
     now, version = s.utcnow(), row.version + 1
     after = {
         "status": status,
