@@ -687,8 +687,8 @@ def _methods(
             )
             + (
                 " Claim vs narrative: the headline counts posts that repeat a rated claim; a post that only shares "
-                "a claim's narrative (the matcher's label, or the analyst's when they confirmed it) is counted in "
-                'the narrative figures and listed among the excluded posts (rule "relation").'
+                "a claim’s narrative (the matcher’s label, or the analyst’s when they confirmed it) is counted in "
+                "the narrative figures and listed among the excluded posts (rule: relation)."
             )
             + (
                 f" {count(unlabelled, 'counted fact-check link has', 'counted fact-check links have')} no claim vs "
