@@ -131,7 +131,7 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
     ) in " ".join(res.stdout.split())
     assert "Selection: 179 posts, 273,497,432 views (views unknown for 6)." in " ".join(res.stdout.split())
     assert (
-        "matched 193 posts with hybrid-rerank-lgbm-v1 (68 proposals, 7 of them sharing the claim's narrative only)"
+        "matched 193 posts with hybrid-rerank-lgbm-v1 (67 proposals, 6 of them sharing the claim's narrative only)"
         in res.stdout
     )
     assert (
