@@ -171,3 +171,15 @@ def test_confirming_a_candidate_without_a_label_means_it_repeats(store) -> None:
     ws, _ = store
     match_id, _, _ = _match_id(ws, "14", rank=2)  # a candidate: the matcher gave it no relation
     assert ws.decide(match_id, MatchStatus.CONFIRMED, "ana").relation == relation.REPEATS
+
+
+def test_matches_without_a_label_count_as_repeats_and_the_methods_say_how_many(store) -> None:
+    ws, study_file = store  # the fixture's matches were written with no relation, as before migration 0011
+    result = ws.run_study(study_file)
+    assert result.summary.posts > 0 and result.summary.narrative_only.posts == 0
+    unlabelled = sum(fc.relation is None for r in result.posts for fc in r.fact_checks)
+    assert unlabelled > 0
+    assert any(
+        f"{unlabelled} counted fact-check link" in line and "no claim vs narrative label" in line
+        for line in result.methods
+    )
