@@ -344,10 +344,14 @@ def test_confirm_as_narrative_only_from_the_card_and_the_api(site):
     ws = site.state.workspace
     item = ws.review_queue().items[0]
     with ws.engine.begin() as conn:  # the matcher's label for the top match, as `claimwatch match` stores it
-        conn.execute(sa.update(s.Match).where(s.Match.id == item.match_id).values(relation="repeats"))
+        evidence = {"shared_terms": ["ballots"], "stance": ["<b>never</b>"]}  # hostile, as every post's words
+        conn.execute(
+            sa.update(s.Match).where(s.Match.id == item.match_id).values(relation="repeats", evidence=evidence)
+        )
     c = client(site, "analyst")
     html = c.get("/review").text
     assert "repeats the rated claim" in html and 'value="confirm:narrative"' in html
+    assert "denies or debunks it: “&lt;b&gt;never&lt;/b&gt;”" in html
     version = next(k.version for k in item.candidates if k.match_id == item.match_id)
     res = decide(c, item.match_id, "confirm:narrative", version)
     assert res.status_code == 200 and "shares the claim&#39;s narrative only" in res.text

@@ -884,7 +884,13 @@ def review_queue(
             fc = c.factcheck
             cells = [
                 ("▶ " if c.match_id == item.match_id else "  ") + str(c.match_id),
-                c.status + (f"\n{DESCRIBED[c.relation]}" if c.relation else ""),
+                c.status
+                + (f"\n{DESCRIBED[c.relation]}" if c.relation else "")
+                + (
+                    f"\ndenies or debunks it: {', '.join(map(str, stance))}"
+                    if (stance := c.evidence.get("stance"))
+                    else ""
+                ),
                 _queued_post(item) if i == 0 else "",
                 fc.claim_text,
                 fc.publisher_name or fc.publisher_site or "",
