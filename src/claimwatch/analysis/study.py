@@ -201,9 +201,9 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
             if ms and pid not in qualifying
         }
         narrative_only = [p for p in posts if p.id in sharing]
+        considered = {p.id: _matched_post(p, qualifying.get(p.id) or sharing[p.id]) for p in matched + narrative_only}
         assignments = nar.assign(
-            [_matched_post(p, qualifying[p.id]) for p in matched]
-            + [_matched_post(p, sharing[p.id]) for p in narrative_only],
+            list(considered.values()),
             study.narratives,
             encoder if any(n.description for n in study.narratives) else None,
         )
@@ -211,11 +211,7 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         excluded = _excluded(conn, study, set(qualifying), off_topic)
 
     views = {p.id: views_as_of(snaps.get(p.id, []), study.views_as_of) for p in posts}
-    unassigned = [
-        _matched_post(p, {**qualifying, **sharing}[p.id])
-        for p in matched + narrative_only
-        if assignments[p.id].narrative == nar.UNASSIGNED
-    ]
+    unassigned = [m for key, m in considered.items() if assignments[key].narrative == nar.UNASSIGNED]
     proposals = nar.propose(unassigned, encoder)
     rows.sort(key=lambda r: (r.views is None, -(r.views or 0), r.post_id))
     topic_posts = [p for p in posts if p.id not in off_topic]
@@ -475,10 +471,16 @@ def _total(rows: list[PostRow]) -> Total:
     return t
 
 
-def _narrative_only(posts: list[StoredPost], views: dict[int, Any]) -> NarrativeOnly:
+def _posts_total(posts: list[StoredPost], views: dict[int, Any]) -> Total:
+    """The posts' views as of the study's date (unknown kept apart)."""
     t = Total()
     for p in posts:
         t.add(views[p.id].value)
+    return t
+
+
+def _narrative_only(posts: list[StoredPost], views: dict[int, Any]) -> NarrativeOnly:
+    t = _posts_total(posts, views)
     return NarrativeOnly(t.posts, t.views, t.views_unknown)
 
 
@@ -528,9 +530,7 @@ def _most_first(rows: list[PostRow], key: Callable[[PostRow], str | None]) -> li
 
 
 def _topic_block(posts: list[StoredPost], views: dict[int, Any], study: Study) -> TopicPosts:
-    t = Total()
-    for p in posts:
-        t.add(views[p.id].value)
+    t = _posts_total(posts, views)
     topic = study.topic
     return TopicPosts(
         topic if isinstance(topic, str) or topic is None else topic.topics[0],
