@@ -124,9 +124,9 @@ def decide(
         raise ValueError("a relation (repeats or narrative) is given with a confirmation only")
     # a confirmation without a relation accepts the machine's label; a candidate has none: the analyst
     # confirms that the post repeats the claim (what confirming meant before the two were told apart)
-    decided_relation = (
-        (rel.parse(relation) if relation is not None else row.relation or rel.REPEATS) if confirming else None
-    )
+    decided_relation = None
+    if confirming:
+        decided_relation = rel.parse(relation) if relation is not None else row.relation or rel.REPEATS
     now, version = s.utcnow(), row.version + 1
     after = {
         "status": status,

@@ -147,11 +147,18 @@ def _seen(field: str) -> dict[int, int] | None:
 
 
 def _decide(
-    ws: Workspace, match_id: int, decision: str, by: str, note: str | None, version: int | None, seen: str = ""
+    ws: Workspace,
+    match_id: int,
+    decision: str,
+    label: str,
+    by: str,
+    note: str | None,
+    version: int | None,
+    seen: str = "",
 ) -> None:
+    """``decision`` with ``label``: the form's "confirm:narrative" / "confirm:repeats" split at the
+    colon, a confirmation that sets the claim vs narrative label ("" for none)."""
     note = (note or "").strip() or None
-    # "confirm:narrative" / "confirm:repeats": a confirmation that sets the claim vs narrative label
-    decision, _, label = decision.partition(":")
     if label and decision != "confirm":
         raise ValueError(f"decision {decision!r}: only a confirmation takes a relation")
     if decision == "choose":  # guarded for the whole post: the other candidates as the card showed them
@@ -212,8 +219,8 @@ def decide(
     (no script) goes back to the queue with the message."""
     ws = sec.workspace(request)
     try:
-        _decide(ws, match_id, decision, who.user.name, note, expected_version, seen)
         verb, _, label = decision.partition(":")
+        _decide(ws, match_id, verb, label, who.user.name, note, expected_version, seen)
         said = f", {relation.DESCRIBED[label]}" if label in relation.RELATIONS else ""
         message, error, status = f"match {match_id} {DONE[verb]} by you{said}", None, 200
     except UnknownMatch as exc:
