@@ -222,7 +222,7 @@ class DenseModel:
                 h = h @ w + b
                 if i < len(member) - 1:
                     np.maximum(h, 0.0, out=h)
-            probs.append(_sigmoid(h[:, 0].astype(np.float64)))
+            probs.append(sigmoid(h[:, 0].astype(np.float64)))
         return _logit(np.mean(probs, axis=0))
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -262,7 +262,7 @@ class MetaModel:
         return np.column_stack([ngram, dense, (features - self.mean) / self.scale])
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
-        return _sigmoid(inputs @ self.coef + self.bias)
+        return sigmoid(inputs @ self.coef + self.bias)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {
@@ -285,7 +285,8 @@ def _configured_encoder() -> Encoder:
     return Encoder(load_settings().model or None)  # and the configured backend
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, clipped so no logit overflows."""
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40.0, 40.0)))
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from claimwatch.claims.checkworthiness import sigmoid
 from claimwatch.evaluation.checkworthiness_sets import LabelledSet
 from claimwatch.evaluation.metrics import binary_metrics
 
@@ -150,10 +151,6 @@ def choose_threshold_for(labels: Sequence[np.ndarray], probs: Sequence[np.ndarra
     return float(
         max(THRESHOLDS, key=lambda t: (np.mean([f1_at(y, p, t) for y, p in zip(labels, probs, strict=True)]), -t))
     )
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -40.0, 40.0)))
 
 
 def table(

@@ -49,6 +49,7 @@ from claimwatch.claims.checkworthiness import (
     MetaModel,
     NgramModel,
     ngram_vectoriser,
+    sigmoid,
 )
 from claimwatch.claims.encoder import Encoder
 from claimwatch.evaluation.checkworthiness import (
@@ -61,7 +62,6 @@ from claimwatch.evaluation.checkworthiness_protocol import (
     choose_threshold_for,
     out_of_fold,
     plan,
-    sigmoid,
     table,
 )
 from claimwatch.evaluation.checkworthiness_sets import DESCRIPTIONS, SETS, LabelledSet, load_sets, present_sets
