@@ -147,6 +147,132 @@ class Media(Base):
     raw: Mapped[dict | None] = mapped_column(sa.JSON)
 
 
+class MediaFile(Base):
+    """One distinct media file, content-addressed by SHA-256: many posts (and bank items) may
+    share it. ``path`` is where its bytes are kept, relative to the media folder. ``hashed_at``
+    is set in the same transaction as its hashes, so a file whose hashing was interrupted or
+    refused is never taken as hashed; ``hash_error`` says why it was refused."""
+
+    __tablename__ = "media_files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    md5: Mapped[str] = mapped_column(sa.String(32), index=True)
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    #: the type sniffed from the bytes (never the extension or the server's word alone)
+    mime: Mapped[str | None] = mapped_column(sa.String(128))
+    #: image | video | audio | None (not media we can hash)
+    kind: Mapped[str | None] = mapped_column(sa.String(16))
+    path: Mapped[str | None] = mapped_column(sa.Text)
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    duration_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+    hashed_at: Mapped[datetime | None]
+    hash_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MediaFetch(Base):
+    """The download queue: one row per post media reference (``media`` row) and the URL (or local
+    path) its bytes come from. A fetch is done only when its file row exists (``file_id``);
+    ``status`` pending | fetched | failed (retried after ``next_attempt_at``) | refused (never
+    retried: too large, wrong type, hostile)."""
+
+    __tablename__ = "media_fetches"
+    __table_args__ = (sa.Index("ix_media_fetches_status", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_id: Mapped[int] = mapped_column(sa.ForeignKey("media.id", ondelete="CASCADE"), unique=True)
+    url: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    next_attempt_at: Mapped[datetime | None]
+    http_status: Mapped[int | None]
+    #: the Content-Type the server declared (kept; the sniffed type is on the file)
+    declared_type: Mapped[str | None] = mapped_column(sa.String(256))
+    file_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_files.id"), index=True)
+    fetched_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MediaHash(Base):
+    """A perceptual hash or fingerprint of a media file (post media, or a banked file).
+
+    ``algo``: pdq (``value`` = 32 bytes, ``quality`` 0–100; ``variant`` original, one of the
+    dihedral variants or ``trimmed``; ``t_ms`` the frame time for video) or chromaprint
+    (``value`` = the raw fingerprint as little-endian uint32s, ``t_ms`` None)."""
+
+    __tablename__ = "media_hashes"
+    __table_args__ = (sa.Index("ix_media_hashes_file_algo", "file_id", "algo"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(sa.ForeignKey("media_files.id", ondelete="CASCADE"))
+    algo: Mapped[str] = mapped_column(sa.String(16))
+    variant: Mapped[str] = mapped_column(sa.String(24), default="original")
+    t_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+    quality: Mapped[int | None]
+    value: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
+class MediaProvenance(Base):
+    """What a file's C2PA manifest says, read offline. ``state``: valid | invalid | absent |
+    unreadable. Anything but a valid manifest is unknown provenance, never "authentic";
+    ``ai_declared`` is True only when a valid manifest declares AI generation
+    (``digitalSourceType`` trainedAlgorithmicMedia or compositeWithTrainedAlgorithmicMedia)."""
+
+    __tablename__ = "media_provenance"
+    file_id: Mapped[int] = mapped_column(sa.ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(16))
+    claim_generator: Mapped[str | None] = mapped_column(sa.Text)
+    digital_source_type: Mapped[str | None] = mapped_column(sa.Text)
+    ai_declared: Mapped[bool | None]
+    issuer: Mapped[str | None] = mapped_column(sa.Text)
+    actions: Mapped[list] = mapped_column(sa.JSON, default=list)
+    #: the validation status codes the reader reported
+    validation: Mapped[list] = mapped_column(sa.JSON, default=list)
+    #: the reader's whole manifest-store JSON (None when absent)
+    raw: Mapped[dict | None] = mapped_column(sa.JSON)
+    reader_version: Mapped[str | None] = mapped_column(sa.String(64))
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MediaBankItem(Base):
+    """A debunked image, video or audio clip: what a fact-checker rated, by its hashes.
+
+    ``factcheck_id`` is the item's own fact-check row (``source_format`` ``media-bank``, the review
+    URL of the fact-check that debunked the media), so a media match is a ``matches`` row like a
+    text match and joins the same review queue, decisions and reports. ``label``: manipulated |
+    ai-generated | miscaptioned | other. Banked from a file (``file_id``) or imported from a
+    shared hash list (``origin`` names the list, ``external_id`` its id there)."""
+
+    __tablename__ = "media_bank_items"
+    __table_args__ = (sa.UniqueConstraint("origin", "external_id", name="uq_media_bank_origin_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factcheck_id: Mapped[int] = mapped_column(sa.ForeignKey("factchecks.id"), index=True)
+    file_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_files.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    label: Mapped[str] = mapped_column(sa.String(32))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    origin: Mapped[str] = mapped_column(sa.String(64), default="file")
+    external_id: Mapped[str | None] = mapped_column(sa.String(128))
+    added_by: Mapped[str | None] = mapped_column(sa.String(128))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    raw: Mapped[dict | None] = mapped_column(sa.JSON)
+
+
+class MediaBankHash(Base):
+    """A hash of a bank item (same columns as :class:`MediaHash`): an imported list has hashes and
+    no file, so the bank keeps its own."""
+
+    __tablename__ = "media_bank_hashes"
+    __table_args__ = (sa.Index("ix_media_bank_hashes_algo", "algo", "item_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("media_bank_items.id", ondelete="CASCADE"))
+    algo: Mapped[str] = mapped_column(sa.String(16))
+    variant: Mapped[str] = mapped_column(sa.String(24), default="original")
+    t_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+    quality: Mapped[int | None]
+    value: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
 class MetricSnapshot(Base):
     """Never updated: a later observation is a new row; the same observation is a no-op."""
 
