@@ -1555,3 +1555,9 @@ def main() -> None:
         app()
     except BrokenPipeError:  # e.g. `claimwatch stats | head`
         sys.exit(0)
+
+
+# The media commands build on the helpers above, so they are registered last.
+from claimwatch.media_cli import media_app  # noqa: E402
+
+app.add_typer(media_app, name="media")
