@@ -1,7 +1,8 @@
 """Typed records of the media layer: hashes and fingerprints, what a file is, and a refusal.
 
 The contract between the hashers (:mod:`claimwatch.media.hashing`), the bank and its index, the
-downloads and the matcher: they pass these, never dicts.
+downloads and the matcher: they pass these, never dicts. A leaf module like
+:mod:`claimwatch.records` (it imports nothing of claimwatch), so the store may use it too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ class MediaLabel(StrEnum):
     MISCAPTIONED = "miscaptioned"
     OTHER = "other"
 
+
+#: ``factchecks.source_format`` of a bank item's own fact-check row: the text matcher leaves those out
+MEDIA_BANK_SOURCE = "media-bank"
+#: the prefix of a media match's ``matches.method`` (``media:pdq`` …): the text matcher never replaces those
+MEDIA_METHOD_PREFIX = "media:"
 
 #: the labels a study counts as "manipulated media"
 MANIPULATED_LABELS = frozenset({MediaLabel.MANIPULATED, MediaLabel.AI_GENERATED})

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
+from claimwatch.media.records import MEDIA_BANK_SOURCE
 from claimwatch.store import sanitise, search_index
 from claimwatch.store import schema as s
 from claimwatch.store.common import BatchCounts, chunks, json_digest, provenance
@@ -129,7 +130,9 @@ def set_verdict(conn: sa.Connection, factcheck_id: int, verdict: str | None, met
 
 
 def factcheck_docs(conn: sa.Connection) -> list[Any]:
-    """What the index needs of every fact-check, in id order."""
+    """What the text index needs of every fact-check, in id order: not the bank items' own rows
+    (a media item is matched by its hashes; its claim is the debunking fact-check's, indexed already
+    when that was ingested)."""
     return list(
         conn.execute(
             sa.select(
@@ -140,7 +143,9 @@ def factcheck_docs(conn: sa.Connection) -> list[Any]:
                 s.FactCheck.review_date,
                 s.FactCheck.claim_date,
                 s.FactCheck.claimant,
-            ).order_by(s.FactCheck.id)
+            )
+            .where(sa.or_(s.FactCheck.source_format.is_(None), s.FactCheck.source_format != MEDIA_BANK_SOURCE))
+            .order_by(s.FactCheck.id)
         )
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
+from claimwatch.media.records import MEDIA_METHOD_PREFIX
 from claimwatch.store import queue_table
 from claimwatch.store import schema as s
 from claimwatch.store.common import chunks
@@ -94,12 +95,21 @@ def write_matches(
 
 
 def write_matches_many(
-    conn: sa.Connection, posts: Sequence[PostMatches], index_version: str, refresh: bool = True
+    conn: sa.Connection,
+    posts: Sequence[PostMatches],
+    index_version: str | None,
+    refresh: bool = True,
+    *,
+    media: bool = False,
 ) -> int:
     """Replace these posts' machine candidates; analyst decisions on a post's current text are
     kept as they are. A decision on an earlier text stays as history while the machine's view of
     the new text takes its status (``outdated`` when the machine no longer ranks the pair); so
     does a reopened match (its history is kept with it).
+
+    Two matchers write here, each only its own rows: the text matcher (``media=False``) and the
+    media matcher (``media=True``: methods ``media:…``, on the bank items' fact-checks). Only the
+    text matcher records the posts' matching state (``index_version``).
 
     A batch of posts costs a few statements, not a few per post (per post they were most of what
     `match` spent in the store). ``refresh=False``: the caller refreshes the posts' queue rows
@@ -108,6 +118,7 @@ def write_matches_many(
     ids = [p.post_id for p in posts]
     if len(set(ids)) < len(ids):
         raise ValueError("write_matches_many: a post appears twice in one batch")
+    basis = media_method() if media else sa.not_(media_method())
     decided: dict[int, dict[int, bool]] = {}
     for chunk in chunks(ids):
         for row in conn.execute(
@@ -117,10 +128,10 @@ def write_matches_many(
                 sa.and_(s.Match.decision.is_not(None), s.Match.decided_text_hash == s.Post.text_hash).label("current"),
             )
             .join(s.Post, s.Post.id == s.Match.post_id)
-            .where(s.Match.post_id.in_(chunk), sa.not_(machine_only()))
+            .where(s.Match.post_id.in_(chunk), sa.not_(machine_only()), basis)
         ):
             decided.setdefault(row.post_id, {})[row.factcheck_id] = bool(row.current)
-        conn.execute(sa.delete(s.Match).where(s.Match.post_id.in_(chunk), machine_only()))
+        conn.execute(sa.delete(s.Match).where(s.Match.post_id.in_(chunk), machine_only(), basis))
     now = s.utcnow()
     rows, proposed = [], 0
     for post in posts:
@@ -166,8 +177,17 @@ def write_matches_many(
             )
     if rows:
         conn.execute(sa.insert(s.Match), rows)
-    set_match_states(conn, {post_id: None for post_id in ids}, index_version, refresh)
+    if media:
+        if refresh:
+            queue_table.refresh_posts(conn, ids)
+    else:
+        set_match_states(conn, {post_id: None for post_id in ids}, index_version or "", refresh)
     return proposed
+
+
+def media_method() -> sa.ColumnElement[bool]:
+    """A media match (the media matcher's row; the text matcher leaves it alone)."""
+    return s.Match.method.startswith(MEDIA_METHOD_PREFIX)
 
 
 def machine_only() -> sa.ColumnElement[bool]:
