@@ -304,11 +304,27 @@ def _media_rows(post_id: int, media: list[r.MediaRef]) -> list[dict[str, Any]]:
     return rows
 
 
+#: media keys of files an analyst attached (``media add``): no source version lists them
+LOCAL_MEDIA_PREFIX = "local:"
+
+
 def _replace_media(conn: sa.Connection, post_id: int, media: list[r.MediaRef]) -> None:
-    conn.execute(sa.delete(s.Media).where(s.Media.post_id == post_id))
-    rows = _media_rows(post_id, media)
-    if rows:
-        conn.execute(sa.insert(s.Media), rows)
+    """The post's media as the new version lists them, updated in place by key: a kept row keeps
+    its id, so its download (``media_fetches``, which cascades on delete) survives a re-ingest;
+    attached local files stay."""
+    rows = {row["media_key"]: row for row in _media_rows(post_id, media)}
+    stored = dict(
+        conn.execute(sa.select(s.Media.media_key, s.Media.id).where(s.Media.post_id == post_id)).tuples().all()
+    )
+    gone = [mid for key, mid in stored.items() if key not in rows and not key.startswith(LOCAL_MEDIA_PREFIX)]
+    if gone:
+        conn.execute(sa.delete(s.Media).where(s.Media.id.in_(gone)))
+    for key, row in rows.items():
+        if key in stored:
+            conn.execute(sa.update(s.Media).where(s.Media.id == stored[key]).values(**row))
+    new = [row for key, row in rows.items() if key not in stored]
+    if new:
+        conn.execute(sa.insert(s.Media), new)
 
 
 _METRICS = r.METRIC_FIELDS
