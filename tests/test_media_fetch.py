@@ -331,6 +331,12 @@ def test_a_host_resolving_to_a_private_address_is_refused_before_connecting(stor
     assert res.outcome is Outcome.REFUSED and address in res.reason
 
 
+def test_a_url_with_credentials_or_a_strange_scheme_is_refused(store: MediaStore) -> None:
+    f = Fetcher(store, FetchLimits(tries=1), resolver=lambda host, port: ["93.184.215.14"])
+    assert "user name or password" in f.fetch("https://user:secret@media.example.org/a.jpg").reason
+    assert "only http and https" in f.fetch("ftp://media.example.org/a.jpg").reason
+
+
 def test_every_redirect_hop_is_checked(server: Server, store: MediaStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Loopback counts as public here (so the test server can answer), 10/8 as private: the
     server's redirect to a host that resolves into 10/8 is refused at that hop."""
@@ -344,6 +350,41 @@ def test_every_redirect_hop_is_checked(server: Server, store: MediaStore, monkey
     res = f.fetch(server.url("/to-inside"))
     assert res.outcome is Outcome.REFUSED and "intranet.example" in res.reason and "10.0.0.7" in res.reason
     assert server.hits["/to-inside"] == 1
+
+
+DID = "did:plc:ccccexamplecccexample03"
+CID = "bafkreirecordvideoexamplerecordvideoexamplerecordvideoa"
+
+
+def test_a_bluesky_blob_is_fetched_from_the_pds_its_did_document_names(server: Server, store: MediaStore) -> None:
+    doc = {
+        "id": DID,
+        "service": [
+            {"id": "#bsky_fg", "type": "BskyFeedGenerator", "serviceEndpoint": "https://feed.example"},
+            {"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": server.url("")},
+        ],
+    }
+    server.routes[f"/{DID}"] = send(json.dumps(doc).encode(), ctype="application/did+ld+json")
+    server.routes[f"/xrpc/com.atproto.sync.getBlob?did={DID.replace(':', '%3A')}&cid={CID}"] = send(
+        MP4_HEAD, ctype="video/mp4"
+    )
+    f = fetcher(store)
+    f.plc_directory = server.url("")
+    first = f.fetch(f"at://{DID}/blob/{CID}")
+    assert first.outcome is Outcome.FETCHED and first.info.mime == "video/mp4"
+    assert f.fetch(f"at://{DID}/blob/{CID}").outcome is Outcome.FETCHED
+    assert server.hits[f"/{DID}"] == 1  # the PDS is looked up once per run
+
+
+def test_a_did_document_without_a_pds_or_pointing_home_is_not_followed(server: Server, store: MediaStore) -> None:
+    server.routes[f"/{DID}"] = send(json.dumps({"id": DID, "service": []}).encode(), ctype="application/json")
+    f = fetcher(store)
+    f.plc_directory = server.url("")
+    res = f.fetch(f"at://{DID}/blob/{CID}")
+    assert res.outcome is Outcome.FAILED and "names no atproto PDS" in res.reason
+    res = fetcher(store, allow_private=False).fetch(f"at://did:web:localhost/blob/{CID}")
+    assert res.outcome is Outcome.REFUSED and res.reason.startswith("DID document of did:web:localhost: localhost")
+    assert "not a blob reference" in fetcher(store).fetch("at://did:plc:x/app.bsky.feed.post/1").reason
 
 
 def test_sniff_allow_list() -> None:

@@ -97,10 +97,14 @@ def test_bluesky_views_use_the_cdn_records_build_it_and_video_takes_the_thumbnai
     )
     injected = q["../../xrpc/evil?x="]
     assert injected[1] == "skipped" and "CID" in injected[3]  # never put into a URL
+    # a video: its blob on the author's PDS (resolved at fetch time), never the HLS playlist
     record_video = q["bafkreirecordvideoexamplerecordvideoexamplerecordvideoa"]
-    assert record_video[1] == "skipped" and "HLS playlist" in record_video[3]
-    videos = [v for v in q.values() if v[0] == "video" and v[1] == "pending"]
-    assert videos and all(v[2].startswith("https://") and not v[2].endswith(".m3u8") for v in videos)
+    assert record_video[1:3] == (
+        "pending",
+        "at://did:plc:ccccexamplecccexample03/blob/bafkreirecordvideoexamplerecordvideoexamplerecordvideoa",
+    )
+    videos = [v for v in q.values() if v[0] == "video"]
+    assert len(videos) > 1 and all(v[1] == "pending" and not v[2].endswith(".m3u8") for v in videos)
     cards = [v for v in q.values() if v[0] == "external"]
     assert cards and all(v[1] == "skipped" and "link card" in v[3] for v in cards)
 

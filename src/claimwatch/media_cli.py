@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from claimwatch.cli import DbOpt, JsonOpt, _fail, _open, _progress, _say, _user_errors, console, err
 from claimwatch.media import downloads
@@ -103,7 +105,7 @@ def media_fetch(
         task = bar.add_task("fetching media", total=limit)
 
         def tick(url: str, result: FetchResult) -> None:
-            bar.update(task, advance=1, description=f"{result.outcome.value}: {safe(url)[:60]}")
+            bar.update(task, advance=1, description=escape(f"{result.outcome.value}: {safe(url)[:60]}"))
 
         summary = downloads.fetch_media(ws.engine, store, limits, limit=limit, retry_failed=retry_failed, progress=tick)
     if as_json:
@@ -143,7 +145,7 @@ def media_status(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     table.add_column("type")
     table.add_column("references", justify="right")
     for (status, kind), n in sorted(st.counts.items(), key=str):
-        table.add_row(status, safe(kind or "?"), f"{n:,}")
+        table.add_row(Text(status), Text(safe(kind or "?")), f"{n:,}")
     console.print(table)
     _say(
         f"{count(st.unqueued, 'reference')} not queued yet (the next fetch queues them); "

@@ -19,6 +19,9 @@ error page. Hence, for every hop:
 - no credentials: proxies and ``.netrc`` from the environment are ignored (``trust_env=False``),
   no cookies are kept, and no body is decompressed (``Accept-Encoding: identity``).
 
+A Bluesky blob (``at://DID/blob/CID``) is fetched from the author's PDS: the DID document
+(PLC directory, or the did:web host) names it, and both requests go through the same checks.
+
 The bytes go through :class:`~claimwatch.media.storage.MediaStore` (temporary file, fsync,
 rename to the content address), so nothing half-written is ever a file.
 """
@@ -27,16 +30,19 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import json
 import os
+import re
 import socket
 import stat
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import httpx
 
@@ -49,6 +55,23 @@ USER_AGENT = f"claimwatch/{__version__} (media fetch for fact-checking research)
 SNIFF_BYTES = 64
 CHUNK = 64 * 1024
 MIB = 1024 * 1024
+PLC_DIRECTORY = "https://plc.directory"
+#: a DID document is small; a bigger answer is not one
+DOC_CAP = 256 * 1024
+#: a DID (did:plc:…, did:web:…) and a base32 CIDv1, checked before either goes into a URL
+DID = r"did:[a-z]+:[A-Za-z0-9._:%-]{1,2000}"
+CID = r"b[a-z2-7]{20,200}"
+#: the queue's form of a Bluesky blob (see ``media.refs``): the repo's DID and the blob's CID
+_AT_BLOB = re.compile(rf"at://({DID})/blob/({CID})")
+
+
+def blob_ref(did: str, cid: str) -> str | None:
+    """``at://DID/blob/CID`` — fetched from the PDS the DID names — or None if either is malformed."""
+    ref = f"at://{did}/blob/{cid}"
+    return ref if _AT_BLOB.fullmatch(ref) else None
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +228,12 @@ class Fetcher:
     limits: FetchLimits = field(default_factory=FetchLimits)
     resolver: Resolver = resolve
     sleep: Callable[[float], None] = time.sleep
+    #: where did:plc documents are resolved (Bluesky blobs)
+    plc_directory: str = PLC_DIRECTORY
 
     def __post_init__(self) -> None:
+        #: DID -> PDS endpoint, for this run
+        self._pds: dict[str, str] = {}
         lim = self.limits
         self._client = httpx.Client(
             follow_redirects=False,
@@ -225,14 +252,25 @@ class Fetcher:
         self.close()
 
     def fetch(self, url: str) -> FetchResult:
-        """The file at ``url`` (http/https, or a ``file://`` path the queue made from a local
-        export): fetched, failed (worth retrying later) or refused."""
-        if urlsplit(url).scheme.lower() == "file":
+        """The file at ``url`` (http/https; a ``file://`` path the queue made from a local export;
+        an ``at://DID/blob/CID`` Bluesky blob): fetched, failed (worth retrying later) or refused."""
+        scheme = urlsplit(url).scheme.lower()
+        if scheme == "file":
             return self.fetch_file(Path(unquote(urlsplit(url).path)))
+        if scheme == "at":
+            target = self._blob_url(url)
+            if isinstance(target, FetchResult):
+                return target
+            url = target
+        return self._retrying(url, self._body)
+
+    def _retrying(self, url: str, read: Callable[[str, httpx.Response, float], _T]) -> _T | FetchResult:
+        """``read`` the answer to ``url``, retrying network errors, 5xx and 429 (see the module
+        docstring); a failure or refusal as a :class:`FetchResult`."""
         lim, pause = self.limits, self.limits.backoff_s
         for attempt in range(1, lim.tries + 1):
             try:
-                return self._attempt(url)
+                return self._attempt(url, read)
             except _Refuse as exc:
                 return FetchResult(Outcome.REFUSED, str(exc), exc.status, exc.declared)
             except _Fail as exc:
@@ -246,9 +284,47 @@ class Fetcher:
                 pause *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
+    # ---------------------------------------------------------------- Bluesky blobs
+
+    def _blob_url(self, url: str) -> str | FetchResult:
+        """``at://DID/blob/CID`` → the ``com.atproto.sync.getBlob`` URL on the PDS the DID
+        document names (did:plc from the PLC directory, did:web from the host); cached per run."""
+        match = _AT_BLOB.fullmatch(url)
+        if match is None:
+            return FetchResult(Outcome.REFUSED, f"not a blob reference claimwatch makes: {url[:100]}")
+        did, cid = match.group(1), match.group(2)
+        if did not in self._pds:
+            doc_url = _did_document_url(did, self.plc_directory)
+            if doc_url is None:
+                return FetchResult(Outcome.REFUSED, f"{did}: a DID method claimwatch does not resolve")
+            doc = self._retrying(doc_url, self._json_body)
+            if isinstance(doc, FetchResult):
+                return replace(doc, reason=f"DID document of {did}: {doc.reason}")
+            endpoint = _pds_endpoint(doc)
+            if endpoint is None:
+                return FetchResult(Outcome.FAILED, f"DID document of {did} names no atproto PDS")
+            self._pds[did] = endpoint
+        query = urlencode({"did": did, "cid": cid})
+        return f"{self._pds[did].rstrip('/')}/xrpc/com.atproto.sync.getBlob?{query}"
+
+    def _json_body(self, url: str, response: httpx.Response, deadline: float) -> dict[str, Any]:
+        _check_status(response)
+        body = b""
+        for chunk in response.iter_raw(CHUNK):
+            body += chunk
+            if len(body) > DOC_CAP or time.monotonic() > deadline:
+                raise _Refuse(f"{url}: more than {DOC_CAP:,} bytes or {self.limits.total_timeout_s:g} s")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise _Fail(f"{url}: not JSON", response.status_code) from None
+        if not isinstance(doc, dict):
+            raise _Fail(f"{url}: not a JSON object", response.status_code)
+        return doc
+
     # ---------------------------------------------------------------- one attempt
 
-    def _attempt(self, url: str) -> FetchResult:
+    def _attempt(self, url: str, read: Callable[[str, httpx.Response, float], _T]) -> _T:
         deadline = time.monotonic() + self.limits.total_timeout_s
         seen: list[str] = []
         while True:
@@ -259,7 +335,7 @@ class Fetcher:
                     if response.is_redirect:
                         url = self._next_hop(url, response, seen)
                         continue
-                    return self._body(url, response, deadline)
+                    return read(url, response, deadline)
             except httpx.TimeoutException as exc:
                 raise _Retry(f"timed out ({_timeout_kind(exc)})") from None
             except (httpx.TransportError, httpx.StreamError) as exc:
@@ -276,6 +352,8 @@ class Fetcher:
         host = parsed.host
         if not host:
             raise _Refuse("a URL without a host")
+        if parsed.userinfo:
+            raise _Refuse("a URL with a user name or password; refused")
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         try:
             addresses = [str(ipaddress.ip_address(host))]
@@ -310,10 +388,7 @@ class Fetcher:
 
     def _body(self, url: str, response: httpx.Response, deadline: float) -> FetchResult:
         status, declared = response.status_code, response.headers.get("Content-Type")
-        if status == 429 or status >= 500:
-            raise _Retry(f"HTTP {status}", status, _retry_after(response.headers.get("Retry-After")))
-        if status != 200:
-            raise _Fail(f"HTTP {status}", status)
+        _check_status(response)
         length = response.headers.get("Content-Length")
         if length is not None and length.strip().isdigit() and int(length) > self.limits.max_bytes:
             raise _Refuse(
@@ -375,6 +450,36 @@ class Fetcher:
             except Refused as exc:
                 return FetchResult(Outcome.REFUSED, f"{path}: {exc}")
         return FetchResult(Outcome.FETCHED, final_url=path.as_uri(), stored=stored, info=info)
+
+
+def _check_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise _Retry(f"HTTP {status}", status, _retry_after(response.headers.get("Retry-After")))
+    if status != 200:
+        raise _Fail(f"HTTP {status}", status)
+
+
+def _did_document_url(did: str, plc_directory: str) -> str | None:
+    """Where a DID's document is: the PLC directory for did:plc, the host for did:web."""
+    if did.startswith("did:plc:"):
+        return f"{plc_directory.rstrip('/')}/{did}"
+    if did.startswith("did:web:"):
+        host, *path = (unquote(part) for part in did.removeprefix("did:web:").split(":"))
+        return f"https://{host}/{'/'.join(path)}/did.json" if path else f"https://{host}/.well-known/did.json"
+    return None
+
+
+def _pds_endpoint(doc: dict[str, Any]) -> str | None:
+    """The ``#atproto_pds`` service endpoint of a DID document (an http/https URL), else None."""
+    services = doc.get("service")
+    for service in services if isinstance(services, list) else ():
+        if not isinstance(service, dict) or not str(service.get("id", "")).endswith("#atproto_pds"):
+            continue
+        endpoint = service.get("serviceEndpoint")
+        if isinstance(endpoint, str) and urlsplit(endpoint).scheme in ("http", "https"):
+            return endpoint
+    return None
 
 
 def _timeout_kind(exc: httpx.TimeoutException) -> str:

@@ -11,7 +11,8 @@ this module decides what to download, per platform:
   needs no lookup of the author's PDS, and it is where the app itself loads the image from. (The
   CDN re-encodes to JPEG, which strips a C2PA manifest; the original blob is on the author's PDS,
   ``com.atproto.sync.getBlob``, which a post does not name.) A video's playlist is HLS segments,
-  not a file, and its blob is on the PDS too, so its thumbnail is fetched when a view gives one.
+  not a file, so its blob is fetched from the author's PDS (``at://DID/blob/CID``: the fetch
+  resolves the DID document for the PDS); its thumbnail when the DID or CID is unusable.
 - **Telegram Desktop export**: ``photo`` / ``file`` paths, relative to the export's folder (the
   folder of the ``result.json`` that was ingested) and confined to it; "(File not included…)"
   placeholders are not files. **Telethon** media objects carry no URL: skipped, with the reason.
@@ -28,13 +29,12 @@ import re
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from claimwatch.media.fetch import CID, DID, blob_ref
 from claimwatch.sources import x_media
 from claimwatch.store.media_fetches import MediaSource, NewFetch
 
 BSKY_CDN = "https://cdn.bsky.app/img/feed_fullsize/plain/{did}/{cid}@jpeg"
-#: a DID (did:plc:…, did:web:…) and a base32 CIDv1: checked before either goes into a URL path
-_DID = re.compile(r"did:[a-z]+:[A-Za-z0-9._:%-]{1,2000}")
-_CID = re.compile(r"b[a-z2-7]{20,200}")
+_DID, _CID = re.compile(DID), re.compile(CID)
 #: Telegram Desktop writes these instead of a path when a file was not exported
 _TG_PLACEHOLDER = re.compile(r"\(File [^)]*\)\s*")
 #: media types that are link cards, not media
@@ -62,7 +62,7 @@ def fetch_target(src: MediaSource, max_bytes: int | None = None) -> NewFetch:
     if not url:
         return _skip(src, reason)
     scheme = urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
+    if scheme not in ("http", "https") and not (src.platform == "bluesky" and url.startswith("at://")):
         return _skip(src, f"a {scheme or 'scheme-less'} URL; only http and https URLs from posts are fetched")
     return NewFetch(src.media_id, url)
 
@@ -72,14 +72,12 @@ def _skip(src: MediaSource, reason: str) -> NewFetch:
 
 
 def _bluesky(src: MediaSource) -> tuple[str | None, str]:
+    did, cid = src.author_platform_id or "", src.media_key
     if src.type == "video":
-        return (
-            src.preview_url,
-            "a Bluesky video is an HLS playlist and its blob lives on the author's PDS; no thumbnail",
-        )
+        ref = blob_ref(did, cid) or src.preview_url
+        return ref, "a Bluesky video without its author's DID and blob CID or a thumbnail"
     if src.url:
         return src.url, ""
-    did, cid = src.author_platform_id or "", src.media_key
     if _DID.fullmatch(did) and _CID.fullmatch(cid):
         return BSKY_CDN.format(did=quote(did, safe=":"), cid=cid), ""
     return None, "no CDN URL in the source and no author DID and blob CID to build one"
