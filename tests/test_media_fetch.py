@@ -9,6 +9,8 @@ import io
 import json
 import os
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -385,6 +387,67 @@ def test_a_did_document_without_a_pds_or_pointing_home_is_not_followed(server: S
     res = fetcher(store, allow_private=False).fetch(f"at://did:web:localhost/blob/{CID}")
     assert res.outcome is Outcome.REFUSED and res.reason.startswith("DID document of did:web:localhost: localhost")
     assert "not a blob reference" in fetcher(store).fetch("at://did:plc:x/app.bsky.feed.post/1").reason
+
+
+def tls_server(tmp_path: Path, name: str, body: bytes) -> tuple[ThreadingHTTPServer, ssl.SSLContext]:
+    """An HTTPS server on loopback with a self-signed certificate for ``name``, and a client
+    context trusting exactly that certificate."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            f"subjectAltName=DNS:{name}",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+
+    class H(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            assert self.headers["Host"].startswith(name)
+            send(body)(self)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    httpd.socket = server_ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return httpd, ssl.create_default_context(cafile=str(cert))
+
+
+def test_https_goes_to_the_checked_address_with_the_hosts_tls_name(tmp_path: Path, store: MediaStore) -> None:
+    httpd, trusted = tls_server(tmp_path, "media.example.org", jpeg())
+    try:
+        port = httpd.server_address[1]
+        f = Fetcher(
+            store, FetchLimits(allow_private=True, tries=1), resolver=lambda h, p: ["127.0.0.1"], verify=trusted
+        )
+        assert f.fetch(f"https://media.example.org:{port}/a.jpg").outcome is Outcome.FETCHED
+        wrong = f.fetch(f"https://other.example.org:{port}/a.jpg")  # the certificate names another host
+        assert wrong.outcome is Outcome.FAILED and "CERTIFICATE_VERIFY_FAILED" in wrong.reason
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def test_sniff_allow_list() -> None:

@@ -34,6 +34,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -230,14 +231,20 @@ class Fetcher:
     sleep: Callable[[float], None] = time.sleep
     #: where did:plc documents are resolved (Bluesky blobs)
     plc_directory: str = PLC_DIRECTORY
+    #: TLS verification (httpx's ``verify``: the system's CAs, or a context a test trusts)
+    verify: ssl.SSLContext | bool = True
 
     def __post_init__(self) -> None:
         #: DID -> PDS endpoint, for this run
         self._pds: dict[str, str] = {}
         lim = self.limits
+        # No kept-alive connections: the pool is keyed by the (pinned) address, and a connection
+        # opened with one host's TLS name must not carry another host's request.
         self._client = httpx.Client(
             follow_redirects=False,
             trust_env=False,
+            verify=self.verify,
+            limits=httpx.Limits(max_keepalive_connections=0),
             timeout=httpx.Timeout(lim.read_timeout_s, connect=lim.connect_timeout_s),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Accept": "image/*,video/*,audio/*"},
         )
