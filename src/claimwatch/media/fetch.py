@@ -319,8 +319,10 @@ class Fetcher:
         body = b""
         for chunk in response.iter_raw(CHUNK):
             body += chunk
-            if len(body) > DOC_CAP or time.monotonic() > deadline:
-                raise _Refuse(f"{url}: more than {DOC_CAP:,} bytes or {self.limits.total_timeout_s:g} s")
+            if len(body) > DOC_CAP:
+                raise _Refuse(f"{url}: more than {DOC_CAP:,} bytes, not a DID document")
+            if time.monotonic() > deadline:
+                raise _Retry(f"timed out (total {self.limits.total_timeout_s:g} s)")
         try:
             doc = json.loads(body)
         except ValueError:
