@@ -9,17 +9,18 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from claimwatch import api
 from claimwatch.cli import DbOpt, JsonOpt, _fail, _open, _progress, _say, _user_errors, console, err
 from claimwatch.media import downloads
 from claimwatch.media.fetch import FetchLimits, FetchResult
-from claimwatch.media.storage import MediaStore, media_dir_for
+from claimwatch.media.storage import MediaStore, media_dir_of
 from claimwatch.terminal import safe
 from claimwatch.wording import count
 
@@ -59,9 +60,8 @@ def _size(value: str) -> int:
     return int(digits) * factor
 
 
-def _media_store(ws: Any, media_dir: Path | None) -> MediaStore:
-    configured = media_dir or (Path(ws.settings.media_dir) if ws.settings.media_dir else None)
-    return MediaStore((configured or media_dir_for(ws.settings.db)).expanduser().resolve())
+def _media_store(ws: api.Workspace, media_dir: Path | None) -> MediaStore:
+    return MediaStore(media_dir_of(ws.settings, media_dir))
 
 
 def _megabytes(n: int) -> str:

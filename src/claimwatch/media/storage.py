@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from claimwatch.config import Settings
 from claimwatch.store import db
 
 #: temporary files live here (inside the media folder, so the rename never crosses filesystems)
@@ -32,6 +33,13 @@ def media_dir_for(store: str | Path) -> Path:
     database ``./claimwatch.media``. The same placement rule as the search index
     (:func:`claimwatch.store.db.index_dir_for`), with its own suffix."""
     return db.index_dir_for(store).with_suffix(".media")
+
+
+def media_dir_of(settings: Settings, override: Path | None = None) -> Path:
+    """The media folder a command uses: ``--media-dir``, else the ``media_dir`` setting
+    (``CLAIMWATCH_MEDIA_DIR``), else :func:`media_dir_for` the store."""
+    chosen = override or (Path(settings.media_dir) if settings.media_dir else None)
+    return (chosen or media_dir_for(settings.db)).expanduser().resolve()
 
 
 @dataclass(frozen=True, slots=True)
