@@ -743,3 +743,35 @@ def test_cli_add_attaches_a_local_file_once(tmp_path: Path) -> None:
     text.write_text("not an image at all, just notes")
     wrong = cli("media", "add", "901", str(text), "--db", db)
     assert wrong.exit_code == 2 and "not a media type" in wrong.stderr
+
+
+def test_a_changed_post_version_updates_its_media_in_place_and_keeps_attached_files(
+    tmp_path: Path, ws: claimwatch.Workspace
+) -> None:
+    first = media_page({"3_1": "https://media.example.org/1.jpg", "3_2": "https://media.example.org/2.jpg"})
+    first["data"][0]["attachments"]["media_keys"] = ["3_1", "3_2"]  # post 900 has both, post 901 one
+    ingest(ws, tmp_path, first)
+    photo = tmp_path / "saved.jpg"
+    photo.write_bytes(jpeg())
+    downloads.add_local(ws.engine, MediaStore(tmp_path / "m"), LOCAL, "x", "900", photo)
+
+    def media() -> dict[tuple[str, str], sa.Row]:
+        with ws.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(s.Post.platform_id, s.Media.media_key, s.Media.id, s.Media.url).join(
+                    s.Post, s.Post.id == s.Media.post_id
+                )
+            )
+            return {(r.platform_id, r.media_key): r for r in rows}
+
+    before = media()
+    newer = media_page({"3_1": "https://media.example.org/1-new.jpg", "3_2": "https://media.example.org/2.jpg"})
+    newer["__twarc"]["retrieved_at"] = "2024-08-02T12:00:00+00:00"
+    newer["data"][0]["text"] = "photo post 0, edited"  # the new version of post 900 lists only 3_1
+    ingest(ws, tmp_path, newer, "newer.jsonl")
+    after = media()
+    local = next(k for k in before if k[1].startswith("local:"))
+    assert after[("900", "3_1")].id == before[("900", "3_1")].id  # the same row (its download kept)
+    assert after[("900", "3_1")].url.endswith("/1-new.jpg")
+    assert ("900", "3_2") not in after and ("901", "3_2") in after  # gone from this post only
+    assert local in after  # the analyst's file stays with its post
