@@ -702,6 +702,7 @@ def cli(*args: str) -> object:
     return CliRunner().invoke(app, list(args))
 
 
+@pytest.mark.slow  # several store opens and CLI runs: ~1-2 s on a busy machine
 def test_cli_fetch_status_json_and_errors(server: Server, tmp_path: Path) -> None:
     db = str(tmp_path / "cli.db")
     claimwatch.open(db)
@@ -724,6 +725,7 @@ def test_cli_fetch_status_json_and_errors(server: Server, tmp_path: Path) -> Non
     assert bad.exit_code == 2 and "--max-bytes 'lots'" in bad.stderr and "Traceback" not in bad.output
 
 
+@pytest.mark.slow  # several store opens and CLI runs: ~1-2 s on a busy machine
 def test_cli_add_attaches_a_local_file_once(tmp_path: Path) -> None:
     db = str(tmp_path / "add.db")
     ws = claimwatch.open(db)
