@@ -27,6 +27,7 @@ OTHER = {
     "retrieval_model": "none",
     "verdict_files": f"a.tsv{os.pathsep}b.tsv",
     "index_dir": "idx",
+    "media_dir": "media",
     "topics": "topics.yaml",
     "checkworthiness_model": "none",
     "multilingual_model": "use-multilingual-v3",

@@ -64,11 +64,9 @@ def test_x_v2_media_joined_from_includes():
     (media,) = posts_by_id(parsed)[LONG_POST].media
     assert media.media_key == "13_1816000000000000100"
     assert media.type == "video"
-    assert (
-        media.url
-        == media.preview_url
-        == ("https://pbs.twimg.com/amplify_video_thumb/1816000000000000100/img/example.jpg")
-    )
+    # a video's url is its MP4 variant (not the HLS playlist), the thumbnail its preview
+    assert media.url == "https://video.twimg.com/amplify_video/1816000000000000100/vid/avc1/1280x720/example.mp4"
+    assert media.preview_url == "https://pbs.twimg.com/amplify_video_thumb/1816000000000000100/img/example.jpg"
     assert (media.duration_ms, media.view_count) == (113_000, 98_000_000)
     assert len(media.raw["variants"]) == 2
 

@@ -52,6 +52,8 @@ class Settings:
     verdict_files: tuple[str, ...] = field(default_factory=tuple, metadata={"env": "CLAIMWATCH_VERDICTS"})
     #: where the search index lives; empty = next to the SQLite file
     index_dir: str = ""
+    #: where fetched media files live; empty = next to the SQLite file (``x.db`` → ``x.media/``)
+    media_dir: str = ""
     #: topic definitions (YAML) scored by ``match``; empty = no topics
     topics: str = ""
     #: check-worthiness model directory; empty = the shipped one; "none" = do not score

@@ -6,7 +6,23 @@ errors), so every command keeps the CLI's boundary: no traceback reaches a user.
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from claimwatch import api
+from claimwatch.cli import DbOpt, JsonOpt, _fail, _open, _progress, _say, _user_errors, console, err
+from claimwatch.media import downloads
+from claimwatch.media.fetch import FetchLimits, FetchResult
+from claimwatch.media.storage import MediaStore, media_dir_of
+from claimwatch.terminal import safe
+from claimwatch.wording import count
 
 media_app = typer.Typer(
     help="Known manipulated media: fetch post media, bank debunked items, read provenance, match.",
@@ -18,6 +34,148 @@ media_app.add_typer(bank_app, name="bank")
 # ---------------------------------------------------------------- bank (media bank add/import/export/list)
 
 # ---------------------------------------------------------------- fetch (media fetch, media status)
+
+MediaDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--media-dir",
+        help="Folder of fetched media files (default: the media_dir setting, CLAIMWATCH_MEDIA_DIR, else beside "
+        "a SQLite store x.db → x.media/, for a server database ./claimwatch.media).",
+        show_default=False,
+    ),
+]
+MaxBytesOpt = Annotated[
+    str,
+    typer.Option("--max-bytes", help="Refuse files larger than this (bytes, or with a K/M/G suffix)."),
+]
+
+
+def _size(value: str) -> int:
+    """``--max-bytes``: a byte count, or one with a K/M/G (binary) suffix."""
+    text = value.strip().upper().removesuffix("B")
+    factor = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+    digits = text[:-1] if factor > 1 else text
+    if not digits.isdigit() or int(digits) == 0:
+        _fail(f"--max-bytes {value!r}: expected a positive number of bytes, e.g. 50000000 or 50M")
+    return int(digits) * factor
+
+
+def _media_store(ws: api.Workspace, media_dir: Path | None) -> MediaStore:
+    return MediaStore(media_dir_of(ws.settings, media_dir))
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB" if n >= 100_000 else f"{n:,} bytes"
+
+
+@media_app.command("fetch")
+def media_fetch(
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Download at most N files this run.")] = None,
+    max_bytes: MaxBytesOpt = "200M",
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds one file may take (headers to last byte).")
+    ] = 300.0,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Try failed downloads again now, those out of attempts too.")
+    ] = False,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Also fetch from loopback, private and link-local addresses (refused by default: a post's URL "
+            "is hostile). Only for a local mirror you run yourself.",
+        ),
+    ] = False,
+    media_dir: MediaDirOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download the media the stored posts reference (resumable: re-run to continue)."""
+    defaults = FetchLimits()
+    limits = FetchLimits(
+        max_bytes=_size(max_bytes),
+        total_timeout_s=timeout,
+        read_timeout_s=min(defaults.read_timeout_s, timeout),
+        connect_timeout_s=min(defaults.connect_timeout_s, timeout),
+        allow_private=allow_private,
+    )
+    ws = _open(db)
+    store = _media_store(ws, media_dir)
+    with _progress() as bar:
+        task = bar.add_task("fetching media", total=limit)
+
+        def tick(url: str, result: FetchResult) -> None:
+            bar.update(task, advance=1, description=escape(f"{result.outcome.value}: {safe(url)[:60]}"))
+
+        summary = downloads.fetch_media(ws.engine, store, limits, limit=limit, retry_failed=retry_failed, progress=tick)
+    if as_json:
+        _say(json.dumps({**asdict(summary), "media_dir": str(store.root)}))
+        return
+    _say(
+        f"fetched {summary.fetched} ({_megabytes(summary.bytes)}), failed {summary.failed}, "
+        f"refused {summary.refused}, skipped {summary.skipped} (nothing to fetch); "
+        f"{count(summary.queued, 'new reference')} queued"
+        + (f", {summary.retried} failed retried" if retry_failed else "")
+    )
+    for line in summary.errors[:10]:
+        _say(f"  {line}", to=err)
+    if len(summary.errors) > 10:
+        _say(f"  … and {len(summary.errors) - 10} more (claimwatch media status)", to=err)
+    _say(f"files in {store.root}")
+
+
+@media_app.command("status")
+def media_status(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """The download queue: references by status and type, bytes fetched, recent errors."""
+    st = downloads.status(_open(db, read_only=True).engine)
+    if as_json:
+        _say(
+            json.dumps(
+                {
+                    "counts": [{"status": k[0], "type": k[1], "n": n} for k, n in sorted(st.counts.items(), key=str)],
+                    "unqueued": st.unqueued,
+                    "fetched_bytes": st.fetched_bytes,
+                    "recent_errors": [{**asdict(e), "at": e.at.isoformat()} for e in st.recent_errors],
+                }
+            )
+        )
+        return
+    table = Table(title="media downloads")
+    table.add_column("status")
+    table.add_column("type")
+    table.add_column("references", justify="right")
+    for (status, kind), n in sorted(st.counts.items(), key=str):
+        table.add_row(Text(status), Text(safe(kind or "?")), f"{n:,}")
+    console.print(table)
+    _say(
+        f"{count(st.unqueued, 'reference')} not queued yet (the next fetch queues them); "
+        f"{_megabytes(st.fetched_bytes)} fetched"
+    )
+    for e in st.recent_errors:
+        _say(f"{e.status} #{e.fetch_id} {e.url or '-'}: {e.error}")
+
+
+@media_app.command("add")
+def media_add(
+    post: Annotated[str, typer.Argument(help="The post's id on its platform (as stored), e.g. 1816000000000000001.")],
+    file: Annotated[Path, typer.Argument(help="The media file to attach (copied into the media folder).")],
+    platform: Annotated[str, typer.Option(help="The post's platform: x, bluesky, mastodon, telegram …")] = "x",
+    max_bytes: MaxBytesOpt = "200M",
+    media_dir: MediaDirOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Attach a local file to a stored post (e.g. a video an analyst saved): it is then matched
+    like the post's fetched media."""
+    ws = _open(db)
+    limits = FetchLimits(max_bytes=_size(max_bytes))
+    with _user_errors():
+        done = downloads.add_local(ws.engine, _media_store(ws, media_dir), limits, platform, post, file)
+    what = f"{done.mime}, {done.size_bytes:,} bytes, sha256 {done.sha256[:12]}…"
+    if done.added:
+        _say(f"attached {file} to {platform} post {post} as {done.media_key} ({what})")
+    else:
+        _say(f"{platform} post {post} already has this file as {done.media_key} ({what}); nothing changed")
+
 
 # ---------------------------------------------------------------- provenance (media provenance)
 

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from claimwatch.records import FieldWarning, MediaRef, PostKind, ReadResult, SourceRef
+from claimwatch.records import FieldWarning, PostKind, ReadResult, SourceRef
 from claimwatch.sources import x_v1
 from claimwatch.sources.base import FormatError, ReadContext, json_type, load_json, parse_time, read_text, rejected
 from claimwatch.sources.generic import build_post, context_account, note
@@ -63,7 +63,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[ReadResult]:
             fields["kind"] = PostKind.REPOST
         fields["author_handle"], fields["author_id"] = handle, account_id
         yield build_post(
-            fields, tweet, source, ctx, observed_at=generated, media=_media(tweet, warnings), warnings=warnings
+            fields, tweet, source, ctx, observed_at=generated, media=x_v1.media(tweet, warnings), warnings=warnings
         )
 
 
@@ -111,23 +111,3 @@ def _manifest(path: Path) -> tuple[str | None, str | None, datetime | None]:
         account_id if isinstance(account_id, str) and account_id else None,
         generated,
     )
-
-
-def _media(tweet: dict[str, Any], warnings: list[FieldWarning]) -> list[MediaRef]:
-    """Photos, videos and GIFs of ``extended_entities.media`` (v1.1 media objects)."""
-    entities = tweet.get("extended_entities") or tweet.get("entities")
-    items = entities.get("media") if isinstance(entities, dict) else None
-    refs = []
-    for item in items if isinstance(items, list) else ():
-        if not isinstance(item, dict) or not (item.get("id_str") or item.get("id")):
-            warnings.append(FieldWarning("extended_entities.media", item, "media item without an id; ignored"))
-            continue
-        refs.append(
-            MediaRef(
-                media_key=str(item.get("id_str") or item.get("id")),
-                type=item.get("type"),
-                url=item.get("media_url_https") or item.get("media_url"),
-                raw=item,
-            )
-        )
-    return refs

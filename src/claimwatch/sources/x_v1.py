@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from claimwatch.records import FieldWarning, MediaRef
+from claimwatch.sources import x_media
 from claimwatch.sources.x_text import unescape_x
 
 #: Keys telling a v1.1 post from a v2 one (an archive post has no ``user``; see x_archive).
@@ -55,3 +57,29 @@ def fields(post: dict[str, Any]) -> dict[str, Any]:
 def is_retweet_text(text: Any) -> bool:
     """ "RT @handle: …": how a retweet looks where no ``retweeted_status`` says so (the archive)."""
     return isinstance(text, str) and text.startswith("RT @")
+
+
+def media(tweet: dict[str, Any], warnings: list[FieldWarning]) -> list[MediaRef]:
+    """Photos, videos and GIFs of ``extended_entities.media`` (else ``entities.media``, which
+    holds only the first photo). A video's ``url`` is its best MP4 variant and its
+    ``media_url_https`` (a thumbnail) the preview; a photo's ``media_url_https`` is the photo."""
+    entities = tweet.get("extended_entities") or tweet.get("entities")
+    items = entities.get("media") if isinstance(entities, dict) else None
+    refs = []
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict) or not (item.get("id_str") or item.get("id")):
+            warnings.append(FieldWarning("extended_entities.media", item, "media item without an id; ignored"))
+            continue
+        image = next((item[k] for k in x_media.V1_URLS if isinstance(item.get(k), str)), None)
+        video = x_media.best_variant(x_media.mp4_variants(item))
+        refs.append(
+            MediaRef(
+                media_key=str(item.get("id_str") or item.get("id")),
+                type=item.get("type"),
+                url=video or image,
+                preview_url=image if video else None,
+                duration_ms=x_media.v1_duration_ms(item),
+                raw=item,
+            )
+        )
+    return refs

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from claimwatch.records import FieldWarning, MediaRef, Parsed, PostKind, ReadResult, SourceRef
-from claimwatch.sources import x_v1
+from claimwatch.sources import x_media, x_v1
 from claimwatch.sources.base import (
     FormatError,
     ReadContext,
@@ -145,7 +145,7 @@ def read_lines(path: Path, ctx: ReadContext, fmt: str) -> Iterator[ReadResult]:
         if is_page:
             results = read_page(obj, path, location, ctx, observed_at, fmt)
         elif any(key in obj for key in x_v1.MARKERS):
-            user = obj.get("user")
+            user, v1_warnings = obj.get("user"), []
             results = iter(
                 (
                     build_post(
@@ -155,6 +155,8 @@ def read_lines(path: Path, ctx: ReadContext, fmt: str) -> Iterator[ReadResult]:
                         ctx,
                         observed_at=observed_at,
                         author_raw=user if isinstance(user, dict) else None,
+                        media=x_v1.media(obj, v1_warnings),
+                        warnings=v1_warnings,
                     ),
                 )
             )
@@ -308,7 +310,9 @@ def read_flat_post(
 
 
 def media_ref(item: dict[str, Any], warnings: list[FieldWarning]) -> MediaRef:
-    """A v2 media object as a MediaRef; a video's url falls back to its preview image."""
+    """A v2 media object as a MediaRef: a photo's ``url``; a video's or GIF's best MP4 variant
+    (all variants stay in ``raw``; the fetch re-chooses one under its size cap), else its
+    preview image (the API sends no variants unless ``media.fields`` asks for them)."""
     key = str(item.get("media_key"))
     metrics = item.get("public_metrics")
     duration, duration_warning = to_count(item.get("duration_ms"), f"media {key} duration_ms")
@@ -319,7 +323,7 @@ def media_ref(item: dict[str, Any], warnings: list[FieldWarning]) -> MediaRef:
     return MediaRef(
         media_key=key,
         type=item.get("type"),
-        url=item.get("url") or item.get("preview_image_url"),
+        url=item.get("url") or x_media.best_variant(x_media.mp4_variants(item)) or item.get("preview_image_url"),
         preview_url=item.get("preview_image_url"),
         duration_ms=duration,
         view_count=views,

@@ -304,11 +304,34 @@ def _media_rows(post_id: int, media: list[r.MediaRef]) -> list[dict[str, Any]]:
     return rows
 
 
+#: media keys of files an analyst attached (``media add``): no source version lists them
+LOCAL_MEDIA_PREFIX = "local:"
+
+
 def _replace_media(conn: sa.Connection, post_id: int, media: list[r.MediaRef]) -> None:
-    conn.execute(sa.delete(s.Media).where(s.Media.post_id == post_id))
-    rows = _media_rows(post_id, media)
-    if rows:
-        conn.execute(sa.insert(s.Media), rows)
+    """The post's media as the new version lists them, updated in place by key (only rows that
+    changed): a kept row keeps its id, so its download (``media_fetches``, which cascades on
+    delete) survives a re-ingest; attached local files stay."""
+    rows = {row["media_key"]: row for row in _media_rows(post_id, media)}
+    m = s.Media
+    stored = {
+        row.media_key: row
+        for row in conn.execute(
+            sa.select(
+                m.id, m.post_id, m.media_key, m.type, m.url, m.preview_url, m.duration_ms, m.view_count, m.raw
+            ).where(m.post_id == post_id)
+        )
+    }
+    gone = [row.id for key, row in stored.items() if key not in rows and not key.startswith(LOCAL_MEDIA_PREFIX)]
+    if gone:
+        conn.execute(sa.delete(m).where(m.id.in_(gone)))
+    for key, row in rows.items():
+        old = stored.get(key)
+        if old is not None and any(getattr(old, name) != value for name, value in row.items()):
+            conn.execute(sa.update(m).where(m.id == old.id).values(**row))
+    new = [row for key, row in rows.items() if key not in stored]
+    if new:
+        conn.execute(sa.insert(m), new)
 
 
 _METRICS = r.METRIC_FIELDS
