@@ -330,3 +330,28 @@ def test_cli_reads_a_file_and_refuses_bad_use(files: Files, tmp_path: Path) -> N
     for args in ([], [str(files.ai_jpg), "--stored"], [str(tmp_path / "nope.jpg")]):
         bad = runner.invoke(app, ["media", "provenance", *args])
         assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_hostile_manifest_text_is_stored_on_either_store(each_store: claimwatch.Workspace) -> None:
+    """A manifest is the file's word: NUL and lone surrogates in it neither store can hold as text
+    are cleaned in the text columns, escaped in the JSON kept whole; the row reads back."""
+    report = {
+        "active_manifest": "m",
+        "manifests": {
+            "m": {
+                "claim_generator": "evil\x00gen\ud800",
+                "assertions": [_actions({"action": "c2pa.created", "digitalSourceType": "trainedAlgorithmicMedia"})],
+                "signature_info": {"issuer": "<script>x</script>\x00"},
+            }
+        },
+        "validation_state": "Valid",
+    }
+    with each_store.engine.begin() as conn:
+        file_id = conn.execute(
+            sa.insert(s.MediaFile).values(sha256="f" * 64, md5="f" * 32, size_bytes=1, kind="image", path="x")
+        ).inserted_primary_key[0]
+        save_provenance(conn, file_id, from_report(report, "test"))
+        row = conn.execute(sa.select(s.MediaProvenance)).one()
+        assert row.claim_generator == "evilgen\ufffd" and row.ai_declared is True and row.state == "valid"
+        back = provenance_of(conn, [file_id])[file_id]
+        assert back.state is ProvenanceState.VALID and back.ai_declared is True
