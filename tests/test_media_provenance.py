@@ -247,6 +247,24 @@ def test_bounds_make_a_read_unreadable_with_the_reason(files: Files) -> None:
     assert starved.state is ProvenanceState.UNREADABLE and "memory cap" in starved.reason
 
 
+def test_reader_json_without_validation_state() -> None:
+    """Readers before ``validation_state`` listed failures only in ``validation_status``."""
+    base = {
+        "active_manifest": "m",
+        "manifests": {
+            "m": {"assertions": [_actions({"action": "c2pa.created", "digitalSourceType": "trainedAlgorithmicMedia"})]}
+        },
+    }
+    untrusted = from_report(base | {"validation_status": [{"code": "signingCredential.untrusted"}]})
+    assert (untrusted.state, untrusted.ai_declared, untrusted.signer) == (
+        ProvenanceState.VALID,
+        True,
+        SignerTrust.UNTRUSTED,
+    )
+    broken = from_report(base | {"validation_status": [{"code": "claimSignature.mismatch"}]})
+    assert (broken.state, broken.ai_declared) == (ProvenanceState.INVALID, None)
+
+
 @pytest.mark.parametrize(
     ("value", "ai"),
     [

@@ -183,7 +183,8 @@ def from_report(report: dict[str, Any], reader_version: str | None = None) -> Pr
         )
     codes = tuple(str(s.get("code")) for s in report.get(K_STATUS) or [] if isinstance(s, dict) and s.get("code"))
     state_word = report.get(K_STATE)
-    valid = state_word in _VALID_STATES
+    # readers before validation_state listed failures only: valid when nothing but an untrusted signer
+    valid = state_word in _VALID_STATES if state_word else set(codes) <= {UNTRUSTED}
     actions = tuple(
         a for label, m in manifests.items() if isinstance(m, dict) for a in _actions(label, m, label == active_label)
     )
