@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from claimwatch.analysis.jsonable import JSON_NAME, jsonable
+from claimwatch.analysis.manipulated_media import AiManifest, BankMatch, ManipulatedMedia, MediaPost
 from claimwatch.analysis.notes import NotesCoverage
 from claimwatch.analysis.study import StudyResult
 from claimwatch.analysis.study_blocks import (
@@ -65,6 +66,10 @@ P = STUDY["properties"]
         (SummedViews, P["views_over_time"]["additionalProperties"]["items"]),
         (NotesCoverage, P["notes_coverage"]),
         (LabelCoverage, P["labels"]),
+        (ManipulatedMedia, P["manipulated_media"]),
+        (MediaPost, P["manipulated_media"]["properties"]["rows"]["items"]),
+        (BankMatch, P["manipulated_media"]["properties"]["rows"]["items"]["properties"]["bank_matches"]["items"]),
+        (AiManifest, P["manipulated_media"]["properties"]["rows"]["items"]["properties"]["ai_manifests"]["items"]),
         (NarrativeProposal, P["proposed_narratives"]["items"]),
         (Source, P["sources"]["items"]),
     ],

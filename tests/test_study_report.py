@@ -123,7 +123,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[StudyResult, dict
 @pytest.mark.slow  # over half a second on 2 cores
 def test_every_format_is_written(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
-    assert set(paths) == {"json", "html", "md", "csv", "pdf", "charts"}
+    assert set(paths) == {"json", "html", "md", "csv", "pdf", "media_csv", "charts"}
     assert all(p.stat().st_size > 0 for k, p in paths.items() if k != "charts")
     assert sorted(p.name for p in paths["charts"].iterdir()) == list(CHARTS)
     data = json.loads(paths["json"].read_text())

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from claimwatch.analysis import narratives as nar
 from claimwatch.analysis.jsonable import jsonable, rfc3339
+from claimwatch.analysis.manipulated_media import ManipulatedMedia, manipulated_media, media_rule
 from claimwatch.analysis.notes import NotesCoverage, coverage, note_rule
 from claimwatch.analysis.post_rows import ANALYST_CONFIRMED, AsOf, FactCheckRef, PostRow, factcheck_ref, post_rows
 from claimwatch.analysis.reach import (
@@ -114,6 +115,8 @@ class StudyResult:
     views_over_time: dict[str, list[SummedViews]]
     notes_coverage: NotesCoverage
     labels: LabelCoverage
+    #: posts with manipulated or AI-generated media, and those without a label or note (issue 14)
+    manipulated_media: ManipulatedMedia
     proposed_narratives: list[NarrativeProposal]
     methods: list[str]
     sources: list[Source]
@@ -161,6 +164,9 @@ class StudyResult:
             )
         lines.append(self.notes_coverage.sentence())
         lines.append(f"{s.posts_with_label:,} carried a platform label at {rfc3339(self.labels.at)[:10]}.")
+        media = self.manipulated_media.sentence()
+        if media:
+            lines.append(media)
         lines.append(
             f"All {count(t.posts, 'on-topic post')} in the window: {describe_views(t.posts, t.views, t.views_unknown)}."
         )
@@ -207,7 +213,16 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
             study.narratives,
             encoder if any(n.description for n in study.narratives) else None,
         )
-        rows = post_rows(conn, matched, qualifying, AsOf(study.views_as_of, study.notes_as_of, labels_at), assignments)
+        as_of = AsOf(study.views_as_of, study.notes_as_of, labels_at)
+        rows = post_rows(conn, matched, qualifying, as_of, assignments)
+        media = manipulated_media(
+            conn,
+            [p for p in posts if p.id not in off_topic],
+            matches,
+            lambda m: _status_exclusion(m, study) is None,
+            as_of,
+            set(qualifying),
+        )
         excluded = _excluded(conn, study, set(qualifying), off_topic)
 
     views = {p.id: views_as_of(snaps.get(p.id, []), study.views_as_of) for p in posts}
@@ -233,11 +248,12 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         views_over_time=_views_over_time(matched, narrative_only, snaps, assignments, study),
         notes_coverage=cov,
         labels=_labels_block(rows, labels_at),
+        manipulated_media=media,
         proposed_narratives=[
             NarrativeProposal(g.name, len(g.posts), tuple(sorted(platform_ids[k] for k in g.posts)), tuple(g.claims))
             for g in proposals
         ],
-        methods=_methods(study, rows, topic_posts, views, runs, labels_at, len(earlier), excluded),
+        methods=_methods(study, rows, topic_posts, views, runs, labels_at, len(earlier), excluded, media),
         sources=[_source(run) for run in runs],
         excluded_posts=excluded,
     )
@@ -393,6 +409,23 @@ def _match_exclusion(m: StoredMatch, study: Study, relation: bool = True) -> Exc
     if fc.verdict not in study.verdicts:
         rating = f"{fc.rating_text!r} ({fc.verdict or 'no verdict'})" if fc.rating_text else fc.verdict or "unrated"
         return Exclusion("verdict", f"{fc.review_url} is rated {rating}; the study counts {', '.join(study.verdicts)}")
+    status = _status_exclusion(m, study)
+    if status is not None:
+        return status
+    if relation and m.relation == rel.NARRATIVE:
+        who = "an analyst confirmed it" if m.status == MatchStatus.CONFIRMED else "machine-proposed"
+        return Exclusion(
+            "relation",
+            f"the post shares the narrative of {fc.review_url} without repeating the rated claim ({who}); "
+            "counted in the narrative figures, not the headline",
+        )
+    return None
+
+
+def _status_exclusion(m: StoredMatch, study: Study) -> Exclusion | None:
+    """The match status and confidence rules alone (a media match has no verdict or relation of
+    its own to judge: see :mod:`~claimwatch.analysis.manipulated_media`)."""
+    fc = m.factcheck
     if m.status == MatchStatus.PROPOSED and study.confirmed_only:
         return Exclusion(
             "match status",
@@ -408,13 +441,6 @@ def _match_exclusion(m: StoredMatch, study: Study, relation: bool = True) -> Exc
             "confidence",
             f"the match to {fc.review_url} is machine-proposed with {conf}; the study "
             f"counts proposals from {study.min_confidence:.0%}",
-        )
-    if relation and m.relation == rel.NARRATIVE:
-        who = "an analyst confirmed it" if m.status == MatchStatus.CONFIRMED else "machine-proposed"
-        return Exclusion(
-            "relation",
-            f"the post shares the narrative of {fc.review_url} without repeating the rated claim ({who}); "
-            "counted in the narrative figures, not the headline",
         )
     return None
 
@@ -643,6 +669,7 @@ def _methods(
     labels_at: datetime,
     decisions_on_earlier_text: int,
     excluded: list[ExcludedPost],
+    media: ManipulatedMedia,
 ) -> list[str]:
     observed = sorted(r.views_observed_at for r in rows if r.views_observed_at)
     confirmed = sum(fc.match_method == ANALYST_CONFIRMED for r in rows for fc in r.fact_checks)
@@ -720,6 +747,7 @@ def _methods(
         + ".",
         ("Community Notes: status snapshots used " + (", ".join(str(d.date()) for d in note_snaps) or "none") + "."),
         f"Platform labels: a post counts as labelled if a label was on it at {rfc3339(labels_at)}.",
+        media_rule(media),
     ]
     if study.cpm_usd is not None:
         out.append(f"Ad-equivalent cost: views / 1,000 × ${study.cpm_usd:.2f} (CPM).")

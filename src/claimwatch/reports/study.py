@@ -1,6 +1,7 @@
 """Write a :class:`~claimwatch.analysis.study.StudyResult` in every format: ``study.json`` (the
 target shape plus what the charts and methods need), ``study.html`` (one self-contained file),
-``study.md``, ``study.csv`` (one row per post), ``study.pdf`` and ``charts/*.png``.
+``study.md``, ``study.csv`` (one row per post), ``manipulated_media.csv`` (the flagged posts),
+``study.pdf`` and ``charts/*.png``.
 
 Post and fact-check text is hostile input; the escaping is the v1 report's, shared from
 :mod:`claimwatch.reports.render`: Jinja2 autoescaping and the same CSP for HTML, only http(s)
@@ -22,10 +23,12 @@ from claimwatch.analysis.study import ExcludedPost, StudyResult
 from claimwatch.reports.charts import Chart, study_charts
 from claimwatch.reports.render import claims_cell, csv_cell, env, md_cell, md_link
 from claimwatch.reports.study_pdf import pdf_bytes
-from claimwatch.reports.study_view import Group, excluded_shown, groups
+from claimwatch.reports.study_view import Group, excluded_shown, groups, media_evidence, media_state
 from claimwatch.wording import count
 
 FORMATS = ("json", "html", "md", "csv", "pdf")
+#: the manipulated-media table as CSV (its own file: its rows are not the study's post rows)
+MEDIA_CSV = "manipulated_media.csv"
 CHART_DIR = "charts"
 
 
@@ -42,6 +45,8 @@ def write_study(result: StudyResult, out_dir: Path, stem: str = "study") -> dict
     atomic.write_text(paths["html"], to_html(result, charts, view))
     atomic.write_text(paths["md"], to_markdown(result, charts, view))
     write_csv(result, paths["csv"])
+    paths["media_csv"] = out_dir / MEDIA_CSV
+    write_media_csv(result, paths["media_csv"])
     atomic.write_bytes(paths["pdf"], pdf_bytes(result, charts, view))
     return {**paths, "charts": chart_dir}
 
@@ -111,6 +116,43 @@ def _md_excluded(result: StudyResult) -> list[str]:
     return out + (["", f"{more:,} more in study.json (excluded_posts)."] if more else [])
 
 
+def _md_media(result: StudyResult) -> list[str]:
+    mm = result.manipulated_media
+    out = [
+        "## Manipulated media without a label",
+        "",
+        md_cell(
+            mm.sentence()
+            or "No post's media matched a bank item labelled manipulated or AI-generated, and no "
+            "valid manifest declared AI generation."
+        ),
+        "",
+    ]
+    if not mm.rows:
+        return out
+    out += [
+        "| post | account | media | bank item / manifest | evidence | views at as-of | label / note state |",
+        "|---|---|---|---|---|---:|---|",
+    ]
+    out += [
+        "| "
+        + " | ".join(
+            [
+                md_link(m.post_id, m.url),
+                md_cell(m.account),
+                md_cell(", ".join(m.media_keys)),
+                md_cell("; ".join(media_evidence(m)), 400),
+                md_cell(m.evidence),
+                "unknown" if m.views is None else f"{m.views:,}",
+                md_cell(media_state(m)),
+            ]
+        )
+        + " |"
+        for m in mm.rows
+    ]
+    return out + [""]
+
+
 def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[Group]]) -> str:
     st = result.study
     lines = [f"# {md_cell(st.title)}", "", f"Generated {rfc3339(result.generated_at)}.", ""]
@@ -127,6 +169,7 @@ def to_markdown(result: StudyResult, charts: list[Chart], view: dict[str, list[G
         "",
         *_md_groups("week starting", view["week"]),
     ]
+    lines += _md_media(result)
     lines += [
         "## Posts",
         "",
@@ -244,6 +287,60 @@ def _csv_row(r: PostRow) -> dict[str, str | int | bool | None]:
         "label_present": r.platform_label.present,
         "lang": r.lang,
     }
+
+
+MEDIA_CSV_FIELDS = (
+    "post_id",
+    "url",
+    "platform",
+    "account",
+    "created_at",
+    "media_keys",
+    "evidence",
+    "bank_items",
+    "bank_labels",
+    "factcheck_urls",
+    "match_methods",
+    "ai_manifests",
+    "views",
+    "views_observed_at",
+    "label_state",
+    "label",
+    "notes",
+    "state_reason",
+    "in_headline",
+)
+
+
+def write_media_csv(result: StudyResult, path: Path) -> None:
+    """``manipulated_media.csv``: one row per flagged post (the table of the study's block); the
+    unlabelled ones first, most viewed first; several matches joined with "; " in one order."""
+    with atomic.replacing(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=MEDIA_CSV_FIELDS)
+        writer.writeheader()
+        for m in result.manipulated_media.rows:
+            row = {
+                "post_id": m.post_id,
+                "url": m.url,
+                "platform": m.platform,
+                "account": m.account,
+                "created_at": rfc3339(m.created_at),
+                "media_keys": "; ".join(m.media_keys),
+                "evidence": m.evidence,
+                "bank_items": "; ".join(str(b.bank_item) for b in m.bank_matches),
+                "bank_labels": "; ".join(b.label for b in m.bank_matches),
+                "factcheck_urls": "; ".join(b.factcheck_url for b in m.bank_matches),
+                "match_methods": "; ".join(b.match_method for b in m.bank_matches),
+                "ai_manifests": "; ".join(media_evidence(m)[len(m.bank_matches) :]),
+                "views": m.views,
+                "views_observed_at": rfc3339(m.views_observed_at),
+                "label_state": m.label_state,
+                "label": m.label,
+                "notes": m.notes,
+                "state_reason": m.state_reason,
+                "in_headline": m.in_headline,
+            }
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
 
 
 def write_csv(result: StudyResult, path: Path) -> None:

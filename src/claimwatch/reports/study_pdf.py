@@ -28,7 +28,7 @@ from claimwatch.analysis.study import StudyResult
 from claimwatch.reports.charts import Chart
 from claimwatch.reports.pdf_layout import Column, Measure, column_widths, wrap
 from claimwatch.reports.render import clip, safe_url
-from claimwatch.reports.study_view import Group
+from claimwatch.reports.study_view import Group, media_evidence, media_state
 from claimwatch.terminal import safe
 
 FONT = "dejavu"
@@ -96,6 +96,7 @@ def pdf_bytes(result: StudyResult, charts: list[Chart], view: dict[str, list[Gro
         pdf.image(chart.png, w=pdf.epw, alt_text=f"{chart.title}: {chart.alt}")
     _table(pdf, "By narrative", _group_columns("narrative"), _group_rows(view["narrative"]))
     _table(pdf, "By week", _group_columns("week starting"), _group_rows(view["week"]))
+    _media(pdf, result)
     _posts(pdf, result)
     _methods(pdf, result)
     return bytes(pdf.output())
@@ -203,6 +204,34 @@ def _posts(pdf: _Pdf, result: StudyResult) -> None:
         )
         links.append([None, r.url, None, None, None, None, fcs[0].url if fcs else None, None, None])
     _table(pdf, f"Posts ({len(rows):,}), most viewed first", columns, rows, links)
+
+
+def _media(pdf: _Pdf, result: StudyResult) -> None:
+    """The flagged posts (manipulated media), unlabelled first; nothing when there are none."""
+    mm = result.manipulated_media
+    if not mm.rows:
+        return
+    columns = [
+        Column("post", 28),
+        Column("account", 22),
+        Column("bank item / manifest", 50, text=True),
+        Column("evidence", 18),
+        Column("views at as-of", 18, "R"),
+        Column("label / note state", 40, text=True),
+    ]
+    rows = [
+        [
+            m.post_id,
+            m.account or "",
+            "; ".join(media_evidence(m)),
+            m.evidence,
+            "unknown" if m.views is None else f"{m.views:,}",
+            media_state(m),
+        ]
+        for m in mm.rows
+    ]
+    links = [[m.url, None, None, None, None, None] for m in mm.rows]
+    _table(pdf, f"Manipulated media without a label ({mm.posts_without_label:,} of {mm.posts:,})", columns, rows, links)
 
 
 def _methods(pdf: _Pdf, result: StudyResult) -> None:

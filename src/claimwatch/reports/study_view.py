@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from claimwatch.analysis.manipulated_media import MediaPost
 from claimwatch.analysis.post_rows import PostRow
 from claimwatch.analysis.reach import week_of
 from claimwatch.analysis.study import ExcludedPost, StudyResult
@@ -103,3 +104,26 @@ def human(n: float) -> str:
         if abs(n) >= size:
             return f"{n / size:.3g}{unit}"
     return f"{n:g}"
+
+
+def media_evidence(m: MediaPost) -> list[str]:
+    """The bank items and manifests behind a flagged post, one phrase each (Markdown, CSV, PDF)."""
+    out = [
+        f"bank item {b.bank_item} ({b.label}) {b.factcheck_url} via {b.matcher}, {b.match_method}"
+        + "".join(f", {k} {v}" for k, v in b.evidence.items())
+        for b in m.bank_matches
+    ]
+    out += [
+        f"C2PA manifest on {a.media_key}: {a.digital_source_type}"
+        + (f", made with {a.claim_generator}" if a.claim_generator else "")
+        + (f", signed by {a.issuer} ({a.signer or 'signer trust unknown'})" if a.issuer else "")
+        for a in m.ai_manifests
+    ]
+    return out
+
+
+def media_state(m: MediaPost) -> str:
+    """The label / note state cell: "unlabelled; notes: 0 proposed, none shown", with why if unknown."""
+    label = f": {m.label}" if m.label else ""
+    reason = f" ({m.state_reason})" if m.state_reason else ""
+    return f"{m.label_state}{label}; notes: {m.notes}{reason}"
