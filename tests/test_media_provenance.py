@@ -30,10 +30,11 @@ from claimwatch.media.provenance import (
     SignerTrust,
     from_report,
     is_ai_source_type,
+    provenance_of,
     read_provenance,
 )
 from claimwatch.store import schema as s
-from claimwatch.store.media_provenance import files_without_provenance, provenance_of, save_provenance
+from claimwatch.store.media_provenance import files_without_provenance, save_provenance
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 OFFLINE = {
@@ -335,6 +336,14 @@ def test_store_rows_replace_and_read_back(files: Files, tmp_path: Path) -> None:
         again = provenance_of(conn, [ids[0]])[ids[0]]
         assert again.state is ProvenanceState.INVALID and again.ai_declared is None
         assert conn.execute(sa.select(sa.func.count()).select_from(s.MediaProvenance)).scalar() == 1
+        # an unreadable file keeps its one-line reason when stored
+        garbage = tmp_path / "garbage.jpg"
+        garbage.write_bytes(b"\xff\xd8 not really a JPEG")
+        unread = read_provenance(garbage)
+        save_provenance(conn, ids[0], unread)
+        back = provenance_of(conn, [ids[0]])[ids[0]]
+        assert back.state is unread.state and back.state is not ProvenanceState.VALID
+        assert back.reason and back.reason == unread.reason
         # the missing files are tried again by the next run
         assert [i for i, _ in files_without_provenance(conn)] == ids[1:]
 

@@ -147,7 +147,11 @@ def build(d: Path, *, labels: bool = True) -> claimwatch.Workspace:
             repo.write_matches(
                 conn,
                 post_ids[pid],
-                [repo.CandidateRow(fc_ids[url], 1, 0.97, {"media_key": f"3_{pid}", "distance": 4}, 0.9, True)],
+                [
+                    repo.CandidateRow(
+                        fc_ids[url], 1, 0.98, {"media": {"media_key": f"3_{pid}", "pdq_distance": 4}}, None, True
+                    )
+                ],
                 "media:pdq",
                 "v",
             )
@@ -186,7 +190,7 @@ def test_each_case_gets_its_state(result: StudyResult) -> None:
     assert rows["103"].label_state is LabelState.UNLABELLED and rows["103"].evidence == "ai-manifest"
     assert rows["103"].ai_manifests[0].signer == "untrusted"
     assert rows["106"].evidence == "machine-proposed" and rows["106"].views is None
-    assert rows["102"].bank_matches[0].evidence == {"media_key": "3_102", "distance": 4}
+    assert rows["102"].bank_matches[0].evidence == {"media": {"media_key": "3_102", "pdq_distance": 4}}
 
 
 def test_block_counts_and_views(result: StudyResult) -> None:

@@ -24,7 +24,6 @@ from claimwatch.media.fetch import FetchLimits, FetchResult
 from claimwatch.media.provenance import Limits, Provenance, ProvenanceState, read_provenance
 from claimwatch.media.provenance_run import read_stored
 from claimwatch.media.storage import MediaStore, media_dir_of
-from claimwatch.store import db as db_module
 from claimwatch.terminal import safe
 from claimwatch.wording import count
 
@@ -215,8 +214,7 @@ def provenance(
             _show_provenance(file, p)
         return
     ws = cli._open(db)
-    folder = media_dir or db_module.index_dir_for(ws.settings.db).with_suffix(".media")
-    done = read_stored(ws.engine, folder, limits)
+    done = read_stored(ws.engine, media_dir_of(ws.settings, media_dir), limits)
     if as_json:
         print(json.dumps(jsonable(done) | {"read": done.read}))
         return

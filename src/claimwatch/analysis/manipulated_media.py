@@ -35,17 +35,14 @@ import sqlalchemy as sa
 from claimwatch.analysis.jsonable import rfc3339
 from claimwatch.analysis.post_rows import ANALYST_CONFIRMED, MACHINE_PROPOSED, AsOf, PostRow, post_rows
 from claimwatch.analysis.reach import Total, describe_views
-from claimwatch.media.provenance import ProvenanceState
-from claimwatch.media.records import MANIPULATED_LABELS
+from claimwatch.media.provenance import ProvenanceState, provenance_of
+from claimwatch.media.records import MANIPULATED_LABELS, MEDIA_METHOD_PREFIX
 from claimwatch.records import MatchStatus
 from claimwatch.store import repo
 from claimwatch.store.media_evidence import BankItemRef, bank_items_by_factcheck, post_media_files
-from claimwatch.store.media_provenance import provenance_of
 from claimwatch.store.rows import StoredMatch, StoredPost
 from claimwatch.wording import count
 
-#: the method prefix of a media match (the integrator's matcher: media:pdq, media:vpdq, …)
-MEDIA_METHOD = "media:"
 #: the platform whose labels claimwatch reads (X's label stream) and the ingest kind that reads them
 LABELLED_PLATFORM, LABEL_INGEST = "x", "labels"
 
@@ -65,7 +62,7 @@ class BankMatch:
     """A media match that flags the post: the bank item, its label and how the match stands."""
 
     match_id: int
-    #: the post's media the match is on (the matcher's evidence ``media_key``; None: not said)
+    #: the post's media the match is on (the matcher's evidence ``media.media_key``; None: not said)
     media_key: str | None
     bank_item: int
     label: str
@@ -171,7 +168,7 @@ def manipulated_media(
     posts the study's headline counts."""
     ids = [p.id for p in posts]
     media_matches = {
-        pid: [m for m in ms if m.method.startswith(MEDIA_METHOD) and counts(m)] for pid, ms in matches.items()
+        pid: [m for m in ms if m.method.startswith(MEDIA_METHOD_PREFIX) and counts(m)] for pid, ms in matches.items()
     }
     items = bank_items_by_factcheck(conn, [m.factcheck.id for ms in media_matches.values() for m in ms])
     files = post_media_files(conn, ids)
@@ -229,7 +226,8 @@ def _bank_matches(ms: Sequence[StoredMatch], items: Mapping[int, list[BankItemRe
     for m in ms:
         for item in items.get(m.factcheck.id, []):
             if item.label in MANIPULATED_LABELS:
-                key = m.evidence.get("media_key") if isinstance(m.evidence, dict) else None
+                media = m.evidence.get("media") if isinstance(m.evidence, dict) else None
+                key = media.get("media_key") if isinstance(media, dict) else None
                 out.append(
                     BankMatch(
                         m.id,

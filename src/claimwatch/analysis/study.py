@@ -63,6 +63,7 @@ from claimwatch.analysis.study_file import Study
 from claimwatch.claims import relation as rel
 from claimwatch.claims.encoder import Encoder
 from claimwatch.claims.text import clean_query
+from claimwatch.media.records import MEDIA_METHOD_PREFIX
 from claimwatch.records import MatchStatus, PostKind
 from claimwatch.schemas import STUDY_SCHEMA
 from claimwatch.store import repo
@@ -424,7 +425,8 @@ def _match_exclusion(m: StoredMatch, study: Study, relation: bool = True) -> Exc
 
 def _status_exclusion(m: StoredMatch, study: Study) -> Exclusion | None:
     """The match status and confidence rules alone (a media match has no verdict or relation of
-    its own to judge: see :mod:`~claimwatch.analysis.manipulated_media`)."""
+    its own to judge: see :mod:`~claimwatch.analysis.manipulated_media`). The confidence rule is
+    the text matcher's: a media proposal (``media:`` methods) has thresholds, not a confidence."""
     fc = m.factcheck
     if m.status == MatchStatus.PROPOSED and study.confirmed_only:
         return Exclusion(
@@ -434,6 +436,8 @@ def _status_exclusion(m: StoredMatch, study: Study) -> Exclusion | None:
     if (
         m.status == MatchStatus.PROPOSED
         and study.min_confidence is not None
+        # a media proposal has no calibrated confidence: it passed the media matcher's thresholds
+        and not m.method.startswith(MEDIA_METHOD_PREFIX)
         and (m.confidence is None or m.confidence < study.min_confidence)
     ):
         conf = "no calibrated confidence" if m.confidence is None else f"confidence {m.confidence:.0%}"

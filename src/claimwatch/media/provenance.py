@@ -30,16 +30,23 @@ import json
 import resource
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claimwatch.media import c2pa_worker
+import sqlalchemy as sa
 
-#: IPTC digital source type terms that say "made by a trained model" (a full URI ends in one)
-AI_SOURCE_TYPES = frozenset({"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia"})
+from claimwatch.media import c2pa_worker
+from claimwatch.media.records import (
+    Action,
+    Provenance,
+    ProvenanceState,
+    SignerTrust,
+    is_ai_source_type,
+)
+from claimwatch.store.media_provenance import stored_provenance
+
 #: c2pa validation states that mean the manifest checks out (Trusted: also on a loaded trust list)
 _VALID_STATES = frozenset({"Valid", "Trusted"})
 UNTRUSTED = "signingCredential.untrusted"
@@ -47,18 +54,6 @@ UNTRUSTED = "signingCredential.untrusted"
 #: the reader's JSON keys (c2pa ``Reader.json()``; see formats/c2pa_reader_json_*.json)
 K_ACTIVE, K_MANIFESTS, K_ASSERTIONS, K_STATE = "active_manifest", "manifests", "assertions", "validation_state"
 K_STATUS = "validation_status"
-
-
-class ProvenanceState(StrEnum):
-    VALID = "valid"
-    INVALID = "invalid"
-    ABSENT = "absent"
-    UNREADABLE = "unreadable"
-
-
-class SignerTrust(StrEnum):
-    TRUSTED = "trusted"
-    UNTRUSTED = "untrusted"
 
 
 @dataclass(frozen=True)
@@ -71,54 +66,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-
-
-@dataclass(frozen=True)
-class Action:
-    """One C2PA action (``c2pa.created``, ``c2pa.edited``, …) of a manifest."""
-
-    action: str
-    #: the IPTC digital source type as the manifest wrote it (a URI or a bare term); None: not said
-    digital_source_type: str | None
-    #: the tool that did it (``softwareAgent``: a name, or name + version)
-    software_agent: str | None
-    #: the manifest's label; ``active`` tells the file's own manifest from an ingredient's
-    manifest: str
-    active: bool
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """What one file's C2PA manifest store says, as read (see the module docstring for the words)."""
-
-    state: ProvenanceState
-    #: the active manifest's claim generator (``claim_generator``, or the first ``claim_generator_info``)
-    claim_generator: str | None = None
-    actions: tuple[Action, ...] = ()
-    #: every ``digitalSourceType`` found, in any action or assertion of any manifest, in order
-    digital_source_types: tuple[str, ...] = ()
-    ai_declared: bool | None = None
-    #: the active manifest's signing certificate issuer (its organisation, as c2pa reports it)
-    issuer: str | None = None
-    signer: SignerTrust | None = None
-    #: the validation status codes the reader reported (failures and warnings), in order
-    validation: tuple[str, ...] = ()
-    reader_version: str | None = None
-    #: the reader's whole manifest-store JSON (None when no manifest was read)
-    raw: dict[str, Any] | None = field(default=None, compare=False)
-    #: why it is absent, invalid or unreadable, in one line
-    reason: str | None = None
-
-    @property
-    def digital_source_type(self) -> str | None:
-        """The one source type a table shows: an AI one if declared, else the first found."""
-        ai = [t for t in self.digital_source_types if is_ai_source_type(t)]
-        return (ai or list(self.digital_source_types) or [None])[0]
-
-
-def is_ai_source_type(value: str) -> bool:
-    """``…/digitalsourcetype/trainedAlgorithmicMedia``, the bare term, and the composite one."""
-    return value.strip().rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1] in AI_SOURCE_TYPES
 
 
 def read_provenance(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Provenance:
@@ -258,3 +205,17 @@ def _agent(value: Any) -> str | None:
 
 def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def provenance_of(conn: sa.Connection, file_ids: Sequence[int]) -> dict[int, Provenance]:
+    """The stored provenance of these files (a file never read is missing from the result): a
+    manifest read is rebuilt from the reader's JSON kept whole, so a stored row and a fresh read
+    give the same record; an absent or unreadable one has its state and reason."""
+    out: dict[int, Provenance] = {}
+    for file_id, row in stored_provenance(conn, file_ids).items():
+        out[file_id] = (
+            from_report(row.raw, row.reader_version)
+            if row.raw is not None
+            else Provenance(ProvenanceState(row.state), reader_version=row.reader_version, reason=row.reason)
+        )
+    return out

@@ -7,8 +7,9 @@ downloads and the matcher: they pass these, never dicts. A leaf module like
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class MediaKind(StrEnum):
@@ -99,3 +100,69 @@ class MediaHashes:
     sha256: str
     md5: str
     size_bytes: int
+
+
+# ---------------------------------------------------------------- provenance (C2PA, read by media.provenance)
+
+#: IPTC digital source type terms that say "made by a trained model" (a full URI ends in one)
+AI_SOURCE_TYPES = frozenset({"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia"})
+
+
+class ProvenanceState(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    ABSENT = "absent"
+    UNREADABLE = "unreadable"
+
+
+class SignerTrust(StrEnum):
+    TRUSTED = "trusted"
+    UNTRUSTED = "untrusted"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One C2PA action (``c2pa.created``, ``c2pa.edited``, …) of a manifest."""
+
+    action: str
+    #: the IPTC digital source type as the manifest wrote it (a URI or a bare term); None: not said
+    digital_source_type: str | None
+    #: the tool that did it (``softwareAgent``: a name, or name + version)
+    software_agent: str | None
+    #: the manifest's label; ``active`` tells the file's own manifest from an ingredient's
+    manifest: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What one file's C2PA manifest store says, as read (see the module docstring for the words)."""
+
+    state: ProvenanceState
+    #: the active manifest's claim generator (``claim_generator``, or the first ``claim_generator_info``)
+    claim_generator: str | None = None
+    actions: tuple[Action, ...] = ()
+    #: every ``digitalSourceType`` found, in any action or assertion of any manifest, in order
+    digital_source_types: tuple[str, ...] = ()
+    ai_declared: bool | None = None
+    #: the active manifest's signing certificate issuer (its organisation, as c2pa reports it)
+    issuer: str | None = None
+    signer: SignerTrust | None = None
+    #: the validation status codes the reader reported (failures and warnings), in order
+    validation: tuple[str, ...] = ()
+    reader_version: str | None = None
+    #: the reader's whole manifest-store JSON (None when no manifest was read)
+    raw: dict[str, Any] | None = field(default=None, compare=False)
+    #: why it is absent, invalid or unreadable, in one line
+    reason: str | None = None
+
+    @property
+    def digital_source_type(self) -> str | None:
+        """The one source type a table shows: an AI one if declared, else the first found."""
+        ai = [t for t in self.digital_source_types if is_ai_source_type(t)]
+        return (ai or list(self.digital_source_types) or [None])[0]
+
+
+def is_ai_source_type(value: str) -> bool:
+    """``…/digitalsourcetype/trainedAlgorithmicMedia``, the bare term, and the composite one."""
+    return value.strip().rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1] in AI_SOURCE_TYPES

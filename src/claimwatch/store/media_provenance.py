@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 
-from claimwatch.media.provenance import Provenance, ProvenanceState, from_report
+from claimwatch.media.records import Provenance
 from claimwatch.store import schema as s
 from claimwatch.store.common import chunks
 from claimwatch.store.sanitise import strip_text
@@ -32,24 +32,34 @@ def save_provenance(conn: sa.Connection, file_id: int, p: Provenance) -> None:
             validation=list(p.validation),
             raw=p.raw,
             reader_version=p.reader_version,
+            reason=_clean(p.reason),
             read_at=s.utcnow(),
         )
     )
 
 
-def provenance_of(conn: sa.Connection, file_ids: Sequence[int]) -> dict[int, Provenance]:
-    """The stored provenance of these files (a file never read is missing from the result). A
-    manifest read is rebuilt from the reader's JSON kept whole; an absent or unreadable one has
-    its state only (the table has no column for the reason)."""
-    out: dict[int, Provenance] = {}
+@dataclass(frozen=True, slots=True)
+class StoredProvenance:
+    """A stored read: its state and reason, and the reader's JSON kept whole (None when no
+    manifest was read), from which :func:`claimwatch.media.provenance.provenance_of` rebuilds
+    the whole record."""
+
+    file_id: int
+    state: str
+    reason: str | None
+    raw: dict | None
+    reader_version: str | None
+
+
+def stored_provenance(conn: sa.Connection, file_ids: Sequence[int]) -> dict[int, StoredProvenance]:
+    """The stored provenance rows of these files (a file never read is missing from the result)."""
+    out: dict[int, StoredProvenance] = {}
     t = s.MediaProvenance
     for chunk in chunks(sorted(set(file_ids))):
-        for row in conn.execute(sa.select(t.file_id, t.state, t.raw, t.reader_version).where(t.file_id.in_(chunk))):
-            out[row.file_id] = (
-                from_report(row.raw, row.reader_version)
-                if row.raw is not None
-                else Provenance(ProvenanceState(row.state), reader_version=row.reader_version)
-            )
+        rows = conn.execute(
+            sa.select(t.file_id, t.state, t.reason, t.raw, t.reader_version).where(t.file_id.in_(chunk))
+        )
+        out.update((row.file_id, StoredProvenance(**row._mapping)) for row in rows)
     return out
 
 

@@ -174,8 +174,9 @@ class MediaFile(Base):
 class MediaFetch(Base):
     """The download queue: one row per post media reference (``media`` row) and the URL (or local
     path) its bytes come from. A fetch is done only when its file row exists (``file_id``);
-    ``status`` pending | fetched | failed (retried after ``next_attempt_at``) | refused (never
-    retried: too large, wrong type, hostile)."""
+    ``status`` pending | fetching (claimed by a run until ``next_attempt_at``) | fetched | failed
+    (retried after ``next_attempt_at``) | refused (never retried: too large, wrong type, hostile) |
+    skipped (nothing to fetch: ``url`` is empty, ``last_error`` says why)."""
 
     __tablename__ = "media_fetches"
     __table_args__ = (sa.Index("ix_media_fetches_status", "status", "next_attempt_at"),)
@@ -231,6 +232,8 @@ class MediaProvenance(Base):
     #: the reader's whole manifest-store JSON (None when absent)
     raw: Mapped[dict | None] = mapped_column(sa.JSON)
     reader_version: Mapped[str | None] = mapped_column(sa.String(64))
+    #: why it is absent, invalid or unreadable, in one line (None when valid)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
     read_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

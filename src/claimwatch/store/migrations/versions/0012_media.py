@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.Column("validation", sa.JSON(), nullable=False),
         sa.Column("raw", sa.JSON(), nullable=True),
         sa.Column("reader_version", sa.String(length=64), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("read_at", UTCDateTime(), nullable=False),
     )
     op.create_table(
