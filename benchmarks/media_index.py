@@ -1,0 +1,167 @@
+"""Benchmark: the media bank's PDQ index (``claimwatch.media.index``) — queries a second, recall
+of planted near-duplicates, build and cache-load time, and resident memory.
+
+    python benchmarks/media_index.py [--hashes 1000000] [--kind multihash|flat] [--queries 2000]
+        [--batch 1000] [--seed 14] [--json]
+
+The bank is ``--hashes`` synthetic "random-ish" PDQ hashes (seeded): real PDQ hashes are not
+uniform (similar pictures share bits), so each is one of 50,000 random centres with every bit
+flipped with probability 0.25 (members of a cluster differ in ~96 bits, centres in ~128): the
+multi-index buckets fill unevenly, as with real photos. Queries: half are **planted
+near-duplicates** — a bank hash with 0–31 random bits flipped (the match radius), whose recall
+must be 100 % — and half unrelated random hashes, whose hits are counted as false matches.
+Queries go in batches of ``--batch`` through ``PdqIndex.search`` (FAISS ``range_search``) on
+FAISS's OpenMP threads (the machine's cores).
+
+Memory (``/proc/self/status`` VmRSS): before building (Python, numpy, FAISS loaded), after
+building (the index's share is the difference), the peak while building (``ru_maxrss``: the
+generator's chunks on top), and the RSS a cached index adds when loaded (the built one freed
+first: what a ``match`` run holds). The bank's hashes are generated and added a chunk at a time,
+so no full copy of them is held beside the index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from claimwatch.media.index import DEFAULT_MAX_DISTANCE, KINDS, MULTIHASH, PdqIndex
+
+CENTRES = 50_000
+FLIP_P = 0.25
+CHUNK = 100_000
+
+
+def _rss_mb() -> float:
+    """Current resident set (VmRSS), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _bank_chunk(rng: np.random.Generator, centres: np.ndarray, start: int, n: int) -> list[tuple[int, bytes]]:
+    bits = np.unpackbits(centres[rng.integers(0, len(centres), n)], axis=1)
+    bits ^= (rng.integers(0, round(1 / FLIP_P), bits.shape, dtype=np.uint8) == 0).astype(np.uint8)
+    codes = np.packbits(bits, axis=1)
+    return list(zip(range(start, start + n), (bytes(row) for row in codes), strict=True))
+
+
+def _flip(rng: np.random.Generator, code: bytes, k: int) -> bytes:
+    bits = np.unpackbits(np.frombuffer(code, dtype=np.uint8))
+    bits[rng.choice(256, size=k, replace=False)] ^= 1
+    return np.packbits(bits).tobytes()
+
+
+def run(hashes: int, kind: str, queries: int, batch: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    centres = rng.integers(0, 256, (CENTRES, 32), dtype=np.uint8)
+    planted_n = queries // 2
+    # which bank hashes get a planted near-duplicate (ids are 1-based, like store ids)
+    planted_ids = set(rng.choice(hashes, size=planted_n, replace=False) + 1)
+    planted: list[tuple[int, bytes]] = []
+    rss_before = _rss_mb()
+
+    def chunks():
+        for start in range(1, hashes + 1, CHUNK):
+            chunk = _bank_chunk(rng, centres, start, min(CHUNK, hashes + 1 - start))
+            planted.extend((i, v) for i, v in chunk if i in planted_ids)
+            yield chunk
+
+    t0 = time.perf_counter()
+    index = PdqIndex.build(chunks(), kind=kind, version=f"bench-{hashes}-{seed}")
+    build_s = time.perf_counter() - t0
+    rss_built, peak_built = _rss_mb(), _peak_mb()
+
+    flips = rng.integers(0, DEFAULT_MAX_DISTANCE + 1, len(planted))
+    near = [_flip(rng, v, int(k)) for (_, v), k in zip(planted, flips, strict=True)]
+    unrelated = [bytes(r) for r in rng.integers(0, 256, (queries - len(near), 32), dtype=np.uint8)]
+    query_codes = near + unrelated
+
+    t0 = time.perf_counter()
+    found: dict[int, set[int]] = {}
+    hits_total = 0
+    for start in range(0, len(query_codes), batch):
+        rows, ids, _ = index.search(query_codes[start : start + batch])
+        hits_total += len(rows)
+        for r, i in zip(rows.tolist(), ids.tolist(), strict=True):
+            found.setdefault(start + r, set()).add(i)
+    query_s = time.perf_counter() - t0
+    recalled = sum(1 for q, (i, _) in enumerate(planted) if i in found.get(q, set()))
+    false_queries = sum(1 for q in range(len(near), len(query_codes)) if found.get(q))
+
+    # the cache: what a later ``match`` run does (load instead of build), with the built index gone
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.pdqidx"
+        t0 = time.perf_counter()
+        index.save(path)
+        save_s = time.perf_counter() - t0
+        size_mb = path.stat().st_size / 1e6
+        version, n = index.version, len(index)
+        del index
+        gc.collect()
+        rss_freed = _rss_mb()
+        t0 = time.perf_counter()
+        loaded = PdqIndex.load(path, version, kind)
+        load_s = time.perf_counter() - t0
+        assert loaded is not None and len(loaded) == n
+        rss_loaded = _rss_mb() - rss_freed
+
+    return dict(
+        hashes=hashes,
+        kind=kind,
+        faiss=faiss.__version__,
+        threads=faiss.omp_get_max_threads(),
+        queries=len(query_codes),
+        planted=len(planted),
+        batch=batch,
+        build_s=round(build_s, 2),
+        queries_per_s=round(len(query_codes) / query_s),
+        recall_planted=recalled / len(planted) if planted else None,
+        unrelated_queries_with_a_hit=false_queries,
+        hits=hits_total,
+        cache_file_mb=round(size_mb, 1),
+        cache_save_s=round(save_s, 2),
+        cache_load_s=round(load_s, 2),
+        rss_before_mb=round(rss_before),
+        rss_built_mb=round(rss_built),
+        peak_rss_while_building_mb=round(peak_built),
+        index_rss_mb=round(rss_built - rss_before),
+        loaded_index_rss_mb=round(rss_loaded),
+        peak_rss_mb=round(_peak_mb()),
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--hashes", type=int, default=1_000_000)
+    ap.add_argument("--kind", choices=KINDS, default=MULTIHASH)
+    ap.add_argument("--queries", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    res = run(a.hashes, a.kind, a.queries, a.batch, a.seed)
+    if a.json:
+        json.dump(res, sys.stdout)
+        print()
+    else:
+        for k, v in res.items():
+            print(f"{k:32} {v}")
+
+
+if __name__ == "__main__":
+    main()
