@@ -8,6 +8,7 @@ has its own tests; the end-to-end test lands with both)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import types
@@ -47,14 +48,23 @@ def fixed(h: MediaHashes) -> bank.Hasher:
     return lambda _path: h
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> claimwatch.Workspace:
-    """A store with one ingested fact-check (the debunking review of the banked photo)."""
-    w = claimwatch.open(tmp_path / "bank.db")
+def with_factcheck(w: claimwatch.Workspace, tmp_path: Path) -> claimwatch.Workspace:
+    """The store with one ingested fact-check (the debunking review of the banked photo)."""
     fcs = tmp_path / "fc.json"
     fcs.write_text(json.dumps([claimreview(FC_URL, "This photo shows flooded polling stations", "Altered photo")]))
     w.ingest_factchecks([fcs])
     return w
+
+
+@pytest.fixture
+def ws(each_store: claimwatch.Workspace, tmp_path: Path) -> claimwatch.Workspace:
+    """On SQLite and on PostgreSQL (when the test database is set)."""
+    return with_factcheck(each_store, tmp_path)
+
+
+@pytest.fixture
+def sqlite_ws(tmp_path: Path) -> claimwatch.Workspace:
+    return with_factcheck(claimwatch.open(tmp_path / "bank.db"), tmp_path)
 
 
 def count(ws: claimwatch.Workspace, table: type) -> int:
@@ -110,6 +120,11 @@ def test_a_factcheck_not_in_the_store_needs_the_users_claim_and_rating(ws, tmp_p
     }
     assert done.item.kind == "video"
 
+    # another file of the same review: what the user gave is reused, not asked again
+    other = bank.add_file(ws.engine, clip, bank.GivenFactCheck(elsewhere), hasher=fixed(hashes("d", C)))
+    assert other.item.rating_text == "False" and other.item.claim_text == "The video shows the candidate"
+    assert {r.raw["given_by_user"]["rating"] for r in bank_rows(ws) if r.review_url == elsewhere} == {"False"}
+
 
 @pytest.mark.parametrize(
     ("given", "label", "message"),
@@ -148,6 +163,12 @@ def test_bad_options_are_refused_before_anything_is_written(ws, tmp_path, given,
         ("dataset.csv", "csv", [A, B, "0123456789abcdef" * 2], {5: "'raw_text' is not media", 6: "not 66"}),
         ("te_descriptors.csv", "csv", [A, B, "0123456789abcdef" * 2], {5: "without the media_type_video", 6: "'URI'"}),
         ("te_descriptors.tsv", "csv", [A, B, "0123456789abcdef" * 2], {5: "without the media_type_video", 6: "'URI'"}),
+        (
+            "te_descriptors.jsonl",
+            "jsonl",
+            [A, B, "0123456789abcdef" * 2],
+            {3: "not JSON", 5: "not a JSON object", 6: "no signal"},
+        ),
         ("simple.HASH_PDQ.te", "te-simple", [A, B], {3: "4 or 5"}),
         ("ours.csv", "csv", [A, B, C], {5: "quality 150 is outside"}),
     ],
@@ -178,6 +199,29 @@ def test_what_each_form_says_of_an_entry_is_kept() -> None:
         ("item-1", "ai-generated", "https://example.org/fc/one", "original"),
         ("item-1", "ai-generated", "https://example.org/fc/one", "flip-h"),
     ]
+
+
+def test_a_broken_csv_line_costs_only_itself(tmp_path: Path) -> None:
+    path = tmp_path / "list.csv"
+    rows = [
+        "signal_type,signal_str",
+        f"pdq,{A}",
+        'pdq,"' + B,
+        f"pdq,{C}",
+        'pdq,"x"y',
+        "vpdq," + "9" * (1 << 21),
+        f"pdq,{D}",
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    listed = hashlist.read_hashlist(path)
+    assert [e.pdq[0].hex for e in listed.entries] == [A, C, D]  # the line after an unclosed quote stays
+    assert [(r.source.location, r.reason.split(" (")[0]) for r in listed.rejected] == [
+        ("line 3", "not a CSV row"),
+        ("line 5", "not a CSV row"),
+        ("line 6", "not a CSV row"),
+    ]
+    assert len(listed.rejected[2].raw) <= 4096
+    assert csv.field_size_limit() == 131072  # the module-wide limit is put back
 
 
 @pytest.mark.parametrize(
@@ -292,7 +336,7 @@ def test_csv_export_imports_into_another_bank_unchanged(ws, tmp_path: Path) -> N
     _a_bank_of_each_kind(ws, tmp_path)
     out = tmp_path / "bank.csv"
     bank.export_list(ws.engine, out, "csv")
-    other = claimwatch.open(tmp_path / "other.db")
+    other = claimwatch.open(tmp_path / "other.db")  # a SQLite bank receives a list from either store
     rep = bank.import_list(
         other.engine, out, bank.GivenFactCheck(claim="c", rating="False"), url_column="factcheck_url"
     )
@@ -327,9 +371,9 @@ def test_export_never_replaces_a_file_without_force(ws, tmp_path: Path) -> None:
 # ------------------------------------------------------------------ remove
 
 
-def _media_match(ws, pid: str, factcheck_id: int, *, decided: bool) -> None:
+def _media_match(ws, folder: Path, pid: str, factcheck_id: int, *, decided: bool) -> None:
     """A post matched to a bank item's fact-check (as the media matcher writes it), confirmed or not."""
-    posts = Path(f"{ws.engine.url.database}.{pid}.json")
+    posts = folder / f"{pid}.json"
     posts.write_text(json.dumps(page([post(pid, "look at this photo", 10)])))
     ws.ingest_posts([posts])
     with writing(ws.engine) as conn:
@@ -353,8 +397,8 @@ def test_remove_refuses_an_item_analysts_decided_on(ws, tmp_path: Path) -> None:
     f.write_bytes(b"x")
     kept = bank.add_file(ws.engine, f, bank.GivenFactCheck(FC_URL), hasher=fixed(hashes("1", A))).item
     gone = bank.add_file(ws.engine, f, bank.GivenFactCheck(FC_URL), hasher=fixed(hashes("2", B))).item
-    _media_match(ws, "901", kept.factcheck_id, decided=True)
-    _media_match(ws, "902", gone.factcheck_id, decided=False)
+    _media_match(ws, tmp_path, "901", kept.factcheck_id, decided=True)
+    _media_match(ws, tmp_path, "902", gone.factcheck_id, decided=False)
     with pytest.raises(media_bank.BankItemInUse, match="analysts decided 1 match"):
         bank.remove(ws.engine, kept.id, by="ana")
     assert bank.remove(ws.engine, gone.id, by="ana").id == gone.id
@@ -372,9 +416,9 @@ def test_remove_refuses_an_item_analysts_decided_on(ws, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cli_errors_are_one_line_and_rejections_name_file_and_line(ws, tmp_path: Path, monkeypatch) -> None:
+def test_cli_errors_are_one_line_and_rejections_name_file_and_line(sqlite_ws, tmp_path: Path, monkeypatch) -> None:
     runner = CliRunner()
-    db = str(ws.engine.url.database)
+    db = str(sqlite_ws.engine.url.database)
     f = tmp_path / "photo.png"
     f.write_bytes(b"x")
     monkeypatch.setattr(bank, "_hash_for_bank", fixed(hashes("a", A)))

@@ -85,9 +85,10 @@ def _bank(engine, key: str, codes: list[tuple[bytes, int | None]]) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def store(each_store: claimwatch.Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """On SQLite and on PostgreSQL (when the test database is set); a cache of the test's own."""
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    return claimwatch.open(tmp_path / "bank.db").engine
+    return each_store.engine
 
 
 def test_bank_index_reads_the_store_and_skips_low_quality(store) -> None:

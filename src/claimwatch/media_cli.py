@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -137,7 +138,7 @@ def bank_import(
     _warn(rep.warnings)
     for r in rep.rejected:
         line = r.source.location.removeprefix("line ")
-        err.print(f"[yellow]rejected:[/] {safe(r.source.path)}:{line}: {safe(r.reason)}", highlight=False)
+        err.print(f"[yellow]rejected:[/] {escape(safe(f'{r.source.path}:{line}: {r.reason}'))}", highlight=False)
     _say(
         f"{file} ({rep.form}, origin {rep.origin}): {rep.inserted} new, {rep.updated} updated, "
         f"{count(len(rep.rejected), 'line')} rejected"

@@ -101,11 +101,13 @@ def check_url(url: str) -> str:
 def resolve_factcheck(
     conn: sa.Connection, given: GivenFactCheck, url: str, verdicts: VerdictTable
 ) -> tuple[BankFactCheck, list[str]]:
-    """The bank row's fact-check: the stored debunking one, else what the user gave (``--claim``
-    and ``--rating`` required: a bank item never gets a rating nobody gave)."""
+    """The bank row's fact-check: the ingested debunking one; else what the user gives (``--claim``
+    and ``--rating`` required: a bank item never gets a rating nobody gave), or gave before for
+    this URL when they give nothing new."""
     url = check_url(url)
     found = media_bank.debunking_factcheck(conn, url)
-    if found is not None:
+    user_given_before = found is not None and "given_by_user" in found.raw
+    if found is not None and not (user_given_before and given.claim and given.rating):
         ignored = [o for o, v in (("--claim", given.claim), ("--rating", given.rating)) if v]
         notes = (
             [f"{url} is in the store: its claim and rating are used, not {' and '.join(ignored)}"] if ignored else []
@@ -162,6 +164,7 @@ def add_file(
     hasher will not read, ValueError for a bad label, URL or missing claim/rating."""
     if not given.url:
         raise ValueError("give the debunking fact-check's review URL (--factcheck URL)")
+    check_url(given.url)  # before the (slow) hashing
     media_label = check_label(label)
     actor = _actor(by)
     audit.check_actor(actor)

@@ -17,6 +17,9 @@ its source:
     tags,owner_id`` with TE indicator types (``HASH_PDQ``…). Comma- or tab-separated (sniffed from
     the header). Optional ``quality``, ``label``, ``factcheck_url``, ``external_id`` columns are
     ours (our export writes them; py-tx ignores unknown CSV columns as it never reads this CSV).
+``jsonl``
+    ``api fb_threatexchange query --format jsonl`` (same ``_write``): one JSON object per line,
+    the CSV's columns as keys.
 ``te-simple``
     ThreatExchange's compact cache, ``simple.<INDICATOR_TYPE>.te`` (``cli/dataset/
     simple_serialization.py``): header-less CSV rows ``indicator,descriptor_id,added_on,labels``
@@ -37,7 +40,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -85,6 +87,7 @@ FORMATS = ("te", "hex", "csv")
 _TE_SIMPLE_NAME = re.compile(r"^simple\.([^.]+)\.te$")
 _HEX = re.compile(r"^[0-9a-f]+$")
 _MAX_LINE = 1 << 20  # a vPDQ signal of a long video is big, but not this big
+_CLIP_RAW = 4096  # of a rejected line, what the report keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,9 +274,12 @@ def read_hashlist(path: Path, *, url_column: str | None = None) -> HashList:
     if te:
         entries, rejected = _collect(path, "te-simple", _te_simple(text, te.group(1)))
         return HashList("te-simple", entries, rejected)
-    first = next((ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), None)
+    first = next((ln for ln in _physical_lines(text) if ln.strip() and not ln.lstrip().startswith("#")), None)
     if first is None:
         raise FormatError(f"{path}: no hashes in it (empty, or only comments)")
+    if _is_jsonl(first):
+        entries, rejected = _collect(path, "jsonl", _jsonl(text, url_column or FACTCHECK_COLUMN))
+        return HashList("jsonl", entries, rejected)
     header = _header(first)
     if header is not None:
         if url_column is not None and url_column not in header[1]:
@@ -285,7 +291,7 @@ def read_hashlist(path: Path, *, url_column: str | None = None) -> HashList:
         raise FormatError(f"{path}: --column {url_column!r} needs a CSV list with a header row")
     entries, rejected = _collect(path, "lines", _lines(text))
     if not entries and rejected and _looks_foreign(first):
-        raise FormatError(f"{path}: not a hash list (line 1: {rejected[0].reason})")
+        raise FormatError(f"{path}: not a hash list ({rejected[0].source.location}: {rejected[0].reason})")
     return HashList("lines", entries, rejected)
 
 
@@ -309,14 +315,14 @@ def _looks_foreign(line: str) -> bool:
 
 
 def _lines(text: str) -> Iterator[tuple[int, str, ListEntry | str]]:
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(_physical_lines(text), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
         try:
             yield n, line, _line_entry(stripped, n)
         except _Bad as exc:
-            yield n, line[:_MAX_LINE], str(exc)
+            yield n, line[:_CLIP_RAW], str(exc)
 
 
 def _line_entry(line: str, n: int) -> ListEntry:
@@ -355,11 +361,31 @@ def _pick(row: dict[str, str], names: Sequence[str]) -> str | None:
     return None
 
 
+def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, str, list[str] | str]]:
+    """(line number, line, cells) of each CSV line, or (…, why) for one the csv module cannot read. Each
+    line is parsed on its own: no hash list value spans lines, so an unclosed quote costs its own
+    line only, never the lines after it. The field limit is raised to :data:`_MAX_LINE` for a
+    vPDQ signal of a long video (the module's default is 128 kB; it is process-wide, so it is
+    put back after)."""
+    old = csv.field_size_limit(_MAX_LINE)
+    try:
+        for n, line in enumerate(_physical_lines(text), 1):
+            try:
+                cells = next(csv.reader([line], delimiter=delimiter, strict=True), [])
+            except csv.Error as exc:
+                yield n, line, f"not a CSV row ({exc})"
+                continue
+            yield n, line, cells
+    finally:
+        csv.field_size_limit(old)
+
+
 def _csv(text: str, delimiter: str, url_column: str) -> Iterator[tuple[int, str, ListEntry | str]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
-    for cells in reader:
-        n = reader.line_num
+    for n, line, cells in _csv_rows(text, delimiter):
+        if isinstance(cells, str):
+            yield n, line[:_CLIP_RAW], cells
+            continue
         if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
             continue
         if header is None:
@@ -369,39 +395,76 @@ def _csv(text: str, delimiter: str, url_column: str) -> Iterator[tuple[int, str,
         if len(cells) > len(header):
             yield n, raw, f"{len(cells)} columns, the header has {len(header)}"
             continue
-        row = {h.lower(): c for h, c in zip(header, cells, strict=False)}
         original = dict(zip(header, cells, strict=False))
         try:
-            signal = _pick(row, SIGNAL_COLUMNS)
-            if signal is None or not signal.strip():
-                raise _Bad("no signal in the row")
-            tags = tuple((row.get(TAGS_COLUMN) or "").split())
-            type_name = _pick(row, TYPE_COLUMNS)
-            signal_type = _signal_type(type_name.strip(), tags) if type_name and type_name.strip() else PDQ
-            yield (
-                n,
-                raw,
-                _entry(
-                    signal_type,
-                    signal,
-                    f"line {n}",
-                    quality=_pick(row, QUALITY_COLUMNS),
-                    variant=row.get(VARIANT_COLUMN),
-                    external_id=_pick(row, ID_COLUMNS),
-                    tags=tags,
-                    label=row.get(LABEL_COLUMN),
-                    factcheck_url=original.get(url_column, row.get(url_column.lower())),
-                    raw=original,
-                ),
-            )
+            yield n, raw, _row_entry(original, n, url_column)
         except _Bad as exc:
             yield n, raw, str(exc)
 
 
+def _row_entry(original: dict[str, str], n: int, url_column: str) -> ListEntry:
+    """An entry from a row of named columns (a CSV row, or a JSON line's keys); names any case."""
+    row = {h.lower(): c for h, c in original.items()}
+    signal = _pick(row, SIGNAL_COLUMNS)
+    if signal is None or not signal.strip():
+        raise _Bad(f"no signal ({' / '.join(SIGNAL_COLUMNS)}) in the row")
+    tags = tuple((row.get(TAGS_COLUMN) or "").split())
+    type_name = _pick(row, TYPE_COLUMNS)
+    signal_type = _signal_type(type_name.strip(), tags) if type_name and type_name.strip() else PDQ
+    return _entry(
+        signal_type,
+        signal,
+        f"line {n}",
+        quality=_pick(row, QUALITY_COLUMNS),
+        variant=row.get(VARIANT_COLUMN),
+        external_id=_pick(row, ID_COLUMNS),
+        tags=tags,
+        label=row.get(LABEL_COLUMN),
+        factcheck_url=original.get(url_column, row.get(url_column.lower())),
+        raw=original,
+    )
+
+
+def _jsonl(text: str, url_column: str) -> Iterator[tuple[int, str, ListEntry | str]]:
+    """``api fb_threatexchange query --format jsonl``: one object per line, the CSV's columns as
+    keys (``tags`` a list)."""
+    for n, line in enumerate(_physical_lines(text), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise _Bad("not a JSON object")
+            row = {
+                str(k): " ".join(map(str, v)) if isinstance(v, list) else "" if v is None else str(v)
+                for k, v in obj.items()
+            }
+            yield n, line[:_CLIP_RAW], _row_entry(row, n, url_column)
+        except json.JSONDecodeError as exc:
+            yield n, line[:_CLIP_RAW], f"not JSON ({exc.msg})"
+        except _Bad as exc:
+            yield n, line[:_CLIP_RAW], str(exc)
+
+
+def _is_jsonl(line: str) -> bool:
+    """A first line that is a JSON object naming a signal column."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(obj, dict) and any(str(k).lower() in SIGNAL_COLUMNS for k in obj)
+
+
+def _physical_lines(text: str) -> list[str]:
+    """The file's lines as an editor numbers them (LF or CRLF; no other character ends a line)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _te_simple(text: str, indicator_type: str) -> Iterator[tuple[int, str, ListEntry | str]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    for cells in reader:
-        n = reader.line_num
+    for n, line, cells in _csv_rows(text, ","):
+        if isinstance(cells, str):
+            yield n, line[:_CLIP_RAW], cells
+            continue
         if not any(c.strip() for c in cells):
             continue
         raw = ",".join(cells)

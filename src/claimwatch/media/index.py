@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,8 @@ class PdqIndex:
         self._index = index
         self.kind = kind
         self.version = version
+        # the MultiHash probe depth is index state set per search: one search at a time
+        self._lock = threading.Lock()
 
     @classmethod
     def build(cls, chunks: Iterable[Sequence[tuple[int, bytes]]], kind: str = MULTIHASH, version: str = "") -> PdqIndex:
@@ -106,10 +109,11 @@ class PdqIndex:
         if not len(codes) or not len(self):
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        if self.kind == MULTIHASH:
-            faiss.downcast_IndexBinary(self._index.index).nflip = max_distance // NHASH
-        # FAISS keeps distances strictly below the radius
-        lims, dist, ids = self._index.range_search(codes, max_distance + 1)
+        with self._lock:
+            if self.kind == MULTIHASH:
+                faiss.downcast_IndexBinary(self._index.index).nflip = max_distance // NHASH
+            # FAISS keeps distances strictly below the radius
+            lims, dist, ids = self._index.range_search(codes, max_distance + 1)
         rows = np.repeat(np.arange(len(codes), dtype=np.int64), np.diff(lims).astype(np.int64))
         return rows, ids.astype(np.int64), dist.astype(np.int64)
 

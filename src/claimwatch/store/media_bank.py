@@ -123,19 +123,23 @@ def bank_claim_key(item_key: str) -> str:
 
 
 def debunking_factcheck(conn: sa.Connection, review_url: str) -> BankFactCheck | None:
-    """The ingested fact-check with this review URL (not a bank row), its columns to copy; when
-    the review covers several claims, the first stored one (``raw`` names it)."""
+    """The fact-check with this review URL, its columns to copy: an ingested one (when the review
+    covers several claims, the first stored; ``raw`` names it), else a bank row another item made
+    from what a user gave for that URL (its ``raw`` kept) — so banking a second file of the same
+    review does not ask for the claim and rating again. None when the URL is in neither."""
     fc = s.FactCheck
+    bank_row = sa.case((fc.source_format == SOURCE_FORMAT, 1), else_=0)
     row = conn.execute(
-        sa.select(fc.id, *(getattr(fc, c) for c in _COPIED))
-        .where(fc.review_url == review_url, sa.or_(fc.source_format.is_(None), fc.source_format != SOURCE_FORMAT))
-        .order_by(fc.id)
+        sa.select(fc.id, fc.raw, bank_row.label("bank_row"), *(getattr(fc, c) for c in _COPIED))
+        .where(fc.review_url == review_url)
+        .order_by(bank_row, fc.id)
         .limit(1)
     ).first()
     if row is None:
         return None
     values = {c: getattr(row, c) for c in _COPIED}
-    return BankFactCheck(review_url=review_url, raw={"copied_from_factcheck_id": row.id}, **values)
+    raw = row.raw if row.bank_row else {"copied_from_factcheck_id": row.id}
+    return BankFactCheck(review_url=review_url, raw=raw, **values)
 
 
 def put_bank_factcheck(conn: sa.Connection, item_key: str, fc: BankFactCheck) -> int:
