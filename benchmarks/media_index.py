@@ -11,7 +11,9 @@ multi-index buckets fill unevenly, as with real photos. Queries: half are **plan
 near-duplicates** — a bank hash with 0–31 random bits flipped (the match radius), whose recall
 must be 100 % — and half unrelated random hashes, whose hits are counted as false matches.
 Queries go in batches of ``--batch`` through ``PdqIndex.search`` (FAISS ``range_search``) on
-FAISS's OpenMP threads (the machine's cores).
+FAISS's OpenMP threads (the machine's cores). Reported per wall second and per CPU second (the
+process's CPU time on all threads), with the load average when the queries started: on a shared
+machine the wall figure says more about the neighbours than about the index.
 
 Memory (``/proc/self/status`` VmRSS): before building (Python, numpy, FAISS loaded), after
 building (the index's share is the difference), the peak while building (``ru_maxrss``: the
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -91,7 +94,8 @@ def run(hashes: int, kind: str, queries: int, batch: int, seed: int) -> dict:
     unrelated = [bytes(r) for r in rng.integers(0, 256, (queries - len(near), 32), dtype=np.uint8)]
     query_codes = near + unrelated
 
-    t0 = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    t0, cpu0 = time.perf_counter(), time.process_time()
     found: dict[int, set[int]] = {}
     hits_total = 0
     for start in range(0, len(query_codes), batch):
@@ -99,7 +103,7 @@ def run(hashes: int, kind: str, queries: int, batch: int, seed: int) -> dict:
         hits_total += len(rows)
         for r, i in zip(rows.tolist(), ids.tolist(), strict=True):
             found.setdefault(start + r, set()).add(i)
-    query_s = time.perf_counter() - t0
+    query_s, query_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     recalled = sum(1 for q, (i, _) in enumerate(planted) if i in found.get(q, set()))
     false_queries = sum(1 for q in range(len(near), len(query_codes)) if found.get(q))
 
@@ -132,6 +136,10 @@ def run(hashes: int, kind: str, queries: int, batch: int, seed: int) -> dict:
         batch=batch,
         build_s=round(build_s, 2),
         queries_per_s=round(len(query_codes) / query_s),
+        # CPU seconds the queries took on all threads: on a machine shared with other jobs the wall
+        # figure falls with the load; this one does not (2 free cores give about twice it)
+        queries_per_cpu_s=round(len(query_codes) / query_cpu_s),
+        load_average_1min=round(load_before, 1),
         recall_planted=recalled / len(planted) if planted else None,
         unrelated_queries_with_a_hit=false_queries,
         hits=hits_total,

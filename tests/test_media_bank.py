@@ -101,6 +101,12 @@ def test_add_copies_the_debunking_factcheck_and_re_adding_updates(ws, tmp_path: 
         actions = [e.action for e in list_audit(conn, action="media_bank.", newest_first=False)]
     assert actions == ["media_bank.add", "media_bank.update"]
 
+    # banked again under another review: the item moves to it, the old bank row goes
+    given = bank.GivenFactCheck("https://example.org/fc/other", claim="Another claim", rating="False")
+    moved = bank.add_file(ws.engine, photo, given, hasher=fixed(h))
+    assert moved.item.id == done.item.id and moved.item.review_url == "https://example.org/fc/other"
+    assert [r.review_url for r in bank_rows(ws)] == ["https://example.org/fc/other"]
+
 
 def test_a_factcheck_not_in_the_store_needs_the_users_claim_and_rating(ws, tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp4"

@@ -126,39 +126,66 @@ class PdqIndex:
     # ------------------------------------------------------------------ the on-disk cache
 
     def save(self, path: Path) -> None:
-        """Write the index whole (temporary sibling, then rename: a reader sees all or nothing)."""
-        payload = faiss.serialize_index_binary(self._index).tobytes()
-        meta = dict(
-            version=self.version,
-            kind=self.kind,
-            ntotal=len(self),
-            sha256=hashlib.sha256(payload).hexdigest(),
-            faiss=faiss.__version__,
-        )
-        head = json.dumps(meta).encode()
+        """Write the index whole (temporary sibling, then rename: a reader sees all or nothing).
+        Layout: magic, FAISS's serialisation (streamed, never a second copy in memory), then a
+        JSON trailer (version, kind, size, SHA-256 of the FAISS bytes) and its length."""
+        digest = hashlib.sha256()
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic.replacing(path, "wb") as fh:
-            fh.write(_MAGIC + len(head).to_bytes(4, "big") + head)
-            fh.write(payload)
+            fh.write(_MAGIC)
+
+            def write(chunk: bytes) -> int:
+                digest.update(chunk)
+                return fh.write(chunk)
+
+            faiss.write_index_binary(self._index, faiss.PyCallbackIOWriter(write))
+            meta = dict(
+                version=self.version,
+                kind=self.kind,
+                ntotal=len(self),
+                payload_end=fh.tell(),
+                sha256=digest.hexdigest(),
+                faiss=faiss.__version__,
+            )
+            trailer = json.dumps(meta).encode()
+            fh.write(trailer + len(trailer).to_bytes(4, "big"))
 
     @classmethod
     def load(cls, path: Path, version: str, kind: str) -> PdqIndex | None:
-        """The cached index if it is whole and of this bank version and kind; None otherwise."""
+        """The cached index if it is whole and of this bank version and kind; None otherwise.
+        Checksummed, then streamed into FAISS (a 10M index is never held twice)."""
         try:
-            data = path.read_bytes()
-            if not data.startswith(_MAGIC):
-                return None
-            n = int.from_bytes(data[8:12], "big")
-            meta = json.loads(data[12 : 12 + n])
-            payload = data[12 + n :]
-            if (
-                meta.get("version") != version
-                or meta.get("kind") != kind
-                or meta.get("faiss") != faiss.__version__
-                or hashlib.sha256(payload).hexdigest() != meta.get("sha256")
-            ):
-                return None
-            index = faiss.deserialize_index_binary(np.frombuffer(payload, dtype=np.uint8))
+            with path.open("rb") as fh:
+                size = fh.seek(0, 2)
+                fh.seek(size - 4)
+                n = int.from_bytes(fh.read(4), "big")
+                fh.seek(size - 4 - n)
+                meta = json.loads(fh.read(n))
+                end = meta.get("payload_end")
+                if (
+                    meta.get("version") != version
+                    or meta.get("kind") != kind
+                    or meta.get("faiss") != faiss.__version__
+                    or end != size - 4 - n
+                ):
+                    return None
+                fh.seek(0)
+                if fh.read(len(_MAGIC)) != _MAGIC:
+                    return None
+                # checked before FAISS reads a byte: a damaged size field must not become an allocation
+                digest = hashlib.sha256()
+                while fh.tell() < end:
+                    digest.update(fh.read(min(1 << 20, end - fh.tell())))
+                if digest.hexdigest() != meta.get("sha256"):
+                    return None
+                fh.seek(len(_MAGIC))
+
+                def read(want: int) -> bytes:
+                    return fh.read(max(0, min(want, end - fh.tell())))
+
+                index = faiss.read_index_binary(faiss.PyCallbackIOReader(read))
+                if fh.tell() != end:
+                    return None
         except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: FAISS refusing the bytes
             log.info("PDQ index cache %s unusable (%s): rebuilding", path, exc)
             return None

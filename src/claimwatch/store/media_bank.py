@@ -187,7 +187,10 @@ def put_item(
         raw=item.raw,
     )
     b = s.MediaBankItem
-    item_id = conn.execute(sa.select(b.id).where(b.origin == item.origin, b.external_id == item.external_id)).scalar()
+    old = conn.execute(
+        sa.select(b.id, b.factcheck_id).where(b.origin == item.origin, b.external_id == item.external_id)
+    ).first()
+    item_id = None if old is None else old.id
     created = item_id is None
     if created:
         item_id = conn.execute(
@@ -206,7 +209,24 @@ def put_item(
         rows.append(dict(algo=MD5, variant="original", t_ms=None, quality=None, value=bytes.fromhex(md5)))
     if rows:
         conn.execute(sa.insert(s.MediaBankHash), [dict(item_id=item_id, **row) for row in rows])
+    if old is not None and old.factcheck_id != factcheck_id:
+        _drop_unused_factcheck(conn, old.factcheck_id)
     return int(item_id), created
+
+
+def _drop_unused_factcheck(conn: sa.Connection, factcheck_id: int) -> None:
+    """Delete a bank fact-check row no item and no match points at any more (an item re-banked
+    under another review URL, or removed); one a match names stays with that match."""
+    used = conn.execute(
+        sa.select(
+            sa.exists().where(s.MediaBankItem.factcheck_id == factcheck_id)
+            | sa.exists().where(s.Match.factcheck_id == factcheck_id)
+        )
+    ).scalar_one()
+    if not used:
+        conn.execute(
+            sa.delete(s.FactCheck).where(s.FactCheck.id == factcheck_id, s.FactCheck.source_format == SOURCE_FORMAT)
+        )
 
 
 def _items_query() -> sa.Select[Any]:
@@ -298,11 +318,7 @@ def remove_item(conn: sa.Connection, item_id: int) -> BankItem | None:
     conn.execute(sa.delete(m).where(m.factcheck_id == item.factcheck_id))
     conn.execute(sa.delete(s.MediaBankHash).where(s.MediaBankHash.item_id == item_id))
     conn.execute(sa.delete(s.MediaBankItem).where(s.MediaBankItem.id == item_id))
-    others = conn.execute(
-        sa.select(sa.func.count()).where(s.MediaBankItem.factcheck_id == item.factcheck_id)
-    ).scalar_one()
-    if not others:
-        conn.execute(sa.delete(s.FactCheck).where(s.FactCheck.id == item.factcheck_id))
+    _drop_unused_factcheck(conn, item.factcheck_id)
     if post_ids:
         queue_table.refresh_posts(conn, post_ids)
     return item
