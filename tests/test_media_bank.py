@@ -441,6 +441,12 @@ def test_cli_errors_are_one_line_and_rejections_name_file_and_line(sqlite_ws, tm
     assert res.exit_code == 0 and "3 new, 0 updated, 2 lines rejected" in res.stdout
     assert f"{LISTS / 'plain.txt'}:7: a PDQ hash is 64 hex digits" in res.stderr
 
+    hostile = tmp_path / "[bold]list[red].txt"
+    hostile.write_text(f"{A}\n{B[:60]}\x1b[31m\x07\n")
+    res = runner.invoke(app, ["media", "bank", "import", str(hostile), "--factcheck", FC_URL, "--db", db])
+    assert res.exit_code == 0 and "\x1b" not in res.stderr and "\x07" not in res.stderr
+    assert f"{hostile}:2:" in res.stderr  # the name as it is, no markup applied
+
     res = runner.invoke(
         app, ["media", "bank", "import", str(LISTS / "not_a_list.json"), "--factcheck", FC_URL, "--db", db]
     )
@@ -453,7 +459,7 @@ def test_cli_errors_are_one_line_and_rejections_name_file_and_line(sqlite_ws, tm
 
     res = runner.invoke(app, ["media", "bank", "list", "--json", "--db", db])
     listed = json.loads(res.stdout)
-    assert [i["origin"] for i in listed] == ["file", "plain.txt", "plain.txt", "plain.txt"]
+    assert [i["origin"] for i in listed] == ["file", "plain.txt", "plain.txt", "plain.txt", hostile.name]
 
     res = runner.invoke(app, ["media", "bank", "remove", "99", "--by", "ana", "--db", db])
     assert res.exit_code == 2 and "no bank item 99" in res.stderr

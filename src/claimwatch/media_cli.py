@@ -21,7 +21,6 @@ from rich.text import Text
 from claimwatch.analysis.jsonable import jsonable
 from claimwatch.cli import ActorOpt, DbOpt, JsonOpt, _fail, _open, _say, _user_errors, _warn, console, err
 from claimwatch.media import bank
-from claimwatch.media.hashlist import FORMATS
 from claimwatch.media.records import MediaLabel, Refused
 from claimwatch.terminal import safe
 from claimwatch.wording import count
@@ -74,8 +73,7 @@ def bank_add(
     by: ActorOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Bank a debunked file: its PDQ hashes (every dihedral variant, video frames), audio print
-    and digests, with the fact-check that debunked it. Re-adding the same file updates it."""
+    """Bank a debunked image, video or audio file with the fact-check that debunked it (re-adding updates)."""
     if not file.is_file():
         _fail(f"{file}: no such file")
     ws = _open(db, create=True)
@@ -116,8 +114,7 @@ def bank_import(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import a shared hash list into the bank; each bad line is reported (file:line, why) and
-    skipped, the valid ones land. Re-importing the same list updates its items."""
+    """Import a ThreatExchange-compatible hash list; bad lines are reported and skipped (re-importing updates)."""
     if not file.is_file():
         _fail(f"{file}: no such file")
     ws = _open(db, create=True)
@@ -148,13 +145,18 @@ def bank_import(
 @bank_app.command("export")
 def bank_export(
     out: Annotated[Path, typer.Argument(help="The hash list file to write.")],
-    fmt: Annotated[str, typer.Option("--format", help=" | ".join(FORMATS))] = "te",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="te: `pdq <hex>` / `vpdq <json>` / `video_md5 <md5>` lines (py-tx reads them); "
+            "hex: image PDQ only; csv: with quality, label and fact-check URL.",
+        ),
+    ] = "te",
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
     db: DbOpt = None,
 ) -> None:
-    """Export the bank as a ThreatExchange-compatible hash list: te (`pdq <hex>`, `vpdq <json>`,
-    `video_md5 <md5>` lines, as py-tx reads them), hex (image PDQ only) or csv (with quality,
-    label and fact-check URL). Audio prints have no ThreatExchange type and are skipped."""
+    """Export the bank as a ThreatExchange-compatible hash list (audio prints have no TE type: skipped)."""
     ws = _open(db, read_only=True)
     with _bank_errors():
         counts = bank.export_list(ws.engine, out, fmt, force=force)
@@ -186,7 +188,7 @@ def bank_remove(
     by: Annotated[str, typer.Option("--by", help="Who removes it (for the audit log).")],
     db: DbOpt = None,
 ) -> None:
-    """Remove an item (refused if analysts decided matches on it: their decisions name it)."""
+    """Remove a bank item (refused when analysts decided matches on it)."""
     ws = _open(db)
     with _bank_errors():
         item = bank.remove(ws.engine, item_id, by=by)
