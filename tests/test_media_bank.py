@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 import claimwatch
 from claimwatch.cli import app
 from claimwatch.media import bank, hashlist
-from claimwatch.media.records import MediaHashes, MediaInfo, MediaKind, PdqHash
+from claimwatch.media.records import AudioPrint, MediaHashes, MediaInfo, MediaKind, PdqHash
 from claimwatch.records import DecisionKind
 from claimwatch.sources.base import FormatError
 from claimwatch.store import media_bank, review
@@ -299,7 +299,7 @@ def _a_bank_of_each_kind(ws, tmp_path: Path) -> None:
     audio = MediaHashes(
         MediaInfo(MediaKind.AUDIO, "audio/wav"),
         (),
-        claimwatch.media.records.AudioPrint((1, 2, 3)),
+        AudioPrint((1, 2, 3)),
         "3" * 64,
         "cd" * 16,
         9,
