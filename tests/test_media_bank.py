@@ -146,6 +146,12 @@ def test_bad_options_are_refused_before_anything_is_written(ws, tmp_path, given,
     assert count(ws, s.MediaBankItem) == 0
 
 
+def test_a_file_with_only_poor_hashes_is_banked_with_a_warning(ws, tmp_path: Path) -> None:
+    flat = MediaHashes(MediaInfo(MediaKind.IMAGE, "image/png"), (PdqHash(bytes(32), 0),), None, "e" * 64, "ef" * 16, 10)
+    done = bank.add_file(ws.engine, tmp_path, bank.GivenFactCheck(FC_URL), hasher=fixed(flat))
+    assert done.created and "quality below 50" in done.warnings[0]
+
+
 # ------------------------------------------------------------------ reading hash lists
 
 
@@ -271,6 +277,12 @@ def test_import_banks_valid_entries_and_re_importing_updates(ws) -> None:
     with ws.engine.connect() as conn:
         (entry, _) = list_audit(conn, action="media_bank.import")
     assert entry.object_id == "te_descriptors.csv" and entry.after["rejected"] == 2
+
+
+def test_import_warns_of_hashes_too_poor_to_match(ws) -> None:
+    rep = bank.import_list(ws.engine, LISTS / "with_quality.txt", bank.GivenFactCheck(FC_URL))
+    assert rep.inserted == 3
+    assert [w.split(" PDQ")[0] for w in rep.warnings] == ["1"]  # B at quality 49; unknown quality is no warning
 
 
 def test_import_takes_each_entrys_factcheck_from_a_column(ws) -> None:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from claimwatch import atomic
 from claimwatch.media import hashlist
+from claimwatch.media.index import DEFAULT_MIN_QUALITY
 from claimwatch.media.records import MediaHashes, MediaLabel
 from claimwatch.records import Rejected, SourceRef
 from claimwatch.store import audit, media_bank
@@ -205,6 +206,11 @@ def add_file(
         )
     if not hashes.pdq and hashes.audio is None:
         warnings.append(f"{path}: no perceptual hash (only exact copies of the file will match)")
+    elif hashes.pdq and all(h.quality < DEFAULT_MIN_QUALITY for h in hashes.pdq) and hashes.audio is None:
+        warnings.append(
+            f"{path}: every PDQ hash has quality below {DEFAULT_MIN_QUALITY} (a flat or tiny picture): "
+            "kept, but not matched (only exact copies of the file will match)"
+        )
     return Banked(item, created, tuple(warnings))
 
 
@@ -264,6 +270,7 @@ def import_list(
     groups, mixed = _merge(listed.entries)
     report.rejected.extend(mixed)
     facts: dict[str, tuple[BankFactCheck, list[str]] | str] = {}
+    low = 0
     with writing(engine) as conn:
         for external_id, rows in groups.items():
             first = rows[0]
@@ -309,6 +316,12 @@ def import_list(
             )
             report.inserted += created
             report.updated += not created
+            low += sum(1 for h in pdq if h.quality is not None and h.quality < DEFAULT_MIN_QUALITY)
+        if low:
+            report.warnings.append(
+                f"{low} PDQ hash(es) of quality below {DEFAULT_MIN_QUALITY}: kept, but not matched (pdq/README: "
+                "hashes of quality 49 or less are unreliable)"
+            )
         audit.append_audit(
             conn,
             AuditEntry(
