@@ -279,6 +279,21 @@ def test_import_banks_valid_entries_and_re_importing_updates(ws) -> None:
     assert entry.object_id == "te_descriptors.csv" and entry.after["rejected"] == 2
 
 
+def test_text_neither_store_can_hold_is_refused_not_stored(ws, tmp_path: Path) -> None:
+    given = bank.GivenFactCheck("https://example.org/fc/nul", claim="a\x00claim", rating="False")
+    with pytest.raises(ValueError, match="--claim must be plain text"):
+        bank.add_file(ws.engine, tmp_path, given, hasher=fixed(hashes("9", A)))
+    hostile = tmp_path / "hostile.jsonl"  # JSON escapes are how a NUL or a lone surrogate gets into text
+    hostile.write_text(
+        f'{{"indicator": "{A}", "id": "ok-1", "tags": ["a\\u0000b", "\\ud800"]}}\n'
+        f'{{"indicator": "{B}", "id": "bad\\u0000id"}}\n'
+    )
+    rep = bank.import_list(ws.engine, hostile, bank.GivenFactCheck(FC_URL))
+    assert rep.inserted == 1 and [r.reason.split(" is")[0] for r in rep.rejected] == ["id 'bad\\x00id'"]
+    (item,) = bank.list_items(ws.engine)
+    assert item.note == "a\\u0000b \\ud800"  # the tags kept, escaped
+
+
 def test_import_warns_of_hashes_too_poor_to_match(ws) -> None:
     rep = bank.import_list(ws.engine, LISTS / "with_quality.txt", bank.GivenFactCheck(FC_URL))
     assert rep.inserted == 3

@@ -25,7 +25,7 @@ from claimwatch.media import hashlist
 from claimwatch.media.index import DEFAULT_MIN_QUALITY
 from claimwatch.media.records import MediaHashes, MediaLabel
 from claimwatch.records import Rejected, SourceRef
-from claimwatch.store import audit, media_bank
+from claimwatch.store import audit, media_bank, sanitise
 from claimwatch.store.db import writing
 from claimwatch.store.media_bank import BankFactCheck, BankItem, NewBankItem
 from claimwatch.store.media_files import upsert_file
@@ -114,6 +114,9 @@ def resolve_factcheck(
             [f"{url} is in the store: its claim and rating are used, not {' and '.join(ignored)}"] if ignored else []
         )
         return found, notes
+    for option, value in (("--claim", given.claim), ("--rating", given.rating), ("--publisher", given.publisher)):
+        if value is not None and not sanitise.storable(value):
+            raise ValueError(f"{option} must be plain text (it holds a NUL or a lone surrogate)")
     claim, rating = (given.claim or "").strip(), (given.rating or "").strip()
     if not claim or not rating:
         raise ValueError(
@@ -253,7 +256,7 @@ def import_list(
     line is reported (file:line and why) and skipped. Entries are keyed by (``origin``, their id
     in the list, else the hash), so re-importing the list updates them."""
     origin = (origin or path.name).strip()
-    if not origin or len(origin) > 64 or origin == media_bank.FILE_ORIGIN:
+    if not origin or len(origin) > 64 or origin == media_bank.FILE_ORIGIN or not sanitise.storable(origin):
         raise ValueError(
             f"--origin {origin!r}: name the list in at most 64 characters (not {media_bank.FILE_ORIGIN!r})"
         )
@@ -306,7 +309,7 @@ def import_list(
                     label=item_label.value,
                     origin=origin,
                     external_id=external_id,
-                    note=" ".join(tags) or None,
+                    note=sanitise.escape_text(" ".join(tags)) or None,
                     added_by=actor,
                     raw=raw,
                 ),

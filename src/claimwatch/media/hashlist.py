@@ -49,6 +49,7 @@ from typing import IO
 
 from claimwatch.records import Rejected, SourceRef
 from claimwatch.sources.base import FormatError
+from claimwatch.store.sanitise import storable
 
 PDQ = "pdq"
 VPDQ = "vpdq"
@@ -87,7 +88,8 @@ FORMATS = ("te", "hex", "csv")
 _TE_SIMPLE_NAME = re.compile(r"^simple\.([^.]+)\.te$")
 _HEX = re.compile(r"^[0-9a-f]+$")
 _MAX_LINE = 1 << 20  # a vPDQ signal of a long video is big, but not this big
-_CLIP_RAW = 4096  # of a rejected line, what the report keeps
+_CLIP_RAW = 4096
+_SNIFF = 8000  # of a rejected line, what the report keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +241,8 @@ def _entry(
         md5 = parse_md5(signal)
         key = md5
     ext = (external_id or "").strip() or key
-    if len(ext) > 128:
-        raise _Bad(f"id {_clip(ext)!r} is longer than 128 characters")
+    if len(ext) > 128 or not storable(ext):
+        raise _Bad(f"id {_clip(ext)!r} is not plain text of at most 128 characters")
     return ListEntry(
         signal_type,
         ext,
@@ -264,7 +266,7 @@ def read_hashlist(path: Path, *, url_column: str | None = None) -> HashList:
         data = path.read_bytes()
     except OSError as exc:
         raise FormatError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if b"\x00" in data:
+    if b"\x00" in data[:_SNIFF]:  # git's test for a binary file; a NUL further on costs its line
         raise FormatError(f"{path}: not a hash list (binary data)")
     try:
         text = data.decode("utf-8-sig")
