@@ -316,6 +316,12 @@ def test_import_takes_each_entrys_factcheck_from_a_column(ws) -> None:
     with pytest.raises(FormatError, match="no column 'url'"):
         bank.import_list(ws.engine, LISTS / "ours.csv", given, url_column="url")
 
+    # without --column, --factcheck names every entry's fact-check; --label beats the label column
+    rep = bank.import_list(ws.engine, LISTS / "ours.csv", bank.GivenFactCheck(FC_URL), label="other", origin="o2")
+    assert rep.inserted == 2
+    mine = [i for i in bank.list_items(ws.engine) if i.origin == "o2"]
+    assert {(i.review_url, i.label) for i in mine} == {(FC_URL, "other")}
+
 
 def _a_bank_of_each_kind(ws, tmp_path: Path) -> None:
     f = tmp_path / "f"

@@ -278,7 +278,8 @@ def import_list(
         for external_id, rows in groups.items():
             first = rows[0]
             try:
-                url = first.factcheck_url or given.url
+                # --column: each row's URL (--factcheck fills an empty cell); else --factcheck for all
+                url = (first.factcheck_url if url_column else None) or given.url
                 if not url:
                     raise ValueError(f"no fact-check URL in column {url_column!r}")
                 if url not in facts:
@@ -290,7 +291,8 @@ def import_list(
                 if isinstance(resolved, str):
                     raise ValueError(resolved)
                 fc, notes = resolved
-                item_label = check_label(first.label) if first.label else default_label or MediaLabel.OTHER
+                # the user's --label wins over a list's label column
+                item_label = default_label or (check_label(first.label) if first.label else MediaLabel.OTHER)
             except ValueError as exc:
                 report.rejected.extend(_reject(e, str(exc)) for e in rows)
                 continue
