@@ -87,6 +87,7 @@ FORMATS = ("te", "hex", "csv")
 
 _TE_SIMPLE_NAME = re.compile(r"^simple\.([^.]+)\.te$")
 _HEX = re.compile(r"^[0-9a-f]+$")
+_SIGNAL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _MAX_LINE = 1 << 20  # a vPDQ signal of a long video is big, but not this big
 _CLIP_RAW = 4096
 _SNIFF = 8000  # of a rejected line, what the report keeps
@@ -341,6 +342,8 @@ def _line_entry(line: str, n: int) -> ListEntry:
         return _entry(signal_type, signal, f"line {n}", raw={"line": line, "metadata": meta.strip() or None})
     cells = [c.strip() for c in re.split(r"[,\t]", line)]
     if len(cells) == 1 and " " in line:
+        if _SIGNAL_NAME.match(word) and not _HEX.match(word.lower()):
+            _signal_type(word, ())  # a signal type we do not bank (url, raw_text, …): says so
         raise _Bad(f"{_clip(word)!r} is not a PDQ hash nor a signal type ({', '.join(SIGNAL_KINDS)})")
     quality = cells[1] if len(cells) > 1 else None
     return _entry(PDQ, cells[0], f"line {n}", quality=quality, raw={"line": line})
