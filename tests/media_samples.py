@@ -169,21 +169,30 @@ def screenshot(im: Image.Image, rng: np.random.Generator) -> Image.Image:
 # ---------------------------------------------------------------- video
 
 
-def video_source(rng: np.random.Generator, path: Path, seconds: float = 12.0, workdir: Path | None = None) -> Path:
+VIDEO_KINDS = ("mandelbrot", "life", "cellauto", "pan")
+
+
+def video_kind(rng: np.random.Generator) -> str:
+    return VIDEO_KINDS[int(rng.integers(len(VIDEO_KINDS)))]
+
+
+def video_source(
+    rng: np.random.Generator, path: Path, seconds: float = 12.0, workdir: Path | None = None, kind: str | None = None
+) -> Path:
     """A moving test video, different for every draw: a mandelbrot zoom from a random point, a
     game of life or a cellular automaton from a random seed, or a pan over a random picture."""
-    kind = int(rng.integers(4))
+    kind = kind or video_kind(rng)
     size = "320x240"
-    if kind == 0:
+    if kind == "mandelbrot":
         src = (f"mandelbrot=s={size}:rate=25:start_x={rng.uniform(-1.5, 0.3):.4f}:"
                f"start_y={rng.uniform(-0.8, 0.8):.4f}:start_scale={rng.uniform(0.5, 3):.3f}")  # fmt: skip
         args = ["-f", "lavfi", "-i", src]
-    elif kind == 1:
+    elif kind == "life":
         colours = [f"#{int(c):06x}" for c in rng.integers(0, 1 << 24, 2)]
         src = (f"life=s=160x120:rate=25:seed={int(rng.integers(1 << 30))}:ratio={rng.uniform(0.1, 0.5):.2f}:"
                f"mold=5:life_color={colours[0]}:death_color={colours[1]},scale={size}")  # fmt: skip
         args = ["-f", "lavfi", "-i", src]
-    elif kind == 2:
+    elif kind == "cellauto":
         src = (f"cellauto=s=160x120:rate=25:rule={int(rng.choice([18, 30, 45, 60, 90, 110, 150]))}:"
                f"seed={int(rng.integers(1 << 30))}:random_fill_ratio={rng.uniform(0.2, 0.7):.2f},scale={size},"
                f"hue=h={int(rng.integers(360))}:s=3")  # fmt: skip

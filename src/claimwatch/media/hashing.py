@@ -16,8 +16,9 @@ from claimwatch.media.video import hash_video
 
 
 def hash_file(path: Path | str, limits: Limits = DEFAULT_LIMITS, *, for_bank: bool) -> MediaHashes:
-    """``for_bank``: a debunked item to bank (every dihedral variant, video at 5 fps) rather
-    than post media to look up (original + trimmed, video at 1 fps) — see image and video."""
+    """``for_bank``: a debunked item to bank (every dihedral variant, every distinct video
+    frame) rather than post media to look up (original, trimmed, uncaptioned; video at 1 fps)
+    — see :mod:`~claimwatch.media.image` and :mod:`~claimwatch.media.video`."""
     path = Path(path)
     with naming(path):
         sniffed, size = check_file(path, limits)

@@ -22,12 +22,14 @@ class Probe:
     height: int | None
     has_video: bool
     has_audio: bool
+    #: frames per second of the video stream, None when unknown (or not a video)
+    fps: float | None = None
 
 
 def probe(path: Path, limits: Limits) -> Probe:
     argv = [
         "ffprobe", "-v", "error", "-hide_banner",
-        "-show_entries", "format=duration:stream=codec_type,width,height,duration",
+        "-show_entries", "format=duration:stream=codec_type,width,height,duration,avg_frame_rate",
         "-of", "json", str(path),
     ]  # fmt: skip
     out = run_limited(argv, min(PROBE_TIMEOUT_S, limits.decode_timeout_s), limits.decoder_memory_bytes, 4 * MB)
@@ -50,6 +52,7 @@ def probe(path: Path, limits: Limits) -> Probe:
         height=_int(video.get("height")) if video else None,
         has_video=video is not None,
         has_audio=any(s.get("codec_type") == "audio" for s in streams),
+        fps=_rate(video.get("avg_frame_rate")) if video else None,
     )
 
 
@@ -60,6 +63,18 @@ def _seconds(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _rate(value: object) -> float | None:
+    """ffprobe's "30000/1001" (or "0/0" when unknown) as a number."""
+    if not isinstance(value, str) or "/" not in value:
+        return None
+    num, _, den = value.partition("/")
+    try:
+        rate = float(num) / float(den)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return rate if math.isfinite(rate) and rate > 0 else None
 
 
 def _int(value: object) -> int | None:
