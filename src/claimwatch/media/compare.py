@@ -136,38 +136,72 @@ def match_video(
     dist = distances(pack(query), pack(bank))
     bank_t = np.array([h.t_ms for h in bank], dtype=np.int64)
     query_t = np.array([h.t_ms for h in query], dtype=np.int64)
-    pairs: list[tuple[int, int, int]] = []  # (query t, bank t, distance) of each matched query time
+    best: dict[int, int] = {}  # query t → its smallest distance, for the matched ones
+    candidates: list[tuple[int, np.ndarray]] = []  # query t → bank times near its best
     for t in times:
-        rows = dist[query_t == t]
-        flat = int(np.argmin(rows))
-        best = int(rows.flat[flat])
-        if best <= max_distance:
-            pairs.append((t, int(bank_t[flat % rows.shape[1]]), best))
+        per_bank = dist[query_t == t].min(axis=0)  # the best variant against each bank frame
+        low = int(per_bank.min())
+        if low > max_distance:
+            continue
+        best[t] = low
+        near = np.flatnonzero(per_bank <= min(max_distance, low + TIE_BITS))
+        if len(near) > MAX_CANDIDATES:
+            near = near[np.argsort(per_bank[near], kind="stable")[:MAX_CANDIDATES]]
+        candidates.append((t, bank_t[near]))
     step = int(np.median(np.diff(times))) if len(times) > 1 else 1000
-    offset, speed = _line(pairs)
-    ranges = _ranges([p[0] for p in pairs], step, offset, speed)
+    offset, speed = _line(candidates)
+    matched_times = sorted(best)
+    ranges = _ranges(matched_times, step, offset, speed)
     matched_ms = sum(r.query_end_ms - r.query_start_ms for r in ranges)
-    share = len(pairs) / len(times)
+    share = len(best) / len(times)
     needed = min(min_frames, len(times))
-    matched = len(pairs) >= needed and (share >= min_share or matched_ms >= min_matched_ms)
-    median = float(np.median([p[2] for p in pairs])) if pairs else None
-    return VideoMatch(matched, share, len(pairs), len(times), offset, speed, matched_ms, tuple(ranges), median)
+    matched = len(best) >= needed and (share >= min_share or matched_ms >= min_matched_ms)
+    median = float(np.median(list(best.values()))) if best else None
+    return VideoMatch(matched, share, len(best), len(times), offset, speed, matched_ms, tuple(ranges), median)
 
 
-def _line(pairs: Sequence[tuple[int, int, int]]) -> tuple[int | None, float | None]:
-    """bank t ≈ offset + speed · query t, fitted robustly (Theil–Sen: the median of pairwise
-    slopes, clamped to 0.5–2×, then the median intercept) so frames of a static scene matched to
-    the wrong moment do not move it."""
-    if not pairs:
+#: bank frames within this many bits of a query frame's best are equally good candidates
+TIE_BITS = 4
+MAX_CANDIDATES = 32
+#: the speeds tried (0.5× to 2×, ~2 % apart, and exactly 1) and the offset bin of the vote
+_SPEEDS = np.unique(np.r_[np.exp(np.linspace(np.log(0.5), np.log(2.0), 71)), 1.0])
+_OFFSET_BIN_MS = 500
+
+
+def _line(candidates: Sequence[tuple[int, np.ndarray]]) -> tuple[int | None, float | None]:
+    """bank t ≈ offset + speed · query t, by a vote: every query frame votes once for each
+    (speed, offset) its candidate bank frames allow — all frames near its best, not just the
+    best, so a still or a loop (many equally good frames) does not drag the line to its first
+    moment — and the line with the most query frames wins (the speed nearest 1 on a tie). Then
+    each frame's candidate nearest that line, and a Theil–Sen fit on those (median of pairwise
+    slopes, then the median intercept) for the speed and the offset of the clip's start."""
+    if not candidates:
         return None, None
-    q = np.array([p[0] for p in pairs], dtype=np.float64)
-    b = np.array([p[1] for p in pairs], dtype=np.float64)
-    speed = 1.0
-    if len(pairs) >= 3:
-        i, j = np.triu_indices(len(pairs), k=1)
-        slopes = (b[j] - b[i]) / (q[j] - q[i])
-        speed = float(np.clip(np.median(slopes), 0.5, 2.0))
-    return int(round(float(np.median(b - speed * q)))), round(speed, 3)
+    q = np.concatenate([np.full(len(b), t, dtype=np.float64) for t, b in candidates])
+    b = np.concatenate([bt.astype(np.float64) for _, bt in candidates])
+    frame = np.concatenate([np.full(len(bt), i) for i, (_, bt) in enumerate(candidates)])
+    best_votes, best_speed, best_bin = -1, 1.0, 0
+    for speed in sorted(_SPEEDS, key=lambda s: abs(np.log(s))):  # nearest 1 first: wins ties
+        bins = np.round((b - speed * q) / _OFFSET_BIN_MS).astype(np.int64)
+        keys = np.unique(np.stack([bins, frame], axis=1), axis=0)  # one vote per frame and bin
+        values, counts = np.unique(keys[:, 0], return_counts=True)
+        k = int(np.argmax(counts))
+        if counts[k] > best_votes:
+            best_votes, best_speed, best_bin = int(counts[k]), float(speed), int(values[k])
+    centre = best_bin * _OFFSET_BIN_MS
+    residual = np.abs(b - best_speed * q - centre)
+    inliers = []  # each frame's candidate nearest the voted line, when near it
+    for i in range(len(candidates)):
+        j = int(np.argmin(np.where(frame == i, residual, np.inf)))
+        if residual[j] <= _OFFSET_BIN_MS:
+            inliers.append(j)
+    qi, bi = q[inliers], b[inliers]
+    speed = best_speed
+    if len(inliers) >= 3:  # refine the grid's speed: Theil–Sen (median pairwise slope) on the inliers
+        i, j = np.triu_indices(len(inliers), k=1)
+        speed = float(np.clip(np.median((bi[j] - bi[i]) / (qi[j] - qi[i])), 0.5, 2.0))
+    offset = float(np.median(bi - speed * qi)) if inliers else float(centre)
+    return int(round(offset)), round(speed, 3)
 
 
 def _ranges(times: Sequence[int], step: int, offset: int | None, speed: float | None) -> list[TimeRange]:

@@ -271,7 +271,10 @@ def stream_limited(
 
 def _failure(tool: str, rc: int, err: bytes) -> str:
     if rc < 0:
-        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = str(-rc)
         why = {
             "SIGXCPU": "over its CPU-time limit",
             "SIGKILL": "killed (memory limit?)",
@@ -293,20 +296,35 @@ def run_limited(argv: Sequence[str], timeout_s: float, max_memory_bytes: int, ma
 # ---------------------------------------------------------------- Pillow under limits
 
 
-def open_image(path: Path, limits: Limits) -> Image.Image:
-    """The first frame of an image, fully decoded, as RGB. A decompression bomb (over
-    ``max_image_pixels``), a truncated or corrupt file is refused — never half-loaded:
-    ``ImageFile.LOAD_TRUNCATED_IMAGES`` is forced off for the load."""
+#: the Pillow decoders allowed for each sniffed type: no other plugin (EPS would start
+#: Ghostscript) ever sees a hostile file
+_PILLOW_FORMATS = {
+    "image/jpeg": ("JPEG", "MPO"),
+    "image/png": ("PNG",),
+    "image/gif": ("GIF",),
+    "image/webp": ("WEBP",),
+    "image/bmp": ("BMP", "DIB"),
+    "image/tiff": ("TIFF",),
+    "image/avif": ("AVIF",),
+    "image/heic": ("HEIF",),
+}
+
+
+def open_image(path: Path, sniffed: Sniffed, limits: Limits) -> Image.Image:
+    """The first frame of an image, fully decoded, as RGB, by the decoder of its sniffed type
+    only. A decompression bomb (over ``max_image_pixels``), a truncated or corrupt file is
+    refused — never half-loaded: ``ImageFile.LOAD_TRUNCATED_IMAGES`` is forced off for the load."""
+    formats = _PILLOW_FORMATS.get(sniffed.mime, ())
     saved_max, saved_trunc = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
     Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as probe:
+            with Image.open(path, formats=formats) as probe:
                 _check_pixels(probe, limits)
                 probe.verify()  # structure and checksums (PNG CRCs) before any decoding
-            with Image.open(path) as im:
+            with Image.open(path, formats=formats) as im:
                 _check_pixels(im, limits)
                 im.load()
                 return im.convert("RGB")

@@ -99,7 +99,9 @@ def trim_borders(
 
     A row or column is border when ``min_flat`` of its pixels are within ``tolerance`` (per
     channel) of that side's outermost colour — JPEG noise at the edge is tolerated. Repeated up
-    to three times, for nested frames (a status bar's colour, then a white margin).
+    until nothing changes (at most eight passes), for nested frames (a status bar's colour, then
+    a white margin): a fixed point, so a picture and the same picture in a letterbox end in the
+    same cut even when the picture's own ground is flat or a slow gradient.
 
     With ``caption_share``, a band above or below of at most that share of the height whose
     outer and inner rows are border-coloured goes too, whatever is between them: a caption bar
@@ -110,7 +112,7 @@ def trim_borders(
     if caption_share is not None:
         top += _caption_band(pixels, tolerance, min_flat, caption_share)
         bottom -= _caption_band(pixels[top:][::-1], tolerance, min_flat, caption_share)
-    for _ in range(3):
+    for _ in range(8):
         before = (top, bottom, left, right)
         top += _flat_run(pixels[top:bottom, left:right], tolerance, min_flat)
         bottom -= _flat_run(pixels[top:bottom, left:right][::-1], tolerance, min_flat)
@@ -208,6 +210,6 @@ def downscaled(im: Image.Image, side: int) -> np.ndarray:
 
 def hash_image(path: Path, sniffed: Sniffed, limits: Limits, *, for_bank: bool) -> tuple[MediaInfo, list[PdqHash]]:
     """Decode (guarded) and hash an image file; refusals name no file (the caller does)."""
-    im = open_image(path, limits)
+    im = open_image(path, sniffed, limits)
     info = MediaInfo(sniffed.kind, sniffed.mime, im.width, im.height)
     return info, frame_hashes(downscaled(im, TRIM_SIDE), for_bank=for_bank)
