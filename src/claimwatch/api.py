@@ -74,6 +74,9 @@ from claimwatch.verdicts import VerdictTable
 
 if TYPE_CHECKING:
     from claimwatch.evaluation.retrieval import OpenWorld, RetrievalRun
+    from claimwatch.media.bank import Banked
+    from claimwatch.media.downloads import Attached, FetchSummary
+    from claimwatch.media.match import MediaMatchReport
     from claimwatch.training.selection import CVResult
 
 __all__ = ["DecisionConflict", "Tools", "UnknownMatch", "Workspace", "open", "tools"]
@@ -440,6 +443,59 @@ class Workspace(Tools):
         topic_set = self.topic_set(topics)
         assert topic_set is not None
         return score_topics(self.engine, Analyser(self.encoder, None, topic_set), progress)
+
+    # ------------------------------------------------------------------ media (the 'media' extra)
+    # Imported when called: the core install works without the media extra (pdqhash, c2pa-python).
+
+    @property
+    def media_dir(self) -> Path:
+        """Where fetched media files live (``media_dir`` setting, else beside a SQLite store)."""
+        from claimwatch.media.storage import media_dir_of
+
+        return media_dir_of(self.settings)
+
+    def fetch_media(self, *, limit: int | None = None, retry_failed: bool = False, **limits: Any) -> FetchSummary:
+        """Download what the stored posts' media references point at (resumable); ``limits`` are
+        :class:`~claimwatch.media.fetch.FetchLimits` fields (``max_bytes``, ``allow_private`` …)."""
+        from claimwatch.media import downloads
+        from claimwatch.media.fetch import FetchLimits
+        from claimwatch.media.storage import MediaStore
+
+        store = MediaStore(self.media_dir)
+        return downloads.fetch_media(self.engine, store, FetchLimits(**limits), limit=limit, retry_failed=retry_failed)
+
+    def add_media(self, post_id: str, path: str | Path, *, platform: str = "x", **limits: Any) -> Attached:
+        """Attach a local file to a stored post (copied into the media folder, matched like fetched media)."""
+        from claimwatch.media import downloads
+        from claimwatch.media.fetch import FetchLimits
+        from claimwatch.media.storage import MediaStore
+
+        store = MediaStore(self.media_dir)
+        return downloads.add_local(self.engine, store, FetchLimits(**limits), platform, post_id, Path(path))
+
+    def bank_media(
+        self,
+        path: str | Path,
+        factcheck_url: str,
+        *,
+        label: str = "other",
+        claim: str | None = None,
+        rating: str | None = None,
+        publisher: str | None = None,
+        by: str | None = None,
+    ) -> Banked:
+        """Bank a debunked image, video or audio file with the fact-check that debunked it."""
+        from claimwatch.media import bank
+
+        given = bank.GivenFactCheck(factcheck_url, claim, rating, publisher)
+        return bank.add_file(self.engine, Path(path), given, label=label, by=by, verdicts=self.verdict_table())
+
+    def match_media(self, **rules: Any) -> MediaMatchReport:
+        """Hash the fetched media not hashed yet (reading its provenance), then match every post's
+        media against the bank; ``rules`` are :class:`~claimwatch.media.match.MediaRules` fields."""
+        from claimwatch.media.match import MediaRules, match_media
+
+        return match_media(self.engine, self.media_dir, rules=MediaRules(**rules))
 
     # ------------------------------------------------------------------ review and audit
 

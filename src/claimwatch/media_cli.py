@@ -407,3 +407,52 @@ def _show_provenance(file: Path, p: Provenance) -> None:
 
 
 # ---------------------------------------------------------------- match (media match)
+
+
+@media_app.command("match")
+def media_match(
+    max_distance: Annotated[
+        int, typer.Option("--max-distance", help="PDQ: the largest Hamming distance (of 256 bits) that matches.")
+    ] = 31,
+    min_quality: Annotated[
+        int, typer.Option("--min-quality", help="PDQ: hashes below this quality are not used.")
+    ] = 50,
+    min_share: Annotated[
+        float, typer.Option("--min-share", help="Video: the share of the post's frames that must match.")
+    ] = 0.5,
+    max_ber: Annotated[float, typer.Option("--max-ber", help="Audio: the largest bit-error rate that matches.")] = 0.2,
+    media_dir: MediaDirOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hash the fetched media not hashed yet (and read its provenance), then match every post's
+    media against the bank: proposals join the review queue beside the text matches."""
+    from claimwatch.media.match import MediaRules, match_media
+
+    if not 0 <= max_distance < 256:
+        _fail(f"--max-distance must be 0–255, not {max_distance}")
+    if not 0 <= min_quality <= 100:
+        _fail(f"--min-quality must be 0–100, not {min_quality}")
+    if not 0 < min_share <= 1 or not 0 < max_ber < 0.5:
+        _fail("--min-share must be in (0, 1] and --max-ber in (0, 0.5)")
+    ws = _open(db)
+    rules = MediaRules(max_distance=max_distance, min_quality=min_quality, min_share=min_share, max_ber=max_ber)
+    with _user_errors(), _progress() as bar:
+        task = bar.add_task("matching media", total=None)
+        done = match_media(
+            ws.engine,
+            media_dir_of(ws.settings, media_dir),
+            rules=rules,
+            progress=lambda n, total: bar.update(task, completed=n, total=total),
+        )
+    if as_json:
+        print(json.dumps(jsonable(done)))
+        return
+    for reason in done.refused:
+        _say(f"refused: {reason}", to=err)
+    proposals = ", ".join(f"{n:,} {method}" for method, n in sorted(done.proposals.items())) or "none"
+    _say(
+        f"hashed {count(done.hashed, 'file')} ({len(done.refused):,} refused); matched "
+        f"{count(done.files, 'file')} of {count(done.posts, 'post')} against {count(done.bank_items, 'bank item')}: "
+        f"proposals {proposals}"
+    )

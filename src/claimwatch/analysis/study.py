@@ -683,6 +683,7 @@ def _methods(
     note_snaps = sorted({r.community_notes.snapshot_date for r in rows if r.community_notes.snapshot_date})
     left_out = Counter(e.reasons[0].rule for e in excluded)
     unlabelled = sum(fc.relation is None for r in rows for fc in r.fact_checks)
+    by_media = sum(fc.matcher.startswith(MEDIA_METHOD_PREFIX) for r in rows for fc in r.fact_checks)
     out = [
         f"Study file {study.source} (sha256 {study.source_sha256[:12]}…).",
         f"Window: posts created {study.start} to {study.end} inclusive (UTC).",
@@ -720,6 +721,14 @@ def _methods(
                 " Claim vs narrative: the headline counts posts that repeat a rated claim; a post that only shares "
                 "a claim’s narrative (the matcher’s label, or the analyst’s when they confirmed it) is counted in "
                 "the narrative figures and listed among the excluded posts (rule: relation)."
+            )
+            + (
+                f" {count(by_media, 'counted fact-check link is a media match', 'counted fact-check links are media matches')}"
+                " (the post re-shares an image, video or sound the fact-check debunked, found by its hashes): it counts"
+                " as repeating the fact-check’s claim; a media proposal passed the media matcher’s thresholds and has"
+                " no calibrated confidence, so the confidence rule does not apply to it."
+                if by_media
+                else ""
             )
             + (
                 f" {count(unlabelled, 'counted fact-check link has', 'counted fact-check links have')} no claim vs "

@@ -48,7 +48,8 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 import httpx
 
 from claimwatch import __version__
-from claimwatch.media.records import MediaInfo, MediaKind, Refused
+from claimwatch.media import guard
+from claimwatch.media.records import MediaInfo, Refused
 from claimwatch.media.storage import MediaStore, StoredBytes
 
 USER_AGENT = f"claimwatch/{__version__} (media fetch for fact-checking research)"
@@ -144,42 +145,18 @@ class _Fail(Exception):
 
 
 def sniff(head: bytes) -> MediaInfo:
-    """The media type of a file from its first bytes, or :class:`Refused` naming what it is.
-
-    A small allow-list of the image, video and audio containers posts carry. Kept in one function
-    so :mod:`claimwatch.media.guard` (the hashers' sniffing and limits) can take its place."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return MediaInfo(MediaKind.IMAGE, "image/jpeg")
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return MediaInfo(MediaKind.IMAGE, "image/png")
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return MediaInfo(MediaKind.IMAGE, "image/gif")
-    if head[:4] == b"RIFF" and head[8:12] in _RIFF:
-        kind, mime = _RIFF[head[8:12]]
-        return MediaInfo(kind, mime)
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in (b"M4A ", b"M4B "):
-            return MediaInfo(MediaKind.AUDIO, "audio/mp4")
-        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"avif"):
-            raise Refused(f"an {brand.decode('ascii', 'replace').strip()} image, which claimwatch does not read")
-        return MediaInfo(MediaKind.VIDEO, "video/quicktime" if brand == b"qt  " else "video/mp4")
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return MediaInfo(MediaKind.VIDEO, "video/webm" if b"webm" in head else "video/x-matroska")
-    if head.startswith(b"OggS"):
-        return MediaInfo(MediaKind.AUDIO, "audio/ogg")
-    if head.startswith(b"fLaC"):
-        return MediaInfo(MediaKind.AUDIO, "audio/flac")
-    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return MediaInfo(MediaKind.AUDIO, "audio/mpeg")
-    raise Refused(_not_media(head))
+    """The media type of a file from its first bytes (the hashers' own sniffing,
+    :func:`claimwatch.media.guard.sniff`), or :class:`Refused` naming what it is instead. HEIC
+    and AVIF are refused here: the hashers do not decode them, so they would be kept for nothing."""
+    found = guard.sniff(head)
+    if found is None:
+        raise Refused(_not_media(head))
+    if found.mime in _UNREAD:
+        raise Refused(f"an {found.name} image, which claimwatch does not read")
+    return MediaInfo(found.kind, found.mime)
 
 
-_RIFF = {
-    b"WEBP": (MediaKind.IMAGE, "image/webp"),
-    b"WAVE": (MediaKind.AUDIO, "audio/wav"),
-    b"AVI ": (MediaKind.VIDEO, "video/x-msvideo"),
-}
+_UNREAD = frozenset({"image/heic", "image/avif"})
 
 
 def _not_media(head: bytes) -> str:

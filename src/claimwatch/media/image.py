@@ -20,13 +20,13 @@ margin), "trimmed" a letterbox or a screenshot's margins, the raw hash the rest.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pdqhash
 from PIL import Image
 
 from claimwatch.media.guard import Limits, Sniffed, open_image
-from claimwatch.media.records import MediaInfo, PdqHash
+from claimwatch.media.records import MediaExtraMissing, MediaInfo, PdqHash
 
 #: the dihedral variants a banked image keeps (rotations and flips)
 DIHEDRAL = ("original", "rot90", "rot180", "rot270", "flip-v", "mirror", "transpose", "antitranspose")
@@ -53,7 +53,7 @@ def bits_to_bytes(bits: np.ndarray) -> bytes:
 
 
 def pdq(rgb: np.ndarray, variant: str = "original", t_ms: int | None = None) -> PdqHash:
-    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+    bits, quality = _pdqhash().compute(np.ascontiguousarray(rgb))
     return PdqHash(bits_to_bytes(bits), int(quality), variant, t_ms)
 
 
@@ -213,3 +213,13 @@ def hash_image(path: Path, sniffed: Sniffed, limits: Limits, *, for_bank: bool) 
     im = open_image(path, sniffed, limits)
     info = MediaInfo(sniffed.kind, sniffed.mime, im.width, im.height)
     return info, frame_hashes(downscaled(im, TRIM_SIDE), for_bank=for_bank)
+
+
+def _pdqhash() -> Any:
+    """pdqhash, imported on first use: the core install has no 'media' extra, and ``claimwatch``
+    (whose CLI lists the media commands) must start without it."""
+    try:
+        import pdqhash
+    except ImportError:
+        raise MediaExtraMissing("pdqhash") from None
+    return pdqhash

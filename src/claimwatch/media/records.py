@@ -43,6 +43,16 @@ class Refused(Exception):
     truncated, not a type we read, a decoder over its time or memory limit, an endless stream."""
 
 
+class MediaExtraMissing(ValueError):
+    """The 'media' extra (pdqhash, c2pa-python) is not installed: hashing cannot run. Not a
+    :class:`Refused` — the file is fine, and is hashed once the extra is installed."""
+
+    def __init__(self, package: str) -> None:
+        super().__init__(
+            f"media hashing needs the 'media' extra ({package} is not installed): pip install 'claimwatch[media]'"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class PdqHash:
     """A 256-bit PDQ hash (32 bytes, big-endian as ThreatExchange's hex) and its quality (0–100).

@@ -263,7 +263,8 @@ class MediaBankItem(Base):
 
 class MediaBankHash(Base):
     """A hash of a bank item (same columns as :class:`MediaHash`): an imported list has hashes and
-    no file, so the bank keeps its own."""
+    no file, so the bank keeps its own. Besides ``pdq`` and ``chromaprint``, ``md5`` (16 bytes): a
+    video's MD5 from an imported list, matched as an exact copy."""
 
     __tablename__ = "media_bank_hashes"
     __table_args__ = (sa.Index("ix_media_bank_hashes_algo", "algo", "item_id"),)
