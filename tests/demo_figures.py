@@ -2,7 +2,7 @@
 must print the same). They move only when matching changes: re-run `claimwatch demo` and update."""
 
 #: (debunked posts, their views, posts, views) of the demo's whole-store report
-HEADLINE = (50, 240_264_944, 179, 273_497_432)
+HEADLINE = (51, 251_022_973, 179, 273_497_432)
 #: the example study's headline and its Community Notes line
 STUDY_HEADLINE = (
     "16 posts by @demo_ballot_truths repeat claims that fact-checkers rated false or misleading; viewed "

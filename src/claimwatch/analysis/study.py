@@ -216,10 +216,13 @@ def run_study(engine: sa.Engine, study: Study, encoder: Encoder | None = None) -
         )
         as_of = AsOf(study.views_as_of, study.notes_as_of, labels_at)
         rows = post_rows(conn, matched, qualifying, as_of, assignments)
+        # the topic rule is not the media block's: a topic is read from a post's text, and a
+        # re-shared image or video often comes with none (the bank is what makes media relevant)
+        off_topic_matches = repo.matches_for_posts(conn, [i for i in ids if i in off_topic], statuses)
         media = manipulated_media(
             conn,
-            [p for p in posts if p.id not in off_topic],
-            matches,
+            posts,
+            {**matches, **off_topic_matches},
             lambda m: _status_exclusion(m, study) is None,
             as_of,
             set(qualifying),

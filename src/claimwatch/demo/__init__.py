@@ -20,6 +20,7 @@ from claimwatch import api
 from claimwatch.analysis.report import Report, Selection
 from claimwatch.claims.relation import NARRATIVE
 from claimwatch.config import Settings
+from claimwatch.demo import media
 from claimwatch.reports import write_all
 from claimwatch.reports.study import write_study
 from claimwatch.store import lookups
@@ -38,12 +39,15 @@ LABELS_FILE = "label_events.jsonl"
 STUDY_FILE = "study.yaml"
 #: The generic CSV carries no observation time; fix it so the demo is the same everywhere.
 CSV_OBSERVED_AT = datetime(2024, 8, 1, 12, 0, tzinfo=UTC)
+#: The demo's synthetic pictures (the banked "doctored photo" and its re-share; see demo/media.py).
+MEDIA_DIR = "media"
 #: The demo's folder of study files for ``claimwatch serve --studies``.
 STUDIES_DIR = "studies"
 #: The file that marks a folder as the demo's own: only such a folder (or a new or empty one) is written.
 MARK = ".claimwatch-demo"
 _MARK_TEXT = (
-    "Written by `claimwatch demo`, which may replace demo.db, demo.index/, report.* and study/ here "
+    "Written by `claimwatch demo`, which may replace demo.db, demo.index/, demo.media/, media/, report.* and "
+    "study/ here "
     "when it runs again.\n"
 )
 
@@ -112,7 +116,9 @@ def run_demo(out: Path, db: str | None = None) -> tuple[Report, dict[str, Path],
             _refuse_foreign_data(probe)
         finally:
             probe.engine.dispose()
-    ws = api.Workspace(Settings(db=db or str(out / "demo.db"), index_dir=str(out / "demo.index")))
+    ws = api.Workspace(
+        Settings(db=db or str(out / "demo.db"), index_dir=str(out / "demo.index"), media_dir=str(out / "demo.media"))
+    )
     try:
         _refuse_foreign_data(ws)
         out.mkdir(parents=True, exist_ok=True)
@@ -166,6 +172,7 @@ def _run(ws: api.Workspace, out: Path) -> tuple[Report, dict[str, Path], list[st
     rep = ws.ingest_labels([DATA_DIR / LABELS_FILE])
     log.append(f"label events: {rep.summary()}")
     log.append(ws.match(topics=DATA_DIR / TOPICS_FILE).summary())
+    log += media.run(ws, out / MEDIA_DIR)
     report = ws.report(Selection())
     log.append(check_ground_truth(report).summary())
     paths = write_all(report, out)

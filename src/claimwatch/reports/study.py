@@ -23,7 +23,14 @@ from claimwatch.analysis.study import ExcludedPost, StudyResult
 from claimwatch.reports.charts import Chart, study_charts
 from claimwatch.reports.render import claims_cell, csv_cell, env, md_cell, md_link
 from claimwatch.reports.study_pdf import pdf_bytes
-from claimwatch.reports.study_view import Group, excluded_shown, groups, media_evidence, media_state
+from claimwatch.reports.study_view import (
+    Group,
+    excluded_shown,
+    groups,
+    media_evidence,
+    media_match_phrase,
+    media_state,
+)
 from claimwatch.wording import count
 
 FORMATS = ("json", "html", "md", "csv", "pdf")
@@ -59,6 +66,7 @@ def to_html(result: StudyResult, charts: list[Chart], view: dict[str, list[Group
         groups=view,
         reach=describe_reach,
         excluded=excluded_shown(result),
+        media_phrase=media_match_phrase,
     )
 
 
@@ -301,6 +309,7 @@ MEDIA_CSV_FIELDS = (
     "bank_labels",
     "factcheck_urls",
     "match_methods",
+    "match_evidence",
     "ai_manifests",
     "views",
     "views_observed_at",
@@ -331,6 +340,7 @@ def write_media_csv(result: StudyResult, path: Path) -> None:
                 "bank_labels": "; ".join(b.label for b in m.bank_matches),
                 "factcheck_urls": "; ".join(b.factcheck_url for b in m.bank_matches),
                 "match_methods": "; ".join(b.match_method for b in m.bank_matches),
+                "match_evidence": "; ".join(media_match_phrase(b.evidence) for b in m.bank_matches),
                 "ai_manifests": "; ".join(media_evidence(m)[len(m.bank_matches) :]),
                 "views": m.views,
                 "views_observed_at": rfc3339(m.views_observed_at),
