@@ -87,6 +87,10 @@ def test_reshared_images_are_proposed_on_the_items_fact_check(store: Path, tmp_p
         or rows[0].evidence["media"]["query_variant"] != "original"
     )
 
+    # the review queue says what the media evidence is, in words
+    queue = cli("review", "queue", "--db", str(store))
+    assert "media: PDQ distance" in " ".join(queue.split())
+
     # the text matcher replaces only its own rows: an empty text ranking leaves the media proposals
     engine = db.open_store(str(store))
     with engine.begin() as conn:
@@ -167,3 +171,18 @@ def test_without_the_media_extra_hashing_says_how_to_install_it(
     engine = db.open_store(str(store))
     with engine.connect() as conn:
         assert conn.execute(sa.select(s.MediaFile.hash_error).where(s.MediaFile.path.is_not(None))).scalar_one() is None
+
+
+def test_media_evidence_in_words() -> None:
+    """What every surface (queue, web card, study) says of a media match's evidence."""
+    from claimwatch.media.evidence import is_media_evidence, media_match_phrase
+
+    video = {"media": {"share": 0.8, "matched_frames": 4, "query_frames": 5, "offset_ms": 3300, "speed": 1.25}}
+    sound = {"media": {"ber": 0.0512, "matched_ms": 6200, "offset_ms": 2500}}
+    exact = {"media": {"exact": "sha256", "pdq_distance": 0, "bank_variant": "original"}}
+    assert (
+        media_match_phrase(video) == "4 of 5 frames match, the clip starts at 3.3 s of the banked video at 1.25× speed"
+    )
+    assert media_match_phrase(sound) == "sound: bit-error rate 0.051 over 6.2 s, at 2.5 s of the banked sound"
+    assert media_match_phrase(exact) == "an exact copy (sha256); PDQ distance 0 of 256"
+    assert is_media_evidence(sound) and not is_media_evidence({"stance": ["false"]})

@@ -36,6 +36,7 @@ from claimwatch.claims.relation import DESCRIBED, NARRATIVE
 from claimwatch.claims.rerank import ModelError
 from claimwatch.config import DEBUG_ENV
 from claimwatch.ingest import FileReport, IngestReport
+from claimwatch.media.evidence import is_media_evidence, media_match_phrase
 from claimwatch.records import MatchStatus
 from claimwatch.sources.notes import MAP_FIELDS as NOTE_MAP_FIELDS
 from claimwatch.store.db import StoreError
@@ -890,7 +891,8 @@ def review_queue(
                     f"\ndenies or debunks it: {', '.join(map(str, stance))}"
                     if (stance := c.evidence.get("stance"))
                     else ""
-                ),
+                )
+                + (f"\nmedia: {media_match_phrase(c.evidence)}" if is_media_evidence(c.evidence) else ""),
                 _queued_post(item) if i == 0 else "",
                 fc.claim_text,
                 fc.publisher_name or fc.publisher_site or "",

@@ -20,6 +20,7 @@ from claimwatch.analysis.jsonable import rfc3339
 from claimwatch.analysis.post_rows import PostRow
 from claimwatch.analysis.reach import ENGAGEMENT, describe_reach
 from claimwatch.analysis.study import ExcludedPost, StudyResult
+from claimwatch.media.evidence import media_match_phrase
 from claimwatch.reports.charts import Chart, study_charts
 from claimwatch.reports.render import claims_cell, csv_cell, env, md_cell, md_link
 from claimwatch.reports.study_pdf import pdf_bytes
@@ -28,7 +29,6 @@ from claimwatch.reports.study_view import (
     excluded_shown,
     groups,
     media_evidence,
-    media_match_phrase,
     media_state,
 )
 from claimwatch.wording import count

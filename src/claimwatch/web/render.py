@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
 from claimwatch.claims import relation
+from claimwatch.media.evidence import is_media_evidence, media_match_phrase
 from claimwatch.reports.render import safe_url
 from claimwatch.reports.study_view import human
 from claimwatch.web import security as sec
@@ -42,6 +43,8 @@ env.filters["json"] = as_json
 env.filters["when"] = lambda dt: dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "unknown"
 env.filters["count"] = lambda n: "unknown" if n is None else f"{n:,}"
 env.globals["relation_described"] = relation.DESCRIBED
+env.globals["media_phrase"] = media_match_phrase
+env.globals["is_media"] = is_media_evidence
 
 
 def render(
