@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from claimwatch import api, cli
+from claimwatch import api
 from claimwatch.analysis.jsonable import jsonable
 from claimwatch.cli import ActorOpt, DbOpt, JsonOpt, _fail, _open, _progress, _say, _user_errors, _warn, console, err
 from claimwatch.media import bank, downloads
@@ -359,33 +359,33 @@ def provenance(
     ] = None,
     max_mb: Annotated[int, typer.Option("--max-mb", min=1, help="Refuse files larger than this.")] = 500,
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds one read may take.")] = 20.0,
-    db: cli.DbOpt = None,
-    as_json: cli.JsonOpt = False,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """C2PA content credentials, read offline: state (valid, invalid, absent, unreadable), claim
     generator, actions, digitalSourceType and whether a valid manifest declares AI generation.
     A missing or invalid manifest is unknown provenance, never "authentic"."""
     if (file is None) == (not stored):
-        cli._fail("give a FILE to read, or --stored to read the store's files (not both)")
+        _fail("give a FILE to read, or --stored to read the store's files (not both)")
     limits = Limits(max_bytes=max_mb * 2**20, seconds=timeout)
     if file is not None:
         if not file.is_file():
-            cli._fail(f"{file}: no such file")
+            _fail(f"{file}: no such file")
         p = read_provenance(file, limits)
         if as_json:
             print(json.dumps(jsonable(p)))
         else:
             _show_provenance(file, p)
         return
-    ws = cli._open(db)
+    ws = _open(db)
     done = read_stored(ws.engine, media_dir_of(ws.settings, media_dir), limits)
     if as_json:
         print(json.dumps(jsonable(done) | {"read": done.read}))
         return
     states = ", ".join(f"{n:,} {state}" for state, n in sorted(done.states.items())) or "none"
-    cli._say(f"provenance read for {count(done.read, 'file')} ({states}); {done.ai_declared:,} declare AI generation")
+    _say(f"provenance read for {count(done.read, 'file')} ({states}); {done.ai_declared:,} declare AI generation")
     for file_id, path in done.missing:
-        cli._say(f"file {file_id}: {path} is not in the media folder; not read", to=cli.err)
+        _say(f"file {file_id}: {path} is not in the media folder; not read", to=err)
 
 
 def _show_provenance(file: Path, p: Provenance) -> None:
@@ -403,7 +403,7 @@ def _show_provenance(file: Path, p: Provenance) -> None:
     if p.validation:
         lines.append("  validation: " + ", ".join(p.validation))
     for line in lines:
-        cli._say(line)
+        _say(line)
 
 
 # ---------------------------------------------------------------- match (media match)
@@ -425,8 +425,10 @@ def media_match(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Hash the fetched media not hashed yet (and read its provenance), then match every post's
-    media against the bank: proposals join the review queue beside the text matches."""
+    """Match the posts' media against the bank of debunked items.
+
+    Hashes the fetched media not hashed yet (and reads its provenance) first; proposals join the
+    review queue beside the text matches."""
     from claimwatch.media.match import MediaRules, match_media
 
     if not 0 <= max_distance < 256:
