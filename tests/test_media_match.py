@@ -62,6 +62,7 @@ def _media_matches(dbfile: Path) -> list[sa.Row]:
         )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_reshared_images_are_proposed_on_the_items_fact_check(store: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(14)
     original = ms.picture(rng)
