@@ -18,8 +18,9 @@ from claimwatch.media.audio import FRAME_MS, fingerprint
 from claimwatch.media.compare import match_audio, match_image, match_video, pdq_distance
 from claimwatch.media.guard import Limits, sniff
 from claimwatch.media.hashing import hash_file
-from claimwatch.media.image import DIHEDRAL, bits_to_bytes, frame_hashes, trim_borders
+from claimwatch.media.image import DIHEDRAL, bits_to_bytes, fitted, frame_hashes, trim_borders
 from claimwatch.media.records import AudioPrint, MediaKind, PdqHash
+from claimwatch.media.video import DECODE_SIDE, FRAME_SIDE, frames
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -258,6 +259,48 @@ def test_video_is_banked_at_every_distinct_frame_and_its_trimmed_clip_located(tm
     result = match_video(query.pdq, bank.pdq)
     assert result.matched and result.share >= 0.8
     assert result.offset_ms is not None and abs(result.offset_ms - 3300) <= 1000
+
+
+@needs_ffmpeg
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_captioned_clip_of_fine_texture_matches_its_banked_video(tmp_path: Path, seed: int) -> None:
+    """A caption bar changes the frame's shape: frames squeezed to a square put the picture at a
+    different scale in the post and in the bank, and a cellular automaton's pixel-scale texture
+    then lands 20–54 bits away (two benchmark misses). Frames at their own shape match closely."""
+    source = video_source(np.random.default_rng([31, seed]), tmp_path / "cells.mp4", seconds=4, kind="cellauto")
+    post = video_edit(source, tmp_path / "captioned.mp4", "caption")  # 40 px white bar with text above
+    bank = hash_file(source, for_bank=True)
+    query = hash_file(post, for_bank=False)
+    result = match_video(query.pdq, bank.pdq)
+    assert result.matched and result.share == 1.0 and result.offset_ms is not None and abs(result.offset_ms) <= 500
+    uncaptioned = [h for h in query.pdq if h.variant == "uncaptioned"]
+    assert len(uncaptioned) == 4  # one a second, each with its bar cut
+    assert max(min(pdq_distance(q, b) for b in bank.pdq) for q in uncaptioned) <= 16
+
+
+@needs_ffmpeg
+@pytest.mark.slow
+def test_video_frames_keep_their_display_shape(tmp_path: Path) -> None:
+    """Decoded with the long side at most DECODE_SIDE, never enlarged, the sample aspect ratio
+    applied; each form then hashed at a long side of exactly FRAME_SIDE."""
+    shapes = {}
+    for name, spec in {
+        "wide": "testsrc=s=1280x720:d=0.2",
+        "tall": "testsrc=s=360x640:d=0.2",
+        "small": "testsrc=s=160x120:d=0.2",
+        "anamorphic": "testsrc=s=720x576:d=0.2,setsar=16/11",  # shown as 1047×576
+    }.items():
+        ffmpeg("-f", "lavfi", "-i", spec, "-pix_fmt", "yuv420p", str(tmp_path / f"{name}.mp4"))
+        shapes[name] = {rgb.shape for _, rgb in frames(tmp_path / f"{name}.mp4", Limits(), 1.0)}
+    assert shapes == {
+        "wide": {(288, DECODE_SIDE, 3)},
+        "tall": {(DECODE_SIDE, 288, 3)},
+        "small": {(120, 160, 3)},
+        "anamorphic": {(282, DECODE_SIDE, 3)},
+    }
+    assert fitted(np.zeros((120, 160, 3), np.uint8), FRAME_SIDE).shape == (192, FRAME_SIDE, 3)
+    assert fitted(np.zeros((512, 288, 3), np.uint8), FRAME_SIDE).shape == (FRAME_SIDE, 144, 3)
 
 
 @needs_espeak

@@ -164,32 +164,42 @@ def _caption_band(pixels: np.ndarray, tolerance: int, min_flat: float, share: fl
 
 
 def frame_hashes(
-    rgb: np.ndarray, *, for_bank: bool, t_ms: int | None = None, bank_variants: tuple[str, ...] = DIHEDRAL
+    rgb: np.ndarray,
+    *,
+    for_bank: bool,
+    t_ms: int | None = None,
+    bank_variants: tuple[str, ...] = DIHEDRAL,
+    side: int | None = None,
 ) -> list[PdqHash]:
-    """The hashes of one picture (trimmed at the resolution given, hashed at ≤ ``HASH_SIDE``).
+    """The hashes of one picture (trimmed at the resolution given, hashed at ≤ ``HASH_SIDE``, or
+    with ``side`` each form scaled to exactly that long side: see ``fitted``).
 
     A query: the picture, trimmed, and "uncaptioned" (trimmed with a loose flatness rule, so a
     caption bar's text rows go with its margin: a meme caption above a picture shifts the whole
     64×64 grid PDQ sees). A bank item: ``bank_variants`` of the picture and of its trimmed form,
     and its uncaptioned form. Variants equal to another (nothing to trim) are not repeated."""
+
+    def sized(form: np.ndarray) -> np.ndarray:
+        return _hash_size(form) if side is None else fitted(form, side)
+
     trimmed = trim_borders(rgb)
     uncaptioned = trim_borders(rgb, caption_share=CAPTION_SHARE)
     if uncaptioned is not None and trimmed is not None and uncaptioned.shape == trimmed.shape:
         uncaptioned = None
     if not for_bank:
-        out = [pdq(_hash_size(rgb), "original", t_ms)]
+        out = [pdq(sized(rgb), "original", t_ms)]
         if trimmed is not None:
-            out.append(pdq(_hash_size(trimmed), TRIMMED, t_ms))
+            out.append(pdq(sized(trimmed), TRIMMED, t_ms))
         if uncaptioned is not None:
-            out.append(pdq(_hash_size(uncaptioned), UNCAPTIONED, t_ms))
+            out.append(pdq(sized(uncaptioned), UNCAPTIONED, t_ms))
         return out
-    out = pdq_variants(_hash_size(rgb), bank_variants, "", t_ms)
+    out = pdq_variants(sized(rgb), bank_variants, "", t_ms)
     if trimmed is not None:
-        out += pdq_variants(_hash_size(trimmed), bank_variants, TRIMMED + "-", t_ms)
+        out += pdq_variants(sized(trimmed), bank_variants, TRIMMED + "-", t_ms)
     if uncaptioned is not None:
         # a graphic on a flat ground (a chart, a quote card) loses more than its border to the
         # loose rule: the bank keeps the same cut so the query's "uncaptioned" meets it
-        out.append(pdq(_hash_size(uncaptioned), UNCAPTIONED, t_ms))
+        out.append(pdq(sized(uncaptioned), UNCAPTIONED, t_ms))
     return out
 
 
@@ -198,6 +208,21 @@ def _hash_size(rgb: np.ndarray, side: int = HASH_SIDE) -> np.ndarray:
     if max(height, width) <= side:
         return rgb
     return downscaled(Image.fromarray(rgb), side)
+
+
+def fitted(rgb: np.ndarray, side: int) -> np.ndarray:
+    """The picture at its own shape with its long side exactly ``side``, bicubic. Video frames
+    are hashed so: PDQ's own reduction to 64×64 aliases pixel-scale texture differently from
+    different sizes, so a frame re-encoded at 240 px, or its picture cut out of a captioned post,
+    must reach PDQ at the bank frame's size. Bicubic, not a box: enlarging with a box copies
+    pixels into blocks whose edges alias (re-encodes of a cellular automaton at 240 px: 34–38
+    bits median from their bank frames with a box, 14–18 bicubic; notes: caption.md)."""
+    height, width = rgb.shape[:2]
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if size == (width, height):
+        return rgb
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC), dtype=np.uint8)
 
 
 def downscaled(im: Image.Image, side: int) -> np.ndarray:
