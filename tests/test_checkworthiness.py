@@ -156,6 +156,7 @@ def test_claims_outscore_chatter_reusing_matching_embeddings(model: Checkworthin
     assert np.allclose(model.score(texts, kind="sentence", encoder=encoder), scores, atol=0.05)
 
 
+@pytest.mark.slow  # over 0.6 s (the fast tier stays under a minute)
 def test_awkward_posts(model: CheckworthinessModel, encoder) -> None:
     texts = [
         "",

@@ -130,6 +130,7 @@ def test_query_and_bank_hash_different_variants() -> None:
 
 
 @pytest.mark.parametrize("edit", ["jpeg20", "resize25", "mirror", "letterbox", "caption", "screenshot"])
+@pytest.mark.slow  # over 0.6 s (the fast tier stays under a minute)
 def test_re_shared_picture_matches_its_banked_original(tmp_path: Path, edit: str) -> None:
     rng = np.random.default_rng(11)
     im = picture(rng)

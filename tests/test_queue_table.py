@@ -112,6 +112,7 @@ def _random_writes(
 
 
 @pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.slow  # over 0.6 s (the fast tier stays under a minute)
 def test_the_maintained_queue_equals_a_rebuild_after_any_mix_of_writes(tmp_path, seed: int) -> None:
     ws = claimwatch.open(tmp_path / "q.db")
     _check_random_writes(ws, seed, steps=80)
@@ -193,6 +194,7 @@ def _unchecked_store(ws: claimwatch.Workspace, n: int = 200) -> None:
 
 
 @pytest.mark.parametrize("thresholds", [(0.5, 0.5), (0.65, 0.95), (0.0, 0.0), (0.95, 0.95)])
+@pytest.mark.slow  # over 0.6 s (the fast tier stays under a minute)
 def test_the_bounded_unchecked_list_is_the_reports(tmp_path, thresholds: tuple[float, float]) -> None:
     from claimwatch.analysis.report import Selection, build_report, unchecked_rows
 

@@ -66,6 +66,7 @@ def store(tmp_path):
     return ws, studies / "election.yaml"
 
 
+@pytest.mark.slow  # over 0.6 s (the fast tier stays under a minute)
 def test_a_narrative_only_post_is_out_of_the_headline_and_in_the_narrative(store) -> None:
     ws, study_file = store
     before = ws.run_study(study_file)
@@ -128,6 +129,7 @@ def test_a_relation_goes_with_a_confirmation_only(store) -> None:
     assert ws.match_history(match_id) == []  # nothing written
 
 
+@pytest.mark.slow  # over 0.6 s (the fast tier stays under a minute)
 def test_cli_confirm_as(store) -> None:
     ws, _ = store
     match_id, _, _ = _match_id(ws, "14")

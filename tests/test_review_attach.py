@@ -118,6 +118,7 @@ def test_card_search_lists_factchecks_and_attach_redraws_the_card(ws, tmp_path: 
     assert refused.status_code == 403 and "viewer" in refused.text
 
 
+@pytest.mark.slow  # over 0.6 s (the fast tier stays under a minute)
 def test_api_attach(ws, tmp_path: Path) -> None:
     site = create_app(ws, WebOptions(studies_dir=tmp_path / "studies", runs_dir=tmp_path / "runs"))
     token = ws.create_token("ana", "script")

@@ -73,6 +73,7 @@ def test_cli_queue_with_study_and_narrative(folder: Path) -> None:
     assert res.exit_code == 2 and "cannot read study file" in res.output
 
 
+@pytest.mark.slow  # over 0.6 s (the fast tier stays under a minute)
 def test_page_and_api_filter_by_study_and_narrative(folder: Path) -> None:
     site = create_app(
         claimwatch.open(folder / "queue.db"),

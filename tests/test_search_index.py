@@ -186,6 +186,7 @@ WAYS = {
 
 
 @pytest.mark.parametrize("way", WAYS)
+@pytest.mark.slow  # over 0.6 s (the fast tier stays under a minute)
 def test_indexed_search_finds_what_the_scan_finds_in_the_same_order(
     indexed, without_index, statements, way: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

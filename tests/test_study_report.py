@@ -171,6 +171,7 @@ def test_methods_and_sources_are_in_the_report(ccdh: tuple[StudyResult, dict[str
     assert "## Methods" in md and "## Sources" in md and md_cell(result.study.views_metric) in md
 
 
+@pytest.mark.slow  # over 0.6 s (the fast tier stays under a minute)
 def test_markdown_and_csv_have_a_linked_row_per_post(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
     md = paths["md"].read_text()
