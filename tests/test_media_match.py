@@ -102,9 +102,19 @@ def test_reshared_images_are_proposed_on_the_items_fact_check(store: Path, tmp_p
     # a decision survives re-matching, and re-matching adds nothing
     cli("review", "reject", str(rows[1].id), "--by", "tester", "--note", "not the same photo", "--db", str(store))
     again = json.loads(cli("media", "match", "--json", "--db", str(store)))
-    assert again["hashed"] == 0  # nothing new to hash
+    assert (again["hashed"], again["posts"]) == (0, 0)  # nothing new to hash, nothing to match again
+    forced = json.loads(cli("media", "match", "--rematch", "--json", "--db", str(store)))
+    assert forced["posts"] == 3
     after = _media_matches(store)
     assert [(r.platform_id, r.status) for r in after] == [("900", "proposed"), ("901", "rejected")]
+
+    # other thresholds, a new bank item or a newly hashed file: only then are posts matched again
+    stricter = json.loads(cli("media", "match", "--max-distance", "10", "--json", "--db", str(store)))
+    assert stricter["posts"] == 3
+    cli("media", "add", "902", str(ms.jpeg(original, 70, tmp_path / "copy.jpg")), "--db", str(store))
+    assert json.loads(cli("media", "match", "--max-distance", "10", "--json", "--db", str(store)))["posts"] == 1
+    _bank(store, ms.jpeg(ms.picture(rng), 90, tmp_path / "another.jpg"))
+    assert json.loads(cli("media", "match", "--max-distance", "10", "--json", "--db", str(store)))["posts"] == 3
 
 
 def test_a_refused_file_is_recorded_with_its_reason_and_not_retried(store: Path, tmp_path: Path) -> None:

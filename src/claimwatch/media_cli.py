@@ -421,6 +421,14 @@ def media_match(
         float, typer.Option("--min-share", help="Video: the share of the post's frames that must match.")
     ] = 0.5,
     max_ber: Annotated[float, typer.Option("--max-ber", help="Audio: the largest bit-error rate that matches.")] = 0.2,
+    rematch: Annotated[
+        bool,
+        typer.Option(
+            "--rematch",
+            help="Match every post with media again; by default only posts not yet matched against the "
+            "current bank with these thresholds, or with newly hashed media.",
+        ),
+    ] = False,
     media_dir: MediaDirOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -445,6 +453,7 @@ def media_match(
             ws.engine,
             media_dir_of(ws.settings, media_dir),
             rules=rules,
+            rematch=rematch,
             progress=lambda n, total: bar.update(task, completed=n, total=total),
         )
     if as_json:

@@ -56,6 +56,11 @@ class MediaRules:
     max_ber: float = compare.AUDIO_MAX_BER
     min_matched_ms: int = compare.MIN_MATCHED_MS
 
+    @property
+    def key(self) -> str:
+        """The rules in a few characters: part of what a post was last matched with."""
+        return f"d{self.max_distance}q{self.min_quality}s{self.min_share:g}b{self.max_ber:g}m{self.min_matched_ms}"
+
 
 @dataclass
 class MediaMatchReport:
@@ -116,12 +121,19 @@ def match_media(
     rules: MediaRules = MediaRules(),
     limits: Limits = DEFAULT_LIMITS,
     post_ids: Sequence[int] | None = None,
+    rematch: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> MediaMatchReport:
-    """Hash what is pending, then match the posts' hashed files (of ``post_ids``, or all) against
-    the bank and replace the posts' machine media proposals (analyst decisions stay)."""
+    """Hash what is pending, then match the posts' hashed files against the bank and replace the
+    posts' machine media proposals (analyst decisions stay). Which posts: ``post_ids``; else, with
+    ``rematch``, every post with hashed media; else those not matched against this bank with these
+    rules yet, or not since a file of theirs was hashed (a re-run after nothing changed matches
+    nothing)."""
     report = hash_pending(engine, media_dir, limits)
     with engine.connect() as conn:
+        version = f"{media_bank.bank_version(conn)}|{rules.key}"  # other thresholds: match again
+        if post_ids is None and not rematch:
+            post_ids = media_matches.posts_to_match(conn, version)
         files = media_matches.post_files(conn, post_ids)
         bank = media_matches.bank_entries(conn)
         prints = media_matches.bank_prints(conn) if bank else {}
@@ -141,6 +153,7 @@ def match_media(
         rows = [_post_matches(post_id, found.get(post_id, []), report) for post_id in batch]
         with engine.begin() as conn:
             write_matches_many(conn, rows, None, media=True)
+            media_matches.set_matched(conn, batch, version)
         done += len(batch)
         if progress:
             progress(done, len(posts))

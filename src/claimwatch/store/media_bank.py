@@ -335,14 +335,22 @@ def _pdq_where(min_quality: int) -> tuple[sa.ColumnElement[bool], ...]:
 
 
 def pdq_version(conn: sa.Connection, min_quality: int) -> str:
-    """A key that changes whenever the indexed hashes do: their count, max id and id sum (a hash
-    is only ever inserted or deleted, never changed in place: re-banking replaces the rows), and
-    when the first and last items were banked (a store deleted and rebuilt with ids that happen
-    to add up the same has other times)."""
+    """A key that changes whenever the indexed hashes do (see :func:`_version`)."""
+    return _version(conn, _pdq_where(min_quality))
+
+
+def bank_version(conn: sa.Connection) -> str:
+    """A key that changes whenever any hash of the bank does (PDQ, audio prints, MD5s): what the
+    media matcher was last run against, per post."""
+    return _version(conn, ())
+
+
+def _version(conn: sa.Connection, where: tuple[sa.ColumnElement[bool], ...]) -> str:
+    """The hashes' count, max id and id sum (a hash is only ever inserted or deleted, never
+    changed in place: re-banking replaces the rows), and when the first and last items were
+    banked (a store deleted and rebuilt with ids that happen to add up the same has other times)."""
     h, b = s.MediaBankHash, s.MediaBankItem
-    n, top, total = conn.execute(
-        sa.select(sa.func.count(), sa.func.max(h.id), sa.func.sum(h.id)).where(*_pdq_where(min_quality))
-    ).one()
+    n, top, total = conn.execute(sa.select(sa.func.count(), sa.func.max(h.id), sa.func.sum(h.id)).where(*where)).one()
     first, last = conn.execute(sa.select(sa.func.min(b.added_at), sa.func.max(b.added_at))).one()
     stamp = hashlib.sha256(f"{first}|{last}".encode()).hexdigest()[:12]
     return f"{n}-{top or 0}-{total or 0}-{stamp}"

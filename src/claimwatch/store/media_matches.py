@@ -46,6 +46,34 @@ class BankEntry:
     md5: str | None
 
 
+def posts_to_match(conn: sa.Connection, version: str) -> list[int]:
+    """Posts with a hashed file that the media matcher has not matched against this bank version,
+    or not since one of their files was hashed."""
+    st, f = s.MediaMatchState, s.MediaFile
+    newest = sa.func.max(f.hashed_at)
+    rows = conn.execute(
+        sa.select(s.Media.post_id)
+        .join(s.MediaFetch, s.MediaFetch.media_id == s.Media.id)
+        .join(f, f.id == s.MediaFetch.file_id)
+        .outerjoin(st, st.post_id == s.Media.post_id)
+        .where(f.hashed_at.is_not(None), f.kind.is_not(None))
+        .group_by(s.Media.post_id, st.bank_version, st.matched_at)
+        .having(sa.or_(st.bank_version.is_(None), st.bank_version != version, newest > st.matched_at))
+        .order_by(s.Media.post_id)
+    )
+    return [row.post_id for row in rows]
+
+
+def set_matched(conn: sa.Connection, post_ids: Sequence[int], version: str) -> None:
+    """Record that these posts were matched against this bank version now."""
+    now = s.utcnow()
+    for chunk in chunks(sorted(set(post_ids))):
+        conn.execute(sa.delete(s.MediaMatchState).where(s.MediaMatchState.post_id.in_(chunk)))
+        conn.execute(
+            sa.insert(s.MediaMatchState), [dict(post_id=p, bank_version=version, matched_at=now) for p in chunk]
+        )
+
+
 def post_files(conn: sa.Connection, post_ids: Sequence[int] | None = None) -> list[PostFile]:
     """The hashed files of collected posts (of these posts, or all), by post."""
     q = (

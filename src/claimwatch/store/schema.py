@@ -261,6 +261,16 @@ class MediaBankItem(Base):
     raw: Mapped[dict | None] = mapped_column(sa.JSON)
 
 
+class MediaMatchState(Base):
+    """When the media matcher last matched a post, and against which bank (``media_bank.bank_version``):
+    a run matches only posts with a file hashed since, or all of them when the bank changed."""
+
+    __tablename__ = "media_match_state"
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    bank_version: Mapped[str] = mapped_column(sa.String(96))
+    matched_at: Mapped[datetime]
+
+
 class MediaBankHash(Base):
     """A hash of a bank item (same columns as :class:`MediaHash`): an imported list has hashes and
     no file, so the bank keeps its own. Besides ``pdq`` and ``chromaprint``, ``md5`` (16 bytes): a

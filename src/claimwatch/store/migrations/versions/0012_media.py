@@ -107,10 +107,17 @@ def upgrade() -> None:
         *_hash_columns(),
     )
     op.create_index("ix_media_bank_hashes_algo", "media_bank_hashes", ["algo", "item_id"])
+    op.create_table(
+        "media_match_state",
+        sa.Column("post_id", sa.Integer(), sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("bank_version", sa.String(length=96), nullable=False),
+        sa.Column("matched_at", UTCDateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
     for table in (
+        "media_match_state",
         "media_bank_hashes",
         "media_bank_items",
         "media_provenance",
