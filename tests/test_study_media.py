@@ -135,7 +135,12 @@ def build(d: Path, *, labels: bool = True) -> claimwatch.Workspace:
             ).scalar_one()
             files[pid] = conn.execute(
                 sa.insert(s.MediaFile).values(
-                    sha256=f"{int(pid):064x}", md5=f"{int(pid):032x}", size_bytes=100, kind="image", path=f"{pid}.jpg"
+                    sha256=f"{int(pid):064x}",
+                    md5=f"{int(pid):032x}",
+                    size_bytes=100,
+                    kind="image",
+                    path=f"{pid}.jpg",
+                    hashed_at=s.utcnow(),  # provenance is read only for hashed files
                 )
             ).inserted_primary_key[0]
             conn.execute(

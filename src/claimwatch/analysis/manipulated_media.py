@@ -39,7 +39,8 @@ from claimwatch.media.provenance import ProvenanceState, provenance_of
 from claimwatch.media.records import MANIPULATED_LABELS, MEDIA_METHOD_PREFIX
 from claimwatch.records import MatchStatus
 from claimwatch.store import repo
-from claimwatch.store.media_evidence import BankItemRef, bank_items_by_factcheck, post_media_files
+from claimwatch.store.media_evidence import BankItemRef, bank_items_by_factcheck
+from claimwatch.store.media_matches import PostFile, post_files
 from claimwatch.store.rows import StoredMatch, StoredPost
 from claimwatch.wording import count
 
@@ -171,7 +172,9 @@ def manipulated_media(
         pid: [m for m in ms if m.method.startswith(MEDIA_METHOD_PREFIX) and counts(m)] for pid, ms in matches.items()
     }
     items = bank_items_by_factcheck(conn, [m.factcheck.id for ms in media_matches.values() for m in ms])
-    files = post_media_files(conn, ids)
+    files: dict[int, list[PostFile]] = {}
+    for f in sorted(post_files(conn, ids), key=lambda f: (f.post_id, f.media_key)):
+        files.setdefault(f.post_id, []).append(f)
     prov = provenance_of(conn, [f.file_id for fs in files.values() for f in fs])
     bank = {pid: tuple(_bank_matches(ms, items)) for pid, ms in media_matches.items()}
     manifests = {

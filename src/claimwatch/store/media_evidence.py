@@ -1,5 +1,6 @@
-"""What a study reads of post media: the stored files behind each post's media, and the bank
-items behind a media match's fact-check (its label: manipulated, ai-generated, miscaptioned…)."""
+"""What a study reads of the bank: the items behind a media match's fact-check (their label:
+manipulated, ai-generated, miscaptioned…). Post media files come from
+:func:`claimwatch.store.media_matches.post_files`, the matcher's own read."""
 
 from __future__ import annotations
 
@@ -13,16 +14,6 @@ from claimwatch.store.common import chunks
 
 
 @dataclass(frozen=True, slots=True)
-class PostMediaFile:
-    """A post's media reference and the file its bytes were stored as."""
-
-    post_id: int
-    media_key: str
-    file_id: int
-    sha256: str
-
-
-@dataclass(frozen=True, slots=True)
 class BankItemRef:
     """A bank item as a study shows it: what the fact-checker said of the media (``label``)."""
 
@@ -33,22 +24,6 @@ class BankItemRef:
     note: str | None
     #: the banked file's SHA-256 (None: imported from a hash list, no file)
     sha256: str | None
-
-
-def post_media_files(conn: sa.Connection, post_ids: Sequence[int]) -> dict[int, list[PostMediaFile]]:
-    """Per post, its media whose bytes were fetched and stored (media → fetch → file)."""
-    out: dict[int, list[PostMediaFile]] = {}
-    for chunk in chunks(sorted(set(post_ids))):
-        q = (
-            sa.select(s.Media.post_id, s.Media.media_key, s.MediaFile.id.label("file_id"), s.MediaFile.sha256)
-            .join(s.MediaFetch, s.MediaFetch.media_id == s.Media.id)
-            .join(s.MediaFile, s.MediaFile.id == s.MediaFetch.file_id)
-            .where(s.Media.post_id.in_(chunk))
-            .order_by(s.Media.post_id, s.Media.media_key)
-        )
-        for row in conn.execute(q):
-            out.setdefault(row.post_id, []).append(PostMediaFile(**row._mapping))
-    return out
 
 
 def bank_items_by_factcheck(conn: sa.Connection, factcheck_ids: Sequence[int]) -> dict[int, list[BankItemRef]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -46,17 +47,26 @@ class BankEntry:
     md5: str | None
 
 
+def _hashed_post_files(*columns: Any) -> sa.Select[Any]:
+    """``columns`` of each hashed file a collected post carries (its media reference → the fetch
+    that got it → the file): the one join every reader of post media files uses."""
+    return (
+        sa.select(*columns)
+        .join(s.MediaFetch, s.MediaFetch.media_id == s.Media.id)
+        .join(s.MediaFile, s.MediaFile.id == s.MediaFetch.file_id)
+        .join(s.Post, s.Post.id == s.Media.post_id)
+        .where(s.MediaFile.hashed_at.is_not(None), s.MediaFile.kind.is_not(None), s.Post.collected)
+    )
+
+
 def posts_to_match(conn: sa.Connection, version: str) -> list[int]:
     """Posts with a hashed file that the media matcher has not matched against this bank version,
     or not since one of their files was hashed."""
-    st, f = s.MediaMatchState, s.MediaFile
-    newest = sa.func.max(f.hashed_at)
+    st = s.MediaMatchState
+    newest = sa.func.max(s.MediaFile.hashed_at)
     rows = conn.execute(
-        sa.select(s.Media.post_id)
-        .join(s.MediaFetch, s.MediaFetch.media_id == s.Media.id)
-        .join(f, f.id == s.MediaFetch.file_id)
+        _hashed_post_files(s.Media.post_id)
         .outerjoin(st, st.post_id == s.Media.post_id)
-        .where(f.hashed_at.is_not(None), f.kind.is_not(None))
         .group_by(s.Media.post_id, st.bank_version, st.matched_at)
         .having(sa.or_(st.bank_version.is_(None), st.bank_version != version, newest > st.matched_at))
         .order_by(s.Media.post_id)
@@ -76,21 +86,14 @@ def set_matched(conn: sa.Connection, post_ids: Sequence[int], version: str) -> N
 
 def post_files(conn: sa.Connection, post_ids: Sequence[int] | None = None) -> list[PostFile]:
     """The hashed files of collected posts (of these posts, or all), by post."""
-    q = (
-        sa.select(
-            s.Media.post_id,
-            s.Media.media_key,
-            s.MediaFile.id.label("file_id"),
-            s.MediaFile.kind,
-            s.MediaFile.sha256,
-            s.MediaFile.md5,
-        )
-        .join(s.MediaFetch, s.MediaFetch.media_id == s.Media.id)
-        .join(s.MediaFile, s.MediaFile.id == s.MediaFetch.file_id)
-        .join(s.Post, s.Post.id == s.Media.post_id)
-        .where(s.MediaFile.hashed_at.is_not(None), s.MediaFile.kind.is_not(None), s.Post.collected)
-        .order_by(s.Media.post_id, s.Media.id)
-    )
+    q = _hashed_post_files(
+        s.Media.post_id,
+        s.Media.media_key,
+        s.MediaFile.id.label("file_id"),
+        s.MediaFile.kind,
+        s.MediaFile.sha256,
+        s.MediaFile.md5,
+    ).order_by(s.Media.post_id, s.Media.id)
     if post_ids is None:
         return [PostFile(**row._mapping) for row in conn.execute(q)]
     out: list[PostFile] = []
