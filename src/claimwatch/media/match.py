@@ -145,11 +145,13 @@ def match_media(
     index = bank_index(engine, min_quality=rules.min_quality) if bank else None
     posts = sorted(by_post)
     done = 0
+    banked_pdq: dict[int, list[PdqHash]] = {}  # the matched items' hashes, read once a run
     for start in range(0, len(posts), BATCH):
         batch = posts[start : start + BATCH]
         with engine.connect() as conn:
-            hashes = media_files.file_hashes(conn, [f.file_id for p in batch for f in by_post[p]])
-            found = _match_files([f for p in batch for f in by_post[p]], hashes, bank, prints, index, rules, conn)
+            batch_files = [f for p in batch for f in by_post[p]]
+            hashes = media_files.file_hashes(conn, [f.file_id for f in batch_files])
+            found = _match_files(batch_files, hashes, bank, prints, index, rules, conn, banked_pdq)
         rows = [_post_matches(post_id, found.get(post_id, []), report) for post_id in batch]
         with engine.begin() as conn:
             write_matches_many(conn, rows, None, media=True)
@@ -168,6 +170,7 @@ def _match_files(
     index: Any,
     rules: MediaRules,
     conn: sa.Connection,
+    banked_pdq: dict[int, list[PdqHash]],
 ) -> dict[int, list[_Found]]:
     """Each post's matches (every file, every item it matched), before choosing the best per item."""
     by_sha = {e.sha256: e for e in bank.values() if e.sha256}
@@ -181,7 +184,7 @@ def _match_files(
             digest = "sha256" if by_sha.get(f.sha256) is exact else "md5"
             out[f.post_id].append(_Found(exact, f"{MEDIA_METHOD_PREFIX}{digest}", 1.0, {**where, "exact": digest}))
         if index is not None and pdq:
-            out[f.post_id].extend(_pdq_matches(f, pdq, bank, index, rules, conn, where))
+            out[f.post_id].extend(_pdq_matches(f, pdq, bank, index, rules, conn, where, banked_pdq))
         if audio is not None and audio.values:
             out[f.post_id].extend(_audio_matches(audio, bank, prints, rules, where))
     return out
@@ -195,18 +198,24 @@ def _pdq_matches(
     rules: MediaRules,
     conn: sa.Connection,
     where: dict[str, Any],
+    banked_pdq: dict[int, list[PdqHash]],
 ) -> list[_Found]:
-    """Items whose PDQ hashes the index finds near the file's, judged by the item's own rule."""
+    """Items whose PDQ hashes the index finds near the file's, judged by the item's own rule.
+    ``banked_pdq``: the items' hashes read so far this run (a viral item is read once, not per post)."""
     query = [h for h in pdq if h.quality >= rules.min_quality]
     if not query:
         return []
     _, ids, _ = index.search(np.frombuffer(b"".join(h.value for h in query), dtype=np.uint8), rules.max_distance)
     refs = media_bank.hash_refs(conn, [int(i) for i in ids])
     items = sorted({ref.item_id for ref in refs.values() if ref.item_id in bank})
+    missing = [i for i in items if i not in banked_pdq]
+    for item_id, (item_hashes, _md5) in media_bank.item_hashes(conn, missing).items():
+        banked_pdq[item_id] = [
+            PdqHash(h.value, h.quality if h.quality is not None else 100, h.variant, h.t_ms) for h in item_hashes
+        ]
     found = []
-    for item_id, (item_hashes, _md5) in media_bank.item_hashes(conn, items).items():
-        entry = bank[item_id]
-        banked = [PdqHash(h.value, h.quality if h.quality is not None else 100, h.variant, h.t_ms) for h in item_hashes]
+    for item_id in items:
+        entry, banked = bank[item_id], banked_pdq[item_id]
         if f.kind == MediaKind.VIDEO and entry.kind == MediaKind.VIDEO:
             v = compare.match_video(
                 pdq,
