@@ -642,3 +642,81 @@ class ReviewQueueCount(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     queue: Mapped[str] = mapped_column(sa.String(16), index=True)
     delta: Mapped[int]
+
+
+class WatchCursor(Base):
+    """Where a live stream of ``claimwatch watch`` stands: the position after the last event whose
+    posts are stored. Written in the same transaction as those posts, so a crash can only replay
+    events (which the post upsert and incremental matching absorb), never skip one.
+
+    ``stream``: the watchlist stream's name plus a hash of what it follows (a changed filter is a new
+    stream, not a resume of the old one). ``cursor``: the source's own position (Jetstream
+    ``time_us``/``seq``, a Mastodon status id, an X post id), as text."""
+
+    __tablename__ = "watch_cursors"
+    stream: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(sa.String(64))
+    events: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """Something an analyst is told about once: a post matched a debunked claim or banked media above
+    the configured confidence (``kind`` match / media), or a watched account's matched post passed a
+    view threshold (``views``). ``dedup_key`` makes it once: the same post, fact-check and rule never
+    alert twice, whatever replays or restarts happen. ``payload`` is the alert as sent (the JSON the
+    webhook receives); ``event_received_at`` is when the triggering event reached claimwatch (the
+    start of the alert's latency), None when it did not come from a live event."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (sa.Index("ix_alerts_post", "post_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    rule: Mapped[str] = mapped_column(sa.String(64))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"))
+    factcheck_id: Mapped[int | None] = mapped_column(sa.ForeignKey("factchecks.id", ondelete="SET NULL"))
+    confidence: Mapped[float | None]
+    views: Mapped[int | None] = mapped_column(sa.BigInteger)
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    event_received_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertDelivery(Base):
+    """One alert on one channel (a webhook or a mailbox named in the watchlist): pending until sent,
+    retried with back-off (``next_attempt_at``), ``failed`` once the retries are spent, each
+    attempt's error kept in ``last_error``. Unique per alert and channel: sent once."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("alert_id", "channel", name="uq_alert_delivery_channel"),
+        sa.Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alerts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(sa.String(64))
+    transport: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MetricFetchState(Base):
+    """The re-fetch schedule of one post's metrics (each successful fetch is a new
+    :class:`MetricSnapshot`): when it is next due, the last attempt and its error, consecutive
+    failures (for back-off), and ``gone`` when the platform says the post no longer exists (no
+    more fetches; the snapshots already taken stay)."""
+
+    __tablename__ = "metric_fetch_state"
+    __table_args__ = (sa.Index("ix_metric_fetch_due", "gone", "next_due_at"),)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    next_due_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
+    last_fetched_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    gone: Mapped[bool] = mapped_column(default=False)
