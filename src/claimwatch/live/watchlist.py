@@ -310,9 +310,7 @@ def _alerts(raw: Any, where: str, env: dict[str, str]) -> AlertRules:
     attempts = raw.get("max_attempts", 8)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 100:
         raise WatchlistError(f"{where}.max_attempts: a whole number from 1 to 100, not {attempts!r}")
-    channels = tuple(
-        _channel(c, f"{where}.channels[{i}]", env) for i, c in enumerate(_list(raw, "channels", where))
-    )
+    channels = tuple(_channel(c, f"{where}.channels[{i}]", env) for i, c in enumerate(_list(raw, "channels", where)))
     names = [c.name for c in channels]
     if len(set(names)) != len(names):
         raise WatchlistError(f"{where}.channels: channel names must be unique")
