@@ -423,6 +423,7 @@ class Workspace(Tools):
         top_k: int | None = None,
         topics: str | Path | TopicSet | None = None,
         progress: Callable[[int, int], None] | None = None,
+        post_ids: Sequence[int] | None = None,
     ) -> MatchReport:
         analyser = self.analyser(topics)  # a bad topic file fails here, before any work
         retriever = self.retriever()
@@ -436,6 +437,7 @@ class Workspace(Tools):
             analyser=analyser,
             progress=progress,
             multilingual=self.multilingual(retriever.index),
+            post_ids=post_ids,
         )
 
     def score_topics(self, topics: str | Path | TopicSet, progress: Callable[[int, int], None] | None = None) -> int:

@@ -16,7 +16,7 @@ not change while it worked: an edited post is matched again on the next run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
@@ -110,8 +110,10 @@ def match_posts(
     analyser: Analyser | None = None,
     progress: Callable[[int, int], None] | None = None,
     multilingual: MultilingualSearch | None = None,
+    post_ids: Sequence[int] | None = None,
 ) -> MatchReport:
-    """Match every collected post not yet matched against this index version.
+    """Match every collected post not yet matched against this index version (with ``post_ids``,
+    only those of them: the live runner matches its new posts without scanning the store).
 
     Posts with no matchable text (media-only, only links or handles) are recorded as
     skipped with the reason, not treated as errors. With an ``analyser``, each post's
@@ -124,7 +126,7 @@ def match_posts(
     version = index.version if multilingual is None else f"{index.version}+{multilingual.index.version}"
     report = MatchReport(version, retriever.method)
     with engine.connect() as conn:
-        todo = repo.posts_to_match(conn, version, rematch, MAX_MATCH_CHARS)
+        todo = repo.posts_to_match(conn, version, rematch, MAX_MATCH_CHARS, post_ids)
     report.posts_considered = len(todo)
     chunks = [todo[start : start + BATCH] for start in range(0, len(todo), BATCH)]
     done = 0

@@ -17,8 +17,11 @@ from claimwatch.store.common import chunks
 from claimwatch.store.rows import CurrentDecision, StoredFactCheck, StoredMatch
 
 
-def posts_to_match(conn: sa.Connection, index_version: str, rematch: bool, max_chars: int) -> list[Any]:
-    """Collected posts not yet matched against this index version (all of them with ``rematch``).
+def posts_to_match(
+    conn: sa.Connection, index_version: str, rematch: bool, max_chars: int, post_ids: Sequence[int] | None = None
+) -> list[Any]:
+    """Collected posts not yet matched against this index version (all of them with ``rematch``);
+    with ``post_ids``, only among those (the live runner's new posts: no scan of the whole store).
 
     ``text`` is the first ``max_chars`` characters (``text_length`` says how long the post is):
     matching reads no more, and a 10 MB post must not cost gigabytes."""
@@ -36,6 +39,9 @@ def posts_to_match(conn: sa.Connection, index_version: str, rematch: bool, max_c
     )
     if not rematch:
         q = q.where(sa.or_(s.MatchState.post_id.is_(None), s.MatchState.index_version != index_version))
+    if post_ids is not None:
+        q = q.where(s.Post.id.in_(sa.bindparam("ids", expanding=True)))
+        return list(conn.execute(q, {"ids": list(post_ids)})) if post_ids else []
     return list(conn.execute(q))
 
 
