@@ -1,0 +1,95 @@
+"""What every stream client and metrics fetcher shares at the network edge: one ``httpx`` client per
+source (timeouts, a User-Agent naming claimwatch, no redirects — a token never follows a redirect
+to another host), the builders of :mod:`claimwatch.live.events` items, and id ordering.
+
+Waits go through an injectable ``sleep`` so tests replay rate limits and back-offs without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from claimwatch import __version__
+from claimwatch.live.events import LiveEvent, LiveProblem, LiveStatus
+
+USER_AGENT = f"claimwatch/{__version__} (live monitoring for fact-checking research)"
+#: A raw frame kept with a problem is clipped to this many characters.
+MAX_RAW = 2000
+#: Longest one-line reason taken from a server's error body.
+MAX_REASON = 300
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def http_client(headers: Mapping[str, str] | None = None, read_timeout: float = 30.0) -> httpx.AsyncClient:
+    """A client for one source. Redirects are not followed: an API that redirects is reported as
+    an error rather than handed the bearer token for wherever it points."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+        timeout=httpx.Timeout(10.0, read=read_timeout),
+        follow_redirects=False,
+    )
+
+
+def clip(raw: str | bytes) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text if len(text) <= MAX_RAW else text[:MAX_RAW] + f"… [cut: {len(text)} chars in all]"
+
+
+def id_key(value: str) -> tuple[int, str]:
+    """Order of platform ids that are decimal numbers without leading zeros (X, Mastodon) or
+    fixed-width sortable strings (Pleroma flake ids): by length, then by text — integer order
+    for the former, with no int conversion of hostile input."""
+    return len(value), value
+
+
+def newest(a: str | None, b: str | None) -> str | None:
+    """The later of two ids (None: unknown)."""
+    if a is None or b is None:
+        return a or b
+    return max(a, b, key=id_key)
+
+
+def reason_of(response: httpx.Response) -> str:
+    """A one-line reason from an error response: the API's own ``detail``/``title``/``error``."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    text = ""
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else body
+        text = str(first.get("detail") or first.get("message") or first.get("title") or first.get("error") or "")
+    text = " ".join(text.split())[:MAX_REASON]
+    return f"HTTP {response.status_code}" + (f": {text}" if text else "")
+
+
+@dataclass(frozen=True)
+class Items:
+    """Builds the items one stream yields, stamped with its name and the time they arrive."""
+
+    stream: str
+
+    def event(self, fmt: str, payload: dict[str, Any], cursor: str | None, location: str) -> LiveEvent:
+        return LiveEvent(self.stream, fmt, payload, cursor, location, datetime.now(UTC), time.monotonic())
+
+    def problem(self, location: str, reason: str, raw: str | bytes | Any) -> LiveProblem:
+        if not isinstance(raw, str | bytes):
+            raw = json.dumps(raw, ensure_ascii=False, default=str)
+        return LiveProblem(self.stream, location, reason, clip(raw), datetime.now(UTC))
+
+    def status(self, message: str, **details: object) -> LiveStatus:
+        return LiveStatus(self.stream, message, datetime.now(UTC), {k: str(v) for k, v in details.items()})
+
+
+async def real_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
