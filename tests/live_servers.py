@@ -187,10 +187,19 @@ class _WsServer:
     def __init__(self) -> None:
         self.connections: list[Connection] = []
         self._server: Any = None
+        #: refuse the next handshakes with this HTTP status (e.g. 401), while set
+        self.reject: int | None = None
 
     async def __aenter__(self) -> _WsServer:
-        self._server = await serve(self._serve, "127.0.0.1", 0, max_size=None, ping_interval=None)
+        self._server = await serve(
+            self._serve, "127.0.0.1", 0, max_size=None, ping_interval=None, process_request=self._refuse
+        )
         return self
+
+    def _refuse(self, connection: ServerConnection, request: Any) -> Any:
+        if self.reject is None:
+            return None
+        return connection.respond(self.reject, "refused by the replay server\n")
 
     async def __aexit__(self, *exc: object) -> None:
         self._server.close()
@@ -399,7 +408,7 @@ class HttpReplay:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
 
     def route(self, request: Request) -> Handler:
         handler = self.routes.get((request.method, request.path))

@@ -11,13 +11,14 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from claimwatch import __version__
+from claimwatch.live.backoff import Backoff, server_wait
 from claimwatch.live.events import LiveEvent, LiveProblem, LiveStatus
 
 USER_AGENT = f"claimwatch/{__version__} (live monitoring for fact-checking research)"
@@ -93,3 +94,68 @@ class Items:
 
 async def real_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+@dataclass
+class Fetched:
+    """The outcome of a request made with :func:`request`: the final response (None when none
+    came), why it failed when it did, and the waits it took (seconds, why) for the caller to report."""
+
+    response: httpx.Response | None
+    reason: str | None = None
+    waits: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.response is not None and self.response.is_success
+
+
+async def request(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    sleep: Sleep,
+    backoff: Backoff,
+    attempts: int = 4,
+    params: Any = None,
+    json_body: Any = None,
+) -> Fetched:
+    """One API call, retried on network errors, 429 and 5xx (the server's wait — ``Retry-After``,
+    rate-limit reset — wins over ``backoff``); after a success that used up the rate-limit window
+    (``X-RateLimit-Remaining: 0``) it waits for the reset, so the caller's next call is allowed.
+    Other statuses (4xx) come back as they are for the caller to read."""
+    fetched = Fetched(None)
+    for attempt in range(1, attempts + 1):
+        try:
+            response = await client.request(method, url, params=params, json=json_body)
+        except httpx.HTTPError as exc:
+            fetched.response, fetched.reason = None, f"network error: {type(exc).__name__}: {exc}"[:MAX_REASON]
+            wait: float | None = backoff.next()
+        else:
+            fetched.response = response
+            if response.status_code == 429 or response.status_code >= 500:
+                fetched.reason = "rate limited" if response.status_code == 429 else reason_of(response)
+                wait = server_wait(response.headers) or backoff.next()
+            else:
+                fetched.reason = None if response.is_success else reason_of(response)
+                remaining = _header(response.headers, "x-ratelimit-remaining", "x-rate-limit-remaining")
+                if response.is_success and remaining == "0":
+                    pause = server_wait(response.headers)
+                    if pause:
+                        fetched.waits.append((pause, "rate-limit window used up"))
+                        await sleep(pause)
+                backoff.reset()
+                return fetched
+        if attempt == attempts:
+            break
+        fetched.waits.append((wait, fetched.reason or "retry"))
+        await sleep(wait)
+    return fetched
+
+
+def _header(headers: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        if name in headers:
+            return headers[name].strip()
+    return None
