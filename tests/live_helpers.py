@@ -29,7 +29,8 @@ class Waits:
 async def drain(
     items: AsyncIterator[LiveItem], stop: Callable[[list[LiveItem]], bool], timeout: float = 3.0
 ) -> list[LiveItem]:
-    """Items until ``stop(items so far)`` is true (or ``timeout``), then close the stream."""
+    """Items until ``stop(items so far)`` is true (checked on every item and every 10 ms), the
+    stream ends, or ``timeout``; then the stream is closed."""
     got: list[LiveItem] = []
 
     async def run() -> None:
@@ -38,12 +39,16 @@ async def drain(
             if stop(got):
                 return
 
+    task = asyncio.ensure_future(run())
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not task.done() and not stop(got) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+    task.cancel()
     try:
-        await asyncio.wait_for(run(), timeout)
-    except TimeoutError:
+        await task
+    except asyncio.CancelledError:
         pass
-    finally:
-        await items.aclose()  # type: ignore[attr-defined]
+    await items.aclose()  # type: ignore[attr-defined]
     return got
 
 
