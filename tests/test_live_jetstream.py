@@ -168,3 +168,19 @@ def test_payloads_read_into_the_right_posts(tmp_path):
     (p2,) = read_payload(tmp_path, "bluesky", v2)
     assert (p1.platform, p1.platform_id, p1.text) == ("bluesky", "did:plc:alice/post/3kabc", "SYNTHETIC v1 text")
     assert (p2.platform_id, p2.text) == ("did:plc:bob/post/3mxyz", "SYNTHETIC v2 text")
+
+
+def test_clients_are_built_from_specs_and_a_missing_token_is_a_reason():
+    from claimwatch.live.clients import build_source
+    from claimwatch.live.mastodon_stream import MastodonSource
+    from claimwatch.live.watchlist import MastodonSpec, XSpec
+    from claimwatch.live.x_stream import XSource
+
+    x = XSpec("x", "x", rules=("a",), bearer_token_env="X_TOKEN_TEST")
+    masto = MastodonSpec("m", "mastodon", instance="https://mastodon.example", user=True, token_env="M_TOKEN")
+    assert build_source(x, {}) == "stream x: not started: set X_TOKEN_TEST to an X API bearer token"
+    assert isinstance(build_source(x, {"X_TOKEN_TEST": "t"}), XSource)
+    assert "M_TOKEN is not set" in build_source(masto, {})
+    built = build_source(masto, {"M_TOKEN": "t"})
+    assert isinstance(built, MastodonSource) and built.key() == masto.key()
+    assert isinstance(build_source(JetstreamSpec("b", "jetstream"), {}), JetstreamSource)
