@@ -36,12 +36,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from claimwatch.live.backoff import Backoff, server_wait
-from claimwatch.live.events import LiveEvent, LiveItem
-from claimwatch.live.net import USER_AGENT, Items, Sleep, real_sleep
+from claimwatch.live.events import LiveEvent, LiveItem, LiveProblem
+from claimwatch.live.net import PROTOCOL_FACTOR, Items, Sleep, closed, decode_object, real_sleep, ws_connect
 from claimwatch.live.watchlist import JetstreamSpec
 from claimwatch.sources.bluesky import JETSTREAM_V2_MESSAGE
 
@@ -52,8 +51,6 @@ V2_METHOD = "network.bsky.jetstream.subscribeEvents"
 URL_LIMIT = 4096
 #: Largest frame used (a post record is a few KiB); bigger ones are LiveProblems.
 MAX_FRAME = 1 << 20
-#: Frames past this many times ``max_frame`` make websockets close the connection (code 1009).
-PROTOCOL_FACTOR = 8
 #: Reconnect after this long without any frame (a stalled server that still answers pings).
 IDLE_TIMEOUT = 300.0
 PING_INTERVAL = 20.0
@@ -120,15 +117,7 @@ class JetstreamSource:
             where = f"jetstream {urlsplit(self.spec.url).netloc}{urlsplit(self.spec.url).path}"
             wait: float | None = None
             try:
-                async with connect(
-                    url,
-                    max_size=self.max_frame * PROTOCOL_FACTOR,
-                    ping_interval=self.ping_interval,
-                    ping_timeout=self.ping_interval,
-                    user_agent_header=USER_AGENT,
-                    open_timeout=15,
-                    close_timeout=2,
-                ) as ws:
+                async with ws_connect(url, max_frame=self.max_frame, ping_interval=self.ping_interval) as ws:
                     if hello is not None:
                         await ws.send(json.dumps(hello))
                     yield self._items.status("connected", url=url[:200], cursor=position or "live")
@@ -145,11 +134,8 @@ class JetstreamSource:
                             self.backoff.reset()
                         yield item
             except ConnectionClosed as exc:
-                rcvd = exc.rcvd
-                yield self._items.status(
-                    "disconnected", code=rcvd.code if rcvd else "none", reason=(rcvd.reason if rcvd else "") or "-"
-                )
-                if rcvd is not None and rcvd.code == 1009 or exc.sent is not None and exc.sent.code == 1009:
+                yield closed(self._items, exc)
+                if exc.sent is not None and exc.sent.code == 1009:
                     yield self._items.problem(where, f"a frame over {self.max_frame * PROTOCOL_FACTOR:,} bytes", "")
             except InvalidStatus as exc:
                 wait = server_wait(dict(exc.response.headers))
@@ -162,15 +148,9 @@ class JetstreamSource:
 
     def decode(self, frame: str | bytes, location: str) -> LiveItem:
         """One frame → an event with its cursor, or the problem with it."""
-        size = len(frame)
-        if size > self.max_frame:
-            return self._items.problem(location, f"frame of {size:,} bytes, over the {self.max_frame:,} limit", frame)
-        try:
-            obj = json.loads(frame)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return self._items.problem(location, f"not JSON ({exc})", frame)
-        if not isinstance(obj, dict):
-            return self._items.problem(location, f"JSON {type(obj).__name__} where an event object was expected", frame)
+        obj = decode_object(self._items, frame, location, self.max_frame)
+        if isinstance(obj, LiveProblem):
+            return obj
         if not self.v2:
             time_us = obj.get("time_us")
             if not _is_int(time_us):

@@ -38,12 +38,22 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from claimwatch.live.backoff import Backoff, server_wait
-from claimwatch.live.events import LiveEvent, LiveItem
-from claimwatch.live.net import USER_AGENT, Items, Sleep, http_client, id_key, newest, real_sleep, request
+from claimwatch.live.events import LiveEvent, LiveItem, LiveProblem
+from claimwatch.live.net import (
+    Items,
+    Sleep,
+    closed,
+    decode_object,
+    http_client,
+    id_key,
+    newest,
+    real_sleep,
+    request,
+    ws_connect,
+)
 from claimwatch.live.watchlist import MastodonSpec
 from claimwatch.sources.mastodon import STREAM_STATUS_EVENTS
 
@@ -120,16 +130,13 @@ class MastodonSource:
             wait: float | None = None
             try:
                 url = await self._streaming_endpoint()
-                async with connect(
+                headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+                async with ws_connect(
                     url,
-                    additional_headers={"Authorization": f"Bearer {self.token}"} if self.token else None,
-                    max_size=self.max_frame * 8,
-                    max_queue=MAX_QUEUE,
+                    max_frame=self.max_frame,
                     ping_interval=self.ping_interval,
-                    ping_timeout=self.ping_interval,
-                    user_agent_header=USER_AGENT,
-                    open_timeout=15,
-                    close_timeout=2,
+                    headers=headers,
+                    max_queue=MAX_QUEUE,
                 ) as ws:
                     for sub in subs:
                         await ws.send(json.dumps(sub))
@@ -163,10 +170,7 @@ class MastodonSource:
                             self.backoff.reset()
                         yield item
             except ConnectionClosed as exc:
-                rcvd = exc.rcvd
-                yield self._items.status(
-                    "disconnected", code=rcvd.code if rcvd else "none", reason=(rcvd.reason if rcvd else "") or "-"
-                )
+                yield closed(self._items, exc)
             except InvalidStatus as exc:
                 code = exc.response.status_code
                 if code in FATAL:
@@ -183,16 +187,9 @@ class MastodonSource:
     def decode(self, frame: str | bytes, location: str, high: str | None) -> LiveItem | None:
         """A streaming frame → an event (cursor: the highest id so far), a problem, or None for
         events that carry no status (``delete``, notifications, filters…)."""
-        if len(frame) > self.max_frame:
-            return self._items.problem(
-                location, f"frame of {len(frame):,} bytes, over the {self.max_frame:,} limit", frame
-            )
-        try:
-            obj = json.loads(frame)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return self._items.problem(location, f"not JSON ({exc})", frame)
-        if not isinstance(obj, dict):
-            return self._items.problem(location, f"JSON {type(obj).__name__} where an event object was expected", frame)
+        obj = decode_object(self._items, frame, location, self.max_frame)
+        if isinstance(obj, LiveProblem):
+            return obj
         if "error" in obj and "event" not in obj:
             return self._items.status(f"server error: {str(obj['error'])[:200]}")
         if obj.get("event") not in STREAM_STATUS_EVENTS:

@@ -16,11 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from claimwatch import __version__
 from claimwatch.live.backoff import Backoff, server_wait
 from claimwatch.live.events import LiveEvent, LiveProblem, LiveStatus
 
+#: websockets closes a connection on a frame this many times the source's own frame limit.
+PROTOCOL_FACTOR = 8
 USER_AGENT = f"claimwatch/{__version__} (live monitoring for fact-checking research)"
 #: A raw frame kept with a problem is clipped to this many characters.
 MAX_RAW = 2000
@@ -90,6 +94,49 @@ class Items:
 
     def status(self, message: str, **details: object) -> LiveStatus:
         return LiveStatus(self.stream, message, datetime.now(UTC), {k: str(v) for k, v in details.items()})
+
+
+def decode_object(items: Items, frame: str | bytes, location: str, max_frame: int) -> dict[str, Any] | LiveProblem:
+    """A frame or line that must be one JSON object of at most ``max_frame`` bytes, or the problem."""
+    if len(frame) > max_frame:
+        return items.problem(location, f"frame of {len(frame):,} bytes, over the {max_frame:,} limit", frame)
+    try:
+        obj = json.loads(frame)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return items.problem(location, f"not JSON ({exc})", frame)
+    if not isinstance(obj, dict):
+        return items.problem(location, f"JSON {type(obj).__name__} where an object was expected", frame)
+    return obj
+
+
+def ws_connect(
+    url: str,
+    *,
+    max_frame: int,
+    ping_interval: float | None,
+    headers: Mapping[str, str] | None = None,
+    max_queue: int = 16,
+) -> Any:
+    """A websockets connection (``async with``): pings every ``ping_interval`` s and drops the
+    connection when no pong comes within as long; frames over PROTOCOL_FACTOR × ``max_frame``
+    close it (the decoder refuses those over ``max_frame`` itself, keeping the connection)."""
+    return connect(
+        url,
+        additional_headers=dict(headers) if headers else None,
+        max_size=max_frame * PROTOCOL_FACTOR,
+        max_queue=max_queue,
+        ping_interval=ping_interval,
+        ping_timeout=ping_interval,
+        user_agent_header=USER_AGENT,
+        open_timeout=15,
+        close_timeout=2,
+    )
+
+
+def closed(items: Items, exc: ConnectionClosed) -> LiveStatus:
+    """The status for a connection that closed: the close code and reason the peer sent."""
+    rcvd = exc.rcvd
+    return items.status("disconnected", code=rcvd.code if rcvd else "none", reason=(rcvd.reason if rcvd else "") or "-")
 
 
 async def real_sleep(seconds: float) -> None:

@@ -23,7 +23,6 @@ back-fill is redone, never skipped. ``mode: search`` is that back-fill every ``p
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -31,8 +30,8 @@ from typing import Any
 import httpx
 
 from claimwatch.live.backoff import Backoff, server_wait
-from claimwatch.live.events import LiveEvent, LiveItem
-from claimwatch.live.net import Items, Sleep, clip, http_client, newest, real_sleep, reason_of, request
+from claimwatch.live.events import LiveEvent, LiveItem, LiveProblem
+from claimwatch.live.net import Items, Sleep, clip, decode_object, http_client, newest, real_sleep, reason_of, request
 from claimwatch.live.watchlist import XSpec
 
 FORMAT = "x-v2"
@@ -198,14 +197,9 @@ class XSource:
     def decode(self, line: bytes, location: str, high: str | None) -> LiveItem | None:
         """One stream line → an event (cursor: newest id so far), a status for ``errors``, a
         problem, or None for a post matched only by other rules."""
-        if len(line) > self.max_line:
-            return self._items.problem(location, f"line over {self.max_line:,} bytes", line)
-        try:
-            obj = _loads(line)
-        except ValueError as exc:
-            return self._items.problem(location, f"not JSON ({exc})", line)
-        if not isinstance(obj, dict):
-            return self._items.problem(location, f"JSON {type(obj).__name__} where a message object was expected", line)
+        obj = decode_object(self._items, line, location, self.max_line)
+        if isinstance(obj, LiveProblem):
+            return obj
         data = obj.get("data")
         if data is None and obj.get("errors"):
             return self._items.status(f"stream error: {_errors(obj['errors'])}")
@@ -327,13 +321,6 @@ class XSource:
 
 def _moved(item: LiveItem, high: str | None) -> str | None:
     return newest(high, item.cursor) if isinstance(item, LiveEvent) else high
-
-
-def _loads(line: bytes) -> Any:
-    try:
-        return json.loads(line)
-    except UnicodeDecodeError as exc:
-        raise ValueError(str(exc)) from None
 
 
 def _json(response: httpx.Response | None) -> Any:
