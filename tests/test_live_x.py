@@ -207,3 +207,38 @@ def test_payloads_read_into_the_right_posts(tmp_path):
     assert (post.platform, post.platform_id, post.text) == ("x", pid(7), f"SYNTHETIC post {pid(7)}")
     assert post.author is not None and post.author.handle == "example_account"
     assert post.metrics is not None and post.metrics.views == 600
+
+
+def test_an_overlong_line_is_refused_and_the_stream_goes_on():
+    huge = '{"data": {"id": "1", "text": "' + "x" * 5000 + '"}}'
+    reply = x_stream([huge, x_stream_message(pid(1), [("9", TAG)])], hang=2)
+
+    async def main():
+        routes = {
+            ("GET", RULES_PATH): XRules([{"id": "9", "value": "election fraud", "tag": TAG}]),
+            ("GET", STREAM_PATH): lambda r: reply,
+        }
+        with HttpReplay(routes) as http:
+            return await drain(source(http, Waits(), max_line=1000).events(None), count_events(1))
+
+    got = asyncio.run(main())
+    (problem,) = problems(got)
+    assert "over the 1,000 limit" in problem.reason and len(problem.raw) < 2100  # raw clipped
+    assert events(got)[0].cursor == pid(1)
+
+
+def test_a_restart_with_a_stored_cursor_backfills_before_reading_the_stream():
+    search = XRecentSearch([x_post(pid(k)) for k in (5, 6)])
+
+    async def main():
+        routes = {
+            ("GET", RULES_PATH): XRules([{"id": "9", "value": "election fraud", "tag": TAG}]),
+            ("GET", STREAM_PATH): lambda r: x_stream([x_stream_message(pid(7), [("9", TAG)])], hang=2),
+            ("GET", SEARCH_PATH): search,
+        }
+        with HttpReplay(routes) as http:
+            return await drain(source(http, Waits()).events(pid(4)), count_events(2))
+
+    got = asyncio.run(main())
+    assert [e.cursor for e in events(got)] == [pid(6), pid(7)]
+    assert SEARCH_PATH in events(got)[0].location

@@ -112,6 +112,9 @@ class JetstreamSource:
 
     async def events(self, cursor: str | None) -> AsyncIterator[LiveItem]:
         position, frames = cursor, 0
+        if cursor is not None and self.resume_from(cursor) is None:
+            yield self._items.status(f"stored cursor {cursor[:40]!r} is not a Jetstream position; following live")
+            position = None
         while True:
             url, hello = self.subscription(self.resume_from(position))
             where = f"jetstream {urlsplit(self.spec.url).netloc}{urlsplit(self.spec.url).path}"

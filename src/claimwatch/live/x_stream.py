@@ -15,8 +15,9 @@ HTTP errors, and from 1 min (or the ``x-rate-limit-reset`` the server names) aft
 or 403 ends the stream with a one-line reason: retrying a refused token only burns the limits.
 ``{"errors": …}`` messages (e.g. an operational disconnect notice) become LiveStatus.
 
-**Cursor**: the newest post id seen (ids compare as integers). After every (re)connect with a
-cursor, the gap is back-filled by recent search (``since_id``, ``next_token``) per rule, pages
+**Cursor**: the newest post id seen (ids compare as integers). Once a (re)connected stream
+answers, and before its lines are read (so no gap is left between the two), the gap since the
+cursor is back-filled by recent search (``since_id``, ``next_token``) per rule, pages
 emitted oldest first; only the last back-filled page carries the cursor, so an interrupted
 back-fill is redone, never skipped. ``mode: search`` is that back-fill every ``poll_s``.
 """
@@ -125,12 +126,6 @@ class XSource:
             yield self._items.status(f"retrying the rules in {wait:.1f} s")
             await self.sleep(wait)
         while True:
-            if high is not None:
-                async for item in self.search(high):
-                    high = _moved(item, high)
-                    yield item
-                if self.stopped:
-                    return
             wait: float
             try:
                 async with self.http.stream(
@@ -154,6 +149,12 @@ class XSource:
                         continue
                     yield self._items.status("connected", cursor=high or "live")
                     network_failures = 0
+                    if high is not None:  # the gap, searched while the stream's first lines queue up
+                        async for item in self.search(high):
+                            high = _moved(item, high)
+                            yield item
+                        if self.stopped:
+                            return
                     async for line in self._lines(response):
                         lines += 1
                         item = self.decode(line, f"x {STREAM_PATH} line {lines}", high)
