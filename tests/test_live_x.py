@@ -242,3 +242,18 @@ def test_a_restart_with_a_stored_cursor_backfills_before_reading_the_stream():
     got = asyncio.run(main())
     assert [e.cursor for e in events(got)] == [pid(6), pid(7)]
     assert SEARCH_PATH in events(got)[0].location
+
+
+def test_a_line_without_end_is_cut_at_the_limit_and_the_rest_dropped():
+    class Body:
+        async def aiter_bytes(self):
+            yield b'{"data": {"id": "1", "text": "' + b"x" * 600
+            yield b"x" * 600
+            yield b"x" * 600 + b'"}}\r\n{"data": {"id": "2"}}\r\n'
+
+    async def main():
+        with HttpReplay() as http:
+            return [line async for line in source(http, Waits(), max_line=1000)._lines(Body())]
+
+    lines = asyncio.run(main())
+    assert len(lines[0]) == 1001 and lines[1:] == [b'{"data": {"id": "2"}}']
