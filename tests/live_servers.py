@@ -187,8 +187,10 @@ class _WsServer:
     def __init__(self) -> None:
         self.connections: list[Connection] = []
         self._server: Any = None
-        #: refuse the next handshakes with this HTTP status (e.g. 401), while set
+        #: refuse the next handshakes with this HTTP status (e.g. 401, 429), while set; how many times
         self.reject: int | None = None
+        self.reject_times: int | None = None
+        self.reject_headers: dict[str, str] = {}
 
     async def __aenter__(self) -> _WsServer:
         self._server = await serve(
@@ -197,9 +199,14 @@ class _WsServer:
         return self
 
     def _refuse(self, connection: ServerConnection, request: Any) -> Any:
-        if self.reject is None:
+        if self.reject is None or self.reject_times == 0:
             return None
-        return connection.respond(self.reject, "refused by the replay server\n")
+        if self.reject_times is not None:
+            self.reject_times -= 1
+        response = connection.respond(self.reject, "refused by the replay server\n")
+        for name, value in self.reject_headers.items():
+            response.headers[name] = value
+        return response
 
     async def __aexit__(self, *exc: object) -> None:
         self._server.close()

@@ -184,3 +184,18 @@ def test_clients_are_built_from_specs_and_a_missing_token_is_a_reason():
     built = build_source(masto, {"M_TOKEN": "t"})
     assert isinstance(built, MastodonSource) and built.key() == masto.key()
     assert isinstance(build_source(JetstreamSpec("b", "jetstream"), {}), JetstreamSource)
+
+
+def test_a_refused_subscription_waits_as_long_as_the_server_says():
+    waits = Waits()
+
+    async def main():
+        async with JetstreamReplay([jetstream_v1_event(T0)]) as srv:
+            srv.reject, srv.reject_times, srv.reject_headers = 429, 1, {"Retry-After": "42"}
+            got = await drain(source(srv.url, waits).events(None), count_events(1))
+            return got
+
+    got = asyncio.run(main())
+    assert waits.asked == [42.0]
+    assert any(s.message == "cannot subscribe: HTTP 429" for s in statuses(got))
+    assert events(got)[0].cursor == str(T0)
