@@ -34,7 +34,6 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -49,9 +48,11 @@ from claimwatch.live.net import (
     decode_object,
     http_client,
     id_key,
+    moved,
     newest,
     real_sleep,
     request,
+    response_json,
     ws_connect,
 )
 from claimwatch.live.watchlist import MastodonSpec
@@ -143,7 +144,7 @@ class MastodonSource:
                     yield self._items.status("connected", url=url, cursor=high or "live")
                     if high is not None:
                         async for item in self.backfill(high, timelines=self._timelines(all_=True)):
-                            high = _moved(item, high)
+                            high = moved(item, high)
                             yield item
                     next_poll = time.monotonic() + self.account_poll_s
                     while True:
@@ -156,7 +157,7 @@ class MastodonSource:
                             if self.spec.accounts and time.monotonic() >= next_poll:
                                 next_poll = time.monotonic() + self.account_poll_s
                                 async for item in self.backfill(high, timelines=self._timelines(all_=False)):
-                                    high = _moved(item, high)
+                                    high = moved(item, high)
                                     yield item
                                 continue
                             yield self._items.status(f"no frame for {self.idle_timeout:g} s; reconnecting")
@@ -283,7 +284,7 @@ class MastodonSource:
                 self.http, "GET", f"{self.spec.instance}/api/v1/accounts/lookup",
                 sleep=self.sleep, backoff=self.backoff, params={"acct": acct},
             )  # fmt: skip
-            body = _json(fetched.response) if fetched.ok else None
+            body = response_json(fetched.response) if fetched.ok else None
             account_id = body.get("id") if isinstance(body, dict) else None
             if not isinstance(account_id, str) or not account_id.isalnum():
                 account_id = None
@@ -298,7 +299,7 @@ class MastodonSource:
             base = None
             try:
                 response = await self.http.get(f"{self.spec.instance}/api/v2/instance")
-                body = _json(response) if response.is_success else None
+                body = response_json(response) if response.is_success else None
                 urls = body.get("configuration", {}).get("urls", {}) if isinstance(body, dict) else {}
                 base = urls.get("streaming") if isinstance(urls, dict) else None
             except httpx.HTTPError:
@@ -310,19 +311,8 @@ class MastodonSource:
         return self.streaming_url + STREAMING_PATH
 
 
-def _moved(item: LiveItem, high: str | None) -> str | None:
-    return newest(high, item.cursor) if isinstance(item, LiveEvent) else high
-
-
 def _prev_min_id(response: httpx.Response) -> str | None:
     """``min_id`` of the ``Link: rel="prev"`` page (the next newer one); only the id is taken."""
     link = response.links.get("prev", {}).get("url")
     values = parse_qs(urlsplit(link).query).get("min_id") if link else None
     return values[0] if values and values[0].isalnum() else None
-
-
-def _json(response: httpx.Response | None) -> Any:
-    try:
-        return response.json() if response is not None else None
-    except ValueError:
-        return None

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import httpx
 
 from claimwatch.live.backoff import server_wait
-from claimwatch.live.net import http_client, reason_of
+from claimwatch.live.net import http_client, reason_of, response_json
 from claimwatch.live.x_stream import REQUEST_FIELDS
 from claimwatch.sources.bluesky import POST_COLLECTION
 
@@ -248,10 +248,7 @@ class MastodonMetricsFetcher:
 
 
 def _body(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = response_json(response)
     return body if isinstance(body, dict) else None
 
 

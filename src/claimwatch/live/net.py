@@ -96,6 +96,19 @@ class Items:
         return LiveStatus(self.stream, message, datetime.now(UTC), {k: str(v) for k, v in details.items()})
 
 
+def response_json(response: httpx.Response | None) -> Any:
+    """The JSON body of a response, None when there is none or it is not JSON."""
+    try:
+        return response.json() if response is not None else None
+    except ValueError:
+        return None
+
+
+def moved(item: LiveEvent | LiveProblem | LiveStatus, high: str | None) -> str | None:
+    """The highest id after ``item`` (events that carry a cursor move it; nothing else does)."""
+    return newest(high, item.cursor) if isinstance(item, LiveEvent) else high
+
+
 def decode_object(items: Items, frame: str | bytes, location: str, max_frame: int) -> dict[str, Any] | LiveProblem:
     """A frame or line that must be one JSON object of at most ``max_frame`` bytes, or the problem."""
     if len(frame) > max_frame:

@@ -32,7 +32,19 @@ import httpx
 
 from claimwatch.live.backoff import Backoff, server_wait
 from claimwatch.live.events import LiveEvent, LiveItem, LiveProblem
-from claimwatch.live.net import Items, Sleep, clip, decode_object, http_client, newest, real_sleep, reason_of, request
+from claimwatch.live.net import (
+    Items,
+    Sleep,
+    clip,
+    decode_object,
+    http_client,
+    moved,
+    newest,
+    real_sleep,
+    reason_of,
+    request,
+    response_json,
+)
 from claimwatch.live.watchlist import XSpec
 
 FORMAT = "x-v2"
@@ -151,7 +163,7 @@ class XSource:
                     network_failures = 0
                     if high is not None:  # the gap, searched while the stream's first lines queue up
                         async for item in self.search(high):
-                            high = _moved(item, high)
+                            high = moved(item, high)
                             yield item
                         if self.stopped:
                             return
@@ -221,7 +233,7 @@ class XSource:
         if not fetched.ok:
             yield self._fail("cannot read the stream rules", fetched.response, fetched.reason)
             return
-        body = _json(fetched.response)
+        body = response_json(fetched.response)
         existing = [r for r in body.get("data") or () if isinstance(r, dict)] if isinstance(body, dict) else []
         wanted = set(self.spec.rules)
         ours = [r for r in existing if r.get("tag") == self.tag]
@@ -238,7 +250,7 @@ class XSource:
             if not posted.ok:
                 yield self._fail("cannot change the stream rules", posted.response, posted.reason)
                 return
-            result = _json(posted.response) or {}
+            result = response_json(posted.response) or {}
             for rule in result.get("data") or ():
                 if isinstance(rule, dict) and rule.get("id"):
                     self.rule_ids.add(str(rule["id"]))
@@ -256,7 +268,7 @@ class XSource:
         high = cursor
         while True:
             async for item in self.search(high):
-                high = _moved(item, high)
+                high = moved(item, high)
                 yield item
             if self.stopped:
                 return
@@ -284,7 +296,7 @@ class XSource:
                         return
                     yield self._items.status(f"search for rule {n} stopped: {fetched.reason}")
                     break
-                page = _json(fetched.response)
+                page = response_json(fetched.response)
                 if not isinstance(page, dict):
                     yield self._items.problem(f"x {SEARCH_PATH} rule {n} page {page_no}", "not a JSON object", "")
                     break
@@ -318,17 +330,6 @@ class XSource:
         if response is not None and response.status_code in FATAL:
             return self._stop(f"{what}: the bearer token was refused ({reason})")
         return self._items.status(f"{what}: {reason}")
-
-
-def _moved(item: LiveItem, high: str | None) -> str | None:
-    return newest(high, item.cursor) if isinstance(item, LiveEvent) else high
-
-
-def _json(response: httpx.Response | None) -> Any:
-    try:
-        return response.json() if response is not None else None
-    except ValueError:
-        return None
 
 
 def _errors(errors: Any) -> str:
