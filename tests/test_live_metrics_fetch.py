@@ -129,3 +129,13 @@ def test_mastodon_per_status_on_its_own_instance(tmp_path):
 def test_mastodon_refuses_private_hosts():
     result = asyncio.run(MastodonMetricsFetcher().fetch(["1@127.0.0.1:8080", "2@10.0.0.1", "3@localhost"]))
     assert len(result.failed) == 3 and all("refused host" in r for r in result.failed.values())
+
+
+def test_fetchers_close_their_client():
+    async def main():
+        fetchers = [XMetricsFetcher("t"), BlueskyMetricsFetcher(), MastodonMetricsFetcher()]
+        for fetcher in fetchers:
+            await fetcher.aclose()
+        return fetchers
+
+    assert all(f.http.is_closed for f in asyncio.run(main()))

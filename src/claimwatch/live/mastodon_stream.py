@@ -113,6 +113,10 @@ class MastodonSource:
     def key(self) -> str:
         return self.spec.key()
 
+    async def aclose(self) -> None:
+        """Close the HTTP client (when ``watch`` stops)."""
+        await self.http.aclose()
+
     def subscriptions(self) -> list[dict[str, str]]:
         subs = [{"type": "subscribe", "stream": "hashtag", "tag": tag} for tag in self.spec.hashtags]
         return subs + ([{"type": "subscribe", "stream": "user"}] if self.spec.user else [])

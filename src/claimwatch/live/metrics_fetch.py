@@ -70,6 +70,15 @@ class MetricsFetcher(Protocol):
     async def fetch(self, platform_ids: list[str]) -> FetchResult: ...
 
 
+class _HttpFetcher:
+    """What the fetchers share: their HTTP client, closed with :meth:`aclose`."""
+
+    http: httpx.AsyncClient
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
 @dataclass
 class _Outcome:
     """A fetch being assembled."""
@@ -110,7 +119,7 @@ def _refused(out: _Outcome, response: httpx.Response, ids: list[str]) -> bool:
     return response.status_code in (401, 403)
 
 
-class XMetricsFetcher:
+class XMetricsFetcher(_HttpFetcher):
     platform = "x"
 
     def __init__(
@@ -153,7 +162,7 @@ class XMetricsFetcher:
         return out.result()
 
 
-class BlueskyMetricsFetcher:
+class BlueskyMetricsFetcher(_HttpFetcher):
     platform = "bluesky"
 
     def __init__(self, *, appview: str = BLUESKY_APPVIEW, http: httpx.AsyncClient | None = None) -> None:
@@ -193,7 +202,7 @@ class BlueskyMetricsFetcher:
         return out.result()
 
 
-class MastodonMetricsFetcher:
+class MastodonMetricsFetcher(_HttpFetcher):
     platform = "mastodon"
 
     def __init__(

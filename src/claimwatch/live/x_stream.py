@@ -112,6 +112,10 @@ class XSource:
     def key(self) -> str:
         return self.spec.key()
 
+    async def aclose(self) -> None:
+        """Close the HTTP client (when ``watch`` stops)."""
+        await self.http.aclose()
+
     def _url(self, path: str) -> str:
         return self.spec.api_base + path
 
