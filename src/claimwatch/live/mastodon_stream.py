@@ -298,20 +298,22 @@ class MastodonSource:
         return self._account_ids[acct]
 
     async def _streaming_endpoint(self) -> str:
-        """The streaming URL: given, or the one the instance names, or the instance's own host."""
-        if self.streaming_url is None:
-            base = None
-            try:
-                response = await self.http.get(f"{self.spec.instance}/api/v2/instance")
-                body = response_json(response) if response.is_success else None
-                urls = body.get("configuration", {}).get("urls", {}) if isinstance(body, dict) else {}
-                base = urls.get("streaming") if isinstance(urls, dict) else None
-            except httpx.HTTPError:
-                base = None
-            if not isinstance(base, str) or urlsplit(base).scheme not in ("ws", "wss"):
-                parts = urlsplit(self.spec.instance)
-                base = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
-            self.streaming_url = base.rstrip("/")
+        """The streaming URL: given, or the one the instance names, or the instance's own host
+        (remembered once the instance has answered; asked again after a network error)."""
+        if self.streaming_url is not None:
+            return self.streaming_url + STREAMING_PATH
+        parts = urlsplit(self.spec.instance)
+        base: Any = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+        try:
+            response = await self.http.get(f"{self.spec.instance}/api/v2/instance")
+        except httpx.HTTPError:
+            return base + STREAMING_PATH
+        body = response_json(response) if response.is_success else None
+        for key in ("configuration", "urls", "streaming"):
+            body = body.get(key) if isinstance(body, dict) else None
+        if isinstance(body, str) and urlsplit(body).scheme in ("ws", "wss") and urlsplit(body).hostname:
+            base = body
+        self.streaming_url = base.rstrip("/")
         return self.streaming_url + STREAMING_PATH
 
 
