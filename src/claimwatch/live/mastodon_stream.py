@@ -303,16 +303,16 @@ class MastodonSource:
         if self.streaming_url is not None:
             return self.streaming_url + STREAMING_PATH
         parts = urlsplit(self.spec.instance)
-        base: Any = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+        base = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
         try:
             response = await self.http.get(f"{self.spec.instance}/api/v2/instance")
         except httpx.HTTPError:
             return base + STREAMING_PATH
-        body = response_json(response) if response.is_success else None
+        named = response_json(response) if response.is_success else None
         for key in ("configuration", "urls", "streaming"):
-            body = body.get(key) if isinstance(body, dict) else None
-        if isinstance(body, str) and urlsplit(body).scheme in ("ws", "wss") and urlsplit(body).hostname:
-            base = body
+            named = named.get(key) if isinstance(named, dict) else None
+        if isinstance(named, str) and urlsplit(named).scheme in ("ws", "wss") and urlsplit(named).hostname:
+            base = named
         self.streaming_url = base.rstrip("/")
         return self.streaming_url + STREAMING_PATH
 
