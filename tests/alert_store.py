@@ -40,6 +40,7 @@ def store(tmp_path: Path, url: str | None = None) -> sa.Engine:
             folder = Path(tempfile.mkdtemp(prefix="claimwatch-alerts-"))
             db.open_store(folder / "template.db").dispose()
             _TEMPLATE["db"] = folder / "template.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_TEMPLATE["db"], path)
     return db.open_store(path)
 
