@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from claimwatch import records as r
 from claimwatch.live.backoff import Backoff
 from claimwatch.live.metrics_fetch import FetchedPage, FetchResult, MetricsFetcher
-from claimwatch.live.watchlist import Refetch
+from claimwatch.live.watchlist import Refetch, Watchlist
 from claimwatch.sources.base import ReadContext
 from claimwatch.sources.objects import read_object
 from claimwatch.store import db, repo
@@ -112,8 +112,9 @@ class Refetcher:
 
     # ------------------------------------------------------------------ one pass
 
-    async def run_due(self, now: datetime | None = None) -> RefetchReport:
-        """Schedule newly matched posts, then fetch every post due at ``now`` (default: the clock)."""
+    async def run_due(self, now: datetime | None = None, *, due_only: bool = True) -> RefetchReport:
+        """Schedule newly matched posts, then fetch every post due at ``now`` (default: the clock);
+        ``due_only`` false: every followed post, due or not (``claimwatch metrics refetch``)."""
         fixed = now is not None
         now = now or self._clock()
         report = RefetchReport()
@@ -121,7 +122,7 @@ class Refetcher:
             return report
         platforms = [p for p in self.fetchers if self.paused.get(p, now) <= now]
         report.waiting = {p: (t - now).total_seconds() for p, t in self.paused.items() if t > now}
-        report.scheduled, due = await asyncio.to_thread(self._schedule_and_claim, now, platforms)
+        report.scheduled, due = await asyncio.to_thread(self._schedule_and_claim, now, platforms, due_only)
         by_platform: dict[str, list[q.DueFetch]] = {}
         for d in due:
             by_platform.setdefault(d.platform, []).append(d)
@@ -130,10 +131,10 @@ class Refetcher:
             self.on_snapshots(sorted(report.fetched))
         return report
 
-    def _schedule_and_claim(self, now: datetime, platforms: list[str]) -> tuple[int, list[q.DueFetch]]:
+    def _schedule_and_claim(self, now: datetime, platforms: list[str], due_only: bool) -> tuple[int, list[q.DueFetch]]:
         with db.writing(self.engine) as conn:
             added = q.schedule_new(conn, list(self.fetchers), self.refetch.every, self.refetch.span, now)
-            return added, q.claim(conn, now, platforms, self.refetch.span, CLAIM_LIMIT, LEASE)
+            return added, q.claim(conn, now, platforms, self.refetch.span, CLAIM_LIMIT, LEASE, due_only=due_only)
 
     async def _platform(
         self, platform: str, due: list[q.DueFetch], now: datetime, fixed: bool, report: RefetchReport
@@ -206,3 +207,19 @@ def posts_of_page(page: FetchedPage, platform: str, observed_at: datetime) -> li
     ctx = ReadContext(observed_at=observed_at, platform=platform)
     results = read_object(page.fmt, page.payload, f"refetch:{platform}", page.location, ctx)
     return [res.record for res in results if isinstance(res, r.Parsed) and isinstance(res.record, r.Post)]
+
+
+def fetchers_for(watchlist: Watchlist | None) -> dict[str, MetricsFetcher]:
+    """The metric fetchers ``claimwatch metrics refetch`` and ``watch`` use, by platform.
+
+    Integration seam: the platform fetchers (``live/metrics_fetch.py`` of the stream clients)
+    are built here — X when the watchlist's X stream names a bearer token that is set, Bluesky
+    (public AppView) and Mastodon (public statuses) always. Until they are merged, none."""
+    return {}
+
+
+def refetch_once(
+    engine: sa.Engine, fetchers: Mapping[str, MetricsFetcher], refetch: Refetch, *, due_only: bool = False
+) -> RefetchReport:
+    """One pass now (``claimwatch metrics refetch``, for cron): every followed post, or the due ones."""
+    return asyncio.run(Refetcher(engine, fetchers, refetch).run_due(due_only=due_only))

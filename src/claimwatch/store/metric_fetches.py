@@ -76,12 +76,20 @@ def schedule_new(
 
 
 def claim(
-    conn: sa.Connection, now: datetime, platforms: Sequence[str], span: timedelta, limit: int, lease: timedelta
+    conn: sa.Connection,
+    now: datetime,
+    platforms: Sequence[str],
+    span: timedelta,
+    limit: int,
+    lease: timedelta,
+    *,
+    due_only: bool = True,
 ) -> list[DueFetch]:
-    """Up to ``limit`` posts due at ``now`` (earliest due first), leased until ``now + lease``."""
+    """Up to ``limit`` posts due at ``now`` (earliest due first), leased until ``now + lease``;
+    ``due_only`` false: every followed post not gone, due or not (a fetch on demand)."""
     if not platforms:
         return []
-    due = sa.and_(F.gone.is_(False), F.next_due_at <= now)
+    due = sa.and_(F.gone.is_(False), F.next_due_at <= now) if due_only else F.gone.is_(False)
     ids = (
         conn.execute(
             sa.select(F.post_id)
