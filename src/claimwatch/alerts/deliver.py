@@ -2,9 +2,10 @@
 
 **Sent once.** A delivery is claimed before it is sent (a lease: see
 ``store.alert_deliveries``), so two watchers on one store never send one alert twice, and its
-outcome is recorded right after its own send. A crash between a send and that record is the one
-gap: that delivery (only it, and the few others in flight at that moment) is due again when its
-lease ends and is sent a second time. Receivers can drop such a copy: webhooks carry
+outcome is recorded as soon as it is known (see :meth:`Deliverer._deliver`). A crash between a send
+and that record is the one gap: that delivery (only it, and the others sent but not yet recorded
+at that moment — a few milliseconds' worth) is due again when its lease ends and is sent a second
+time. Receivers can drop such a copy: webhooks carry
 ``Idempotency-Key: claimwatch-alert-<id>-<channel>`` and the alert id, mails a ``Message-ID`` made
 from both.
 
@@ -166,22 +167,39 @@ class Deliverer:
                 return report
 
     async def _deliver(self, claimed: list[q.DueDelivery], now: datetime | None, report: DeliveryReport) -> None:
-        """Send a batch, ``concurrency`` at a time, each outcome recorded as soon as it is known."""
+        """Send a batch, ``concurrency`` at a time. Outcomes are recorded as they come: one writer
+        records whatever has finished since its last write in one transaction (one row when
+        alerts trickle in, many in a burst), so the store never holds the sending up."""
         limit = asyncio.Semaphore(self.concurrency)
-        pending = {d.id for d in claimed}
+        unrecorded = {d.id for d in claimed}
+        done: asyncio.Queue[tuple[q.DueDelivery, Outcome] | None] = asyncio.Queue()
 
         async def one(d: q.DueDelivery) -> None:
             async with limit:
-                outcome = await self._send(d)
-                retry_at = await asyncio.to_thread(self._record, d, outcome, now)
-                pending.discard(d.id)
-                _count(report, d, outcome, retry_at)
+                done.put_nowait((d, await self._send(d)))
 
+        async def writer() -> None:
+            finished = False
+            while not finished:
+                items = [await done.get()]
+                while not done.empty():
+                    items.append(done.get_nowait())
+                finished = None in items
+                sent = [x for x in items if x is not None]
+                if sent:
+                    retry_at = await asyncio.to_thread(self._record, sent, now)
+                    for (d, outcome), when in zip(sent, retry_at, strict=True):
+                        unrecorded.discard(d.id)
+                        _count(report, d, outcome, when)
+
+        recording = asyncio.create_task(writer())
         try:
             await asyncio.gather(*(one(d) for d in claimed))
         finally:
-            if pending:  # stopped (cancelled): hand the unsent claims back at once
-                await asyncio.shield(asyncio.to_thread(self._release, sorted(pending)))
+            done.put_nowait(None)
+            await asyncio.shield(recording)
+            if unrecorded:  # stopped (cancelled) before sending them: hand the claims back at once
+                await asyncio.shield(asyncio.to_thread(self._release, sorted(unrecorded)))
 
     def _claim(self, now: datetime) -> list[q.DueDelivery]:
         with db.writing(self.engine) as conn:
@@ -205,17 +223,21 @@ class Deliverer:
             self._transports[name] = self._given.get(name) or make_transport(self.channels[name], self.timeout)
         return self._transports[name]
 
-    def _record(self, d: q.DueDelivery, outcome: Outcome, now: datetime | None) -> datetime | None:
-        """Write the attempt's outcome; returns when a failed one is retried (None: not retried)."""
+    def _record(self, sent: list[tuple[q.DueDelivery, Outcome]], now: datetime | None) -> list[datetime | None]:
+        """Write the attempts' outcomes; returns when each failed one is retried (None: not retried)."""
         at = now or self._clock()
+        retry: list[datetime | None] = []
         with db.writing(self.engine) as conn:
-            if outcome.ok:
-                q.mark_sent(conn, d.id, at)
-                return None
-            attempts = d.attempts + 1
-            retry_at = None if outcome.permanent or attempts >= self.max_attempts else at + self._wait(d, outcome)
-            q.mark_attempt_failed(conn, d.id, outcome.error or "failed", retry_at)
-            return retry_at
+            for d, outcome in sent:
+                if outcome.ok:
+                    q.mark_sent(conn, d.id, at)
+                    retry.append(None)
+                    continue
+                final = outcome.permanent or d.attempts + 1 >= self.max_attempts
+                retry_at = None if final else at + self._wait(d, outcome)
+                q.mark_attempt_failed(conn, d.id, outcome.error or "failed", retry_at)
+                retry.append(retry_at)
+        return retry
 
     def _wait(self, d: q.DueDelivery, outcome: Outcome) -> timedelta:
         backoff = Backoff(base=self.backoff_base, cap=self.backoff_cap, failures=d.attempts).next()
