@@ -193,3 +193,25 @@ def test_only_proposed_or_confirmed_matches_within_the_span(tmp_path: Path) -> N
     assert (
         _run(Refetcher(engine2, {"bluesky": fake}, Refetch(EVERY, timedelta(days=7))), datetime.now(UTC)).scheduled == 0
     )
+
+
+def test_run_fetches_what_is_due_and_stops(tmp_path: Path) -> None:
+    engine, [post] = _matched(tmp_path, "1010")
+    fake = FakeX()
+    fake.views["1010"] = 3
+    later = datetime.now(UTC) + timedelta(hours=2)
+    told: list[list[int]] = []
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        r = Refetcher(engine, {"x": fake}, Refetch(EVERY, timedelta(days=7)), told.append, clock=lambda: later)
+        task = asyncio.create_task(r.run(stop))
+        while not told:
+            await asyncio.sleep(0.01)
+        r.wake()  # a wake with nothing due fetches nothing more
+        await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, 2)
+
+    asyncio.run(go())
+    assert told == [[post]] and fake.calls == [["1010"]]

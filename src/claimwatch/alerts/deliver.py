@@ -34,6 +34,7 @@ from claimwatch.alerts.email import SmtpTransport
 from claimwatch.alerts.outcome import Outcome, Transport
 from claimwatch.alerts.webhook import WebhookTransport
 from claimwatch.live.backoff import Backoff
+from claimwatch.live.wakeup import Wakeup
 from claimwatch.live.watchlist import Channel
 from claimwatch.store import alert_deliveries as q
 from claimwatch.store import db
@@ -107,40 +108,26 @@ class Deliverer:
         self._given = dict(transports or {})
         self._transports: dict[str, Transport] = {}
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = Wakeup()
 
     # ------------------------------------------------------------------ the loop
 
     def wake(self) -> None:
         """Start a pass now (new alerts were recorded). Safe from any thread."""
-        loop = self._loop
-        try:
-            here = asyncio.get_running_loop()
-        except RuntimeError:
-            here = None
-        if loop is not None and here is not loop and loop.is_running():
-            loop.call_soon_threadsafe(self._wake.set)
-        else:
-            self._wake.set()
+        self._wake.set()
 
     async def run(self, stop: asyncio.Event, on_report: Callable[[DeliveryReport], None] | None = None) -> None:
         """Pass after pass until ``stop``: each pass sends what is due, then waits for a wake, the
         next due retry, or :data:`IDLE_POLL_S`."""
-        self._loop = asyncio.get_running_loop()
-        stopping = asyncio.ensure_future(stop.wait())
+        self._wake.bind()
         try:
             while not stop.is_set():
                 self._wake.clear()
                 report = await self.deliver_due()
                 if on_report is not None and report.attempted:
                     on_report(report)
-                wait = await self._until_next_due()
-                woken = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({woken, stopping}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-                woken.cancel()
+                await self._wake.wait(stop, await self._until_next_due())
         finally:
-            stopping.cancel()
             await self.aclose()
 
     async def _until_next_due(self) -> float:
@@ -212,7 +199,8 @@ class Deliverer:
     async def _send(self, d: q.DueDelivery) -> Outcome:
         try:
             transport = self._transport(d.channel)
-            return await transport.send(d.alert_id, d.payload)
+            # the body always names its alert, whatever the recorded payload says (receivers dedupe on it)
+            return await transport.send(d.alert_id, {**d.payload, "alert_id": d.alert_id})
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a renderer/transport bug costs this delivery, not the pass

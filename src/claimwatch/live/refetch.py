@@ -11,7 +11,8 @@ failure backs off (:class:`~claimwatch.live.backoff.Backoff` by consecutive fail
 that answers with a rate limit (``retry_after``) is left alone until then, all its posts with it.
 
 ``on_snapshots(post_ids)`` is told which posts got a new snapshot, so the runner can check its
-view thresholds (``alerts.rules.evaluate``) at once.
+view thresholds (``alerts.rules.evaluate``) at once; it is called in a worker thread (it may use
+the store, and wake the deliverer: ``Deliverer.wake`` is safe from any thread).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from claimwatch import records as r
 from claimwatch.live.backoff import Backoff
 from claimwatch.live.metrics_fetch import FetchedPage, FetchResult, MetricsFetcher
+from claimwatch.live.wakeup import Wakeup
 from claimwatch.live.watchlist import Refetch, Watchlist
 from claimwatch.sources.base import ReadContext
 from claimwatch.sources.objects import read_object
@@ -81,27 +83,21 @@ class Refetcher:
         self._clock = clock or (lambda: datetime.now(UTC))
         #: platform → until when it asked us not to call (its ``retry_after``)
         self.paused: dict[str, datetime] = {}
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
 
     def wake(self) -> None:
-        """Look for due posts now (e.g. new matches were made). Call it from the event loop's thread."""
+        """Look for due posts now (e.g. new matches were made). Safe from any thread."""
         self._wake.set()
 
     async def run(self, stop: asyncio.Event, on_report: Callable[[RefetchReport], None] | None = None) -> None:
         """Pass after pass until ``stop``; between passes, wait for a wake or the next due post."""
-        stopping = asyncio.ensure_future(stop.wait())
-        try:
-            while not stop.is_set():
-                self._wake.clear()
-                report = await self.run_due()
-                if on_report is not None and (report.attempted or report.waiting):
-                    on_report(report)
-                wait = await asyncio.to_thread(self._until_next_due)
-                woken = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({woken, stopping}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-                woken.cancel()
-        finally:
-            stopping.cancel()
+        self._wake.bind()
+        while not stop.is_set():
+            self._wake.clear()
+            report = await self.run_due()
+            if on_report is not None and (report.attempted or report.waiting):
+                on_report(report)
+            await self._wake.wait(stop, await asyncio.to_thread(self._until_next_due))
 
     def _until_next_due(self) -> float:
         with self.engine.connect() as conn:
@@ -128,7 +124,8 @@ class Refetcher:
             by_platform.setdefault(d.platform, []).append(d)
         await asyncio.gather(*(self._platform(p, ds, now, fixed, report) for p, ds in by_platform.items()))
         if report.fetched and self.on_snapshots is not None:
-            self.on_snapshots(sorted(report.fetched))
+            # in a worker thread: the runner's view rules read and write the store
+            await asyncio.to_thread(self.on_snapshots, sorted(report.fetched))
         return report
 
     def _schedule_and_claim(self, now: datetime, platforms: list[str], due_only: bool) -> tuple[int, list[q.DueFetch]]:
