@@ -101,10 +101,10 @@ class Refetcher:
 
     def _until_next_due(self) -> float:
         with self.engine.connect() as conn:
-            due = [st.next_due_at for st in q.states(conn) if not st.gone]
-        if not due:
+            due = q.next_due(conn, list(self.fetchers))
+        if due is None:
             return IDLE_POLL_S
-        return min(IDLE_POLL_S, max(1.0, (min(due) - self._clock()).total_seconds()))
+        return min(IDLE_POLL_S, max(1.0, (due - self._clock()).total_seconds()))
 
     # ------------------------------------------------------------------ one pass
 

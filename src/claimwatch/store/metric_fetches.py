@@ -153,6 +153,15 @@ def postpone(conn: sa.Connection, post_ids: Sequence[int], until: datetime) -> N
         conn.execute(sa.update(F).where(F.post_id.in_(chunk), F.gone.is_(False)).values(next_due_at=until))
 
 
+def next_due(conn: sa.Connection, platforms: Sequence[str]) -> datetime | None:
+    """When the earliest post of ``platforms`` not gone is due (None: nothing scheduled)."""
+    return conn.execute(
+        sa.select(sa.func.min(F.next_due_at))
+        .join(P, P.id == F.post_id)
+        .where(F.gone.is_(False), P.platform.in_(platforms))
+    ).scalar()
+
+
 def states(conn: sa.Connection, post_ids: Sequence[int] | None = None) -> list[FetchState]:
     q = sa.select(F.post_id, F.next_due_at, F.last_attempt_at, F.last_fetched_at, F.failures, F.last_error, F.gone)
     if post_ids is not None:
