@@ -118,7 +118,8 @@ class Deliverer:
 
     async def run(self, stop: asyncio.Event, on_report: Callable[[DeliveryReport], None] | None = None) -> None:
         """Pass after pass until ``stop``: each pass sends what is due, then waits for a wake, the
-        next due retry, or :data:`IDLE_POLL_S`."""
+        next due retry, or :data:`IDLE_POLL_S`. A store error (``StoreError``: the store is gone,
+        full, or busy past its timeout) ends the loop: it is raised to the caller, as it ends ``watch``."""
         self._wake.bind()
         try:
             while not stop.is_set():

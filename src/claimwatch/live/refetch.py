@@ -90,7 +90,8 @@ class Refetcher:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event, on_report: Callable[[RefetchReport], None] | None = None) -> None:
-        """Pass after pass until ``stop``; between passes, wait for a wake or the next due post."""
+        """Pass after pass until ``stop``; between passes, wait for a wake or the next due post. A store error (``StoreError``: the store is gone,
+        full, or busy past its timeout) ends the loop: it is raised to the caller, as it ends ``watch``."""
         self._wake.bind()
         while not stop.is_set():
             self._wake.clear()
