@@ -114,3 +114,11 @@ def test_metrics_refetch_prints_what_was_fetched(tmp_path: Path, monkeypatch: py
     res = _cli("metrics", "refetch", "--db", tmp_path / "alerts.db")
     assert "fetched 1 post (1 new snapshot), gone 1, failed 0" in res.output
     assert fake.calls[-1] == ["601", "602"]
+
+
+def test_list_prints_hostile_handles_as_text(tmp_path: Path) -> None:
+    engine = store(tmp_path)
+    post = add_post(engine, "701", author="[red]evil\x1b[2J")
+    queue_alert(engine, post, [("desk", "webhook")])
+    out = _cli("alerts", "list", "--db", tmp_path / "alerts.db").output
+    assert "[red]evil\\x1b[2J" in out and "\x1b" not in out

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from claimwatch import api
 from claimwatch.alerts import manage
@@ -59,14 +60,9 @@ def alerts_list(
     for a in rows:
         post = f"{a.platform} {a.author or 'unknown author'}\n{a.post_url or a.platform_id}"
         fc = f"{a.publisher or 'unknown publisher'}\n{a.review_url}" if a.review_url else "—"
-        table.add_row(
-            str(a.alert_id),
-            a.kind,
-            f"{a.created_at:%Y-%m-%d %H:%M}",
-            safe(post),
-            safe(fc),
-            safe("\n".join(_delivery(d) for d in a.deliveries) or "no channel"),
-        )
+        cells = (post, fc, "\n".join(_delivery(d) for d in a.deliveries) or "no channel")
+        # Text, not str: a handle such as "[red]x" is data, never Rich markup
+        table.add_row(str(a.alert_id), Text(a.kind), f"{a.created_at:%Y-%m-%d %H:%M}", *(Text(safe(c)) for c in cells))
     console.print(table)
 
 
