@@ -18,9 +18,11 @@ the store, and wake the deliverer: ``Deliverer.wake`` is safe from any thread).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -28,7 +30,7 @@ from claimwatch import records as r
 from claimwatch.live.backoff import Backoff
 from claimwatch.live.metrics_fetch import FetchedPage, FetchResult, MetricsFetcher
 from claimwatch.live.wakeup import Wakeup
-from claimwatch.live.watchlist import Refetch, Watchlist
+from claimwatch.live.watchlist import MastodonSpec, Refetch, Watchlist, XSpec
 from claimwatch.sources.base import ReadContext
 from claimwatch.sources.objects import read_object
 from claimwatch.store import db, repo
@@ -207,17 +209,49 @@ def posts_of_page(page: FetchedPage, platform: str, observed_at: datetime) -> li
     return [res.record for res in results if isinstance(res, r.Parsed) and isinstance(res.record, r.Post)]
 
 
-def fetchers_for(watchlist: Watchlist | None) -> dict[str, MetricsFetcher]:
-    """The metric fetchers ``claimwatch metrics refetch`` and ``watch`` use, by platform.
-
-    Integration seam: the platform fetchers (``live/metrics_fetch.py`` of the stream clients)
-    are built here — X when the watchlist's X stream names a bearer token that is set, Bluesky
-    (public AppView) and Mastodon (public statuses) always. Until they are merged, none."""
-    return {}
+def fetchers_for(watchlist: Watchlist | None, env: Mapping[str, str] | None = None) -> dict[str, MetricsFetcher]:
+    """The metric fetchers by platform: Bluesky (the public AppView) and Mastodon (public statuses;
+    a watchlist Mastodon stream's token is sent to its own instance only) always, X when a watchlist
+    X stream's bearer token variable is set. Empty when the platform fetchers are not installed
+    (``live/metrics_fetch.py`` of the stream clients)."""
+    try:
+        from claimwatch.live.metrics_fetch import (  # type: ignore[attr-defined]
+            BlueskyMetricsFetcher,
+            MastodonMetricsFetcher,
+            XMetricsFetcher,
+        )
+    except ImportError:
+        return {}
+    env = os.environ if env is None else env
+    streams = watchlist.streams if watchlist is not None else ()
+    tokens = {
+        urlsplit(s.instance).netloc: env[s.token_env]
+        for s in streams
+        if isinstance(s, MastodonSpec) and s.token_env and env.get(s.token_env)
+    }
+    fetchers: dict[str, MetricsFetcher] = {
+        "bluesky": BlueskyMetricsFetcher(),
+        "mastodon": MastodonMetricsFetcher(tokens=tokens),
+    }
+    x = next((s for s in streams if isinstance(s, XSpec) and env.get(s.bearer_token_env)), None)
+    if x is not None:
+        fetchers["x"] = XMetricsFetcher(env[x.bearer_token_env], api_base=x.api_base)
+    return fetchers
 
 
 def refetch_once(
     engine: sa.Engine, fetchers: Mapping[str, MetricsFetcher], refetch: Refetch, *, due_only: bool = False
 ) -> RefetchReport:
-    """One pass now (``claimwatch metrics refetch``, for cron): every followed post, or the due ones."""
-    return asyncio.run(Refetcher(engine, fetchers, refetch).run_due(due_only=due_only))
+    """One pass now (``claimwatch metrics refetch``, for cron): every followed post, or the due ones;
+    the fetchers' HTTP clients are closed after it."""
+
+    async def once() -> RefetchReport:
+        try:
+            return await Refetcher(engine, fetchers, refetch).run_due(due_only=due_only)
+        finally:
+            for fetcher in fetchers.values():
+                close = getattr(fetcher, "aclose", None)
+                if close is not None:
+                    await close()
+
+    return asyncio.run(once())
