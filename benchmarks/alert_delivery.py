@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from claimwatch import records as r
 from claimwatch.alerts.deliver import Deliverer
 from claimwatch.live.watchlist import Channel
-from claimwatch.store import alert_deliveries, db, repo
+from claimwatch.store import alert_deliveries, db, metric_fetches, repo
 
 
 def _receiver(port_out: multiprocessing.connection.Connection, log: str) -> None:
@@ -84,7 +84,7 @@ def _post(engine: sa.Engine) -> int:
     post = r.Post("x", "1", r.Author("x", "u1", handle="bench_example"), datetime.now(UTC), "synthetic")
     with db.writing(engine) as conn:
         repo.upsert_posts(conn, [post], None)
-        return int(conn.execute(sa.select(sa.column("id")).select_from(sa.table("posts"))).scalar_one())
+        return metric_fetches.post_ids(conn, "x", ["1"])["1"]
 
 
 def _record(engine: sa.Engine, post_id: int, start: int, n: int) -> list[int]:
