@@ -9,7 +9,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alert_store import HOSTILE, Reply, add_post, deliveries, payload, queue_alert, receiver, store
+from alert_store import (
+    HOSTILE,
+    Reply,
+    add_post,
+    assert_sent_once_by_two,
+    deliveries,
+    payload,
+    queue_alert,
+    receiver,
+    store,
+)
 
 from claimwatch.alerts import render
 from claimwatch.alerts.deliver import Deliverer
@@ -136,24 +146,8 @@ def test_a_channel_not_in_the_watchlist_is_left_pending(tmp_path: Path) -> None:
 
 
 def test_two_deliverers_at_once_send_each_alert_exactly_once(tmp_path: Path) -> None:
-    engine, other = store(tmp_path), store(tmp_path)
-    posts = [add_post(engine, f"2{i:02d}") for i in range(24)]
-    with receiver() as rec:
-        ch = _hook(rec, "desk")
-        ids = [queue_alert(engine, p, [("desk", "webhook")]) for p in posts]
-
-        async def both():  # noqa: ANN202
-            async with (
-                Deliverer(engine, (ch,), batch=5, concurrency=4) as a,
-                Deliverer(other, (ch,), batch=5, concurrency=4) as b,
-            ):
-                return await asyncio.gather(a.deliver_due(), b.deliver_due())
-
-        ra, rb = asyncio.run(both())
-        got = sorted(x.json()["alert_id"] for x in rec.on("/desk"))
-    assert got == sorted(ids)  # every alert, none twice
-    assert ra.sent + rb.sent == 24 and ra.sent > 0 and rb.sent > 0
-    assert {x.status for x in deliveries(engine)} == {"sent"}
+    engine = store(tmp_path)
+    assert_sent_once_by_two(engine, store(tmp_path), 24)
 
 
 def test_run_sends_within_milliseconds_of_a_wake(tmp_path: Path) -> None:

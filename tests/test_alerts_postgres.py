@@ -4,57 +4,32 @@ take different rows (``FOR UPDATE SKIP LOCKED``). Set CLAIMWATCH_TEST_PG_URL to 
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alert_store import add_factcheck, add_match, add_post, deliveries, queue_alert, receiver, store
+from alert_store import add_factcheck, add_match, add_post, assert_sent_once_by_two, store
+from test_postgres import PG_URL, pg_url  # noqa: F401 - the fixture that empties the test database
 from test_refetch import FakeX
 
-import claimwatch
-from claimwatch.alerts.deliver import Deliverer
 from claimwatch.live.refetch import Refetcher
-from claimwatch.live.watchlist import Channel, Refetch
+from claimwatch.live.watchlist import Refetch
 
-PG_URL = os.environ.get("CLAIMWATCH_TEST_PG_URL")
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.skipif(not PG_URL, reason="set CLAIMWATCH_TEST_PG_URL to run against PostgreSQL"),
+    pytest.mark.usefixtures("pg_url"),  # each test starts on an emptied database
 ]
 
 
-@pytest.fixture()
-def pg_url() -> str:
-    assert PG_URL
-    claimwatch.open(PG_URL).reset()
-    return PG_URL
-
-
-def test_two_deliverers_on_postgres_send_each_alert_once(pg_url: str, tmp_path: Path) -> None:
-    engine, other = store(tmp_path, pg_url), store(tmp_path, pg_url)
+def test_two_deliverers_on_postgres_send_each_alert_once(tmp_path: Path) -> None:
+    engine = store(tmp_path, PG_URL)
     assert engine.dialect.name == "postgresql"
-    posts = [add_post(engine, f"7{i:02d}") for i in range(30)]
-    with receiver() as rec:
-        ch = Channel("desk", "webhook", url=rec.url("/desk"))
-        ids = [queue_alert(engine, p, [("desk", "webhook")]) for p in posts]
-
-        async def both():  # noqa: ANN202
-            async with (
-                Deliverer(engine, (ch,), batch=4, concurrency=4) as a,
-                Deliverer(other, (ch,), batch=4, concurrency=4) as b,
-            ):
-                return await asyncio.gather(a.deliver_due(), b.deliver_due())
-
-        ra, rb = asyncio.run(both())
-        got = sorted(x.json()["alert_id"] for x in rec.on("/desk"))
-    assert got == sorted(ids)
-    assert ra.sent + rb.sent == 30 and ra.sent > 0 and rb.sent > 0
-    assert {x.status for x in deliveries(engine)} == {"sent"}
+    assert_sent_once_by_two(engine, store(tmp_path, PG_URL), 30)
 
 
-def test_two_refetchers_on_postgres_fetch_each_post_once(pg_url: str, tmp_path: Path) -> None:
-    engine, other = store(tmp_path, pg_url), store(tmp_path, pg_url)
+def test_two_refetchers_on_postgres_fetch_each_post_once(tmp_path: Path) -> None:
+    engine, other = store(tmp_path, PG_URL), store(tmp_path, PG_URL)
     fc = add_factcheck(engine)
     fake = FakeX()
     for i in range(10):
