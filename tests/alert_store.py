@@ -5,6 +5,7 @@ the real ones with its rules), plus a loopback HTTP receiver that answers from a
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import shutil
 import tempfile
@@ -39,6 +40,7 @@ def store(tmp_path: Path, url: str | None = None) -> sa.Engine:
     if not path.exists():
         if "db" not in _TEMPLATE:
             folder = Path(tempfile.mkdtemp(prefix="claimwatch-alerts-"))
+            atexit.register(shutil.rmtree, folder, True)
             db.open_store(folder / "template.db").dispose()
             _TEMPLATE["db"] = folder / "template.db"
         path.parent.mkdir(parents=True, exist_ok=True)
