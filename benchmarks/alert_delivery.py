@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import shutil
 import statistics
 import sys
 import tempfile
@@ -179,6 +180,7 @@ def main() -> None:
     )
     proc.terminate()
     engine.dispose()
+    shutil.rmtree(work, ignore_errors=True)
     sys.exit(0)
 
 
