@@ -1563,3 +1563,7 @@ def main() -> None:
 from claimwatch.media_cli import media_app  # noqa: E402
 
 app.add_typer(media_app, name="media")
+from claimwatch.alerts_cli import alerts_app, metrics_app  # noqa: E402
+
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(metrics_app, name="metrics")
