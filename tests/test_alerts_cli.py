@@ -106,8 +106,10 @@ def test_metrics_refetch_prints_what_was_fetched(tmp_path: Path, monkeypatch: py
     fake = FakeX()
     fake.views["601"] = 4242
     fake.gone.add("602")
+    monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
     res = _cli("metrics", "refetch", "--db", tmp_path / "alerts.db")
-    assert res.exit_code == 2 and "no platform has a metric fetcher" in res.output
+    assert res.exit_code == 0 and "X posts are not re-fetched: set X_BEARER_TOKEN" in res.output
+    assert "fetched 0 posts" in res.output
     monkeypatch.setattr(refetch, "fetchers_for", lambda wl: {"x": fake})
     res = _cli("metrics", "refetch", "--db", tmp_path / "alerts.db", "--due-only")
     assert res.exit_code == 0 and "fetched 0 posts" in res.output  # first re-fetch is an interval away

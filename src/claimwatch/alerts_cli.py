@@ -135,8 +135,8 @@ def metrics_refetch(
     if not settings.enabled:
         _fail(f"{wl.source if wl else 'watchlist'}: refetch is turned off")
     fetchers = refetch.fetchers_for(wl)
-    if not fetchers:
-        _fail("no platform has a metric fetcher here")
+    if "x" not in fetchers:
+        _say("X posts are not re-fetched: set X_BEARER_TOKEN (or a watchlist X stream's bearer_token_env)")
     with _user_errors():
         report = refetch.refetch_once(_open(db).engine, fetchers, settings, due_only=due_only)
     _say(
