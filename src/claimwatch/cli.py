@@ -1563,3 +1563,6 @@ def main() -> None:
 from claimwatch.media_cli import media_app  # noqa: E402
 
 app.add_typer(media_app, name="media")
+from claimwatch.live_cli import watch  # noqa: E402
+
+app.command("watch")(watch)

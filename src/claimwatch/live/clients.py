@@ -1,0 +1,45 @@
+"""The stream clients of a watchlist: each spec's client, built when its module is installed and
+its secrets are set; otherwise one line saying why that stream is not started (the others run)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+
+from claimwatch.live.events import LiveSource
+from claimwatch.live.watchlist import JetstreamSpec, MastodonSpec, Watchlist, XSpec
+
+#: kind -> (module, class) of its client; imported when a watchlist names the kind.
+CLIENTS = {
+    "jetstream": ("claimwatch.live.jetstream", "JetstreamSource"),
+    "mastodon": ("claimwatch.live.mastodon_stream", "MastodonSource"),
+    "x": ("claimwatch.live.x_stream", "XSource"),
+}
+
+
+def build_sources(watchlist: Watchlist, env: Mapping[str, str] | None = None) -> tuple[list[LiveSource], list[str]]:
+    """(clients started, one line per stream not started and why)."""
+    env = os.environ if env is None else env
+    sources: list[LiveSource] = []
+    skipped: list[str] = []
+    for spec in watchlist.streams:
+        args: tuple[object, ...] = (spec,)
+        if isinstance(spec, XSpec):
+            token = env.get(spec.bearer_token_env)
+            if not token:
+                skipped.append(f"stream {spec.name}: {spec.bearer_token_env} is not set; not started")
+                continue
+            args = (spec, token)
+        elif isinstance(spec, MastodonSpec):
+            args = (spec, env.get(spec.token_env) if spec.token_env else None)
+        else:
+            assert isinstance(spec, JetstreamSpec)
+        module_name, class_name = CLIENTS[spec.kind]
+        try:
+            client = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError):
+            skipped.append(f"stream {spec.name}: the {spec.kind} client is not available in this install; not started")
+            continue
+        sources.append(client(*args))
+    return sources, skipped

@@ -1,0 +1,201 @@
+"""The loop behind ``claimwatch watch``: streams → queue → micro-batches → store, match, alert.
+
+One task per source feeds a bounded queue (a slow store slows the reading, it never drops events).
+The consumer takes **micro-batches** — up to ``batch_size`` items, or what arrived within
+``batch_wait`` seconds of the first, whichever comes first — and hands each to
+:class:`~claimwatch.live.pipeline.BatchPipeline` in a worker thread (the store and the models are
+synchronous; the event loop keeps reading meanwhile). After a batch with new alerts it wakes the
+deliverer, after new proposals the metric re-fetcher (both optional objects with ``wake()`` and
+``async run(stop)``, run beside the loop).
+
+Start: each stream resumes from its stored cursor (``watch_cursors``, by ``key()``), after the
+posts an interrupted session left unfinished are matched and alerted on. Stop (``stop`` set by
+Ctrl-C / SIGTERM, the sources all ended, or ``until_idle`` seconds without an event): the sources
+are cancelled, the batch in hand is finished and committed, the session's run is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from claimwatch.live.events import LiveEvent, LiveProblem, LiveSource, LiveStatus
+from claimwatch.live.pipeline import BatchOutcome, BatchPipeline
+from claimwatch.store import watch_cursors
+from claimwatch.wording import count
+
+#: A micro-batch: at most this many items …
+BATCH_SIZE = 100
+#: … or what arrived within this many seconds of its first item.
+BATCH_WAIT_S = 0.2
+#: Items the sources may read ahead of the store before they wait.
+QUEUE_SIZE = 5_000
+#: Seconds between "stored / matched / alerted" status lines (only when something happened).
+REPORT_EVERY_S = 10.0
+#: How often the idle loop looks at the stop conditions.
+_TICK_S = 0.25
+
+StatusFn = Callable[[str], None]
+
+
+class Worker(Protocol):
+    """The deliverer and the metric re-fetcher, as the runner drives them."""
+
+    def wake(self) -> None: ...
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+class WatchRunner:
+    def __init__(
+        self,
+        pipeline: BatchPipeline,
+        sources: Sequence[LiveSource],
+        *,
+        status: StatusFn | None = None,
+        deliverer: Worker | None = None,
+        refetcher: Worker | None = None,
+        batch_size: int = BATCH_SIZE,
+        batch_wait: float = BATCH_WAIT_S,
+        until_idle: float | None = None,
+        report_every: float = REPORT_EVERY_S,
+        on_batch: Callable[[BatchOutcome], None] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.sources = list(sources)
+        self.say: StatusFn = status or (lambda _line: None)
+        self.deliverer = deliverer
+        self.refetcher = refetcher
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self.until_idle = until_idle
+        self.report_every = report_every
+        self.on_batch = on_batch
+        self.totals = BatchOutcome()
+        self.batches = 0
+        self._interval = BatchOutcome()
+
+    async def run(self, stop: asyncio.Event | None = None) -> BatchOutcome:
+        """Watch until ``stop`` is set, every source has ended, or the streams were idle
+        ``until_idle`` seconds; returns what the session did."""
+        stop = stop or asyncio.Event()
+        await asyncio.to_thread(self.pipeline.start)
+        recovered = await asyncio.to_thread(self.pipeline.recover)
+        if recovered.posts:
+            self.say(
+                f"finished {count(len(recovered.posts), 'post')} an interrupted session stored: "
+                f"{recovered.matched:,} matched, {count(len(recovered.alerts), 'alert')}"
+            )
+            self._wake(recovered)
+        with self.pipeline.engine.connect() as conn:
+            stored = watch_cursors.read_cursors(conn, [s.key() for s in self.sources])
+        queue: asyncio.Queue[LiveEvent | LiveProblem] = asyncio.Queue(QUEUE_SIZE)
+        producers = [asyncio.create_task(self._produce(s, stored.get(s.key()), queue)) for s in self.sources]
+        workers = [asyncio.create_task(w.run(stop)) for w in (self.deliverer, self.refetcher) if w is not None]
+        status = "interrupted"
+        try:
+            await self._consume(queue, producers, stop)
+            status = "completed"
+        finally:
+            for task in producers:
+                task.cancel()
+            await asyncio.gather(*producers, return_exceptions=True)
+            await asyncio.to_thread(self.pipeline.finish, status, self.totals)
+            stop.set()
+            if workers:
+                await asyncio.gather(*workers, return_exceptions=True)
+        return self.totals
+
+    async def _produce(
+        self, source: LiveSource, cursor: str | None, queue: asyncio.Queue[LiveEvent | LiveProblem]
+    ) -> None:
+        try:
+            async for item in source.events(cursor):
+                if isinstance(item, LiveStatus):
+                    self.say(f"{item.stream}: {item.message}")
+                else:
+                    await queue.put(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one stream's fault must not stop the others
+            self.say(f"{source.name}: stopped at an unexpected error ({type(exc).__name__}: {str(exc)[:200]})")
+
+    async def _consume(
+        self,
+        queue: asyncio.Queue[LiveEvent | LiveProblem],
+        producers: list[asyncio.Task[None]],
+        stop: asyncio.Event,
+    ) -> None:
+        last_item = last_report = time.monotonic()
+        while not stop.is_set():
+            try:
+                first = await asyncio.wait_for(queue.get(), _TICK_S)
+            except TimeoutError:
+                now = time.monotonic()
+                if all(p.done() for p in producers) and queue.empty():
+                    break
+                if self.until_idle is not None and now - last_item >= self.until_idle:
+                    self.say(f"no events for {self.until_idle:g} s: stopping")
+                    break
+                last_report = self._report(now, last_report)
+                continue
+            batch = [first]
+            deadline = time.monotonic() + self.batch_wait
+            while len(batch) < self.batch_size and not stop.is_set():
+                try:
+                    batch.append(queue.get_nowait())
+                    continue
+                except asyncio.QueueEmpty:
+                    pass
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(queue.get(), remaining))
+                except TimeoutError:
+                    break
+            await self._process(batch)
+            last_item = time.monotonic()
+            last_report = self._report(last_item, last_report)
+
+    async def _process(self, batch: list[LiveEvent | LiveProblem]) -> None:
+        """One batch in a worker thread; a cancellation waits for it (the batch in hand is finished)."""
+        work = asyncio.ensure_future(asyncio.to_thread(self.pipeline.process, batch))
+        try:
+            outcome = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                outcome = await work
+                self._account(outcome)
+            raise
+        self._account(outcome)
+        self._wake(outcome)
+
+    def _account(self, outcome: BatchOutcome) -> None:
+        self.totals.add(outcome)
+        self._interval.add(outcome)
+        self.batches += 1
+        if self.on_batch is not None:
+            self.on_batch(outcome)
+
+    def _wake(self, outcome: BatchOutcome) -> None:
+        if outcome.alerts and self.deliverer is not None:
+            self.deliverer.wake()
+        if outcome.proposals and self.refetcher is not None:
+            self.refetcher.wake()
+
+    def _report(self, now: float, last: float) -> float:
+        if now - last < self.report_every:
+            return last
+        i = self._interval
+        if i.events or i.problems:
+            self.say(
+                f"last {now - last:.0f} s: {count(i.events, 'event')}, {count(i.stored, 'post')} stored, "
+                f"{i.matched:,} matched ({count(i.proposals, 'proposal')}), {count(len(i.alerts), 'alert')}, "
+                f"{i.quarantined:,} quarantined"
+            )
+        self._interval = BatchOutcome()
+        return now
