@@ -92,12 +92,13 @@ class WatchRunner:
             self._wake(recovered)
         with self.pipeline.engine.connect() as conn:
             stored = watch_cursors.read_cursors(conn, [s.key() for s in self.sources])
-        queue: asyncio.Queue[LiveEvent | LiveProblem] = asyncio.Queue(QUEUE_SIZE)
+        queue: asyncio.Queue[LiveEvent | LiveProblem | None] = asyncio.Queue(QUEUE_SIZE)
+        self._running = len(self.sources)
         producers = [asyncio.create_task(self._produce(s, stored.get(s.key()), queue)) for s in self.sources]
         workers = [asyncio.create_task(w.run(stop)) for w in (self.deliverer, self.refetcher) if w is not None]
         status = "interrupted"
         try:
-            await self._consume(queue, producers, stop)
+            await self._consume(queue, stop)
             status = "completed"
         finally:
             for task in producers:
@@ -110,43 +111,43 @@ class WatchRunner:
         return self.totals
 
     async def _produce(
-        self, source: LiveSource, cursor: str | None, queue: asyncio.Queue[LiveEvent | LiveProblem]
+        self, source: LiveSource, cursor: str | None, queue: asyncio.Queue[LiveEvent | LiveProblem | None]
     ) -> None:
+        """Feed one source's events to the queue; the last source to end queues None (the end)."""
         try:
             async for item in source.events(cursor):
                 if isinstance(item, LiveStatus):
                     self.say(f"{item.stream}: {item.message}")
                 else:
                     await queue.put(item)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # noqa: BLE001 - one stream's fault must not stop the others
             self.say(f"{source.name}: stopped at an unexpected error ({type(exc).__name__}: {str(exc)[:200]})")
+        self._running -= 1
+        if not self._running:
+            await queue.put(None)
 
-    async def _consume(
-        self,
-        queue: asyncio.Queue[LiveEvent | LiveProblem],
-        producers: list[asyncio.Task[None]],
-        stop: asyncio.Event,
-    ) -> None:
+    async def _consume(self, queue: asyncio.Queue[LiveEvent | LiveProblem | None], stop: asyncio.Event) -> None:
         last_item = last_report = time.monotonic()
-        while not stop.is_set():
+        ended = False
+        while not stop.is_set() and not ended:
             try:
                 first = await asyncio.wait_for(queue.get(), _TICK_S)
             except TimeoutError:
                 now = time.monotonic()
-                if all(p.done() for p in producers) and queue.empty():
-                    break
                 if self.until_idle is not None and now - last_item >= self.until_idle:
                     self.say(f"no events for {self.until_idle:g} s: stopping")
                     break
                 last_report = self._report(now, last_report)
                 continue
-            batch = [first]
+            batch: list[LiveEvent | LiveProblem] = []
+            item: LiveEvent | LiveProblem | None = first
             deadline = time.monotonic() + self.batch_wait
-            while len(batch) < self.batch_size and not stop.is_set():
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= self.batch_size or stop.is_set():
+                    break
                 try:
-                    batch.append(queue.get_nowait())
+                    item = queue.get_nowait()
                     continue
                 except asyncio.QueueEmpty:
                     pass
@@ -154,10 +155,12 @@ class WatchRunner:
                 if remaining <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(queue.get(), remaining))
+                    item = await asyncio.wait_for(queue.get(), remaining)
                 except TimeoutError:
                     break
-            await self._process(batch)
+            ended = item is None  # every source has ended: this batch is the last
+            if batch:
+                await self._process(batch)
             last_item = time.monotonic()
             last_report = self._report(last_item, last_report)
 

@@ -20,11 +20,8 @@ def read_cursors(conn: sa.Connection, streams: Sequence[str]) -> dict[str, str |
     """The stored cursor of each of ``streams`` that has one (absent: never stored, start from now)."""
     out: dict[str, str | None] = {}
     for chunk in chunks(list(streams)):
-        out.update(
-            conn.execute(sa.select(s.WatchCursor.stream, s.WatchCursor.cursor).where(s.WatchCursor.stream.in_(chunk)))
-            .tuples()
-            .all()
-        )
+        q = sa.select(s.WatchCursor.stream, s.WatchCursor.cursor).where(s.WatchCursor.stream.in_(chunk))
+        out.update((row.stream, row.cursor) for row in conn.execute(q))
     return out
 
 
