@@ -16,13 +16,12 @@ from typing import Annotated
 
 import typer
 
-from claimwatch import api
 from claimwatch.cli import DbOpt, _fail, _open, _say, _user_errors
-from claimwatch.live.clients import build_sources
+from claimwatch.live.clients import build_deliverer, build_sources
 from claimwatch.live.events import LiveSource
 from claimwatch.live.pipeline import BatchOutcome, BatchPipeline, Matcher
 from claimwatch.live.replay import ReplaySource
-from claimwatch.live.runner import WatchRunner, Worker
+from claimwatch.live.runner import WatchRunner
 from claimwatch.live.watchlist import AlertRules, Watchlist, WatchlistError, load_watchlist
 from claimwatch.wording import count
 
@@ -80,9 +79,10 @@ def watch(
         if matcher is None:
             _say("no fact-checks in the store: posts are stored but not matched (claimwatch ingest factchecks …)")
         pipeline = BatchPipeline(ws.engine, origins, matcher, wl.alerts, wl.accounts)
-        runner = WatchRunner(
-            pipeline, sources, status=_status, deliverer=_deliverer(ws, wl.alerts), until_idle=until_idle
-        )
+        deliverer, why = build_deliverer(ws.engine, wl.alerts)
+        if why:
+            _say(why)
+        runner = WatchRunner(pipeline, sources, status=_status, deliverer=deliverer, until_idle=until_idle)
         totals = asyncio.run(_run(runner))
     _say(_summary(totals))
 
@@ -95,18 +95,6 @@ def _watchlist(path: Path | None) -> Watchlist:
         return load_watchlist(path)
     except WatchlistError as exc:
         _fail(str(exc))
-
-
-def _deliverer(ws: api.Workspace, rules: AlertRules) -> Worker | None:
-    """The alert deliverer when channels are configured and the delivery module is installed."""
-    if not rules.channels:
-        return None
-    try:
-        from claimwatch.alerts.deliver import Deliverer  # type: ignore[import-not-found]
-    except ImportError:
-        _say("alert delivery is not available in this install: alerts are recorded, not sent")
-        return None
-    return Deliverer(ws.engine, rules.channels, rules.max_attempts)
 
 
 async def _run(runner: WatchRunner) -> BatchOutcome:

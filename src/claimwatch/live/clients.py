@@ -1,5 +1,5 @@
-"""The stream clients of a watchlist: each spec's client, built when its module is installed and
-its secrets are set; otherwise one line saying why that stream is not started (the others run)."""
+"""The stream clients and the alert deliverer of a watchlist: each built when its module is installed
+and its secrets are set; otherwise one line saying why it is not started (the others run)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import importlib
 import os
 from collections.abc import Mapping
 
+import sqlalchemy as sa
+
 from claimwatch.live.events import LiveSource
-from claimwatch.live.watchlist import JetstreamSpec, MastodonSpec, Watchlist, XSpec
+from claimwatch.live.runner import Worker
+from claimwatch.live.watchlist import AlertRules, JetstreamSpec, MastodonSpec, Watchlist, XSpec
 
 #: kind -> (module, class) of its client; imported when a watchlist names the kind.
 CLIENTS = {
@@ -43,3 +46,15 @@ def build_sources(watchlist: Watchlist, env: Mapping[str, str] | None = None) ->
             continue
         sources.append(client(*args))
     return sources, skipped
+
+
+def build_deliverer(engine: sa.Engine, rules: AlertRules) -> tuple[Worker | None, str | None]:
+    """(the alert deliverer, or None and why) when the watchlist names channels: with none, alerts
+    are recorded only; without the delivery module (``claimwatch.alerts.deliver``), the same, said."""
+    if not rules.channels:
+        return None, None
+    try:
+        from claimwatch.alerts.deliver import Deliverer  # type: ignore[import-not-found]
+    except ImportError:
+        return None, "alert delivery is not available in this install: alerts are recorded, not sent"
+    return Deliverer(engine, rules.channels, rules.max_attempts), None
