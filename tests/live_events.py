@@ -88,11 +88,14 @@ def mastodon_update(n: int, text: str, acct: str = "example") -> dict[str, Any]:
     return {"stream": ["hashtag", "election"], "event": "update", "payload": json.dumps(status)}
 
 
-def x_stream(n: int, text: str, views: int | None = 500, username: str = "example_account") -> dict[str, Any]:
+def x_stream(
+    n: int, text: str, views: int | None = 500, username: str = "example_account", photo: str | None = None
+) -> dict[str, Any]:
+    """An X filtered-stream message; ``photo``: the URL of an attached picture."""
     metrics = {"retweet_count": 1, "reply_count": 2, "like_count": 3, "quote_count": 4}
     if views is not None:
         metrics["impression_count"] = views
-    return {
+    message: dict[str, Any] = {
         "data": {
             "id": str(1800000000000000000 + n),
             "text": text,
@@ -105,6 +108,10 @@ def x_stream(n: int, text: str, views: int | None = 500, username: str = "exampl
         "includes": {"users": [{"id": "2244994945", "username": username, "name": "Example (synthetic)"}]},
         "matching_rules": [{"id": "1", "tag": "x-election"}],
     }
+    if photo is not None:
+        message["data"]["attachments"] = {"media_keys": [f"3_{n}"]}
+        message["includes"]["media"] = [{"media_key": f"3_{n}", "type": "photo", "url": photo}]
+    return message
 
 
 def write_lines(path: Path, lines: list[dict[str, Any] | str]) -> Path:

@@ -402,3 +402,60 @@ def test_sigkill_mid_stream_and_restart_lose_nothing_and_repeat_nothing(
     with fws.engine.connect() as conn:
         statuses = sorted(conn.scalars(sa.select(s.IngestRun.status).where(s.IngestRun.kind == "watch")))
     assert statuses == ["completed", "recovered"]
+
+
+@pytest.mark.slow
+def test_live_media_is_fetched_matched_against_the_bank_and_alerts_as_media(
+    ws: claimwatch.Workspace, tmp_path: Path
+) -> None:
+    """A live post whose picture is a re-shared copy of a banked one alerts as ``media`` (the
+    picture served by a loopback HTTP server; the post's text matches nothing)."""
+    pytest.importorskip("pdqhash")
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    import numpy as np
+
+    from claimwatch.live.media_step import MediaWorker
+    from tests import media_samples as ms
+
+    rng = np.random.default_rng(15)
+    original = ms.picture(rng)
+    ws.bank_media(
+        ms.jpeg(original, 95, tmp_path / "banked.jpg"),
+        "https://example.org/factcheck/doctored-photo",
+        label="manipulated",
+        claim="Synthetic: a doctored photo",
+        rating="Altered",
+    )
+    www = tmp_path / "www"
+    www.mkdir()
+    ms.jpeg(ms.mirrored(ms.resized(original, 0.5)), 40, www / "copy.jpg")
+    ms.jpeg(ms.picture(rng), 80, www / "other.jpg")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(www))
+    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        path = le.write_lines(
+            tmp_path / "rec.jsonl",
+            [
+                le.x_stream(1, "look at this", photo=f"{base}/copy.jpg"),
+                le.x_stream(2, "nice", photo=f"{base}/other.jpg"),
+            ],
+        )
+        rules = AlertRules(channels=CHANNELS[:1])
+        assert MediaWorker.available(ws, rules) is None
+        assert "off" in (MediaWorker.available(ws, AlertRules(media=False)) or "")
+        media = MediaWorker(ws, rules, allow_private=True)
+        asyncio.run(_watch(ws, path, None, rules, media=media).run())
+    finally:
+        server.shutdown()
+    payloads = _payloads(ws)
+    assert [(p["kind"], p["post"]["platform_id"]) for p in payloads] == [("media", str(1800000000000000001))]
+    validate(payloads[0])
+    assert payloads[0]["match"]["evidence"].startswith("PDQ distance")
+    assert payloads[0]["event_received_at"] is not None
+    assert _count(ws, s.AlertDelivery) == 1

@@ -16,12 +16,14 @@ from typing import Annotated
 
 import typer
 
+from claimwatch import api
 from claimwatch.cli import DbOpt, _fail, _open, _say, _user_errors
 from claimwatch.live.clients import build_deliverer, build_sources
 from claimwatch.live.events import LiveSource
+from claimwatch.live.media_step import MediaWorker
 from claimwatch.live.pipeline import BatchOutcome, BatchPipeline, Matcher
 from claimwatch.live.replay import ReplaySource
-from claimwatch.live.runner import WatchRunner
+from claimwatch.live.runner import WatchRunner, Worker
 from claimwatch.live.watchlist import AlertRules, Watchlist, WatchlistError, load_watchlist
 from claimwatch.wording import count
 
@@ -82,7 +84,8 @@ def watch(
         deliverer, why = build_deliverer(ws.engine, wl.alerts)
         if why:
             _say(why)
-        runner = WatchRunner(pipeline, sources, status=_status, deliverer=deliverer, until_idle=until_idle)
+        media = _media(ws, wl, deliverer)
+        runner = WatchRunner(pipeline, sources, status=_status, deliverer=deliverer, media=media, until_idle=until_idle)
         totals = asyncio.run(_run(runner))
     _say(_summary(totals))
 
@@ -95,6 +98,17 @@ def _watchlist(path: Path | None) -> Watchlist:
         return load_watchlist(path)
     except WatchlistError as exc:
         _fail(str(exc))
+
+
+def _media(ws: api.Workspace, wl: Watchlist, deliverer: Worker | None) -> MediaWorker | None:
+    """The media step, when media alerts are on and can run (else one line why, when they are on)."""
+    why = MediaWorker.available(ws, wl.alerts)
+    if why is not None:
+        if wl.alerts.media:
+            _say(why)
+        return None
+    wake = deliverer.wake if deliverer is not None else None
+    return MediaWorker(ws, wl.alerts, wl.accounts, on_alerts=(lambda _ids: wake()) if wake else None, say=_status)
 
 
 async def _run(runner: WatchRunner) -> BatchOutcome:

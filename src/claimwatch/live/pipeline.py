@@ -97,6 +97,9 @@ class BatchOutcome:
     matched: int = 0
     proposals: int = 0
     alerts: list[int] = field(default_factory=list)
+    #: when each of ``posts`` arrived (its first event in the batch): handed on to the media step,
+    #: not summed into totals
+    received: dict[int, datetime] = field(default_factory=dict)
 
     def add(self, other: BatchOutcome) -> None:
         self.events += other.events
@@ -208,6 +211,7 @@ class BatchPipeline:
         out.quarantined = len(quarantine) + len(counts.rejected) + len(counts.refused) + len(counts.duplicates)
         received = {counts.ids[k]: at for k, at in arrival.items() if k in counts.ids}
         out.posts = sorted(received)
+        out.received = received
         self._match_and_alert(out, received)
         return out
 

@@ -5,8 +5,8 @@ The consumer takes **micro-batches** — up to ``batch_size`` items, or what arr
 ``batch_wait`` seconds of the first, whichever comes first — and hands each to
 :class:`~claimwatch.live.pipeline.BatchPipeline` in a worker thread (the store and the models are
 synchronous; the event loop keeps reading meanwhile). After a batch with new alerts it wakes the
-deliverer, after new proposals the metric re-fetcher (both optional objects with ``wake()`` and
-``async run(stop)``, run beside the loop).
+deliverer, after new proposals the metric re-fetcher, after new posts the media step (all optional
+objects with ``wake()`` and ``async run(stop)``, run beside the loop).
 
 Start: each stream resumes from its stored cursor (``watch_cursors``, by ``key()``), after the
 posts an interrupted session left unfinished are matched and alerted on. Stop (``stop`` set by
@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from claimwatch.live.events import LiveEvent, LiveProblem, LiveSource, LiveStatus
+from claimwatch.live.media_step import MediaWorker
 from claimwatch.live.pipeline import BatchOutcome, BatchPipeline
 from claimwatch.store import watch_cursors
 from claimwatch.wording import count
@@ -58,6 +59,7 @@ class WatchRunner:
         status: StatusFn | None = None,
         deliverer: Worker | None = None,
         refetcher: Worker | None = None,
+        media: MediaWorker | None = None,
         batch_size: int = BATCH_SIZE,
         batch_wait: float = BATCH_WAIT_S,
         until_idle: float | None = None,
@@ -69,6 +71,7 @@ class WatchRunner:
         self.say: StatusFn = status or (lambda _line: None)
         self.deliverer = deliverer
         self.refetcher = refetcher
+        self.media = media
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self.until_idle = until_idle
@@ -95,7 +98,7 @@ class WatchRunner:
         queue: asyncio.Queue[LiveEvent | LiveProblem | None] = asyncio.Queue(QUEUE_SIZE)
         self._running = len(self.sources)
         producers = [asyncio.create_task(self._produce(s, stored.get(s.key()), queue)) for s in self.sources]
-        workers = [asyncio.create_task(w.run(stop)) for w in (self.deliverer, self.refetcher) if w is not None]
+        workers = [asyncio.create_task(w.run(stop)) for w in (self.deliverer, self.refetcher, self.media) if w]
         status = "interrupted"
         try:
             await self._consume(queue, stop)
@@ -185,6 +188,9 @@ class WatchRunner:
             self.on_batch(outcome)
 
     def _wake(self, outcome: BatchOutcome) -> None:
+        if outcome.posts and self.media is not None:
+            self.media.add({pid: outcome.received.get(pid) for pid in outcome.posts})
+            self.media.wake()
         if outcome.alerts and self.deliverer is not None:
             self.deliverer.wake()
         if outcome.proposals and self.refetcher is not None:
