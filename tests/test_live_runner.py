@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 import claimwatch
 from claimwatch.cli import app
+from claimwatch.live.clients import snapshots_callback
 from claimwatch.live.events import LiveEvent, LiveProblem, LiveStatus
 from claimwatch.live.pipeline import BatchOutcome, BatchPipeline, Matcher
 from claimwatch.live.replay import ReplaySource
@@ -272,8 +273,10 @@ def test_views_alert_for_watched_accounts_once_and_never_on_unknown_views(
     # a later snapshot (a re-fetch) passes the threshold: one views alert, once
     later = le.write_lines(tmp_path / "later.jsonl", [le.x_stream(1, le.MATCHING[0], views=12_000)])
     asyncio.run(_watch(ws, later, None, rules).run())
-    assert len(_evaluate(ws, post_id, rules, watched)) == 1
-    assert _evaluate(ws, post_id, rules, watched) == []
+    woken: list[bool] = []
+    on_snapshots = snapshots_callback(ws.engine, rules, watched, lambda: woken.append(True))
+    assert len(on_snapshots([post_id])) == 1 and woken == [True]  # as the re-fetcher calls it
+    assert _evaluate(ws, post_id, rules, watched) == [] and on_snapshots([post_id]) == []
     assert _evaluate(ws, post_id, rules, (Account("x", "someone_else"),)) == []
     (payload,) = _payloads(ws)
     validate(payload)
@@ -369,8 +372,8 @@ def _watch_cli(db: Path, replay: Path, *extra: str) -> subprocess.Popen[str]:
 def test_sigkill_mid_stream_and_restart_lose_nothing_and_repeat_nothing(
     fws: claimwatch.Workspace, tmp_path: Path
 ) -> None:
-    """A real ``claimwatch watch --replay`` killed with SIGKILL mid-stream, then restarted, ends
-    exactly where an uninterrupted run of the same file does."""
+    """A real ``claimwatch watch --replay`` killed with SIGKILL mid-stream, then restarted: every
+    event stored once, every post matched, every alert made once."""
     n = 300
     path = le.write_lines(tmp_path / "rec.jsonl", _mixed_events(n))
     db = Path(fws.settings.db)
@@ -392,12 +395,19 @@ def test_sigkill_mid_stream_and_restart_lose_nothing_and_repeat_nothing(
     assert _cursor(fws) == (str(n), n)  # every event stored once: counted once at the cursor
     assert _count(fws, s.Post) == n and _count(fws, s.MatchState) == n  # every post matched
     assert _count(fws, s.MetricSnapshot) == 2 * n // 3  # X and Mastodon events: one snapshot each
-    # the same file replayed without interruption into a fresh store gives the same alerts
-    ref = claimwatch.open(tmp_path / "ref.db")
-    ref._encoder = fws._encoder
-    ref.ingest_factchecks([tmp_path / "fc.json"])
-    asyncio.run(_watch(ref, path, Matcher.for_workspace(ref)).run())
-    assert _alerts(fws) == _alerts(ref) and _alerts(ref)
+    # every qualifying proposal has its alert, once: including those of the batch the kill cut off
+    # between its commit and its alerts (finished by the restart). Compared with the store's own
+    # proposals, not with another run's: the int8 encoder's embeddings depend on which posts share
+    # a batch, so confidences near the threshold may differ between runs batched differently.
+    with fws.engine.connect() as conn:
+        qualifying = conn.execute(
+            sa.select(s.Post.platform_id, s.FactCheck.review_url)
+            .join(s.Match, s.Match.post_id == s.Post.id)
+            .join(s.FactCheck, s.FactCheck.id == s.Match.factcheck_id)
+            .where(s.Match.status == "proposed", s.Match.confidence >= 0.9)
+        ).all()
+    alerts = _alerts(fws)
+    assert alerts and sorted((p, u, "match") for p, u in qualifying) == alerts
     assert _count(fws, s.AlertDelivery) == 0  # no watchlist: alerts recorded, no channel to deliver to
     with fws.engine.connect() as conn:
         statuses = sorted(conn.scalars(sa.select(s.IngestRun.status).where(s.IngestRun.kind == "watch")))

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from claimwatch.alerts.rules import evaluate
 from claimwatch.live.events import LiveSource
 from claimwatch.live.runner import Worker
-from claimwatch.live.watchlist import AlertRules, JetstreamSpec, MastodonSpec, Watchlist, XSpec
+from claimwatch.live.watchlist import Account, AlertRules, JetstreamSpec, MastodonSpec, Watchlist, XSpec
+from claimwatch.store import db
 
 #: kind -> (module, class) of its client; imported when a watchlist names the kind.
 CLIENTS = {
@@ -58,3 +60,20 @@ def build_deliverer(engine: sa.Engine, rules: AlertRules) -> tuple[Worker | None
     except ImportError:
         return None, "alert delivery is not available in this install: alerts are recorded, not sent"
     return Deliverer(engine, rules.channels, rules.max_attempts), None
+
+
+def snapshots_callback(
+    engine: sa.Engine, rules: AlertRules, accounts: Sequence[Account], wake: Callable[[], None] | None = None
+) -> Callable[[list[int]], list[int]]:
+    """The metric re-fetcher's ``on_snapshots``: the alert rules again for posts with new snapshots
+    (a watched account's matched post passing the view threshold later), waking the deliverer
+    when that made alerts; returns the new alerts' ids."""
+
+    def on_snapshots(post_ids: list[int]) -> list[int]:
+        with db.writing(engine) as conn:
+            new = evaluate(conn, post_ids, rules, accounts, {})
+        if new and wake is not None:
+            wake()
+        return new
+
+    return on_snapshots
