@@ -226,8 +226,11 @@ def _payloads(ws: claimwatch.Workspace) -> list[dict]:
         return list(conn.scalars(sa.select(s.Alert.payload).order_by(s.Alert.id)))
 
 
-def test_match_alert_once_with_a_delivery_per_channel(ws: claimwatch.Workspace, tmp_path: Path) -> None:
+def test_match_alert_once_with_a_delivery_per_channel(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
+    """Insert-if-absent of alerts, their deliveries and the cursors, on SQLite and PostgreSQL."""
+    ws = each_store
     post_id, _ = _post_with_match(ws, tmp_path)
+    assert _cursor(ws) == ("1", 1)
     new = _evaluate(ws, post_id, RULES)
     assert len(new) == 1 and _evaluate(ws, post_id, RULES) == []  # once, whatever re-runs
     with ws.engine.connect() as conn:
@@ -469,3 +472,27 @@ def test_live_media_is_fetched_matched_against_the_bank_and_alerts_as_media(
     assert payloads[0]["match"]["evidence"].startswith("PDQ distance")
     assert payloads[0]["event_received_at"] is not None
     assert _count(ws, s.AlertDelivery) == 1
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_batch_in_hand_and_exits_0(ws: claimwatch.Workspace, tmp_path: Path) -> None:
+    n = 200
+    path = le.write_lines(tmp_path / "rec.jsonl", _mixed_events(n))
+    db = Path(ws.settings.db)
+    proc = _watch_cli(db, path, "--rate", "100")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        with ws.engine.connect() as conn:
+            if conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(s.WatchCursor.events), 0))) >= 20:
+                break
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "watched" in out and "Traceback" not in out
+    cursor, events = _cursor(ws)
+    assert events == int(cursor) < n and _count(ws, s.Post) == events  # stopped where it said, nothing half-done
+    with ws.engine.connect() as conn:
+        assert list(conn.scalars(sa.select(s.IngestRun.status))) == ["completed"]
+    assert _watch_cli(db, path).wait(timeout=300) == 0
+    assert _cursor(ws) == (str(n), n) and _count(ws, s.Post) == n
