@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from claimwatch.records import ReadResult, SourceRef
+from claimwatch.records import Parsed, ReadResult, SourceRef
 from claimwatch.sources import bluesky, mastodon, x_v2
 from claimwatch.sources.base import ReadContext, rejected
 from claimwatch.sources.json_docs import ObjectsReader, Skipped, UnknownShape
@@ -54,6 +54,6 @@ def _x_object(obj: dict[str, Any], origin: str, location: str, ctx: ReadContext)
         return [rejected(origin, location, x_v2.FORMAT, "neither an X stream message or page nor a post", obj)]
     if warning is not None:
         for result in results:
-            if hasattr(result, "warnings"):
+            if isinstance(result, Parsed):
                 result.warnings.append(warning)
     return results
