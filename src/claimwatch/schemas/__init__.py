@@ -46,5 +46,7 @@ def validate(data: dict[str, Any]) -> None:
     :class:`jsonschema.ValidationError` naming the first place that does not fit."""
     name = data.get("schema")
     if name not in _FILES:
-        raise ValueError(f"not a claimwatch report, study or alert output (schema {name!r}; known: {', '.join(_FILES)})")
+        raise ValueError(
+            f"not a claimwatch report, study or alert output (schema {name!r}; known: {', '.join(_FILES)})"
+        )
     _validator(name).validate(data)
