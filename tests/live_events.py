@@ -59,6 +59,25 @@ def jetstream_v1(n: int, text: str, did: str = "did:plc:abcdefghijklmnopqrstuvwx
     }
 
 
+def jetstream_v2(n: int, text: str, did: str = "did:plc:abcdefghijklmnopqrstuvwx") -> dict[str, Any]:
+    """A Jetstream v2 message (``seq`` is its cursor)."""
+    return {
+        "$type": "message",
+        "payload": {
+            "$type": "network.bsky.jetstream.subscribeEvents#commit",
+            "did": did,
+            "seq": 26210877813 + n,
+            "time": "2026-09-22T16:25:42.123456Z",
+            "operation": "create",
+            "collection": "app.bsky.feed.post",
+            "rkey": f"3mwrkey{n:06d}",
+            "rev": f"3mwrev{n}",
+            "cid": f"bafyexamplev2{n}",
+            "record": {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-09-22T16:25:41.000Z"},
+        },
+    }
+
+
 def jetstream_like(n: int) -> dict[str, Any]:
     """A like: not a post, skipped (it moves the cursor, stores nothing)."""
     event = jetstream_v1(n, "")

@@ -84,7 +84,15 @@ def _alerts(ws: claimwatch.Workspace) -> list[tuple[str, str, str]]:
 def test_replay_tells_formats_per_line_and_names_bad_lines(tmp_path: Path) -> None:
     path = le.write_lines(
         tmp_path / "rec.jsonl",
-        [le.jetstream_v1(1, "a"), le.mastodon_update(2, "b"), le.x_stream(3, "c"), "{broken", {"hello": 1}, "[1, 2]"],
+        [
+            le.jetstream_v1(1, "a"),
+            le.mastodon_update(2, "b"),
+            le.x_stream(3, "c"),
+            "{broken",
+            {"hello": 1},
+            "[1, 2]",
+            le.jetstream_v2(7, "d"),
+        ],
     )
 
     async def collect(cursor: str | None) -> list:
@@ -97,13 +105,14 @@ def test_replay_tells_formats_per_line_and_names_bad_lines(tmp_path: Path) -> No
         ("bluesky", "1", "line 1"),
         ("mastodon", "2", "line 2"),
         ("x-v2", "3", "line 3"),
+        ("bluesky", "7", "line 7"),
     ]
     assert [p.location for p in problems] == ["line 4", "line 5", "line 6"]
     assert "not a recorded Jetstream, Mastodon or X stream event" in problems[1].reason
     assert isinstance(items[0], LiveStatus) and isinstance(items[-1], LiveStatus)
     # resuming after line 2 replays line 3 onwards only
     resumed = [i for i in asyncio.run(collect("2")) if isinstance(i, LiveEvent)]
-    assert [e.cursor for e in resumed] == ["3"]
+    assert [e.cursor for e in resumed] == ["3", "7"]
     # the key names the file: another file is another stream, the same file resumes
     assert ReplaySource(path, "rec").key() == ReplaySource(tmp_path / "." / "rec.jsonl", "rec").key()
     assert ReplaySource(path, "rec").key() != ReplaySource(tmp_path / "other.jsonl", "rec").key()
@@ -128,18 +137,19 @@ def test_duplicates_stored_once_malformed_quarantined_with_file_and_line(
     ws: claimwatch.Workspace, tmp_path: Path
 ) -> None:
     events = _mixed_events(9)
-    path = le.write_lines(tmp_path / "rec.jsonl", [*events, events[1], "{not json", le.jetstream_like(99), events[2]])
+    lines = [*events, events[1], "{not json", le.jetstream_like(99), events[2], le.jetstream_v2(1, "v2 message")]
+    path = le.write_lines(tmp_path / "rec.jsonl", lines)
     totals = asyncio.run(_watch(ws, path, None).run())
-    assert totals.events == 12 and totals.problems == 1
-    assert _count(ws, s.Post) == 9  # the two replayed events' posts are stored once
+    assert totals.events == 13 and totals.problems == 1
+    assert _count(ws, s.Post) == 10  # the two replayed events' posts are stored once; the like is no post
     with ws.engine.connect() as conn:
         q = conn.execute(sa.select(s.Quarantine.source_path, s.Quarantine.location, s.Quarantine.reason)).all()
     assert [(p, loc) for p, loc, _ in q] == [(str(path), "line 11")]
     assert "not valid JSON" in q[0].reason
-    assert _cursor(ws) == ("13", 12)  # the last line that was an event; every event counted once
+    assert _cursor(ws) == ("14", 13)  # the last line that was an event; every event counted once
     # a second run of the same file reads nothing new and changes nothing
     again = asyncio.run(_watch(ws, path, None).run())
-    assert again.events == 0 and _count(ws, s.Post) == 9 and _cursor(ws) == ("13", 12)
+    assert again.events == 0 and _count(ws, s.Post) == 10 and _cursor(ws) == ("14", 13)
     with ws.engine.connect() as conn:
         runs = conn.execute(sa.select(s.IngestRun.kind, s.IngestRun.status)).all()
     assert runs == [("watch", "completed")] * 2
