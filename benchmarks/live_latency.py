@@ -189,10 +189,10 @@ def main() -> None:
 
 
 async def run_in_process(ws: claimwatch.Workspace, watchlist: Path, replay: Path, rate: float) -> None:
-    from claimwatch.live.clients import build_deliverer
     from claimwatch.live.pipeline import BatchPipeline, Matcher
     from claimwatch.live.replay import ReplaySource
     from claimwatch.live.runner import WatchRunner
+    from claimwatch.live.session import build_deliverer
     from claimwatch.live.watchlist import load_watchlist
 
     wl = load_watchlist(watchlist)

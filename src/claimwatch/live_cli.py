@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -18,12 +19,12 @@ import typer
 
 from claimwatch import api
 from claimwatch.cli import DbOpt, _fail, _open, _say, _user_errors
-from claimwatch.live.clients import build_deliverer, build_sources
 from claimwatch.live.events import LiveSource
 from claimwatch.live.media_step import MediaWorker
 from claimwatch.live.pipeline import BatchOutcome, BatchPipeline, Matcher
 from claimwatch.live.replay import ReplaySource
-from claimwatch.live.runner import WatchRunner, Worker
+from claimwatch.live.runner import WatchRunner
+from claimwatch.live.session import build_deliverer, build_sources
 from claimwatch.live.watchlist import AlertRules, Watchlist, WatchlistError, load_watchlist
 from claimwatch.wording import count
 
@@ -100,14 +101,13 @@ def _watchlist(path: Path | None) -> Watchlist:
         _fail(str(exc))
 
 
-def _media(ws: api.Workspace, wl: Watchlist, deliverer: Worker | None) -> MediaWorker | None:
+def _media(ws: api.Workspace, wl: Watchlist, wake: Callable[[], None] | None) -> MediaWorker | None:
     """The media step, when media alerts are on and can run (else one line why, when they are on)."""
     why = MediaWorker.available(ws, wl.alerts)
     if why is not None:
         if wl.alerts.media:
             _say(why)
         return None
-    wake = deliverer.wake if deliverer is not None else None
     return MediaWorker(ws, wl.alerts, wl.accounts, on_alerts=(lambda _ids: wake()) if wake else None, say=_status)
 
 

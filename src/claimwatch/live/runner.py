@@ -80,6 +80,7 @@ class WatchRunner:
         self.totals = BatchOutcome()
         self.batches = 0
         self._interval = BatchOutcome()
+        self._workers: list[asyncio.Task[None]] = []
 
     async def run(self, stop: asyncio.Event | None = None) -> BatchOutcome:
         """Watch until ``stop`` is set, every source has ended, or the streams were idle
@@ -98,19 +99,28 @@ class WatchRunner:
         queue: asyncio.Queue[LiveEvent | LiveProblem | None] = asyncio.Queue(QUEUE_SIZE)
         self._running = len(self.sources)
         producers = [asyncio.create_task(self._produce(s, stored.get(s.key()), queue)) for s in self.sources]
-        workers = [asyncio.create_task(w.run(stop)) for w in (self.deliverer, self.refetcher, self.media) if w]
-        status = "interrupted"
+        helpers = [w for w in (self.deliverer, self.refetcher, self.media) if w is not None]
+        self._workers = [asyncio.create_task(w.run(stop)) for w in helpers]
+        status, failed = "interrupted", None
         try:
             await self._consume(queue, stop)
-            status = "completed"
+            # a helper that ended before the session did failed (e.g. the store went away under the
+            # deliverer): the session ends with its error
+            failed = next((w.exception() for w in self._workers if w.done() and not w.cancelled()), None)
+            status = "interrupted" if failed else "completed"
         finally:
             for task in producers:
                 task.cancel()
             await asyncio.gather(*producers, return_exceptions=True)
             await asyncio.to_thread(self.pipeline.finish, status, self.totals)
             stop.set()
-            if workers:
-                await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*self._workers, return_exceptions=True)
+            for helper in helpers:
+                close = getattr(helper, "aclose", None)  # the deliverer's HTTP clients
+                if close is not None:
+                    await close()
+        if failed is not None:
+            raise failed
         return self.totals
 
     async def _produce(
@@ -132,7 +142,7 @@ class WatchRunner:
     async def _consume(self, queue: asyncio.Queue[LiveEvent | LiveProblem | None], stop: asyncio.Event) -> None:
         last_item = last_report = time.monotonic()
         ended = False
-        while not stop.is_set() and not ended:
+        while not stop.is_set() and not ended and not any(w.done() for w in self._workers):
             try:
                 first = await asyncio.wait_for(queue.get(), _TICK_S)
             except TimeoutError:

@@ -1,9 +1,10 @@
-"""The stream clients and the alert deliverer of a watchlist: each built when its module is installed
-and its secrets are set; otherwise one line saying why it is not started (the others run)."""
+"""What a watch session runs beside its loop, built from the watchlist: the stream clients, the
+alert deliverer, the metric re-fetcher (with the alert rules again after each new snapshot). Each is
+built when its module is installed and its secrets are set; otherwise one line says why it is not
+started, and the rest runs."""
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 
@@ -12,41 +13,29 @@ import sqlalchemy as sa
 from claimwatch.alerts.rules import evaluate
 from claimwatch.live.events import LiveSource
 from claimwatch.live.runner import Worker
-from claimwatch.live.watchlist import Account, AlertRules, JetstreamSpec, MastodonSpec, Watchlist, XSpec
+from claimwatch.live.watchlist import Account, AlertRules, Watchlist
 from claimwatch.store import db
-
-#: kind -> (module, class) of its client; imported when a watchlist names the kind.
-CLIENTS = {
-    "jetstream": ("claimwatch.live.jetstream", "JetstreamSource"),
-    "mastodon": ("claimwatch.live.mastodon_stream", "MastodonSource"),
-    "x": ("claimwatch.live.x_stream", "XSource"),
-}
 
 
 def build_sources(watchlist: Watchlist, env: Mapping[str, str] | None = None) -> tuple[list[LiveSource], list[str]]:
-    """(clients started, one line per stream not started and why)."""
+    """(clients started, one line per stream not started and why). The clients are
+    :func:`claimwatch.live.clients.build_source`'s; an install without them starts none, saying so."""
     env = os.environ if env is None else env
+    try:
+        from claimwatch.live.clients import build_source  # type: ignore[import-not-found]
+    except ImportError:
+        return [], [
+            f"stream {spec.name}: the {spec.kind} client is not available in this install; not started"
+            for spec in watchlist.streams
+        ]
     sources: list[LiveSource] = []
     skipped: list[str] = []
     for spec in watchlist.streams:
-        args: tuple[object, ...] = (spec,)
-        if isinstance(spec, XSpec):
-            token = env.get(spec.bearer_token_env)
-            if not token:
-                skipped.append(f"stream {spec.name}: {spec.bearer_token_env} is not set; not started")
-                continue
-            args = (spec, token)
-        elif isinstance(spec, MastodonSpec):
-            args = (spec, env.get(spec.token_env) if spec.token_env else None)
+        built = build_source(spec, env)
+        if isinstance(built, str):
+            skipped.append(built)
         else:
-            assert isinstance(spec, JetstreamSpec)
-        module_name, class_name = CLIENTS[spec.kind]
-        try:
-            client = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError):
-            skipped.append(f"stream {spec.name}: the {spec.kind} client is not available in this install; not started")
-            continue
-        sources.append(client(*args))
+            sources.append(built)
     return sources, skipped
 
 
@@ -77,3 +66,19 @@ def snapshots_callback(
         return new
 
     return on_snapshots
+
+
+def build_refetcher(engine: sa.Engine, watchlist: Watchlist, wake: Callable[[], None] | None) -> Worker | None:
+    """The metric re-fetcher of matched posts (``refetch`` in the watchlist), re-running the alert
+    rules after new snapshots; None when re-fetch is off or its module or fetchers are not installed."""
+    if not watchlist.refetch.enabled:
+        return None
+    try:
+        from claimwatch.live.refetch import Refetcher, fetchers_for  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    fetchers = fetchers_for(watchlist)
+    if not fetchers:
+        return None
+    on_snapshots = snapshots_callback(engine, watchlist.alerts, watchlist.accounts, wake)
+    return Refetcher(engine, fetchers, watchlist.refetch, on_snapshots)
