@@ -144,7 +144,7 @@ class WatchRunner:
         ended = False
         while not stop.is_set() and not ended and not any(w.done() for w in self._workers):
             try:
-                first = await asyncio.wait_for(queue.get(), _TICK_S)
+                first = await _get(queue, _TICK_S)
             except TimeoutError:
                 now = time.monotonic()
                 if self.until_idle is not None and now - last_item >= self.until_idle:
@@ -168,7 +168,7 @@ class WatchRunner:
                 if remaining <= 0:
                     break
                 try:
-                    item = await asyncio.wait_for(queue.get(), remaining)
+                    item = await _get(queue, remaining)
                 except TimeoutError:
                     break
             ended = item is None  # every source has ended: this batch is the last
@@ -218,3 +218,11 @@ class WatchRunner:
             )
         self._interval = BatchOutcome()
         return now
+
+
+async def _get(queue: asyncio.Queue[LiveEvent | LiveProblem | None], timeout: float) -> LiveEvent | LiveProblem | None:
+    """The next item within ``timeout`` seconds, else TimeoutError. Not ``asyncio.wait_for``: on
+    Python 3.11 it can swallow a cancellation that arrives as the item does, and the runner would
+    carry on after being cancelled."""
+    async with asyncio.timeout(timeout):
+        return await queue.get()
