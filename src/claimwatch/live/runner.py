@@ -36,6 +36,8 @@ BATCH_WAIT_S = 0.2
 QUEUE_SIZE = 5_000
 #: Seconds between "stored / matched / alerted" status lines (only when something happened).
 REPORT_EVERY_S = 10.0
+#: The longest the deliverer's last pass may take when a session ends.
+LAST_PASS_S = 30.0
 #: How often the idle loop looks at the stop conditions.
 _TICK_S = 0.25
 
@@ -108,6 +110,8 @@ class WatchRunner:
             # deliverer): the session ends with its error
             failed = next((w.exception() for w in self._workers if w.done() and not w.cancelled()), None)
             status = "interrupted" if failed else "completed"
+            if failed is None:
+                await self._last_pass()
         finally:
             for task in producers:
                 task.cancel()
@@ -122,6 +126,15 @@ class WatchRunner:
         if failed is not None:
             raise failed
         return self.totals
+
+    async def _last_pass(self) -> None:
+        """The deliverer sends what the last batches alerted before the session ends (a replay or an
+        idle stop would otherwise leave them pending until the next start); bounded in time."""
+        send = getattr(self.deliverer, "deliver_due", None)
+        if send is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(LAST_PASS_S):
+                    await send()
 
     async def _produce(
         self, source: LiveSource, cursor: str | None, queue: asyncio.Queue[LiveEvent | LiveProblem | None]
