@@ -147,7 +147,8 @@ def alert_payload(
             "platform": post.platform,
             "platform_id": post.platform_id,
             "url": post.url,
-            "author": post.author_handle,
+            # a Jetstream event names its author by DID only: the id stands in for the unknown handle
+            "author": post.author_handle or post.author_platform_id,
             "created_at": rfc3339(post.created_at),
             "text": text,
             "views": post.views,
