@@ -508,3 +508,13 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(ws: claimwatch.Workspace
         assert list(conn.scalars(sa.select(s.IngestRun.status))) == ["completed"]
     assert _watch_cli(db, path).wait(timeout=300) == 0
     assert _cursor(ws) == (str(n), n) and _count(ws, s.Post) == n
+
+
+def test_no_stream_started_is_one_line_and_no_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
+    wl = tmp_path / "watch.yaml"
+    wl.write_text("streams:\n  - {name: x-election, kind: x, rules: [election]}\n")
+    res = CliRunner().invoke(app, ["watch", str(wl), "--db", str(tmp_path / "w.db")])
+    assert res.exit_code == 2
+    assert "stream x-election:" in res.output and "no stream could be started" in res.output
+    assert not (tmp_path / "w.db").exists()

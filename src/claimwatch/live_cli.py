@@ -24,7 +24,7 @@ from claimwatch.live.media_step import MediaWorker
 from claimwatch.live.pipeline import BatchOutcome, BatchPipeline, Matcher
 from claimwatch.live.replay import ReplaySource
 from claimwatch.live.runner import WatchRunner
-from claimwatch.live.session import build_deliverer, build_sources
+from claimwatch.live.session import build_deliverer, build_refetcher, build_sources
 from claimwatch.live.watchlist import AlertRules, Watchlist, WatchlistError, load_watchlist
 from claimwatch.wording import count
 
@@ -63,21 +63,21 @@ def watch(
     wl = _watchlist(watchlist)
     if replay is not None and not replay.is_file():
         _fail(f"--replay {replay}: " + ("no such file" if not replay.exists() else "not a regular file"))
+    if replay is not None:
+        replayed = ReplaySource(replay, "replay", rate)
+        sources: list[LiveSource] = [replayed]
+        origins = {replayed.name: (replayed.key(), replayed.origin)}
+        if wl.streams:
+            _say(f"replaying {replay}: the watchlist's {count(len(wl.streams), 'stream')} are not connected")
+    else:
+        sources, skipped = build_sources(wl)
+        for line in skipped:
+            _say(line)
+        if not sources:
+            _fail("no stream could be started (see the lines above)")
+        origins = {s.name: (s.key(), s.name) for s in sources}
     with _user_errors():
         ws = _open(db, create=True)
-        if replay is not None:
-            replayed = ReplaySource(replay, "replay", rate)
-            sources: list[LiveSource] = [replayed]
-            origins = {replayed.name: (replayed.key(), replayed.origin)}
-            if wl.streams:
-                _say(f"replaying {replay}: the watchlist's {count(len(wl.streams), 'stream')} are not connected")
-        else:
-            sources, skipped = build_sources(wl)
-            for line in skipped:
-                _say(line)
-            if not sources:
-                _fail("no stream could be started (see the lines above)")
-            origins = {s.name: (s.key(), s.name) for s in sources}
         matcher = Matcher.for_workspace(ws)
         if matcher is None:
             _say("no fact-checks in the store: posts are stored but not matched (claimwatch ingest factchecks …)")
@@ -85,8 +85,18 @@ def watch(
         deliverer, why = build_deliverer(ws.engine, wl.alerts)
         if why:
             _say(why)
-        media = _media(ws, wl, deliverer)
-        runner = WatchRunner(pipeline, sources, status=_status, deliverer=deliverer, media=media, until_idle=until_idle)
+        wake = deliverer.wake if deliverer is not None else None
+        # a replay's posts are recorded ones: their metrics are not fetched again from the platforms
+        refetcher = build_refetcher(ws.engine, wl, wake) if replay is None else None
+        runner = WatchRunner(
+            pipeline,
+            sources,
+            status=_status,
+            deliverer=deliverer,
+            refetcher=refetcher,
+            media=_media(ws, wl, wake),
+            until_idle=until_idle,
+        )
         totals = asyncio.run(_run(runner))
     _say(_summary(totals))
 
