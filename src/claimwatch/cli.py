@@ -1567,3 +1567,6 @@ from claimwatch.alerts_cli import alerts_app, metrics_app  # noqa: E402
 
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(metrics_app, name="metrics")
+from claimwatch.live_cli import watch  # noqa: E402
+
+app.command("watch")(watch)

@@ -312,7 +312,7 @@ def _ingest(
     if fmt != "auto" and fmt not in formats:
         raise ValueError(f"unknown {kind} format {fmt!r}; choose auto or one of {', '.join(formats)}")
     with db.writing(engine) as conn:
-        _close_dead_runs(conn)
+        close_dead_runs(conn)
         run_id = repo.start_run(
             conn,
             kind,
@@ -376,7 +376,7 @@ def _ingest_file(
     source_times: set[datetime] = set()
 
     def flush() -> None:
-        counts = _write_batch(engine, kind, write, batch, quarantine, report.run_id)
+        counts = write_batch(engine, kind, write, batch, quarantine, report.run_id)
         refused = len(counts.duplicates) + len(counts.rejected) + len(counts.refused)
         fr.read -= refused
         fr.rejected += refused
@@ -423,7 +423,7 @@ def _ingest_file(
                 for w in item.warnings:
                     fr.warnings += 1
                     report.warnings += 1
-                    quarantine.append((_warning_entry(rec, w), "field_dropped"))
+                    quarantine.append((warning_entry(rec, w), "field_dropped"))
             if len(batch) >= batch_size or len(quarantine) >= batch_size:
                 flush()
     except FormatError as exc:
@@ -451,7 +451,7 @@ def _ingest_file(
     return fr
 
 
-def _write_batch(
+def write_batch(
     engine: sa.Engine,
     kind: str,
     write: Callable[[sa.Connection, list[Any], int], repo.BatchCounts],
@@ -468,7 +468,7 @@ def _write_batch(
     try:
         with db.writing(engine) as conn:
             counts = write(conn, batch, run_id) if batch else repo.BatchCounts()
-            _quarantine_counts(conn, kind, run_id, quarantine, counts)
+            quarantine_counts(conn, kind, run_id, quarantine, counts)
         return counts
     except sa.exc.OperationalError:
         raise  # the store itself is unusable (disk full, locked, gone): not one record's fault
@@ -487,11 +487,11 @@ def _write_batch(
         except (sa.exc.StatementError, ValueError, OverflowError) as exc:
             counts.add(_refused(engine, kind, rec, exc, run_id))
     with db.writing(engine) as conn:
-        _quarantine_counts(conn, kind, run_id, quarantine, counts)
+        quarantine_counts(conn, kind, run_id, quarantine, counts)
     return counts
 
 
-def _quarantine_counts(
+def quarantine_counts(
     conn: sa.Connection, kind: str, run_id: int, quarantine: list[tuple[r.Rejected, str]], counts: repo.BatchCounts
 ) -> None:
     entries = list(quarantine)
@@ -574,7 +574,7 @@ def _ident(rec: Any) -> str:
     return f"note {rec.note_id}"
 
 
-def _warning_entry(rec: Any, w: r.FieldWarning) -> r.Rejected:
+def warning_entry(rec: Any, w: r.FieldWarning) -> r.Rejected:
     assert rec.source is not None
     value = repr(w.value)
     value = value if len(value) <= 200 else value[:200] + "…"
@@ -585,7 +585,7 @@ def _warning_entry(rec: Any, w: r.FieldWarning) -> r.Rejected:
     )
 
 
-def _close_dead_runs(conn: sa.Connection) -> None:
+def close_dead_runs(conn: sa.Connection) -> None:
     """Mark runs left 'running' by a process on this host that no longer exists."""
     host = socket.gethostname()
     dead = []

@@ -14,8 +14,10 @@ from typing import Any
 #: The ``schema`` key of each output: its schema's name and version.
 REPORT_SCHEMA = "claimwatch-report/1"
 STUDY_SCHEMA = "claimwatch-study/1"
+#: ``alert.schema.json``: an alert of ``claimwatch watch`` as a webhook receives it.
+ALERT_SCHEMA = "claimwatch-alert/1"
 
-_FILES = {REPORT_SCHEMA: "report.schema.json", STUDY_SCHEMA: "study.schema.json"}
+_FILES = {REPORT_SCHEMA: "report.schema.json", STUDY_SCHEMA: "study.schema.json", ALERT_SCHEMA: "alert.schema.json"}
 _SHARED = ("post.schema.json",)
 
 
@@ -44,5 +46,7 @@ def validate(data: dict[str, Any]) -> None:
     :class:`jsonschema.ValidationError` naming the first place that does not fit."""
     name = data.get("schema")
     if name not in _FILES:
-        raise ValueError(f"not a claimwatch report or study output (schema {name!r}; known: {', '.join(_FILES)})")
+        raise ValueError(
+            f"not a claimwatch report, study or alert output (schema {name!r}; known: {', '.join(_FILES)})"
+        )
     _validator(name).validate(data)

@@ -48,6 +48,8 @@ class BatchCounts:
     rejected: list[r.Rejected] = field(default_factory=list)
     #: fields the store could not hold as they came: stored as unknown or cleaned
     field_warnings: list[r.Rejected] = field(default_factory=list)
+    #: the store id of every post the batch wrote or found unchanged, by (platform, platform id)
+    ids: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def take(self, fitted: sanitise.Fitted[Any]) -> list[Any]:
         """Note what :mod:`~claimwatch.store.sanitise` refused or changed; returns what can be written."""
@@ -66,6 +68,7 @@ class BatchCounts:
         self.refused.extend(other.refused)
         self.rejected.extend(other.rejected)
         self.field_warnings.extend(other.field_warnings)
+        self.ids.update(other.ids)
 
 
 _SOURCED = s.Post.__table__.c

@@ -202,6 +202,7 @@ def upsert_posts(conn: sa.Connection, posts: Sequence[r.Post], run_id: int | Non
     # new posts, changed ones (kind, collected, an edit re-opening matches) and new latest views
     changed = {post_ids[key] for key, _, _ in new} | set(updated) | viewed
     queue_table.refresh_posts(conn, changed)
+    counts.ids = post_ids
     return counts
 
 
