@@ -56,13 +56,20 @@ def alerts_list(
     if not rows:
         _say("no alerts" + (f" with a {status} delivery" if status else ""))
         return
-    table = Table("id", "kind", "created", "post", "fact-check", "deliveries", show_lines=True)
+    table = Table("id", "kind", "created", "confidence", "post", "fact-check", "deliveries", show_lines=True)
     for a in rows:
         post = f"{a.platform} {a.author or 'unknown author'}\n{a.post_url or a.platform_id}"
         fc = f"{a.publisher or 'unknown publisher'}\n{a.review_url}" if a.review_url else "—"
         cells = (post, fc, "\n".join(_delivery(d) for d in a.deliveries) or "no channel")
         # Text, not str: a handle such as "[red]x" is data, never Rich markup
-        table.add_row(str(a.alert_id), Text(a.kind), f"{a.created_at:%Y-%m-%d %H:%M}", *(Text(safe(c)) for c in cells))
+        confidence = "unknown" if a.confidence is None else f"{a.confidence:.2f}"
+        table.add_row(
+            str(a.alert_id),
+            Text(a.kind),
+            f"{a.created_at:%Y-%m-%d %H:%M}",
+            confidence,
+            *(Text(safe(c)) for c in cells),
+        )
     console.print(table)
 
 

@@ -139,5 +139,5 @@ def _summary(t: BatchOutcome) -> str:
     return (
         f"watched {count(t.events, 'event')}: {count(t.stored, 'post')} stored ({t.unchanged:,} unchanged), "
         f"{t.matched:,} matched ({count(t.proposals, 'proposal')}), {count(len(t.alerts), 'alert')}, "
-        f"{t.quarantined:,} quarantined (see `claimwatch quarantine list`)"
+        f"{t.quarantined:,} quarantined" + (" (see `claimwatch quarantine list`)" if t.quarantined else "")
     )

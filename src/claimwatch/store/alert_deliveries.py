@@ -252,7 +252,8 @@ def list_alerts(conn: sa.Connection, status: str | None = None, limit: int = 100
             p.platform,
             p.platform_id,
             p.url,
-            au.handle,
+            # a Jetstream post names its author by DID only: the id stands in for the unknown handle
+            sa.func.coalesce(au.handle, au.platform_id),
             f.review_url,
             f.publisher_name,
         )
