@@ -1563,3 +1563,7 @@ def main() -> None:
 from claimwatch.media_cli import media_app  # noqa: E402
 
 app.add_typer(media_app, name="media")
+from claimwatch.batch_cli import batch_app, export_app  # noqa: E402
+
+app.add_typer(batch_app, name="batch")
+app.add_typer(export_app, name="export")
