@@ -17,10 +17,11 @@ import typer
 
 from claimwatch.batch.export import export_posts
 from claimwatch.batch.importer import import_results
+from claimwatch.batch.inputs import checked_files
 from claimwatch.batch.local import WorkerFailed, default_workers, run_local
 from claimwatch.batch.matcher import IndexMoved, plan
-from claimwatch.batch.on_ray import RayMissing, RayRunFailed, run_ray
-from claimwatch.batch.schema import BatchInputError
+from claimwatch.batch.on_ray import RayMissing, RayRunFailed, require_ray, run_ray
+from claimwatch.batch.schema import POSTS, RESULTS, BatchInputError
 from claimwatch.claims.retrieval import STREAM_BATCH
 from claimwatch.cli import (
     CwModelOpt,
@@ -70,7 +71,7 @@ def export_posts_cmd(
     """Write the posts a batch run needs (ids, text as matching reads it, text hash, date) to Parquet."""
     if parquet.exists():
         _fail(f"--parquet {parquet} exists; give a new file name (an export never overwrites a file)")
-    ws = _open(db, read_only=not pending)
+    ws = _open(db, read_only=True)
     with _batch_errors():
         n = export_posts(ws, parquet, pending=pending)
     _say(f"exported {n:,} posts to {parquet}")
@@ -102,8 +103,12 @@ def run(
 ) -> None:
     """Match posts from Parquet into result files, with the store's fact-checks, index and settings
     (the store is only read); `claimwatch batch import` writes the results into it."""
-    ws = _open(db, read_only=True, model=model, checkworthiness_model=cw_model, multilingual_model=multilingual_model)
     n = workers or default_workers()
+    with _batch_errors():  # bad input and a missing Ray are refused before a store or model is opened
+        checked_files(posts, POSTS)
+        if engine is Engine.ray:
+            require_ray()
+    ws = _open(db, read_only=True, model=model, checkworthiness_model=cw_model, multilingual_model=multilingual_model)
     with _batch_errors():
         spec = plan(ws, topics=str(topics) if topics else None)
         if engine is Engine.ray:
@@ -138,6 +143,8 @@ def import_cmd(
     ] = False,
 ) -> None:
     """Write batch results into the store as `claimwatch match` would; importing twice changes nothing."""
+    with _batch_errors():
+        checked_files(results, RESULTS)
     ws = _open(db)
     with _batch_errors(), _progress() as prog:
         task = prog.add_task("importing results", total=None)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from claimwatch import api
 from claimwatch.batch.convert import FactCheckKey, PostKey, ResultRow, results_of
-from claimwatch.batch.inputs import parquet_files, read_batches
+from claimwatch.batch.inputs import checked_files, read_batches
 from claimwatch.batch.schema import RESULTS
 from claimwatch.claims.compute import match_version
 from claimwatch.claims.match import Written, write_results
@@ -65,7 +65,7 @@ def import_results(
     allow_other_version: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    files = parquet_files(target)
+    files = checked_files(target, RESULTS)
     index = ws.load_index()
     report = ImportReport(match_version(index, ws.multilingual(index)))
     with ws.engine.connect() as conn:

@@ -37,6 +37,15 @@ def parquet_files(target: Path) -> list[Path]:
     return [target]
 
 
+def checked_files(target: Path, expected: pa.Schema) -> list[Path]:
+    """The Parquet files of ``target``, each checked to hold ``expected``'s columns: a run or import
+    refuses bad input before it loads a model or touches a store."""
+    files = parquet_files(target)
+    for path in files:
+        open_parquet(path, expected)
+    return files
+
+
 def open_parquet(path: Path, expected: pa.Schema) -> pq.ParquetFile:
     """The file, its columns checked against ``expected``; one line naming it when unusable."""
     try:

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from claimwatch import atomic
-from claimwatch.batch.inputs import parquet_files, read_batches
+from claimwatch.batch.inputs import checked_files, read_batches
 from claimwatch.batch.matcher import BatchMatcher, MatcherSpec
 from claimwatch.batch.schema import POSTS, BatchInputError
 
@@ -70,7 +70,7 @@ def run_local(
     progress: Callable[[int], None] | None = None,
 ) -> RunReport:
     """Match every post of ``target`` (a Parquet file or a folder of them) into part files in ``out``."""
-    files = parquet_files(target)
+    files = checked_files(target, POSTS)
     _claim_folder(out, files, spec, batch_size)
     spec = replace(spec, threads=max(1, default_workers() // workers))
     report = RunReport()

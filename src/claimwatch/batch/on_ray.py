@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
-from claimwatch.batch.inputs import open_parquet, parquet_files
+from claimwatch.batch.inputs import checked_files
 from claimwatch.batch.local import RunReport
 from claimwatch.batch.matcher import BatchMatcher, MatcherSpec
 from claimwatch.batch.schema import POSTS, BatchInputError
@@ -30,6 +31,16 @@ class RayRunFailed(RuntimeError):
     """A Ray run that failed: the first line of Ray's reason (its traceback is in Ray's logs)."""
 
 
+def require_ray() -> Any:
+    """The ray module, or :class:`RayMissing` saying what to install."""
+    try:
+        import ray
+        import ray.data  # noqa: F401 - the 'data' part of the extra
+    except ImportError:
+        raise RayMissing(INSTALL_HINT) from None
+    return ray
+
+
 def run_ray(
     target: Path,
     out: Path,
@@ -40,13 +51,8 @@ def run_ray(
     address: str | None = None,
     object_store_mb: int | None = None,
 ) -> RunReport:
-    try:
-        import ray
-    except ImportError:
-        raise RayMissing(INSTALL_HINT) from None
-    files = parquet_files(target)
-    for path in files:  # refused here, with the file named, not deep in a Ray task
-        open_parquet(path, POSTS)
+    ray = require_ray()
+    files = checked_files(target, POSTS)  # refused here, with the file named, not deep in a Ray task
     if out.exists() and any(out.iterdir()):
         raise BatchInputError(f"{out} is not empty; give a new or empty --out folder for a Ray run")
     report = RunReport()
