@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import resource
 import shutil
@@ -47,6 +48,10 @@ from claimwatch.batch.matcher import BatchMatcher, plan
 #: Peak resident memory (MB) seen by :func:`_cli` in the last command: its own process, each
 #: worker (local worker processes, Ray's MapWorker actors), and all of its processes together.
 PEAK_RSS: dict[str, int] = {}
+#: CPU seconds the last command's worker processes and all of its processes used (sampled: a
+#: process's last 0.2 s may be missed).
+CPU_S: dict[str, float] = {}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _cli(*args: str) -> tuple[str, float]:
@@ -57,28 +62,36 @@ def _cli(*args: str) -> tuple[str, float]:
         [sys.executable, "-m", "claimwatch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     PEAK_RSS.clear()
+    CPU_S.clear()
     peak = {"command": 0, "worker": 0, "all": 0}
+    cpu: dict[int, tuple[float, str]] = {}
     while proc.poll() is None:
-        rss = _tree_rss(proc.pid)
-        peak["command"] = max(peak["command"], rss.get(proc.pid, (0, ""))[0])
-        peak["worker"] = max([peak["worker"], *(mb for mb, kind in rss.values() if kind == "worker")])
-        peak["all"] = max(peak["all"], sum(mb for mb, _ in rss.values()))
+        seen = _tree(proc.pid)
+        peak["command"] = max(peak["command"], seen.get(proc.pid, (0, 0.0, ""))[0])
+        peak["worker"] = max([peak["worker"], *(mb for mb, _, kind in seen.values() if kind == "worker")])
+        peak["all"] = max(peak["all"], sum(mb for mb, _, _ in seen.values()))
+        cpu |= {pid: (s, kind) for pid, (_, s, kind) in seen.items()}
         time.sleep(0.2)
     out, err = proc.communicate()
     wall = time.perf_counter() - t
     PEAK_RSS.update(peak)
+    CPU_S["workers"] = round(sum(s for s, kind in cpu.values() if kind == "worker"), 1)
+    CPU_S["all"] = round(sum(s for s, _ in cpu.values()), 1)
     if proc.returncode != 0:
         raise SystemExit(f"claimwatch {' '.join(args)} failed ({proc.returncode}): {err.strip()[-2000:]}")
     return out.strip(), wall
 
 
-def _tree_rss(root: int) -> dict[int, tuple[int, str]]:
-    """pid → (RSS in MB, "worker" or "other") for ``root`` and its descendants (Linux /proc)."""
+def _tree(root: int) -> dict[int, tuple[int, float, str]]:
+    """pid → (RSS in MB, CPU seconds so far, "worker" or "other") for ``root`` and its descendants
+    (Linux /proc)."""
     parent: dict[int, int] = {}
+    ticks: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             parent[int(stat.parent.name)] = int(fields[1])
+            ticks[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
         except (OSError, IndexError, ValueError):
             continue
     tree, frontier = {root}, [root]
@@ -95,8 +108,8 @@ def _tree_rss(root: int) -> dict[int, tuple[int, str]]:
             continue
         rss = re.search(r"VmRSS:\s+(\d+) kB", status)
         if rss:
-            worker = "multiprocessing" in cmd or "MapWorker" in cmd
-            out[pid] = (int(rss.group(1)) // 1024, "worker" if worker else "other")
+            worker = "multiprocessing.spawn" in cmd or "MapWorker" in cmd
+            out[pid] = (int(rss.group(1)) // 1024, ticks.get(pid, 0.0), "worker" if worker else "other")
     return out
 
 
@@ -175,6 +188,8 @@ def main() -> None:
         "local_posts_per_s_after_startup": round(args.posts / (wall - startup)),
         "local_summary": line,
         "local_peak_rss_mb": dict(PEAK_RSS),
+        "local_cpu_s": dict(CPU_S),
+        "local_posts_per_worker_cpu_s": round(args.posts / CPU_S["workers"]),
     }
 
     if not args.no_ray:
@@ -190,6 +205,8 @@ def main() -> None:
             "ray_startup_s": round(ray_startup, 1),
             "ray_posts_per_s_after_startup": round(args.posts / (wall - ray_startup)),
             "ray_peak_rss_mb": dict(PEAK_RSS),
+            "ray_cpu_s": dict(CPU_S),
+            "ray_posts_per_worker_cpu_s": round(args.posts / CPU_S["workers"]),
         }
 
     line, wall = _cli("batch", "import", str(args.out / "local"), "--db", str(db))
@@ -199,6 +216,7 @@ def main() -> None:
         "import_posts_per_s": round(args.posts / wall),
         "import_summary": line,
         "import_peak_rss_mb": PEAK_RSS["command"],
+        "import_cpu_s": CPU_S["all"],
         "reimport_s": round(wall2, 1),
         "reimport_summary": again,
     }
@@ -209,6 +227,7 @@ def main() -> None:
             "match_posts_per_s": round(args.posts / wall),
             "match_summary": line,
             "match_peak_rss_mb": PEAK_RSS["command"],
+            "match_cpu_s": CPU_S["all"],
         }
     result["stages"] = _stages(ws, posts, args.stage_posts)
     print(json.dumps(result, indent=1))

@@ -44,12 +44,14 @@ class RunReport:
     problems: list[str] = field(default_factory=list)
 
     def summary(self, workers: int, engine: str) -> str:
-        rate = self.posts / max(self.seconds - self.load_seconds, 1e-9)
         skipped = f", {self.parts_skipped} part(s) already there" if self.parts_skipped else ""
+        timing = f"{self.seconds:.1f} s"
+        if self.load_seconds:
+            rate = self.posts / max(self.seconds - self.load_seconds, 1e-9)
+            timing += f" ({self.load_seconds:.1f} s starting workers and loading models, {rate:,.0f} posts/s after)"
         return (
-            f"batch run ({engine}, {workers} worker(s)): {self.posts:,} posts in {self.parts_written} part(s){skipped}, "
-            f"{self.seconds:.1f} s ({self.load_seconds:.1f} s starting workers and loading models, "
-            f"{rate:,.0f} posts/s after)"
+            f"batch run ({engine}, {workers} worker(s)): {self.posts:,} posts in {self.parts_written} part(s)"
+            f"{skipped}, {timing}"
         )
 
 

@@ -73,8 +73,10 @@ def run_ray(
         # waiting for a free CPU would wait for ever (the actors hold them all). Ray 2.60's
         # default (v2) Parquet reader lists files in a task that always asks for one CPU.
         ctx.use_datasource_v2 = False
-        light = {"num_cpus": 0}
-        ds = ray.data.read_parquet([str(p) for p in files], columns=POSTS.names, ray_remote_args=light)
+        # Ray cuts the input into blocks of its own choosing (5,000 rows for 20,000 posts): batches
+        # then hold other posts than the local runner's, and the encoder's int8 dynamic quantisation
+        # makes scores (and ~5 % of proposals) depend on which posts share a batch.
+        ds = ray.data.read_parquet([str(p) for p in files], columns=POSTS.names, num_cpus=0)
         ds = ds.map_batches(
             BatchMatcher,
             fn_constructor_kwargs={"spec": spec},
@@ -84,7 +86,7 @@ def run_ray(
             batch_size=batch_size,
         )
         try:
-            ds.write_parquet(str(out), ray_remote_args=light)
+            ds.write_parquet(str(out), ray_remote_args={"num_cpus": 0})
         except Exception as exc:  # noqa: BLE001 - Ray wraps the worker's error in its own types
             raise RayRunFailed(f"the Ray run failed: {_first_line(exc)}") from None
         parts = sorted(out.glob("*.parquet"))
