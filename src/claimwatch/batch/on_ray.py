@@ -57,15 +57,18 @@ def run_ray(
         raise BatchInputError(f"{out} is not empty; give a new or empty --out folder for a Ray run")
     report = RunReport()
     start = time.perf_counter()
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(
-            num_cpus=workers,
-            include_dashboard=False,
-            log_to_driver=False,
-            object_store_memory=None if object_store_mb is None else object_store_mb * 1024 * 1024,
-        )
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(
+                num_cpus=workers,
+                include_dashboard=False,
+                log_to_driver=False,
+                object_store_memory=None if object_store_mb is None else object_store_mb * 1024 * 1024,
+            )
+    except Exception as exc:  # noqa: BLE001 - a cluster that cannot be reached, a local Ray that cannot start
+        raise RayRunFailed(f"Ray could not start or connect: {_first_line(exc)}") from None
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
