@@ -137,6 +137,20 @@ class Tools:
             self._cw_model = model
         return self._cw_model
 
+    def multilingual(self, index: ClaimIndex) -> MultilingualSearch | None:
+        """The multilingual index beside ``index`` when the multilingual_model setting names one."""
+        name = self.settings.multilingual_model.strip()
+        if not name or name.lower() == "none":
+            return None
+        return MultilingualSearch.build(index, encoder=Encoder(name, backend=self.settings.encoder_backend))
+
+    def topic_set(self, topics: str | Path | TopicSet | None = None) -> TopicSet | None:
+        """``topics`` (a file or a loaded set), else the configured topic file, else None."""
+        if isinstance(topics, TopicSet):
+            return topics
+        path = topics or self.settings.topics
+        return TopicSet.load(path) if path else None
+
     # ------------------------------------------------------------------ evaluation and training
 
     def eval_retrieval(
@@ -389,26 +403,12 @@ class Workspace(Tools):
         self.multilingual(index)  # built (or brought up to date) with the main index
         return stats
 
-    def multilingual(self, index: ClaimIndex) -> MultilingualSearch | None:
-        """The multilingual index beside ``index`` when the multilingual_model setting names one."""
-        name = self.settings.multilingual_model.strip()
-        if not name or name.lower() == "none":
-            return None
-        return MultilingualSearch.build(index, encoder=Encoder(name, backend=self.settings.encoder_backend))
-
     def load_index(self) -> ClaimIndex:
         """The index, updated first when fact-checks changed or the files are corrupt or for another model."""
         return self._sync_index()[0]
 
     def retriever(self) -> Retriever:
         return Retriever(self.load_index(), self.encoder, self.retrieval_model(), alpha=self.settings.alpha)
-
-    def topic_set(self, topics: str | Path | TopicSet | None = None) -> TopicSet | None:
-        """``topics`` (a file or a loaded set), else the configured topic file, else None."""
-        if isinstance(topics, TopicSet):
-            return topics
-        path = topics or self.settings.topics
-        return TopicSet.load(path) if path else None
 
     def analyser(self, topics: str | Path | TopicSet | None = None) -> Analyser:
         """Language, check-worthiness and topics, computed alongside matching."""

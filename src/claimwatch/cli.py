@@ -1570,3 +1570,7 @@ app.add_typer(metrics_app, name="metrics")
 from claimwatch.live_cli import watch  # noqa: E402
 
 app.command("watch")(watch)
+from claimwatch.batch_cli import batch_app, export_app  # noqa: E402
+
+app.add_typer(batch_app, name="batch")
+app.add_typer(export_app, name="export")

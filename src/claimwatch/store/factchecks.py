@@ -138,6 +138,7 @@ def factcheck_docs(conn: sa.Connection) -> list[Any]:
             sa.select(
                 s.FactCheck.id,
                 s.FactCheck.review_url,
+                s.FactCheck.claim_key,
                 s.FactCheck.claim_text,
                 s.FactCheck.title,
                 s.FactCheck.review_date,
