@@ -518,3 +518,24 @@ def test_no_stream_started_is_one_line_and_no_store(tmp_path: Path, monkeypatch:
     assert res.exit_code == 2
     assert "stream x-election:" in res.output and "no stream could be started" in res.output
     assert not (tmp_path / "w.db").exists()
+
+
+@pytest.mark.slow
+def test_factchecks_ingested_while_watching_are_matched_against(mws: claimwatch.Workspace, tmp_path: Path) -> None:
+    """A fact-check ingested while ``watch`` runs is in the index for the batches after the next look."""
+    reviews = le.claimreviews()
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps([r for r in reviews if "machines" not in r["url"]]))
+    mws.ingest_factchecks([first])
+    now = [0.0]
+    matcher = Matcher(mws, check_every=60, clock=lambda: now[0])
+    later = tmp_path / "later.json"
+    later.write_text(json.dumps([r for r in reviews if "machines" in r["url"]]))
+    mws.ingest_factchecks([later])
+    assert not matcher.refresh()  # not looked again before check_every
+    now[0] = 61.0
+    assert matcher.refresh() and matcher.reloads == 1
+    assert not matcher.refresh()  # nothing moved since
+    path = le.write_lines(tmp_path / "rec.jsonl", [le.jetstream_v1(1, le.MATCHING[1])])
+    asyncio.run(_watch(mws, path, matcher).run())
+    assert [(url, kind) for _, url, kind in _alerts(mws)] == [("https://example.org/fc/machines", "match")]

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -50,16 +51,34 @@ PROBLEM_FORMAT = "live"
 
 class Matcher:
     """The session's matcher: index, encoder, re-ranker and analyser loaded once, then each batch's
-    posts matched by id (no scan of the store)."""
+    posts matched by id (no scan of the store).
 
-    def __init__(self, ws: Workspace) -> None:
+    Fact-checks ingested while ``watch`` runs are picked up: at most every ``check_every`` seconds a
+    batch first reads the store's fact-check signature (count, newest id and change time — one
+    small query), and when it moved, the index is brought up to date and the retriever rebuilt (the
+    encoder and models stay loaded). Posts matched before keep their matches until
+    ``claimwatch match`` re-matches them against the new index."""
+
+    def __init__(
+        self, ws: Workspace, *, check_every: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ws = ws
         self.engine = ws.engine
-        self.retriever = ws.retriever()
         self.analyser = ws.analyser()
-        self.multilingual = ws.multilingual(self.retriever.index)
         self.top_k = ws.settings.top_k
         self.threshold = ws.settings.threshold
         self.min_confidence = ws.settings.min_confidence
+        self.check_every = check_every
+        self.clock = clock
+        self.reloads = 0
+        with self.engine.connect() as conn:
+            self._signature = lookups.factcheck_signature(conn)
+        self._load()
+
+    def _load(self) -> None:
+        self.retriever = self.ws.retriever()
+        self.multilingual = self.ws.multilingual(self.retriever.index)
+        self._checked = self.clock()
 
     @classmethod
     def for_workspace(cls, ws: Workspace) -> Matcher | None:
@@ -69,7 +88,23 @@ class Matcher:
                 return None
         return cls(ws)
 
+    def refresh(self) -> bool:
+        """Reload the index when the store's fact-checks changed since the last look (at most every
+        ``check_every`` seconds); True when it did."""
+        if self.clock() - self._checked < self.check_every:
+            return False
+        self._checked = self.clock()
+        with self.engine.connect() as conn:
+            signature = lookups.factcheck_signature(conn)
+        if signature == self._signature:
+            return False
+        self._signature = signature
+        self._load()
+        self.reloads += 1
+        return True
+
     def match(self, post_ids: Sequence[int]) -> MatchReport:
+        self.refresh()
         return match_posts(
             self.engine,
             self.retriever,

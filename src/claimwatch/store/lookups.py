@@ -54,6 +54,14 @@ def factcheck_count(conn: sa.Connection) -> int:
     return conn.scalar(sa.select(sa.func.count()).select_from(s.FactCheck)) or 0
 
 
+def factcheck_signature(conn: sa.Connection) -> tuple[int, int | None, datetime | None]:
+    """Count, newest id and last change of the fact-checks: moves whenever one is added, edited or
+    removed (a running ``watch`` reloads its index when it does)."""
+    f = s.FactCheck
+    row = conn.execute(sa.select(sa.func.count(), sa.func.max(f.id), sa.func.max(f.updated_at))).one()
+    return int(row[0] or 0), row[1], row[2]
+
+
 def _never_matched() -> sa.Select[tuple[int]]:
     return (
         sa.select(sa.func.count())
