@@ -200,7 +200,7 @@ async def run_in_process(ws: claimwatch.Workspace, watchlist: Path, replay: Path
     pipeline = BatchPipeline(
         ws.engine, {source.name: (source.key(), source.origin)}, Matcher.for_workspace(ws), wl.alerts
     )
-    await WatchRunner(pipeline, [source], deliverer=build_deliverer(ws.engine, wl.alerts)[0], status=print).run()
+    await WatchRunner(pipeline, [source], deliverer=build_deliverer(ws.engine, wl.alerts), status=print).run()
 
 
 if __name__ == "__main__":

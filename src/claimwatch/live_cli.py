@@ -82,9 +82,7 @@ def watch(
         if matcher is None:
             _say("no fact-checks in the store: posts are stored but not matched (claimwatch ingest factchecks …)")
         pipeline = BatchPipeline(ws.engine, origins, matcher, wl.alerts, wl.accounts)
-        deliverer, why = build_deliverer(ws.engine, wl.alerts)
-        if why:
-            _say(why)
+        deliverer = build_deliverer(ws.engine, wl.alerts)
         wake = deliverer.wake if deliverer is not None else None
         # a replay's posts are recorded ones: their metrics are not fetched again from the platforms
         refetcher = build_refetcher(ws.engine, wl, wake) if replay is None else None

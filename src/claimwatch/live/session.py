@@ -1,7 +1,6 @@
 """What a watch session runs beside its loop, built from the watchlist: the stream clients, the
-alert deliverer, the metric re-fetcher (with the alert rules again after each new snapshot). Each is
-built when its module is installed and its secrets are set; otherwise one line says why it is not
-started, and the rest runs."""
+alert deliverer, the metric re-fetcher (with the alert rules again after each new snapshot). A
+stream whose secret is not set is not started (one line says why) and the rest runs."""
 
 from __future__ import annotations
 
@@ -10,24 +9,19 @@ from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from claimwatch.alerts.deliver import Deliverer
 from claimwatch.alerts.rules import evaluate
+from claimwatch.live.clients import build_source
 from claimwatch.live.events import LiveSource
+from claimwatch.live.refetch import Refetcher, fetchers_for
 from claimwatch.live.runner import Worker
 from claimwatch.live.watchlist import Account, AlertRules, Watchlist
 from claimwatch.store import db
 
 
 def build_sources(watchlist: Watchlist, env: Mapping[str, str] | None = None) -> tuple[list[LiveSource], list[str]]:
-    """(clients started, one line per stream not started and why). The clients are
-    :func:`claimwatch.live.clients.build_source`'s; an install without them starts none, saying so."""
+    """(clients started, one line per stream not started and why)."""
     env = os.environ if env is None else env
-    try:
-        from claimwatch.live.clients import build_source  # type: ignore[import-not-found]
-    except ImportError:
-        return [], [
-            f"stream {spec.name}: the {spec.kind} client is not available in this install; not started"
-            for spec in watchlist.streams
-        ]
     sources: list[LiveSource] = []
     skipped: list[str] = []
     for spec in watchlist.streams:
@@ -39,16 +33,11 @@ def build_sources(watchlist: Watchlist, env: Mapping[str, str] | None = None) ->
     return sources, skipped
 
 
-def build_deliverer(engine: sa.Engine, rules: AlertRules) -> tuple[Worker | None, str | None]:
-    """(the alert deliverer, or None and why) when the watchlist names channels: with none, alerts
-    are recorded only; without the delivery module (``claimwatch.alerts.deliver``), the same, said."""
+def build_deliverer(engine: sa.Engine, rules: AlertRules) -> Worker | None:
+    """The alert deliverer when the watchlist names channels; with none, alerts are recorded only."""
     if not rules.channels:
-        return None, None
-    try:
-        from claimwatch.alerts.deliver import Deliverer  # type: ignore[import-not-found]
-    except ImportError:
-        return None, "alert delivery is not available in this install: alerts are recorded, not sent"
-    return Deliverer(engine, rules.channels, rules.max_attempts), None
+        return None
+    return Deliverer(engine, rules.channels, rules.max_attempts)
 
 
 def snapshots_callback(
@@ -70,12 +59,8 @@ def snapshots_callback(
 
 def build_refetcher(engine: sa.Engine, watchlist: Watchlist, wake: Callable[[], None] | None) -> Worker | None:
     """The metric re-fetcher of matched posts (``refetch`` in the watchlist), re-running the alert
-    rules after new snapshots; None when re-fetch is off or its module or fetchers are not installed."""
+    rules after new snapshots; None when re-fetch is off."""
     if not watchlist.refetch.enabled:
-        return None
-    try:
-        from claimwatch.live.refetch import Refetcher, fetchers_for  # type: ignore[import-not-found]
-    except ImportError:
         return None
     fetchers = fetchers_for(watchlist)
     if not fetchers:
