@@ -13,6 +13,7 @@ from test_refetch import FakeX
 from typer.testing import CliRunner
 
 from claimwatch.cli import app
+from claimwatch.schemas import validate
 from claimwatch.live import refetch
 from claimwatch.store.audit import list_audit
 
@@ -79,6 +80,7 @@ def test_test_message_reaches_the_channel_and_records_nothing(tmp_path: Path) ->
         assert res.exit_code == 0 and "test message sent to desk" in res.output
         [got] = rec.on("/desk")
         assert got.json()["kind"] == "test" and got.json()["factcheck"] is None
+        validate(got.json())  # the test message has the alert's declared shape
         res = _cli("alerts", "test", wl, "--channel", "nope")
         assert res.exit_code == 2 and "no channel 'nope'" in res.output
         rec.script["/desk"] = [Reply(500)]

@@ -75,8 +75,8 @@ def test_payload(now: datetime | None = None) -> dict[str, Any]:
         "created_at": at,
         "event_received_at": None,
         "post": {
-            "platform": None,
-            "platform_id": None,
+            "platform": "test",
+            "platform_id": "0",
             "url": None,
             "author": "claimwatch test",
             "created_at": at,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from claimwatch.claims import relation
+
 #: longest post / claim excerpt in a message (the full text is one click away)
 EXCERPT_CHARS = 600
 UNKNOWN = "unknown"
@@ -26,6 +28,12 @@ _KIND_TITLES = {
     "media": "Post shares debunked media",
     "views": "Matched post passed the view threshold",
     "test": "Test message from claimwatch",
+}
+#: a text match's title by the matcher's (or analyst's) claim-vs-narrative label; None: not known
+_RELATION_TITLES = {
+    relation.REPEATS: "Post repeats a debunked claim",
+    relation.NARRATIVE: "Post shares a debunked claim's narrative",
+    None: "Post matches a debunked claim",
 }
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
@@ -72,11 +80,13 @@ def view(payload: Any) -> AlertView:
     if fc:
         rating = " / ".join(x for x in (_text(fc.get("rating")), _text(fc.get("verdict"))) if x) or UNKNOWN
         facts.append(Fact("Fact-check", f"{publisher or 'unknown publisher'}: {rating}", review_url))
+    label = _text(match.get("relation")) if match else None
     if match:
         conf = match.get("confidence")
-        how = " ".join(x for x in (_text(match.get("method")), _text(match.get("relation"))) if x)
         conf_text = f"{conf:.2f}" if _number(conf) else UNKNOWN
-        facts.append(Fact("Match", f"confidence {conf_text}" + (f" ({how})" if how else "")))
+        how = relation.DESCRIBED.get(label) if label in relation.RELATIONS else None
+        parts = [f"confidence {conf_text}", how or "", _text(match.get("method")) or ""]
+        facts.append(Fact("Match", " · ".join(x for x in parts if x)))
     alert_id = p.get("alert_id")
     facts.append(
         Fact("Alert", f"#{alert_id if alert_id is not None else '?'} · rule {_text(p.get('rule')) or UNKNOWN}")
@@ -84,7 +94,9 @@ def view(payload: Any) -> AlertView:
     return AlertView(
         alert_id=alert_id,
         kind=kind,
-        title=_KIND_TITLES.get(kind, "claimwatch alert"),
+        title=_RELATION_TITLES[label if label in relation.RELATIONS else None]
+        if kind == "match"
+        else _KIND_TITLES.get(kind, "claimwatch alert"),
         post_text=_excerpt(post.get("text")),
         claim=_excerpt(fc.get("claim")),
         facts=facts,
