@@ -2,7 +2,7 @@
 14,231 CheckThat! 2022 Snopes claims.
 
     python benchmarks/batch_throughput.py [--posts 20000] [--workers 2] [--datasets ../shared/datasets]
-        [--out /tmp/batch-bench] [--no-ray] [--with-match]
+        [--out /tmp/batch-bench] [--no-ray] [--with-match] [--part-rows 2048]
 
 The data is ``benchmarks/ingest_match_100k.py``'s (same generator, same seed): a fifth of the posts
 are CheckThat! training tweets, lightly varied; the rest synthetic chatter. Every command runs as
@@ -12,9 +12,11 @@ users run it, in a process of its own, timed from process start to exit:
 - ``batch run --engine local --workers N``: ``local_posts_per_s`` over the whole command;
   ``local_posts_per_s_after_startup`` leaves out starting the worker processes and loading their
   models (the command reports when the last worker was ready);
-- ``batch run --engine ray --workers N`` on a local Ray with N CPUs; its fixed start-up (starting
-  Ray, the actors and their models) is measured by a run over 1 post and left out of
-  ``ray_posts_per_s_after_startup``;
+- ``batch run --engine ray --workers N`` on a local Ray with N CPUs, over the same posts exported as
+  part files of ``--part-rows`` posts (so Ray cuts the local runner's chunks;
+  ``ray_result_rows_differing_from_local`` counts result rows that are not identical); its fixed
+  start-up (starting Ray, the actors and their models) is measured by a run over 1 post and left out
+  of ``ray_posts_per_s_after_startup``;
 - ``batch import`` (the store writes ``match`` would do), and a second import (adds nothing).
 
 ``stages`` measures, in this process with one single-threaded worker's models, the CPU seconds per
@@ -151,6 +153,7 @@ def main() -> None:
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--with-match", action="store_true")
     ap.add_argument("--stage-posts", type=int, default=4096)
+    ap.add_argument("--part-rows", type=int, default=2048, help="posts per part file of the Ray input")
     args = ap.parse_args()
     ct = args.datasets / "clef2022-checkthat-task2a-tweets-snopes"
     if not (ct / "vclaims.jsonl").is_file():
@@ -197,9 +200,18 @@ def main() -> None:
         pq.write_table(pq.read_table(posts).slice(0, 1), one)
         _, ray_startup = _cli("batch", "run", str(one), "--out", str(args.out / "ray1"), "--db", str(db),
                               "--engine", "ray", "--workers", str(args.workers))  # fmt: skip
-        line, wall = _cli("batch", "run", str(posts), "--out", str(args.out / "ray"), "--db", str(db),
+        # part files cut at matching's chunks: Ray reads one block each and cuts the local runner's batches
+        parts = args.out / "parts"
+        _cli("export", "posts", "--parquet", str(parts), "--db", str(db), "--pending",
+             "--part-rows", str(args.part_rows))  # fmt: skip
+        line, wall = _cli("batch", "run", str(parts), "--out", str(args.out / "ray"), "--db", str(db),
                           "--engine", "ray", "--workers", str(args.workers))  # fmt: skip
+        got = pq.read_table(args.out / "ray").sort_by("post_id")
+        want = pq.read_table(args.out / "local").sort_by("post_id")
+        differ = sum(a != b for a, b in zip(got.to_pylist(), want.to_pylist(), strict=True))
         result |= {
+            "ray_input": f"{len(list(parts.iterdir()))} part files of {args.part_rows} posts",
+            "ray_result_rows_differing_from_local": differ,
             "ray_s": round(wall, 1),
             "ray_posts_per_s": round(args.posts / wall),
             "ray_startup_s": round(ray_startup, 1),

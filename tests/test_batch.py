@@ -21,6 +21,7 @@ from claimwatch.batch.convert import FactCheckKey, PostKey, normalised_posts, po
 from claimwatch.batch.importer import import_results
 from claimwatch.batch.local import run_local
 from claimwatch.batch.matcher import BatchMatcher, plan
+from claimwatch.batch.on_ray import chunk_aligned
 from claimwatch.claims.analyse import Analysis
 from claimwatch.claims.compute import MAX_MATCH_CHARS, PostIn, PostResult, match_version
 from claimwatch.claims.language import Detected
@@ -183,6 +184,31 @@ def test_export_writes_what_matching_reads_and_never_overwrites(store: claimwatc
     assert code == 2 and "exists" in err and pq.read_table(out).equals(table)
 
 
+def test_export_in_part_files_cut_at_matching_chunks(store: claimwatch.Workspace, tmp_path: Path) -> None:
+    out = tmp_path / "parts"
+    code, _, err = run("export", "posts", "--parquet", str(out), "--part-rows", "1000", "--db", store.settings.db)
+    assert code == 2 and "--part-rows must be a positive multiple of 1,024" in err and not out.exists()
+    code, said, _ = run("export", "posts", "--parquet", str(out), "--part-rows", "1024", "--db", store.settings.db)
+    assert code == 0 and "exported 3 posts" in said
+    assert [p.name for p in sorted(out.iterdir())] == ["part-00000.parquet"]
+    assert pq.read_table(out).column(S.PLATFORM_ID).to_pylist() == ["1", "2", "3"]
+
+
+def test_ray_reads_part_files_one_block_each_only_when_they_are_cut_at_chunks(tmp_path: Path) -> None:
+    def parts(*sizes: int) -> list[Path]:
+        files = []
+        for k, n in enumerate(sizes):
+            f = tmp_path / f"{len(sizes)}-{k}.parquet"
+            pq.write_table(pa.table({"i": list(range(n))}), f)
+            files.append(f)
+        return files
+
+    assert chunk_aligned(parts(2048, 1024, 300), 1024, 2)
+    assert not chunk_aligned(parts(2000, 1024, 300), 1024, 2)  # a part not at a chunk boundary
+    assert not chunk_aligned(parts(2048, 300), 1024, 3)  # fewer parts than workers: some would idle
+    assert not chunk_aligned(parts(5000), 1024, 1)  # one file: Ray splits it evenly
+
+
 def test_import_refuses_rows_it_cannot_trust(store: claimwatch.Workspace, tmp_path: Path) -> None:
     """Another fact-check behind an id, another post behind an id, another index version: each row
     refused in one line naming the part file and row; the good row is imported."""
@@ -337,13 +363,33 @@ def test_batch_matcher_maps_a_record_batch(tmp_path: Path, encoder) -> None:
     assert matcher(table.to_batches()[0].slice(0, 0)).num_rows == 0
 
 
+def _many_posts(n: int) -> list[dict]:
+    """``n`` synthetic posts of varied length, some repeating the demo's claims (more than one chunk)."""
+    claims = [
+        "Dominion machines erased millions of votes",
+        "dead people voted in Wayne County",
+        "ballots were found in a dumpster in Arizona",
+        "non-citizens are voting in Texas",
+    ]
+    chatter = ["lunch was great", "the game last night went to overtime", "new bike lanes downtown", "rain again"]
+    return [
+        post(str(10_000 + i), f"{(claims if i % 3 == 0 else chatter)[i % 4]} (synthetic {i})" + " really" * (i % 17))
+        for i in range(n)
+    ]
+
+
 @pytest.mark.slow
-def test_ray_runs_the_same_functions(tmp_path: Path) -> None:
+def test_ray_runs_the_same_functions(tmp_path: Path, write_jsonl) -> None:
+    """Over more than one chunk: a folder export cut at chunks gives Ray the local runner's batches,
+    so the results are the same row for row (the encoder's int8 scales depend on a batch's posts)."""
     ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed")
     ws = _demo_store(tmp_path / "s.db")
+    ws.ingest_posts([write_jsonl("many.jsonl", [page(_many_posts(2_300))])])
     db = ws.settings.db
-    posts = tmp_path / "p.parquet"
-    assert run("export", "posts", "--parquet", str(posts), "--db", db, "--pending")[0] == 0
+    posts = tmp_path / "parts"
+    code, _, err = run("export", "posts", "--parquet", str(posts), "--db", db, "--pending", "--part-rows", "1024")
+    assert code == 0, err
+    assert len(list(posts.iterdir())) == 3  # 2,495 posts: 1,024 + 1,024 + 447
     run_local(posts, tmp_path / "local", plan(claimwatch.open(db, read_only=True)), workers=1, batch_size=1024)
     code, out, err = run(
         "batch", "run", str(posts), "--out", str(tmp_path / "ray"), "--db", db, "--engine", "ray", "--workers", "2",
@@ -351,7 +397,7 @@ def test_ray_runs_the_same_functions(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, err
     assert not ray.is_initialized()
-    assert "195 posts" in out
+    assert "2,495 posts" in out and "note:" not in out
     got = pq.read_table(tmp_path / "ray").sort_by(S.POST_ID)
     want = pq.read_table(tmp_path / "local").sort_by(S.POST_ID)
     assert got.select(S.RESULTS.names).equals(want.select(S.RESULTS.names))

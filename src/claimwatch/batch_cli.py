@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from claimwatch.batch.export import export_posts
+from claimwatch.batch.export import check_part_rows, export_posts
 from claimwatch.batch.importer import import_results
 from claimwatch.batch.inputs import checked_files
 from claimwatch.batch.local import WorkerFailed, default_workers, run_local
@@ -62,19 +62,32 @@ def _batch_errors() -> Iterator[None]:
 
 @export_app.command("posts")
 def export_posts_cmd(
-    parquet: Annotated[Path, typer.Option("--parquet", help="The Parquet file to write (must not exist).")],
+    parquet: Annotated[
+        Path,
+        typer.Option("--parquet", help="The Parquet file to write, or the folder with --part-rows (must not exist)."),
+    ],
     db: DbOpt = None,
     pending: Annotated[
         bool, typer.Option(help="Only posts not yet matched against the current index version.")
     ] = False,
+    part_rows: Annotated[
+        int | None,
+        typer.Option(
+            help="Write a folder of part files of this many posts (a multiple of 1,024): Ray then reads one block "
+            "per part and cuts the chunks the local runner and `match` cut."
+        ),
+    ] = None,
 ) -> None:
     """Write the posts a batch run needs (ids, text as matching reads it, text hash, date) to Parquet."""
     if parquet.exists():
-        _fail(f"--parquet {parquet} exists; give a new file name (an export never overwrites a file)")
+        _fail(f"--parquet {parquet} exists; give a new name (an export never overwrites a file or folder)")
+    with _batch_errors():
+        if part_rows is not None:
+            check_part_rows(part_rows)
     ws = _open(db, read_only=True)
     with _batch_errors():
-        n = export_posts(ws, parquet, pending=pending)
-    _say(f"exported {n:,} posts to {parquet}")
+        n = export_posts(ws, parquet, pending=pending, part_rows=part_rows)
+    _say(f"exported {n:,} posts to {parquet}" + (" (part files)" if part_rows else ""))
 
 
 @batch_app.command("run")
@@ -128,6 +141,8 @@ def run(
                 )
     for problem in rep.problems:
         _say(problem, to=err)
+    for note in rep.notes:
+        _say(f"note: {note}")
     _say(rep.summary(n, engine.value))
     if rep.problems:
         raise typer.Exit(1)

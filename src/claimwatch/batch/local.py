@@ -42,6 +42,8 @@ class RunReport:
     load_seconds: float = 0.0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    #: what the user should know about the run that is no problem (printed as notes)
+    notes: list[str] = field(default_factory=list)
 
     def summary(self, workers: int, engine: str) -> str:
         skipped = f", {self.parts_skipped} part(s) already there" if self.parts_skipped else ""
