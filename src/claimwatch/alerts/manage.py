@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from claimwatch.alerts.deliver import Deliverer, DeliveryReport, make_transport
 from claimwatch.alerts.outcome import Outcome
+from claimwatch.analysis.jsonable import rfc3339
 from claimwatch.live.watchlist import Channel, Watchlist
 from claimwatch.store import alert_deliveries as q
 from claimwatch.store import db
@@ -66,7 +67,7 @@ def retry_failed(engine: sa.Engine, actor: str, alert_id: int | None = None) -> 
 
 def test_payload(now: datetime | None = None) -> dict[str, Any]:
     """A message that says it is a test, in the alert payload's shape (no real post or fact-check)."""
-    at = (now or datetime.now(UTC)).isoformat()
+    at = rfc3339(now or datetime.now(UTC))
     return {
         "schema": "claimwatch-alert/1",
         "alert_id": TEST_ALERT_ID,
