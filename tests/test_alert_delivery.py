@@ -39,6 +39,7 @@ def _pass(d: Deliverer, now: datetime | None = None):  # noqa: ANN202
     return asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_json_webhook_sends_the_payload_once_with_an_idempotency_key(tmp_path: Path) -> None:
     engine = store(tmp_path)
     post = add_post(engine, "101")
@@ -109,6 +110,7 @@ def test_410_is_permanent_and_failed_at_once_with_its_reason(tmp_path: Path) -> 
     assert "127.0.0.1" not in row.last_error  # the webhook URL is a secret: never in an error
 
 
+@pytest.mark.slow
 def test_a_hanging_receiver_times_out_and_fails_after_max_attempts(tmp_path: Path) -> None:
     engine = store(tmp_path)
     post = add_post(engine, "105")
@@ -145,6 +147,7 @@ def test_a_channel_not_in_the_watchlist_is_left_pending(tmp_path: Path) -> None:
     assert [x.status for x in deliveries(engine)] == ["pending"]
 
 
+@pytest.mark.slow
 def test_two_deliverers_at_once_send_each_alert_exactly_once(tmp_path: Path) -> None:
     engine = store(tmp_path)
     assert_sent_once_by_two(engine, store(tmp_path), 24)

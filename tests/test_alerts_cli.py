@@ -13,8 +13,8 @@ from test_refetch import FakeX
 from typer.testing import CliRunner
 
 from claimwatch.cli import app
-from claimwatch.schemas import validate
 from claimwatch.live import refetch
+from claimwatch.schemas import validate
 from claimwatch.store.audit import list_audit
 
 runner = CliRunner()
@@ -72,6 +72,7 @@ def test_retry_needs_an_id_or_failed_and_a_known_alert(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no alert 99" in res.output
 
 
+@pytest.mark.slow
 def test_test_message_reaches_the_channel_and_records_nothing(tmp_path: Path) -> None:
     engine = store(tmp_path)
     with receiver() as rec:
@@ -98,6 +99,7 @@ def test_a_bad_watchlist_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in res.output
 
 
+@pytest.mark.slow
 def test_metrics_refetch_prints_what_was_fetched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = store(tmp_path)
     post = add_post(engine, "601")

@@ -139,6 +139,7 @@ def test_bad_posts_files_are_refused_in_one_line(tmp_path: Path, columns: dict, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_file_that_is_not_parquet_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "posts.parquet"
     bad.write_text('{"post_id": 1}\n')
@@ -168,6 +169,7 @@ def store(mws: claimwatch.Workspace, tmp_path: Path, write_jsonl) -> claimwatch.
     return mws
 
 
+@pytest.mark.slow
 def test_export_writes_what_matching_reads_and_never_overwrites(store: claimwatch.Workspace, tmp_path: Path) -> None:
     out = tmp_path / "posts.parquet"
     code, said, _ = run("export", "posts", "--parquet", str(out), "--db", store.settings.db)
@@ -184,6 +186,7 @@ def test_export_writes_what_matching_reads_and_never_overwrites(store: claimwatc
     assert code == 2 and "exists" in err and pq.read_table(out).equals(table)
 
 
+@pytest.mark.slow
 def test_export_in_part_files_cut_at_matching_chunks(store: claimwatch.Workspace, tmp_path: Path) -> None:
     out = tmp_path / "parts"
     code, _, err = run("export", "posts", "--parquet", str(out), "--part-rows", "1000", "--db", store.settings.db)

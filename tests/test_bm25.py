@@ -29,6 +29,7 @@ def index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> ClaimIn
     return ClaimIndex.build(Path(tmp_path_factory.mktemp("idx")) / "i", docs, encoder, persist=False)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dense_share", [1 / 16, 10.0])  # whole-buffer passes, and scattered ones
 def test_field_scores_match_bm25s_and_release_the_buffer(
     index: ClaimIndex, dense_share: float, monkeypatch: pytest.MonkeyPatch

@@ -87,6 +87,7 @@ def test_coverage_warnings() -> None:
     assert coverage_warnings(0, 0, 0, "x") == []
 
 
+@pytest.mark.slow
 def test_report_names_a_typo_instead_of_printing_zero(db: str) -> None:
     line = _one_line(*run("report", "--db", db, "-a", "demo_acount")[::2])
     assert "no stored account 'demo_acount' — did you mean 'demo_account'?" in line

@@ -318,6 +318,7 @@ def _set(name: str, rows: list[tuple[str, bool, str]], kind: str = "sentence") -
     return LabelledSet(name, items, np.array([g for _, _, g in rows]), np.eye(len(rows), 4, dtype=np.float32))
 
 
+@pytest.mark.slow
 def test_all_sets_protocol_holds_out_texts_and_debates_across_sets() -> None:
     """A held-out fold's texts are not trained on from any set, nor are other sentences of its debates."""
     crowd = _set("crowd", [(f"Taxes rose {i} percent.", i % 2 == 0, f"debate-{i % 4}") for i in range(8)])

@@ -26,6 +26,7 @@ def db(tmp_path: Path) -> str:
     return str(tmp_path / "cli.db")
 
 
+@pytest.mark.slow
 def test_init_ingest_stats_and_quarantine(db: str, write_jsonl) -> None:
     assert run("init", "--db", db)[0] == 0
     f = write_jsonl("p.jsonl", [page([post("1", "first post here"), post("2", "second post here")]), "{not json"])

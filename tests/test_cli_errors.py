@@ -53,6 +53,7 @@ def _refused_url(scheme: str) -> str:
     return f"{scheme}://u:secret@127.0.0.1:{port}/db"
 
 
+@pytest.mark.slow
 def test_read_only_commands_never_create_a_store(files: dict[str, Path], tmp_path: Path) -> None:
     before = sorted(tmp_path.iterdir())
     for missing in (tmp_path / "missing.db", tmp_path / "new" / "missing.db"):
@@ -61,6 +62,7 @@ def test_read_only_commands_never_create_a_store(files: dict[str, Path], tmp_pat
     assert sorted(tmp_path.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_commands_on_stored_data_never_create_a_store(tmp_path: Path) -> None:
     """match, index, topics score, review and verdicts apply work on what a store holds: a missing
     store is a mistyped path, not an empty study to report zeros from."""

@@ -61,6 +61,7 @@ def test_demo_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
     assert code == 2 and "is a file" in err and afile.read_text() == "x"
 
 
+@pytest.mark.slow
 def test_demo_refuses_a_store_with_data_it_did_not_ingest(user_store: Path, tmp_path: Path) -> None:
     before = _digest(user_store.parent)
     code, err = _demo("--out", str(tmp_path / "new"), "--db", str(user_store))
@@ -191,6 +192,7 @@ def test_demo_headline_table_and_files(tmp_path: Path, user_store: Path, encoder
     assert res.exit_code == 0 and json.loads((out / "report.json").read_text())["headline"] == h
 
 
+@pytest.mark.slow
 def test_the_printed_commands_open_the_demo_store(tmp_path: Path) -> None:
     """What `claimwatch demo` prints at its end, run as printed: an admin for the demo's store."""
     out = tmp_path / "my demo"  # a space: the paths are quoted for the shell

@@ -175,6 +175,7 @@ def test_rematching_the_new_text_proposes_but_never_confirms(each_store: claimwa
     assert _matches(each_store)[FC_MACHINES][0] == "outdated"
 
 
+@pytest.mark.slow
 def test_re_review_on_the_new_text_counts_again(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
     ids = _setup(each_store, tmp_path)
     _ingest(each_store, tmp_path, EDITED, "v2.jsonl")

@@ -165,6 +165,7 @@ def test_eval_warns_about_qrels_for_unknown_ids(ct: dict[str, Path], encoder) ->
     assert json.loads(out)["n_queries"] == 4
 
 
+@pytest.mark.slow
 def test_eval_against_a_store(tmp_path: Path, encoder, write_jsonl) -> None:
     db = str(tmp_path / "s.db")
     fc = tmp_path / "fc.json"

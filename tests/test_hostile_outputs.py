@@ -94,6 +94,7 @@ def _rendered(markdown: str) -> str:
     return MarkdownIt("commonmark").enable("table").render(markdown)
 
 
+@pytest.mark.slow
 def test_markdown_keeps_no_link_image_or_html_from_a_post_live(store: tuple[claimwatch.Workspace, Path]) -> None:
     ws, _ = store
     md = to_markdown(ws.report(Selection()))

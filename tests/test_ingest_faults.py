@@ -191,6 +191,7 @@ def test_rows_with_too_few_or_too_many_fields_are_rejected_not_padded(tmp_path: 
     assert reasons["line 4"].startswith("3 fields") and reasons["line 5"].startswith("7 fields")
 
 
+@pytest.mark.slow
 def test_a_bad_byte_in_the_header_or_first_row_does_not_refuse_the_file(
     ws: claimwatch.Workspace, tmp_path: Path
 ) -> None:

@@ -55,6 +55,7 @@ def test_ingest_keeps_history_and_reingest_changes_nothing(ws: claimwatch.Worksp
     assert (st.label_events, st.labelled_posts) == (4, 3)
 
 
+@pytest.mark.slow
 def test_history_says_which_labels_a_post_carried_when(ws: claimwatch.Workspace) -> None:
     ws.ingest_labels([LABELS])
     h = label_histories(ws.engine, [POST_1, POST_3, "1816000000000000404"])

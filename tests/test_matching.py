@@ -109,6 +109,7 @@ def test_match_proposes_paraphrases_and_skips_textless_posts(loaded: claimwatch.
     assert kept == rebuilt_queue(loaded) and any(row["queue"] == "proposed" for row in kept[0])
 
 
+@pytest.mark.slow
 def test_analyst_decisions_survive_rematch(loaded: claimwatch.Workspace) -> None:
     loaded.match()
     with loaded.engine.connect() as conn:

@@ -371,6 +371,7 @@ def test_export_round_trips_through_py_tx_readers(ws, tmp_path: Path, monkeypatc
     assert {sig for t, sig in read if t == "pdq"} == {A, B}
 
 
+@pytest.mark.slow
 def test_csv_export_imports_into_another_bank_unchanged(ws, tmp_path: Path) -> None:
     _a_bank_of_each_kind(ws, tmp_path)
     out = tmp_path / "bank.csv"

@@ -236,6 +236,7 @@ def test_429_retry_after_is_honoured_and_a_long_one_is_left_to_the_queue(server:
     assert sleeps == [] and server.hits["/later.jpg"] == 1  # not waited for an hour
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_times_out(server: Server, store: MediaStore) -> None:
     server.delay = 3.0
     server.routes["/slow.jpg"] = send(jpeg())
@@ -245,6 +246,7 @@ def test_a_server_that_never_answers_times_out(server: Server, store: MediaStore
     assert time.monotonic() - started < 2.5  # did not wait for the server
 
 
+@pytest.mark.slow
 def test_a_trickling_body_is_cut_at_the_total_deadline(server: Server, store: MediaStore) -> None:
     body = jpeg()
 
@@ -578,6 +580,7 @@ def test_video_variant_under_the_cap_is_chosen(server: Server, tmp_path: Path, w
         assert conn.execute(sa.select(s.MediaFile.kind, s.MediaFile.mime)).one() == ("video", "video/mp4")
 
 
+@pytest.mark.slow
 def test_failure_backs_off_exhausts_and_waits_for_retry_failed(
     server: Server, tmp_path: Path, ws: claimwatch.Workspace
 ) -> None:
@@ -639,6 +642,7 @@ def test_a_dropped_connection_leaves_nothing_and_a_rerun_resumes(
     assert [p.read_bytes() for p in files_in(store)] == [body]
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_hands_its_claims_back(server: Server, tmp_path: Path, ws: claimwatch.Workspace) -> None:
     server.routes["/1.jpg"] = send(jpeg((1, 2, 3)))
     server.routes["/2.jpg"] = send(jpeg((200, 2, 3)))
@@ -665,6 +669,7 @@ def test_a_killed_runs_claim_is_taken_again_after_its_lease(tmp_path: Path, ws: 
         assert [c.id for c in q.claim(conn, now + timedelta(minutes=11), 5, timedelta(minutes=10))] == [claimed.id]
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_never_download_a_row_twice(
     server: Server, tmp_path: Path, each_store: claimwatch.Workspace
 ) -> None:

@@ -152,6 +152,7 @@ def test_re_shared_picture_matches_its_banked_original(tmp_path: Path, edit: str
     assert len(bank.sha256) == 64 and len(bank.md5) == 32 and bank.audio is None
 
 
+@pytest.mark.slow
 def test_unrelated_pictures_do_not_match(tmp_path: Path) -> None:
     rng = np.random.default_rng(12)
     bank = [frame_hashes(np.asarray(picture(rng, 320, 240)), for_bank=True) for _ in range(8)]

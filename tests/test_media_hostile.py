@@ -109,6 +109,7 @@ def test_image_named_as_a_video_is_hashed_as_an_image(tmp_path: Path) -> None:
     assert hashes.info.kind is MediaKind.IMAGE and hashes.info.mime == "image/png" and hashes.pdq
 
 
+@pytest.mark.slow
 @needs_ffmpeg
 def test_video_named_as_a_jpeg_is_hashed_as_a_video(tmp_path: Path) -> None:
     path = tmp_path / "photo.jpg"
@@ -165,6 +166,7 @@ def test_missing_decoder_is_a_refusal_not_a_crash() -> None:
         run_limited(["/nonexistent/ffmpeg"], timeout_s=5, max_memory_bytes=64 * MB, max_output_bytes=MB)
 
 
+@pytest.mark.slow
 @needs_ffmpeg
 def test_audio_file_too_short_to_fingerprint_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "blip.wav"

@@ -117,6 +117,7 @@ def test_reshared_images_are_proposed_on_the_items_fact_check(store: Path, tmp_p
     assert json.loads(cli("media", "match", "--max-distance", "10", "--json", "--db", str(store)))["posts"] == 3
 
 
+@pytest.mark.slow
 def test_a_refused_file_is_recorded_with_its_reason_and_not_retried(store: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     _bank(store, ms.jpeg(ms.picture(rng), 90, tmp_path / "banked.jpg"))
@@ -162,6 +163,7 @@ def test_video_clips_and_their_sound_are_located(store: Path, tmp_path: Path) ->
     assert voice.platform_id == "901" and voice.evidence["media"]["ber"] <= 0.2
 
 
+@pytest.mark.slow
 def test_without_the_media_extra_hashing_says_how_to_install_it(
     store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -307,6 +307,7 @@ def test_iptc_assertion_and_ingredient_declarations_count() -> None:
     assert [a.active for a in p.actions] == [True, False]
 
 
+@pytest.mark.slow
 def test_store_rows_replace_and_read_back(files: Files, tmp_path: Path) -> None:
     ws = claimwatch.open(tmp_path / "t.db")
     media = tmp_path / "t.media"
@@ -348,6 +349,7 @@ def test_store_rows_replace_and_read_back(files: Files, tmp_path: Path) -> None:
         assert [i for i, _ in files_without_provenance(conn)] == ids[1:]
 
 
+@pytest.mark.slow
 def test_cli_reads_a_file_and_refuses_bad_use(files: Files, tmp_path: Path) -> None:
     runner = CliRunner()
     text = runner.invoke(app, ["media", "provenance", str(files.tampered)])

@@ -246,6 +246,7 @@ def test_ratings_of_every_era_count_alike() -> None:
         assert counts == {ERA_NOTE_1: (3, 2, 0, 1), ERA_NOTE_2: (1, 0, 0, 1)}, name
 
 
+@pytest.mark.slow
 def test_a_download_of_each_era_lands_and_shows_the_same_facts(tmp_path: Path) -> None:
     facts = []
     for i, (notes, status) in enumerate(zip(NOTE_ERAS, STATUS_ERAS, strict=True)):
@@ -806,6 +807,7 @@ def test_as_of_reads_the_latest_snapshot_not_after_it(ws: claimwatch.Workspace, 
         assert (n.shown_now, n.ever_shown, n.snapshot_at) == (shown, shown, snapshot)
 
 
+@pytest.mark.slow
 def test_a_note_missing_from_a_later_dated_download_counts_as_deleted(ws: claimwatch.Workspace, tmp_path: Path) -> None:
     crh = c.CURRENTLY_RATED_HELPFUL
     shown = status("1", crh, first=(crh, utc(2024, 7, 10)), latest=(crh, utc(2024, 7, 10)))
@@ -1064,6 +1066,7 @@ def test_cli_ingest_notes_prints_the_snapshot_and_stats(tmp_path: Path) -> None:
     assert "4 (0 on stored posts), 4 status rows in 1 snapshots" in res.output
 
 
+@pytest.mark.slow
 def test_cli_ingest_notes_map_and_wrong_files(tmp_path: Path) -> None:
     db, runner = str(tmp_path / "cli.db"), CliRunner()
     res = runner.invoke(

@@ -219,6 +219,7 @@ def test_the_dashboard_lists_and_warns_as_the_whole_store_report(tmp_path) -> No
     assert empty.unchecked() == [] and empty.store_warnings() == empty.report().warnings == []
 
 
+@pytest.mark.slow
 def test_the_dashboard_equals_the_report_after_random_writes(tmp_path) -> None:
     ws = claimwatch.open(tmp_path / "r.db", checkworthiness_model="none")  # thresholds 0.5, no model to load
     rng = random.Random(5)
@@ -235,6 +236,7 @@ def test_the_dashboard_equals_the_report_after_random_writes(tmp_path) -> None:
     assert ws.store_warnings() == report.warnings
 
 
+@pytest.mark.slow
 def test_the_migration_backfills_what_the_writers_keep(tmp_path) -> None:
     """A store written at the head, taken back to 0008 (the table and the latest views gone),
     then upgraded: the backfill gives the rows and counts the writers had kept."""

@@ -95,6 +95,7 @@ def test_a_narrative_only_post_is_out_of_the_headline_and_in_the_narrative(store
     validate(report.to_dict())
 
 
+@pytest.mark.slow
 def test_the_analysts_label_wins_and_survives_rematching(store) -> None:
     ws, study_file = store
     match_id = _label(ws, "12", relation.REPEATS)
@@ -119,6 +120,7 @@ def test_the_analysts_label_wins_and_survives_rematching(store) -> None:
     assert next(c for c in ws.review_item(other).candidates if c.match_id == other).relation == relation.NARRATIVE
 
 
+@pytest.mark.slow
 def test_a_relation_goes_with_a_confirmation_only(store) -> None:
     ws, _ = store
     match_id, _, _ = _match_id(ws, "14")
@@ -169,12 +171,14 @@ def test_the_stance_cues_are_not_read_for_a_post_in_another_language() -> None:
     assert relation.of_hit(hit, 0.5, stance=False) == relation.REPEATS
 
 
+@pytest.mark.slow
 def test_confirming_a_candidate_without_a_label_means_it_repeats(store) -> None:
     ws, _ = store
     match_id, _, _ = _match_id(ws, "14", rank=2)  # a candidate: the matcher gave it no relation
     assert ws.decide(match_id, MatchStatus.CONFIRMED, "ana").relation == relation.REPEATS
 
 
+@pytest.mark.slow
 def test_matches_without_a_label_count_as_repeats_and_the_methods_say_how_many(store) -> None:
     ws, study_file = store  # the fixture's matches were written with no relation, as before migration 0011
     result = ws.run_study(study_file)

@@ -123,6 +123,7 @@ def _match_id(ws: claimwatch.Workspace, post_id: str) -> int:
         )
 
 
+@pytest.mark.slow
 def test_headline_counts_debunked_posts_and_latest_views(store: claimwatch.Workspace) -> None:
     rep = store.report(Selection(handles=("@Demo_Account",)))
     h = rep.headline
@@ -151,6 +152,7 @@ def test_confirmed_only_and_rejections(store: claimwatch.Workspace) -> None:
     assert only.headline.debunked_posts == 1 and only.rows[0].fact_check.decided_by == "ana"
 
 
+@pytest.mark.slow
 def test_selection_window_keywords_and_reposts(store: claimwatch.Workspace) -> None:
     sel = Selection(since=datetime(2024, 7, 2, tzinfo=UTC), until=datetime(2024, 7, 4, tzinfo=UTC))
     assert [r.post_id for r in store.report(sel).rows] == ["2"]
@@ -161,6 +163,7 @@ def test_selection_window_keywords_and_reposts(store: claimwatch.Workspace) -> N
     assert [r.post_id for r in store.report(Selection(keywords=("BREAD",))).rows] == ["5"]
 
 
+@pytest.mark.slow
 def test_renderers_escape_post_text(store: claimwatch.Workspace, tmp_path: Path) -> None:
     rep = store.report(Selection(handles=("demo_account",)))
     html = to_html(rep)

@@ -273,6 +273,7 @@ def test_queue_filters_and_pages(store) -> None:
         ws.review_queue(status="pending")
 
 
+@pytest.mark.slow
 def test_choose_confirms_one_and_rejects_the_others(store) -> None:
     ws, m = store
     decisions = ws.choose(m["1", "b"], "ana@example.org", "B is the claim")
@@ -356,6 +357,7 @@ def test_reports_count_confirmed_by_an_analyst(store) -> None:
     assert stats["confirmed"] == 1 and stats["rejected"] == 0 and stats["proposed"] == 2
 
 
+@pytest.mark.slow
 def test_migration_backfills_history_from_decided_matches(tmp_path: Path) -> None:
     """A store at revision 0006 with a decision (made here, then the store taken back to 0006):
     upgrading gives one history row per decided match."""

@@ -31,6 +31,7 @@ def db(tmp_path: Path) -> tuple[str, dict]:
     return str(path), m
 
 
+@pytest.mark.slow
 def test_queue_lists_posts_claims_and_match_ids(db) -> None:
     path, m = db
     out = _run("review", "queue", "--db", path)

@@ -57,6 +57,7 @@ def write_topic(ws: claimwatch.Workspace, name: str, assigned: set[str]) -> None
         repo.write_topics(conn, list(posts.values()), rows)
 
 
+@pytest.mark.slow
 def test_a_keyword_topic_filters_the_queue_as_the_study_counts(queue_folder: Path) -> None:  # noqa: F811
     ws = claimwatch.open(queue_folder / "queue.db")
     path = study_file(queue_folder, topic={"name": "shredding", "keywords": ["shredded"]})

@@ -204,6 +204,7 @@ def test_indexed_search_finds_what_the_scan_finds_in_the_same_order(
     assert any("factchecks_search MATCH" in q for q in statements)
 
 
+@pytest.mark.slow
 def test_a_phrase_with_unstorable_characters_finds_nothing_and_fails_nothing(indexed, without_index) -> None:
     for phrase in UNSTORABLE:
         assert _found(indexed, phrase) == _found(without_index, phrase) == ([], []), repr(phrase)
@@ -222,6 +223,7 @@ def test_the_results_are_the_ones_a_reader_expects(indexed) -> None:
     assert known == sorted(known, reverse=True) and dates[len(known) :] == [None] * (len(dates) - len(known))
 
 
+@pytest.mark.slow
 def test_triggers_keep_the_index_in_step_with_every_write(indexed, without_index) -> None:
     def change(ws: claimwatch.Workspace) -> None:
         with db.writing(ws.engine) as conn:
@@ -261,6 +263,7 @@ def test_an_older_store_gets_the_index_filled_from_its_rows(tmp_path: Path) -> N
     assert len(ws.search_posts("zeppelin")) == 9
 
 
+@pytest.mark.slow
 def test_a_reset_store_starts_with_an_empty_index(indexed) -> None:
     indexed.reset()
     assert indexed.search_posts("zeppelin") == [] and indexed.search_factchecks("zeppelin") == []

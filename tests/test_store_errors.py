@@ -86,6 +86,7 @@ def test_read_only_commands_never_create_a_store(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_an_old_schema_is_not_migrated_by_a_read_only_command(tmp_path: Path) -> None:
     from alembic import command
 
@@ -99,6 +100,7 @@ def test_an_old_schema_is_not_migrated_by_a_read_only_command(tmp_path: Path) ->
     assert run("stats", "--db", str(path))[0] == 0
 
 
+@pytest.mark.slow
 def test_a_newer_schema_says_upgrade_claimwatch(store: Path) -> None:
     with sa.create_engine(f"sqlite:///{store}").begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
@@ -121,6 +123,7 @@ def test_postgres_scheme_aliases_mean_psycopg() -> None:
     assert db.database_url("postgres://u@h/d") == db.database_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
 
 
+@pytest.mark.slow
 def test_disk_full_while_writing_the_store_is_one_line(store: Path, write_jsonl, monkeypatch) -> None:
     """A store that cannot grow (SQLite's max_page_count: the same SQLITE_FULL a full disk gives)
     fails mid-ingest with one line; the batches before it stay, and a rerun with room completes."""

@@ -187,6 +187,7 @@ def test_markdown_and_csv_have_a_linked_row_per_post(ccdh: tuple[StudyResult, di
     assert {r["match_methods"] for r in rows} == {"analyst-confirmed"} and rows[0]["narrative"] == "mail ballots"
 
 
+@pytest.mark.slow
 def test_pngs_are_150_dpi_pngs_and_the_pdf_has_the_headline(ccdh: tuple[StudyResult, dict[str, Path]]) -> None:
     result, paths = ccdh
     for png in paths["charts"].iterdir():

@@ -49,6 +49,7 @@ def test_unknown_users_are_checked_against_a_dummy_hash(monkeypatch, tmp_path):
     assert seen == [auth._DUMMY_HASH]
 
 
+@pytest.mark.slow
 def test_user_names_roles_and_passwords_are_checked(tmp_path):
     ws = claimwatch.open(tmp_path / "t.db")
     ws.add_user("ana", "admin", PASSWORD)
@@ -84,6 +85,7 @@ def test_tokens_are_shown_once_stored_hashed_and_revocable(tmp_path):
     assert ws.revoke_token(999) is None
 
 
+@pytest.mark.slow
 def test_removing_a_user_ends_their_sign_in_and_tokens(tmp_path):
     ws = claimwatch.open(tmp_path / "t.db")
     ws.add_user("bot", "analyst", PASSWORD)
@@ -123,6 +125,7 @@ def test_cli_users_add_list_token_remove(tmp_path):
     assert res.exit_code == 2 and "no user 'bo'" in res.output
 
 
+@pytest.mark.slow
 def test_cli_role_change_and_by_are_audited(tmp_path):
     db = str(tmp_path / "t.db")
     run = CliRunner().invoke

@@ -189,6 +189,7 @@ def test_every_page_but_sign_in_needs_a_signed_in_user(site):
 # --------------------------------------------------------------------------- API tokens
 
 
+@pytest.mark.slow
 def test_api_tokens_act_as_their_user_without_cookies_or_csrf(site):
     ws = site.state.workspace
     admin_token, viewer_token = ws.create_token("ada", "t1"), ws.create_token("vic", "t2")
@@ -303,6 +304,7 @@ def test_an_analyst_runs_a_study_and_downloads_its_report(site):
     assert upload.status_code == 400 and "not valid YAML" in upload.text
 
 
+@pytest.mark.slow
 def test_admin_manages_users_and_tokens_in_the_browser(site):
     c = client(site, "admin")
     res = c.post("/users", data={"name": "newbie", "role": "viewer", "password": PASSWORD, "csrf_token": csrf(c)})

@@ -131,6 +131,7 @@ def test_confirm_redraws_the_card_decided_and_records_who_and_the_note(site):
     assert item.post.id not in {i.post.id for i in ws.review_queue().items}
 
 
+@pytest.mark.slow
 def test_a_stale_page_gets_the_conflict_message_in_its_card(site):
     ws = site.state.workspace
     item = ws.review_queue().items[0]
@@ -217,6 +218,7 @@ def test_bulk_confirm_confirms_the_posts_of_one_fact_check_and_counts_the_skippe
     assert ws.match_history(ids[1])[-1].new_status == "rejected"
 
 
+@pytest.mark.slow
 def test_decisions_need_the_csrf_token_and_the_analyst_role(site):
     ws = site.state.workspace
     item = ws.review_queue().items[0]
@@ -340,6 +342,7 @@ def test_user_token_and_study_changes_are_audited_with_who_made_them(site):
     assert len(ws.audit(limit=100)) == 3 + 5
 
 
+@pytest.mark.slow
 def test_confirm_as_narrative_only_from_the_card_and_the_api(site):
     ws = site.state.workspace
     item = ws.review_queue().items[0]

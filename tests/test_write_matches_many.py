@@ -75,6 +75,7 @@ def _state(ws: claimwatch.Workspace) -> tuple[list[tuple], list[tuple]]:
     return sorted(tuple(m) for m in matches), sorted(tuple(x) for x in states)
 
 
+@pytest.mark.slow
 def test_a_batch_writes_what_one_post_at_a_time_writes(each_store: claimwatch.Workspace, tmp_path: Path) -> None:
     ids = _store(each_store, tmp_path)
     (tmp_path / "twin").mkdir()

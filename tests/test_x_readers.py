@@ -602,6 +602,7 @@ def test_ingest_reports_source_time_range_and_fallback_count(tmp_path):
     assert "source_observed_at" not in mixed.__dict__
 
 
+@pytest.mark.slow
 def test_cli_prints_a_range_and_what_the_file_time_dated(tmp_path):
     out = (
         CliRunner()
