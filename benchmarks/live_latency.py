@@ -197,9 +197,7 @@ async def run_in_process(ws: claimwatch.Workspace, watchlist: Path, replay: Path
 
     wl = load_watchlist(watchlist)
     source = ReplaySource(replay, "replay", rate)
-    pipeline = BatchPipeline(
-        ws.engine, {source.name: (source.key(), source.origin)}, Matcher.for_workspace(ws), wl.alerts
-    )
+    pipeline = BatchPipeline(ws.engine, {source.name: (source.key(), source.origin)}, Matcher(ws), wl.alerts)
     await WatchRunner(pipeline, [source], deliverer=build_deliverer(ws.engine, wl.alerts), status=print).run()
 
 

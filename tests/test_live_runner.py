@@ -344,7 +344,7 @@ def fws(mws: claimwatch.Workspace, tmp_path: Path) -> claimwatch.Workspace:
 def test_replay_stores_matches_and_alerts_at_once(fws: claimwatch.Workspace, tmp_path: Path) -> None:
     path = le.write_lines(tmp_path / "rec.jsonl", _mixed_events(12))
     seen: list[BatchOutcome] = []
-    totals = asyncio.run(_watch(fws, path, Matcher.for_workspace(fws), on_batch=seen.append).run())
+    totals = asyncio.run(_watch(fws, path, Matcher(fws), on_batch=seen.append).run())
     assert totals.events == 12 and totals.stored == 12 and totals.matched == 12
     assert _count(fws, s.MatchState) == 12
     alerts = _alerts(fws)
@@ -518,6 +518,24 @@ def test_no_stream_started_is_one_line_and_no_store(tmp_path: Path, monkeypatch:
     assert res.exit_code == 2
     assert "stream x-election:" in res.output and "no stream could be started" in res.output
     assert not (tmp_path / "w.db").exists()
+
+
+@pytest.mark.slow
+def test_a_store_without_factchecks_matches_once_they_arrive(mws: claimwatch.Workspace, tmp_path: Path) -> None:
+    now = [0.0]
+    matcher = Matcher(mws, check_every=60, clock=lambda: now[0])
+    assert not matcher.ready and matcher.match([1]) is None  # stored, not matched: nothing to match against
+    path = le.write_lines(tmp_path / "rec.jsonl", [le.jetstream_v1(1, le.MATCHING[1])])
+    totals = asyncio.run(_watch(mws, path, matcher).run())
+    assert totals.stored == 1 and totals.matched == 0 and _count(mws, s.MatchState) == 0
+    fc = tmp_path / "fc.json"
+    fc.write_text(json.dumps(le.claimreviews()))
+    mws.ingest_factchecks([fc])
+    now[0] = 61.0
+    later = le.write_lines(tmp_path / "later.jsonl", [le.jetstream_v1(2, le.MATCHING[2])])
+    totals = asyncio.run(_watch(mws, later, matcher).run())
+    assert matcher.ready and totals.matched == 1
+    assert [(url, kind) for _, url, kind in _alerts(mws)] == [("https://example.org/fc/dead", "match")]
 
 
 @pytest.mark.slow

@@ -78,9 +78,12 @@ def watch(
         origins = {s.name: (s.key(), s.name) for s in sources}
     with _user_errors():
         ws = _open(db, create=True)
-        matcher = Matcher.for_workspace(ws)
-        if matcher is None:
-            _say("no fact-checks in the store: posts are stored but not matched (claimwatch ingest factchecks …)")
+        matcher = Matcher(ws)
+        if not matcher.ready:
+            _say(
+                "no fact-checks in the store yet: posts are stored, and matched once fact-checks are ingested "
+                "(claimwatch ingest factchecks …; watch looks every minute)"
+            )
         pipeline = BatchPipeline(ws.engine, origins, matcher, wl.alerts, wl.accounts)
         deliverer = build_deliverer(ws.engine, wl.alerts)
         wake = deliverer.wake if deliverer is not None else None

@@ -35,6 +35,8 @@ from claimwatch import ingest
 from claimwatch import records as r
 from claimwatch.alerts import rules as alert_rules
 from claimwatch.claims.match import MatchReport, match_posts
+from claimwatch.claims.multilingual import MultilingualSearch
+from claimwatch.claims.retrieval import Retriever
 from claimwatch.live.events import LiveEvent, LiveProblem
 from claimwatch.live.watchlist import Account, AlertRules
 from claimwatch.sources.base import ReadContext, clip_raw
@@ -57,7 +59,9 @@ class Matcher:
     batch first reads the store's fact-check signature (count, newest id and change time — one
     small query), and when it moved, the index is brought up to date and the retriever rebuilt (the
     encoder and models stay loaded). Posts matched before keep their matches until
-    ``claimwatch match`` re-matches them against the new index."""
+    ``claimwatch match`` re-matches them against the new index. A store with no fact-checks yet
+    stores posts without matching them until the first fact-checks arrive (then the same look loads
+    the index)."""
 
     def __init__(
         self, ws: Workspace, *, check_every: float = 60.0, clock: Callable[[], float] = time.monotonic
@@ -71,22 +75,22 @@ class Matcher:
         self.check_every = check_every
         self.clock = clock
         self.reloads = 0
+        self.retriever: Retriever | None = None
+        self.multilingual: MultilingualSearch | None = None
         with self.engine.connect() as conn:
             self._signature = lookups.factcheck_signature(conn)
         self._load()
 
-    def _load(self) -> None:
-        self.retriever = self.ws.retriever()
-        self.multilingual = self.ws.multilingual(self.retriever.index)
-        self._checked = self.clock()
+    @property
+    def ready(self) -> bool:
+        """Whether there is an index to match against (the store holds fact-checks)."""
+        return self.retriever is not None
 
-    @classmethod
-    def for_workspace(cls, ws: Workspace) -> Matcher | None:
-        """None when the store has no fact-checks yet (posts are stored; nothing to match against)."""
-        with ws.engine.connect() as conn:
-            if not lookups.factcheck_count(conn):
-                return None
-        return cls(ws)
+    def _load(self) -> None:
+        self._checked = self.clock()
+        if self._signature[0]:  # no fact-checks, no index
+            self.retriever = self.ws.retriever()
+            self.multilingual = self.ws.multilingual(self.retriever.index)
 
     def refresh(self) -> bool:
         """Reload the index when the store's fact-checks changed since the last look (at most every
@@ -103,8 +107,11 @@ class Matcher:
         self.reloads += 1
         return True
 
-    def match(self, post_ids: Sequence[int]) -> MatchReport:
+    def match(self, post_ids: Sequence[int]) -> MatchReport | None:
+        """The batch's posts matched; None while the store has no fact-checks."""
         self.refresh()
+        if self.retriever is None:
+            return None
         return match_posts(
             self.engine,
             self.retriever,
@@ -275,8 +282,8 @@ class BatchPipeline:
     def _match_and_alert(self, out: BatchOutcome, received: dict[int, datetime]) -> None:
         if not out.posts:
             return
-        if self.matcher is not None:
-            report = self.matcher.match(out.posts)
+        report = self.matcher.match(out.posts) if self.matcher is not None else None
+        if report is not None:
             out.matched += report.posts_matched
             out.proposals += report.proposals
         with db.writing(self.engine) as conn:
