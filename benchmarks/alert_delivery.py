@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from claimwatch import records as r
 from claimwatch.alerts.deliver import Deliverer
 from claimwatch.live.watchlist import Channel
-from claimwatch.store import alert_deliveries, db, metric_fetches, repo
+from claimwatch.store import alerts, db, metric_fetches, repo
 
 
 def _receiver(port_out: multiprocessing.connection.Connection, log: str) -> None:
@@ -89,12 +89,13 @@ def _post(engine: sa.Engine) -> int:
 
 
 def _record(engine: sa.Engine, post_id: int, start: int, n: int) -> list[int]:
-    ids = []
+    now = datetime.now(UTC)
+    batch = [
+        alerts.NewAlert(f"bench:{i}", "bench", "match", post_id, None, None, None, _payload(i), None, now)
+        for i in range(start, start + n)
+    ]
     with db.writing(engine) as conn:
-        for i in range(start, start + n):
-            alert = alert_deliveries.NewAlert(f"bench:{i}", "bench", "match", post_id, _payload(i))
-            ids.append(alert_deliveries.add_alert(conn, alert, [("hook", "webhook")], datetime.now(UTC)))
-    return [i for i in ids if i is not None]
+        return alerts.insert_alerts(conn, batch, [("hook", "webhook")])
 
 
 def _received(log: Path, want: int, timeout: float = 120) -> dict[int, float]:

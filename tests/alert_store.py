@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from claimwatch import records as r
-from claimwatch.store import alert_deliveries, db, repo, schema
+from claimwatch.store import alerts, db, repo, schema
 from claimwatch.store.matches import CandidateRow
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -136,17 +136,20 @@ def queue_alert(
     key: str | None = None,
     body: dict[str, Any] | None = None,
 ) -> int:
-    alert = alert_deliveries.NewAlert(
+    alert = alerts.NewAlert(
         dedup_key=key or f"match:{post_id}",
         rule="min_confidence",
         kind="match",
         post_id=post_id,
-        payload=body or payload(post_id),
+        factcheck_id=None,
         confidence=0.95,
+        views=None,
+        payload=body or payload(post_id),
+        event_received_at=None,
+        created_at=datetime.now(UTC),
     )
     with db.writing(engine) as conn:
-        alert_id = alert_deliveries.add_alert(conn, alert, channels, datetime.now(UTC))
-    assert alert_id is not None
+        [alert_id] = alerts.insert_alerts(conn, [alert], channels)
     return alert_id
 
 

@@ -76,64 +76,6 @@ class AlertListing:
     deliveries: list[DeliveryState] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class NewAlert:
-    """An alert to record with a pending delivery per channel. The runner records the real ones
-    (its alert rules); this is the same insert for tests and the CLI's synthetic test message."""
-
-    dedup_key: str
-    rule: str
-    kind: str
-    post_id: int
-    payload: dict[str, Any]
-    factcheck_id: int | None = None
-    confidence: float | None = None
-    views: int | None = None
-    event_received_at: datetime | None = None
-
-
-def add_alert(conn: sa.Connection, alert: NewAlert, channels: Sequence[tuple[str, str]], now: datetime) -> int | None:
-    """Record ``alert`` and a pending delivery per ``(channel name, transport)``; None (nothing
-    written) when an alert with its ``dedup_key`` exists."""
-    if conn.execute(sa.select(A.id).where(A.dedup_key == alert.dedup_key)).scalar() is not None:
-        return None
-    alert_id = int(
-        conn.execute(
-            sa.insert(A).values(
-                dedup_key=alert.dedup_key,
-                rule=alert.rule,
-                kind=alert.kind,
-                post_id=alert.post_id,
-                factcheck_id=alert.factcheck_id,
-                confidence=alert.confidence,
-                views=alert.views,
-                payload={**alert.payload, "alert_id": None},
-                event_received_at=alert.event_received_at,
-                created_at=now,
-            )
-        ).inserted_primary_key[0]
-    )
-    # the payload names its own id (receivers dedupe on it), known only once the row exists
-    conn.execute(sa.update(A).where(A.id == alert_id).values(payload={**alert.payload, "alert_id": alert_id}))
-    if channels:
-        conn.execute(
-            sa.insert(D),
-            [
-                dict(
-                    alert_id=alert_id,
-                    channel=name,
-                    transport=transport,
-                    status=PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-                for name, transport in channels
-            ],
-        )
-    return alert_id
-
-
 # ------------------------------------------------------------------------------- claim
 
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from claimwatch.records import MatchStatus
 from claimwatch.store import schema as s
+from claimwatch.store.alert_deliveries import PENDING
 from claimwatch.store.common import chunks
 from claimwatch.store.db import retry_races
 
@@ -171,7 +172,7 @@ def insert_alerts(conn: sa.Connection, alerts: Sequence[NewAlert], channels: Seq
                         alert_id=alert_id,
                         channel=name,
                         transport=transport,
-                        status="pending",
+                        status=PENDING,
                         attempts=0,
                         next_attempt_at=alert.created_at,
                         created_at=alert.created_at,
