@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from claimwatch.store import common
 from claimwatch.store import schema as s
 
 D, A = s.AlertDelivery, s.Alert
@@ -89,20 +90,10 @@ def claim(
     """Up to ``limit`` due deliveries on ``channels`` (oldest first), leased until ``now + lease``."""
     if not channels:
         return []
-    ids = (
-        conn.execute(
-            sa.select(D.id)
-            .where(_due(now, channels))
-            .order_by(D.next_attempt_at, D.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
-    )
+    pick = sa.select(D.id).where(_due(now, channels)).order_by(D.next_attempt_at, D.id).limit(limit)
+    ids = common.lease(conn, pick, D.id, _due(now, channels), next_attempt_at=now + lease)
     if not ids:
         return []
-    conn.execute(sa.update(D).where(D.id.in_(ids), _due(now, channels)).values(next_attempt_at=now + lease))
     rows = conn.execute(
         sa.select(D.id, D.alert_id, D.channel, D.transport, D.attempts, A.payload)
         .join(A, A.id == D.alert_id)

@@ -24,6 +24,25 @@ def chunks(seq: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i : i + n]
 
 
+def lease(
+    conn: sa.Connection,
+    pick: sa.Select[Any],
+    key: sa.ColumnElement[Any],
+    still_due: sa.ColumnElement[bool],
+    **values: Any,
+) -> list[Any]:
+    """Claim the rows ``pick`` selects (their ``key`` column): locked ``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL, so two workers never take one row (on SQLite the caller's write transaction already
+    serialises claimers), then marked with ``values`` where still due. Returns the keys picked; the
+    caller reads back the rows its update marked. The queues of media fetches, alert deliveries and
+    metric re-fetches all claim work this way."""
+    table = key.table  # type: ignore[attr-defined]
+    ids = list(conn.execute(pick.with_for_update(of=table, skip_locked=True)).scalars())
+    if ids:
+        conn.execute(sa.update(table).where(key.in_(ids), still_due).values(**values))
+    return ids
+
+
 def json_digest(obj: Any) -> str:
     # surrogatepass: a lone surrogate (bad input) still hashes, stably, instead of raising
     return hashlib.sha256(

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from claimwatch.media.records import MediaInfo
 from claimwatch.media.storage import StoredBytes
+from claimwatch.store import common
 from claimwatch.store import schema as s
 
 F = s.MediaFetch
@@ -178,18 +179,10 @@ def _due(now: datetime) -> sa.ColumnElement[bool]:
 
 def claim(conn: sa.Connection, now: datetime, limit: int, lease: timedelta) -> list[DueFetch]:
     """Up to ``limit`` due rows, marked ``fetching`` until ``now + lease`` (no other run takes them)."""
-    ids = (
-        conn.execute(sa.select(F.id).where(_due(now)).order_by(F.id).limit(limit).with_for_update(skip_locked=True))
-        .scalars()
-        .all()
-    )
+    pick = sa.select(F.id).where(_due(now)).order_by(F.id).limit(limit)
+    ids = common.lease(conn, pick, F.id, _due(now), status=FETCHING, next_attempt_at=now + lease, updated_at=now)
     if not ids:
         return []
-    conn.execute(
-        sa.update(F)
-        .where(F.id.in_(ids), _due(now))
-        .values(status=FETCHING, next_attempt_at=now + lease, updated_at=now)
-    )
     rows = conn.execute(
         sa.select(F.id, F.media_id, F.url, F.attempts).where(F.id.in_(ids), F.status == FETCHING).order_by(F.id)
     )

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from claimwatch.records import MatchStatus
+from claimwatch.store import common
 from claimwatch.store import schema as s
 from claimwatch.store.alert_deliveries import one_line
 from claimwatch.store.common import chunks
@@ -90,21 +91,16 @@ def claim(
     if not platforms:
         return []
     due = sa.and_(F.gone.is_(False), F.next_due_at <= now) if due_only else F.gone.is_(False)
-    ids = (
-        conn.execute(
-            sa.select(F.post_id)
-            .join(P, P.id == F.post_id)
-            .where(due, P.platform.in_(platforms), _matched_since(now - span))
-            .order_by(F.next_due_at, F.post_id)
-            .limit(limit)
-            .with_for_update(of=F, skip_locked=True)
-        )
-        .scalars()
-        .all()
+    pick = (
+        sa.select(F.post_id)
+        .join(P, P.id == F.post_id)
+        .where(due, P.platform.in_(platforms), _matched_since(now - span))
+        .order_by(F.next_due_at, F.post_id)
+        .limit(limit)
     )
+    ids = common.lease(conn, pick, F.post_id, due, next_due_at=now + lease, last_attempt_at=now)
     if not ids:
         return []
-    conn.execute(sa.update(F).where(F.post_id.in_(ids), due).values(next_due_at=now + lease, last_attempt_at=now))
     rows = conn.execute(
         sa.select(F.post_id, P.platform, P.platform_id, F.failures)
         .join(P, P.id == F.post_id)
